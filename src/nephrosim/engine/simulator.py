@@ -1,0 +1,199 @@
+"""Run SBML with libRoadRunner, one trajectory or a batch, with per-trajectory status.
+
+The engine knows nothing of kidneys: it takes SBML text, output names and times,
+and returns arrays plus one status per trajectory. A solver failure never raises
+out of a batch and never prints to stderr; it comes back as a
+:class:`TrajectoryStatus` whose message says what to try.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass
+from typing import Iterator, Sequence
+
+import numpy as np
+
+OK = "ok"
+SOLVER_FAILURE = "solver_failure"
+NEGATIVE_STATE = "negative_state"
+NON_FINITE = "non_finite"
+
+
+@dataclass(frozen=True)
+class SolverOptions:
+    """Integrator settings (CVODE, BDF for stiff systems).
+
+    Arguments
+    ---------
+    rtol, atol : relative / absolute tolerances.
+    max_steps : CVODE's ``mxstep`` between two output times.
+    negative_tolerance : a state below ``-negative_tolerance`` marks the trajectory
+        ``negative_state`` (round-off slightly below zero is tolerated).
+    """
+
+    rtol: float = 1e-6
+    atol: float = 1e-9
+    max_steps: int = 20000
+    negative_tolerance: float = 1e-6
+
+
+@dataclass(frozen=True)
+class TrajectoryStatus:
+    code: str
+    message: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.code == OK
+
+
+_ADVICE = {
+    "CV_TOO_MUCH_WORK": "the solver hit max_steps; raise solver.max_steps or check for "
+    "parameters that make the model extremely stiff",
+    "CV_CONV_FAILURE": "Newton iterations failed to converge; tighten solver.rtol/atol or check "
+    "for a parameter far outside its range",
+    "CV_ERR_FAILURE": "error test failed repeatedly; tighten solver.rtol/atol or check for "
+    "discontinuous inputs",
+    "CV_TOO_CLOSE": "output times are too close together; space times_h further apart",
+}
+
+
+def _explain(exc: Exception) -> str:
+    text = str(exc).split(";")[0].strip()
+    for key, advice in _ADVICE.items():
+        if key in text:
+            return f"{text} — {advice}"
+    return f"{text} — check the parameter values of this trajectory"
+
+
+@contextlib.contextmanager
+def quiet_stderr() -> Iterator[None]:
+    """Silence C-level stderr (SUNDIALS prints its own errors) for the block."""
+    try:
+        fd = os.dup(2)
+    except OSError:  # no stderr to silence
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(fd, 2)
+        os.close(fd)
+
+
+def _roadrunner():
+    import roadrunner
+
+    roadrunner.Logger.setLevel(roadrunner.Logger.LOG_FATAL)
+    return roadrunner
+
+
+class Simulator:
+    """One compiled SBML model, reusable for many parameter sets.
+
+    Arguments
+    ---------
+    sbml : SBML text.
+    outputs : ids of the quantities to return (species, parameters or rules).
+    options : :class:`SolverOptions`.
+    """
+
+    def __init__(self, sbml: str, outputs: Sequence[str], options: SolverOptions = SolverOptions()):
+        rr_mod = _roadrunner()
+        self.options = options
+        self.outputs = tuple(outputs)
+        self._rr = rr_mod.RoadRunner(sbml)
+        self.state_ids = tuple(self._rr.model.getFloatingSpeciesIds())
+        self._rr.timeCourseSelections = ["time", *self.outputs, *self.state_ids]
+        integ = self._rr.getIntegrator()
+        integ.setValue("relative_tolerance", options.rtol)
+        integ.setValue("absolute_tolerance", options.atol)
+        integ.setValue("maximum_num_steps", options.max_steps)
+        integ.setValue("stiff", True)
+        self._n_out = len(self.outputs)
+
+    def parameter_ids(self) -> tuple[str, ...]:
+        return tuple(self._rr.model.getGlobalParameterIds())
+
+    def run(
+        self,
+        times: Sequence[float],
+        parameters: dict[str, float] | None = None,
+    ) -> tuple[np.ndarray, TrajectoryStatus]:
+        """Simulate once. Returns (values[time, output], status); NaN rows on failure."""
+        names = tuple(parameters) if parameters else ()
+        values = np.array([parameters[n] for n in names], dtype=float) if names else None
+        out, status = self._run(np.asarray(times, dtype=float), names, values)
+        return out, status
+
+    def run_batch(
+        self,
+        times: Sequence[float],
+        names: Sequence[str],
+        values: np.ndarray,
+    ) -> tuple[np.ndarray, list[TrajectoryStatus]]:
+        """Simulate each row of ``values`` (parameters ``names``).
+
+        Returns (array[sample, time, output], statuses).
+        """
+        times = np.asarray(times, dtype=float)
+        values = np.atleast_2d(np.asarray(values, dtype=float))
+        result = np.full((values.shape[0], times.size, self._n_out), np.nan)
+        statuses: list[TrajectoryStatus] = []
+        names = tuple(names)
+        with quiet_stderr():
+            for i, row in enumerate(values):
+                result[i], st = self._run(times, names, row, quiet=False)
+                statuses.append(st)
+        return result, statuses
+
+    def _run(self, times, names, row, quiet=True):
+        rr = self._rr
+        nan = np.full((times.size, self._n_out), np.nan)
+        if times.size == 0:
+            return nan, TrajectoryStatus(OK)
+        grid = times if times[0] == 0.0 else np.concatenate(([0.0], times))
+        ctx = quiet_stderr() if quiet else contextlib.nullcontext()
+        try:
+            with ctx:
+                if names:
+                    rr.setValues(names, row)
+                rr.reset()
+                if grid.size == 1:
+                    data = np.asarray(rr.getSelectedValues())[None, :]
+                else:
+                    data = np.asarray(rr.simulate(times=grid))
+        except Exception as exc:  # roadrunner raises RuntimeError for CVODE failures
+            return nan, TrajectoryStatus(SOLVER_FAILURE, _explain(exc))
+        if grid is not times:
+            data = data[1:]
+        out = data[:, 1 : 1 + self._n_out]
+        states = data[:, 1 + self._n_out :]
+        if not np.all(np.isfinite(out)):
+            return out, TrajectoryStatus(
+                NON_FINITE, "a readout became NaN or infinite — check for division by zero "
+                "in the parameters of this trajectory")
+        # a state is negative when it falls below round-off relative to its own scale
+        floor = -(self.options.negative_tolerance + 1e-6 * np.abs(states).max(axis=0, initial=0.0))
+        below = states < floor
+        if below.any():
+            j = int(np.nonzero(below.any(axis=0))[0][0])
+            return out, TrajectoryStatus(
+                NEGATIVE_STATE,
+                f"state {self.state_ids[j]!r} went negative ({states[:, j].min():.3g}); tighten "
+                "solver.atol or check the parameters of this trajectory")
+        return out, TrajectoryStatus(OK)
+
+    def state_trajectories(self, times: Sequence[float]) -> dict[str, np.ndarray]:
+        """All state amounts at ``times`` (nominal parameters) — for checks and tests."""
+        rr = self._rr
+        rr.reset()
+        grid = np.asarray(times, dtype=float)
+        with quiet_stderr():
+            data = np.asarray(rr.simulate(times=grid))
+        off = 1 + self._n_out
+        return {s: data[:, off + i] for i, s in enumerate(self.state_ids)}

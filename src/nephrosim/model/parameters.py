@@ -1,0 +1,167 @@
+"""The parameter table: every number in the model, with its unit, species and source.
+
+The table ships as ``parameters.csv`` beside this module. One row per parameter
+and species (``species = all`` applies to every species unless a species row
+overrides it). Provenance is one of
+
+* ``source``     – a published value: ``citation``, ``pmid_or_doi`` and the verbatim ``quote``;
+* ``derived``    – computed from sourced values: ``reason`` gives the computation;
+* ``assumed``    – no source yet: ``reason`` says why the value is reasonable;
+* ``calibrated`` – fitted to data: ``reason`` names the data.
+
+``lower``/``upper`` bound the plausible range (used by ensembles with a prior and by
+calibration). ``vary`` says whether ensembles perturb the parameter (structural
+constants such as unit conversions do not vary).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Iterable
+
+SPECIES = ("mouse", "rat", "human")
+PROVENANCE_KINDS = ("source", "derived", "assumed", "calibrated")
+COLUMNS = (
+    "name", "species", "value", "unit", "lower", "upper", "provenance",
+    "citation", "pmid_or_doi", "quote", "reason", "vary", "description",
+)
+
+
+@dataclass(frozen=True)
+class ParameterRecord:
+    """One row of the parameter table."""
+
+    name: str
+    species: str
+    value: float
+    unit: str
+    lower: float | None
+    upper: float | None
+    provenance: str
+    citation: str
+    pmid_or_doi: str
+    quote: str
+    reason: str
+    vary: bool
+    description: str
+
+    def problems(self) -> list[str]:
+        """Reasons this row breaks the provenance rules (empty when it is fine)."""
+        out = []
+        if self.species not in (*SPECIES, "all"):
+            out.append(f"species {self.species!r} is not one of {SPECIES} or 'all'")
+        if self.provenance not in PROVENANCE_KINDS:
+            out.append(f"provenance {self.provenance!r} is not one of {PROVENANCE_KINDS}")
+        if self.provenance == "source" and not (self.citation and self.quote and self.pmid_or_doi):
+            out.append("provenance 'source' needs citation, pmid_or_doi and the quoted sentence")
+        if self.provenance in ("derived", "assumed", "calibrated") and not self.reason:
+            out.append(f"provenance {self.provenance!r} needs a reason")
+        if self.lower is not None and self.upper is not None:
+            if not self.lower <= self.value <= self.upper:
+                out.append(f"value {self.value} outside its range [{self.lower}, {self.upper}]")
+        if not self.unit:
+            out.append("unit is empty (use 'dimensionless' for pure numbers)")
+        return out
+
+
+def _float_or_none(text: str) -> float | None:
+    text = (text or "").strip()
+    return float(text) if text else None
+
+
+class ParameterTable:
+    """All parameter records, with per-species lookup.
+
+    Examples
+    --------
+    >>> table = ParameterTable.default()
+    >>> table.values("mouse")["tbw_fraction"]  # doctest: +SKIP
+    0.6
+    """
+
+    def __init__(self, records: Iterable[ParameterRecord]):
+        self.records: tuple[ParameterRecord, ...] = tuple(records)
+        self._index: dict[tuple[str, str], ParameterRecord] = {}
+        for r in self.records:
+            key = (r.name, r.species)
+            if key in self._index:
+                raise ValueError(f"parameter table has two rows for {r.name!r} / {r.species!r}")
+            self._index[key] = r
+
+    @classmethod
+    def read_csv(cls, path: str | Path) -> "ParameterTable":
+        with open(path, newline="", encoding="utf-8") as fh:
+            return cls._from_rows(csv.DictReader(fh), str(path))
+
+    @classmethod
+    @lru_cache(maxsize=1)
+    def default(cls) -> "ParameterTable":
+        """The table shipped with nephrosim.
+
+        One logical table, stored as ``parameters.csv`` (physiology) plus one
+        ``parameters_<domain>.csv`` per biology domain beside it, so domains can be
+        reviewed separately.
+        """
+        folder = resources.files("nephrosim.model")
+        files = sorted(f for f in folder.iterdir() if f.name.startswith("parameters") and f.name.endswith(".csv"))
+        records: list[ParameterRecord] = []
+        for f in files:
+            rows = csv.DictReader(io.StringIO(f.read_text("utf-8"), newline=""))
+            records.extend(cls._from_rows(rows, f.name).records)
+        return cls(records)
+
+    @classmethod
+    def _from_rows(cls, rows, where: str) -> "ParameterTable":
+        records = []
+        for i, row in enumerate(rows, start=2):
+            try:
+                records.append(
+                    ParameterRecord(
+                        name=row["name"].strip(),
+                        species=row["species"].strip(),
+                        value=float(row["value"]),
+                        unit=row["unit"].strip(),
+                        lower=_float_or_none(row.get("lower", "")),
+                        upper=_float_or_none(row.get("upper", "")),
+                        provenance=row["provenance"].strip(),
+                        citation=row.get("citation", "").strip(),
+                        pmid_or_doi=row.get("pmid_or_doi", "").strip(),
+                        quote=row.get("quote", "").strip(),
+                        reason=row.get("reason", "").strip(),
+                        vary=row.get("vary", "true").strip().lower() in ("true", "1", "yes"),
+                        description=row.get("description", "").strip(),
+                    )
+                )
+            except (KeyError, ValueError) as exc:
+                raise ValueError(f"{where}, line {i}: {exc}; columns must be {COLUMNS}") from exc
+        return cls(records)
+
+    def names(self) -> set[str]:
+        return {r.name for r in self.records}
+
+    def record(self, name: str, species: str) -> ParameterRecord:
+        """The record in force for ``species`` (species row, else the ``all`` row)."""
+        rec = self._index.get((name, species)) or self._index.get((name, "all"))
+        if rec is None:
+            raise KeyError(
+                f"parameter {name!r} has no value for species {species!r}; add a row to "
+                "src/nephrosim/model/parameters.csv"
+            )
+        return rec
+
+    def values(self, species: str) -> dict[str, float]:
+        """Every parameter's value for ``species``."""
+        return {n: self.record(n, species).value for n in sorted(self.names())
+                if (n, species) in self._index or (n, "all") in self._index}
+
+    def for_species(self, species: str) -> list[ParameterRecord]:
+        return [self.record(n, species) for n in sorted(self.names())
+                if (n, species) in self._index or (n, "all") in self._index]
+
+    def problems(self) -> list[str]:
+        return [f"{r.name} [{r.species}]: {p}" for r in self.records for p in r.problems()]

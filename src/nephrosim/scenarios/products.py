@@ -1,0 +1,114 @@
+"""Treatments a scenario arm can give: MSCs, conditioned medium (CM), extracellular vesicles (EV).
+
+Doses keep their units. Cells and cells/kg convert through the subject's body
+weight; EV doses in µg protein, particles or cell-equivalents are **never**
+converted into one another unless the user supplies ``particles_per_ug`` (there
+is no standard particle:protein ratio; MISEV2018/2023).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from nephrosim.units import UnitError, convert
+
+TissueSource = Literal["bone_marrow", "adipose", "umbilical_cord", "wharton_jelly", "placenta"]
+Donor = Literal["autologous", "syngeneic", "allogeneic", "xenogeneic_human"]
+Route = Literal[
+    "iv", "intra_arterial_aorta", "renal_artery", "intraparenchymal", "subcapsular", "intraperitoneal"
+]
+
+
+class _Treatment(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    time_h: float = Field(0.0, description="hours after the insult (negative = before)")
+    repeat_every_h: float | None = Field(None, gt=0.0)
+    repeat_count: int = Field(1, ge=1, le=100, description="number of doses in total")
+
+    def dose_times_h(self) -> list[float]:
+        step = self.repeat_every_h or 0.0
+        return [self.time_h + k * step for k in range(self.repeat_count)]
+
+    @model_validator(mode="after")
+    def _repeat_consistent(self):
+        if self.repeat_count > 1 and self.repeat_every_h is None:
+            raise ValueError("repeat_count > 1 needs repeat_every_h (hours between doses)")
+        return self
+
+
+class MSC(_Treatment):
+    """Whole mesenchymal stromal cells."""
+
+    product: Literal["msc"] = "msc"
+    source: TissueSource = "bone_marrow"
+    donor: Donor = "allogeneic"
+    dose: float = Field(gt=0.0, description="number of cells (or cells/kg)")
+    dose_unit: Literal["cells", "cells/kg"] = "cells"
+    route: Route = "iv"
+    protocol: str | None = Field(None, description="path of a cultivation-protocol YAML")
+    knockouts: tuple[str, ...] = ()
+
+    def dose_cells(self, body_weight_kg: float) -> float:
+        """The dose as a number of cells for this subject."""
+        return float(convert(self.dose, self.dose_unit, "cells", body_weight_kg=body_weight_kg))
+
+
+class ConditionedMedium(_Treatment):
+    """Conditioned medium of MSCs, dosed as the secretion of a number of cells."""
+
+    product: Literal["conditioned_medium"] = "conditioned_medium"
+    source: TissueSource = "bone_marrow"
+    dose: float = Field(gt=0.0)
+    dose_unit: Literal["cell_equivalents", "cell_equivalents/kg", "mL"] = "cell_equivalents"
+    concentration_factor: float = Field(1.0, gt=0.0)
+    cells_per_ml: float | None = Field(None, gt=0.0, description="producing-cell density, needed when dose_unit is mL")
+    route: Route = "iv"
+    protocol: str | None = None
+
+    @model_validator(mode="after")
+    def _ml_needs_density(self):
+        if self.dose_unit == "mL" and self.cells_per_ml is None:
+            raise ValueError(
+                "dose_unit 'mL' needs cells_per_ml (cells that conditioned 1 mL of medium) to "
+                "express the dose in cell-equivalents"
+            )
+        return self
+
+    def dose_cell_equivalents(self, body_weight_kg: float) -> float:
+        if self.dose_unit == "mL":
+            return self.dose * self.cells_per_ml * self.concentration_factor
+        return float(convert(self.dose, self.dose_unit, "cell_equivalents", body_weight_kg=body_weight_kg))
+
+
+class EV(_Treatment):
+    """Extracellular vesicles (small EV/exosomes or microvesicles)."""
+
+    product: Literal["ev"] = "ev"
+    source: TissueSource = "bone_marrow"
+    dose: float = Field(gt=0.0)
+    dose_unit: Literal["ug_protein", "particles", "cell_equivalents"]
+    particles_per_ug: float | None = Field(None, gt=0.0, description="only needed to convert between µg and particles")
+    subtype: Literal["small_ev", "microvesicle"] = "small_ev"
+    route: Route = "iv"
+    knockouts: tuple[Literal["rna_cargo"], ...] = ()
+    protocol: str | None = None
+
+    def dose_in(self, unit: str) -> float:
+        """The dose in ``unit``; µg ↔ particles only with ``particles_per_ug``."""
+        if unit == self.dose_unit:
+            return self.dose
+        pair = {self.dose_unit, unit}
+        if pair == {"ug_protein", "particles"}:
+            if self.particles_per_ug is None:
+                raise UnitError(
+                    f"EV dose is in {self.dose_unit!r}; converting to {unit!r} needs "
+                    "particles_per_ug from your own characterisation (no standard ratio exists)"
+                )
+            return self.dose * self.particles_per_ug if unit == "particles" else self.dose / self.particles_per_ug
+        raise UnitError(f"EV dose in {self.dose_unit!r} cannot be expressed in {unit!r}")
+
+
+Treatment = MSC | ConditionedMedium | EV

@@ -1,0 +1,171 @@
+"""The scenario: species, injury, arms with treatments, readouts, sampling times.
+
+A scenario is validated once, at construction (pydantic); after that it is
+immutable. Load one with :func:`load_scenario` (YAML or JSON) or build it in
+Python::
+
+    Scenario(species="mouse", injury={"model": "clearance_change", "fraction": 0.9},
+             arms=[{"name": "vehicle"}], readouts=["serum_creatinine"], times_h=[0, 24])
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from nephrosim.scenarios.errors import ScenarioError, from_validation_error
+from nephrosim.scenarios.injuries import INJURY_MODELS, Sham
+from nephrosim.scenarios.products import EV, MSC, ConditionedMedium
+
+Species = Literal["mouse", "rat", "human"]
+
+Injury = Annotated[Union[tuple(INJURY_MODELS.values())], Field(discriminator="model")]
+TreatmentField = Annotated[Union[MSC, ConditionedMedium, EV], Field(discriminator="product")]
+
+
+class Arm(BaseModel):
+    """One group of subjects: a name and the treatments it gets (none = vehicle)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    name: str = Field(min_length=1, max_length=80)
+    treatments: tuple[TreatmentField, ...] = ()
+
+
+class Solver(BaseModel):
+    """Integrator tolerances (see :class:`nephrosim.engine.SolverOptions`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    rtol: float = Field(1e-6, gt=0.0, lt=1.0)
+    atol: float = Field(1e-9, gt=0.0)
+    max_steps: int = Field(20000, gt=0)
+
+
+class Scenario(BaseModel):
+    """A complete in-silico experiment."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = "scenario"
+    species: Species
+    sex: Literal["male", "female"] | None = None
+    body_weight_g: float | None = Field(None, gt=0.0)
+    injury: Injury = Field(default_factory=Sham)
+    arms: tuple[Arm, ...] = Field(default=(Arm(name="vehicle"),), min_length=1)
+    readouts: tuple[str, ...] = ("serum_creatinine", "bun", "gfr")
+    units: dict[str, str] = Field(default_factory=dict, description="readout → reporting unit")
+    times_h: tuple[float, ...] = (0.0, 6.0, 24.0, 48.0, 72.0, 120.0, 168.0)
+    parameters: dict[str, float] = Field(default_factory=dict, description="parameter-table overrides")
+    solver: Solver = Field(default_factory=Solver)
+
+    @field_validator("times_h")
+    @classmethod
+    def _times_ordered(cls, v: tuple[float, ...]):
+        if not v:
+            raise ValueError("times_h is empty; give at least one time in hours")
+        if any(t < 0 for t in v):
+            raise ValueError("times_h must not be negative (hours after the insult)")
+        bad = [i for i in range(1, len(v)) if v[i] <= v[i - 1]]
+        if bad:
+            i = bad[0]
+            raise ValueError(
+                f"times_h must be strictly increasing; entry {i} ({v[i]}) is not after entry "
+                f"{i - 1} ({v[i - 1]}) — sort them and remove duplicates"
+            )
+        return v
+
+    @field_validator("arms")
+    @classmethod
+    def _unique_arms(cls, v):
+        names = [a.name for a in v]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"arm names must be unique; {dup} used more than once")
+        return v
+
+    @field_validator("readouts")
+    @classmethod
+    def _known_readouts(cls, v):
+        from nephrosim.model.library import available_readouts
+
+        known = available_readouts()
+        unknown = [r for r in v if r not in known]
+        if unknown:
+            raise ValueError(
+                f"unknown readout(s) {unknown}; allowed: {sorted(known)}"
+            )
+        if not v:
+            raise ValueError("readouts is empty; name at least one, e.g. serum_creatinine")
+        return v
+
+    @model_validator(mode="after")
+    def _units_and_parameters(self):
+        from nephrosim.model.library import available_readouts
+        from nephrosim.model.parameters import ParameterTable
+
+        known = available_readouts()
+        for readout, unit in self.units.items():
+            if readout not in known:
+                raise ValueError(f"units: {readout!r} is not a readout; allowed: {sorted(known)}")
+            allowed = (known[readout].unit, *known[readout].units)
+            if unit not in allowed:
+                raise ValueError(
+                    f"units.{readout}: {unit!r} is not a unit for this readout; allowed: {list(allowed)}"
+                )
+        if "/1.73m2" in "".join(self.units.values()) and self.species != "human":
+            raise ValueError("units: per-1.73 m² units are only defined for species human")
+        table_names = ParameterTable.default().names()
+        unknown = sorted(set(self.parameters) - table_names)
+        if unknown:
+            raise ValueError(
+                f"parameters: {unknown} not in the parameter table; see `nephrosim params` for names"
+            )
+        return self
+
+    # --- derived values -------------------------------------------------------------
+    def arm(self, name: str) -> Arm:
+        for a in self.arms:
+            if a.name == name:
+                return a
+        raise KeyError(f"scenario has no arm {name!r}; arms: {[a.name for a in self.arms]}")
+
+    def unit_of(self, readout: str) -> str:
+        from nephrosim.model.library import available_readouts
+
+        return self.units.get(readout, available_readouts()[readout].unit)
+
+
+def scenario_from_dict(data: Any, source: str = "") -> Scenario:
+    """Validate ``data`` into a :class:`Scenario`, raising :class:`ScenarioError`."""
+    if not isinstance(data, dict):
+        raise ScenarioError(source, [f"(scenario): expected a mapping of fields, got {type(data).__name__}"])
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise from_validation_error(exc, source) from None
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario from a YAML (``.yaml``/``.yml``) or JSON file."""
+    path = Path(path)
+    if not path.exists():
+        raise ScenarioError(str(path), ["file not found — check the path"])
+    text = path.read_text(encoding="utf-8")
+    if path.suffix.lower() == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ScenarioError(str(path), [f"line {exc.lineno} column {exc.colno}: JSON syntax error: {exc.msg}"]) from None
+    else:
+        import yaml
+
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f"line {mark.line + 1} column {mark.column + 1}: " if mark else ""
+            problem = getattr(exc, "problem", None) or str(exc)
+            raise ScenarioError(str(path), [f"{where}YAML syntax error: {problem} — fix the indentation/quoting there"]) from None
+    return scenario_from_dict(data, str(path))
