@@ -29,7 +29,11 @@ _FIXES = {
 def from_validation_error(exc, source: str = "") -> ScenarioError:
     """Turn a pydantic ``ValidationError`` into a :class:`ScenarioError`."""
     problems = []
-    for err in exc.errors():
+    errors = exc.errors()
+    nested = {tuple(e["loc"][:1]) for e in errors if len(e["loc"]) > 1}
+    for err in errors:
+        if err["type"] == "too_short" and tuple(err["loc"][:1]) in nested:
+            continue  # consequence of an item that failed, reported on its own
         loc = ".".join(str(x) for x in err["loc"]) or "(scenario)"
         value = err.get("input")
         shown = repr(value) if not isinstance(value, dict) else "{...}"

@@ -1,0 +1,327 @@
+"""``ensemble``: many parameter sets, in parallel, streamed to Parquet, resumable.
+
+Design
+------
+* Sample ``i`` draws its parameters from its own random stream
+  (``numpy.random.default_rng([seed, i])``), so results depend only on the seed,
+  never on the number of workers or the chunking.
+* Samples are cut into chunks; each worker process compiles each arm's SBML once
+  and simulates whole chunks. Every finished chunk is written atomically to
+  ``<out>.parts/chunk-NNNNNN.parquet`` — memory stays flat in N.
+* A manifest records a hash of the request. Rerunning the same command after an
+  interruption finds the finished chunks and computes only the missing ones; a
+  different request refuses to mix with old parts.
+* When all chunks exist they are concatenated, in order, into ``<out>``
+  (atomic rename) and the parts folder is removed.
+
+Perturbation: log-normal with median at the nominal value and the given CV
+(σ = √ln(1 + CV²)), or log-uniform within the table's [lower, upper]
+(``prior="table"``); draws are truncated to the table's plausible range.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Mapping
+
+import numpy as np
+
+from nephrosim.io import atomic_path, write_text_atomic
+from nephrosim.model.parameters import ParameterTable
+from nephrosim.scenarios.schema import Scenario
+
+DEFAULT_CHUNK = 250
+
+
+@dataclass(frozen=True)
+class EnsembleSummary:
+    """What an ensemble run produced."""
+
+    path: Path
+    samples: int
+    chunks: int
+    chunks_computed: int
+    status_counts: Mapping[str, int]
+    failures: tuple[str, ...]
+
+    @property
+    def failure_fraction(self) -> float:
+        total = sum(self.status_counts.values())
+        return 0.0 if not total else 1.0 - self.status_counts.get("ok", 0) / total
+
+
+def varied_parameters(scenario: Scenario, table: ParameterTable | None = None) -> dict[str, tuple[float, float | None, float | None]]:
+    """Parameters an ensemble perturbs: name → (nominal, lower, upper), over all arms."""
+    from nephrosim.model.library import build_model
+
+    table = table or ParameterTable.default()
+    out: dict[str, tuple[float, float | None, float | None]] = {}
+    for arm in scenario.arms:
+        spec = build_model(scenario, arm.name, table)
+        for name, value in spec.parameter_values.items():
+            if name in scenario.parameters or name in out:
+                continue
+            try:
+                rec = table.record(name, scenario.species)
+            except KeyError:
+                continue  # scenario-derived values (doses, clamp time) are not perturbed
+            if rec.vary:
+                out[name] = (float(value), rec.lower, rec.upper)
+    return dict(sorted(out.items()))
+
+
+def draw(varied: Mapping[str, tuple[float, float | None, float | None]], start: int, stop: int,
+         seed: int, cv: float, prior: Literal["lognormal", "table"]) -> np.ndarray:
+    """Parameter matrix for samples ``start..stop-1`` (rows) — independent of chunking."""
+    nominal = np.array([v[0] for v in varied.values()])
+    lower = np.array([np.nan if v[1] is None else v[1] for v in varied.values()])
+    upper = np.array([np.nan if v[2] is None else v[2] for v in varied.values()])
+    rows = np.empty((stop - start, nominal.size))
+    sigma = np.sqrt(np.log1p(cv * cv))
+    for k, i in enumerate(range(start, stop)):
+        rng = np.random.default_rng([seed, i])
+        if prior == "table":
+            lo = np.where(np.isnan(lower), nominal / 2, lower)
+            hi = np.where(np.isnan(upper), nominal * 2, upper)
+            pos = (lo > 0) & (hi > 0)
+            u = rng.random(nominal.size)
+            rows[k] = np.where(pos, np.exp(np.log(np.where(pos, lo, 1)) + u * (np.log(np.where(pos, hi, 1)) - np.log(np.where(pos, lo, 1)))), lo + u * (hi - lo))
+        else:
+            rows[k] = nominal * np.exp(sigma * rng.standard_normal(nominal.size))
+    rows = np.where(np.isnan(lower), rows, np.maximum(rows, lower))
+    rows = np.where(np.isnan(upper), rows, np.minimum(rows, upper))
+    return rows
+
+
+# --- worker side -----------------------------------------------------------------------
+_WORKER: dict = {}
+
+
+def _init_worker(scenario_json: str, silence: bool) -> None:
+    from nephrosim.engine.simulator import Simulator
+    from nephrosim.simulation import compile_arm, solver_options
+
+    if silence:  # SUNDIALS prints failures itself; statuses carry them instead
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        os.close(devnull)
+    scenario = Scenario.model_validate_json(scenario_json)
+    programs = [compile_arm(scenario, a.name) for a in scenario.arms]
+    _WORKER.clear()
+    _WORKER.update(
+        scenario=scenario,
+        programs=programs,
+        sims=[Simulator(p.sbml, p.outputs, solver_options(scenario)) for p in programs],
+    )
+
+
+def _run_chunk(args):
+    """Simulate samples [start, stop) for every arm; return column arrays.
+
+    Rows are ordered sample → arm → time → readout, so the concatenated file does
+    not depend on how samples were cut into chunks.
+    """
+    start, stop, names, matrix = args
+    scenario: Scenario = _WORKER["scenario"]
+    times = np.asarray(scenario.times_h, dtype=float)
+    cols: dict[str, list] = {k: [] for k in ("arm", "sample", "time_h", "readout", "value", "unit", "status")}
+    n, T = stop - start, times.size
+    for program, sim in zip(_WORKER["programs"], _WORKER["sims"]):
+        own = [j for j, nm in enumerate(names) if nm in program.parameter_values]
+        values, statuses = sim.run_batch(times, [names[j] for j in own], matrix[:, own])
+        values = program.convert(values)  # (n, T, R)
+        R = values.shape[2]
+        status_text = np.array([s.code if s.ok else f"{s.code}: {s.message}" for s in statuses], dtype=object)
+        shape = (n, T * R)
+        cols["arm"].append(np.full(shape, program.arm, dtype=object))
+        cols["sample"].append(np.broadcast_to(np.arange(start, stop)[:, None], shape))
+        cols["time_h"].append(np.broadcast_to(np.repeat(times, R)[None, :], shape))
+        cols["readout"].append(np.broadcast_to(np.tile(np.asarray(program.readouts, dtype=object), T)[None, :], shape))
+        cols["value"].append(values.reshape(shape))
+        cols["unit"].append(np.broadcast_to(np.tile(np.asarray(program.units, dtype=object), T)[None, :], shape))
+        cols["status"].append(np.broadcast_to(status_text[:, None], shape))
+    return start, {k: np.concatenate(v, axis=1).ravel() for k, v in cols.items()}
+
+
+def _table(cols):
+    import pyarrow as pa
+
+    return pa.table({
+        "arm": pa.array(cols["arm"], pa.string()),
+        "sample": pa.array(cols["sample"], pa.int64()),
+        "time_h": pa.array(cols["time_h"], pa.float64()),
+        "readout": pa.array(cols["readout"], pa.string()),
+        "value": pa.array(cols["value"], pa.float64()),
+        "unit": pa.array(cols["unit"], pa.string()),
+        "status": pa.array(cols["status"], pa.string()),
+    })
+
+
+def ensemble(
+    scenario,
+    samples: int,
+    out: str | Path,
+    *,
+    cv: float = 0.3,
+    seed: int = 0,
+    workers: int = 1,
+    prior: Literal["lognormal", "table"] = "lognormal",
+    chunk_size: int = DEFAULT_CHUNK,
+    progress: bool = False,
+    max_chunks: int | None = None,
+) -> EnsembleSummary:
+    """Simulate ``samples`` perturbed parameter sets of every arm into ``out`` (Parquet).
+
+    Arguments
+    ---------
+    scenario : scenario object, path or mapping.
+    samples : number of parameter sets.
+    out : the Parquet file to write.
+    cv : coefficient of variation of the log-normal perturbation.
+    seed : random seed; results are identical for any ``workers``.
+    workers : worker processes (each compiles the model once).
+    prior : ``"lognormal"`` (nominal × LN with ``cv``) or ``"table"`` (log-uniform on the
+        parameter table's [lower, upper]).
+    chunk_size : samples per chunk (the unit of resumption).
+    progress : show a progress bar.
+    max_chunks : stop after computing this many chunks (as if interrupted) — for tests.
+
+    Returns
+    -------
+    :class:`EnsembleSummary`.
+    """
+    from nephrosim.simulation import as_scenario
+
+    scenario = as_scenario(scenario)
+    if samples < 1:
+        raise ValueError(f"samples={samples}: give at least 1 sample")
+    if workers < 1:
+        raise ValueError(f"workers={workers}: give at least 1 worker")
+    if not cv >= 0:
+        raise ValueError(f"cv={cv}: the coefficient of variation must be >= 0")
+    if prior not in ("lognormal", "table"):
+        raise ValueError(f"prior={prior!r}: use 'lognormal' or 'table'")
+    out = Path(out)
+    if out.suffix.lower() != ".parquet":
+        raise ValueError(f"output {str(out)!r}: ensembles are written as .parquet")
+    varied = varied_parameters(scenario)
+    names = list(varied)
+    request = {
+        "scenario": json.loads(scenario.model_dump_json()), "samples": samples, "cv": cv, "seed": seed,
+        "prior": prior, "chunk_size": chunk_size, "parameters": names,
+    }
+    digest = hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()
+    parts = out.with_name(out.name + ".parts")
+    manifest = parts / "manifest.json"
+    if parts.exists():
+        old = json.loads(manifest.read_text()) if manifest.exists() else {}
+        if old.get("digest") != digest:
+            raise ValueError(
+                f"{parts} holds chunks of a different ensemble request; delete that folder to "
+                "start over, or rerun the original command to resume it"
+            )
+    else:
+        parts.mkdir(parents=True)
+        write_text_atomic(manifest, json.dumps({"digest": digest, "request": request}, indent=1))
+
+    bounds = [(s, min(s + chunk_size, samples)) for s in range(0, samples, chunk_size)]
+    chunk_file = {s: parts / f"chunk-{k:06d}.parquet" for k, (s, _) in enumerate(bounds)}
+    todo = [(s, e) for s, e in bounds if not chunk_file[s].exists()]
+    if max_chunks is not None:
+        todo = todo[:max_chunks]
+    jobs = ((s, e, names, draw(varied, s, e, seed, cv, prior)) for s, e in todo)
+
+    import pyarrow.parquet as pq
+
+    def _save(result):
+        start, cols = result
+        with atomic_path(chunk_file[start]) as tmp:
+            pq.write_table(_table(cols), tmp)
+
+    bar = _progress(progress, len(bounds), len(bounds) - len(todo))
+    try:
+        if workers == 1:
+            _init_worker(scenario.model_dump_json(), silence=False)
+            from nephrosim.engine.simulator import quiet_stderr
+
+            with quiet_stderr():
+                for job in jobs:
+                    _save(_run_chunk(job))
+                    bar.advance()
+        else:
+            import multiprocessing as mp
+
+            ctx = mp.get_context("fork" if os.name == "posix" else "spawn")
+            with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
+                                     initargs=(scenario.model_dump_json(), True)) as pool:
+                for result in pool.map(_run_chunk, jobs):
+                    _save(result)
+                    bar.advance()
+    finally:
+        bar.close()
+
+    done = sum(chunk_file[s].exists() for s, _ in bounds)
+    counts: dict[str, int] = {}
+    failures: list[str] = []
+    if done == len(bounds):
+        writer = None
+        try:
+            with atomic_path(out) as tmp:
+                for s, _ in bounds:
+                    table = pq.read_table(chunk_file[s])
+                    writer = writer or pq.ParquetWriter(tmp, table.schema)
+                    writer.write_table(table)
+                    _count_statuses(table, counts, failures)
+                writer.close()
+                writer = None
+        finally:
+            if writer is not None:
+                writer.close()
+        shutil.rmtree(parts)
+    return EnsembleSummary(out, samples, len(bounds), len(todo), counts, tuple(failures[:20]))
+
+
+def _count_statuses(table, counts: dict, failures: list) -> None:
+    import pyarrow.compute as pc
+
+    per_traj = table.select(["arm", "sample", "status"]).group_by(["arm", "sample", "status"]).aggregate([])
+    for status, n in zip(*pc.value_counts(per_traj["status"]).flatten()):
+        code = status.as_py().split(":")[0]
+        counts[code] = counts.get(code, 0) + n.as_py()
+    bad = per_traj.filter(pc.not_equal(per_traj["status"], "ok"))
+    for row in bad.to_pylist()[:20]:
+        failures.append(f"arm {row['arm']}, sample {row['sample']}: {row['status']}")
+
+
+class _NoBar:
+    def advance(self):
+        pass
+
+    def close(self):
+        pass
+
+
+class _RichBar:
+    def __init__(self, total: int, completed: int):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+        self._p = Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                           TimeRemainingColumn(), transient=False)
+        self._p.start()
+        self._task = self._p.add_task("chunks", total=total, completed=completed)
+
+    def advance(self):
+        self._p.advance(self._task)
+
+    def close(self):
+        self._p.stop()
+
+
+def _progress(show: bool, total: int, completed: int):
+    return _RichBar(total, completed) if show else _NoBar()

@@ -1,0 +1,53 @@
+"""Figures a biologist can read: one panel per readout, one line per arm, units on axes."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_result(result, path: str | Path | None = None):
+    """Plot a :class:`~nephrosim.simulation.SimulationResult`; save when ``path`` is given."""
+    from nephrosim.model.library import available_readouts
+
+    plt = _pyplot()
+    readouts = list(result.scenario.readouts)
+    ncol = min(3, len(readouts))
+    nrow = math.ceil(len(readouts) / ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(4.2 * ncol, 3.2 * nrow), squeeze=False)
+    catalogue = available_readouts()
+    days = result.times_h.max() > 96
+    t = result.times_h / 24.0 if days else result.times_h
+    for k, name in enumerate(readouts):
+        ax = axes[k // ncol][k % ncol]
+        for arm, values in result.values.items():
+            status = result.statuses[arm]
+            label = arm if status.ok else f"{arm} ({status.code})"
+            ax.plot(t, values[:, k], marker="o", ms=3, label=label)
+        ax.set_title(catalogue[name].description, fontsize=10)
+        ax.set_ylabel(f"{name} [{result.units[name]}]")
+        ax.set_xlabel("time after insult [days]" if days else "time after insult [h]")
+        ax.grid(alpha=0.3)
+    for k in range(len(readouts), nrow * ncol):
+        axes[k // ncol][k % ncol].axis("off")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper right", title="arm", fontsize=9)
+    injury = result.scenario.injury.model
+    fig.suptitle(f"{result.scenario.name} — {result.scenario.species}, {injury}", fontsize=11)
+    fig.tight_layout(rect=(0, 0, 0.9, 0.95))
+    if path is not None:
+        from nephrosim.io import atomic_path
+
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=150, format=Path(path).suffix.lstrip(".") or "png")
+        plt.close(fig)
+    return fig

@@ -1,0 +1,100 @@
+"""Ensembles: deterministic for a seed whatever the workers, and resumable."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nephrosim import ensemble
+
+SCENARIO = "examples/mouse_clearance_drop.yaml"
+
+
+def test_one_and_two_workers_give_identical_parquet(tmp_path):
+    a = ensemble(SCENARIO, 120, tmp_path / "a.parquet", seed=7, workers=1, chunk_size=25)
+    b = ensemble(SCENARIO, 120, tmp_path / "b.parquet", seed=7, workers=2, chunk_size=25)
+    fa, fb = pd.read_parquet(a.path), pd.read_parquet(b.path)
+    assert list(fa.columns) == ["arm", "sample", "time_h", "readout", "value", "unit", "status"]
+    pd.testing.assert_frame_equal(fa, fb)
+    assert fa["sample"].nunique() == 120
+    assert a.status_counts == {"ok": 240}
+    # the perturbation is real: samples differ, and a different seed differs
+    scr24 = fa[(fa.readout == "serum_creatinine") & (fa.time_h == 24) & (fa.arm == "vehicle")]["value"]
+    assert scr24.std() / scr24.mean() > 0.1
+    c = ensemble(SCENARIO, 120, tmp_path / "c.parquet", seed=8, chunk_size=25)
+    assert not pd.read_parquet(c.path)["value"].equals(fa["value"])
+
+
+def test_chunking_does_not_change_results(tmp_path):
+    a = ensemble(SCENARIO, 60, tmp_path / "a.parquet", seed=1, chunk_size=7)
+    b = ensemble(SCENARIO, 60, tmp_path / "b.parquet", seed=1, chunk_size=60)
+    pd.testing.assert_frame_equal(pd.read_parquet(a.path), pd.read_parquet(b.path))
+
+
+def test_interrupted_run_resumes_only_missing_chunks(tmp_path):
+    full = ensemble(SCENARIO, 100, tmp_path / "full.parquet", seed=3, chunk_size=20)
+    out = tmp_path / "resumed.parquet"
+    first = ensemble(SCENARIO, 100, out, seed=3, chunk_size=20, max_chunks=2)  # "interrupted"
+    assert first.chunks_computed == 2 and not out.exists()
+    parts = sorted((tmp_path / "resumed.parquet.parts").glob("chunk-*.parquet"))
+    stamps = {p.name: p.stat().st_mtime_ns for p in parts}
+    second = ensemble(SCENARIO, 100, out, seed=3, chunk_size=20)
+    assert second.chunks_computed == 3  # only the missing ones
+    assert out.exists() and not (tmp_path / "resumed.parquet.parts").exists()
+    pd.testing.assert_frame_equal(pd.read_parquet(out), pd.read_parquet(full.path))
+    assert len(stamps) == 2
+
+
+def test_killed_process_resumes_to_identical_result(tmp_path):
+    """SIGKILL a real CLI run midway, rerun the same command, compare with a clean run."""
+    out = tmp_path / "k.parquet"
+    cmd = [sys.executable, "-m", "nephrosim.cli", "ensemble", SCENARIO, "-n", "400", "-o", str(out),
+           "--seed", "5", "--chunk-size", "20"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    parts = tmp_path / "k.parquet.parts"
+    deadline = time.time() + 60
+    while time.time() < deadline and len(list(parts.glob("chunk-*.parquet"))) < 3:
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done_before = len(list(parts.glob("chunk-*.parquet")))
+    assert 0 < done_before < 20, "the run should have been killed midway"
+    rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"({20 - done_before} computed now)" in rerun.stdout
+    clean = ensemble(SCENARIO, 400, tmp_path / "clean.parquet", seed=5, chunk_size=20)
+    pd.testing.assert_frame_equal(pd.read_parquet(out), pd.read_parquet(clean.path))
+
+
+def test_different_request_refuses_to_mix_with_old_chunks(tmp_path):
+    out = tmp_path / "x.parquet"
+    ensemble(SCENARIO, 40, out, seed=1, chunk_size=10, max_chunks=1)
+    with pytest.raises(ValueError, match="different ensemble request"):
+        ensemble(SCENARIO, 40, out, seed=2, chunk_size=10)
+
+
+def test_solver_failure_is_a_status_not_a_crash(tmp_path, capfd):
+    """Absurdly fast lung trapping makes the MSC arm fail to converge; the batch carries on."""
+    import yaml
+
+    data = yaml.safe_load(open(SCENARIO))
+    data["parameters"] = {"msc_lung_uptake_per_h": 1e9, "msc_arterial_transit_per_h": 1e9}
+    data["solver"] = {"max_steps": 20}
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(data))
+    summary = ensemble(path, 10, tmp_path / "f.parquet", seed=0, chunk_size=5)
+    frame = pd.read_parquet(summary.path)
+    assert summary.status_counts.get("solver_failure", 0) >= 3
+    assert summary.status_counts["ok"] + summary.status_counts["solver_failure"] == 20
+    bad = frame[frame.status != "ok"]
+    assert set(bad["arm"]) == {"msc_iv"}
+    assert bad["status"].str.contains(" — ").all()  # every message ends with what to try
+    assert bad["value"].isna().all()
+    assert frame[frame.arm == "vehicle"]["value"].notna().all()
+    captured = capfd.readouterr()
+    assert "CVODE" not in captured.err and "CV_CONV_FAILURE" not in captured.err
