@@ -125,41 +125,55 @@ def _run_chunk(args):
     """Simulate samples [start, stop) for every arm; return column arrays.
 
     Rows are ordered sample → arm → time → readout, so the concatenated file does
-    not depend on how samples were cut into chunks.
+    not depend on how samples were cut into chunks. Text columns come back as
+    integer codes plus their dictionary (Parquet stores them dictionary-encoded).
     """
     start, stop, names, matrix = args
     scenario: Scenario = _WORKER["scenario"]
     times = np.asarray(scenario.times_h, dtype=float)
-    cols: dict[str, list] = {k: [] for k in ("arm", "sample", "time_h", "readout", "value", "unit", "status")}
     n, T = stop - start, times.size
-    for program, sim in zip(_WORKER["programs"], _WORKER["sims"]):
+    arms = [p.arm for p in _WORKER["programs"]]
+    readouts = list(_WORKER["programs"][0].readouts)
+    units = sorted({u for p in _WORKER["programs"] for u in p.units})
+    statuses_seen: dict[str, int] = {"ok": 0}
+    cols: dict[str, list] = {k: [] for k in ("arm", "sample", "time_h", "readout", "value", "unit", "status")}
+    for a, (program, sim) in enumerate(zip(_WORKER["programs"], _WORKER["sims"])):
         own = [j for j, nm in enumerate(names) if nm in program.parameter_values]
         values, statuses = sim.run_batch(times, [names[j] for j in own], matrix[:, own])
         values = program.convert(values)  # (n, T, R)
         R = values.shape[2]
-        status_text = np.array([s.code if s.ok else f"{s.code}: {s.message}" for s in statuses], dtype=object)
+        codes = np.array([statuses_seen.setdefault(s.code if s.ok else f"{s.code}: {s.message}", len(statuses_seen))
+                          for s in statuses], dtype=np.int32)
         shape = (n, T * R)
-        cols["arm"].append(np.full(shape, program.arm, dtype=object))
-        cols["sample"].append(np.broadcast_to(np.arange(start, stop)[:, None], shape))
+        unit_codes = np.array([units.index(u) for u in program.units], dtype=np.int32)
+        cols["arm"].append(np.full(shape, a, dtype=np.int32))
+        cols["sample"].append(np.broadcast_to(np.arange(start, stop, dtype=np.int64)[:, None], shape))
         cols["time_h"].append(np.broadcast_to(np.repeat(times, R)[None, :], shape))
-        cols["readout"].append(np.broadcast_to(np.tile(np.asarray(program.readouts, dtype=object), T)[None, :], shape))
+        cols["readout"].append(np.broadcast_to(np.tile(np.arange(R, dtype=np.int32), T)[None, :], shape))
         cols["value"].append(values.reshape(shape))
-        cols["unit"].append(np.broadcast_to(np.tile(np.asarray(program.units, dtype=object), T)[None, :], shape))
-        cols["status"].append(np.broadcast_to(status_text[:, None], shape))
-    return start, {k: np.concatenate(v, axis=1).ravel() for k, v in cols.items()}
+        cols["unit"].append(np.broadcast_to(np.tile(unit_codes, T)[None, :], shape))
+        cols["status"].append(np.broadcast_to(codes[:, None], shape))
+    out = {k: np.concatenate(v, axis=1).ravel() for k, v in cols.items()}
+    dictionaries = {"arm": arms, "readout": readouts, "unit": units, "status": list(statuses_seen)}
+    return start, (out, dictionaries)
 
 
-def _table(cols):
+def _table(result):
     import pyarrow as pa
 
+    cols, dicts = result
+
+    def text(name):  # decoded to plain strings so every chunk has the same schema
+        return pa.DictionaryArray.from_arrays(pa.array(cols[name]), pa.array(dicts[name], pa.string())).cast(pa.string())
+
     return pa.table({
-        "arm": pa.array(cols["arm"], pa.string()),
+        "arm": text("arm"),
         "sample": pa.array(cols["sample"], pa.int64()),
         "time_h": pa.array(cols["time_h"], pa.float64()),
-        "readout": pa.array(cols["readout"], pa.string()),
+        "readout": text("readout"),
         "value": pa.array(cols["value"], pa.float64()),
-        "unit": pa.array(cols["unit"], pa.string()),
-        "status": pa.array(cols["status"], pa.string()),
+        "unit": text("unit"),
+        "status": text("status"),
     })
 
 
