@@ -104,7 +104,6 @@ _WORKER: dict = {}
 
 
 def _init_worker(scenario_json: str, silence: bool) -> None:
-    from nephrosim.engine.simulator import Simulator
     from nephrosim.simulation import compile_arm, solver_options
 
     if silence:  # SUNDIALS prints failures itself; statuses carry them instead
@@ -117,7 +116,7 @@ def _init_worker(scenario_json: str, silence: bool) -> None:
     _WORKER.update(
         scenario=scenario,
         programs=programs,
-        sims=[Simulator(p.sbml, p.outputs, solver_options(scenario)) for p in programs],
+        sims=[p.simulator(solver_options(scenario)) for p in programs],
     )
 
 

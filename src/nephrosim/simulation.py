@@ -51,6 +51,11 @@ class ArmProgram:
     units: tuple[str, ...]
     factors: tuple[float, ...]
     parameter_values: Mapping[str, float] = field(repr=False)
+    start_h: float = 0.0
+
+    def simulator(self, options: SolverOptions) -> Simulator:
+        """A :class:`Simulator` for this arm (integration starts at ``start_h``)."""
+        return Simulator(self.sbml, self.outputs, options, start_time=self.start_h)
 
     def convert(self, values: np.ndarray) -> np.ndarray:
         """Model units → reporting units (last axis = readout)."""
@@ -77,8 +82,11 @@ def compile_arm(scenario: Scenario, arm: str) -> ArmProgram:
         units.append(unit)
         factors.append(float(convert(1.0, r.unit, unit, substance=READOUT_SUBSTANCE.get(name),
                                      body_weight_kg=bw, bsa_m2=bsa)))
+    # Integration starts at the insult (t = 0) or at the earliest event before it
+    # (pre-treatment), from the healthy steady state.
+    start = min([0.0, *(e.time_h for e in spec.events)])
     return ArmProgram(arm, to_sbml(spec), tuple(outputs), tuple(scenario.readouts), tuple(units),
-                      tuple(factors), dict(values))
+                      tuple(factors), dict(values), start)
 
 
 class SimulationResult:
@@ -147,7 +155,7 @@ def simulate(scenario: Scenario | str | Path | Mapping,
     values, statuses, units = {}, {}, {}
     for arm in scenario.arms:
         program = compile_arm(scenario, arm.name)
-        sim = Simulator(program.sbml, program.outputs, solver_options(scenario))
+        sim = program.simulator(solver_options(scenario))
         out, status = sim.run(times, dict(parameters) if parameters else None)
         values[arm.name] = program.convert(out)
         statuses[arm.name] = status

@@ -100,9 +100,12 @@ class Simulator:
     sbml : SBML text.
     outputs : ids of the quantities to return (species, parameters or rules).
     options : :class:`SolverOptions`.
+    start_time : model time at which integration starts from the initial state
+        (negative when something, e.g. a pre-treatment dose, happens before t = 0).
     """
 
-    def __init__(self, sbml: str, outputs: Sequence[str], options: SolverOptions = SolverOptions()):
+    def __init__(self, sbml: str, outputs: Sequence[str], options: SolverOptions = SolverOptions(),
+                 start_time: float = 0.0):
         rr_mod = _roadrunner()
         self.options = options
         self.outputs = tuple(outputs)
@@ -115,6 +118,7 @@ class Simulator:
         integ.setValue("maximum_num_steps", options.max_steps)
         integ.setValue("stiff", True)
         self._n_out = len(self.outputs)
+        self.start_time = float(start_time)
 
     def parameter_ids(self) -> tuple[str, ...]:
         return tuple(self._rr.model.getGlobalParameterIds())
@@ -156,13 +160,19 @@ class Simulator:
         nan = np.full((times.size, self._n_out), np.nan)
         if times.size == 0:
             return nan, TrajectoryStatus(OK)
-        grid = times if times[0] == 0.0 else np.concatenate(([0.0], times))
+        if times[0] < self.start_time:
+            return nan, TrajectoryStatus(
+                SOLVER_FAILURE, f"output time {times[0]} is before the start of the simulation "
+                f"({self.start_time}); ask only for times after it")
+        grid = times if times[0] == self.start_time else np.concatenate(([self.start_time], times))
         ctx = quiet_stderr() if quiet else contextlib.nullcontext()
         try:
             with ctx:
                 if names:
                     rr.setValues(names, row)
                 rr.reset()
+                if self.start_time != 0.0:
+                    rr.setValue("time", self.start_time)
                 if grid.size == 1:
                     data = np.asarray(rr.getSelectedValues())[None, :]
                 else:
