@@ -1,0 +1,253 @@
+"""Strict validation of user CSVs for ``nephrosim evidence import``.
+
+Format: one row per arm × time × readout, columns (required in **bold**):
+**study_id, species, injury, arm, product, readout**, role, strain, sex, injury_details,
+pmid, doi, url, cell_source, donor, dose, dose_unit, route, timing_h, co_intervention,
+time_h, unit, mean, dispersion, dispersion_type, n, quote, source_location, notes.
+(``injury_model`` is accepted for ``injury``.)
+
+Every row is checked and **every** problem is reported (row = line in the file, the
+header being line 1), with its column and the fix:
+
+* unknown species / injury / product / readout / role (the message lists the choices);
+* a ``mean`` without ``unit``, or a unit not known for the readout;
+* a ``mean`` without ``n``; ``n`` that is not an integer ≥ 1;
+* a ``dispersion`` without ``dispersion_type`` SD or SEM, or a negative dispersion;
+* impossible values: negative concentrations (creatinine, BUN, ...), percentages
+  outside 0–100, counts larger than n, values above a readout's physical maximum;
+* numbers that do not parse; conflicting study-level fields within a study; duplicate
+  arm × time × readout rows.
+
+Design-only rows (no mean) are accepted and stored with the mean missing.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import ImportRejected, RowIssue
+from .schema import Arm, Outcome, Provenance, Study
+from .seed import classify_role, detect_co_intervention
+from .vocab import (
+    INJURIES, PRODUCTS, READOUTS, ROLES, SPECIES, canonical_injury, canonical_readout, canonical_species,
+    normalize_unit, product_class, readout_spec,
+)
+
+__all__ = ["parse_import_table", "validate_import_frame", "REQUIRED_COLUMNS", "OPTIONAL_COLUMNS"]
+
+REQUIRED_COLUMNS = ("study_id", "species", "injury", "arm", "product", "readout")
+OPTIONAL_COLUMNS = ("role", "strain", "sex", "injury_details", "pmid", "doi", "url", "cell_source", "donor", "dose",
+                    "dose_unit", "route", "timing_h", "co_intervention", "time_h", "unit", "mean", "dispersion",
+                    "dispersion_type", "n", "quote", "source_location", "notes", "arm_id")
+_ALIASES = {"injury_model": "injury", "sd": "dispersion"}
+
+
+def _blank(v) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v)) or (isinstance(v, str) and v.strip() == "")
+
+
+def _num(v, row, col, issues, *, integer=False):
+    if _blank(v):
+        return None
+    try:
+        x = float(str(v).strip())
+    except ValueError:
+        issues.append(RowIssue(row, col, f"{v!r} is not a number; write a plain number (e.g. 1.25) or leave it empty"))
+        return None
+    if not math.isfinite(x):
+        issues.append(RowIssue(row, col, f"{v!r} is not a finite number"))
+        return None
+    if integer and x != int(x):
+        issues.append(RowIssue(row, col, f"{v!r} must be a whole number"))
+        return None
+    return x
+
+
+def validate_import_frame(df: pd.DataFrame, source: str = "<table>") -> tuple[list[Study], list[RowIssue]]:
+    """Validate a table in import format; return the studies and the list of issues."""
+    issues: list[RowIssue] = []
+    df = df.rename(columns={c: _ALIASES.get(c.strip().lower(), c.strip().lower()) for c in df.columns})
+    missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
+    if missing:
+        issues.append(RowIssue(1, ",".join(missing), f"required column(s) missing: {', '.join(missing)}; "
+                                                        f"the header must contain {', '.join(REQUIRED_COLUMNS)}"))
+        return [], issues
+    unknown = [c for c in df.columns if c not in REQUIRED_COLUMNS + OPTIONAL_COLUMNS]
+    if unknown:
+        issues.append(RowIssue(1, ",".join(unknown), "unknown column(s); rename them to one of "
+                                                       f"{', '.join(REQUIRED_COLUMNS + OPTIONAL_COLUMNS)} or move "
+                                                       "the content into 'notes'"))
+    if df.empty:
+        issues.append(RowIssue(1, "", "the file has no data rows"))
+        return [], issues
+
+    parsed = []
+    for i, raw in enumerate(df.to_dict("records")):
+        row = i + 2
+        r = {k: (None if _blank(v) else str(v).strip()) for k, v in raw.items()}
+        n_before = len(issues)
+        if r.get("study_id") is None:
+            issues.append(RowIssue(row, "study_id", "empty; give every row the id of its study"))
+        sp = r.get("species")
+        species = canonical_species(sp) if sp else None
+        if sp is None or species is None or (sp.lower() not in SPECIES and sp.lower().rstrip("s") not in SPECIES):
+            issues.append(RowIssue(row, "species", f"unknown species {sp!r}; use one of {', '.join(SPECIES)}"))
+        inj = r.get("injury")
+        injury = canonical_injury(inj) if inj else None
+        if inj is None or injury is None or (injury == "other" and inj.lower() != "other"):
+            issues.append(RowIssue(row, "injury", f"unknown injury {inj!r}; use one of {', '.join(INJURIES)}"))
+        if r.get("arm") is None:
+            issues.append(RowIssue(row, "arm", "empty; name the group (e.g. 'vehicle', 'MSC 1e6 IV')"))
+        prod = r.get("product")
+        pcls = product_class(prod) if prod else None
+        if pcls is None:
+            issues.append(RowIssue(row, "product", f"unknown product {prod!r}; use one of {', '.join(PRODUCTS)} "
+                                                   "(none = vehicle/untreated)"))
+        role = (r.get("role") or "").lower() or None
+        if role is not None and role not in ROLES:
+            issues.append(RowIssue(row, "role", f"unknown role {r.get('role')!r}; use one of {', '.join(ROLES)}"))
+        if role is None and r.get("arm") is not None and pcls is not None:
+            role = classify_role(r["arm"], pcls)
+        ro = r.get("readout")
+        if ro is None or ro not in READOUTS:
+            guess = canonical_readout(ro or "")
+            hint = f" (did you mean {guess[0]!r}?)" if ro and len(guess) == 1 and guess[0] not in ("other",) else ""
+            issues.append(RowIssue(row, "readout", f"unknown readout {ro!r}{hint}; use one of "
+                                                   f"{', '.join(sorted(READOUTS))}"))
+            spec = None
+        else:
+            spec = readout_spec(ro)
+        time_h = _num(r.get("time_h"), row, "time_h", issues)
+        timing_h = _num(r.get("timing_h"), row, "timing_h", issues)
+        dose = _num(r.get("dose"), row, "dose", issues)
+        if dose is not None and dose < 0:
+            issues.append(RowIssue(row, "dose", f"dose {dose:g} is negative; doses are >= 0"))
+        mean = _num(r.get("mean"), row, "mean", issues)
+        disp = _num(r.get("dispersion"), row, "dispersion", issues)
+        n = _num(r.get("n"), row, "n", issues, integer=True)
+        if n is not None and n < 1:
+            issues.append(RowIssue(row, "n", f"n={n:g} is impossible; a group has at least 1 subject"))
+            n = None
+        dtype = r.get("dispersion_type")
+        if dtype is not None:
+            dtype = {"SD": "SD", "S.D.": "SD", "SEM": "SEM", "SE": "SEM", "S.E.M.": "SEM"}.get(dtype.upper())
+            if dtype is None:
+                issues.append(RowIssue(row, "dispersion_type", f"unknown dispersion type {r.get('dispersion_type')!r}; "
+                                                               "use SD or SEM"))
+                dtype = None
+        if disp is not None:
+            if disp < 0:
+                issues.append(RowIssue(row, "dispersion", f"dispersion {disp:g} is negative; SD/SEM are >= 0"))
+            if r.get("dispersion_type") is None:
+                issues.append(RowIssue(row, "dispersion_type", "missing; a dispersion is given, so say whether it is "
+                                                               "SD or SEM"))
+            if mean is None:
+                issues.append(RowIssue(row, "mean", "missing while a dispersion is given; add the mean or drop the "
+                                                    "dispersion"))
+        unit = r.get("unit")
+        unit_norm = None
+        if mean is not None:
+            if n is None and r.get("n") is None:
+                issues.append(RowIssue(row, "n", "missing; a mean is given, so give the number of subjects in the arm"))
+            if unit is None:
+                issues.append(RowIssue(row, "unit", "missing; a mean is given, so give its unit"))
+            elif spec is not None:
+                unit_norm = normalize_unit(spec.name, unit)
+                if unit_norm is None:
+                    choices = ", ".join(sorted(spec.units)) or "a unit pint understands, or score/%/fold/count"
+                    issues.append(RowIssue(row, "unit", f"unit {unit!r} is not known for readout {spec.name!r}; "
+                                                        f"use one of {choices}"))
+            if spec is not None and unit_norm is not None:
+                f = spec.units.get(unit_norm, 1.0)
+                if unit_norm == "count":
+                    if mean < 0 or (n is not None and mean > n):
+                        issues.append(RowIssue(row, "mean", f"count {mean:g} is impossible for n={n}; "
+                                                            "it must lie between 0 and n"))
+                elif unit_norm == "%" or (spec.kind == "binary" and unit_norm == "proportion"):
+                    top = 100.0 if unit_norm == "%" else 1.0
+                    if not (0 <= mean <= top):
+                        issues.append(RowIssue(row, "mean", f"{mean:g} {unit_norm} is outside 0–{top:g}"))
+                else:
+                    val = mean * f if math.isfinite(f) else mean
+                    if spec.minimum is not None and val < spec.minimum:
+                        issues.append(RowIssue(row, "mean", f"{mean:g} {unit} is impossible for {spec.name} "
+                                                            f"(must be >= {spec.minimum:g}); check the sign"))
+                    if spec.maximum is not None and val > spec.maximum:
+                        issues.append(RowIssue(row, "mean", f"{mean:g} {unit} is implausibly high for {spec.name} "
+                                                            f"(max {spec.maximum:g} {spec.canonical_unit}); check the unit"))
+        if len(issues) == n_before:
+            parsed.append(dict(row=row, r=r, species=species, injury=injury, product=pcls, role=role, readout=ro,
+                               time_h=time_h, timing_h=timing_h, dose=dose, mean=mean, disp=disp, n=n, dtype=dtype,
+                               unit=unit_norm if unit_norm is not None else unit))
+
+    # cross-row checks
+    by_study: dict[str, list[dict]] = {}
+    for p in parsed:
+        by_study.setdefault(p["r"]["study_id"], []).append(p)
+    seen = set()
+    for sid, rows in by_study.items():
+        first = rows[0]
+        for p in rows[1:]:
+            for key in ("species", "injury"):
+                if p[key] != first[key]:
+                    issues.append(RowIssue(p["row"], key, f"study {sid!r} has {key}={first[key]!r} on row "
+                                                          f"{first['row']} but {p[key]!r} here; one study has one "
+                                                          f"{key} (split it into two study ids otherwise)"))
+        for p in rows:
+            key = (sid, p["r"]["arm"], p["readout"], p["time_h"])
+            if key in seen:
+                issues.append(RowIssue(p["row"], "arm", f"duplicate row for study {sid!r}, arm {p['r']['arm']!r}, "
+                                                        f"readout {p['readout']!r}, time {p['time_h']}; keep one"))
+            seen.add(key)
+    if issues:
+        return [], issues
+
+    studies = []
+    for sid, rows in by_study.items():
+        first = rows[0]["r"]
+        arms: dict[str, dict] = {}
+        for p in rows:
+            r = p["r"]
+            aid = r.get("arm_id") or r["arm"]
+            if aid not in arms:
+                arms[aid] = dict(arm_id=aid, label=r["arm"], role=p["role"], product=p["product"],
+                                 product_raw=r.get("product"), cell_source=r.get("cell_source"), donor=r.get("donor"),
+                                 dose=p["dose"], dose_raw=r.get("dose"), dose_unit=r.get("dose_unit"),
+                                 route=r.get("route"), timing_h=p["timing_h"], timing_raw=r.get("timing_h"),
+                                 co_intervention=r.get("co_intervention") or detect_co_intervention(r["arm"]),
+                                 outcomes=[])
+            arms[aid]["outcomes"].append(Outcome(
+                readout=p["readout"], readout_raw=r.get("readout"), time_h=p["time_h"], time_raw=r.get("time_h"),
+                mean=p["mean"], mean_raw=r.get("mean"), dispersion=p["disp"], dispersion_type=p["dtype"],
+                n=None if p["n"] is None else int(p["n"]), n_raw=r.get("n"), unit=p["unit"], unit_raw=r.get("unit"),
+                provenance=Provenance(quote=r.get("quote"), source_location=r.get("source_location"),
+                                      notes=r.get("notes"), url=r.get("url"), source_file=source),
+            ))
+        studies.append(Study(
+            study_id=sid, species=rows[0]["species"], species_raw=first.get("species"), strain=first.get("strain"),
+            sex=first.get("sex"), injury=rows[0]["injury"], injury_raw=first.get("injury"),
+            injury_details=first.get("injury_details"),
+            provenance=Provenance(pmid=first.get("pmid"), doi=first.get("doi"), url=first.get("url"),
+                                  source_file=source),
+            arms=tuple(Arm(outcomes=tuple(a.pop("outcomes")), **a) for a in arms.values()),
+        ))
+    return studies, []
+
+
+def parse_import_table(path: str | os.PathLike) -> list[Study]:
+    """Read and validate a CSV; raise :class:`ImportRejected` listing every problem."""
+    p = Path(path)
+    if not p.exists():
+        raise ImportRejected(str(p), [RowIssue(0, "", f"file {str(p)!r} does not exist; check the path")])
+    try:
+        df = pd.read_csv(p, dtype=str, keep_default_na=False, na_values=[""], comment=None)
+    except Exception as exc:  # pragma: no cover - parser errors
+        raise ImportRejected(str(p), [RowIssue(0, "", f"cannot read the CSV ({exc}); save it as UTF-8 CSV")]) from None
+    studies, issues = validate_import_frame(df, source=p.name)
+    if issues:
+        raise ImportRejected(str(p), issues)
+    return studies
