@@ -98,3 +98,10 @@ def test_solver_failure_is_a_status_not_a_crash(tmp_path, capfd):
     assert frame[frame.arm == "vehicle"]["value"].notna().all()
     captured = capfd.readouterr()
     assert "CVODE" not in captured.err and "CV_CONV_FAILURE" not in captured.err
+
+
+def test_dask_cluster_gives_identical_results(tmp_path):
+    """A local Dask cluster (2 worker processes on 127.0.0.1) matches the serial run."""
+    serial = ensemble(SCENARIO, 60, tmp_path / "s.parquet", seed=9, chunk_size=15)
+    dask = ensemble(SCENARIO, 60, tmp_path / "d.parquet", seed=9, chunk_size=15, workers=2, scheduler="dask")
+    pd.testing.assert_frame_equal(pd.read_parquet(serial.path), pd.read_parquet(dask.path))

@@ -91,13 +91,16 @@ def ensemble(
     workers: int = typer.Option(1, "--workers", "-w"),
     prior: str = typer.Option("lognormal", "--prior", help="lognormal (with --cv) or table (log-uniform on the table's bounds)"),
     chunk_size: int = typer.Option(250, "--chunk-size", help="samples per chunk (unit of resumption)"),
+    scheduler: str = typer.Option("processes", "--scheduler", help="processes (this machine) or dask"),
+    dask_address: Optional[str] = typer.Option(None, "--dask-address", help="address of a running Dask scheduler (default: a local cluster on 127.0.0.1)"),
 ):
     """Simulate SAMPLES perturbed parameter sets in parallel; rerun to resume."""
     try:
         from nephrosim.ensemble import ensemble as run
 
         summary = run(scenario, samples, output, cv=cv, seed=seed, workers=workers, prior=prior,
-                      chunk_size=chunk_size, progress=sys.stderr.isatty())
+                      chunk_size=chunk_size, progress=sys.stderr.isatty(),
+                      scheduler=scheduler, dask_address=dask_address)
     except _user_errors() as exc:
         _fail(str(exc).strip("'\""))
     typer.echo(f"wrote {summary.path}: {summary.samples} samples in {summary.chunks} chunks "
