@@ -28,6 +28,18 @@ def _math(expr: str, where: str):
     return ast
 
 
+def _names(ast) -> set[str]:
+    """Identifiers used in a libSBML math tree."""
+    out = set()
+    stack = [ast]
+    while stack:
+        node = stack.pop()
+        if node.isName():
+            out.add(node.getName())
+        stack.extend(node.getChild(i) for i in range(node.getNumChildren()))
+    return out
+
+
 def _notes(element, text: str) -> None:
     element.setNotes(f'<body xmlns="http://www.w3.org/1999/xhtml"><p>{html.escape(text)}</p></body>')
 
@@ -86,6 +98,7 @@ def to_sbml(spec: ModelSpec) -> str:
         rule.setVariable(q.name)
         _check(rule.setMath(_math(q.expr, f"quantity {q.name!r}")), q.name)
 
+    state_names = {st.name for st in spec.states}
     for f in spec.fluxes:
         rx = model.createReaction()
         _check(rx.setId(f.name), f"flux {f.name!r}")
@@ -102,7 +115,12 @@ def to_sbml(spec: ModelSpec) -> str:
             ref.setStoichiometry(float(stoich))
             ref.setConstant(True)
         law = rx.createKineticLaw()
-        _check(law.setMath(_math(f.rate, f"rate of flux {f.name!r}")), f.name)
+        ast = _math(f.rate, f"rate of flux {f.name!r}")
+        _check(law.setMath(ast), f.name)
+        # states the rate depends on without being consumed or produced are modifiers
+        for species in sorted(_names(ast) & state_names - set(f.consumes) - set(f.produces)):
+            mod = rx.createModifier()
+            mod.setSpecies(species)
 
     for e in spec.events:
         ev = model.createEvent()
