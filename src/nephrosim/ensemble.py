@@ -118,7 +118,7 @@ def _init_worker(scenario_json: str, silence: bool) -> None:
         key=hashlib.sha256(scenario_json.encode()).hexdigest(),
         scenario=scenario,
         programs=programs,
-        sims=[p.simulator(solver_options(scenario)) for p in programs],
+        sims=[p.simulator(solver_options(scenario, check_states="final")) for p in programs],
     )
 
 

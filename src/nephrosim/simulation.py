@@ -35,9 +35,11 @@ def as_scenario(scenario: Scenario | str | Path | Mapping) -> Scenario:
     return scenario_from_dict(dict(scenario))
 
 
-def solver_options(scenario: Scenario) -> SolverOptions:
+def solver_options(scenario: Scenario, check_states: str = "outputs") -> SolverOptions:
+    """Solver settings of ``scenario``; ``check_states`` applies unless the scenario sets it."""
     s = scenario.solver
-    return SolverOptions(rtol=s.rtol, atol=s.atol, max_steps=s.max_steps)
+    return SolverOptions(rtol=s.rtol, atol=s.atol, max_steps=s.max_steps,
+                         check_states=s.check_states or check_states)
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,9 @@ class Solver(BaseModel):
     rtol: float = Field(1e-6, gt=0.0, lt=1.0)
     atol: float = Field(1e-9, gt=0.0)
     max_steps: int = Field(20000, gt=0)
+    check_states: Literal["outputs", "final"] | None = Field(
+        None, description="non-negativity check of every state at every output time or at the "
+        "last time only; default: outputs for simulate, final for ensembles (cheaper)")
 
 
 class Scenario(BaseModel):
