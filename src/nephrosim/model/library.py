@@ -11,6 +11,7 @@ from functools import lru_cache
 from typing import Callable, Iterable
 
 from nephrosim.model.core import ModelSpec, Readout, merge
+from nephrosim.model.injury import injury_readouts
 from nephrosim.model.insults import build_insult
 from nephrosim.model.parameters import ParameterTable
 from nephrosim.model.therapy import build_therapy
@@ -74,6 +75,7 @@ def build_model(scenario, arm_name: str | None = None, table: ParameterTable | N
 READOUT_PROVIDERS: list[Callable[[], Iterable[Readout]]] = [
     lambda: kidney_function().readouts,
     lambda: biodistribution(()).readouts,
+    lambda: injury_readouts(),
 ]
 
 

@@ -7,5 +7,6 @@ SBML parameters, and the expressions it contributes to kidney function.
 
 from nephrosim.model.insults.base import InsultSpec, build_insult, register_insult
 from nephrosim.model.insults import clearance  # noqa: F401  (registers builders)
+from nephrosim.model.insults import injury_models  # noqa: F401  (registers builders; replaces sham)
 
 __all__ = ["InsultSpec", "build_insult", "register_insult"]

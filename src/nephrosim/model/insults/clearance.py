@@ -1,4 +1,7 @@
-"""Sham and prescribed clearance change: the insults that need no tissue biology.
+"""Prescribed clearance change: an insult that needs no tissue biology.
+
+(``sham`` lives in :mod:`nephrosim.model.insults.injury_models`: the full injury core
+with zero insult.)
 
 ``clearance_change`` scales renal clearance (GFR and creatinine secretion) by a
 prescribed time course — the input of Waikar & Bonventre's creatinine-kinetics
@@ -10,12 +13,6 @@ from __future__ import annotations
 
 from nephrosim.model.core import ParameterUse, Process, Quantity
 from nephrosim.model.insults.base import InsultSpec, register_insult
-
-
-@register_insult("sham")
-def sham(injury, species: str) -> InsultSpec:
-    """No insult: kidney function stays at its baseline."""
-    return InsultSpec()
 
 
 @register_insult("clearance_change")
@@ -50,4 +47,7 @@ def clearance_change(injury, species: str) -> InsultSpec:
                      "Renal clearance relative to baseline, as prescribed by the scenario"),
         ),
     )
+    # The injury core is deliberately not carried: this insult studies the observation layer
+    # alone, and ensembles of it should not sample the ~170 injury parameters. Ask
+    # tissue readouts (tubular_injury_score, ...) of the other injury models.
     return InsultSpec(processes=(process,), values=values, function_factor="clearance_change_factor")
