@@ -53,16 +53,31 @@ def simulate(
             raise ValueError(f"--plot {plot}: use a .png, .svg or .pdf file name")
         result = run(scenario)
         frame = result.to_frame()
+    except _user_errors() as exc:
+        _fail(str(exc).strip("'\""))
+    _print_result(result, frame)  # the first result is on screen before files are written
+    try:
         if output is not None:
             write_frame(frame, output)
         if plot is not None:
             result.plot(plot)
     except _user_errors() as exc:
         _fail(str(exc).strip("'\""))
+    for path in (output, plot):
+        if path is not None:
+            typer.echo(f"wrote {path}")
+
+
+def _console():
     from rich.console import Console
+
+    return Console() if sys.stdout.isatty() else Console(width=220)
+
+
+def _print_result(result, frame) -> None:
     from rich.table import Table
 
-    console = Console()
+    console = _console()
     for arm, status in result.statuses.items():
         if not status.ok:
             console.print(f"[yellow]arm {arm}: {status.code} — {status.message}[/yellow]")
@@ -70,15 +85,12 @@ def simulate(
     table = Table(title=f"{result.scenario.name} ({result.scenario.species}, {result.scenario.injury.model})")
     table.add_column("arm")
     table.add_column("time [h]", justify="right")
-    cols = [r for r in result.scenario.readouts]
+    cols = list(result.scenario.readouts)
     for r in cols:
         table.add_column(f"{r}\n[{result.units[r]}]", justify="right")
     for (arm, t), row in wide.iterrows():
         table.add_row(arm, f"{t:g}", *[f"{row[r]:.4g}" for r in cols])
     console.print(table)
-    for path in (output, plot):
-        if path is not None:
-            console.print(f"wrote {path}")
 
 
 @app.command()
@@ -173,6 +185,21 @@ def params(
         src = f"{r.citation} {r.pmid_or_doi}: “{r.quote}”" if r.provenance == "source" else r.reason
         t.add_row(r.name, r.species, f"{r.value:g}", r.unit, rng, r.provenance, src)
     Console().print(t)
+
+
+@app.command("check-model")
+def check_model(
+    report: Path = typer.Option(Path("model-check"), "--report", "-r", help="folder for report.md and plots"),
+):
+    """Run the injury model against its literature targets and write a report."""
+    from nephrosim.model.validation import check_model as run
+
+    results = run(report)
+    met = sum(r.passed for r in results)
+    typer.echo(f"{met} of {len(results)} targets met; report: {report / 'report.md'}")
+    for r in results:
+        if not r.passed:
+            typer.echo(f"  miss: {r.name} — {r.reason}")
 
 
 def _register_optional() -> None:

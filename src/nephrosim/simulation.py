@@ -76,6 +76,14 @@ def compile_arm(scenario: Scenario, arm: str) -> ArmProgram:
 
         height = scenario.parameters.get("height_cm") or ParameterTable.default().record("height_cm", "human").value
         bsa = math.sqrt(height * bw / 3600.0)  # Mosteller 1987, N Engl J Med 317:1098
+    computed = {s.name for s in spec.states} | {q.name for q in spec.quantities}
+    missing = [r for r in scenario.readouts if catalogue[r].quantity not in computed]
+    if missing:
+        raise ValueError(
+            f"readouts: {missing} are not computed for injury model {scenario.injury.model!r} "
+            "(it has no tissue biology); drop them, or use an injury model such as "
+            "ischemia_reperfusion or sham"
+        )
     outputs, units, factors = [], [], []
     for name in scenario.readouts:
         r = catalogue[name]

@@ -12,14 +12,29 @@ Lower-level pieces (:func:`rma`, :func:`regtest`, :func:`trimfill`, ...) are re-
 for direct use.
 """
 
-from .effects import escalc, hedges_j, sem_to_sd
+from importlib import import_module
+
 from .errors import EvidenceError, ImportRejected, InputError, NotEnoughStudies, RowIssue
-from .meta import (MetaResult, RegtestResult, SubgroupResult, Tau2CI, TrimfillResult, confint_tau2, leave1out,
-                   regtest, rma, subgroups, trimfill)
-from .pooling import Assumption, Exclusion, MetaAnalysis, effect_table, meta_analyse
-from .schema import Arm, Outcome, Provenance, Study
-from .store import EvidenceStore, ImportReport, default_db_path
-from .vocab import READOUTS, convert
+
+# Heavy modules (scipy.stats, statsmodels, duckdb) load on first use, so that
+# `nephrosim simulate` does not pay for the evidence package at start-up.
+_LAZY = {
+    **dict.fromkeys(("escalc", "hedges_j", "sem_to_sd"), "effects"),
+    **dict.fromkeys(("MetaResult", "RegtestResult", "SubgroupResult", "Tau2CI", "TrimfillResult",
+                     "confint_tau2", "leave1out", "regtest", "rma", "subgroups", "trimfill"), "meta"),
+    **dict.fromkeys(("Assumption", "Exclusion", "MetaAnalysis", "effect_table", "meta_analyse"), "pooling"),
+    **dict.fromkeys(("Arm", "Outcome", "Provenance", "Study"), "schema"),
+    **dict.fromkeys(("EvidenceStore", "ImportReport", "default_db_path"), "store"),
+    **dict.fromkeys(("READOUTS", "convert"), "vocab"),
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(import_module(f"{__name__}.{_LAZY[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def forest_plot(*args, **kwargs):

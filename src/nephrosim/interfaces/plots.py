@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import textwrap
 from pathlib import Path
 
 
@@ -23,17 +24,18 @@ def plot_result(result, path: str | Path | None = None):
     readouts = list(result.scenario.readouts)
     ncol = min(3, len(readouts))
     nrow = math.ceil(len(readouts) / ncol)
-    fig, axes = plt.subplots(nrow, ncol, figsize=(4.2 * ncol, 3.2 * nrow), squeeze=False)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(4.4 * ncol, 3.6 * nrow), squeeze=False)
     catalogue = available_readouts()
     days = result.times_h.max() > 96
     t = result.times_h / 24.0 if days else result.times_h
+    styles = ("-", "--", "-.", ":")  # arms stay distinguishable where their lines overlap
     for k, name in enumerate(readouts):
         ax = axes[k // ncol][k % ncol]
         for arm, values in result.values.items():
             status = result.statuses[arm]
             label = arm if status.ok else f"{arm} ({status.code})"
-            ax.plot(t, values[:, k], marker="o", ms=3, label=label)
-        ax.set_title(catalogue[name].description, fontsize=10)
+            ax.plot(t, values[:, k], marker="o", ms=3, label=label, linestyle=styles[len(ax.lines) % 4])
+        ax.set_title(textwrap.fill(catalogue[name].description, 46), fontsize=9)
         ax.set_ylabel(f"{name} [{result.units[name]}]")
         ax.set_xlabel("time after insult [days]" if days else "time after insult [h]")
         ax.grid(alpha=0.3)

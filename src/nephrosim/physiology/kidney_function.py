@@ -102,7 +102,7 @@ def kidney_function(function_factor: str = "1", secretion_factor: str | None = N
     readouts = (
         Readout("serum_creatinine", "serum_creatinine_mg_dl", "mg/dL", "Serum creatinine",
                 ("umol/L",)),
-        Readout("bun", "bun_mg_dl", "mg/dL", "Blood urea nitrogen (urea in mmol/L when asked)",
+        Readout("bun", "bun_mg_dl", "mg/dL", "Blood urea nitrogen",
                 ("mmol/L",)),
         Readout("gfr", "gfr_ml_min", "mL/min", "Glomerular filtration rate",
                 ("uL/min", "mL/min/kg", "mL/min/1.73m2")),
