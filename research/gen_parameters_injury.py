@@ -25,8 +25,8 @@ TC = "shared/evidence/untreated_timecourses.csv"
 # ---- scaling
 P("allometric_reference_bw_kg", 0.025, "kg", A, "rate constants of the injury core are written for a 25 g mouse (body_weight_kg mouse row)", "Body weight at which injury rate constants are given", vary=False, lo=0.025, hi=0.025)
 P("allometric_exponent", 0.25, "dimensionless", "source", "", "Exponent of body-weight scaling of biological times (rates scale as BW^-1/4)",
-  cite="West GB, Brown JH 2005 J Exp Biol 208:1575-1592 (quote as given in issue #3; not in shared/evidence — verify wording)",
-  doi="doi:10.1242/jeb.01589", quote="time-scales ... scale as simple powers of 1/4", lo=0.2, hi=0.3)
+  cite="West GB, Brown JH 2005 J Exp Biol 208:1575-1592 'The origin of allometric scaling laws in biology from genomes to ecosystems'",
+  doi="doi:10.1242/jeb.01589", quote="Similarly, time-scales (such as lifespans and growth rates) and sizes (such as bacterial genome lengths, tree heights and mitochondrial densities) scale with exponents that are typically simple powers of 1/4.", lo=0.2, hi=0.3)
 # ---- oxidative stress
 P("k_ros", 1.0, "1/h", A, "ROS are short-lived; a turnover of ~1 h (mouse) keeps ROS quasi-steady relative to tissue processes (hours-days)", "ROS turnover rate constant")
 P("ros_w_inflammation", 0.5, "dimensionless", A, "neutrophil/M1 respiratory burst adds ROS; weight chosen so peak infiltrates raise ROS ~1.5-2x", "ROS production per unit neutrophils + M1")
