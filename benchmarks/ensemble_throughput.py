@@ -22,13 +22,13 @@ import numpy as np
 def plain_loop(scenario, samples: int, seed: int, cv: float) -> tuple[float, int]:
     import roadrunner
 
-    from nephrosim.ensemble import draw, varied_parameters
+    from nephrosim.ensemble import draw, priors_from_table, varied_parameters
     from nephrosim.simulation import compile_arm
 
     roadrunner.Logger.setLevel(roadrunner.Logger.LOG_FATAL)
     varied = varied_parameters(scenario)
     names = list(varied)
-    matrix = draw(varied, 0, samples, seed, cv, "lognormal")
+    matrix = draw(priors_from_table(varied, cv, "lognormal"), 0, samples, seed)
     times = list(scenario.times_h)
     elapsed, sims = 0.0, 0
     for arm in scenario.arms:

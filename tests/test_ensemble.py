@@ -105,3 +105,24 @@ def test_dask_cluster_gives_identical_results(tmp_path):
     serial = ensemble(SCENARIO, 60, tmp_path / "s.parquet", seed=9, chunk_size=15)
     dask = ensemble(SCENARIO, 60, tmp_path / "d.parquet", seed=9, chunk_size=15, workers=2, scheduler="dask")
     pd.testing.assert_frame_equal(pd.read_parquet(serial.path), pd.read_parquet(dask.path))
+
+
+def test_user_prior_file_is_sampled_within_its_bounds(tmp_path):
+    prior = tmp_path / "prior.csv"
+    prior.write_text("name,distribution,median,cv,lower,upper\n"
+                     "gfr_ml_min_per_kg,uniform,,,7,8\n"
+                     "creatinine_production_mg_per_kg_h,lognormal,1.2,0.1,,\n"
+                     "ml_min_to_dl_h,loguniform,,,0.5,0.7\n")  # vary=false in the table, still allowed here
+    s = ensemble(SCENARIO, 200, tmp_path / "p.parquet", seed=2, prior=prior, chunk_size=100)
+    frame = pd.read_parquet(s.path)
+    gfr = frame[(frame.readout == "gfr") & (frame.time_h == 168) & (frame.arm == "vehicle")]["value"] / 1000 / 0.025
+    assert gfr.between(7, 8).all() and gfr.max() - gfr.min() > 0.8  # spread over the whole interval
+
+
+def test_bad_prior_file_names_the_line(tmp_path):
+    prior = tmp_path / "prior.csv"
+    prior.write_text("name,distribution,median,cv,lower,upper\nnot_a_param,uniform,,,1,2\ngfr_ml_min_per_kg,gamma,,,1,2\n")
+    with pytest.raises(ValueError) as info:
+        ensemble(SCENARIO, 10, tmp_path / "p.parquet", prior=prior)
+    assert "line 2, name: 'not_a_param'" in str(info.value) and "line 3, distribution" in str(info.value)
+    assert not (tmp_path / "p.parquet.parts").exists()

@@ -101,7 +101,7 @@ def ensemble(
     cv: float = typer.Option(0.3, "--cv", help="coefficient of variation of the log-normal perturbation"),
     seed: int = typer.Option(0, "--seed"),
     workers: int = typer.Option(1, "--workers", "-w"),
-    prior: str = typer.Option("lognormal", "--prior", help="lognormal (with --cv) or table (log-uniform on the table's bounds)"),
+    prior: str = typer.Option("lognormal", "--prior", help="lognormal (with --cv), table (log-uniform on the table's bounds), or a prior CSV file (name, distribution, median, cv, lower, upper)"),
     chunk_size: int = typer.Option(250, "--chunk-size", help="samples per chunk (unit of resumption)"),
     scheduler: str = typer.Option("processes", "--scheduler", help="processes (this machine) or dask"),
     dask_address: Optional[str] = typer.Option(None, "--dask-address", help="address of a running Dask scheduler (default: a local cluster on 127.0.0.1)"),

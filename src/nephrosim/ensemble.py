@@ -56,8 +56,13 @@ class EnsembleSummary:
         return 0.0 if not total else 1.0 - self.status_counts.get("ok", 0) / total
 
 
-def varied_parameters(scenario: Scenario, table: ParameterTable | None = None) -> dict[str, tuple[float, float | None, float | None]]:
-    """Parameters an ensemble perturbs: name → (nominal, lower, upper), over all arms."""
+def varied_parameters(scenario: Scenario, table: ParameterTable | None = None,
+                      include_fixed: bool = False) -> dict[str, tuple[float, float | None, float | None]]:
+    """Parameters an ensemble perturbs: name → (nominal, lower, upper), over all arms.
+
+    ``include_fixed`` also lists table parameters marked ``vary = false`` (a user prior
+    file may still vary them).
+    """
     from nephrosim.model.library import build_model
 
     table = table or ParameterTable.default()
@@ -71,29 +76,109 @@ def varied_parameters(scenario: Scenario, table: ParameterTable | None = None) -
                 rec = table.record(name, scenario.species)
             except KeyError:
                 continue  # scenario-derived values (doses, clamp time) are not perturbed
-            if rec.vary:
+            if rec.vary or include_fixed:
                 out[name] = (float(value), rec.lower, rec.upper)
     return dict(sorted(out.items()))
 
 
-def draw(varied: Mapping[str, tuple[float, float | None, float | None]], start: int, stop: int,
-         seed: int, cv: float, prior: Literal["lognormal", "table"]) -> np.ndarray:
+@dataclass(frozen=True)
+class Prior:
+    """The distribution one parameter is sampled from.
+
+    ``lognormal``: median ``a``, log-SD ``b``; ``loguniform`` / ``uniform``: on [``a``, ``b``].
+    Draws are truncated to [``lower``, ``upper``] when given.
+    """
+
+    name: str
+    distribution: Literal["lognormal", "loguniform", "uniform"]
+    a: float
+    b: float
+    lower: float | None = None
+    upper: float | None = None
+
+
+def priors_from_table(varied, cv: float, mode: Literal["lognormal", "table"]) -> list[Prior]:
+    """Priors for the table's varied parameters: nominal × log-normal(CV), or its bounds."""
+    out = []
+    sigma = float(np.sqrt(np.log1p(cv * cv)))
+    for name, (nominal, lower, upper) in varied.items():
+        if mode == "lognormal":
+            out.append(Prior(name, "lognormal", nominal, sigma, lower, upper))
+        else:
+            lo = nominal / 2 if lower is None else lower
+            hi = nominal * 2 if upper is None else upper
+            kind = "loguniform" if lo > 0 and hi > 0 else "uniform"
+            out.append(Prior(name, kind, lo, hi, lower, upper))
+    return out
+
+
+PRIOR_COLUMNS = ("name", "distribution", "median", "cv", "lower", "upper")
+
+
+def read_prior_file(path: str | Path, known: Mapping[str, tuple]) -> list[Prior]:
+    """Read a user prior table (CSV: name, distribution, median, cv, lower, upper).
+
+    ``lognormal`` needs median and cv (lower/upper optional truncation);
+    ``uniform`` and ``loguniform`` need lower and upper. Parameters not listed stay at
+    their nominal values.
+    """
+    import csv
+
+    problems, priors = [], []
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        missing = [c for c in ("name", "distribution") if c not in (reader.fieldnames or [])]
+        if missing:
+            raise ValueError(f"{path}: missing column(s) {missing}; columns are {PRIOR_COLUMNS}")
+        for line, row in enumerate(reader, start=2):
+            def num(col):
+                text = (row.get(col) or "").strip()
+                try:
+                    return float(text) if text else None
+                except ValueError:
+                    problems.append(f"line {line}, {col}: {text!r} is not a number")
+                    return None
+            name, dist = row["name"].strip(), row["distribution"].strip()
+            median, cv, lower, upper = num("median"), num("cv"), num("lower"), num("upper")
+            if name not in known:
+                problems.append(f"line {line}, name: {name!r} is not a parameter of this scenario "
+                                "(see `nephrosim params`)")
+                continue
+            if dist == "lognormal":
+                if median is None or median <= 0 or cv is None or cv < 0:
+                    problems.append(f"line {line}: lognormal needs median > 0 and cv >= 0")
+                    continue
+                priors.append(Prior(name, dist, median, float(np.sqrt(np.log1p(cv * cv))), lower, upper))
+            elif dist in ("uniform", "loguniform"):
+                if lower is None or upper is None or not lower < upper or (dist == "loguniform" and lower <= 0):
+                    problems.append(f"line {line}: {dist} needs lower < upper" + (" and lower > 0" if dist == "loguniform" else ""))
+                    continue
+                priors.append(Prior(name, dist, lower, upper, lower, upper))
+            else:
+                problems.append(f"line {line}, distribution: {dist!r}; use lognormal, uniform or loguniform")
+    if problems:
+        raise ValueError(f"{path}: {len(problems)} problem(s)\n" + "\n".join(f"  - {p}" for p in problems))
+    if not priors:
+        raise ValueError(f"{path}: no parameters listed; add rows with columns {PRIOR_COLUMNS}")
+    return priors
+
+
+def draw(priors: list[Prior], start: int, stop: int, seed: int) -> np.ndarray:
     """Parameter matrix for samples ``start..stop-1`` (rows) — independent of chunking."""
-    nominal = np.array([v[0] for v in varied.values()])
-    lower = np.array([np.nan if v[1] is None else v[1] for v in varied.values()])
-    upper = np.array([np.nan if v[2] is None else v[2] for v in varied.values()])
-    rows = np.empty((stop - start, nominal.size))
-    sigma = np.sqrt(np.log1p(cv * cv))
+    kind = np.array([p.distribution for p in priors])
+    a = np.array([p.a for p in priors], dtype=float)
+    b = np.array([p.b for p in priors], dtype=float)
+    lower = np.array([np.nan if p.lower is None else p.lower for p in priors])
+    upper = np.array([np.nan if p.upper is None else p.upper for p in priors])
+    logn, logu = kind == "lognormal", kind == "loguniform"
+    safe_a, safe_b = np.where(logu, a, 1.0), np.where(logu, b, 1.0)
+    rows = np.empty((stop - start, len(priors)))
     for k, i in enumerate(range(start, stop)):
         rng = np.random.default_rng([seed, i])
-        if prior == "table":
-            lo = np.where(np.isnan(lower), nominal / 2, lower)
-            hi = np.where(np.isnan(upper), nominal * 2, upper)
-            pos = (lo > 0) & (hi > 0)
-            u = rng.random(nominal.size)
-            rows[k] = np.where(pos, np.exp(np.log(np.where(pos, lo, 1)) + u * (np.log(np.where(pos, hi, 1)) - np.log(np.where(pos, lo, 1)))), lo + u * (hi - lo))
-        else:
-            rows[k] = nominal * np.exp(sigma * rng.standard_normal(nominal.size))
+        z, u = rng.standard_normal(len(priors)), rng.random(len(priors))
+        rows[k] = np.where(logn, a * np.exp(b * z),
+                           np.where(logu, np.exp(np.log(safe_a) + u * (np.log(safe_b) - np.log(safe_a))),
+                                    a + u * (b - a)))
     rows = np.where(np.isnan(lower), rows, np.maximum(rows, lower))
     rows = np.where(np.isnan(upper), rows, np.minimum(rows, upper))
     return rows
@@ -196,7 +281,7 @@ def ensemble(
     cv: float = 0.3,
     seed: int = 0,
     workers: int = 1,
-    prior: Literal["lognormal", "table"] = "lognormal",
+    prior: str | Path = "lognormal",
     chunk_size: int = DEFAULT_CHUNK,
     progress: bool = False,
     max_chunks: int | None = None,
@@ -213,8 +298,9 @@ def ensemble(
     cv : coefficient of variation of the log-normal perturbation.
     seed : random seed; results are identical for any ``workers``.
     workers : worker processes (each compiles the model once).
-    prior : ``"lognormal"`` (nominal × LN with ``cv``) or ``"table"`` (log-uniform on the
-        parameter table's [lower, upper]).
+    prior : ``"lognormal"`` (nominal × LN with ``cv``), ``"table"`` (log-uniform on the
+        parameter table's [lower, upper]), or the path of a prior CSV
+        (:func:`read_prior_file`) naming the parameters to vary and their distributions.
     chunk_size : samples per chunk (the unit of resumption).
     progress : show a progress bar.
     max_chunks : stop after computing this many chunks (as if interrupted) — for tests.
@@ -237,16 +323,22 @@ def ensemble(
         raise ValueError(f"cv={cv}: the coefficient of variation must be >= 0")
     if scheduler not in ("processes", "dask"):
         raise ValueError(f"scheduler={scheduler!r}: use 'processes' or 'dask'")
-    if prior not in ("lognormal", "table"):
-        raise ValueError(f"prior={prior!r}: use 'lognormal' or 'table'")
+    prior_is_file = str(prior) not in ("lognormal", "table")
+    if prior_is_file and not Path(prior).is_file():
+        raise ValueError(f"prior={str(prior)!r}: use 'lognormal', 'table' or the path of a prior CSV file")
     out = Path(out)
     if out.suffix.lower() != ".parquet":
         raise ValueError(f"output {str(out)!r}: ensembles are written as .parquet")
     varied = varied_parameters(scenario)
-    names = list(varied)
+    if prior_is_file:
+        everything = varied_parameters(scenario, include_fixed=True)
+        priors = read_prior_file(prior, everything)
+    else:
+        priors = priors_from_table(varied, cv, str(prior))
+    names = [p.name for p in priors]
     request = {
         "scenario": json.loads(scenario.model_dump_json()), "samples": samples, "cv": cv, "seed": seed,
-        "prior": prior, "chunk_size": chunk_size, "parameters": names,
+        "prior": [p.__dict__ for p in priors], "chunk_size": chunk_size, "parameters": names,
     }
     digest = hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()
     parts = out.with_name(out.name + ".parts")
@@ -267,7 +359,7 @@ def ensemble(
     todo = [(s, e) for s, e in bounds if not chunk_file[s].exists()]
     if max_chunks is not None:
         todo = todo[:max_chunks]
-    jobs = ((s, e, names, draw(varied, s, e, seed, cv, prior)) for s, e in todo)
+    jobs = ((s, e, names, draw(priors, s, e, seed)) for s, e in todo)
 
     import pyarrow.parquet as pq
 
