@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from nephrosim.scenarios.protocols import Protocol, as_protocol
 from nephrosim.units import UnitError, convert
 
 TissueSource = Literal["bone_marrow", "adipose", "umbilical_cord", "wharton_jelly", "placenta"]
@@ -19,6 +20,9 @@ Donor = Literal["autologous", "syngeneic", "allogeneic", "xenogeneic_human"]
 Route = Literal[
     "iv", "intra_arterial_aorta", "renal_artery", "intraparenchymal", "subcapsular", "intraperitoneal"
 ]
+#: Secreted-factor knockouts/knockdowns: each removes one mechanism (or one share of the
+#: anti-inflammatory class: il10, tsg6) from the product's contribution.
+FactorKnockout = Literal["vegf", "hgf", "il10", "tsg6", "igf1"]
 
 
 class _Treatment(BaseModel):
@@ -27,6 +31,47 @@ class _Treatment(BaseModel):
     time_h: float = Field(0.0, description="hours after the insult (negative = before)")
     repeat_every_h: float | None = Field(None, gt=0.0)
     repeat_count: int = Field(1, ge=1, le=100, description="number of doses in total")
+
+    protocol: Protocol | None = Field(
+        None, description="cultivation protocol: path of a protocol YAML, or the protocol inline")
+
+    @field_validator("protocol", mode="before")
+    @classmethod
+    def _load_protocol(cls, v):
+        if v is None or isinstance(v, Protocol):
+            return v
+        try:
+            return as_protocol(v)
+        except ValueError as exc:  # ScenarioError: name the file and the fields
+            raise ValueError(f"cannot use protocol {v!r}: {exc}") from None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _source_from_protocol(cls, data):
+        """A protocol without an explicit ``source`` sets it (so a dumped scenario reloads)."""
+        if isinstance(data, dict) and data.get("protocol") is not None and "source" not in data \
+                and "source" in cls.model_fields:
+            try:
+                proto = as_protocol(data["protocol"])
+            except ValueError:
+                return data  # reported by the field validator
+            data = {**data, "protocol": proto, "source": proto.tissue_source}
+        return data
+
+    @model_validator(mode="after")
+    def _source_matches_protocol(self):
+        src = getattr(self, "source", None)
+        if self.protocol is not None and "source" in self.model_fields_set and src != self.protocol.tissue_source:
+            raise ValueError(
+                f"source {src!r} contradicts the protocol's tissue_source "
+                f"{self.protocol.tissue_source!r}; drop source or make them agree")
+        return self
+
+    def effective_protocol(self) -> Protocol:
+        """The protocol in force (a standard 2D protocol of ``source`` when none is given)."""
+        if self.protocol is not None:
+            return self.protocol
+        return Protocol(tissue_source=getattr(self, "source", "bone_marrow"))
 
     def dose_times_h(self) -> list[float]:
         step = self.repeat_every_h or 0.0
@@ -48,8 +93,13 @@ class MSC(_Treatment):
     dose: float = Field(gt=0.0, description="number of cells (or cells/kg)")
     dose_unit: Literal["cells", "cells/kg"] = "cells"
     route: Route = "iv"
-    protocol: str | None = Field(None, description="path of a cultivation-protocol YAML")
-    knockouts: tuple[str, ...] = ()
+    knockouts: tuple[FactorKnockout, ...] = ()
+    sensitized: bool | None = Field(
+        None, description="recipient already has donor-specific antibodies: true/false; None = "
+        "automatic (repeat allogeneic/xenogeneic doses weighted by the DSA probability)")
+    donor_potency: float = Field(
+        1.0, gt=0.0, description="this donor's secretion relative to the median donor (log-normal "
+        "across donors; see product_attributes)")
 
     def dose_cells(self, body_weight_kg: float) -> float:
         """The dose as a number of cells for this subject."""
@@ -66,7 +116,8 @@ class ConditionedMedium(_Treatment):
     concentration_factor: float = Field(1.0, gt=0.0)
     cells_per_ml: float | None = Field(None, gt=0.0, description="producing-cell density, needed when dose_unit is mL")
     route: Route = "iv"
-    protocol: str | None = None
+    knockouts: tuple[FactorKnockout | Literal["rna_cargo"], ...] = ()
+    donor_potency: float = Field(1.0, gt=0.0)
 
     @model_validator(mode="after")
     def _ml_needs_density(self):
@@ -94,7 +145,7 @@ class EV(_Treatment):
     subtype: Literal["small_ev", "microvesicle"] = "small_ev"
     route: Route = "iv"
     knockouts: tuple[Literal["rna_cargo"], ...] = ()
-    protocol: str | None = None
+    donor_potency: float = Field(1.0, gt=0.0)
 
     def dose_in(self, unit: str) -> float:
         """The dose in ``unit``; µg ↔ particles only with ``particles_per_ug``."""

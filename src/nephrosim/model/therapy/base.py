@@ -1,11 +1,28 @@
-"""Registry of product builders, keyed by the treatment's ``product`` name."""
+"""Registry of product builders and the assembly of one arm's therapy.
+
+Each product (``msc``, ``conditioned_medium``, ``ev``) registers a builder that turns
+the treatments of one arm into :class:`Contribution` objects — one per treatment
+("lot"): its states, fluxes, dose increments and the secretion it adds to each
+paracrine mechanism. :func:`build_therapy` assembles all lots of an arm into three
+processes, so several products in one arm share one set of paracrine pools:
+
+* ``msc_biodistribution`` — cell and EV compartments of every lot, totals, risk
+  accumulators and the therapy readouts (replaces the empty version
+  :func:`~nephrosim.model.therapy.msc.biodistribution` adds to vehicle arms);
+* ``paracrine_effects`` — factor pools and the six effect quantities the injury
+  model reads (replaces :func:`~nephrosim.model.therapy.paracrine.no_therapy`);
+* ``therapy_host_signals`` — the injury signals the therapy reads.
+
+Doses are SBML events; doses given at the same time are merged into one event so
+that simultaneous increments add up.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
 
-from nephrosim.model.core import Process
+from nephrosim.model.core import Event, Flux, ParameterUse, Process, Quantity, State
 
 
 @dataclass(frozen=True)
@@ -14,11 +31,39 @@ class TherapySpec:
     values: Mapping[str, float] = field(default_factory=dict)
 
 
-_BUILDERS: dict[str, Callable[..., TherapySpec]] = {}
+@dataclass
+class Contribution:
+    """What one treatment (lot) adds to the arm's therapy model.
+
+    Arguments
+    ---------
+    states, fluxes, quantities, parameters : the lot's own model pieces.
+    values : values of the lot's parameters (dose, potencies ...).
+    increments : ``(time_h, variable, expression)``: at ``time_h`` add ``expression``
+        to ``variable`` (a dose).
+    sets : ``(time_h, variable, expression)``: at ``time_h`` set ``variable``.
+    totals : total quantity name → terms this lot adds (e.g. ``msc_lung``).
+    secretion : mechanism → production-rate terms (cell-hour equivalents per hour).
+    ev_exposure : terms (reference EV doses in kidney / EC50) for ``paracrine_ev_rna``.
+    """
+
+    states: list[State] = field(default_factory=list)
+    fluxes: list[Flux] = field(default_factory=list)
+    quantities: list[Quantity] = field(default_factory=list)
+    parameters: list[ParameterUse] = field(default_factory=list)
+    values: dict[str, float] = field(default_factory=dict)
+    increments: list[tuple[float, str, str]] = field(default_factory=list)
+    sets: list[tuple[float, str, str]] = field(default_factory=list)
+    totals: dict[str, list[str]] = field(default_factory=dict)
+    secretion: dict[str, list[str]] = field(default_factory=dict)
+    ev_exposure: list[str] = field(default_factory=list)
+
+
+_BUILDERS: dict[str, Callable[..., list[Contribution]]] = {}
 
 
 def register_product(name: str):
-    """Decorator: register ``builder(treatments, species, body_weight_kg) -> TherapySpec``."""
+    """Decorator: register ``builder(treatments, species, body_weight_kg, context) -> [Contribution]``."""
 
     def deco(fn):
         _BUILDERS[name] = fn
@@ -27,21 +72,64 @@ def register_product(name: str):
     return deco
 
 
+def registered_products() -> list[str]:
+    return sorted(_BUILDERS)
+
+
+@dataclass
+class ArmContext:
+    """Arm-wide facts a product builder may need (dose history for sensitization)."""
+
+    species: str
+    body_weight_kg: float
+    treatments: tuple = ()
+    lot_counter: dict[str, int] = field(default_factory=dict)
+
+    def next_index(self, kind: str) -> int:
+        self.lot_counter[kind] = self.lot_counter.get(kind, 0) + 1
+        return self.lot_counter[kind]
+
+
 def build_therapy(treatments: Sequence, species: str, body_weight_kg: float) -> TherapySpec:
-    """Combine the specs of every product given in one arm."""
+    """The therapy processes of one arm (empty for a vehicle arm)."""
+    if not treatments:
+        return TherapySpec()
+    from nephrosim.model.therapy.host import host_signals, resting_core_stubs
+    from nephrosim.model.therapy.msc import biodistribution
+    from nephrosim.model.therapy.paracrine import paracrine_effects
+
+    ctx = ArmContext(species, body_weight_kg, tuple(treatments))
     by_product: dict[str, list] = {}
     for t in treatments:
         by_product.setdefault(t.product, []).append(t)
-    processes: list[Process] = []
-    values: dict[str, float] = {}
+    lots: list[Contribution] = []
     for product, items in by_product.items():
         if product not in _BUILDERS:
             raise ValueError(f"product {product!r} has no biology yet; available: {sorted(_BUILDERS)}")
-        spec = _BUILDERS[product](items, species, body_weight_kg)
-        processes.extend(spec.processes)
-        values.update(spec.values)
-    return TherapySpec(tuple(processes), values)
+        lots.extend(_BUILDERS[product](items, species, body_weight_kg, ctx))
+    values: dict[str, float] = {}
+    for lot in lots:
+        values.update(lot.values)
+    events = dose_events(lots)
+    processes = (biodistribution(lots, events), paracrine_effects(lots), host_signals(), *resting_core_stubs())
+    return TherapySpec(processes, values)
 
 
-def registered_products() -> list[str]:
-    return sorted(_BUILDERS)
+def dose_events(lots: Sequence[Contribution]) -> tuple[Event, ...]:
+    """One SBML event per dose time; increments to the same variable add up."""
+    by_time: dict[float, dict[str, list[str]]] = {}
+    sets: dict[float, dict[str, str]] = {}
+    for lot in lots:
+        for t, var, expr in lot.increments:
+            by_time.setdefault(float(t), {}).setdefault(var, []).append(expr)
+        for t, var, expr in lot.sets:
+            by_time.setdefault(float(t), {})
+            sets.setdefault(float(t), {})[var] = expr
+    events = []
+    for i, t in enumerate(sorted(by_time)):
+        assignments = {var: f"{var} + " + " + ".join(f"({e})" for e in exprs)
+                       for var, exprs in by_time[t].items()}
+        assignments.update(sets.get(t, {}))
+        events.append(Event(f"therapy_dose_{i + 1}", t, assignments,
+                            f"Doses given at {t:g} h: " + ", ".join(sorted(assignments))))
+    return tuple(events)

@@ -1,0 +1,42 @@
+"""therapy_compare: efficacy and risk tables per arm; protocol report; examples validate."""
+
+from pathlib import Path
+
+import pytest
+
+from nephrosim.scenarios.schema import load_scenario
+from nephrosim.therapy_compare import compare, protocol_report
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_compare_returns_efficacy_and_risk_per_arm():
+    scenario = {"species": "mouse", "injury": {"model": "clearance_change", "fraction": 0.8, "duration_h": 24,
+                                               "recovery_h": 24},
+                "arms": [{"name": "vehicle"},
+                         {"name": "msc", "treatments": [{"product": "msc", "dose": 5e5, "route": "renal_artery"}]},
+                         {"name": "ev", "treatments": [{"product": "ev", "dose": 10, "dose_unit": "ug_protein"}]}],
+                "readouts": ["gfr", "paracrine_hgf"], "times_h": [0, 24, 72]}
+    efficacy, risk = compare(scenario)
+    assert list(efficacy["arm"]) == ["vehicle", "msc", "ev"] == list(risk["arm"])
+    cols = set(efficacy.columns)
+    assert {"peak_serum_creatinine [mg/dL]", "auc_serum_creatinine [mg/dL*h]", "peak_bun [mg/dL]",
+            "serum_creatinine_peak_reduction_pct", "gfr@24h [mL/min]", "paracrine_hgf@72h [dimensionless]"} <= cols
+    assert (efficacy["status"] == "ok").all()
+    assert efficacy.set_index("arm").loc["vehicle", "serum_creatinine_peak_reduction_pct"] == pytest.approx(0)
+    r = risk.set_index("arm")
+    assert r.loc["msc", "microembolism_peak"] > 0 == r.loc["ev", "microembolism_peak"]
+    assert r.loc["msc", "dsa_probability_per_course"] == pytest.approx(0.1151)
+    assert r.loc["vehicle", "tumorigenicity_exposure_cell_days"] == 0
+
+
+def test_protocol_report():
+    df = protocol_report(ROOT / "examples" / "protocols" / "hypoxic_adipose_msc.yaml").set_index("attribute")
+    assert df.loc["potency_vegf", "value"] == pytest.approx(5 * 1.5 * 1.0)  # hypoxia x5 on adipose x1.5
+    assert {"value", "lower", "upper", "unit", "source"} <= set(df.columns)
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "examples").glob("head_to_head_*.yaml")), ids=lambda p: p.name)
+def test_head_to_head_examples_validate(path):
+    scenario = load_scenario(path)
+    assert len(scenario.arms) >= 3
