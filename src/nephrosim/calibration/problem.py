@@ -1,0 +1,498 @@
+"""The compiled calibration problem: negative log-likelihood and its exact gradient.
+
+Vector layout (the optimiser's ``x``): first the log10 values of the estimated
+parameters, in config order; then, if random effects are declared, one log10
+deviation ``b`` per (selected study, random effect), study-major.
+
+Likelihood of a reported group mean ``y`` with standard error ``se`` given the
+model mean ``m`` (``se = SD/√n`` or the reported SEM):
+
+* ``normal``    : ½ log(2π se²) + ½ ((y − m)/se)²
+* ``lognormal`` : σ = √log(1 + (se/y)²);  ½ log(2π σ² y²) + ½ ((log y − log m)/σ)²
+
+— the PEtab / pyPESTO convention (``lin_normal`` / ``log_normal``), so a PEtab
+export gives the same number. Random effects add Σ ½ log(2π sd²) + b²/(2 sd²).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from nephrosim.calibration.config import CalibrationConfig, CalibrationConfigError, Observation, StudySpec
+from nephrosim.calibration.sensitivity import SensitivitySimulator
+from nephrosim.engine.simulator import SolverOptions
+from nephrosim.model.parameters import ParameterTable
+
+LN10 = math.log(10.0)
+FAILED_NLL = 1e10
+
+
+@dataclass(frozen=True)
+class EstimatedParameter:
+    name: str
+    species: str | None
+    nominal: float
+    lower: float
+    upper: float
+    table_lower: float | None
+    table_upper: float | None
+
+    @property
+    def label(self) -> str:
+        return self.name if self.species is None else f"{self.name}[{self.species}]"
+
+
+@dataclass
+class Experiment:
+    """One arm of one study: simulator + the observations it is compared with."""
+
+    study: str
+    arm: str
+    scenario: object
+    program: object
+    times: np.ndarray
+    t_idx: np.ndarray
+    o_idx: np.ndarray
+    factor: np.ndarray
+    y: np.ndarray
+    se: np.ndarray
+    readout: tuple[str, ...]
+    unit: tuple[str, ...]
+    obs_time: np.ndarray
+    par_index: tuple[int, ...]  # estimated parameter index for each simulator parameter
+    re_index: tuple[int, ...]  # x index of the random effect per simulator parameter (-1 = none)
+    sim_pars: tuple[str, ...] = ()  # SBML ids of the simulator's sensitivity parameters
+    simulator: SensitivitySimulator | None = field(default=None, repr=False)
+    plain_simulator: SensitivitySimulator | None = field(default=None, repr=False)
+
+
+def _read_observations_csv(path: Path) -> list[Observation]:
+    if not path.exists():
+        raise CalibrationConfigError(f"observations_csv {str(path)!r} not found — check the path (relative "
+                                     "to the config file)")
+    out = []
+    with open(path, newline="", encoding="utf-8") as fh:
+        for i, row in enumerate(csv.DictReader(fh), start=2):
+            clean = {k: v for k, v in row.items() if v not in ("", None)}
+            try:
+                out.append(Observation.model_validate(clean))
+            except ValueError as exc:  # pydantic's ValidationError is a ValueError
+                raise CalibrationConfigError(f"{path}, line {i}: {exc}") from None
+    return out
+
+
+def study_observations(study: StudySpec, base_dir: str | Path = "") -> list[Observation]:
+    obs = list(study.observations)
+    if study.observations_csv:
+        p = Path(study.observations_csv)
+        if not p.is_absolute():
+            p = Path(base_dir or ".") / p
+        obs += _read_observations_csv(p)
+    if study.evidence is not None:
+        obs += observations_from_evidence(study.evidence, f"studies.{study.id}.evidence")
+    if not obs:
+        raise CalibrationConfigError(f"studies.{study.id}: no observations; add observations, observations_csv "
+                                     "or evidence")
+    return obs
+
+
+def observations_from_evidence(source, where: str = "evidence") -> list[Observation]:
+    """Observations from the evidence store rows selected by an :class:`EvidenceSource`."""
+    from nephrosim.evidence import EvidenceStore
+
+    store = EvidenceStore(source.db) if source.db else EvidenceStore()
+    rows = store.ensure().records(study_id=source.study_id)
+    if rows.empty:
+        raise CalibrationConfigError(f"{where}: study_id {source.study_id!r} is not in the evidence store "
+                                     f"{store.path}; list ids with `nephrosim evidence list`")
+    if source.arm_id is not None:
+        rows = rows[rows.arm_id == source.arm_id]
+        if rows.empty:
+            raise CalibrationConfigError(f"{where}: arm_id {source.arm_id!r} not in study {source.study_id!r}")
+    if source.readouts is not None:
+        rows = rows[rows.readout.isin(source.readouts)]
+    if source.times_h is not None:
+        rows = rows[rows.time_h.isin(source.times_h)]
+    rows = rows[rows["mean"].notna()]
+    out: list[Observation] = []
+    seen: set[tuple[str, float]] = set()
+    for r in rows.itertuples():
+        key = (r.readout, float(r.time_h))
+        if key in seen:
+            raise CalibrationConfigError(
+                f"{where}: two rows for {r.readout} at {r.time_h} h in {source.study_id!r}; narrow the selection "
+                "with arm_id/readouts/times_h or list the observations inline")
+        seen.add(key)
+        kind = r.dispersion_type if isinstance(r.dispersion_type, str) else source.dispersion_type_default
+        if r.dispersion is None or not np.isfinite(r.dispersion) or kind is None:
+            raise CalibrationConfigError(
+                f"{where}: {r.readout} at {r.time_h} h has no usable dispersion (value {r.dispersion}, type "
+                f"{r.dispersion_type}); set dispersion_type_default: SEM or SD if the source implies one")
+        n = None if r.n is None or (isinstance(r.n, float) and not np.isfinite(r.n)) else r.n
+        try:
+            n = int(n) if n is not None else source.n_default
+        except (TypeError, ValueError):
+            n = source.n_default
+        note = f"evidence store {source.study_id}/{r.arm_id}" + ("" if isinstance(r.dispersion_type, str)
+                                                                 else f"; dispersion taken as {kind}")
+        unit = r.unit if isinstance(r.unit, str) and r.unit else None
+        if kind == "SEM":
+            out.append(Observation(arm=source.arm, readout=r.readout, time_h=float(r.time_h),
+                                   mean=float(r.mean), sem=float(r.dispersion), unit=unit, note=note))
+        else:
+            if n is None:
+                raise CalibrationConfigError(f"{where}: {r.readout} at {r.time_h} h is an SD without n; set "
+                                             "n_default")
+            out.append(Observation(arm=source.arm, readout=r.readout, time_h=float(r.time_h), mean=float(r.mean),
+                                   sd=float(r.dispersion), n=n, unit=unit, note=note))
+    if not out:
+        raise CalibrationConfigError(f"{where}: no rows with a mean were selected from {source.study_id!r}")
+    return out
+
+
+def study_scenario(study: StudySpec, observations: Sequence[Observation], extra_times: Sequence[float] = ()):
+    """The study's :class:`Scenario`: readouts, units and times taken from its observations."""
+    from nephrosim.scenarios.errors import ScenarioError
+    from nephrosim.scenarios.schema import scenario_from_dict
+
+    data = dict(study.scenario)
+    readouts: list[str] = []
+    units: dict[str, str] = dict(data.get("units") or {})
+    for o in observations:
+        if o.readout not in readouts:
+            readouts.append(o.readout)
+        if o.unit:
+            if units.get(o.readout, o.unit) != o.unit:
+                raise CalibrationConfigError(
+                    f"studies.{study.id}: readout {o.readout!r} is reported in two units ({units[o.readout]!r}, "
+                    f"{o.unit!r}); convert the observations to one unit")
+            units[o.readout] = o.unit
+    data["name"] = study.id
+    data["readouts"] = readouts
+    data["units"] = units
+    data["times_h"] = sorted({float(o.time_h) for o in observations} | {float(t) for t in extra_times})
+    try:
+        return scenario_from_dict(data, f"studies.{study.id}.scenario")
+    except ScenarioError as exc:
+        raise CalibrationConfigError(str(exc)) from None
+
+
+def resolve_parameters(config: CalibrationConfig) -> list[EstimatedParameter]:
+    table = ParameterTable.default()
+    studies = config.selected_studies()
+    out = []
+    for p in config.parameters:
+        species = p.species or studies[0].species
+        try:
+            rec = table.record(p.name, species)
+        except KeyError as exc:
+            raise CalibrationConfigError(f"parameters.{p.name}: {exc.args[0]}") from None
+        lower = p.lower if p.lower is not None else rec.lower
+        upper = p.upper if p.upper is not None else rec.upper
+        nominal = p.nominal if p.nominal is not None else rec.value
+        if lower is None or upper is None or lower <= 0 or upper <= lower:
+            raise CalibrationConfigError(
+                f"parameters.{p.name}: needs positive bounds lower < upper for log10 estimation; the table gives "
+                f"[{rec.lower}, {rec.upper}] — set lower/upper in the config")
+        if p.species is None and len({s.species for s in studies}) > 1:
+            raise CalibrationConfigError(
+                f"parameters.{p.name}: studies of several species are selected; give species: for this "
+                "parameter (one entry per species) so one value is not shared across species")
+        nominal = min(max(nominal, lower), upper)
+        out.append(EstimatedParameter(p.name, p.species, nominal, lower, upper, rec.lower, rec.upper))
+    return out
+
+
+class CalibrationProblem:
+    """Everything an optimiser needs: bounds, starts, ``nll(x)`` and ``nll_and_grad(x)``.
+
+    Arguments
+    ---------
+    config : a :class:`CalibrationConfig`.
+    """
+
+    def __init__(self, config: CalibrationConfig):
+        from nephrosim.simulation import compile_arm
+
+        self.config = config
+        self.parameters = resolve_parameters(config)
+        self.studies = config.selected_studies()
+        self.study_ids = tuple(s.id for s in self.studies)
+        self.random_effects = config.random_effects
+        n_p = len(self.parameters)
+        self.re_slots: list[tuple[str, str, int]] = []  # (study, parameter, x index)
+        re_lookup: dict[tuple[str, str], int] = {}
+        for s in self.studies:
+            for r in self.random_effects:
+                idx = n_p + len(self.re_slots)
+                self.re_slots.append((s.id, r.parameter, idx))
+                re_lookup[(s.id, r.parameter)] = idx
+        self.re_sd = np.array([next(r.sd_log10 for r in self.random_effects if r.parameter == p)
+                               for _, p, _ in self.re_slots])
+        self.names = [p.label for p in self.parameters] + [f"re:{s}:{p}" for s, p, _ in self.re_slots]
+        self.lower = np.array([math.log10(p.lower) for p in self.parameters]
+                              + [-4.0 * sd for sd in self.re_sd])
+        self.upper = np.array([math.log10(p.upper) for p in self.parameters]
+                              + [4.0 * sd for sd in self.re_sd])
+        self.x_nominal = np.array([math.log10(p.nominal) for p in self.parameters] + [0.0] * len(self.re_slots))
+        opts = SolverOptions(rtol=config.solver.rtol, atol=config.solver.atol, max_steps=config.solver.max_steps)
+        self.solver_options = opts
+        self.experiments: list[Experiment] = []
+        self.observations: dict[str, list[Observation]] = {}
+        for s in self.studies:
+            obs = study_observations(s, config.base_dir)
+            self.observations[s.id] = obs
+            scenario = study_scenario(s, obs)
+            arm_names = [a.name for a in scenario.arms]
+            for o in obs:
+                if o.arm is not None and o.arm not in arm_names:
+                    raise CalibrationConfigError(f"studies.{s.id}: observation arm {o.arm!r} is not an arm of "
+                                                 f"the scenario; arms: {arm_names}")
+            times = np.asarray(scenario.times_h, dtype=float)
+            for arm in arm_names:
+                mine = [o for o in obs if (o.arm or arm_names[0]) == arm]
+                if not mine:
+                    continue
+                program = compile_arm(scenario, arm)
+                present = set(program.parameter_values)
+                sim_pars, par_index, re_index = [], [], []
+                for i, p in enumerate(self.parameters):
+                    if (p.species is None or p.species == scenario.species) and p.name in present:
+                        sim_pars.append(p.name)
+                        par_index.append(i)
+                        re_index.append(re_lookup.get((s.id, p.name), -1))
+                readouts = list(program.readouts)
+                self.experiments.append(Experiment(
+                    study=s.id, arm=arm, scenario=scenario, program=program, times=times,
+                    t_idx=np.array([int(np.searchsorted(times, o.time_h)) for o in mine]),
+                    o_idx=np.array([readouts.index(o.readout) for o in mine]),
+                    factor=np.array([program.factors[readouts.index(o.readout)] for o in mine]),
+                    y=np.array([o.mean for o in mine], dtype=float),
+                    se=np.array([o.se for o in mine], dtype=float),
+                    readout=tuple(o.readout for o in mine),
+                    unit=tuple(program.units[readouts.index(o.readout)] for o in mine),
+                    obs_time=np.array([o.time_h for o in mine], dtype=float),
+                    par_index=tuple(par_index), re_index=tuple(re_index), sim_pars=tuple(sim_pars),
+                ))
+        used = {i for e in self.experiments for i in e.par_index}
+        unused = [self.parameters[i].label for i in range(n_p) if i not in used]
+        if unused:
+            raise CalibrationConfigError(
+                f"parameters {unused} appear in none of the selected studies' models; remove them or add "
+                "studies whose model uses them")
+        if config.likelihood == "lognormal":
+            bad = [(e.study, float(v)) for e in self.experiments for v in e.y if v <= 0]
+            if bad:
+                raise CalibrationConfigError(f"likelihood lognormal needs positive means; {bad[:3]} are not — "
+                                             "use likelihood: normal")
+        self.n_evaluations = 0
+
+    # ------------------------------------------------------------------ helpers
+    @property
+    def dim(self) -> int:
+        return len(self.names)
+
+    @property
+    def n_observations(self) -> int:
+        return int(sum(e.y.size for e in self.experiments))
+
+    def _sim(self, e: Experiment, grad: bool = True) -> SensitivitySimulator:
+        """The experiment's simulator: with sensitivities, or the plain model (objective only,
+        measured ~100× faster on the IRI model than the augmented one)."""
+        if grad:
+            if e.simulator is None:
+                e.simulator = SensitivitySimulator(e.program.sbml, e.program.outputs, e.sim_pars,
+                                                   self.solver_options)
+            return e.simulator
+        if e.plain_simulator is None:
+            e.plain_simulator = SensitivitySimulator(e.program.sbml, e.program.outputs, (), self.solver_options)
+        return e.plain_simulator
+
+    def warm_up(self) -> CalibrationProblem:
+        """Compile every experiment's sensitivity model now (else on first use)."""
+        for e in self.experiments:
+            self._sim(e, True)
+            self._sim(e, False)
+        return self
+
+    def parameter_values(self, x: np.ndarray) -> dict[str, float]:
+        """Natural-scale values of the estimated parameters (labels → value)."""
+        return {p.label: float(10.0 ** x[i]) for i, p in enumerate(self.parameters)}
+
+    def _log_values(self, e: Experiment, x: np.ndarray) -> np.ndarray:
+        lv = np.array([x[i] for i in e.par_index], dtype=float)
+        for k, j in enumerate(e.re_index):
+            if j >= 0:
+                lv[k] += x[j]
+        return lv
+
+    def predict(self, e: Experiment, x: np.ndarray, grad: bool = False):
+        """Model means at the experiment's observations (reporting units) [and d/d log10 value]."""
+        sim = self._sim(e, grad)
+        lv = self._log_values(e, x)
+        values = dict(zip(e.sim_pars, 10.0 ** lv))
+        y, dy, status = sim.run(e.times, values)
+        m = e.factor * y[e.t_idx, e.o_idx]
+        if not grad:
+            return m, status
+        dm = e.factor[:, None] * dy[e.t_idx, e.o_idx, :] * (10.0 ** lv * LN10)[None, :]
+        return m, dm, status
+
+    def _residual_terms(self, e, m):
+        """Per-observation NLL and dNLL/dm."""
+        y, se = e.y, e.se
+        if self.config.likelihood == "normal":
+            r = (y - m) / se
+            nll = 0.5 * np.log(2 * np.pi * se ** 2) + 0.5 * r ** 2
+            dn_dm = -(y - m) / se ** 2
+        else:
+            sig = np.sqrt(np.log1p((se / y) ** 2))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                r = (np.log(y) - np.log(m)) / sig
+                nll = 0.5 * np.log(2 * np.pi * sig ** 2 * y ** 2) + 0.5 * r ** 2
+                dn_dm = -r / sig / m
+        return nll, dn_dm
+
+    def nll_and_grad(self, x: Sequence[float]) -> tuple[float, np.ndarray]:
+        """Negative log-likelihood and its exact gradient with respect to ``x``."""
+        x = np.asarray(x, dtype=float)
+        self.n_evaluations += 1
+        total = 0.0
+        g = np.zeros(self.dim)
+        for e in self.experiments:
+            m, dm, status = self.predict(e, x, grad=True)
+            if not status.ok or (self.config.likelihood == "lognormal" and np.any(m <= 0)):
+                return FAILED_NLL, np.zeros(self.dim)
+            nll, dn_dm = self._residual_terms(e, m)
+            total += float(nll.sum())
+            gl = dn_dm @ dm  # d/d log10 value of each simulator parameter
+            for k, i in enumerate(e.par_index):
+                g[i] += gl[k]
+                if e.re_index[k] >= 0:
+                    g[e.re_index[k]] += gl[k]
+        if self.re_slots:
+            b = x[len(self.parameters):]
+            total += float(np.sum(0.5 * np.log(2 * np.pi * self.re_sd ** 2) + 0.5 * (b / self.re_sd) ** 2))
+            g[len(self.parameters):] += b / self.re_sd ** 2
+        if not np.isfinite(total):
+            return FAILED_NLL, np.zeros(self.dim)
+        return total, g
+
+    def nll(self, x: Sequence[float]) -> float:
+        """Negative log-likelihood only (plain model, no sensitivities)."""
+        x = np.asarray(x, dtype=float)
+        self.n_evaluations += 1
+        total = 0.0
+        for e in self.experiments:
+            m, status = self.predict(e, x)
+            if not status.ok or (self.config.likelihood == "lognormal" and np.any(m <= 0)):
+                return FAILED_NLL
+            total += float(self._residual_terms(e, m)[0].sum())
+        if self.re_slots:
+            b = x[len(self.parameters):]
+            total += float(np.sum(0.5 * np.log(2 * np.pi * self.re_sd ** 2) + 0.5 * (b / self.re_sd) ** 2))
+        return total if np.isfinite(total) else FAILED_NLL
+
+    def fisher_information(self, x: Sequence[float]) -> np.ndarray:
+        """Gauss–Newton (expected) Hessian of the NLL at ``x`` from the exact sensitivities."""
+        x = np.asarray(x, dtype=float)
+        H = np.zeros((self.dim, self.dim))
+        for e in self.experiments:
+            m, dm, _ = self.predict(e, x, grad=True)
+            J = np.zeros((m.size, self.dim))
+            for k, i in enumerate(e.par_index):
+                J[:, i] += dm[:, k]
+                if e.re_index[k] >= 0:
+                    J[:, e.re_index[k]] += dm[:, k]
+            if self.config.likelihood == "normal":
+                w = 1.0 / e.se ** 2
+            else:
+                sig2 = np.log1p((e.se / e.y) ** 2)
+                w = 1.0 / (sig2 * m ** 2)
+            H += J.T @ (w[:, None] * J)
+        n_p = len(self.parameters)
+        for k in range(len(self.re_slots)):
+            H[n_p + k, n_p + k] += 1.0 / self.re_sd[k] ** 2
+        return H
+
+    def start_points(self, n: int, seed: int) -> np.ndarray:
+        """Start 0 is the nominal point; the rest are a Latin hypercube in the log10 box (seeded)."""
+        rng = np.random.default_rng(seed)
+        starts = np.empty((n, self.dim))
+        starts[0] = self.x_nominal
+        if n > 1:
+            k = n - 1
+            n_p = len(self.parameters)
+            u = (rng.permuted(np.tile(np.arange(k), (n_p, 1)), axis=1).T + rng.random((k, n_p))) / k
+            starts[1:, :n_p] = self.lower[:n_p] + u * (self.upper[:n_p] - self.lower[:n_p])
+            starts[1:, n_p:] = 0.0
+        return starts
+
+    def full_values(self, x: np.ndarray, study: str | None = None) -> dict[str, dict[str, float]]:
+        """Per experiment key 'study/arm': SBML parameter id → value at ``x``."""
+        out = {}
+        for e in self.experiments:
+            if study is not None and e.study != study:
+                continue
+            out[f"{e.study}/{e.arm}"] = dict(zip(e.sim_pars, 10.0 ** self._log_values(e, x)))
+        return out
+
+    def data_frame(self, x: np.ndarray | None = None):
+        """Observations (and, with ``x``, the model means) as a long table."""
+        import pandas as pd
+
+        rows = []
+        for e in self.experiments:
+            m = self.predict(e, x)[0] if x is not None else np.full(e.y.size, np.nan)
+            for j in range(e.y.size):
+                rows.append({"study": e.study, "arm": e.arm, "readout": e.readout[j], "unit": e.unit[j],
+                             "time_h": float(e.obs_time[j]), "mean": float(e.y[j]), "se": float(e.se[j]),
+                             "model": float(m[j])})
+        return pd.DataFrame(rows)
+
+
+def values_for_scenario(problem_parameters: Sequence[EstimatedParameter], x_params: np.ndarray,
+                        scenario, sbml_ids: Mapping[str, float]) -> dict[str, float]:
+    """Estimated parameter values that apply to ``scenario`` (species and presence in its model)."""
+    out = {}
+    for i, p in enumerate(problem_parameters):
+        if (p.species is None or p.species == scenario.species) and p.name in sbml_ids:
+            out[p.name] = float(10.0 ** x_params[i])
+    return out
+
+
+def check_config(config) -> list[str]:
+    """Problems a reviewer should fix before trusting a calibration (empty = none found).
+
+    Builds the problem (so every scenario compiles and every observation maps to a
+    readout) and checks reviewability: each selected study cites its source and says
+    how its scenario stands for it; each estimated parameter has cited bounds in the
+    parameter table; there are more observations than estimated values.
+    """
+    from nephrosim.calibration.config import as_config
+
+    out: list[str] = []
+    try:
+        cfg = as_config(config)
+        problem = CalibrationProblem(cfg)
+    except (CalibrationConfigError, ValueError) as exc:
+        return [str(exc)]
+    for s in cfg.selected_studies():
+        if not s.citation:
+            out.append(f"studies.{s.id}: no citation — name the publication (PMID/DOI) the numbers come from")
+        if not s.mapping:
+            out.append(f"studies.{s.id}: no mapping — say in words why this scenario stands for the study")
+    for q in problem.parameters:
+        if q.table_lower is None or q.table_upper is None:
+            out.append(f"parameters.{q.label}: the parameter table gives no cited range; bounds come from the "
+                       "config only")
+    if problem.n_observations <= problem.dim:
+        out.append(f"{problem.n_observations} observations for {problem.dim} estimated values: the problem is "
+                   "not identifiable; add data or estimate fewer parameters")
+    return out

@@ -1,0 +1,21 @@
+"""Fixtures for the calibration tests."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+
+if importlib.util.find_spec("sympy") is None:  # nephrosim.calibration needs sympy (see pyproject)
+    collect_ignore_glob = ["test_*.py"]
+else:
+    from calib_problems import TRUE, small_config  # noqa: F401
+
+
+@pytest.fixture(scope="session")
+def synthetic_config():
+    from calib_problems import TRUE, small_config
+
+    from nephrosim.calibration import as_config, synthesize
+
+    return synthesize(as_config(small_config()), TRUE, cv=0.05, n=8, seed=1)

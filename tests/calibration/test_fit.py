@@ -1,0 +1,202 @@
+"""Fitting: exact gradients, recovery of known parameters, checkpoint/resume after SIGKILL."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from calib_problems import TRUE, small_config
+
+from nephrosim.calibration import (
+    Calibration,
+    CalibrationConfigError,
+    CalibrationProblem,
+    as_config,
+    calibrate,
+    synthesize,
+)
+
+
+def test_gradient_matches_central_differences(synthetic_config):
+    problem = CalibrationProblem(synthetic_config)
+    rng = np.random.default_rng(3)
+    for _ in range(2):
+        x = problem.lower + rng.uniform(0.2, 0.8, problem.dim) * (problem.upper - problem.lower)
+        _, g = problem.nll_and_grad(x)
+        for i in range(problem.dim):
+            h = 1e-5
+            e = np.zeros(problem.dim)
+            e[i] = h
+            fd = (problem.nll(x + e) - problem.nll(x - e)) / (2 * h)
+            assert abs(fd - g[i]) <= 1e-4 * abs(fd), (problem.names[i], fd, g[i])
+
+
+def test_gradient_with_random_effects():
+    cfg = synthesize(as_config(small_config(random_effects=[
+        {"parameter": "creatinine_production_mg_per_kg_h", "sd_log10": 0.05}])), TRUE, seed=2)
+    problem = CalibrationProblem(cfg)
+    assert problem.dim == 5
+    x = problem.x_nominal + np.array([0.01, -0.01, 0.02, 0.03, -0.02])
+    _, g = problem.nll_and_grad(x)
+    for i in range(problem.dim):
+        e = np.zeros(problem.dim)
+        e[i] = 1e-5
+        fd = (problem.nll(x + e) - problem.nll(x - e)) / 2e-5
+        assert abs(fd - g[i]) <= 1e-4 * max(abs(fd), 1e-8)
+
+
+def test_recovers_true_parameters_inside_profile_intervals(synthetic_config):
+    cal = calibrate(synthetic_config)
+    assert cal.n_converged() >= 2
+    cal.profile()
+    for name, true in TRUE.items():
+        lo, hi = cal.intervals_[name]
+        assert lo is not None and hi is not None, f"{name} not identifiable: {cal.intervals_[name]}"
+        assert lo < true < hi, (name, lo, true, hi)
+        assert lo < cal.parameters_[name] < hi
+    table = cal.identifiability()
+    assert set(table["identifiability"]) == {"identifiable"}
+    assert table["within_cited_range"].all()
+
+
+def test_unknown_parameter_names_the_fix():
+    data = small_config()
+    data["parameters"] = [{"name": "no_such_parameter"}]
+    with pytest.raises(CalibrationConfigError, match="not in the parameter table"):
+        as_config(data)
+
+
+def test_sd_without_n_is_refused():
+    data = small_config()
+    data["studies"][0]["observations"][0].pop("n")
+    with pytest.raises(CalibrationConfigError, match="sd needs n"):
+        as_config(data)
+
+
+def test_not_fitted_error():
+    from nephrosim.calibration import NotFittedError
+
+    with pytest.raises(NotFittedError, match="Call 'fit'"):
+        Calibration(small_config()).profile()
+
+
+def _cli(cfg_path: Path, out: Path):
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    return [sys.executable, "-m", "nephrosim.calibration", str(cfg_path), "--out", str(out), "--no-progress"], env
+
+
+def test_sigkill_midway_then_resume_gives_same_result(tmp_path, synthetic_config):
+    data = synthetic_config.model_dump(exclude={"base_dir"})
+    data["fit"]["n_starts"] = 8
+    cfg_path = tmp_path / "cal.yaml"
+    cfg_path.write_text(yaml.safe_dump(data), encoding="utf-8")
+
+    # uninterrupted reference
+    ref_out = tmp_path / "ref"
+    cmd, env = _cli(cfg_path, ref_out)
+    subprocess.run(cmd, env=env, check=True, capture_output=True, timeout=300)
+    ref = json.loads((ref_out / "result.json").read_text())
+
+    # killed midway: wait for some but not all starts
+    out = tmp_path / "run"
+    cmd, env = _cli(cfg_path, out)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ckpt = out / "starts.json"
+    deadline = time.time() + 240
+    done = 0
+    while time.time() < deadline and proc.poll() is None:
+        if ckpt.exists():
+            done = len(json.loads(ckpt.read_text())["starts"])
+            if done >= 2:
+                break
+        time.sleep(0.02)
+    assert proc.poll() is None, "run finished before it could be killed; make the test problem larger"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    partial = len(json.loads(ckpt.read_text())["starts"])
+    assert 2 <= partial < 8
+    assert not (out / "result.json").exists()
+
+    subprocess.run(cmd, env=env, check=True, capture_output=True, timeout=300)
+    res = json.loads((out / "result.json").read_text())
+    assert res["n_starts"] == 8
+    assert res["nll"] == ref["nll"]
+    assert res["x"] == ref["x"]
+    starts = json.loads(ckpt.read_text())["starts"]
+    assert [s["start"] for s in starts] == list(range(8))
+
+
+def test_changed_config_refuses_old_checkpoint(tmp_path, synthetic_config):
+    cfg = synthetic_config.replace(fit={"n_starts": 1, "seed": 0})
+    calibrate(cfg, out=tmp_path)
+    with pytest.raises(RuntimeError, match="different config"):
+        calibrate(cfg.replace(fit={"n_starts": 1, "seed": 5}), out=tmp_path)
+
+
+def test_differential_evolution_option(synthetic_config):
+    cfg = synthetic_config.replace(fit={"method": "differential_evolution", "maxiter": 15, "seed": 4})
+    cal = calibrate(cfg)
+    best = calibrate(synthetic_config.replace(fit={"n_starts": 2}))
+    assert cal.nll_ == pytest.approx(best.nll_, abs=1e-4)
+
+
+def test_load_fitted_run_and_predict(tmp_path, synthetic_config):
+    cal = calibrate(synthetic_config.replace(fit={"n_starts": 1}), out=tmp_path)
+    again = Calibration.load(tmp_path)
+    assert again.nll_ == cal.nll_ and again.parameters_ == cal.parameters_
+    pi = again.predict_interval({"species": "rat", "readouts": ["serum_creatinine"], "times_h": [0, 24]},
+                                again.sample(20))
+    assert len(pi) == 2
+
+
+def test_fit_with_random_effects(synthetic_config):
+    cfg = synthetic_config.replace(random_effects=[{"parameter": "creatinine_production_mg_per_kg_h",
+                                                    "sd_log10": 0.05}], fit={"n_starts": 1})
+    cal = calibrate(cfg)
+    assert set(cal.random_effects_) == {"severe", "moderate"}
+    b = [v["creatinine_production_mg_per_kg_h"] for v in cal.random_effects_.values()]
+    assert all(abs(v) < 0.05 for v in b)  # data share one true value: deviations stay small
+    pi = cal.predict_interval({"species": "rat", "readouts": ["serum_creatinine"], "times_h": [0]},
+                              cal.sample(100), new_study=True)
+    pi0 = cal.predict_interval({"species": "rat", "readouts": ["serum_creatinine"], "times_h": [0]},
+                               cal.samples_, new_study=False)
+    # a new study adds the between-study spread (sd 0.05 log10 ≈ ±25 % at 95 %)
+    assert (pi.upper - pi.lower).iloc[0] > 1.5 * (pi0.upper - pi0.lower).iloc[0]
+
+
+def test_check_config_names_reviewability_problems(synthetic_config):
+    from nephrosim.calibration import check_config
+
+    assert check_config(synthetic_config) == []
+    studies = [s.model_dump() for s in synthetic_config.studies]
+    studies[0]["citation"] = ""
+    problems = check_config(synthetic_config.replace(studies=studies))
+    assert any("no citation" in p for p in problems)
+
+
+def test_commands_for_the_cli(tmp_path, synthetic_config):
+    from nephrosim.calibration.commands import calibrate_command, export_petab_command, simulate_uncertainty_command
+
+    cfg_path = tmp_path / "c.yaml"
+    data = synthetic_config.replace(fit={"n_starts": 1}).model_dump(exclude={"base_dir"})
+    cfg_path.write_text(yaml.safe_dump(data))
+    out = calibrate_command(cfg_path, tmp_path / "run", progress=False)
+    assert out["converged_to_best"] == "1/1"
+    pi = simulate_uncertainty_command({"species": "rat", "readouts": ["bun"], "times_h": [0, 12]},
+                                      tmp_path / "run", n=20)
+    assert list(pi.columns[:3]) == ["arm", "time_h", "readout"]
+    assert Path(export_petab_command(cfg_path, tmp_path / "petab")).exists()
+
+
+def test_trust_constr_option_reaches_the_same_optimum(synthetic_config):
+    best = calibrate(synthetic_config.replace(fit={"n_starts": 1}))
+    tc = calibrate(synthetic_config.replace(fit={"n_starts": 1, "method": "trust-constr", "maxiter": 300}))
+    assert tc.nll_ == pytest.approx(best.nll_, abs=1e-3)

@@ -1,0 +1,68 @@
+"""PEtab v1 export lints clean and pyPESTO computes nephrosim's objective; measurement import."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::FutureWarning")
+
+from nephrosim.calibration import CalibrationConfigError, CalibrationProblem, export_petab, import_petab_measurements
+from nephrosim.calibration.petab_io import lint_petab, pypesto_objective
+
+
+@pytest.mark.parametrize("likelihood", ["normal", "lognormal"])
+def test_export_lints_clean_and_pypesto_agrees(tmp_path, synthetic_config, likelihood):
+    pytest.importorskip("petab")
+    pytest.importorskip("pypesto")
+    cfg = synthetic_config.replace(likelihood=likelihood)
+    yaml_path = export_petab(cfg, tmp_path / "petab")
+    assert lint_petab(yaml_path) == ""
+    problem = CalibrationProblem(cfg)
+    objective, names = pypesto_objective(yaml_path)
+    assert names == [q.name for q in problem.parameters]
+    for x in (problem.x_nominal, problem.x_nominal + 0.02):
+        ours = problem.nll(x)
+        theirs = float(objective(x))
+        assert abs(theirs - ours) <= 1e-6 * abs(ours), (ours, theirs)
+
+
+def test_export_refuses_mixed_structures(tmp_path, synthetic_config):
+    studies = [s.model_dump() for s in synthetic_config.studies]
+    studies[1]["scenario"]["injury"] = {"model": "clearance_change", "fraction": 0.5}
+    with pytest.raises(CalibrationConfigError, match="different model structure"):
+        export_petab(synthetic_config.replace(studies=studies), tmp_path)
+
+
+def test_export_refuses_random_effects(tmp_path, synthetic_config):
+    cfg = synthetic_config.replace(random_effects=[{"parameter": "tbw_fraction", "sd_log10": 0.05}])
+    with pytest.raises(CalibrationConfigError, match="random_effects"):
+        export_petab(cfg, tmp_path)
+
+
+def test_import_measurements_roundtrip(tmp_path, synthetic_config):
+    yaml_path = export_petab(synthetic_config, tmp_path / "petab")
+    import pandas as pd
+
+    obs_table = pd.read_csv(yaml_path.parent / "observables.tsv", sep="\t")
+    meas = pd.read_csv(yaml_path.parent / "measurements.tsv", sep="\t")
+    meas["noiseParameters"] = meas["observableId"].map(dict(zip(obs_table.observableId, obs_table.noiseFormula)))
+    meas.to_csv(tmp_path / "m.tsv", sep="\t", index=False)
+    readouts = {o: (o.rsplit("_", 1)[0], "mL/min" if o.startswith("gfr") else "mg/dL")
+                for o in obs_table.observableId}
+    conditions = {c: (c.split("__")[0], c.split("__")[1]) for c in meas.simulationConditionId.unique()}
+    imported = import_petab_measurements(tmp_path / "m.tsv", observables=readouts, conditions=conditions)
+    studies = []
+    for s in synthetic_config.studies:
+        d = s.model_dump()
+        d["observations"] = [o.model_dump() for o in imported[s.id]]
+        studies.append(d)
+    again = synthetic_config.replace(studies=studies)
+    x = CalibrationProblem(synthetic_config).x_nominal
+    assert CalibrationProblem(again).nll(x) == pytest.approx(CalibrationProblem(synthetic_config).nll(x), rel=1e-8)
+
+
+def test_import_rejects_unknown_observable(tmp_path):
+    (tmp_path / "m.tsv").write_text("observableId\tsimulationConditionId\ttime\tmeasurement\tnoiseParameters\n"
+                                    "x\tA\t24\t1.0\t0.1\n")
+    with pytest.raises(CalibrationConfigError, match="has no readout"):
+        import_petab_measurements(tmp_path / "m.tsv", observables={})

@@ -1,0 +1,70 @@
+"""Posterior draws, prediction intervals, leave-one-study-out validation and its report."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from calib_problems import TRUE
+
+from nephrosim.calibration import calibrate, cross_validate, write_report
+
+
+@pytest.fixture(scope="module")
+def fitted(synthetic_config):
+    return calibrate(synthetic_config.replace(fit={"n_starts": 2, "seed": 0}))
+
+
+def test_laplace_samples_and_prediction_interval(fitted):
+    draws = fitted.sample(200, method="laplace", seed=1)
+    assert draws.shape == (200, 3)
+    assert np.all(draws >= fitted.problem_.lower) and np.all(draws <= fitted.problem_.upper)
+    scenario = {"species": "rat", "injury": {"model": "clearance_change", "fraction": 0.7},
+                "readouts": ["serum_creatinine", "bun"], "times_h": [0, 24, 72]}
+    pi = fitted.predict_interval(scenario, draws)
+    assert len(pi) == 6 and (pi.n_ok == 200).all()
+    assert (pi.lower <= pi["median"]).all() and (pi["median"] <= pi.upper).all()
+    assert (pi.upper > pi.lower).all()
+    # the prediction of a new scenario at the true parameters lies in (or very near) the band
+    from nephrosim.simulation import simulate
+
+    truth = simulate(scenario, TRUE).get("vehicle", "serum_creatinine")
+    band = pi[pi.readout == "serum_creatinine"]
+    assert np.all(truth >= band.lower.to_numpy() * 0.98) and np.all(truth <= band.upper.to_numpy() * 1.02)
+
+
+def test_emcee_samples(fitted):
+    pytest.importorskip("emcee")
+    draws = fitted.sample(100, method="emcee", seed=2, burn=30, thin=2)
+    assert draws.shape == (100, 3)
+    assert 0.05 < fitted.acceptance_ < 0.95
+    assert np.all(np.abs(draws.mean(axis=0) - fitted.x_) < 0.05)
+
+
+def test_leave_one_study_out_and_report(tmp_path, fitted, synthetic_config):
+    fitted.profile(["gfr_ml_min_per_kg"])
+    cv = cross_validate(synthetic_config, full=fitted, cv_starts=1, n_draws=60)
+    assert set(cv.table.study) == {"severe", "moderate"}
+    assert cv.coverage >= 0.8  # synthetic data from the model itself
+    path = write_report(fitted, cv, tmp_path / "report")
+    text = path.read_text()
+    assert "Leave-one-study-out" in text and "identifiable" in text
+    assert (tmp_path / "report" / "study_severe.png").stat().st_size > 1000
+    assert (tmp_path / "report" / "profiles.png").exists()
+
+
+def test_report_flags_parameter_outside_cited_range(tmp_path, synthetic_config):
+    # widen the search range beyond the cited one and force the data far outside it
+    data = synthetic_config.model_dump(exclude={"base_dir"})
+    data["parameters"][2].update({"lower": 1.0, "upper": 50.0, "nominal": 20.0})
+    for s in data["studies"]:
+        for o in s["observations"]:
+            if o["readout"] == "gfr":
+                o["mean"] *= 2.5
+    from nephrosim.calibration import as_config
+
+    cal = calibrate(as_config(data).replace(fit={"n_starts": 1}))
+    table = cal.identifiability()
+    row = table[table.parameter == "gfr_ml_min_per_kg"].iloc[0]
+    assert not row.within_cited_range
+    text = write_report(cal, None, tmp_path).read_text()
+    assert "outside its cited range" in text
