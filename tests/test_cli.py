@@ -1,6 +1,7 @@
 """The `nephrosim` command: each verb does its job and writes complete files."""
 
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from nephrosim.cli import app
@@ -50,3 +51,48 @@ def test_ensemble_command(tmp_path):
     assert pd.read_parquet(out)["sample"].nunique() == 30
     bad = runner.invoke(app, ["ensemble", SCENARIO, "-n", "0", "-o", str(tmp_path / "z.parquet")])
     assert bad.exit_code == 2 and "samples" in bad.output
+
+
+def test_export_petab_of_the_default_calibration(tmp_path):
+    import petab.v1 as petab
+
+    out = tmp_path / "petab"
+    result = runner.invoke(app, ["export", "petab", "calibration/default.yaml", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    problem = petab.Problem.from_yaml(str(out / "problem.yaml"))
+    assert not petab.lint_problem(problem)  # lint_problem returns True when it finds errors
+    assert len(problem.measurement_df) == 4
+
+
+def test_bad_calibration_config_is_a_clear_error(tmp_path):
+    bad = tmp_path / "c.yaml"
+    bad.write_text("name: x\nparameters: [{name: nope}]\nstudies: []\n")
+    result = runner.invoke(app, ["calibrate", str(bad), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "studies" in result.output and "Traceback" not in result.output
+
+
+def test_compare_prints_efficacy_and_risk(tmp_path):
+    import json
+
+    scenario = tmp_path / "s.json"
+    scenario.write_text(json.dumps({
+        "species": "mouse", "injury": {"model": "ischemia_reperfusion", "clamp_min": 30, "bilateral": True},
+        "arms": [{"name": "vehicle"},
+                 {"name": "msc", "treatments": [{"product": "msc", "dose": 5e5, "route": "iv", "time_h": 0}]}],
+        "readouts": ["serum_creatinine"], "times_h": [0, 24, 72]}))
+    result = runner.invoke(app, ["compare", str(scenario), "-o", str(tmp_path / "c.csv")])
+    assert result.exit_code == 0, result.output
+    efficacy = pd.read_csv(tmp_path / "c_efficacy.csv").set_index("arm")
+    risk = pd.read_csv(tmp_path / "c_risk.csv").set_index("arm")
+    assert efficacy.loc["msc", "serum_creatinine_auc_reduction_pct"] > 0  # MSC protect
+    assert risk.loc["msc", "dsa_probability_per_course"] == pytest.approx(0.1151, abs=1e-4)
+    assert risk.loc["vehicle", "cells_given"] == 0
+    assert "no solid evidence of spontaneous transformation" in result.output
+
+
+def test_protocol_lists_attributes_with_sources():
+    result = runner.invoke(app, ["protocol", "examples/protocols/hypoxic_adipose_msc.yaml"])
+    assert result.exit_code == 0, result.output
+    assert "potency_vegf" in result.output and "Rehman" in result.output
+    bad = runner.invoke(app, ["protocol", "no_such_protocol.yaml"])
+    assert bad.exit_code == 2 and "Traceback" not in bad.output

@@ -41,8 +41,14 @@ def simulate(
     scenario: Path = typer.Argument(..., help="scenario YAML or JSON"),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="write the long table (.csv or .parquet)"),
     plot: Optional[Path] = typer.Option(None, "--plot", help="write a figure (.png, .svg, .pdf)"),
+    uncertainty: Optional[Path] = typer.Option(
+        None, "--uncertainty", help="a finished calibration folder: report prediction intervals instead"),
+    samples: int = typer.Option(200, "--samples", help="posterior draws for --uncertainty"),
+    level: float = typer.Option(0.95, "--level", help="prediction-interval level for --uncertainty"),
 ):
-    """Simulate every arm of SCENARIO with nominal parameters."""
+    """Simulate every arm of SCENARIO with nominal parameters (or with prediction intervals)."""
+    if uncertainty is not None:
+        return _simulate_uncertainty(scenario, uncertainty, samples, level, output)
     try:
         from nephrosim.io import write_frame
         from nephrosim.simulation import simulate as run
@@ -66,6 +72,21 @@ def simulate(
     for path in (output, plot):
         if path is not None:
             typer.echo(f"wrote {path}")
+
+
+def _simulate_uncertainty(scenario: Path, caldir: Path, samples: int, level: float, output: Optional[Path]):
+    try:
+        from nephrosim.calibration.commands import simulate_uncertainty_command
+        from nephrosim.io import write_frame
+
+        frame = simulate_uncertainty_command(scenario, caldir, n=samples, level=level)
+        if output is not None:
+            write_frame(frame, output)
+    except _user_errors() as exc:
+        _fail(str(exc).strip("'\""))
+    _console().print(frame.to_string(index=False))
+    if output is not None:
+        typer.echo(f"wrote {output}")
 
 
 def _console():
@@ -185,6 +206,119 @@ def params(
         src = f"{r.citation} {r.pmid_or_doi}: “{r.quote}”" if r.provenance == "source" else r.reason
         t.add_row(r.name, r.species, f"{r.value:g}", r.unit, rng, r.provenance, src)
     Console().print(t)
+
+
+@app.command()
+def calibrate(
+    config: Path = typer.Argument(..., help="calibration config YAML (see calibration/default.yaml)"),
+    out: Path = typer.Option(Path("calibration-out"), "--out", help="results folder (resumable)"),
+    profile: bool = typer.Option(False, "--profile", help="profile likelihoods of the estimated parameters"),
+    report: bool = typer.Option(False, "--report", help="also run leave-one-study-out validation and write the report"),
+    petab: Optional[Path] = typer.Option(None, "--petab", help="also export the problem as PEtab v1 to this folder"),
+):
+    """Fit the model to evidence: multistart, exact gradients, resumable (rerun to resume)."""
+    try:
+        from nephrosim.calibration.commands import calibrate_command
+
+        result = calibrate_command(config, out, profile=profile, report=report, petab=petab,
+                                   progress=sys.stderr.isatty())
+    except _user_errors() as exc:
+        _fail(str(exc).strip("'\""))
+    typer.echo(f"negative log-likelihood {result['nll']:.6g}; starts at the best optimum: {result['converged_to_best']}")
+    for name, value in result["parameters"].items():
+        ci = result["intervals_95"].get(name)
+        typer.echo(f"  {name} = {value:.6g}" + (f"  (95 % profile interval {ci[0]:.4g}–{ci[1]:.4g})" if ci else ""))
+    if result["report"]:
+        typer.echo(f"report: {result['report']}")
+
+
+@app.command()
+def validate(
+    out: Path = typer.Option(Path("calibration-out"), "--out", help="a finished calibration folder"),
+    report: Optional[Path] = typer.Option(None, "--report", help="report folder (default: OUT/report)"),
+):
+    """Leave-one-study-out validation of a calibration, with a Markdown report."""
+    try:
+        from nephrosim.calibration.commands import validate_command
+
+        path = validate_command(out, report, progress=sys.stderr.isatty())
+    except _user_errors() as exc:
+        _fail(str(exc).strip("'\""))
+    typer.echo(f"report: {path}")
+
+
+@export_app.command("petab")
+def export_petab(
+    config: Path = typer.Argument(..., help="calibration config YAML"),
+    output: Path = typer.Option(..., "-o", "--output", help="folder for the PEtab problem"),
+):
+    """Write a calibration problem as PEtab v1 (SBML + tables + YAML), lint-checked."""
+    try:
+        from nephrosim.calibration.commands import export_petab_command
+
+        path = export_petab_command(config, output)
+    except _user_errors() as exc:
+        _fail(str(exc).strip("'\""))
+    typer.echo(f"wrote {path}")
+
+
+@app.command()
+def compare(
+    scenario: Path = typer.Argument(..., help="scenario YAML or JSON with several arms"),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="write efficacy and risk tables (.csv: two files <stem>_efficacy.csv, <stem>_risk.csv)"),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="write the readouts of every arm (.png, .svg, .pdf)"),
+):
+    """Arms side by side: efficacy (peak/AUC SCr and BUN vs vehicle) and risks."""
+    try:
+        from nephrosim.therapy_compare import compare as run
+
+        if output is not None and output.suffix.lower() != ".csv":
+            raise ValueError(f"-o {output}: use a .csv file name")
+        efficacy, risk = run(scenario)
+        if output is not None:
+            from nephrosim.io import write_frame
+
+            write_frame(efficacy, output.with_name(f"{output.stem}_efficacy.csv"))
+            write_frame(risk, output.with_name(f"{output.stem}_risk.csv"))
+        if plot is not None:
+            from nephrosim.simulation import simulate as sim
+
+            sim(scenario).plot(plot)
+    except _user_errors() as exc:
+        _fail(str(exc).strip("'\""))
+    console = _console()
+    summary = [c for c in efficacy.columns if "@" not in c]  # per-time values go to the CSV only
+    console.print("[bold]Efficacy[/bold] (reductions are relative to the vehicle arm)")
+    console.print(efficacy[summary].T.to_string(header=False, float_format=lambda v: f"{v:.4g}"))
+    console.print("\n[bold]Risks[/bold]")
+    caveat = risk.pop("tumorigenicity_caveat").iloc[0] if "tumorigenicity_caveat" in risk else ""
+    console.print(risk.T.to_string(header=False, float_format=lambda v: f"{v:.4g}"))
+    if caveat:
+        console.print(f"tumorigenicity: {caveat}")
+    for path in (output, plot):
+        if path is not None:
+            typer.echo(f"wrote {path}")
+
+
+@app.command()
+def protocol(
+    protocol_file: Path = typer.Argument(..., help="cultivation protocol YAML (see examples/protocols/)"),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="write the attribute table (.csv)"),
+):
+    """Product attributes of a cultivation protocol, each with its source and bounds."""
+    try:
+        from nephrosim.therapy_compare import protocol_report
+
+        table = protocol_report(protocol_file)
+        if output is not None:
+            from nephrosim.io import write_frame
+
+            write_frame(table, output)
+    except _user_errors() as exc:
+        _fail(str(exc).strip("'\""))
+    _console().print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    if output is not None:
+        typer.echo(f"wrote {output}")
 
 
 @app.command("check-model")
