@@ -54,6 +54,7 @@ P("k_cast_clear", 0.03, "1/h", A, "casts are washed out over 1-3 days as flow re
 P("tub_w_ros", 0.2, "dimensionless", A, "excess ROS injure tubular cells (lipid peroxidation); weight chosen small relative to the direct insult", "Tubular stress per unit excess ROS")
 P("tub_w_hypoxia", 0.3, "dimensionless", A, "chronic hypoxia from capillary loss injures tubules (rarefaction → hypoxia → more injury)", "Tubular stress per unit hypoxia")
 P("tub_w_tnf", 0.05, "dimensionless", A, "TNF-class cytokines induce tubular apoptosis; small weight", "Tubular stress per unit TNF-class cytokine")
+P("tub_w_microembolism", 1.0, "dimensionless", C, "set so that 1x10^6 renal-artery MSC worsen and 1x10^5 improve 24-h SCr in rat solitary-kidney IRI, the direction of PLoS One 2014 e92347 (SCr 3.71 with 1x10^5 vs 5.22 mg/dL control; 1x10^6 via renal artery worsened function); magnitude not fitted", "Tubular stress per unit MSC microembolism", lo=0, hi=3)
 for n, v, d in (("hgf_max_survival", 0.5, "HGF-class"), ("igf1_max_survival", 0.3, "IGF-1"), ("ev_max_survival", 0.5, "EV RNA cargo")):
     P(n, v, "dimensionless", A, f"placeholder maximal protection by {d}; to be calibrated against treated-arm data (preclinical_msc.csv) by the therapy work", f"Maximal reduction of tubular injury/death by {d}", lo=0.0, hi=0.9)
 P("hgf_max_prolif", 1.0, "dimensionless", A, "placeholder: full HGF effect doubles tubular proliferation; to be calibrated with treated arms", "Maximal rise in tubular proliferation by HGF", lo=0.0, hi=3.0)

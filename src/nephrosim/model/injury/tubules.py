@@ -49,6 +49,8 @@ PARAMETERS = (
     ParameterUse("tub_w_ros", "dimensionless", "Tubular stress per unit excess ROS"),
     ParameterUse("tub_w_hypoxia", "dimensionless", "Tubular stress per unit hypoxia"),
     ParameterUse("tub_w_tnf", "dimensionless", "Tubular stress per unit TNF-class cytokine"),
+    ParameterUse("tub_w_microembolism", "dimensionless",
+                 "Tubular stress per unit MSC microembolism (renal-artery delivery lodges cells in the left kidney)"),
     ParameterUse("hgf_max_survival", "dimensionless", "Maximal reduction of tubular injury/death by HGF-class factors"),
     ParameterUse("igf1_max_survival", "dimensionless", "Maximal reduction of tubular injury/death by IGF-1"),
     ParameterUse("ev_max_survival", "dimensionless", "Maximal reduction of tubular injury/death by EV RNA cargo"),
@@ -99,7 +101,8 @@ def tubules(side: str) -> Process:
         ),
         quantities=(
             Quantity(stress, f"in_tubular_stress_{s} + tub_w_ros * ros_excess_{s} + tub_w_hypoxia * hypoxia_{s}"
-                             f" + tub_w_tnf * tnf_{s}", "dimensionless", f"Stress on tubular cells ({where})"),
+                             f" + tub_w_tnf * tnf_{s}" + (" + tub_w_microembolism * msc_microembolism" if s == "l" else ""),
+                     "dimensionless", f"Stress on tubular cells ({where})"),
             Quantity(vac, f"max(0, 1 - {h} - {i} - {d} - {p} - {m})", "fraction",
                      f"Denuded tubular basement membrane ({where})"),
             Quantity(f"epithelium_{s}", f"{h} + {i} + {p} + {m}", "fraction", f"Living tubular epithelium ({where})"),
