@@ -96,3 +96,10 @@ def test_protocol_lists_attributes_with_sources():
     assert "potency_vegf" in result.output and "Rehman" in result.output
     bad = runner.invoke(app, ["protocol", "no_such_protocol.yaml"])
     assert bad.exit_code == 2 and "Traceback" not in bad.output
+
+
+def test_protocol_yaml_syntax_error_is_named(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text("tissue_source: [adipose\n")
+    result = runner.invoke(app, ["protocol", str(path)])
+    assert result.exit_code == 2 and "YAML syntax error" in result.output and "line" in result.output

@@ -46,3 +46,40 @@ def from_validation_error(exc, source: str = "") -> ScenarioError:
             line += f" (fix: {fix})"
         problems.append(line)
     return ScenarioError(source, problems)
+
+
+def validate(model_cls, data, source: str = "", what: str = "scenario"):
+    """Validate a mapping into ``model_cls``; every problem becomes one :class:`ScenarioError` line."""
+    from pydantic import ValidationError
+
+    if not isinstance(data, dict):
+        raise ScenarioError(source, [f"({what}): expected a mapping of fields, got {type(data).__name__}"])
+    try:
+        return model_cls.model_validate(data)
+    except ValidationError as exc:
+        raise from_validation_error(exc, source) from None
+
+
+def read_mapping(path, what: str = "scenario"):
+    """Read a YAML (or ``.json``) file; syntax errors give line and column."""
+    import json
+    from pathlib import Path
+
+    path = Path(path)
+    if not path.exists():
+        raise ScenarioError(str(path), [f"{what} file not found — check the path"])
+    text = path.read_text(encoding="utf-8")
+    if path.suffix.lower() == ".json":
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ScenarioError(str(path), [f"line {exc.lineno} column {exc.colno}: JSON syntax error: {exc.msg}"]) from None
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1} column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ScenarioError(str(path), [f"{where}YAML syntax error: {problem} — fix the indentation/quoting there"]) from None

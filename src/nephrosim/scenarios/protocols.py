@@ -41,9 +41,9 @@ import math
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from nephrosim.scenarios.errors import ScenarioError, from_validation_error
+from nephrosim.scenarios.errors import read_mapping, validate
 
 TissueSource = Literal["bone_marrow", "adipose", "umbilical_cord", "wharton_jelly", "placenta"]
 Culture = Literal["2d", "spheroid", "microcarrier", "hollow_fibre"]
@@ -90,23 +90,11 @@ class Protocol(BaseModel):
 
 def load_protocol(path: str | Path) -> Protocol:
     """Read and validate a protocol YAML file (errors name the file and field)."""
-    path = Path(path)
-    if not path.exists():
-        raise ScenarioError(str(path), ["protocol file not found — check the path (relative to the "
-                                        "working directory)"])
-    import yaml
-
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    return protocol_from_dict(data, str(path))
+    return protocol_from_dict(read_mapping(path, "protocol") or {}, str(path))
 
 
 def protocol_from_dict(data: Any, source: str = "protocol") -> Protocol:
-    if not isinstance(data, dict):
-        raise ScenarioError(source, [f"(protocol): expected a mapping of fields, got {type(data).__name__}"])
-    try:
-        return Protocol.model_validate(data)
-    except ValidationError as exc:
-        raise from_validation_error(exc, source) from None
+    return validate(Protocol, data, source, "protocol")
 
 
 def as_protocol(value: Protocol | str | Path | dict | None) -> Protocol:

@@ -10,13 +10,12 @@ Python::
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from nephrosim.scenarios.errors import ScenarioError, from_validation_error
+from nephrosim.scenarios.errors import read_mapping, validate
 from nephrosim.scenarios.injuries import INJURY_MODELS, Sham
 from nephrosim.scenarios.products import EV, MSC, ConditionedMedium
 
@@ -142,33 +141,9 @@ class Scenario(BaseModel):
 
 def scenario_from_dict(data: Any, source: str = "") -> Scenario:
     """Validate ``data`` into a :class:`Scenario`, raising :class:`ScenarioError`."""
-    if not isinstance(data, dict):
-        raise ScenarioError(source, [f"(scenario): expected a mapping of fields, got {type(data).__name__}"])
-    try:
-        return Scenario.model_validate(data)
-    except ValidationError as exc:
-        raise from_validation_error(exc, source) from None
+    return validate(Scenario, data, source, "scenario")
 
 
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario from a YAML (``.yaml``/``.yml``) or JSON file."""
-    path = Path(path)
-    if not path.exists():
-        raise ScenarioError(str(path), ["file not found — check the path"])
-    text = path.read_text(encoding="utf-8")
-    if path.suffix.lower() == ".json":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ScenarioError(str(path), [f"line {exc.lineno} column {exc.colno}: JSON syntax error: {exc.msg}"]) from None
-    else:
-        import yaml
-
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f"line {mark.line + 1} column {mark.column + 1}: " if mark else ""
-            problem = getattr(exc, "problem", None) or str(exc)
-            raise ScenarioError(str(path), [f"{where}YAML syntax error: {problem} — fix the indentation/quoting there"]) from None
-    return scenario_from_dict(data, str(path))
+    return scenario_from_dict(read_mapping(path, "scenario"), str(path))
