@@ -61,7 +61,8 @@ def test_export_petab_of_the_default_calibration(tmp_path):
     assert result.exit_code == 0, result.output
     problem = petab.Problem.from_yaml(str(out / "problem.yaml"))
     assert not petab.lint_problem(problem)  # lint_problem returns True when it finds errors
-    assert len(problem.measurement_df) == 4
+    assert len(problem.measurement_df) == 6  # Zager 1989 (4) + Cai 2014 (2)
+    assert problem.parameter_df.objectivePriorType.eq("normal").sum() == 2  # one lab effect per publication
 
 
 def test_bad_calibration_config_is_a_clear_error(tmp_path):

@@ -42,7 +42,8 @@ def simulate(
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="write the long table (.csv or .parquet)"),
     plot: Optional[Path] = typer.Option(None, "--plot", help="write a figure (.png, .svg, .pdf)"),
     uncertainty: Optional[Path] = typer.Option(
-        None, "--uncertainty", help="a finished calibration folder: report prediction intervals instead"),
+        None, "--uncertainty", help="a finished calibration folder, or 'shipped' (the calibration simulate uses by "
+        "default): report prediction intervals instead"),
     samples: int = typer.Option(200, "--samples", help="posterior draws for --uncertainty"),
     level: float = typer.Option(0.95, "--level", help="prediction-interval level for --uncertainty"),
 ):
@@ -215,13 +216,15 @@ def calibrate(
     profile: bool = typer.Option(False, "--profile", help="profile likelihoods of the estimated parameters"),
     report: bool = typer.Option(False, "--report", help="also run leave-one-study-out validation and write the report"),
     petab: Optional[Path] = typer.Option(None, "--petab", help="also export the problem as PEtab v1 to this folder"),
+    ship: bool = typer.Option(False, "--ship", help="write the estimates, with provenance, as the package's default "
+                              "parameter set (model/calibrated.json), which simulate then uses"),
 ):
     """Fit the model to evidence: multistart, exact gradients, resumable (rerun to resume)."""
     try:
         from nephrosim.calibration.commands import calibrate_command
 
         result = calibrate_command(config, out, profile=profile, report=report, petab=petab,
-                                   progress=sys.stderr.isatty())
+                                   progress=sys.stderr.isatty(), ship=ship)
     except _user_errors() as exc:
         _fail(str(exc).strip("'\""))
     typer.echo(f"negative log-likelihood {result['nll']:.6g}; starts at the best optimum: {result['converged_to_best']}")
@@ -230,6 +233,8 @@ def calibrate(
         typer.echo(f"  {name} = {value:.6g}" + (f"  (95 % profile interval {ci[0]:.4g}–{ci[1]:.4g})" if ci else ""))
     if result["report"]:
         typer.echo(f"report: {result['report']}")
+    if result["shipped"]:
+        typer.echo(f"shipped as the default parameter set: {result['shipped']}")
 
 
 @app.command()

@@ -63,9 +63,9 @@ def varied_parameters(scenario: Scenario, table: ParameterTable | None = None,
     ``include_fixed`` also lists table parameters marked ``vary = false`` (a user prior
     file may still vary them).
     """
-    from nephrosim.model.library import build_model
+    from nephrosim.model.library import build_model, parameter_table
 
-    table = table or ParameterTable.default()
+    table = table or parameter_table(scenario)
     out: dict[str, tuple[float, float | None, float | None]] = {}
     for arm in scenario.arms:
         spec = build_model(scenario, arm.name, table)

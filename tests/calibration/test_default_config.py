@@ -1,4 +1,5 @@
-"""The shipped calibration/default.yaml: valid, reviewable, and (slow) differentiable on the IRI model."""
+"""The shipped calibration/default.yaml: valid, reviewable, and (slow) differentiable on the IRI model;
+its PEtab export, random effects included, gives pyPESTO the same objective."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ def test_default_config_is_valid_and_reviewable():
     for s in studies:
         assert s.citation and s.mapping, f"{s.id}: cite the study and say how the scenario maps to it"
     assert {p.name for p in cfg.parameters} == {"iri_t50_min", "iri_q10"}
+    assert len(cfg.study_groups()) >= 2, "leave-one-study-out needs two publications"
+    assert cfg.parameter_set == "table", "the shipped calibration must start from the cited table"
 
 
 @pytest.mark.slow
@@ -36,5 +39,9 @@ def test_default_problem_gradient_and_petab(tmp_path):
 
     path = export_petab(load_config(DEFAULT), tmp_path)
     assert lint_petab(path) == ""
-    objective, _ = pypesto_objective(path, rtol=1e-8, atol=1e-10)
+    objective, names = pypesto_objective(path, rtol=1e-8, atol=1e-10)
+    assert len(names) == problem.dim  # estimated parameters, then one lab effect per publication
     assert float(objective(x)) == pytest.approx(problem.nll(x), rel=1e-6)
+    # away from the nominal point, with non-zero lab effects (PEtab prior = nephrosim's penalty)
+    x2 = x + np.linspace(-0.1, 0.05, problem.dim)
+    assert float(objective(x2)) == pytest.approx(problem.nll(x2), rel=1e-6)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::FutureWarning")
@@ -33,10 +34,26 @@ def test_export_refuses_mixed_structures(tmp_path, synthetic_config):
         export_petab(synthetic_config.replace(studies=studies), tmp_path)
 
 
-def test_export_refuses_random_effects(tmp_path, synthetic_config):
+def test_random_effects_export_as_priors_and_pypesto_agrees(tmp_path, synthetic_config):
+    """A between-study effect becomes P = P__typical·10^re__P in the model, a per-study
+    deviation with a normal objective prior in the parameter table; pyPESTO's objective
+    (simulation + prior) equals nephrosim's penalised one."""
+    pytest.importorskip("pypesto")
+    import pandas as pd
+
     cfg = synthetic_config.replace(random_effects=[{"parameter": "tbw_fraction", "sd_log10": 0.05}])
-    with pytest.raises(CalibrationConfigError, match="random_effects"):
-        export_petab(cfg, tmp_path)
+    yaml_path = export_petab(cfg, tmp_path / "petab")
+    assert lint_petab(yaml_path) == ""
+    pars = pd.read_csv(yaml_path.parent / "parameters.tsv", sep="\t")
+    re_rows = pars[pars.parameterId.str.startswith("re__")]
+    assert set(re_rows.parameterId) == {"re__severe__tbw_fraction", "re__moderate__tbw_fraction"}
+    assert set(re_rows.objectivePriorType) == {"normal"} and set(re_rows.objectivePriorParameters) == {"0;0.05"}
+    problem = CalibrationProblem(cfg)
+    objective, names = pypesto_objective(yaml_path)
+    assert len(names) == problem.dim
+    for x in (problem.x_nominal, problem.x_nominal + np.linspace(-0.03, 0.04, problem.dim)):
+        ours, theirs = problem.nll(x), float(objective(x))
+        assert abs(theirs - ours) <= 1e-6 * abs(ours), (ours, theirs)
 
 
 def test_import_measurements_roundtrip(tmp_path, synthetic_config):

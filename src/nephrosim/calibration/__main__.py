@@ -4,7 +4,9 @@ Writes ``DIR/starts.json`` after every start (atomic) and ``DIR/result.json`` at
 end. Rerun the same command after an interruption to resume. Options:
 ``--profile`` adds 95 % profile-likelihood intervals; ``--report`` also runs the
 leave-one-study-out validation and writes ``DIR/report/report.md``;
-``--petab DIR2`` exports the problem as PEtab v1.
+``--petab DIR2`` exports the problem as PEtab v1; ``--ship`` writes the estimates,
+with their provenance, to the package's ``model/calibrated.json`` (what
+``simulate`` uses by default).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ def main(argv=None) -> int:
     ap.add_argument("--profile", action="store_true", help="compute 95 %% profile-likelihood intervals")
     ap.add_argument("--report", action="store_true", help="leave-one-study-out validation + Markdown report")
     ap.add_argument("--petab", default=None, help="also export the problem as PEtab v1 to this folder")
+    ap.add_argument("--ship", action="store_true", help="write the estimates as the package's default parameter set")
     ap.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = ap.parse_args(argv)
 
@@ -29,7 +32,7 @@ def main(argv=None) -> int:
 
     try:
         result = calibrate_command(args.config, args.out, profile=args.profile, report=args.report,
-                                   petab=args.petab, progress=not args.no_progress)
+                                   petab=args.petab, progress=not args.no_progress, ship=args.ship)
     except CalibrationConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -16,8 +16,9 @@ from pathlib import Path
 
 
 def calibrate_command(config: str | Path, out: str | Path, *, profile: bool = False, report: bool = False,
-                      petab: str | Path | None = None, progress: bool = True) -> dict:
-    """Fit (resumably), optionally profile, export PEtab and write the validation report."""
+                      petab: str | Path | None = None, progress: bool = True, ship: bool = False) -> dict:
+    """Fit (resumably), optionally profile, export PEtab, write the validation report and
+    ship the estimates as the package's default parameter set (``ship``)."""
     from nephrosim.calibration import calibrate, load_config
 
     cfg = load_config(config)
@@ -34,9 +35,10 @@ def calibrate_command(config: str | Path, out: str | Path, *, profile: bool = Fa
 
         cv = cross_validate(cfg, full=cal, progress=progress)
         report_path = str(write_report(cal, cv, Path(out) / "report"))
+    shipped = str(cal.ship()) if ship else None
     return {"nll": cal.nll_, "parameters": cal.parameters_, "random_effects": cal.random_effects_,
             "converged_to_best": f"{cal.n_converged()}/{len(cal.starts_)}",
-            "intervals_95": getattr(cal, "intervals_", {}), "report": report_path}
+            "intervals_95": getattr(cal, "intervals_", {}), "report": report_path, "shipped": shipped}
 
 
 def validate_command(out: str | Path, report_dir: str | Path | None = None, *, cv_starts: int = 3,
@@ -61,9 +63,13 @@ def export_petab_command(config: str | Path, out_dir: str | Path) -> str:
 
 def simulate_uncertainty_command(scenario, calibration_dir: str | Path, *, n: int = 200, method: str = "laplace",
                                  level: float = 0.95, seed: int = 0, new_study: bool = True):
-    """Prediction intervals for ``scenario`` from a finished calibration folder (a DataFrame)."""
+    """Prediction intervals for ``scenario`` from a finished calibration folder, or from the
+    shipped calibration (``calibration_dir="shipped"``); a DataFrame."""
     from nephrosim.calibration.fit import Calibration
 
-    cal = Calibration.load(calibration_dir)
+    if str(calibration_dir) == "shipped":
+        cal = Calibration.from_shipped()
+    else:
+        cal = Calibration.load(calibration_dir)
     draws = cal.sample(n, method=method, seed=seed)
     return cal.predict_interval(scenario, draws, level=level, new_study=new_study, seed=seed)

@@ -106,6 +106,16 @@ class StudySpec(_Frozen):
     evidence: EvidenceSource | None = Field(None, description="read observations from the evidence store")
 
     @property
+    def group(self) -> str:
+        """The publication this entry belongs to: ``tags.study`` if given, else ``id``.
+
+        Entries of one publication (e.g. two temperature groups, whose scenarios differ
+        by injury and so cannot be arms of one scenario) share one between-study random
+        effect and are held out together in leave-one-study-out validation.
+        """
+        return self.tags.get("study", self.id)
+
+    @property
     def species(self) -> str:
         return str(self.scenario.get("species", ""))
 
@@ -128,6 +138,9 @@ class ParameterSpec(_Frozen):
 
 class RandomEffectSpec(_Frozen):
     """Between-study variation: study s uses θ·10^(b_s), b_s ~ N(0, sd_log10²).
+
+    A "study" is a publication (:attr:`StudySpec.group`): entries tagged with the same
+    ``tags.study`` share one b_s.
 
     The b_s are estimated jointly with θ as *penalised* study-level parameters
     (the negative log-likelihood gains Σ b_s²/(2 sd²) + ½ log 2π sd²), i.e. a
@@ -184,6 +197,10 @@ class CalibrationConfig(_Frozen):
     name: str = "calibration"
     description: str = ""
     likelihood: Literal["normal", "lognormal"] = "normal"
+    parameter_set: Literal["calibrated", "table"] = Field(
+        "calibrated", description="values of the parameters not estimated (and the nominal start): the "
+        "shipped calibration (default) or the cited table; the config that produces the shipped "
+        "calibration uses table so it does not start from its own result")
     parameters: tuple[ParameterSpec, ...] = Field(min_length=1)
     random_effects: tuple[RandomEffectSpec, ...] = ()
     include: StudyFilter = Field(default_factory=StudyFilter)
@@ -205,7 +222,7 @@ class CalibrationConfig(_Frozen):
     def _names(self):
         from nephrosim.model.parameters import ParameterTable
 
-        table = ParameterTable.default().names()
+        table = ParameterTable.default(calibrated=False).names()
         keys = [(p.name, p.species) for p in self.parameters]
         if len(set(keys)) != len(keys):
             raise ValueError("parameters: a name (and species) is listed twice; keep one entry")
@@ -235,9 +252,18 @@ class CalibrationConfig(_Frozen):
         return CalibrationConfig.model_validate(data)
 
     def without_study(self, study_id: str) -> CalibrationConfig:
+        """The config without a study: an entry id, or a publication (``tags.study``) — all its entries."""
+        ids = tuple(s.id for s in self.selected_studies() if study_id in (s.id, s.group)) or (study_id,)
         inc = self.include.model_dump()
-        inc["exclude"] = tuple(inc["exclude"]) + (study_id,)
+        inc["exclude"] = tuple(inc["exclude"]) + ids
         return self.replace(include=inc)
+
+    def study_groups(self) -> dict[str, tuple[str, ...]]:
+        """Publication → its selected entry ids (in config order)."""
+        out: dict[str, tuple[str, ...]] = {}
+        for s in self.selected_studies():
+            out[s.group] = out.get(s.group, ()) + (s.id,)
+        return out
 
     def digest(self) -> str:
         """Hash of everything that changes the result (to refuse mixing checkpoints)."""

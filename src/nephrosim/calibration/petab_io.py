@@ -17,7 +17,13 @@ Export layout (``DIR/``): ``model.xml`` (SBML L3V2), ``conditions.tsv``,
 * Estimated parameters: ``parameterScale log10``, bounds and nominal value from the
   config/table. Species-specific entries become ``<name>__<species>`` and are mapped
   through the condition table.
-* Random effects have no PEtab v1 form (no hierarchical priors) and are refused.
+* Random effects: for a parameter P with a between-study effect the model gets
+  ``P = P__typical · 10^re__P`` (an assignment rule; ``P__typical`` and ``re__P``
+  constant), the condition table maps ``P__typical`` to the estimated typical value
+  and ``re__P`` to the study's deviation ``re__<study>__P``, and each deviation is an
+  estimated parameter (lin scale, bounds ±4 SD) with ``objectivePriorType normal``
+  and ``objectivePriorParameters 0;SD`` — the same penalised (MAP) objective as
+  nephrosim's, which pyPESTO adds as a prior.
 """
 
 from __future__ import annotations
@@ -72,9 +78,6 @@ def export_petab(config, out_dir: str | Path, *, lint: bool = True) -> Path:
     from nephrosim.io import write_text_atomic
 
     cfg = as_config(config)
-    if cfg.random_effects:
-        raise CalibrationConfigError("export petab: random_effects have no PEtab v1 form (no hierarchical priors); "
-                                     "export a config without random_effects")
     problem = CalibrationProblem(cfg)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -93,13 +96,22 @@ def export_petab(config, out_dir: str | Path, *, lint: bool = True) -> Path:
             "the same structure (include: filters)")
     model_doc = libsbml.readSBMLFromString(problem.experiments[0].program.sbml)
     model_doc.getModel().setId("nephrosim_calibration")
+    re_names = [r.parameter for r in cfg.random_effects]
+    for name in re_names:
+        _add_random_effect(model_doc.getModel(), name)
 
     # parameters (estimated) and their per-condition mapping
     est_ids = {}
     for q in problem.parameters:
-        est_ids[q.label] = q.name if q.species is None else _pid(f"{q.name}__{q.species}")
+        if q.species is not None:
+            est_ids[q.label] = _pid(f"{q.name}__{q.species}")
+        else:
+            est_ids[q.label] = f"{q.name}__typical" if q.name in re_names else q.name
+    # mapped through the condition table: species-specific values, and the typical value of a
+    # parameter with a random effect (whose model id is then P__typical)
     species_specific = {q.name for q in problem.parameters if q.species is not None}
     estimated_names = {q.name for q in problem.parameters}
+    group_of = {sid: g for g, ids in problem.groups.items() for sid in ids}
 
     cond_rows = []
     all_params = sorted(values[keys[0]])
@@ -112,7 +124,10 @@ def export_petab(config, out_dir: str | Path, *, lint: bool = True) -> Path:
             row[p] = values[key][p]
         for name in species_specific:
             q = next((q for q in problem.parameters if q.name == name and q.species == e.scenario.species), None)
-            row[name] = est_ids[q.label] if q is not None else values[key][name]
+            column = f"{name}__typical" if name in re_names else name
+            row[column] = est_ids[q.label] if q is not None else values[key][name]
+        for name in re_names:
+            row[f"re__{name}"] = _pid(f"re__{group_of[e.study]}__{name}")
         cond_rows.append(row)
     conditions = pd.DataFrame(cond_rows)
 
@@ -144,6 +159,11 @@ def export_petab(config, out_dir: str | Path, *, lint: bool = True) -> Path:
     par_rows = [{"parameterId": est_ids[q.label], "parameterName": q.label, "parameterScale": "log10",
                  "lowerBound": q.lower, "upperBound": q.upper, "nominalValue": q.nominal, "estimate": 1}
                 for q in problem.parameters]
+    for (group, name, _), sd in zip(problem.re_slots, problem.re_sd):
+        par_rows.append({"parameterId": _pid(f"re__{group}__{name}"), "parameterName": f"re:{group}:{name}",
+                         "parameterScale": "lin", "lowerBound": -4.0 * sd, "upperBound": 4.0 * sd,
+                         "nominalValue": 0.0, "estimate": 1, "objectivePriorType": "normal",
+                         "objectivePriorParameters": f"0;{float(sd)!r}"})
     parameters = pd.DataFrame(par_rows)
 
     # species-specific parameters are mapped via the condition table; the model keeps its own values
@@ -161,6 +181,24 @@ def export_petab(config, out_dir: str | Path, *, lint: bool = True) -> Path:
         if errors:
             raise RuntimeError(f"export petab: the written problem does not lint clean:\n{errors}")
     return yaml_path
+
+
+def _add_random_effect(model, name: str) -> None:
+    """Rewrite constant parameter ``name`` as ``name = name__typical * 10^re__name``."""
+    p = model.getParameter(name)
+    if p is None:
+        raise CalibrationConfigError(f"export petab: random effect on {name!r}, which the model does not have")
+    for pid, value in ((f"{name}__typical", p.getValue()), (f"re__{name}", 0.0)):
+        q = model.createParameter()
+        q.setId(pid)
+        q.setValue(value)
+        q.setConstant(True)
+        if p.isSetUnits():
+            q.setUnits(p.getUnits() if pid.endswith("typical") else "dimensionless")
+    p.setConstant(False)
+    rule = model.createAssignmentRule()
+    rule.setVariable(name)
+    rule.setMath(libsbml.parseL3Formula(f"{name}__typical * pow(10, re__{name})"))
 
 
 def lint_petab(yaml_path: str | Path) -> str:
@@ -196,7 +234,11 @@ def pypesto_objective(yaml_path: str | Path, rtol: float = 1e-9, atol: float = 1
     importer = PetabImporter(problem, simulator_type="roadrunner")
     pproblem = importer.create_problem()
     obj = pproblem.objective
-    obj.solver_options = SolverOptions(relative_tolerance=rtol, absolute_tolerance=atol, maximum_num_steps=100000)
+    options = SolverOptions(relative_tolerance=rtol, absolute_tolerance=atol, maximum_num_steps=100000)
+    # with priors (random effects) the objective is an aggregate of the simulation and the prior
+    for part in getattr(obj, "_objectives", [obj]):
+        if hasattr(part, "solver_options"):
+            part.solver_options = options
     return obj, list(pproblem.x_names)
 
 

@@ -156,7 +156,8 @@ def observations_from_evidence(source, where: str = "evidence") -> list[Observat
     return out
 
 
-def study_scenario(study: StudySpec, observations: Sequence[Observation], extra_times: Sequence[float] = ()):
+def study_scenario(study: StudySpec, observations: Sequence[Observation], extra_times: Sequence[float] = (),
+                   parameter_set: str = "calibrated"):
     """The study's :class:`Scenario`: readouts, units and times taken from its observations."""
     from nephrosim.scenarios.errors import ScenarioError
     from nephrosim.scenarios.schema import scenario_from_dict
@@ -174,6 +175,7 @@ def study_scenario(study: StudySpec, observations: Sequence[Observation], extra_
                     f"{o.unit!r}); convert the observations to one unit")
             units[o.readout] = o.unit
     data["name"] = study.id
+    data.setdefault("parameter_set", parameter_set)
     data["readouts"] = readouts
     data["units"] = units
     data["times_h"] = sorted({float(o.time_h) for o in observations} | {float(t) for t in extra_times})
@@ -184,7 +186,7 @@ def study_scenario(study: StudySpec, observations: Sequence[Observation], extra_
 
 
 def resolve_parameters(config: CalibrationConfig) -> list[EstimatedParameter]:
-    table = ParameterTable.default()
+    table = ParameterTable.default(calibrated=config.parameter_set == "calibrated")
     studies = config.selected_studies()
     out = []
     for p in config.parameters:
@@ -226,13 +228,15 @@ class CalibrationProblem:
         self.study_ids = tuple(s.id for s in self.studies)
         self.random_effects = config.random_effects
         n_p = len(self.parameters)
-        self.re_slots: list[tuple[str, str, int]] = []  # (study, parameter, x index)
-        re_lookup: dict[tuple[str, str], int] = {}
-        for s in self.studies:
+        self.re_slots: list[tuple[str, str, int]] = []  # (publication, parameter, x index)
+        re_lookup: dict[tuple[str, str], int] = {}  # (study entry id, parameter) → x index
+        self.groups = config.study_groups()
+        for group, ids in self.groups.items():
             for r in self.random_effects:
                 idx = n_p + len(self.re_slots)
-                self.re_slots.append((s.id, r.parameter, idx))
-                re_lookup[(s.id, r.parameter)] = idx
+                self.re_slots.append((group, r.parameter, idx))
+                for sid in ids:
+                    re_lookup[(sid, r.parameter)] = idx
         self.re_sd = np.array([next(r.sd_log10 for r in self.random_effects if r.parameter == p)
                                for _, p, _ in self.re_slots])
         self.names = [p.label for p in self.parameters] + [f"re:{s}:{p}" for s, p, _ in self.re_slots]
@@ -248,7 +252,7 @@ class CalibrationProblem:
         for s in self.studies:
             obs = study_observations(s, config.base_dir)
             self.observations[s.id] = obs
-            scenario = study_scenario(s, obs)
+            scenario = study_scenario(s, obs, parameter_set=config.parameter_set)
             arm_names = [a.name for a in scenario.arms]
             for o in obs:
                 if o.arm is not None and o.arm not in arm_names:
@@ -442,6 +446,16 @@ class CalibrationProblem:
                 continue
             out[f"{e.study}/{e.arm}"] = dict(zip(e.sim_pars, 10.0 ** self._log_values(e, x)))
         return out
+
+    def evidence_digest(self) -> str:
+        """Digest of the data fitted (study, arm, readout, time, mean, SE of every
+        observation): the evidence version a shipped calibration records."""
+        import hashlib
+        import json
+
+        obs = sorted((e.study, e.arm, r, float(t), float(y), float(se)) for e in self.experiments
+                     for r, t, y, se in zip(e.readout, e.obs_time, e.y, e.se))
+        return hashlib.sha256(json.dumps(obs).encode()).hexdigest()[:16]
 
     def data_frame(self, x: np.ndarray | None = None):
         """Observations (and, with ``x``, the model means) as a long table."""

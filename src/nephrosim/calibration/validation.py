@@ -1,6 +1,7 @@
 """Leave-one-study-out cross-validation and the Markdown validation report.
 
-For each selected study s: refit on the other studies (same config, same seed,
+A study is a publication: entries tagged with the same ``tags.study`` are held out
+together. For each selected study s: refit on the other studies (same config, same seed,
 ``n_starts`` from ``cv_starts``, warm-started at the full fit), draw parameter
 uncertainty (Laplace, Gauss–Newton covariance) and, if random effects are declared,
 a fresh between-study deviation per draw (predicting a *new* study), then predict
@@ -42,22 +43,28 @@ class CrossValidation:
 
 def _predict_observations(cal: Calibration, problem: CalibrationProblem, study: str, n_draws: int, level: float,
                           seed: int, new_study: bool):
-    """Draw-wise model means at ``study``'s observations, under ``cal``'s uncertainty."""
+    """Draw-wise model means at the observations of publication ``study`` (all its
+    entries), under ``cal``'s uncertainty. With ``new_study`` every draw also draws the
+    publication's random effects afresh — one draw shared by its entries (one lab)."""
     rng = np.random.default_rng(seed)
     samples = cal.sample(n_draws, method="laplace", seed=seed)
     n_p = len(cal.problem_.parameters)
+    xs = []
+    for x_s in samples:
+        x = problem.x_nominal.copy()
+        # map the training fit's parameters onto this problem's layout (same parameter list)
+        x[:n_p] = x_s[:n_p]
+        if new_study:
+            for group, par, idx in problem.re_slots:
+                if group == study:
+                    sd = next(r.sd_log10 for r in problem.random_effects if r.parameter == par)
+                    x[idx] = rng.normal(0.0, sd)
+        xs.append(x)
+    ids = problem.groups.get(study, (study,))
     rows = []
-    for e in (e for e in problem.experiments if e.study == study):
+    for e in (e for e in problem.experiments if e.study in ids):
         draws = []
-        for x_s in samples:
-            x = problem.x_nominal.copy()
-            # map the training fit's parameters onto this problem's layout (same parameter list)
-            x[:n_p] = x_s[:n_p]
-            if new_study:
-                for s_id, par, idx in problem.re_slots:
-                    if s_id == study:
-                        sd = next(r.sd_log10 for r in problem.random_effects if r.parameter == par)
-                        x[idx] = rng.normal(0.0, sd)
+        for x in xs:
             m, status = problem.predict(e, x)
             if status.ok:
                 draws.append(m)
@@ -68,9 +75,10 @@ def _predict_observations(cal: Calibration, problem: CalibrationProblem, study: 
         for j in range(e.y.size):
             lo, hi = np.quantile(obs_draws[:, j], [q, 1 - q]) if len(draws) else (np.nan, np.nan)
             mlo, mhi = np.quantile(draws[:, j], [q, 1 - q]) if len(draws) else (np.nan, np.nan)
-            rows.append({"study": study, "arm": e.arm, "readout": e.readout[j], "unit": e.unit[j],
+            rows.append({"study": study, "entry": e.study, "arm": e.arm, "readout": e.readout[j], "unit": e.unit[j],
                          "time_h": float(e.obs_time[j]), "mean": float(e.y[j]), "se": float(e.se[j]),
-                         "prediction": float(point[j]), "mean_lower": float(mlo), "mean_upper": float(mhi),
+                         "prediction": float(point[j]), "relative_error": float(point[j] / e.y[j] - 1.0),
+                         "mean_lower": float(mlo), "mean_upper": float(mhi),
                          "pi_lower": float(lo), "pi_upper": float(hi),
                          "covered": bool(lo <= e.y[j] <= hi)})
     return rows
@@ -90,9 +98,10 @@ def cross_validate(config, *, full: Calibration | None = None, cv_starts: int = 
     import pandas as pd
 
     cfg = as_config(config)
-    studies = [s.id for s in cfg.selected_studies()]
+    studies = list(cfg.study_groups())  # publications: entries sharing tags.study are held out together
     if len(studies) < 2:
-        raise ValueError("cross_validate needs at least two selected studies; add studies or loosen include")
+        raise ValueError("cross_validate needs at least two selected studies (publications); add studies or "
+                         "loosen include")
     full = full if full is not None and hasattr(full, "x_") else Calibration(cfg).fit()
     full_problem = full.problem_
     rows, fits = [], {}
@@ -148,7 +157,7 @@ def _plot_study(full: Calibration, cv: CrossValidation | None, study: str, path:
         ax.errorbar(e.obs_time[mask], e.y[mask], yerr=1.96 * e.se[mask], fmt="o", color="k", capsize=3,
                     label="data (mean ± 1.96 SE)")
         if cv is not None and "readout" in cv.table:
-            t = cv.table[(cv.table.study == study) & (cv.table.arm == arm) & (cv.table.readout == readout)]
+            t = cv.table[(cv.table.entry == study) & (cv.table.arm == arm) & (cv.table.readout == readout)]
             if len(t):
                 t = t.sort_values("time_h")
                 yerr = np.vstack([t.prediction - t.pi_lower, t.pi_upper - t.prediction]).clip(min=0)
@@ -233,7 +242,11 @@ def write_report(full: Calibration, cv: CrossValidation | None, out_dir: str | P
         fig.savefig(out / "profiles.png", dpi=110)
         plt.close(fig)
         lines += ["", "![profile likelihoods](profiles.png)", ""]
-    lines += ["## Fit and held-out prediction per study", ""]
+    fit = p.data_frame(full.x_)
+    fit["model / data"] = fit["model"] / fit["mean"]
+    lines += ["## Fit and held-out prediction per study", "",
+              "Fit at the estimate, each study with its own lab effect (random effects at their estimates):", "",
+              _md_table(fit[["study", "arm", "readout", "time_h", "mean", "se", "model", "model / data"]]), ""]
     for sid in p.study_ids:
         png = f"study_{sid}.png"
         _plot_study(full, cv, sid, out / png)
@@ -244,9 +257,12 @@ def write_report(full: Calibration, cv: CrossValidation | None, out_dir: str | P
         if "covered" in t and t["covered"].notna().any():
             lines.append(f"Coverage of the held-out means by the {int(cv.level * 100)} % prediction interval: "
                          f"**{cv.coverage:.0%}** ({int(t['covered'].sum())}/{int(t['covered'].notna().sum())}).")
+            err = t["relative_error"].abs()
+            lines.append(f"Held-out prediction error (prediction / reported mean − 1): median |error| "
+                         f"**{err.median():.0%}**, largest {err.max():.0%}.")
             lines += ["", _md_table(cv.coverage_by_study().rename("coverage").reset_index()), ""]
-            cols = [c for c in ("study", "arm", "readout", "time_h", "mean", "se", "prediction", "pi_lower",
-                                "pi_upper", "covered") if c in t]
+            cols = [c for c in ("study", "entry", "arm", "readout", "time_h", "mean", "se", "prediction",
+                                "relative_error", "pi_lower", "pi_upper", "covered") if c in t]
             lines += [_md_table(t[cols].dropna(subset=["readout"])), ""]
         if "error" in t:
             for r in t.dropna(subset=["error"]).itertuples():

@@ -25,19 +25,24 @@ def _sbml_id(text: str) -> str:
     return ident if ident[:1].isalpha() else f"m_{ident}"
 
 
+def parameter_table(scenario) -> ParameterTable:
+    """The parameter table ``scenario`` asks for (``parameter_set``: calibrated or table)."""
+    return ParameterTable.default(calibrated=getattr(scenario, "parameter_set", "calibrated") == "calibrated")
+
+
 def body_weight_kg(scenario, table: ParameterTable | None = None) -> float:
     """The subject's body weight: the scenario's, else the species default."""
     if scenario.body_weight_g is not None:
         return scenario.body_weight_g / 1000.0
     if "body_weight_kg" in scenario.parameters:
         return float(scenario.parameters["body_weight_kg"])
-    table = table or ParameterTable.default()
+    table = table or parameter_table(scenario)
     return table.record("body_weight_kg", scenario.species).value
 
 
 def build_model(scenario, arm_name: str | None = None, table: ParameterTable | None = None) -> ModelSpec:
     """The :class:`ModelSpec` of ``scenario`` for one arm (default: the first)."""
-    table = table or ParameterTable.default()
+    table = table or parameter_table(scenario)
     arm = scenario.arms[0] if arm_name is None else scenario.arm(arm_name)
     species = scenario.species
     bw = body_weight_kg(scenario, table)

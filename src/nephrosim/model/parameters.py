@@ -12,12 +12,22 @@ overrides it). Provenance is one of
 ``lower``/``upper`` bound the plausible range (used by ensembles with a prior and by
 calibration). ``vary`` says whether ensembles perturb the parameter (structural
 constants such as unit conversions do not vary).
+
+The shipped calibration (``calibrated.json`` beside this module, written by
+``nephrosim calibrate calibration/default.yaml --out DIR --ship``) overrides the
+values it estimated: :meth:`ParameterTable.default` applies it (the model
+``simulate`` uses), ``ParameterTable.default(calibrated=False)`` is the table as
+cited. An overridden row keeps its citation and cited range and gets provenance
+``calibrated`` with a reason naming the fit (config, digest, seed, date,
+evidence). A scenario chooses with ``parameter_set: calibrated | table``.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
+import json
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -69,6 +79,23 @@ class ParameterRecord:
         return out
 
 
+CALIBRATED_FILE = "calibrated.json"
+
+
+def shipped_calibration() -> dict | None:
+    """The calibration shipped in the package (``model/calibrated.json``), or None.
+
+    Keys: ``config``, ``config_digest``, ``seed``, ``date``, ``nephrosim_version``,
+    ``evidence`` (files and digest of the data fitted), ``studies``, ``parameters``
+    (label → value; ``name[species]`` for species-specific estimates),
+    ``intervals_95``, ``nll``.
+    """
+    f = resources.files("nephrosim.model").joinpath(CALIBRATED_FILE)
+    if not f.is_file():
+        return None
+    return json.loads(f.read_text("utf-8"))
+
+
 def _float_or_none(text: str) -> float | None:
     text = (text or "").strip()
     return float(text) if text else None
@@ -99,13 +126,14 @@ class ParameterTable:
             return cls._from_rows(csv.DictReader(fh), str(path))
 
     @classmethod
-    @lru_cache(maxsize=1)
-    def default(cls) -> "ParameterTable":
+    @lru_cache(maxsize=4)
+    def default(cls, calibrated: bool = True) -> "ParameterTable":
         """The table shipped with nephrosim.
 
         One logical table, stored as ``parameters.csv`` (physiology) plus one
         ``parameters_<domain>.csv`` per biology domain beside it, so domains can be
-        reviewed separately.
+        reviewed separately. With ``calibrated`` (the default) the shipped
+        calibration's estimates replace the cited values they were fitted for.
         """
         folder = resources.files("nephrosim.model")
         files = sorted(f for f in folder.iterdir() if f.name.startswith("parameters") and f.name.endswith(".csv"))
@@ -113,7 +141,38 @@ class ParameterTable:
         for f in files:
             rows = csv.DictReader(io.StringIO(f.read_text("utf-8"), newline=""))
             records.extend(cls._from_rows(rows, f.name).records)
-        return cls(records)
+        table = cls(records)
+        if calibrated:
+            shipped = shipped_calibration()
+            if shipped is not None:
+                table = table.with_calibration(shipped)
+        return table
+
+    def with_calibration(self, calibration: dict) -> "ParameterTable":
+        """A copy whose rows estimated by ``calibration`` (a shipped-calibration mapping,
+        see :func:`shipped_calibration`) carry the estimates, provenance ``calibrated``."""
+        values = calibration["parameters"]
+        tag = (f"calibrated by {calibration['config']} (config digest {calibration['config_digest']}, seed "
+               f"{calibration['seed']}, {calibration['date']}, evidence {calibration['evidence']['digest']}; "
+               f"{len(calibration['studies'])} studies)")
+        out = list(self.records)
+        for label, value in values.items():
+            name, _, species = label.partition("[")
+            species = species.rstrip("]") or "all"
+            key = (name, species) if (name, species) in self._index else (name, "all")
+            if key not in self._index:
+                raise ValueError(f"shipped calibration estimates {label!r}, which the parameter table lacks; "
+                                 "re-run the calibration and --ship it again")
+            rec = self._index[key]
+            new = dataclasses.replace(
+                rec, species=species, value=float(value), provenance="calibrated",
+                reason=f"{tag}; table value {rec.value:g} {rec.unit} ({rec.provenance}"
+                       + (f": {rec.citation}" if rec.citation else "") + ")")
+            if species == rec.species:
+                out[out.index(rec)] = new
+            else:
+                out.append(new)
+        return ParameterTable(out)
 
     @classmethod
     def _from_rows(cls, rows, where: str) -> "ParameterTable":

@@ -65,9 +65,10 @@ IRI_READOUTS = ("serum_creatinine", "bun", "gfr", "neutrophils", "m1", "m2", "ma
 
 
 @lru_cache(maxsize=None)
-def _run(species: str, injury: tuple, readouts: tuple, times: tuple) -> dict[str, np.ndarray]:
+def _run(species: str, injury: tuple, readouts: tuple, times: tuple,
+         parameter_set: str = "calibrated") -> dict[str, np.ndarray]:
     result = simulate({"species": species, "injury": dict(injury), "readouts": list(readouts),
-                       "times_h": list(times)})
+                       "times_h": list(times), "parameter_set": parameter_set})
     status = result.statuses["vehicle"]
     if not status.ok:
         raise RuntimeError(f"{species} {dict(injury)}: {status.code} {status.message}")
@@ -76,9 +77,18 @@ def _run(species: str, injury: tuple, readouts: tuple, times: tuple) -> dict[str
     return out
 
 
-def _iri(species: str, clamp: float, times=T_ACUTE, **kw) -> dict[str, np.ndarray]:
+def _iri(species: str, clamp: float, times=T_ACUTE, parameter_set: str = "calibrated", **kw) -> dict[str, np.ndarray]:
     injury = tuple(sorted({"model": "ischemia_reperfusion", "clamp_min": clamp, **kw}.items()))
-    return _run(species, injury, IRI_READOUTS, tuple(times))
+    return _run(species, injury, IRI_READOUTS, tuple(times), parameter_set)
+
+
+#: The rat time-course, capillary and survival targets come from labs whose injury is milder
+#: than the calibrated *typical* lab (calibration/default.yaml: Zager 1989, Cai 2014). They are
+#: checked at the cited table's severity (iri_t50_min 50 min), which lies inside the calibrated
+#: between-lab 95 % range (tests/model/test_injury_iri.py checks that it does).
+RAT_TARGET_LAB = "table"
+RAT_LAB_NOTE = (" [lab severity: cited table, iri_t50_min 50 min, inside the calibrated between-lab range; "
+                "the calibrated typical lab is more severe]")
 
 
 def _value(d: dict, readout: str, t: float) -> float:
@@ -239,7 +249,7 @@ def mouse_iri_targets(out: Path) -> list[TargetResult]:
 
 def rat_iri_targets(out: Path) -> list[TargetResult]:
     results = []
-    d = _iri("rat", 45)
+    d = _iri("rat", 45, parameter_set=RAT_TARGET_LAB)
     base = float(d["serum_creatinine"][0])
     tp = _peak_time(d, "serum_creatinine")
     s6, s168 = _value(d, "serum_creatinine", 6), _value(d, "serum_creatinine", 168)
@@ -249,7 +259,7 @@ def rat_iri_targets(out: Path) -> list[TargetResult]:
                  ("injury score (0-4)", d["time_h"], d["tubular_injury_score"])], "value", window=(22, 26, 0, 4))
     results.append(TargetResult(
         "rat_iri45_time_course", "rat", "IRI 45 min bilateral",
-        "BUN/SCr up from 2–6 h, peak at 24 h, normal by 1 week with histology still injured",
+        "BUN/SCr up from 2–6 h, peak at 24 h, normal by 1 week with histology still injured" + RAT_LAB_NOTE,
         "'Characterization of renal ischemia-reperfusion injury in rats' (untreated_timecourses)",
         f"SCr ×{s6 / base:.1f} at 6 h, peak at {tp:.0f} h ({d['serum_creatinine'].max():.2f} mg/dL), "
         f"{s168:.2f} mg/dL at day 7 (normal ≤ 0.6), injury score {inj168:.1f}",
@@ -258,27 +268,28 @@ def rat_iri_targets(out: Path) -> list[TargetResult]:
                 "calibrated on mice puts the rat peak at 24–36 h and leaves SCr slightly above the normal "
                 "range at day 7; other adult-rat series peak on day 3 (untreated_timecourses), so the data "
                 "themselves disagree on timing") if not (tp == 24 and s168 <= 0.6) else "", plot=png))
-    sev, mod = _iri("rat", 60, T_LONG), _iri("rat", 45, T_LONG)
+    sev, mod = _iri("rat", 60, T_LONG, RAT_TARGET_LAB), _iri("rat", 45, T_LONG, RAT_TARGET_LAB)
     p4, p8 = _value(sev, "ptc_density", 672), _value(sev, "ptc_density", 1344)
     png2 = _plot(out / "rat_iri_capillaries.png", "Rat IRI: capillaries (Basile 2001: −30 to −50 %)",
                  [("60 min", sev["time_h"], sev["ptc_density"]), ("45 min", mod["time_h"], mod["ptc_density"])],
                  "PTC density (% of normal)", window=(672, 2016, 50, 70))
     results.append(TargetResult(
-        "rat_iri_capillary_loss", "rat", "IRI 60 min bilateral", "30–50 % capillary loss at 4, 8 (and 40) weeks",
+        "rat_iri_capillary_loss", "rat", "IRI 60 min bilateral", "30–50 % capillary loss at 4, 8 (and 40) weeks" + RAT_LAB_NOTE,
         "Basile 2001 AJP Renal 281:F887, doi:10.1152/ajprenal.2001.281.5.F887",
         f"{p4 - 100:.0f} % at 4 weeks, {p8 - 100:.0f} % at 8 weeks", 50 <= p4 <= 70 and 50 <= p8 <= 70, plot=png2))
     f_sev, f_mod = _value(sev, "fibrosis_area", 1344), _value(mod, "fibrosis_area", 1344)
     g_sev, g_mod = _value(sev, "gfr", 1344) / sev["gfr"][0], _value(mod, "gfr", 1344) / mod["gfr"][0]
     results.append(TargetResult(
         "rat_iri_severe_vs_moderate", "rat", "IRI 60 vs 45 min",
-        "severe → persistent fibrosis and lower GFR; moderate → healing",
+        "severe → persistent fibrosis and lower GFR; moderate → healing" + RAT_LAB_NOTE,
         "Basile 2001 (fibrosis at 40 weeks); untreated_timecourses (45-min: fibrosis without SCr change at 8 weeks)",
         f"8 weeks: fibrosis {f_sev:.1f} vs {f_mod:.1f} %, GFR {g_sev:.0%} vs {g_mod:.0%} of baseline",
         f_sev > f_mod + 5 and g_sev < 0.85 and g_mod > g_sev))
-    survival = {c: float(_iri("rat", c, (0, 48, 96, 168))["survival"][-1]) for c in (30, 60, 90, 120)}
+    survival = {c: float(_iri("rat", c, (0, 48, 96, 168), RAT_TARGET_LAB)["survival"][-1]) for c in (30, 60, 90, 120)}
     results.append(TargetResult(
         "rat_ischemia_survival", "rat", "complete bilateral ischaemia 30–120 min",
-        "30 min survived, 60 min usually survived, 90 min 73 % mortality, 120 min 100 % (deaths days 2–6)",
+        "30 min survived, 60 min usually survived, 90 min 73 % mortality, 120 min 100 % (deaths days 2–6)"
+        + RAT_LAB_NOTE,
         "J Clin Invest 1947 26:1072, doi:10.1172/JCI101899",
         ", ".join(f"{c} min: {100 - s:.0f} % dead" for c, s in survival.items()),
         survival[30] > 95 and survival[60] > 50 and 50 <= 100 - survival[90] <= 90 and 100 - survival[120] >= 90,

@@ -60,6 +60,9 @@ class Scenario(BaseModel):
     units: dict[str, str] = Field(default_factory=dict, description="readout → reporting unit")
     times_h: tuple[float, ...] = (0.0, 6.0, 24.0, 48.0, 72.0, 120.0, 168.0)
     parameters: dict[str, float] = Field(default_factory=dict, description="parameter-table overrides")
+    parameter_set: Literal["calibrated", "table"] = Field(
+        "calibrated", description="calibrated: the shipped calibration's estimates replace the values they "
+        "were fitted for (the default); table: every parameter at its cited table value")
     solver: Solver = Field(default_factory=Solver)
 
     @field_validator("times_h")
