@@ -53,10 +53,11 @@ class ArmProgram:
     units: tuple[str, ...]
     factors: tuple[float, ...]
     parameter_values: Mapping[str, float] = field(repr=False)
-    start_h: float = 0.0
+    start_h: float = 0.0  # hours after the insult that SBML model time 0 stands for (≤ 0)
 
     def simulator(self, options: SolverOptions) -> Simulator:
-        """A :class:`Simulator` for this arm (integration starts at ``start_h``)."""
+        """A :class:`Simulator` for this arm (integration starts at ``start_h``; its times are
+        hours after the insult)."""
         return Simulator(self.sbml, self.outputs, options, start_time=self.start_h)
 
     def convert(self, values: np.ndarray) -> np.ndarray:
@@ -95,8 +96,8 @@ def compile_arm(scenario: Scenario, arm: str) -> ArmProgram:
     # Integration starts at the insult (t = 0) or at the earliest event before it
     # (pre-treatment), from the healthy steady state.
     start = min([0.0, *(e.time_h for e in spec.events)])
-    return ArmProgram(arm, to_sbml(spec), tuple(outputs), tuple(scenario.readouts), tuple(units),
-                      tuple(factors), dict(values), start)
+    return ArmProgram(arm, to_sbml(spec, time_origin_h=start), tuple(outputs), tuple(scenario.readouts),
+                      tuple(units), tuple(factors), dict(values), start)
 
 
 class SimulationResult:

@@ -21,6 +21,7 @@ def test_perturbed_injury_model_stays_physical(example, tmp_path):
     assert summary.failure_fraction <= 0.001, summary.failures
     assert summary.status_counts.get("negative_state", 0) == 0
     frame = pd.read_parquet(summary.path)
-    assert (frame["value"] >= 0).all()
+    # readouts are non-negative up to round-off (states are checked by the engine's status)
+    assert (frame["value"] >= -1e-12).all(), frame["value"].min()
     scr = frame[(frame.readout == "serum_creatinine") & (frame.time_h == 24)]["value"]
     assert scr.std() > 0  # the parameters really varied

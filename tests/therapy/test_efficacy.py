@@ -3,8 +3,8 @@
 These tests need the injury–repair core (``ischemia_reperfusion`` in the insult
 registry). Effect sizes depend on the injury model's therapy weights
 (``hgf_max_survival``, ``ev_max_survival`` ... in parameters_injury.csv, placeholders
-"to be calibrated by the therapy work"); where a finding needs a proposed weight the
-test says so and passes it as a scenario parameter.
+"to be calibrated by the therapy work"); every test here runs at the table values.
+EVs vs parent cells at the meta-analysis doses: ``test_ev_vs_parent_cells.py``.
 """
 
 import numpy as np
@@ -16,9 +16,6 @@ pytestmark = pytest.mark.skipif("ischemia_reperfusion" not in _BUILDERS,
                                 reason="injury model ischemia_reperfusion not available yet")
 
 TIMES = tuple(float(t) for t in np.arange(0, 337, 3.0))
-#: Proposed value for parameters_injury.csv: EV RNA cargo carries most of the
-#: protection of EVs (RNase EVs lose it; EVs ≈ parent cells in meta-analysis).
-PROPOSED_WEIGHTS = {"ev_max_survival": 0.9}
 
 
 def _msc(**kw):
@@ -39,11 +36,11 @@ def mouse_iri():
             {"name": "msc_24h", "treatments": [_msc(time_h=24)]},
             {"name": "msc_48h", "treatments": [_msc(time_h=48)]},
             {"name": "msc_vegf_kd", "treatments": [_msc(knockouts=["vegf"])]},
+            {"name": "msc_hgf_kd", "treatments": [_msc(knockouts=["hgf"])]},
             {"name": "ev", "treatments": [EV]},
             {"name": "ev_rnase", "treatments": [{**EV, "knockouts": ["rna_cargo"]}]}]
     result = simulate({"species": "mouse", "injury": {"model": "ischemia_reperfusion", "clamp_min": 30},
-                       "arms": arms, "readouts": ["serum_creatinine", "ptc_density"], "times_h": list(TIMES),
-                       "parameters": PROPOSED_WEIGHTS})
+                       "arms": arms, "readouts": ["serum_creatinine", "ptc_density", "gfr"], "times_h": list(TIMES)})
     assert result.ok, result.statuses
     return result
 
@@ -66,28 +63,51 @@ def test_protection_falls_with_later_treatment(mouse_iri):
     assert p0 > 0.4
 
 
-def test_vegf_knockdown_loses_most_capillary_protection(mouse_iri):
-    # Togel 2009: VEGF-knockdown MSC lose protection
-    end = -1
-    wt = mouse_iri.get("msc_0h", "ptc_density")[end] - mouse_iri.get("vehicle", "ptc_density")[end]
-    kd = mouse_iri.get("msc_vegf_kd", "ptc_density")[end] - mouse_iri.get("vehicle", "ptc_density")[end]
-    assert wt > 5  # percentage points of capillary density preserved
+def _gain(result, arm, readout, t):
+    """What a treated arm preserves over vehicle at ``t`` (readout units)."""
+    at = lambda a: float(np.interp(t, result.times_h, result.get(a, readout)))  # noqa: E731
+    return at(arm) - at("vehicle")
+
+
+def test_vegf_knockdown_loses_most_capillary_and_late_function_protection(mouse_iri):
+    """Tögel 2009 ("VEGF is a mediator of the renoprotective effects of multipotent marrow
+    stromal cells in acute kidney injury", rat IRI): "Knockdown of vascular endothelial growth
+    factor (VEGF) by siRNA reduced effectiveness of MSCs ... Animals treated with MSCs had
+    increased renal microvessel density compared to VEGF knockdown MSC-treated and
+    vehicle-treated animals." (abstract; no numbers read).
+
+    Mechanism in the model: paracrine VEGF protects peritubular endothelium and adds to
+    capillary regrowth (capillaries.py); endothelial injury and rarefaction lower glomerular
+    perfusion, hence GFR, for weeks. The knockdown therefore loses most of the protection of
+    capillaries (day 14) and of GFR at days 7–14. Its loss of 24–48 h SCr protection is small
+    (see docs/therapy.md §7: the early SCr rise comes from the direct reperfusion hit on the
+    tubules, which HGF, IGF-1 and the MSC's own EV RNA still blunt).
+    """
+    r = mouse_iri
+    wt, kd = _gain(r, "msc_0h", "ptc_density", 336), _gain(r, "msc_vegf_kd", "ptc_density", 336)
+    assert wt > 5  # percentage points of capillary density preserved at day 14
     assert kd < 0.5 * wt
-    # function: still some loss of protection (the size depends on the injury model's weights)
-    assert protection(mouse_iri, "msc_vegf_kd") < protection(mouse_iri, "msc_0h")
+    for t in (168, 336):
+        wt, kd = _gain(r, "msc_0h", "gfr", t), _gain(r, "msc_vegf_kd", "gfr", t)
+        assert wt > 0
+        assert kd < 0.5 * wt, (t, wt, kd)
+    # SCr: direction only (Tögel 2009: "reduced effectiveness")
+    assert protection(r, "msc_vegf_kd") < protection(r, "msc_0h")
+
+
+def test_other_knockouts_keep_capillary_protection(mouse_iri):
+    """A knockout removes exactly one mechanism: HGF-knockdown MSC still protect capillaries
+    (VEGF intact) while losing tubular protection (SCr)."""
+    r = mouse_iri
+    wt, hgf_kd = _gain(r, "msc_0h", "ptc_density", 336), _gain(r, "msc_hgf_kd", "ptc_density", 336)
+    assert hgf_kd > 0.8 * wt
+    assert protection(r, "msc_hgf_kd") < protection(r, "msc_0h")
 
 
 def test_rnase_treated_evs_lose_most_protection(mouse_iri):
     # Bruno 2009, Gatti 2011: "Pretreatment of MVs with RNase ... abrogated these protective effects"
     assert protection(mouse_iri, "ev") > 0.3
     assert protection(mouse_iri, "ev_rnase") < 0.25 * protection(mouse_iri, "ev")
-
-
-def test_evs_about_as_effective_as_parent_cells(mouse_iri):
-    # meta-analysis (doi:10.1186/s13287-019-1530-4): no significant difference EVs vs stem cells;
-    # typical doses: 100 ug EV protein vs 5x10^5 MSC per mouse. Needs PROPOSED_WEIGHTS.
-    ratio = protection(mouse_iri, "ev") / protection(mouse_iri, "msc_0h")
-    assert 0.7 < ratio < 1.3
 
 
 def _reads_microembolism() -> bool:

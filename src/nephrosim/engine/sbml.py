@@ -5,12 +5,19 @@ compartment; parameters → constant parameters; quantities → assignment rules
 fluxes → irreversible reactions; events → SBML events. Time is in hours. The
 SBML is the single executable form: ``nephrosim simulate`` runs exactly what
 ``nephrosim export sbml`` writes.
+
+SBML simulators start at model time 0, and libRoadRunner evaluates event triggers
+at 0 when it resets. A model whose story begins before the insult (pre-treatment:
+a dose at t = −24 h) is therefore written with its clock shifted: model time
+τ = t − ``time_origin_h``, every ``time`` in the math becomes ``(time + t0)`` and
+every event time ``t_e − t0``; the document's notes say so.
 """
 
 from __future__ import annotations
 
 import html
 import numbers
+import re
 
 import libsbml
 
@@ -21,7 +28,12 @@ class SBMLCompileError(ValueError):
     """An expression or name that cannot become valid SBML."""
 
 
-def _math(expr: str, where: str):
+_TIME = re.compile(r"(?<![\w.])time(?![\w(])")
+
+
+def _math(expr: str, where: str, time_origin_h: float = 0.0):
+    if time_origin_h:
+        expr = _TIME.sub(f"(time + {float(time_origin_h)!r})", str(expr))
     ast = libsbml.parseL3Formula(str(expr))
     if ast is None:
         raise SBMLCompileError(f"{where}: cannot parse expression {expr!r}: {libsbml.getLastParseL3Error()}")
@@ -49,14 +61,23 @@ def _check(code: int, where: str) -> None:
         raise SBMLCompileError(f"{where}: libSBML refused ({libsbml.OperationReturnValue_toString(code)})")
 
 
-def to_sbml(spec: ModelSpec) -> str:
-    """Return the SBML L3V2 document for ``spec`` as a string."""
+def to_sbml(spec: ModelSpec, time_origin_h: float = 0.0) -> str:
+    """Return the SBML L3V2 document for ``spec`` as a string.
+
+    ``time_origin_h`` (≤ 0): the time, in hours after the insult, that model time 0
+    stands for (the first pre-treatment dose); 0 when the story starts at the insult.
+    """
     spec.check()
+    if time_origin_h > 0:
+        raise SBMLCompileError(f"time_origin_h must be ≤ 0 (a time before the insult), got {time_origin_h}")
     doc = libsbml.SBMLDocument(3, 2)
     model = doc.createModel()
     model.setId(spec.name)
     model.setTimeUnits("dimensionless")
-    _notes(model, f"nephrosim model {spec.name}; time in hours.")
+    clock = "time in hours after the insult" if not time_origin_h else (
+        f"model time in hours since {time_origin_h:g} h (the first dose before the insult): the insult is at "
+        f"model time {-time_origin_h:g}")
+    _notes(model, f"nephrosim model {spec.name}; {clock}.")
 
     comp = model.createCompartment()
     comp.setId("body")
@@ -87,7 +108,7 @@ def to_sbml(spec: ModelSpec) -> str:
             sp.setInitialAmount(0.0)
             ia = model.createInitialAssignment()
             ia.setSymbol(s.name)
-            _check(ia.setMath(_math(s.initial, f"initial value of {s.name!r}")), s.name)
+            _check(ia.setMath(_math(s.initial, f"initial value of {s.name!r}", time_origin_h)), s.name)
 
     for q in spec.quantities:
         par = model.createParameter()
@@ -96,7 +117,7 @@ def to_sbml(spec: ModelSpec) -> str:
         _notes(par, f"{q.description} [{q.unit}]")
         rule = model.createAssignmentRule()
         rule.setVariable(q.name)
-        _check(rule.setMath(_math(q.expr, f"quantity {q.name!r}")), q.name)
+        _check(rule.setMath(_math(q.expr, f"quantity {q.name!r}", time_origin_h)), q.name)
 
     state_names = {st.name for st in spec.states}
     for f in spec.fluxes:
@@ -115,7 +136,7 @@ def to_sbml(spec: ModelSpec) -> str:
             ref.setStoichiometry(float(stoich))
             ref.setConstant(True)
         law = rx.createKineticLaw()
-        ast = _math(f.rate, f"rate of flux {f.name!r}")
+        ast = _math(f.rate, f"rate of flux {f.name!r}", time_origin_h)
         _check(law.setMath(ast), f.name)
         # states the rate depends on without being consumed or produced are modifiers
         for species in sorted(_names(ast) & state_names - set(f.consumes) - set(f.produces)):
@@ -130,11 +151,11 @@ def to_sbml(spec: ModelSpec) -> str:
         trig = ev.createTrigger()
         trig.setInitialValue(False)
         trig.setPersistent(True)
-        trig.setMath(_math(f"time >= {float(e.time_h)!r}", e.name))
+        trig.setMath(_math(f"time >= {float(e.time_h - time_origin_h)!r}", e.name))
         for var, expr in e.assignments.items():
             ea = ev.createEventAssignment()
             ea.setVariable(var)
-            _check(ea.setMath(_math(expr, f"event {e.name!r}")), e.name)
+            _check(ea.setMath(_math(expr, f"event {e.name!r}", time_origin_h)), e.name)
 
     return libsbml.writeSBMLToString(doc)
 

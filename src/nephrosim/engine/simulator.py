@@ -103,8 +103,10 @@ class Simulator:
     sbml : SBML text.
     outputs : ids of the quantities to return (species, parameters or rules).
     options : :class:`SolverOptions`.
-    start_time : model time at which integration starts from the initial state
-        (negative when something, e.g. a pre-treatment dose, happens before t = 0).
+    start_time : the time (hours after the insult) that the SBML's model time 0 stands
+        for: negative when something, e.g. a pre-treatment dose, happens before the
+        insult (see :func:`nephrosim.engine.sbml.to_sbml`). ``run`` takes and returns
+        times after the insult.
     """
 
     def __init__(self, sbml: str, outputs: Sequence[str], options: SolverOptions = SolverOptions(),
@@ -176,12 +178,10 @@ class Simulator:
                 if names:
                     rr.setValues(names, row)
                 rr.reset()
-                if self.start_time != 0.0:
-                    rr.setValue("time", self.start_time)
                 if grid.size == 1:
                     data = np.asarray(rr.getSelectedValues())[None, :]
                 else:
-                    data = np.asarray(rr.simulate(times=grid))
+                    data = np.asarray(rr.simulate(times=grid - self.start_time))
         except Exception as exc:  # roadrunner raises RuntimeError for CVODE failures
             return nan, TrajectoryStatus(SOLVER_FAILURE, _explain(exc))
         if grid is not times:

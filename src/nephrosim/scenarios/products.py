@@ -15,6 +15,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from nephrosim.scenarios.protocols import Protocol, as_protocol
 from nephrosim.units import UnitError, convert
 
+#: Earliest pre-treatment accepted, hours before the insult (preconditioning designs give
+#: MSC/EVs 1–24 h before ischaemia or a nephrotoxin; Reis 2012 gave BMSC 24 h before
+#: gentamicin; the EV meta-analysis tables list a dose 1 h before IRI). Thirty days covers
+#: these with a wide margin; anything earlier is treated as a mistake.
+EARLIEST_PRETREATMENT_H = -720.0
+
 TissueSource = Literal["bone_marrow", "adipose", "umbilical_cord", "wharton_jelly", "placenta"]
 Donor = Literal["autologous", "syngeneic", "allogeneic", "xenogeneic_human"]
 Route = Literal[
@@ -28,7 +34,8 @@ FactorKnockout = Literal["vegf", "hgf", "il10", "tsg6", "igf1"]
 class _Treatment(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    time_h: float = Field(0.0, description="hours after the insult (negative = before)")
+    time_h: float = Field(0.0, description="hours after the insult (negative = pre-treatment, at most "
+                          "30 days = 720 h before)")
     repeat_every_h: float | None = Field(None, gt=0.0)
     repeat_count: int = Field(1, ge=1, le=100, description="number of doses in total")
 
@@ -66,6 +73,17 @@ class _Treatment(BaseModel):
                 f"source {src!r} contradicts the protocol's tissue_source "
                 f"{self.protocol.tissue_source!r}; drop source or make them agree")
         return self
+
+    @field_validator("time_h")
+    @classmethod
+    def _pretreatment_window(cls, v: float) -> float:
+        """Pre-treatment (time_h < 0) is allowed up to 30 days before the insult."""
+        if v < EARLIEST_PRETREATMENT_H:
+            raise ValueError(
+                f"time_h={v:g} is {-v / 24:.1f} days before the insult; pre-treatment may start at most "
+                f"{-EARLIEST_PRETREATMENT_H:g} h (30 days) before it (time_h >= {EARLIEST_PRETREATMENT_H:g}). "
+                "Hours are counted from the insult (reperfusion, toxin dose, ligation)")
+        return v
 
     def effective_protocol(self) -> Protocol:
         """The protocol in force (a standard 2D protocol of ``source`` when none is given)."""

@@ -53,6 +53,13 @@ def sided(name: str, side: str) -> str:
     return f"{name}_{side}"
 
 
+def input_rest_values() -> dict[str, str]:
+    """Each insult input's value without an insult (full name → expression)."""
+    out = {sided(n, s): default for n, (default, _, _) in SIDE_INPUTS.items() for s in SIDES}
+    out.update({n: default for n, (default, _, _) in SYSTEMIC_INPUTS.items()})
+    return out
+
+
 def insult_inputs(**exprs: str) -> Process:
     """The insult-input process; keyword arguments override defaults by full name.
 

@@ -14,17 +14,35 @@ All three are relative to a healthy kidney (1 = normal)::
 
     d ros/dt = k_ros·s·[(1 + in_ros + w_inf·(neutrophils + m1) + w_hyp·hypoxia)
                         − ros·(1 − f_gsh + f_gsh·gsh)·(1 + a_max·paracrine_antioxidant)]
-    d gsh/dt = k_gsh·s·[1 − gsh·(1 + c_ox·max(0, ros − 1))]
+    d gsh/dt = k_gsh·s·[1 − gsh·(1 + c_ox·excess(ros − 1))]
     d mda/dt = k_mda·s·(ros − mda)
 
 ``s`` is ``rate_scale`` (quarter-power allometry). Rate constants and weights are
 assumed/calibrated (see ``parameters_injury.csv``).
+
+``excess(x)`` is max(0, x) with its corner smoothed (:func:`smooth_excess`):
+½·(x + √(x² + w²))·x²/(x² + w²). It is exactly 0 at rest (x = 0), within w/2 of
+max(0, x) everywhere and infinitely differentiable. The plain corner sat exactly at
+the resting point: a decaying paracrine antioxidant holds ROS just below 1 and
+CVODE chattered across the corner (CV_TOO_MUCH_WORK near day 25 in rat arms with
+repeated MSC doses). w = :data:`ROS_EXCESS_WIDTH` = 0.001 (0.1 % of normal ROS) is a
+numerical choice (assumed), far below the excesses that matter (the reperfusion
+burst raises ROS several-fold).
 """
 
 from __future__ import annotations
 
 from nephrosim.model.core import Flux, ParameterUse, Process, Quantity, State
 from nephrosim.model.injury.common import SIDE_NAMES, eff
+
+#: Width (relative ROS) over which the corner of max(0, ros − 1) is smoothed (assumed, numerical).
+ROS_EXCESS_WIDTH = 0.001
+
+
+def smooth_excess(x: str, width: float = ROS_EXCESS_WIDTH) -> str:
+    """max(0, x) with a smooth corner: ½·(x + √(x² + w²))·x²/(x² + w²) — 0 at x = 0."""
+    w2 = repr(float(width) ** 2)
+    return f"(0.5 * (({x}) + sqrt(({x})^2 + {w2})) * ({x})^2 / (({x})^2 + {w2}))"
 
 PARAMETERS = (
     ParameterUse("k_ros", "1/h", "ROS turnover rate constant"),
@@ -55,7 +73,8 @@ def oxidative_stress(side: str) -> Process:
         ),
         parameters=PARAMETERS,
         quantities=(
-            Quantity(f"ros_excess_{s}", f"max(0, {ros} - 1)", "relative", "ROS above normal"),
+            Quantity(f"ros_excess_{s}", smooth_excess(f"{ros} - 1"), "relative",
+                     "ROS above normal (corner smoothed over 0.1 % of normal)"),
         ),
         fluxes=(
             Flux(f"ros_production_{s}", f"k_ros * rate_scale * ({production})", "1/h",

@@ -15,6 +15,12 @@ processes, so several products in one arm share one set of paracrine pools:
 
 Doses are SBML events; doses given at the same time are merged into one event so
 that simultaneous increments add up.
+
+Pre-treatment (``time_h < 0``) is built like any dose: its event fires before the
+insult, and the simulation starts integrating at the earliest dose, from the healthy
+steady state (``nephrosim.simulation.compile_arm``). The therapy is correct there —
+the host is healthy, so homing, licensing and kidney-MSC death run at rest. The
+insult holds still until t = 0 (:func:`nephrosim.model.insults.injury_models.before_insult`).
 """
 
 from __future__ import annotations

@@ -52,8 +52,6 @@ def build_cm(treatments, species: str, body_weight_kg: float, ctx: ArmContext) -
             c.values[f"{p}_potency_{key}"] = pot[m]
             c.parameters.append(ParameterUse(f"{p}_potency_{key}", "dimensionless", f"Potency of CM lot {n} for {m}"))
         for k, time_h in enumerate(t.dose_times_h(), start=1):
-            if time_h < 0:
-                raise ValueError(f"CM dose at time_h={time_h}: doses before the insult are not supported yet")
             dose = f"{p}_dose_{k}_cell_equivalents"
             c.values[dose] = t.dose_cell_equivalents(body_weight_kg)
             c.parameters.append(ParameterUse(dose, "cell_equivalents", f"CM dose {k} of lot {n}"))

@@ -98,8 +98,6 @@ def build_ev(treatments, species: str, body_weight_kg: float, ctx: ArmContext) -
         ref = REFERENCE_DOSE[t.dose_unit]
         yield_term = f" / {p}_yield_fold" if t.dose_unit == "cell_equivalents" else ""
         for k, time_h in enumerate(t.dose_times_h(), start=1):
-            if time_h < 0:
-                raise ValueError(f"EV dose at time_h={time_h}: doses before the insult are not supported yet")
             dose = f"{p}_dose_{k}"
             c.values[dose] = float(t.dose)
             c.parameters.append(ParameterUse(dose, t.dose_unit, f"EV dose {k} of lot {j} in {t.dose_unit}"))

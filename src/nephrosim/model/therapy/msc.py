@@ -229,9 +229,6 @@ def build_msc(treatments, species: str, body_weight_kg: float, ctx: ArmContext) 
 
         entry = f"{p}_{ROUTE_ENTRY[t.route]}"
         for k, time_h in enumerate(t.dose_times_h(), start=1):
-            if time_h < 0:
-                raise ValueError(f"MSC dose at time_h={time_h}: doses before the insult are not supported "
-                                 "yet; give time_h >= 0")
             dose = f"{p}_dose_{k}_cells"
             c.values[dose] = t.dose_cells(body_weight_kg)
             c.parameters.append(ParameterUse(dose, "cells", f"Cells given in dose {k} of lot {i}"))
