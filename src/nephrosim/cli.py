@@ -230,7 +230,8 @@ def calibrate(
     typer.echo(f"negative log-likelihood {result['nll']:.6g}; starts at the best optimum: {result['converged_to_best']}")
     for name, value in result["parameters"].items():
         ci = result["intervals_95"].get(name)
-        typer.echo(f"  {name} = {value:.6g}" + (f"  (95 % profile interval {ci[0]:.4g}–{ci[1]:.4g})" if ci else ""))
+        ends = ["open" if v is None else f"{v:.4g}" for v in ci] if ci else None
+        typer.echo(f"  {name} = {value:.6g}" + (f"  (95 % profile interval {ends[0]}–{ends[1]})" if ends else ""))
     if result["report"]:
         typer.echo(f"report: {result['report']}")
     if result["shipped"]:

@@ -22,6 +22,8 @@ read from it. Validated once at construction (pydantic, immutable)::
     fit: {method: L-BFGS-B, n_starts: 10, seed: 0}
 
 Observation errors: ``sd`` + ``n`` (SE of the mean = SD/√n) or ``sem`` directly.
+A study may also (or only) give ``contrasts``: treatment effects between two of its
+arms, e.g. a pooled meta-analytic log ratio of means (:class:`Contrast`).
 Readout times and units of each study's scenario come from its observations.
 """
 
@@ -71,6 +73,44 @@ class Observation(_Frozen):
         return float(self.sem) if self.sem is not None else float(self.sd) / math.sqrt(self.n)
 
 
+class Contrast(_Frozen):
+    """A treatment effect between two arms of a study, as a summary statistic.
+
+    For pooled meta-analytic effects (e.g. ``nephrosim meta --measure ROM`` of MSC on
+    SCr in rodent IRI) or a paper that reports only a ratio. ``measure``:
+
+    * ``log_ratio``: ln(mean treated / mean control) — the ROM of Hedges et al. 1999;
+    * ``smd``: (mean treated − mean control) / SD, with SD = ``cv`` × control mean
+      (the model predicts means, not spreads, so the coefficient of variation must be
+      stated, with its source in ``note``).
+
+    The estimate enters the likelihood as normal with standard error ``se`` (for a
+    pooled effect: its random-effects SE).
+    """
+
+    treated: str
+    control: str
+    readout: str
+    time_h: float = Field(ge=0.0)
+    measure: Literal["log_ratio", "smd"] = "log_ratio"
+    estimate: float
+    se: float = Field(gt=0.0)
+    cv: float | None = Field(None, gt=0.0, description="SD / control mean, needed for measure smd")
+    note: str = ""
+
+    @model_validator(mode="after")
+    def _cv_for_smd(self):
+        if self.measure == "smd" and self.cv is None:
+            raise ValueError("measure smd needs cv (SD / control mean) to turn model means into an SMD; add cv "
+                             "with its source in note, or use measure log_ratio")
+        if self.treated == self.control:
+            raise ValueError("treated and control must be two different arms")
+        return self
+
+    def label(self) -> str:
+        return f"{self.measure}({self.readout}: {self.treated} vs {self.control})"
+
+
 class EvidenceSource(_Frozen):
     """Observations read from nephrosim's evidence store (:class:`nephrosim.evidence.EvidenceStore`).
 
@@ -104,6 +144,8 @@ class StudySpec(_Frozen):
     observations_csv: str | None = Field(None, description="CSV with columns arm, readout, time_h, mean, "
                                          "sd, sem, n, unit (path relative to the config)")
     evidence: EvidenceSource | None = Field(None, description="read observations from the evidence store")
+    contrasts: tuple[Contrast, ...] = Field((), description="treatment effects between two arms (summary "
+                                            "statistics such as a pooled log ratio of means or SMD)")
 
     @property
     def group(self) -> str:
@@ -266,8 +308,11 @@ class CalibrationConfig(_Frozen):
         return out
 
     def digest(self) -> str:
-        """Hash of everything that changes the result (to refuse mixing checkpoints)."""
-        data = self.model_dump(exclude={"description", "base_dir"})
+        """Hash of everything that changes the result (to refuse mixing checkpoints).
+
+        Fields left at their defaults are not hashed, so a config keeps its digest when
+        nephrosim adds an optional field."""
+        data = self.model_dump(exclude={"description", "base_dir"}, exclude_defaults=True)
         return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 

@@ -486,7 +486,6 @@ class Calibration:
         """
         import pandas as pd
 
-        from nephrosim.engine.simulator import Simulator
         from nephrosim.simulation import as_scenario, compile_arm, solver_options
 
         self._check_fitted()
@@ -504,7 +503,7 @@ class Calibration:
         rows = []
         for arm in scenario.arms:
             program = compile_arm(scenario, arm.name)
-            sim = Simulator(program.sbml, program.outputs, solver_options(scenario))
+            sim = program.simulator(solver_options(scenario))
             names = list(values_for_scenario(p.parameters, self.x_[:n_p], scenario, program.parameter_values))
             idx = [next(i for i, q_ in enumerate(p.parameters) if q_.name == nm
                         and (q_.species is None or q_.species == scenario.species)) for nm in names]

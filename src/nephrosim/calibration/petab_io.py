@@ -17,6 +17,7 @@ Export layout (``DIR/``): ``model.xml`` (SBML L3V2), ``conditions.tsv``,
 * Estimated parameters: ``parameterScale log10``, bounds and nominal value from the
   config/table. Species-specific entries become ``<name>__<species>`` and are mapped
   through the condition table.
+* Contrasts (effects between two arms) have no PEtab v1 form and are refused.
 * Random effects: for a parameter P with a between-study effect the model gets
   ``P = P__typical · 10^re__P`` (an assignment rule; ``P__typical`` and ``re__P``
   constant), the condition table maps ``P__typical`` to the estimated typical value
@@ -79,6 +80,10 @@ def export_petab(config, out_dir: str | Path, *, lint: bool = True) -> Path:
 
     cfg = as_config(config)
     problem = CalibrationProblem(cfg)
+    if problem.contrasts:
+        raise CalibrationConfigError(
+            "export petab: contrasts (treatment effects between two arms) have no PEtab v1 form — an observable "
+            "belongs to one condition; export a config without contrasts (include: filters)")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
 

@@ -34,6 +34,23 @@ FAILED_NLL = 1e10
 
 
 @dataclass(frozen=True)
+class ContrastTerm:
+    """A :class:`Contrast` bound to rows of two experiments."""
+
+    study: str
+    spec: object  # the Contrast
+    treated: tuple[int, int]  # (experiment index, row)
+    control: tuple[int, int]
+
+    def value(self, m_t: float, m_c: float) -> tuple[float, float, float]:
+        """The measure and its derivatives with respect to the treated and control means."""
+        if self.spec.measure == "log_ratio":
+            return math.log(m_t / m_c), 1.0 / m_t, -1.0 / m_c
+        cv = self.spec.cv
+        return (m_t / m_c - 1.0) / cv, 1.0 / (cv * m_c), -m_t / (cv * m_c ** 2)
+
+
+@dataclass(frozen=True)
 class EstimatedParameter:
     name: str
     species: str | None
@@ -50,7 +67,11 @@ class EstimatedParameter:
 
 @dataclass
 class Experiment:
-    """One arm of one study: simulator + the observations it is compared with."""
+    """One arm of one study: simulator + the observations it is compared with.
+
+    Rows are reported means (``data``) and, for contrasts, model values at the
+    contrast's readout and time (not data themselves: ``y`` NaN, weight 0).
+    """
 
     study: str
     arm: str
@@ -68,6 +89,7 @@ class Experiment:
     par_index: tuple[int, ...]  # estimated parameter index for each simulator parameter
     re_index: tuple[int, ...]  # x index of the random effect per simulator parameter (-1 = none)
     sim_pars: tuple[str, ...] = ()  # SBML ids of the simulator's sensitivity parameters
+    data: np.ndarray | None = None  # True: a reported mean; False: a model value only a contrast uses
     simulator: SensitivitySimulator | None = field(default=None, repr=False)
     plain_simulator: SensitivitySimulator | None = field(default=None, repr=False)
 
@@ -96,9 +118,9 @@ def study_observations(study: StudySpec, base_dir: str | Path = "") -> list[Obse
         obs += _read_observations_csv(p)
     if study.evidence is not None:
         obs += observations_from_evidence(study.evidence, f"studies.{study.id}.evidence")
-    if not obs:
-        raise CalibrationConfigError(f"studies.{study.id}: no observations; add observations, observations_csv "
-                                     "or evidence")
+    if not obs and not study.contrasts:
+        raise CalibrationConfigError(f"studies.{study.id}: no observations; add observations, observations_csv, "
+                                     "evidence or contrasts")
     return obs
 
 
@@ -165,6 +187,9 @@ def study_scenario(study: StudySpec, observations: Sequence[Observation], extra_
     data = dict(study.scenario)
     readouts: list[str] = []
     units: dict[str, str] = dict(data.get("units") or {})
+    for c in study.contrasts:
+        if c.readout not in readouts:
+            readouts.append(c.readout)
     for o in observations:
         if o.readout not in readouts:
             readouts.append(o.readout)
@@ -178,7 +203,8 @@ def study_scenario(study: StudySpec, observations: Sequence[Observation], extra_
     data.setdefault("parameter_set", parameter_set)
     data["readouts"] = readouts
     data["units"] = units
-    data["times_h"] = sorted({float(o.time_h) for o in observations} | {float(t) for t in extra_times})
+    data["times_h"] = sorted({float(o.time_h) for o in observations} | {float(c.time_h) for c in study.contrasts}
+                             | {float(t) for t in extra_times})
     try:
         return scenario_from_dict(data, f"studies.{study.id}.scenario")
     except ScenarioError as exc:
@@ -248,6 +274,7 @@ class CalibrationProblem:
         opts = SolverOptions(rtol=config.solver.rtol, atol=config.solver.atol, max_steps=config.solver.max_steps)
         self.solver_options = opts
         self.experiments: list[Experiment] = []
+        self.contrasts: list[ContrastTerm] = []
         self.observations: dict[str, list[Observation]] = {}
         for s in self.studies:
             obs = study_observations(s, config.base_dir)
@@ -258,11 +285,23 @@ class CalibrationProblem:
                 if o.arm is not None and o.arm not in arm_names:
                     raise CalibrationConfigError(f"studies.{s.id}: observation arm {o.arm!r} is not an arm of "
                                                  f"the scenario; arms: {arm_names}")
+            for c in s.contrasts:
+                for a in (c.treated, c.control):
+                    if a not in arm_names:
+                        raise CalibrationConfigError(f"studies.{s.id}.contrasts: arm {a!r} is not an arm of the "
+                                                     f"scenario; arms: {arm_names}")
             times = np.asarray(scenario.times_h, dtype=float)
+            rows_at: dict[tuple[str, str, float], tuple[int, int]] = {}
             for arm in arm_names:
                 mine = [o for o in obs if (o.arm or arm_names[0]) == arm]
+                aux = [(c.readout, float(c.time_h)) for c in s.contrasts if arm in (c.treated, c.control)]
+                aux = [k for k in dict.fromkeys(aux) if not any((o.readout, o.time_h) == k for o in mine)]
+                mine = mine + [Observation(arm=arm, readout=r, time_h=t, mean=1.0, sem=1.0) for r, t in aux]
+                is_data = np.array([True] * (len(mine) - len(aux)) + [False] * len(aux))
                 if not mine:
                     continue
+                for j, o in enumerate(mine):
+                    rows_at[(arm, o.readout, float(o.time_h))] = (len(self.experiments), j)
                 program = compile_arm(scenario, arm)
                 present = set(program.parameter_values)
                 sim_pars, par_index, re_index = [], [], []
@@ -277,13 +316,17 @@ class CalibrationProblem:
                     t_idx=np.array([int(np.searchsorted(times, o.time_h)) for o in mine]),
                     o_idx=np.array([readouts.index(o.readout) for o in mine]),
                     factor=np.array([program.factors[readouts.index(o.readout)] for o in mine]),
-                    y=np.array([o.mean for o in mine], dtype=float),
-                    se=np.array([o.se for o in mine], dtype=float),
+                    y=np.where(is_data, [o.mean for o in mine], np.nan),
+                    se=np.where(is_data, [o.se for o in mine], np.nan),
+                    data=is_data,
                     readout=tuple(o.readout for o in mine),
                     unit=tuple(program.units[readouts.index(o.readout)] for o in mine),
                     obs_time=np.array([o.time_h for o in mine], dtype=float),
                     par_index=tuple(par_index), re_index=tuple(re_index), sim_pars=tuple(sim_pars),
                 ))
+            for c in s.contrasts:
+                self.contrasts.append(ContrastTerm(s.id, c, rows_at[(c.treated, c.readout, float(c.time_h))],
+                                                   rows_at[(c.control, c.readout, float(c.time_h))]))
         used = {i for e in self.experiments for i in e.par_index}
         unused = [self.parameters[i].label for i in range(n_p) if i not in used]
         if unused:
@@ -291,7 +334,7 @@ class CalibrationProblem:
                 f"parameters {unused} appear in none of the selected studies' models; remove them or add "
                 "studies whose model uses them")
         if config.likelihood == "lognormal":
-            bad = [(e.study, float(v)) for e in self.experiments for v in e.y if v <= 0]
+            bad = [(e.study, float(v)) for e in self.experiments for v in e.y[e.data] if v <= 0]
             if bad:
                 raise CalibrationConfigError(f"likelihood lognormal needs positive means; {bad[:3]} are not — "
                                              "use likelihood: normal")
@@ -304,7 +347,7 @@ class CalibrationProblem:
 
     @property
     def n_observations(self) -> int:
-        return int(sum(e.y.size for e in self.experiments))
+        return int(sum(e.data.sum() for e in self.experiments)) + len(self.contrasts)
 
     def _sim(self, e: Experiment, grad: bool = True) -> SensitivitySimulator:
         """The experiment's simulator: with sensitivities, or the plain model (objective only,
@@ -341,7 +384,7 @@ class CalibrationProblem:
         sim = self._sim(e, grad)
         lv = self._log_values(e, x)
         values = dict(zip(e.sim_pars, 10.0 ** lv))
-        y, dy, status = sim.run(e.times, values)
+        y, dy, status = sim.run(e.times - e.program.start_h, values)  # SBML clock starts at start_h
         m = e.factor * y[e.t_idx, e.o_idx]
         if not grad:
             return m, status
@@ -349,8 +392,8 @@ class CalibrationProblem:
         return m, dm, status
 
     def _residual_terms(self, e, m):
-        """Per-observation NLL and dNLL/dm."""
-        y, se = e.y, e.se
+        """Per-row NLL and dNLL/dm (zero on rows that only contrasts use)."""
+        y, se = np.where(e.data, e.y, 1.0), np.where(e.data, e.se, 1.0)
         if self.config.likelihood == "normal":
             r = (y - m) / se
             nll = 0.5 * np.log(2 * np.pi * se ** 2) + 0.5 * r ** 2
@@ -361,7 +404,30 @@ class CalibrationProblem:
                 r = (np.log(y) - np.log(m)) / sig
                 nll = 0.5 * np.log(2 * np.pi * sig ** 2 * y ** 2) + 0.5 * r ** 2
                 dn_dm = -r / sig / m
-        return nll, dn_dm
+        return np.where(e.data, nll, 0.0), np.where(e.data, dn_dm, 0.0)
+
+    def _contrast_terms(self, means: list[np.ndarray]):
+        """Per contrast: NLL, dNLL/d treated mean, dNLL/d control mean, and the model measure."""
+        out = []
+        for c in self.contrasts:
+            m_t, m_c = means[c.treated[0]][c.treated[1]], means[c.control[0]][c.control[1]]
+            if m_t <= 0 or m_c <= 0:
+                return None
+            f, df_t, df_c = c.value(m_t, m_c)
+            se = c.spec.se
+            nll = 0.5 * math.log(2 * math.pi * se ** 2) + 0.5 * ((f - c.spec.estimate) / se) ** 2
+            dn_df = (f - c.spec.estimate) / se ** 2
+            out.append((nll, dn_df * df_t, dn_df * df_c, f))
+        return out
+
+    def _to_x(self, e: Experiment, g_sim: np.ndarray) -> np.ndarray:
+        """A gradient over the experiment's simulator parameters, mapped onto ``x``."""
+        g = np.zeros(self.dim)
+        for k, i in enumerate(e.par_index):
+            g[i] += g_sim[k]
+            if e.re_index[k] >= 0:
+                g[e.re_index[k]] += g_sim[k]
+        return g
 
     def nll_and_grad(self, x: Sequence[float]) -> tuple[float, np.ndarray]:
         """Negative log-likelihood and its exact gradient with respect to ``x``."""
@@ -369,17 +435,23 @@ class CalibrationProblem:
         self.n_evaluations += 1
         total = 0.0
         g = np.zeros(self.dim)
+        means, sens = [], []
         for e in self.experiments:
             m, dm, status = self.predict(e, x, grad=True)
-            if not status.ok or (self.config.likelihood == "lognormal" and np.any(m <= 0)):
+            if not status.ok or (self.config.likelihood == "lognormal" and np.any(m[e.data] <= 0)):
                 return FAILED_NLL, np.zeros(self.dim)
             nll, dn_dm = self._residual_terms(e, m)
             total += float(nll.sum())
-            gl = dn_dm @ dm  # d/d log10 value of each simulator parameter
-            for k, i in enumerate(e.par_index):
-                g[i] += gl[k]
-                if e.re_index[k] >= 0:
-                    g[e.re_index[k]] += gl[k]
+            g += self._to_x(e, dn_dm @ dm)  # dm: d/d log10 value of each simulator parameter
+            means.append(m)
+            sens.append(dm)
+        terms = self._contrast_terms(means)
+        if terms is None:
+            return FAILED_NLL, np.zeros(self.dim)
+        for c, (nll, dt, dc, _) in zip(self.contrasts, terms):
+            total += nll
+            (i, r), (j, q) = c.treated, c.control
+            g += self._to_x(self.experiments[i], dt * sens[i][r]) + self._to_x(self.experiments[j], dc * sens[j][q])
         if self.re_slots:
             b = x[len(self.parameters):]
             total += float(np.sum(0.5 * np.log(2 * np.pi * self.re_sd ** 2) + 0.5 * (b / self.re_sd) ** 2))
@@ -393,11 +465,17 @@ class CalibrationProblem:
         x = np.asarray(x, dtype=float)
         self.n_evaluations += 1
         total = 0.0
+        means = []
         for e in self.experiments:
             m, status = self.predict(e, x)
-            if not status.ok or (self.config.likelihood == "lognormal" and np.any(m <= 0)):
+            if not status.ok or (self.config.likelihood == "lognormal" and np.any(m[e.data] <= 0)):
                 return FAILED_NLL
             total += float(self._residual_terms(e, m)[0].sum())
+            means.append(m)
+        terms = self._contrast_terms(means)
+        if terms is None:
+            return FAILED_NLL
+        total += sum(t[0] for t in terms)
         if self.re_slots:
             b = x[len(self.parameters):]
             total += float(np.sum(0.5 * np.log(2 * np.pi * self.re_sd ** 2) + 0.5 * (b / self.re_sd) ** 2))
@@ -407,19 +485,24 @@ class CalibrationProblem:
         """Gauss–Newton (expected) Hessian of the NLL at ``x`` from the exact sensitivities."""
         x = np.asarray(x, dtype=float)
         H = np.zeros((self.dim, self.dim))
+        means, jacs = [], []
         for e in self.experiments:
             m, dm, _ = self.predict(e, x, grad=True)
-            J = np.zeros((m.size, self.dim))
-            for k, i in enumerate(e.par_index):
-                J[:, i] += dm[:, k]
-                if e.re_index[k] >= 0:
-                    J[:, e.re_index[k]] += dm[:, k]
+            J = np.array([self._to_x(e, row) for row in dm]).reshape(m.size, self.dim)
+            y, se = np.where(e.data, e.y, 1.0), np.where(e.data, e.se, 1.0)
             if self.config.likelihood == "normal":
-                w = 1.0 / e.se ** 2
+                w = 1.0 / se ** 2
             else:
-                sig2 = np.log1p((e.se / e.y) ** 2)
-                w = 1.0 / (sig2 * m ** 2)
+                w = 1.0 / (np.log1p((se / y) ** 2) * m ** 2)
+            w = np.where(e.data, w, 0.0)
             H += J.T @ (w[:, None] * J)
+            means.append(m)
+            jacs.append(J)
+        for c in self.contrasts:
+            (i, r), (j, q) = c.treated, c.control
+            _, df_t, df_c = c.value(means[i][r], means[j][q])
+            row = df_t * jacs[i][r] + df_c * jacs[j][q]
+            H += np.outer(row, row) / c.spec.se ** 2
         n_p = len(self.parameters)
         for k in range(len(self.re_slots)):
             H[n_p + k, n_p + k] += 1.0 / self.re_sd[k] ** 2
@@ -454,20 +537,29 @@ class CalibrationProblem:
         import json
 
         obs = sorted((e.study, e.arm, r, float(t), float(y), float(se)) for e in self.experiments
-                     for r, t, y, se in zip(e.readout, e.obs_time, e.y, e.se))
+                     for r, t, y, se, d in zip(e.readout, e.obs_time, e.y, e.se, e.data) if d)
+        obs += sorted((c.study, c.spec.label(), float(c.spec.time_h), c.spec.estimate, c.spec.se)
+                      for c in self.contrasts)
         return hashlib.sha256(json.dumps(obs).encode()).hexdigest()[:16]
 
     def data_frame(self, x: np.ndarray | None = None):
         """Observations (and, with ``x``, the model means) as a long table."""
         import pandas as pd
 
-        rows = []
+        rows, means = [], []
         for e in self.experiments:
             m = self.predict(e, x)[0] if x is not None else np.full(e.y.size, np.nan)
-            for j in range(e.y.size):
+            means.append(m)
+            for j in np.flatnonzero(e.data):
                 rows.append({"study": e.study, "arm": e.arm, "readout": e.readout[j], "unit": e.unit[j],
                              "time_h": float(e.obs_time[j]), "mean": float(e.y[j]), "se": float(e.se[j]),
                              "model": float(m[j])})
+        for c in self.contrasts:
+            (i, r), (j, q) = c.treated, c.control
+            f = c.value(means[i][r], means[j][q])[0] if x is not None else np.nan
+            rows.append({"study": c.study, "arm": f"{c.spec.treated} vs {c.spec.control}",
+                         "readout": c.spec.label(), "unit": c.spec.measure, "time_h": float(c.spec.time_h),
+                         "mean": c.spec.estimate, "se": c.spec.se, "model": float(f)})
         return pd.DataFrame(rows)
 
 

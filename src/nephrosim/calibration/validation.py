@@ -62,17 +62,18 @@ def _predict_observations(cal: Calibration, problem: CalibrationProblem, study: 
         xs.append(x)
     ids = problem.groups.get(study, (study,))
     rows = []
-    for e in (e for e in problem.experiments if e.study in ids):
-        draws = []
-        for x in xs:
-            m, status = problem.predict(e, x)
-            if status.ok:
-                draws.append(m)
-        draws = np.asarray(draws)
-        point = problem.predict(e, np.concatenate([cal.x_[:n_p], np.zeros(problem.dim - n_p)]))[0]
-        q = (1 - level) / 2
-        obs_draws = draws + rng.standard_normal(draws.shape) * e.se[None, :]
-        for j in range(e.y.size):
+    q = (1 - level) / 2
+    x_point = np.concatenate([cal.x_[:n_p], np.zeros(problem.dim - n_p)])
+    mine = [k for k, e in enumerate(problem.experiments) if e.study in ids]
+    # model means of every experiment of the study, per draw (NaN where the solver failed)
+    draws_of = {k: np.array([_means_or_nan(problem, problem.experiments[k], x) for x in xs]) for k in mine}
+    point_of = {k: problem.predict(problem.experiments[k], x_point)[0] for k in mine}
+    for k in mine:
+        e = problem.experiments[k]
+        draws = draws_of[k][~np.isnan(draws_of[k]).any(axis=1)]
+        point = point_of[k]
+        obs_draws = draws + rng.standard_normal(draws.shape) * np.nan_to_num(e.se)[None, :]
+        for j in np.flatnonzero(e.data):
             lo, hi = np.quantile(obs_draws[:, j], [q, 1 - q]) if len(draws) else (np.nan, np.nan)
             mlo, mhi = np.quantile(draws[:, j], [q, 1 - q]) if len(draws) else (np.nan, np.nan)
             rows.append({"study": study, "entry": e.study, "arm": e.arm, "readout": e.readout[j], "unit": e.unit[j],
@@ -81,7 +82,28 @@ def _predict_observations(cal: Calibration, problem: CalibrationProblem, study: 
                          "mean_lower": float(mlo), "mean_upper": float(mhi),
                          "pi_lower": float(lo), "pi_upper": float(hi),
                          "covered": bool(lo <= e.y[j] <= hi)})
+    for c in (c for c in problem.contrasts if c.study in ids):
+        (i, r), (j, s) = c.treated, c.control
+        pair = np.column_stack([draws_of[i][:, r], draws_of[j][:, s]])
+        pair = pair[~np.isnan(pair).any(axis=1) & (pair > 0).all(axis=1)]
+        f = np.array([c.value(a, b)[0] for a, b in pair])
+        point = c.value(point_of[i][r], point_of[j][s])[0]
+        obs_f = f + rng.standard_normal(f.shape) * c.spec.se
+        lo, hi = np.quantile(obs_f, [q, 1 - q]) if len(f) else (np.nan, np.nan)
+        mlo, mhi = np.quantile(f, [q, 1 - q]) if len(f) else (np.nan, np.nan)
+        est = c.spec.estimate
+        rows.append({"study": study, "entry": c.study, "arm": f"{c.spec.treated} vs {c.spec.control}",
+                     "readout": c.spec.label(), "unit": c.spec.measure, "time_h": float(c.spec.time_h),
+                     "mean": est, "se": c.spec.se, "prediction": float(point),
+                     "relative_error": float(point / est - 1.0) if est else float("nan"),
+                     "mean_lower": float(mlo), "mean_upper": float(mhi), "pi_lower": float(lo),
+                     "pi_upper": float(hi), "covered": bool(lo <= est <= hi)})
     return rows
+
+
+def _means_or_nan(problem: CalibrationProblem, e, x) -> np.ndarray:
+    m, status = problem.predict(e, x)
+    return m if status.ok else np.full(e.y.size, np.nan)
 
 
 def cross_validate(config, *, full: Calibration | None = None, cv_starts: int = 3, n_draws: int = 200,
@@ -149,7 +171,7 @@ def _plot_study(full: Calibration, cv: CrossValidation | None, study: str, path:
         grid = np.linspace(0.0, max(tmax * 1.1, 1.0), 120)
         sim = p._sim(e, grad=False)
         lv = p._log_values(e, full.x_)
-        y, _, status = sim.run(grid, dict(zip(e.sim_pars, 10.0 ** lv)))
+        y, _, status = sim.run(grid - e.program.start_h, dict(zip(e.sim_pars, 10.0 ** lv)))
         j = list(e.program.readouts).index(readout)
         if status.ok:
             ax.plot(grid, y[:, j] * e.program.factors[j], color="C0", label="fit (all studies)")
