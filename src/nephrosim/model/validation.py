@@ -295,6 +295,30 @@ def rat_iri_targets(out: Path) -> list[TargetResult]:
         survival[30] > 95 and survival[60] > 50 and 50 <= 100 - survival[90] <= 90 and 100 - survival[120] >= 90,
         reason=("uraemic death hazard only: 120-min rats keep some residual clearance in the model; a direct "
                 "lethal effect of very long ischaemia is not modelled") if 100 - survival[120] < 90 else ""))
+    # held out from the shipped calibration (calibration/default.yaml): the calibrated typical lab
+    adult = {c: _iri("rat", c, (0, 24, 36, 48, 60, 72, 84, 96, 120, 168)) for c in (60, 75)}
+    surv = {c: float(d["survival"][-1]) for c, d in adult.items()}
+    results.append(TargetResult(
+        "rat_adult_iri_survival", "rat", "IRI 60 and 75 min bilateral pedicle clamp, adult rats",
+        "7-day survival 35 % after 60 and after 75 min, deaths spread to day 4 (pass: 20–50 %) "
+        "[calibrated typical lab; a study the calibration did not use]",
+        "'Prepubertal Rats Are More Resistant to Ischemic Renal Injury and Recover More Rapidly than Adult "
+        "Rats' (untreated_timecourses)",
+        ", ".join(f"{c} min: {s:.0f} % alive at day 7" for c, s in surv.items()),
+        all(20 <= s <= 50 for s in surv.values())))
+    tp = {c: _peak_time(d, "serum_creatinine") for c, d in adult.items()}
+    s7 = {c: _value(d, "serum_creatinine", 168) for c, d in adult.items()}
+    results.append(TargetResult(
+        "rat_adult_iri_peak_day3", "rat", "IRI 60 and 75 min bilateral pedicle clamp, adult rats",
+        "SUN/SCr peak on day 3 (60–84 h) and still raised at day 7 [calibrated typical lab; a study the "
+        "calibration did not use]",
+        "'Prepubertal Rats Are More Resistant ...' (untreated_timecourses)",
+        ", ".join(f"{c} min: peak at {tp[c]:.0f} h, {s7[c]:.2f} mg/dL at day 7" for c in adult),
+        all(60 <= t <= 84 for t in tp.values()) and all(v > 0.6 for v in s7.values()),
+        reason=("the model's rat SCr peaks on day 2: the reperfusion hit (τ 12 h, not scaled) and the "
+                "allometrically slowed repair put the peak between the mouse's day 1 and the adult rat's "
+                "day 3; the other rat series (45 min) peaks at 24 h, so the two rat sources bracket it")
+        if not all(60 <= t <= 84 for t in tp.values()) else ""))
     warm = _run("rat", tuple(sorted({"model": "ischemia_reperfusion", "clamp_min": 40}.items())),
                 ("serum_creatinine",), (0, 24))["serum_creatinine"][1]
     cold = _run("rat", tuple(sorted({"model": "ischemia_reperfusion", "clamp_min": 40, "temperature_c": 32.5}.items())),
