@@ -214,6 +214,15 @@ def _md_table(frame) -> str:
     return "\n".join(out)
 
 
+def _open_ends(ident):
+    """Identifiability table with an interval end that reached its bound shown as 'open'."""
+    shown = ident.copy()
+    for col in ("ci95_lower", "ci95_upper"):
+        shown[col] = [("open" if (v is None or (isinstance(v, float) and math.isnan(v))) and
+                       r != "not profiled" else v) for v, r in zip(shown[col], shown["identifiability"])]
+    return shown
+
+
 def write_report(full: Calibration, cv: CrossValidation | None, out_dir: str | Path) -> Path:
     """Write ``report.md`` with PNG figures to ``out_dir``; return the Markdown path.
 
@@ -238,7 +247,7 @@ def write_report(full: Calibration, cv: CrossValidation | None, out_dir: str | P
         lines.append(f"| {s.id} | {s.species} | {s.injury} | {s.mapping} | {s.citation} |")
     ident = full.identifiability()
     lines += ["", "## Estimates and identifiability (95 % profile likelihood, ΔNLL = 1.92)", "",
-              _md_table(ident), ""]
+              _md_table(_open_ends(ident)), ""]
     flagged = ident[(~ident["within_cited_range"]) | ident["at_bound"]]
     if len(flagged):
         lines.append("**Flagged:** " + ", ".join(
