@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import yaml
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::FutureWarning")
 
@@ -76,6 +77,27 @@ def test_import_measurements_roundtrip(tmp_path, synthetic_config):
     again = synthetic_config.replace(studies=studies)
     x = CalibrationProblem(synthetic_config).x_nominal
     assert CalibrationProblem(again).nll(x) == pytest.approx(CalibrationProblem(synthetic_config).nll(x), rel=1e-8)
+
+    # the same table named in a config (what a lab writes for `nephrosim calibrate`): each study
+    # reads its own conditions from the shared file
+    studies = []
+    for s in synthetic_config.studies:
+        d = s.model_dump()
+        d["observations"] = []
+        d["petab_measurements"] = {"file": "m.tsv", "observables": readouts,
+                                   "conditions": {c: arm for c, (sid, arm) in conditions.items() if sid == s.id}}
+        studies.append(d)
+    data = synthetic_config.replace(studies=studies).model_dump(mode="json", exclude={"base_dir"})
+    (tmp_path / "lab.yaml").write_text(yaml.safe_dump(data))
+    from nephrosim.calibration import load_config
+
+    from_file = CalibrationProblem(load_config(tmp_path / "lab.yaml"))
+    assert from_file.n_observations == CalibrationProblem(synthetic_config).n_observations
+    assert from_file.nll(x) == pytest.approx(CalibrationProblem(synthetic_config).nll(x), rel=1e-8)
+    missing = synthetic_config.replace(studies=[{**studies[0], "petab_measurements": {**studies[0][
+        "petab_measurements"], "file": "nope.tsv"}}, studies[1]])
+    with pytest.raises(CalibrationConfigError, match="petab_measurements.file"):
+        CalibrationProblem(missing)
 
 
 def test_import_rejects_unknown_observable(tmp_path):

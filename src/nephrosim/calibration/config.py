@@ -132,6 +132,20 @@ class EvidenceSource(_Frozen):
     db: str | None = Field(None, description="store path (default: $NEPHROSIM_DB or the user data dir)")
 
 
+class PetabMeasurements(_Frozen):
+    """Observations from a lab's own PEtab v1 measurement table (TSV).
+
+    ``observables`` maps each observableId to a nephrosim readout and its unit;
+    ``conditions`` maps each simulationConditionId to an arm of this study's scenario
+    (rows of other conditions are ignored). ``noiseParameters`` must be the standard
+    error of each mean (a number). Path relative to the config.
+    """
+
+    file: str
+    observables: dict[str, tuple[str, str]]
+    conditions: dict[str, str]
+
+
 class StudySpec(_Frozen):
     """One publication (or one synthetic data set) and the scenario that represents it."""
 
@@ -144,6 +158,8 @@ class StudySpec(_Frozen):
     observations_csv: str | None = Field(None, description="CSV with columns arm, readout, time_h, mean, "
                                          "sd, sem, n, unit (path relative to the config)")
     evidence: EvidenceSource | None = Field(None, description="read observations from the evidence store")
+    petab_measurements: PetabMeasurements | None = Field(None, description="read observations from a PEtab "
+                                                         "measurement table")
     contrasts: tuple[Contrast, ...] = Field((), description="treatment effects between two arms (summary "
                                             "statistics such as a pooled log ratio of means or SMD)")
 

@@ -248,8 +248,8 @@ def pypesto_objective(yaml_path: str | Path, rtol: float = 1e-9, atol: float = 1
 
 
 def import_petab_measurements(path: str | Path, *, observables: Mapping[str, tuple[str, str]],
-                              conditions: Mapping[str, tuple[str, str]] | None = None
-                              ) -> dict[str, list[Observation]]:
+                              conditions: Mapping[str, tuple[str, str]] | None = None,
+                              only_conditions: bool = False) -> dict[str, list[Observation]]:
     """Read a user's PEtab measurement table into nephrosim observations, per study.
 
     Arguments
@@ -260,6 +260,8 @@ def import_petab_measurements(path: str | Path, *, observables: Mapping[str, tup
     observables : observableId → (nephrosim readout, unit).
     conditions : simulationConditionId → (study id, arm); default: the condition id is
         the study id and the first arm is used.
+    only_conditions : skip rows whose condition is not in ``conditions`` (a table that
+        holds several studies, read one study at a time).
 
     Returns
     -------
@@ -276,6 +278,8 @@ def import_petab_measurements(path: str | Path, *, observables: Mapping[str, tup
         raise CalibrationConfigError(f"{path}: add a numeric noiseParameters column (the SE of each mean)")
     out: dict[str, list[Observation]] = {}
     for i, row in df.iterrows():
+        if only_conditions and row["simulationConditionId"] not in (conditions or {}):
+            continue
         oid = row["observableId"]
         if oid not in observables:
             raise CalibrationConfigError(f"{path}, row {i + 2}: observableId {oid!r} has no readout; add it to "

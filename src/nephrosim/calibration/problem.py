@@ -118,9 +118,21 @@ def study_observations(study: StudySpec, base_dir: str | Path = "") -> list[Obse
         obs += _read_observations_csv(p)
     if study.evidence is not None:
         obs += observations_from_evidence(study.evidence, f"studies.{study.id}.evidence")
+    if study.petab_measurements is not None:
+        from nephrosim.calibration.petab_io import import_petab_measurements
+
+        src = study.petab_measurements
+        p = Path(src.file) if Path(src.file).is_absolute() else Path(base_dir or ".") / src.file
+        if not p.exists():
+            raise CalibrationConfigError(f"studies.{study.id}.petab_measurements.file {str(p)!r} not found — "
+                                         "check the path (relative to the config file)")
+        conditions = {cid: (study.id, arm) for cid, arm in src.conditions.items()}
+        imported = import_petab_measurements(p, observables=src.observables, conditions=conditions,
+                                             only_conditions=True)
+        obs += imported.get(study.id, [])
     if not obs and not study.contrasts:
         raise CalibrationConfigError(f"studies.{study.id}: no observations; add observations, observations_csv, "
-                                     "evidence or contrasts")
+                                     "evidence, petab_measurements or contrasts")
     return obs
 
 
