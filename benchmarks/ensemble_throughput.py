@@ -29,7 +29,6 @@ def plain_loop(scenario, samples: int, seed: int, cv: float) -> tuple[float, int
     varied = varied_parameters(scenario)
     names = list(varied)
     matrix = draw(priors_from_table(varied, cv, "lognormal"), 0, samples, seed)
-    times = list(scenario.times_h)
     elapsed, sims = 0.0, 0
     for arm in scenario.arms:
         program = compile_arm(scenario, arm.name)
@@ -39,6 +38,8 @@ def plain_loop(scenario, samples: int, seed: int, cv: float) -> tuple[float, int
         rr.integrator.absolute_tolerance = scenario.solver.atol
         rr.integrator.maximum_num_steps = scenario.solver.max_steps
         rr.timeCourseSelections = ["time", *program.outputs]
+        # model time 0 is the first dose for arms dosed before the insult (program.start_h ≤ 0)
+        times = [t - program.start_h for t in scenario.times_h]
         own = [j for j, n in enumerate(names) if n in program.parameter_values]
         own_names = [names[j] for j in own]
         sub = matrix[:, own]
