@@ -45,3 +45,16 @@ def test_default_problem_gradient_and_petab(tmp_path):
     # away from the nominal point, with non-zero lab effects (PEtab prior = nephrosim's penalty)
     x2 = x + np.linspace(-0.1, 0.05, problem.dim)
     assert float(objective(x2)) == pytest.approx(problem.nll(x2), rel=1e-6)
+
+
+@pytest.mark.parametrize("path", sorted(DEFAULT.parent.glob("*.yaml")), ids=lambda p: p.name)
+def test_every_shipped_config_is_valid_and_reviewable(path):
+    """Each config in calibration/ builds its problem and passes the reviewability checks
+    (citation and mapping for every study)."""
+    from nephrosim.calibration import check_config
+
+    cfg = load_config(path)
+    problems = check_config(cfg)
+    assert not [p for p in problems if p.startswith(("studies.", "parameters."))], problems
+    problem = CalibrationProblem(cfg)
+    assert problem.n_observations >= problem.dim
