@@ -86,9 +86,11 @@ def shipped_calibration() -> dict | None:
     """The calibration shipped in the package (``model/calibrated.json``), or None.
 
     Keys: ``config``, ``config_digest``, ``seed``, ``date``, ``nephrosim_version``,
-    ``evidence`` (files and digest of the data fitted), ``studies``, ``parameters``
-    (label → value; ``name[species]`` for species-specific estimates),
-    ``intervals_95``, ``nll``.
+    ``evidence`` (digest and count of the observations fitted, each study's citation),
+    ``studies``, ``parameters`` (label → value; ``name[species]`` for species-specific
+    rows), ``intervals_95``, ``cited_ranges``, random effects, ``nll``, and ``x``,
+    ``names`` and ``config_data`` to rebuild the fit
+    (:meth:`nephrosim.calibration.fit.Calibration.from_shipped`).
     """
     f = resources.files("nephrosim.model").joinpath(CALIBRATED_FILE)
     if not f.is_file():
