@@ -276,7 +276,7 @@ class Calibration:
         if q.species is not None:
             return q.label
         table = ParameterTable.default(calibrated=False)
-        if (q.name, "all") in table._index:
+        if table.has_row(q.name, "all"):
             return q.name
         return f"{q.name}[{self.problem_.studies[0].species}]"
 

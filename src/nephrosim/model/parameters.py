@@ -202,6 +202,10 @@ class ParameterTable:
                 raise ValueError(f"{where}, line {i}: {exc}; columns must be {COLUMNS}") from exc
         return cls(records)
 
+    def has_row(self, name: str, species: str) -> bool:
+        """Whether the table has a row for exactly this name and species (``all`` included)."""
+        return (name, species) in self._index
+
     def names(self) -> set[str]:
         return {r.name for r in self.records}
 
