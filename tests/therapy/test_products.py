@@ -38,7 +38,7 @@ def test_knockouts_are_checked():
     with pytest.raises(ValueError):
         MSC(dose=1e5, knockouts=["vegfr2"])
     with pytest.raises(ValueError):
-        EV(dose=1, dose_unit="ug_protein", knockouts=["vegf"])
+        EV(dose=1, dose_unit="ug_protein", knockouts=["hgf"])  # EVs carry RNA and VEGF only
     assert MSC(dose=1e5, knockouts=["vegf", "tsg6"]).knockouts == ("vegf", "tsg6")
 
 

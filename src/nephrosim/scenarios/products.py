@@ -162,7 +162,8 @@ class EV(_Treatment):
     particles_per_ug: float | None = Field(None, gt=0.0, description="only needed to convert between µg and particles")
     subtype: Literal["small_ev", "microvesicle"] = "small_ev"
     route: Route = "iv"
-    knockouts: tuple[Literal["rna_cargo"], ...] = ()
+    knockouts: tuple[Literal["rna_cargo", "vegf"], ...] = Field(
+        (), description="rna_cargo: RNase-treated EVs; vegf: EVs of VEGF-knockdown cells (no VEGF protein cargo)")
     donor_potency: float = Field(1.0, gt=0.0)
 
     def dose_in(self, unit: str) -> float:

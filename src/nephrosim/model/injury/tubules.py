@@ -24,6 +24,31 @@ denuded basement membrane, ``vacancy``):
 Paracrine therapy effects: HGF, IGF-1 and EV RNA reduce injury and death
 (``1 − max·effect`` each); HGF and EV RNA speed proliferation; HGF lowers
 maladaptive arrest. Rates scale with ``rate_scale``.
+
+How the factors combine: cooperatively with VEGF
+------------------------------------------------
+A share ``d`` (``tubular_protection_vegf_dependence``) of every tubular paracrine
+action needs concurrent VEGF-class signalling; the rest acts alone::
+
+    vegf_gate = 1 − d · K / (K + paracrine_vegf)      (K = vegf_permissive_half)
+
+so ``gate = 1`` when VEGF is plentiful and ``1 − d`` without it. Three observations
+that a redundant (independent, multiplicative) combination cannot reproduce together:
+
+* VEGF is necessary: VEGF-knockdown MSC lose effectiveness in "the early and late
+  phase of renoprotective action" (Tögel 2009, rat IRI);
+* VEGF is not sufficient: VEGF-121 alone "had no effect on the initial loss of renal
+  function, as indicated by serum creatinine levels measured 24 h after injury" while
+  it preserved microvessel density (Leonard, Friedrich & Basile 2008, AJP Renal
+  295:F1648, rat IRI);
+* RNA and VEGF are both needed: MSC-EVs "could deliver human VEGF directly to renal
+  tubular epithelial cells", yet "all the beneficial effects of EVs were abrogated by
+  RNase treated except for the delivery of human VEGF" (Zou et al. 2016, Am J Transl
+  Res 8:4289, rat IRI).
+
+``d = 0`` restores the redundant model; the value is assumed (docs/therapy.md §7b).
+The capillary actions of VEGF (capillaries.py) are not gated: VEGF alone preserves
+microvessels (Leonard 2008).
 """
 
 from __future__ import annotations
@@ -57,6 +82,10 @@ PARAMETERS = (
     ParameterUse("hgf_max_prolif", "dimensionless", "Maximal rise in tubular proliferation by HGF"),
     ParameterUse("ev_max_prolif", "dimensionless", "Maximal rise in tubular proliferation by EV RNA cargo"),
     ParameterUse("hgf_max_antimaladaptive", "dimensionless", "Maximal reduction of maladaptive arrest by HGF"),
+    ParameterUse("tubular_protection_vegf_dependence", "dimensionless",
+                 "Share of the tubular paracrine protection that needs concurrent VEGF-class signalling"),
+    ParameterUse("vegf_permissive_half", "dimensionless",
+                 "Paracrine VEGF effect at which half of the VEGF-dependent tubular protection is permitted"),
 )
 
 
@@ -67,14 +96,19 @@ def tubular_protection() -> Process:
         description="Paracrine modifiers of tubular survival, proliferation and arrest",
         parameters=PARAMETERS,
         quantities=(
+            Quantity("vegf_gate",
+                     f"1 - {eff('tubular_protection_vegf_dependence')} * vegf_permissive_half"
+                     f" / (vegf_permissive_half + {eff('paracrine_vegf')})", "dimensionless",
+                     "Share of the tubular paracrine protection realised at the present VEGF-class signal"),
             Quantity("tubular_survival_factor",
-                     f"(1 - hgf_max_survival * {eff('paracrine_hgf')}) * (1 - igf1_max_survival * {eff('paracrine_igf1')})"
-                     f" * (1 - ev_max_survival * {eff('paracrine_ev_rna')})", "dimensionless",
+                     f"1 - vegf_gate * (1 - (1 - hgf_max_survival * {eff('paracrine_hgf')})"
+                     f" * (1 - igf1_max_survival * {eff('paracrine_igf1')})"
+                     f" * (1 - ev_max_survival * {eff('paracrine_ev_rna')}))", "dimensionless",
                      "Multiplier of tubular injury and death (1 = no therapy)"),
             Quantity("tubular_prolif_factor",
-                     f"1 + hgf_max_prolif * {eff('paracrine_hgf')} + ev_max_prolif * {eff('paracrine_ev_rna')}",
+                     f"1 + vegf_gate * (hgf_max_prolif * {eff('paracrine_hgf')} + ev_max_prolif * {eff('paracrine_ev_rna')})",
                      "dimensionless", "Multiplier of tubular proliferation (1 = no therapy)"),
-            Quantity("tubular_maladaptive_factor", f"1 - hgf_max_antimaladaptive * {eff('paracrine_hgf')}",
+            Quantity("tubular_maladaptive_factor", f"1 - vegf_gate * hgf_max_antimaladaptive * {eff('paracrine_hgf')}",
                      "dimensionless", "Multiplier of maladaptive arrest (1 = no therapy)"),
         ),
     )

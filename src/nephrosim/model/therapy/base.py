@@ -50,7 +50,9 @@ class Contribution:
     sets : ``(time_h, variable, expression)``: at ``time_h`` set ``variable``.
     totals : total quantity name → terms this lot adds (e.g. ``msc_lung``).
     secretion : mechanism → production-rate terms (cell-hour equivalents per hour).
-    ev_exposure : terms (reference EV doses in kidney / EC50) for ``paracrine_ev_rna``.
+    exposure : mechanism → normalised exposure terms added directly to that mechanism
+        (EV cargo in the kidney / EC50: RNA to ``paracrine_ev_rna``, VEGF protein to
+        ``paracrine_vegf``).
     """
 
     states: list[State] = field(default_factory=list)
@@ -62,7 +64,7 @@ class Contribution:
     sets: list[tuple[float, str, str]] = field(default_factory=list)
     totals: dict[str, list[str]] = field(default_factory=dict)
     secretion: dict[str, list[str]] = field(default_factory=dict)
-    ev_exposure: list[str] = field(default_factory=list)
+    exposure: dict[str, list[str]] = field(default_factory=dict)
 
 
 _BUILDERS: dict[str, Callable[..., list[Contribution]]] = {}

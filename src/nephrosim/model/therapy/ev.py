@@ -14,8 +14,15 @@ Biology encoded (numbers and sources in ``parameters_therapy.csv``)
   EVs accumulated specifically in the kidneys of the mice with AKI").
 * **RNA cargo.** EVs in the kidney deliver miRNA/mRNA (→ ``paracrine_ev_rna``);
   RNase-treated EVs (``knockouts: [rna_cargo]``) lose it (Bruno 2009; Gatti 2011:
-  "Pretreatment of MVs with RNase ... abrogated these protective effects"). EV
-  protein cargo is not modelled separately: an EV acts through its RNA here.
+  "Pretreatment of MVs with RNase ... abrogated these protective effects").
+* **VEGF protein cargo.** "EVs could deliver human VEGF directly to renal tubular
+  epithelial cells" (Zou et al. 2016, Am J Transl Res 8:4289) → ``paracrine_vegf``,
+  scaled by ``ev_vegf_cargo_relative`` (assumed) and by the producing cells' VEGF
+  potency; RNase leaves it ("all the beneficial effects of EVs were abrogated by RNase
+  treated except for the delivery of human VEGF"), and EVs of VEGF-knockdown cells
+  (``knockouts: [vegf]``) lack it. The tubular protection by RNA cargo needs this
+  VEGF co-signal (cooperative combination, ``model/injury/tubules.py``). Other protein
+  cargo is not modelled separately.
 * Arterial routes put a first-pass share straight into the kidney; subcapsular and
   intraparenchymal injection a local share; intraperitoneal EVs are absorbed slowly.
 """
@@ -43,6 +50,8 @@ EV_PARAMETERS = [
     ParameterUse("ev_local_retention", "dimensionless", "Share of a subcapsular/intraparenchymal EV dose kept in the kidney"),
     ParameterUse("ev_peritoneal_absorption_per_h", "1/h", "Absorption of intraperitoneal EVs"),
     ParameterUse("ev_kidney_ec50_reference_doses", "reference doses", "Kidney EV amount giving half-maximal RNA-cargo effect"),
+    ParameterUse("ev_vegf_cargo_relative", "dimensionless",
+                 "VEGF-class exposure delivered by EVs per unit of RNA-cargo exposure (reference lot)"),
     ParameterUse("msc_aorta_renal_flow_fraction", "dimensionless", "Kidneys' share of a suprarenal-aortic bolus"),
     ParameterUse("body_weight_kg", "kg", "Body weight"),
     *(ParameterUse(v, f"{k}/kg", f"Reference EV dose in {k}") for k, v in REFERENCE_DOSE.items()),
@@ -63,7 +72,8 @@ def build_ev(treatments, species: str, body_weight_kg: float, ctx: ArmContext) -
         j = ctx.next_index("ev")
         p = f"ev{j}"
         attrs = lot_attributes(t.effective_protocol(), table)
-        pot = _potencies(t, attrs, table, species)["paracrine_ev_rna"]
+        potencies = _potencies(t, attrs, table, species)
+        pot = potencies["paracrine_ev_rna"]
         c = Contribution()
         comps = {"plasma_fast": "EVs in plasma, fast phase", "plasma_slow": "EVs in plasma, slow phase",
                  "kidney": "EVs taken up by the kidneys", "liver_spleen": "EVs in liver and spleen",
@@ -71,9 +81,11 @@ def build_ev(treatments, species: str, body_weight_kg: float, ctx: ArmContext) -
         c.states += [State(f"{p}_{k}", "reference doses", 0.0, f"{d} (lot {j})") for k, d in comps.items()]
         c.parameters += EV_PARAMETERS + [
             ParameterUse(f"{p}_rna_potency", "dimensionless", f"RNA-cargo potency of EV lot {j}"),
+            ParameterUse(f"{p}_vegf_potency", "dimensionless", f"VEGF-cargo potency of EV lot {j}"),
             ParameterUse(f"{p}_yield_fold", "dimensionless", f"EV yield per producing cell of lot {j} vs 2D"),
         ]
         c.values[f"{p}_rna_potency"] = pot
+        c.values[f"{p}_vegf_potency"] = potencies["paracrine_vegf"]
         c.values[f"{p}_yield_fold"] = attrs["ev_yield_fold"]
         c.quantities.append(Quantity(
             f"{p}_kidney_uptake", "ev_kidney_uptake_fraction_healthy * (1 + (ev_injured_kidney_uptake_fold - 1)"
@@ -115,6 +127,8 @@ def build_ev(treatments, species: str, body_weight_kg: float, ctx: ArmContext) -
             c.increments.append((time_h, f"{p}_plasma_slow", f"(1 - ev_fast_fraction) * {rest} * {d}"))
         c.totals = {"ev_plasma": [f"{p}_plasma_fast", f"{p}_plasma_slow"], "ev_kidney": [f"{p}_kidney"],
                     "ev_liver_spleen": [f"{p}_liver_spleen"]}
-        c.ev_exposure.append(f"{p}_rna_potency * {p}_kidney / ev_kidney_ec50_reference_doses")
+        c.exposure["paracrine_ev_rna"] = [f"{p}_rna_potency * {p}_kidney / ev_kidney_ec50_reference_doses"]
+        c.exposure["paracrine_vegf"] = [
+            f"ev_vegf_cargo_relative * {p}_vegf_potency * {p}_kidney / ev_kidney_ec50_reference_doses"]
         lots.append(c)
     return lots

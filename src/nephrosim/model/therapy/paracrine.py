@@ -4,7 +4,7 @@ Injury processes read six dimensionless quantities (0 = no therapy effect, → 1
 saturation) in their rate laws; the therapy defines them from factor exposure:
 
     dA_m/dt = Σ_lots secretion_m − ln2 / t½_m · A_m          (+ CM boluses)
-    x_m     = A_m / (body_weight_kg · paracrine_ec50_cell_h_per_kg)  (+ EV RNA in kidney / EC50)
+    x_m     = A_m / (body_weight_kg · paracrine_ec50_cell_h_per_kg)  (+ EV cargo in kidney / EC50)
     paracrine_m = x_m / (1 + x_m)
 
 ``A_m`` (``paracrine_pool_m``) is the kidney-exposure-weighted amount of mechanism
@@ -18,7 +18,9 @@ Mechanisms (BIOLOGY.md §2): HGF (tubular survival/proliferation, anti-TGF-β),
 VEGF (capillary protection; VEGF-knockdown MSC lose protection, Tögel 2009),
 IL-10/TSG-6/PGE2 (fewer neutrophils, M1 → M2), IGF-1 (tubular survival),
 antioxidant action (ROS), EV RNA cargo (tubular proliferation, anti-apoptosis;
-RNase-treated EVs lose protection, Bruno 2009).
+RNase-treated EVs lose protection, Bruno 2009). EVs also add a trace of VEGF
+(Zou 2016). How the injury model combines the effects — the tubular ones cooperatively
+with VEGF — is in :mod:`nephrosim.model.injury.tubules`.
 """
 
 from __future__ import annotations
@@ -70,9 +72,8 @@ def paracrine_effects(lots: Sequence) -> Process:
                                f"Secretion of the {key} class by living MSC", produces={a: 1}))
         fluxes.append(Flux(f"{a}_decay", f"ln(2) / {hl} * {a}", "cell*h/h",
                            f"Decay of the {key} exposure", consumes={a: 1}))
-        x = f"{a} / (body_weight_kg * paracrine_ec50_cell_h_per_kg)"
-        if m == "paracrine_ev_rna":
-            x = " + ".join([x, *(e for lot in lots for e in lot.ev_exposure)])
+        x = " + ".join([f"{a} / (body_weight_kg * paracrine_ec50_cell_h_per_kg)",
+                        *(e for lot in lots for e in lot.exposure.get(m, []))])
         quantities.append(Quantity(f"{m}_exposure", x, "dimensionless", f"Normalized exposure of {m} (1 = EC50)"))
         quantities.append(Quantity(m, f"{m}_exposure / (1 + {m}_exposure)", "dimensionless", desc))
     return Process(
