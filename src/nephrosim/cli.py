@@ -127,6 +127,7 @@ def ensemble(
     chunk_size: int = typer.Option(250, "--chunk-size", help="samples per chunk (unit of resumption)"),
     scheduler: str = typer.Option("processes", "--scheduler", help="processes (this machine) or dask"),
     dask_address: Optional[str] = typer.Option(None, "--dask-address", help="address of a running Dask scheduler (default: a local cluster on 127.0.0.1)"),
+    donor_variability: bool = typer.Option(True, "--donor-variability/--no-donor-variability", help="draw the donor of every MSC/CM/EV treatment without a stated donor_potency (log-normal, msc_donor_potency_sigma)"),
 ):
     """Simulate SAMPLES perturbed parameter sets in parallel; rerun to resume."""
     try:
@@ -134,7 +135,7 @@ def ensemble(
 
         summary = run(scenario, samples, output, cv=cv, seed=seed, workers=workers, prior=prior,
                       chunk_size=chunk_size, progress=sys.stderr.isatty(),
-                      scheduler=scheduler, dask_address=dask_address)
+                      scheduler=scheduler, dask_address=dask_address, donor_variability=donor_variability)
     except _user_errors() as exc:
         _fail(str(exc).strip("'\""))
     typer.echo(f"wrote {summary.path}: {summary.samples} samples in {summary.chunks} chunks "

@@ -112,6 +112,26 @@ def priors_from_table(varied, cv: float, mode: Literal["lognormal", "table"]) ->
     return out
 
 
+def donor_priors(scenario: Scenario, table: ParameterTable | None = None) -> list[Prior]:
+    """Donor-to-donor variability: one log-normal factor per treatment whose donor is unknown.
+
+    A treatment without ``donor_potency`` gets ``donor_potency_k`` (k = its position in the
+    arm; :meth:`nephrosim.model.therapy.base.ArmContext.donor`) drawn with median 1 and
+    log-SD ``msc_donor_potency_sigma`` (assumed 0.5; 5th–95th percentile 0.44–2.3). This is
+    variability between donors, not parameter uncertainty, so it does not scale with ``cv``.
+    A treatment that states ``donor_potency`` is a characterised donor and stays fixed.
+    """
+    from nephrosim.model.library import parameter_table
+
+    numbers = sorted({k for arm in scenario.arms for k, t in enumerate(arm.treatments, start=1)
+                      if getattr(t, "donor_potency", 0.0) is None})
+    if not numbers:
+        return []
+    table = table or parameter_table(scenario)
+    sigma = table.record("msc_donor_potency_sigma", scenario.species).value
+    return [Prior(f"donor_potency_{k}", "lognormal", 1.0, sigma) for k in numbers]
+
+
 PRIOR_COLUMNS = ("name", "distribution", "median", "cv", "lower", "upper")
 
 
@@ -287,6 +307,7 @@ def ensemble(
     max_chunks: int | None = None,
     scheduler: Literal["processes", "dask"] = "processes",
     dask_address: str | None = None,
+    donor_variability: bool = True,
 ) -> EnsembleSummary:
     """Simulate ``samples`` perturbed parameter sets of every arm into ``out`` (Parquet).
 
@@ -307,6 +328,9 @@ def ensemble(
     scheduler : ``"processes"`` (local worker processes) or ``"dask"`` (a Dask cluster:
         ``dask_address`` of a running scheduler, or a local cluster of ``workers``
         processes bound to 127.0.0.1). Results are identical either way.
+    donor_variability : with the ``lognormal`` or ``table`` prior, also draw the donor of
+        every treatment whose donor is unknown (:func:`donor_priors`). A prior file varies
+        a donor only if it names ``donor_potency_k``.
 
     Returns
     -------
@@ -330,11 +354,13 @@ def ensemble(
     if out.suffix.lower() != ".parquet":
         raise ValueError(f"output {str(out)!r}: ensembles are written as .parquet")
     varied = varied_parameters(scenario)
+    donors = donor_priors(scenario)
     if prior_is_file:
         everything = varied_parameters(scenario, include_fixed=True)
+        everything.update({d.name: (1.0, None, None) for d in donors})
         priors = read_prior_file(prior, everything)
     else:
-        priors = priors_from_table(varied, cv, str(prior))
+        priors = priors_from_table(varied, cv, str(prior)) + (donors if donor_variability else [])
     names = [p.name for p in priors]
     request = {
         "scenario": json.loads(scenario.model_dump_json()), "samples": samples, "cv": cv, "seed": seed,

@@ -115,9 +115,11 @@ class MSC(_Treatment):
     sensitized: bool | None = Field(
         None, description="recipient already has donor-specific antibodies: true/false; None = "
         "automatic (repeat allogeneic/xenogeneic doses weighted by the DSA probability)")
-    donor_potency: float = Field(
-        1.0, gt=0.0, description="this donor's secretion relative to the median donor (log-normal "
-        "across donors; see product_attributes)")
+    donor_potency: float | None = Field(
+        None, gt=0.0, description="this donor's secretion relative to the median donor. Leave it out "
+        "for an unknown donor: simulations use the median (1) and ensembles draw donors from the "
+        "log-normal donor distribution (msc_donor_potency_sigma); give a number for a characterised "
+        "donor, which ensembles then keep fixed")
 
     def dose_cells(self, body_weight_kg: float) -> float:
         """The dose as a number of cells for this subject."""
@@ -135,7 +137,7 @@ class ConditionedMedium(_Treatment):
     cells_per_ml: float | None = Field(None, gt=0.0, description="producing-cell density, needed when dose_unit is mL")
     route: Route = "iv"
     knockouts: tuple[FactorKnockout | Literal["rna_cargo"], ...] = ()
-    donor_potency: float = Field(1.0, gt=0.0)
+    donor_potency: float | None = Field(None, gt=0.0, description="as for msc: None = unknown donor (median; drawn in ensembles)")
 
     @model_validator(mode="after")
     def _ml_needs_density(self):
@@ -164,7 +166,7 @@ class EV(_Treatment):
     route: Route = "iv"
     knockouts: tuple[Literal["rna_cargo", "vegf"], ...] = Field(
         (), description="rna_cargo: RNase-treated EVs; vegf: EVs of VEGF-knockdown cells (no VEGF protein cargo)")
-    donor_potency: float = Field(1.0, gt=0.0)
+    donor_potency: float | None = Field(None, gt=0.0, description="as for msc: None = unknown donor (median; drawn in ensembles)")
 
     def dose_in(self, unit: str) -> float:
         """The dose in ``unit``; µg ↔ particles only with ``particles_per_ug``."""

@@ -97,6 +97,25 @@ class ArmContext:
         self.lot_counter[kind] = self.lot_counter.get(kind, 0) + 1
         return self.lot_counter[kind]
 
+    def donor(self, treatment, lot: "Contribution") -> str:
+        """The donor factor of ``treatment``, as an expression for its secretion terms.
+
+        A characterised donor (``donor_potency`` given) is that number. An unknown donor is
+        the parameter ``donor_potency_k`` (declared on ``lot``, value 1 = the median donor)
+        that ensembles draw (:func:`nephrosim.ensemble.donor_priors`); ``k`` is the
+        treatment's position in the arm (1-based), so every dose of one treatment shares one
+        donor, and treatment k of every arm is the same donor in an ensemble sample (a
+        matched comparison: MSC, CM and EVs of one donor).
+        """
+        if treatment.donor_potency is not None:
+            return repr(float(treatment.donor_potency))
+        k = next(i for i, t in enumerate(self.treatments, start=1) if t is treatment)
+        name = f"donor_potency_{k}"
+        lot.parameters.append(ParameterUse(name, "dimensionless",
+                                           f"Secretion of treatment {k}'s donor relative to the median donor"))
+        lot.values[name] = 1.0
+        return name
+
 
 def build_therapy(treatments: Sequence, species: str, body_weight_kg: float) -> TherapySpec:
     """The therapy processes of one arm (empty for a vehicle arm)."""

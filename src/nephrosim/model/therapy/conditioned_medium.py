@@ -40,6 +40,7 @@ def build_cm(treatments, species: str, body_weight_kg: float, ctx: ArmContext) -
         pot = _potencies(t, attrs, table, species)
         pot["paracrine_ev_rna"] *= attrs["ev_yield_fold"]
         c = Contribution()
+        donor = ctx.donor(t, c)
         c.parameters += [
             ParameterUse("cm_kidney_delivery_fraction", "dimensionless", "Share of CM factor content reaching the kidney active"),
             ParameterUse("cm_peritoneal_bioavailability", "dimensionless", "Bioavailability of intraperitoneal CM"),
@@ -57,7 +58,7 @@ def build_cm(treatments, species: str, body_weight_kg: float, ctx: ArmContext) -
             c.parameters.append(ParameterUse(dose, "cell_equivalents", f"CM dose {k} of lot {n}"))
             for m in MECHANISMS:
                 key = m.removeprefix("paracrine_")
-                c.increments.append((time_h, pool(m), f"{p}_potency_{key} * {dose} * {p}_conditioning_h"
+                c.increments.append((time_h, pool(m), f"{donor} * {p}_potency_{key} * {dose} * {p}_conditioning_h"
                                      f" * cm_kidney_delivery_fraction * {ROUTE_FACTOR[t.route]}"))
         lots.append(c)
     return lots

@@ -66,15 +66,16 @@ def build_ev(treatments, species: str, body_weight_kg: float, ctx: ArmContext) -
     table = _table()
     lots = []
     # one lot per dose (as for MSC): repeat doses get their own compartments
-    single = [t.model_copy(update={"time_h": time_h, "repeat_count": 1, "repeat_every_h": None})
-              for t in treatments for time_h in t.dose_times_h()]
-    for t in single:
+    single = [(t0, t0.model_copy(update={"time_h": time_h, "repeat_count": 1, "repeat_every_h": None}))
+              for t0 in treatments for time_h in t0.dose_times_h()]
+    for t0, t in single:
         j = ctx.next_index("ev")
         p = f"ev{j}"
         attrs = lot_attributes(t.effective_protocol(), table)
         potencies = _potencies(t, attrs, table, species)
         pot = potencies["paracrine_ev_rna"]
         c = Contribution()
+        donor = ctx.donor(t0, c)
         comps = {"plasma_fast": "EVs in plasma, fast phase", "plasma_slow": "EVs in plasma, slow phase",
                  "kidney": "EVs taken up by the kidneys", "liver_spleen": "EVs in liver and spleen",
                  "peritoneum": "EVs in the peritoneal cavity"}
@@ -127,8 +128,8 @@ def build_ev(treatments, species: str, body_weight_kg: float, ctx: ArmContext) -
             c.increments.append((time_h, f"{p}_plasma_slow", f"(1 - ev_fast_fraction) * {rest} * {d}"))
         c.totals = {"ev_plasma": [f"{p}_plasma_fast", f"{p}_plasma_slow"], "ev_kidney": [f"{p}_kidney"],
                     "ev_liver_spleen": [f"{p}_liver_spleen"]}
-        c.exposure["paracrine_ev_rna"] = [f"{p}_rna_potency * {p}_kidney / ev_kidney_ec50_reference_doses"]
+        c.exposure["paracrine_ev_rna"] = [f"{donor} * {p}_rna_potency * {p}_kidney / ev_kidney_ec50_reference_doses"]
         c.exposure["paracrine_vegf"] = [
-            f"ev_vegf_cargo_relative * {p}_vegf_potency * {p}_kidney / ev_kidney_ec50_reference_doses"]
+            f"ev_vegf_cargo_relative * {donor} * {p}_vegf_potency * {p}_kidney / ev_kidney_ec50_reference_doses"]
         lots.append(c)
     return lots

@@ -109,8 +109,9 @@ def _table():
 
 
 def _potencies(treatment, attrs: dict, table, species: str) -> dict[str, float]:
-    """Per-mechanism potency of one lot (protocol × donor × knockouts)."""
-    base = attrs["overall_potency"] * getattr(treatment, "donor_potency", 1.0)
+    """Per-mechanism potency of one lot (protocol × knockouts; the donor factor is a separate
+    model parameter, ``ArmContext.donor``, so ensembles can vary it)."""
+    base = attrs["overall_potency"]
     pot = {m: base * attrs[f"potency_{m.removeprefix('paracrine_')}"] for m in MECHANISMS}
     ko = set(getattr(treatment, "knockouts", ()))
     for k in ko:
@@ -156,13 +157,14 @@ def build_msc(treatments, species: str, body_weight_kg: float, ctx: ArmContext) 
     lots = []
     # one lot per dose: repeat doses get their own compartments (cleaner restarts for the
     # integrator; a sensitized dose's faster clearance applies to its own cells)
-    single = [t.model_copy(update={"time_h": time_h, "repeat_count": 1, "repeat_every_h": None})
-              for t0 in treatments for time_h in t0.dose_times_h() for t in (t0,)]
-    for t in single:
+    single = [(t0, t0.model_copy(update={"time_h": time_h, "repeat_count": 1, "repeat_every_h": None}))
+              for t0 in treatments for time_h in t0.dose_times_h()]
+    for t0, t in single:
         i = ctx.next_index("msc")
         p = f"msc{i}"
         attrs = lot_attributes(t.effective_protocol(), table)
         c = Contribution()
+        donor = ctx.donor(t0, c)
         c.states += [State(f"{p}_{k}", "cells", 0.0, f"{d} (lot {i})") for k, d in COMPARTMENTS.items()]
         c.states += [
             State(f"{p}_clearance_fold", "dimensionless", 1.0, f"Immune clearance fold of lot {i} (sensitization)"),
@@ -246,7 +248,7 @@ def build_msc(treatments, species: str, body_weight_kg: float, ctx: ArmContext) 
             c.totals.setdefault("msc_intravascular_kidney", []).append(f"{p}_cell_volume_ratio * {p}_kidney")
         for m in MECHANISMS:
             key = m.removeprefix("paracrine_")
-            term = f"{p}_potency_{key} * msc_licensing * {p}_secreting"
+            term = f"{donor} * {p}_potency_{key} * msc_licensing * {p}_secreting"
             if key == "antiinflammatory":
                 term += f" * (1 + {p}_priming_excess)"
             c.secretion.setdefault(m, []).append(term)
