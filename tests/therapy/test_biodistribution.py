@@ -107,3 +107,15 @@ def test_iv_label_moves_to_liver_and_spleen_later(routes):
     label = r.get("iv", "msc_label_liver_spleen")
     assert label[1] < 0.05 * DOSE < 0.3 * DOSE < label[2]
     assert label[3] > label[2] > 1000 * r.get("iv", "msc_liver_spleen")[2]
+
+
+def test_kidney_msc_die_faster_in_an_injured_kidney():
+    """Survival in the kidney falls with oxidative stress and inflammation (BIOLOGY.md §2:
+    injected cells survive poorly in the injured kidney; Tögel 2008: "detectable cell numbers
+    declined over time"). Same subcapsular dose, healthy vs 30-min IRI kidneys."""
+    times = (0, 24, 72, 168)
+    arms = [{"name": "m", "treatments": [msc(route="subcapsular")]}]
+    sham = run(arms, injury={"model": "sham"}, readouts=("msc_kidney",), times=times)
+    iri = run(arms, injury={"model": "ischemia_reperfusion", "clamp_min": 30}, readouts=("msc_kidney",), times=times)
+    for k in (1, 2):
+        assert iri.get("m", "msc_kidney")[k] < 0.5 * sham.get("m", "msc_kidney")[k]

@@ -78,3 +78,23 @@ def test_rosland_figure_is_never_used():
     for r in table.records:
         assert r.value != pytest.approx(0.458) and r.value != pytest.approx(45.8), r.name
     assert "45.8" in TUMORIGENICITY_CAVEAT and "not used" in TUMORIGENICITY_CAVEAT
+
+
+def test_fibrogenicity_needs_retained_cells_and_a_fibrotic_milieu():
+    """Fibrogenicity = maldifferentiation of retained cells (glomerular adipocytes after
+    renal-artery delivery, Kunter 2007) + cell-days in a fibrotic milieu (perivascular MSC-like
+    cells as myofibroblast precursors, Kramann 2015). Renal-artery cells are retained, IV cells
+    stop in the lung; the same kidney cells in an obstructed (UUO) kidney spend far more
+    cell-days among myofibroblasts than in a healthy one."""
+    routes = risk_table({"species": "rat", "injury": {"model": "clearance_change", "fraction": 0.5},
+                         "arms": [{"name": r, "treatments": [msc(route=r, dose=1e5)]} for r in ("iv", "renal_artery")],
+                         "readouts": ["serum_creatinine"], "times_h": [0, 24]}).set_index("arm")
+    assert routes.loc["renal_artery", "maldifferentiated_cell_days"] > 10 * routes.loc["iv", "maldifferentiated_cell_days"]
+    milieu = {}
+    for injury in ({"model": "sham"}, {"model": "uuo"}):
+        r = run([{"name": "m", "treatments": [msc(route="subcapsular", time_h=72)]}], injury=injury,
+                readouts=("msc_fibrogenic_cell_days", "msc_retained_cell_days"), times=(0, 72, 336))
+        milieu[injury["model"]] = (r.get("m", "msc_fibrogenic_cell_days")[-1], r.get("m", "msc_retained_cell_days")[-1])
+    # fewer cells survive in the obstructed kidney, yet their fibrogenic exposure is far larger
+    assert milieu["uuo"][1] < milieu["sham"][1]
+    assert milieu["uuo"][0] > 20 * milieu["sham"][0], milieu
