@@ -266,11 +266,11 @@ def _run_chunk(args):
 
 def _dask_chunk(scenario_json: str, job):
     """A chunk on a Dask worker: compile once per worker and scenario, then simulate."""
-    from nephrosim.engine.simulator import quiet_stderr
+    from nephrosim.engine.simulator import quiet_solver
 
     if _WORKER.get("key") != hashlib.sha256(scenario_json.encode()).hexdigest():
         _init_worker(scenario_json, silence=False)
-    with quiet_stderr():
+    with quiet_solver():
         return _run_chunk(job)
 
 
@@ -400,9 +400,9 @@ def ensemble(
             _run_on_dask(scenario.model_dump_json(), list(jobs), workers, dask_address, _save, bar)
         elif workers == 1:
             _init_worker(scenario.model_dump_json(), silence=False)
-            from nephrosim.engine.simulator import quiet_stderr
+            from nephrosim.engine.simulator import quiet_solver
 
-            with quiet_stderr():
+            with quiet_solver():
                 for job in jobs:
                     _save(_run_chunk(job))
                     bar.advance()

@@ -44,7 +44,7 @@ import libsbml
 import numpy as np
 import sympy as sp
 
-from nephrosim.engine.simulator import SolverOptions, TrajectoryStatus, _explain, _roadrunner, quiet_stderr
+from nephrosim.engine.simulator import SolverOptions, TrajectoryStatus, _explain, _roadrunner, quiet_solver
 
 TIME = sp.Symbol("time")
 #: Half-width of the linear ramp that replaces the step ∂max(0, u)/∂u in sensitivity equations.
@@ -493,7 +493,7 @@ class SensitivitySimulator:
         self.parameters = tuple(parameters)
         self.options = options
         self.augmented = _augment_cached(sbml, self.parameters)
-        with quiet_stderr(), _lljit(rr_mod):
+        with quiet_solver(), _lljit(rr_mod):
             self._rr = rr_mod.RoadRunner(self.augmented.sbml)
         known = set(self._rr.model.getGlobalParameterIds()) | set(self._rr.model.getFloatingSpeciesIds())
         sel = ["time", *self.outputs]
@@ -516,7 +516,7 @@ class SensitivitySimulator:
     def _simulate(self, grid: np.ndarray, values):
         rr = self._rr
         try:
-            with quiet_stderr():
+            with quiet_solver():
                 if values:
                     rr.setValues(list(values), [float(v) for v in values.values()])
                 rr.reset()

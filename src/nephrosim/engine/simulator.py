@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
@@ -72,20 +73,38 @@ def _explain(exc: Exception) -> str:
 
 
 @contextlib.contextmanager
-def quiet_stderr() -> Iterator[None]:
-    """Silence C-level stderr (SUNDIALS prints its own errors) for the block."""
+def quiet_solver() -> Iterator[None]:
+    """Silence C-level stderr and stdout for the block.
+
+    SUNDIALS prints its errors to stderr and its warnings ("t + h = t on the next step")
+    to stdout; both belong in the trajectory status, not on the user's terminal. C stdio
+    buffers are flushed before the descriptors are restored, so nothing leaks out later.
+    """
+    import ctypes
+
     try:
-        fd = os.dup(2)
-    except OSError:  # no stderr to silence
-        yield
-        return
+        libc = ctypes.CDLL(None)
+    except OSError:  # pragma: no cover - no C library to flush
+        libc = None
+    saved = []
+    for fd in (1, 2):
+        try:
+            saved.append((fd, os.dup(fd)))
+        except OSError:  # no such stream to silence
+            pass
+    sys.stdout.flush()
+    sys.stderr.flush()
     try:
         with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
+            for fd, _ in saved:
+                os.dup2(devnull.fileno(), fd)
             yield
     finally:
-        os.dup2(fd, 2)
-        os.close(fd)
+        if libc is not None:
+            libc.fflush(None)
+        for fd, copy in saved:
+            os.dup2(copy, fd)
+            os.close(copy)
 
 
 def _roadrunner():
@@ -156,7 +175,7 @@ class Simulator:
         result = np.full((values.shape[0], times.size, self._n_out), np.nan)
         statuses: list[TrajectoryStatus] = []
         names = tuple(names)
-        with quiet_stderr():
+        with quiet_solver():
             for i, row in enumerate(values):
                 result[i], st = self._run(times, names, row, quiet=False)
                 statuses.append(st)
@@ -172,18 +191,31 @@ class Simulator:
                 SOLVER_FAILURE, f"output time {times[0]} is before the start of the simulation "
                 f"({self.start_time}); ask only for times after it")
         grid = times if times[0] == self.start_time else np.concatenate(([self.start_time], times))
-        ctx = quiet_stderr() if quiet else contextlib.nullcontext()
+        def ctx():
+            return quiet_solver() if quiet else contextlib.nullcontext()
+
+        note = ""
         try:
-            with ctx:
+            with ctx():
                 if names:
                     rr.setValues(names, row)
-                rr.reset()
-                if grid.size == 1:
-                    data = np.asarray(rr.getSelectedValues())[None, :]
-                else:
-                    data = np.asarray(rr.simulate(times=grid - self.start_time))
+                data = self._integrate(grid)
         except Exception as exc:  # roadrunner raises RuntimeError for CVODE failures
-            return nan, TrajectoryStatus(SOLVER_FAILURE, _explain(exc))
+            # BDF's Newton iteration can stall on a model that sits exactly at rest when a
+            # dose nudges it (CV_TOO_MUCH_WORK with t + h = t); the non-stiff Adams method
+            # has no Newton step and usually passes. Retry once and say so in the status.
+            first = _explain(exc)
+            integ = rr.getIntegrator()
+            try:
+                integ.setValue("stiff", False)
+                with ctx():
+                    data = self._integrate(grid)
+            except Exception as exc2:
+                return nan, TrajectoryStatus(SOLVER_FAILURE, f"{first}; the non-stiff retry failed too: "
+                                                             f"{_explain(exc2)}")
+            finally:
+                integ.setValue("stiff", True)
+            note = f"recovered with the non-stiff (Adams) integrator after: {first}"
         if grid is not times:
             data = data[1:]
         out = data[:, 1 : 1 + self._n_out]
@@ -204,14 +236,21 @@ class Simulator:
                 NEGATIVE_STATE,
                 f"state {self.state_ids[j]!r} went negative ({states[:, j].min():.3g}); tighten "
                 "solver.atol or check the parameters of this trajectory")
-        return out, TrajectoryStatus(OK)
+        return out, TrajectoryStatus(OK, note)
+
+    def _integrate(self, grid: np.ndarray) -> np.ndarray:
+        rr = self._rr
+        rr.reset()
+        if grid.size == 1:
+            return np.asarray(rr.getSelectedValues())[None, :]
+        return np.asarray(rr.simulate(times=grid - self.start_time))
 
     def state_trajectories(self, times: Sequence[float]) -> dict[str, np.ndarray]:
         """All state amounts at ``times`` (nominal parameters) — for checks and tests."""
         rr = self._rr
         rr.reset()
         grid = np.asarray(times, dtype=float)
-        with quiet_stderr():
+        with quiet_solver():
             data = np.asarray(rr.simulate(times=grid))
         off = 1 + self._n_out
         return {s: data[:, off + i] for i, s in enumerate(self.state_ids)}
