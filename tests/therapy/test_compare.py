@@ -40,3 +40,19 @@ def test_protocol_report():
 def test_head_to_head_examples_validate(path):
     scenario = load_scenario(path)
     assert len(scenario.arms) >= 3
+
+
+def test_plot_keeps_the_control_visible_under_identical_treated_arms():
+    """An inert arm (RNase-treated EVs) equals the vehicle; the vehicle is drawn as a wide grey
+    band underneath so it is not hidden, and is labelled as untreated."""
+    from nephrosim import simulate
+
+    ev = {"product": "ev", "dose": 10, "dose_unit": "ug_protein"}
+    r = simulate({"species": "mouse", "injury": {"model": "clearance_change", "fraction": 0.5},
+                  "arms": [{"name": "vehicle"}, {"name": "rnase", "treatments": [{**ev, "knockouts": ["rna_cargo"]}]}],
+                  "readouts": ["serum_creatinine"], "times_h": [0, 24, 48]})
+    ax = r.plot().axes[0]
+    lines = {line.get_label(): line for line in ax.lines}
+    band, treated = lines["vehicle (untreated)"], lines["rnase"]
+    assert band.get_zorder() < treated.get_zorder()
+    assert band.get_linewidth() > 2 * treated.get_linewidth()

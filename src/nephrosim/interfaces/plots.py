@@ -29,12 +29,21 @@ def plot_result(result, path: str | Path | None = None):
     days = result.times_h.max() > 96
     t = result.times_h / 24.0 if days else result.times_h
     styles = ("-", "--", "-.", ":")  # arms stay distinguishable where their lines overlap
+    # untreated arms are a wide grey band underneath, so a treated arm that equals the
+    # control (e.g. RNase-treated EVs) does not hide it
+    untreated = {a.name for a in result.scenario.arms if not a.treatments}
     for k, name in enumerate(readouts):
         ax = axes[k // ncol][k % ncol]
+        treated = 0
         for arm, values in result.values.items():
             status = result.statuses[arm]
             label = arm if status.ok else f"{arm} ({status.code})"
-            ax.plot(t, values[:, k], marker="o", ms=3, label=label, linestyle=styles[len(ax.lines) % 4])
+            if arm in untreated:
+                ax.plot(t, values[:, k], color="0.55", lw=4, alpha=0.6, zorder=1, solid_capstyle="round",
+                        label=f"{label} (untreated)")
+                continue
+            ax.plot(t, values[:, k], marker="o", ms=3, label=label, linestyle=styles[treated % 4], zorder=2)
+            treated += 1
         ax.set_title(textwrap.fill(catalogue[name].description, 46), fontsize=9)
         ax.set_ylabel(f"{name} [{result.units[name]}]")
         ax.set_xlabel("time after insult [days]" if days else "time after insult [h]")
