@@ -10,7 +10,10 @@ Biology encoded (BIOLOGY.md §1.4)
   reparative M2 later (Lee et al., "Distinct macrophage phenotypes contribute to
   kidney injury and repair"); the switch is promoted by IL-10 made by M2 cells
   (positive feedback) and by anti-inflammatory paracrine factors (IL-10/TSG-6/PGE2,
-  ``paracrine_antiinflammatory``), which also cut recruitment and TNF.
+  ``paracrine_antiinflammatory``), which also cut recruitment and TNF and make the
+  macrophages present produce IL-10: "Monocytes and/or macrophages from septic lungs
+  made more IL-10 when prepared from mice treated with BMSCs versus untreated mice",
+  through MSC-derived PGE2 on EP2/EP4 (Németh 2009 Nat Med 15:42, PMID 19098906).
 * Systemic inflammation (sepsis, endotoxin, bypass: ``in_inflammation``) drives
   renal TNF directly. TNF is suppressed by IL-10.
 
@@ -21,7 +24,7 @@ All quantities are relative units (0 = healthy kidney without infiltrate)::
     d neutrophils/dt = k_nr·s·(damps + tnf + in_inflammation)·(1−a·AI) − k_nc·s·neutrophils
     d m1/dt = k_mr·s·(damps + tnf)·(1−a·AI) − k_pol·s·m1·(p0 + il10 + b·AI) − k_m1c·s·m1
     d m2/dt = k_pol·s·m1·(p0 + il10 + b·AI) − k_m2c·s·m2
-    d il10/dt = k_il10·s·(g_il10·m2 − il10)
+    d il10/dt = k_il10·s·(g_il10·(m2 + r·AI·(m1 + m2)) − il10)
 """
 
 from __future__ import annotations
@@ -47,6 +50,8 @@ PARAMETERS = (
     ParameterUse("il10_gain", "dimensionless", "IL-10 per unit M2"),
     ParameterUse("ai_max_suppression", "dimensionless", "Maximal reduction of recruitment and TNF by anti-inflammatory paracrine factors"),
     ParameterUse("ai_max_polarization", "dimensionless", "M1 → M2 switch added at full anti-inflammatory paracrine effect"),
+    ParameterUse("ai_il10_reprogramming", "dimensionless",
+                 "IL-10 made per macrophage at full anti-inflammatory paracrine effect, relative to an M2 cell"),
 )
 
 
@@ -94,8 +99,9 @@ def inflammation(side: str) -> Process:
                  "M1 → M2 switch", consumes={m1: 1}, produces={m2: 1}),
             Flux(f"m1_clearance_{s}", f"k_m1_clear * {rs} * {m1}", "1/h", "M1 death/emigration", consumes={m1: 1}),
             Flux(f"m2_clearance_{s}", f"k_m2_clear * {rs} * {m2}", "1/h", "M2 death/emigration", consumes={m2: 1}),
-            Flux(f"il10_production_{s}", f"k_il10 * {rs} * il10_gain * {m2}", "1/h", "IL-10 from M2",
-                 produces={il10: 1}),
+            Flux(f"il10_production_{s}",
+                 f"k_il10 * {rs} * il10_gain * ({m2} + ai_il10_reprogramming * {ai} * ({m1} + {m2}))", "1/h",
+                 "IL-10 from M2, and from macrophages reprogrammed by MSC-derived PGE2", produces={il10: 1}),
             Flux(f"il10_clearance_{s}", f"k_il10 * {rs} * {il10}", "1/h", "IL-10 clearance", consumes={il10: 1}),
         ),
     )

@@ -15,6 +15,12 @@ Biology encoded (numbers and sources in ``parameters_therapy.csv``)
 * **RNA cargo.** EVs in the kidney deliver miRNA/mRNA (→ ``paracrine_ev_rna``);
   RNase-treated EVs (``knockouts: [rna_cargo]``) lose it (Bruno 2009; Gatti 2011:
   "Pretreatment of MVs with RNase ... abrogated these protective effects").
+* **Anti-inflammatory RNA cargo.** Pooled over rodent AKI studies, EVs lowered TNF-α
+  (SMD −2.65) and raised IL-10 (SMD +2.10), with "no significant difference ... between
+  stem cell-derived EVs and stem cells" (Zhang 2020, Stem Cell Res Ther,
+  doi:10.1186/s13287-019-1530-4). RNase removes every benefit (Gatti 2011; Zou 2016), so
+  the action is carried by the RNA: the same kidney RNA exposure also feeds
+  ``paracrine_antiinflammatory``, scaled by ``ev_antiinflammatory_relative`` (assumed).
 * **VEGF protein cargo.** "EVs could deliver human VEGF directly to renal tubular
   epithelial cells" (Zou et al. 2016, Am J Transl Res 8:4289) → ``paracrine_vegf``,
   scaled by ``ev_vegf_cargo_relative`` (assumed) and by the producing cells' VEGF
@@ -50,6 +56,8 @@ EV_PARAMETERS = [
     ParameterUse("ev_local_retention", "dimensionless", "Share of a subcapsular/intraparenchymal EV dose kept in the kidney"),
     ParameterUse("ev_peritoneal_absorption_per_h", "1/h", "Absorption of intraperitoneal EVs"),
     ParameterUse("ev_kidney_ec50_reference_doses", "reference doses", "Kidney EV amount giving half-maximal RNA-cargo effect"),
+    ParameterUse("ev_antiinflammatory_relative", "dimensionless",
+                 "Anti-inflammatory action of EV RNA cargo per unit of its tubular (RNA-cargo) exposure"),
     ParameterUse("ev_vegf_cargo_relative", "dimensionless",
                  "VEGF-class exposure delivered by EVs per unit of RNA-cargo exposure (reference lot)"),
     ParameterUse("msc_aorta_renal_flow_fraction", "dimensionless", "Kidneys' share of a suprarenal-aortic bolus"),
@@ -128,7 +136,9 @@ def build_ev(treatments, species: str, body_weight_kg: float, ctx: ArmContext) -
             c.increments.append((time_h, f"{p}_plasma_slow", f"(1 - ev_fast_fraction) * {rest} * {d}"))
         c.totals = {"ev_plasma": [f"{p}_plasma_fast", f"{p}_plasma_slow"], "ev_kidney": [f"{p}_kidney"],
                     "ev_liver_spleen": [f"{p}_liver_spleen"]}
-        c.exposure["paracrine_ev_rna"] = [f"{donor} * {p}_rna_potency * {p}_kidney / ev_kidney_ec50_reference_doses"]
+        rna = f"{donor} * {p}_rna_potency * {p}_kidney / ev_kidney_ec50_reference_doses"
+        c.exposure["paracrine_ev_rna"] = [rna]
+        c.exposure["paracrine_antiinflammatory"] = [f"ev_antiinflammatory_relative * {rna}"]
         c.exposure["paracrine_vegf"] = [
             f"ev_vegf_cargo_relative * {donor} * {p}_vegf_potency * {p}_kidney / ev_kidney_ec50_reference_doses"]
         lots.append(c)
