@@ -22,13 +22,15 @@ import numpy as np
 def plain_loop(scenario, samples: int, seed: int, cv: float) -> tuple[float, int]:
     import roadrunner
 
-    from nephrosim.ensemble import draw, priors_from_table, varied_parameters
+    from nephrosim.ensemble import donor_priors, draw, priors_from_table, varied_parameters
     from nephrosim.simulation import compile_arm
 
     roadrunner.Logger.setLevel(roadrunner.Logger.LOG_FATAL)
     varied = varied_parameters(scenario)
-    names = list(varied)
-    matrix = draw(priors_from_table(varied, cv, "lognormal"), 0, samples, seed)
+    # the same parameter sets nephrosim's ensemble draws, donors of treated arms included
+    priors = priors_from_table(varied, cv, "lognormal") + donor_priors(scenario)
+    names = [p.name for p in priors]
+    matrix = draw(priors, 0, samples, seed)
     elapsed, sims = 0.0, 0
     for arm in scenario.arms:
         program = compile_arm(scenario, arm.name)

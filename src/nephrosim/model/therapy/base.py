@@ -51,8 +51,8 @@ class Contribution:
     totals : total quantity name → terms this lot adds (e.g. ``msc_lung``).
     secretion : mechanism → production-rate terms (cell-hour equivalents per hour).
     exposure : mechanism → normalised exposure terms added directly to that mechanism
-        (EV cargo in the kidney / EC50: RNA to ``paracrine_ev_rna``, VEGF protein to
-        ``paracrine_vegf``).
+        (EV cargo in the kidney / EC50: RNA to ``paracrine_ev_rna`` and
+        ``paracrine_antiinflammatory``, VEGF protein to ``paracrine_vegf``).
     """
 
     states: list[State] = field(default_factory=list)
