@@ -36,7 +36,7 @@ Biology encoded (numbers and sources in ``parameters_therapy.csv``)
 from __future__ import annotations
 
 from nephrosim.model.core import Flux, ParameterUse, Quantity, State
-from nephrosim.model.therapy.base import ArmContext, Contribution, register_product
+from nephrosim.model.therapy.base import ArmContext, Contribution, register_product, single_doses
 
 REFERENCE_DOSE = {
     "ug_protein": "ev_reference_dose_ug_protein_per_kg",
@@ -73,10 +73,7 @@ def build_ev(treatments, species: str, body_weight_kg: float, ctx: ArmContext) -
 
     table = _table()
     lots = []
-    # one lot per dose (as for MSC): repeat doses get their own compartments
-    single = [(t0, t0.model_copy(update={"time_h": time_h, "repeat_count": 1, "repeat_every_h": None}))
-              for t0 in treatments for time_h in t0.dose_times_h()]
-    for t0, t in single:
+    for t0, t in single_doses(treatments):
         j = ctx.next_index("ev")
         p = f"ev{j}"
         attrs = lot_attributes(t.effective_protocol(), table)

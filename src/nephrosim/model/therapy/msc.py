@@ -41,7 +41,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from nephrosim.model.core import Event, Flux, ParameterUse, Process, Quantity, Readout, State
-from nephrosim.model.therapy.base import ArmContext, Contribution, register_product
+from nephrosim.model.therapy.base import ArmContext, Contribution, register_product, single_doses
 from nephrosim.model.therapy.host import smooth_max
 from nephrosim.model.therapy.paracrine import MECHANISMS
 
@@ -155,11 +155,7 @@ def build_msc(treatments, species: str, body_weight_kg: float, ctx: ArmContext) 
 
     table = _table()
     lots = []
-    # one lot per dose: repeat doses get their own compartments (cleaner restarts for the
-    # integrator; a sensitized dose's faster clearance applies to its own cells)
-    single = [(t0, t0.model_copy(update={"time_h": time_h, "repeat_count": 1, "repeat_every_h": None}))
-              for t0 in treatments for time_h in t0.dose_times_h()]
-    for t0, t in single:
+    for t0, t in single_doses(treatments):
         i = ctx.next_index("msc")
         p = f"msc{i}"
         attrs = lot_attributes(t.effective_protocol(), table)
