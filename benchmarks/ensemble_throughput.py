@@ -22,8 +22,8 @@ import numpy as np
 def plain_loop(scenario, samples: int, seed: int, cv: float) -> tuple[float, int]:
     import roadrunner
 
-    from nephrosim.ensemble import donor_priors, draw, priors_from_table, varied_parameters
-    from nephrosim.simulation import compile_arm
+    from nephrosim.run.ensemble import donor_priors, draw, priors_from_table, varied_parameters
+    from nephrosim.run.simulation import compile_arm
 
     roadrunner.Logger.setLevel(roadrunner.Logger.LOG_FATAL)
     varied = varied_parameters(scenario)

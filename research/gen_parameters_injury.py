@@ -1,4 +1,4 @@
-"""Generate src/nephrosim/model/parameters_injury.csv (the injury-core parameter table).
+"""Generate src/nephrosim/biology/parameters_injury.csv (the injury-core parameter table).
 
 Run from the repository root: ``python research/gen_parameters_injury.py``. The first
 part lists every parameter with its provenance and reason; values changed during
@@ -7,7 +7,7 @@ hand calibration against the targets of tests/model/test_injury_*.py are kept in
 calibration history stays visible. The CSV is the artefact the package reads.
 """
 import csv, sys
-OUT = "src/nephrosim/model/parameters_injury.csv"  # run from the repository root
+OUT = "src/nephrosim/biology/parameters_injury.csv"  # run from the repository root
 COLS = ["name","species","value","unit","lower","upper","provenance","citation","pmid_or_doi","quote","reason","vary","description"]
 rows = []
 def P(name, value, unit, prov, reason, desc, species="all", lo=None, hi=None, cite="", doi="", quote="", vary=True):

@@ -4,7 +4,7 @@ import pytest
 
 from nephrosim.engine.sbml import to_sbml
 from nephrosim.engine.simulator import NEGATIVE_STATE, OK, SolverOptions, Simulator
-from nephrosim.model.core import Flux, ModelSpec, ParameterUse, Process, State
+from nephrosim.modelspec import Flux, ModelSpec, ParameterUse, Process, State
 
 
 def _zero_order_sink(rate):

@@ -5,7 +5,7 @@ import pytest
 
 from nephrosim import ParameterTable, simulate
 from nephrosim.engine.simulator import Simulator
-from nephrosim.simulation import compile_arm, as_scenario
+from nephrosim.run.simulation import compile_arm, as_scenario
 
 
 def test_every_parameter_has_a_source_or_a_reason():

@@ -6,7 +6,7 @@ import roadrunner
 
 from nephrosim import export_sbml, load_scenario, simulate
 from nephrosim.engine.sbml import consistency_errors
-from nephrosim.model.library import available_readouts
+from nephrosim.biology.readouts import available_readouts
 
 SCENARIO = "examples/mouse_clearance_drop.yaml"
 

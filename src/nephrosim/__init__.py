@@ -5,15 +5,15 @@ One entry point per job::
     import nephrosim
     result = nephrosim.simulate("examples/mouse_clearance_drop.yaml")
     result.to_frame(); result.plot("out.png")
-    nephrosim.ensemble("examples/mouse_clearance_drop.yaml", samples=1000, out="ens.parquet", workers=2)
+    nephrosim.run.ensemble("examples/mouse_clearance_drop.yaml", samples=1000, out="ens.parquet", workers=2)
     sbml = nephrosim.export_sbml("examples/mouse_clearance_drop.yaml")
 """
 
-from nephrosim.ensemble import EnsembleSummary, ensemble
-from nephrosim.model.parameters import ParameterTable
+from nephrosim.run.ensemble import EnsembleSummary, ensemble
+from nephrosim.biology.parameters import ParameterTable
 from nephrosim.scenarios.errors import ScenarioError
 from nephrosim.scenarios.schema import Scenario, load_scenario
-from nephrosim.simulation import SimulationResult, export_sbml, simulate
+from nephrosim.run.simulation import SimulationResult, export_sbml, simulate
 
 __version__ = "0.1.0"
 

@@ -6,11 +6,14 @@ exit with status 2; no partial output file is ever left behind.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Optional
 
 import typer
+
+from nephrosim.errors import UserInputError
 
 app = typer.Typer(
     name="nephrosim",
@@ -29,11 +32,12 @@ def _fail(message: str, code: int = 2):
 
 
 def _user_errors():
-    """Exceptions that are the user's input, printed without a traceback."""
-    from nephrosim.scenarios.errors import ScenarioError
-    from nephrosim.units import UnitError
+    """Exceptions that are the user's input, printed without a traceback.
 
-    return (ScenarioError, UnitError, ValueError, FileNotFoundError, KeyError)
+    Only :class:`~nephrosim.errors.UserInputError` and the operating system's refusals of a
+    path count: an internal ``ValueError`` or ``KeyError`` is a bug and keeps its traceback.
+    """
+    return (UserInputError, FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)
 
 
 @app.command()
@@ -44,20 +48,28 @@ def simulate(
     uncertainty: Optional[Path] = typer.Option(
         None, "--uncertainty", help="a finished calibration folder, or 'shipped' (the calibration simulate uses by "
         "default): report prediction intervals instead"),
-    samples: int = typer.Option(200, "--samples", help="posterior draws for --uncertainty"),
-    level: float = typer.Option(0.95, "--level", help="prediction-interval level for --uncertainty"),
+    samples: Optional[int] = typer.Option(None, "--samples", help="posterior draws for --uncertainty (default 200)"),
+    level: Optional[float] = typer.Option(None, "--level", help="prediction-interval level for --uncertainty "
+                                          "(default 0.95)"),
 ):
     """Simulate every arm of SCENARIO with nominal parameters (or with prediction intervals)."""
+    if uncertainty is None and (samples is not None or level is not None):
+        _fail("--samples and --level set the prediction intervals of --uncertainty; add --uncertainty DIR|shipped, "
+              "or drop them")
+    if uncertainty is not None and plot is not None:
+        _fail("--plot draws nominal trajectories and cannot show --uncertainty intervals yet; drop --plot, or run "
+              "without --uncertainty to plot")
     if uncertainty is not None:
-        return _simulate_uncertainty(scenario, uncertainty, samples, level, output)
+        return _simulate_uncertainty(scenario, uncertainty, 200 if samples is None else samples,
+                                     0.95 if level is None else level, output)
     try:
         from nephrosim.io import write_frame
-        from nephrosim.simulation import simulate as run
+        from nephrosim.run.simulation import simulate as run
 
         if output is not None and output.suffix.lower() not in (".csv", ".parquet"):
-            raise ValueError(f"-o {output}: use a .csv or .parquet file name")
+            raise UserInputError(f"-o {output}: use a .csv or .parquet file name")
         if plot is not None and plot.suffix.lower() not in (".png", ".svg", ".pdf"):
-            raise ValueError(f"--plot {plot}: use a .png, .svg or .pdf file name")
+            raise UserInputError(f"--plot {plot}: use a .png, .svg or .pdf file name")
         result = run(scenario)
         frame = result.to_frame()
     except _user_errors() as exc:
@@ -131,7 +143,7 @@ def ensemble(
 ):
     """Simulate SAMPLES perturbed parameter sets in parallel; rerun to resume."""
     try:
-        from nephrosim.ensemble import ensemble as run
+        from nephrosim.run.ensemble import ensemble as run
 
         summary = run(scenario, samples, output, cv=cv, seed=seed, workers=workers, prior=prior,
                       chunk_size=chunk_size, progress=sys.stderr.isatty(),
@@ -155,7 +167,7 @@ def export_sbml(
     try:
         from nephrosim.engine.sbml import consistency_errors
         from nephrosim.io import write_text_atomic
-        from nephrosim.simulation import export_sbml as build
+        from nephrosim.run.simulation import export_sbml as build
 
         sbml = build(scenario, arm)
         errors = consistency_errors(sbml)
@@ -174,7 +186,7 @@ def params(
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="write the table as CSV"),
 ):
     """The parameter table with units, ranges and sources."""
-    from nephrosim.model.parameters import SPECIES, ParameterTable
+    from nephrosim.biology.parameters import SPECIES, ParameterTable
 
     table = ParameterTable.default()
     if species is not None and species not in SPECIES:
@@ -187,7 +199,7 @@ def params(
         import io
 
         from nephrosim.io import write_text_atomic
-        from nephrosim.model.parameters import COLUMNS
+        from nephrosim.biology.parameters import COLUMNS
 
         buf = io.StringIO()
         w = csv.writer(buf)
@@ -277,10 +289,10 @@ def compare(
 ):
     """Arms side by side: efficacy (peak/AUC SCr and BUN vs vehicle) and risks."""
     try:
-        from nephrosim.therapy_compare import compare as run
+        from nephrosim.analysis.compare import compare as run
 
         if output is not None and output.suffix.lower() != ".csv":
-            raise ValueError(f"-o {output}: use a .csv file name")
+            raise UserInputError(f"-o {output}: use a .csv file name")
         efficacy, risk = run(scenario)
         if output is not None:
             from nephrosim.io import write_frame
@@ -288,7 +300,7 @@ def compare(
             write_frame(efficacy, output.with_name(f"{output.stem}_efficacy.csv"))
             write_frame(risk, output.with_name(f"{output.stem}_risk.csv"))
         if plot is not None:
-            from nephrosim.simulation import simulate as sim
+            from nephrosim.run.simulation import simulate as sim
 
             sim(scenario).plot(plot)
     except _user_errors() as exc:
@@ -314,7 +326,7 @@ def protocol(
 ):
     """Product attributes of a cultivation protocol, each with its source and bounds."""
     try:
-        from nephrosim.therapy_compare import protocol_report
+        from nephrosim.analysis.compare import protocol_report
 
         table = protocol_report(protocol_file)
         if output is not None:
@@ -333,9 +345,15 @@ def check_model(
     report: Path = typer.Option(Path("model-check"), "--report", "-r", help="folder for report.md and plots"),
 ):
     """Run the injury model against its literature targets and write a report."""
-    from nephrosim.model.validation import check_model as run
+    from nephrosim.analysis.model_check import check_model as run
 
-    results = run(report)
+    try:
+        report.mkdir(parents=True, exist_ok=True)
+        if not os.access(report, os.W_OK):
+            raise PermissionError(f"--report {report}: the folder is not writable; choose another folder")
+        results = run(report)
+    except _user_errors() as exc:
+        _fail(str(exc).strip("'\""))
     met = sum(r.passed for r in results)
     typer.echo(f"{met} of {len(results)} targets met; report: {report / 'report.md'}")
     for r in results:
@@ -343,17 +361,15 @@ def check_model(
             typer.echo(f"  miss: {r.name} — {r.reason}")
 
 
-def _register_optional() -> None:
-    """Subcommands whose modules live in other parts of the package."""
-    try:
-        from nephrosim.evidence.cli import evidence_app, meta
-    except ImportError:  # pragma: no cover - evidence package absent
-        return
+def _register_evidence() -> None:
+    """The evidence store's subcommands (``evidence``, ``meta``) live with the evidence package."""
+    from nephrosim.evidence.cli import evidence_app, meta
+
     app.add_typer(evidence_app, name="evidence", help="The curated evidence store.")
     app.command("meta")(meta)
 
 
-_register_optional()
+_register_evidence()
 
 
 if __name__ == "__main__":  # pragma: no cover

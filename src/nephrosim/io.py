@@ -8,6 +8,8 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
+from nephrosim.errors import UserInputError
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[str]:
@@ -37,7 +39,7 @@ def write_frame(frame, path: str | Path) -> None:
     """Write a DataFrame as CSV or Parquet (by extension), atomically."""
     suffix = Path(path).suffix.lower()
     if suffix not in (".csv", ".parquet"):
-        raise ValueError(f"output {str(path)!r}: use a .csv or .parquet file name")
+        raise UserInputError(f"output {str(path)!r}: use a .csv or .parquet file name")
     with atomic_path(path) as tmp:
         if suffix == ".csv":
             frame.to_csv(tmp, index=False)

@@ -13,13 +13,15 @@ from typing import Any
 
 import numpy as np
 
+from nephrosim.errors import UserInputError
+
 #: Molar masses used for mass ↔ molar conversion (g/mol).
 #: Creatinine C4H7N3O: 113.12 g/mol; BUN is reported as urea *nitrogen*: 2 N per
 #: urea, 2 × 14.007 = 28.014 g N per mol urea (so BUN mg/dL × 0.357 = urea mmol/L).
 MOLAR_MASS_G_PER_MOL = {"creatinine": 113.12, "urea_nitrogen": 28.014}
 
 
-class UnitError(ValueError):
+class UnitError(UserInputError):
     """A unit that cannot be converted to what the field needs."""
 
 

@@ -2,14 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
-
-if importlib.util.find_spec("sympy") is None:  # nephrosim.calibration needs sympy (see pyproject)
-    collect_ignore_glob = ["test_*.py"]
-else:
-    from calib_problems import TRUE, small_config  # noqa: F401
 
 
 @pytest.fixture(scope="session")

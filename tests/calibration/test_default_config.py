@@ -34,7 +34,6 @@ def test_default_problem_gradient_and_petab(tmp_path):
         e[i] = 1e-5
         fd = (problem.nll(x + e) - problem.nll(x - e)) / 2e-5
         assert abs(fd - g[i]) <= 1e-4 * abs(fd)
-    pytest.importorskip("pypesto")
     from nephrosim.calibration.petab_io import export_petab, lint_petab, pypesto_objective
 
     path = export_petab(load_config(DEFAULT), tmp_path)

@@ -14,8 +14,6 @@ from nephrosim.calibration.petab_io import lint_petab, pypesto_objective
 
 @pytest.mark.parametrize("likelihood", ["normal", "lognormal"])
 def test_export_lints_clean_and_pypesto_agrees(tmp_path, synthetic_config, likelihood):
-    pytest.importorskip("petab")
-    pytest.importorskip("pypesto")
     cfg = synthetic_config.replace(likelihood=likelihood)
     yaml_path = export_petab(cfg, tmp_path / "petab")
     assert lint_petab(yaml_path) == ""
@@ -39,7 +37,6 @@ def test_random_effects_export_as_priors_and_pypesto_agrees(tmp_path, synthetic_
     """A between-study effect becomes P = P__typical·10^re__P in the model, a per-study
     deviation with a normal objective prior in the parameter table; pyPESTO's objective
     (simulation + prior) equals nephrosim's penalised one."""
-    pytest.importorskip("pypesto")
     import pandas as pd
 
     cfg = synthetic_config.replace(random_effects=[{"parameter": "tbw_fraction", "sd_log10": 0.05}])

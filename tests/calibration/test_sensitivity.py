@@ -6,10 +6,10 @@ import libsbml
 import numpy as np
 import pytest
 
-from nephrosim.calibration.sensitivity import SensitivityError, SensitivitySimulator, ast_to_sympy, to_l3
+from nephrosim.engine.sensitivity import SensitivityError, SensitivitySimulator, ast_to_sympy, to_l3
 from nephrosim.engine.simulator import SolverOptions
 from nephrosim.scenarios.schema import scenario_from_dict
-from nephrosim.simulation import compile_arm
+from nephrosim.run.simulation import compile_arm
 
 TIGHT = SolverOptions(rtol=1e-10, atol=1e-12, max_steps=200000)
 

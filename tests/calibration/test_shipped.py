@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from nephrosim.calibration import CalibrationProblem, calibrate, load_config
-from nephrosim.model.parameters import ParameterTable, shipped_calibration
-from nephrosim.simulation import simulate
+from nephrosim.biology.parameters import ParameterTable, shipped_calibration
+from nephrosim.run.simulation import simulate
 
 DEFAULT = Path(__file__).resolve().parents[2] / "calibration" / "default.yaml"
 
@@ -17,7 +17,7 @@ DEFAULT = Path(__file__).resolve().parents[2] / "calibration" / "default.yaml"
 @pytest.fixture(scope="module")
 def shipped():
     data = shipped_calibration()
-    assert data is not None, "src/nephrosim/model/calibrated.json is missing: run " \
+    assert data is not None, "src/nephrosim/biology/calibrated.json is missing: run " \
                              "`nephrosim calibrate calibration/default.yaml --out DIR --report --ship`"
     return data
 

@@ -25,7 +25,7 @@ def test_laplace_samples_and_prediction_interval(fitted):
     assert (pi.lower <= pi["median"]).all() and (pi["median"] <= pi.upper).all()
     assert (pi.upper > pi.lower).all()
     # the prediction of a new scenario at the true parameters lies in (or very near) the band
-    from nephrosim.simulation import simulate
+    from nephrosim.run.simulation import simulate
 
     truth = simulate(scenario, TRUE).get("vehicle", "serum_creatinine")
     band = pi[pi.readout == "serum_creatinine"]
@@ -33,7 +33,6 @@ def test_laplace_samples_and_prediction_interval(fitted):
 
 
 def test_emcee_samples(fitted):
-    pytest.importorskip("emcee")
     draws = fitted.sample(100, method="emcee", seed=2, burn=30, thin=2)
     assert draws.shape == (100, 3)
     assert 0.05 < fitted.acceptance_ < 0.95

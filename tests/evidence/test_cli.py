@@ -74,7 +74,8 @@ def test_meta_from_store_lists_exclusions(app, store, tmp_path):
     assert any(e["reason"] == "n not reported" for e in d["excluded"])
     assert (tmp_path / "scr.png").exists()
     r = run(app, ["meta", "--readout", "mortality", "--injury", "sepsis", "--product", "msc", "--db", store.path])
-    assert r.exit_code == 0 and "Excluded:" in r.stdout or "Assumptions:" in r.stdout
+    assert r.exit_code == 0, r.output
+    assert "Excluded:" in r.stdout or "Assumptions:" in r.stdout
 
 
 def test_evidence_import_list_show_export(app, store, tmp_path):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nephrosim.simulation import simulate
+from nephrosim.run.simulation import simulate
 
 
 def run(species: str, injury: dict, readouts, times, **extra):

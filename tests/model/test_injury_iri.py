@@ -79,7 +79,7 @@ RAT_TARGET_LAB = {"parameter_set": "table"}
 
 
 def test_rat_target_lab_is_inside_the_calibrated_between_lab_range():
-    from nephrosim.model.parameters import ParameterTable, shipped_calibration
+    from nephrosim.biology.parameters import ParameterTable, shipped_calibration
 
     shipped = shipped_calibration()
     typical = shipped["parameters"]["iri_t50_min[rat]"]

@@ -9,15 +9,15 @@ import numpy as np
 import pytest
 
 from nephrosim.engine.simulator import Simulator
-from nephrosim.model.parameters import ParameterTable
-from nephrosim.simulation import export_sbml
+from nephrosim.biology.parameters import ParameterTable
+from nephrosim.run.simulation import export_sbml
 from tests.model.conftest import run
 
 GFR_UNIT = {"mouse": "uL/min", "rat": "mL/min/kg", "human": "mL/min/1.73m2"}
 
 
 def _normal_ranges():
-    text = resources.files("nephrosim.physiology").joinpath("normal_ranges.csv").read_text("utf-8")
+    text = resources.files("nephrosim.biology").joinpath("normal_ranges.csv").read_text("utf-8")
     return {(r["species"], r["readout"]): (float(r["lower"]), float(r["upper"]), r["unit"])
             for r in csv.DictReader(text.splitlines())}
 

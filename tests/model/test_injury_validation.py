@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nephrosim.model.validation import TargetResult, _write_report, sham_targets
+from nephrosim.analysis.model_check import TargetResult, _write_report, sham_targets
 
 
 def test_sham_targets_pass_and_report_is_written(tmp_path):

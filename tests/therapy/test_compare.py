@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from nephrosim.scenarios.schema import load_scenario
-from nephrosim.therapy_compare import compare, protocol_report
+from nephrosim.analysis.compare import compare, protocol_report
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -13,8 +13,8 @@ import pytest
 import yaml
 
 from nephrosim import ensemble, simulate
-from nephrosim.ensemble import donor_priors
-from nephrosim.simulation import as_scenario
+from nephrosim.run.ensemble import donor_priors
+from nephrosim.run.simulation import as_scenario
 
 IRI = {"model": "ischemia_reperfusion", "clamp_min": 30}
 MSC = {"product": "msc", "dose": 2e5, "route": "iv"}

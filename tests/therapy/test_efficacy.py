@@ -1,7 +1,6 @@
 """Therapy efficacy in the injury model (BIOLOGY.md §2, §4): timing, mechanisms, products, route.
 
-These tests need the injury–repair core (``ischemia_reperfusion`` in the insult
-registry). Effect sizes depend on the injury model's therapy weights
+Effect sizes depend on the injury model's therapy weights
 (``hgf_max_survival``, ``ev_max_survival`` ... in parameters_injury.csv, placeholders
 "to be calibrated by the therapy work"); every test here runs at the table values.
 EVs vs parent cells at the meta-analysis doses: ``test_ev_vs_parent_cells.py``.
@@ -9,11 +8,6 @@ EVs vs parent cells at the meta-analysis doses: ``test_ev_vs_parent_cells.py``.
 
 import numpy as np
 import pytest
-
-from nephrosim.model.insults.base import _BUILDERS
-
-pytestmark = pytest.mark.skipif("ischemia_reperfusion" not in _BUILDERS,
-                                reason="injury model ischemia_reperfusion not available yet")
 
 TIMES = tuple(float(t) for t in np.arange(0, 337, 3.0))
 
@@ -149,18 +143,6 @@ def test_evs_of_vegf_knockdown_cells_lose_most_protection(mouse_iri):
     assert protection(mouse_iri, "ev_vegf_kd") < 0.5 * protection(mouse_iri, "ev")
 
 
-def _reads_microembolism() -> bool:
-    try:
-        from nephrosim.model.injury import injury_core
-        from nephrosim.model.injury.common import insult_inputs
-    except Exception:
-        return False
-    procs = (*injury_core(), insult_inputs())
-    exprs = [q.expr for p in procs for q in p.quantities] + [f.rate for p in procs for f in p.fluxes]
-    return any("msc_microembolism" in e for e in exprs)
-
-
-@pytest.mark.skipif(not _reads_microembolism(), reason="the injury model does not read msc_microembolism yet")
 def test_renal_artery_dose_ceiling_in_rat_iri():
     # PLoS One 2014 e92347: renal artery 1x10^5 MSC best; 1x10^6 worsened function (microembolism)
     from nephrosim import simulate
@@ -177,7 +159,7 @@ def test_conditioned_medium_contradiction_is_carried_as_uncertainty():
     """CM worked in cisplatin rats (Milwid 2012), not in mouse IRI (PMC4159523): the
     delivery fraction's range spans 'no effect' to 'about as good as cells'."""
     from nephrosim import simulate
-    from nephrosim.model.parameters import ParameterTable
+    from nephrosim.biology.parameters import ParameterTable
 
     rec = ParameterTable.default().record("cm_kidney_delivery_fraction", "mouse")
     arms = [{"name": "vehicle"}, {"name": "cm", "treatments": [{"product": "conditioned_medium", "dose": 5e5}]}]

@@ -30,11 +30,6 @@ from importlib import resources
 import numpy as np
 import pytest
 
-from nephrosim.model.insults.base import _BUILDERS
-
-pytestmark = pytest.mark.skipif("ischemia_reperfusion" not in _BUILDERS,
-                                reason="injury model ischemia_reperfusion not available yet")
-
 READ_H = (24.0, 48.0)
 TIMES = (0.0, 6.0, 12.0, 24.0, 48.0, 72.0)
 EV_DOSES_UG = {"mouse": (15, 80), "rat": (30, 100)}

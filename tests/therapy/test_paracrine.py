@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from nephrosim.model.therapy.paracrine import MECHANISMS
+from nephrosim.biology.therapy.paracrine import MECHANISMS
 from therapy.conftest import msc, run
 
 TIMES = (0, 1, 6, 24, 48, 72, 120)

@@ -3,14 +3,14 @@
 import csv
 from importlib import resources
 
-from nephrosim.model.parameters import ParameterTable
-from nephrosim.model.therapy import build_therapy
-from nephrosim.model.therapy.msc import biodistribution
+from nephrosim.biology.parameters import ParameterTable
+from nephrosim.biology.therapy import build_therapy
+from nephrosim.biology.therapy.msc import biodistribution
 from nephrosim.scenarios.products import EV, MSC, ConditionedMedium
 
 
 def _rows():
-    text = resources.files("nephrosim.model").joinpath("parameters_therapy.csv").read_text("utf-8")
+    text = resources.files("nephrosim.biology").joinpath("parameters_therapy.csv").read_text("utf-8")
     return list(csv.DictReader(text.splitlines()))
 
 
@@ -28,7 +28,7 @@ def test_every_therapy_parameter_has_a_source_or_reason():
 
 
 def test_msc_rows_live_in_the_therapy_table():
-    physiology = resources.files("nephrosim.model").joinpath("parameters.csv").read_text("utf-8")
+    physiology = resources.files("nephrosim.biology").joinpath("parameters.csv").read_text("utf-8")
     assert not any(line.startswith("msc_") for line in physiology.splitlines())
 
 
@@ -36,7 +36,7 @@ def test_every_parameter_used_by_the_therapy_is_in_the_table():
     table = ParameterTable.default()
     spec = build_therapy([MSC(dose=1e5, protocol={"culture": "spheroid", "priming": ["ifn_gamma"]}),
                           EV(dose=1e9, dose_unit="particles", route="renal_artery"),
-                          ConditionedMedium(dose=1e6, route="intraperitoneal")], "rat", 0.275)
+                          ConditionedMedium(dose=1e6, route="intraperitoneal")], "rat", 0.275, table)
     used = {u.name for p in spec.processes for u in p.parameters} | {u.name for u in biodistribution(()).parameters}
     lot_values = set(spec.values)
     missing = sorted(n for n in used - lot_values if n not in table.names())

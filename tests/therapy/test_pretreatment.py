@@ -25,7 +25,7 @@ def test_pretreatment_window_is_validated(product):
 
 def test_scenario_error_names_the_dose_time():
     from nephrosim.scenarios.errors import ScenarioError
-    from nephrosim.simulation import as_scenario
+    from nephrosim.run.simulation import as_scenario
 
     with pytest.raises(ScenarioError, match="time_h"):
         as_scenario({"species": "mouse", "arms": [{"name": "a", "treatments": [

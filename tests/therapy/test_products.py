@@ -2,9 +2,10 @@
 
 import pytest
 
+from nephrosim.biology.parameters import ParameterTable
 from nephrosim.scenarios.errors import ScenarioError
 from nephrosim.scenarios.products import EV, MSC, ConditionedMedium
-from nephrosim.simulation import as_scenario
+from nephrosim.run.simulation import as_scenario
 from nephrosim.units import UnitError
 
 
@@ -19,9 +20,9 @@ def test_ev_dose_units_never_silently_converted():
 
 def test_ev_dose_in_particles_and_ug_use_their_own_references():
     """Simulating particles and µg never converts one into the other (each has its own reference dose)."""
-    from nephrosim.model.therapy import build_therapy
+    from nephrosim.biology.therapy import build_therapy
 
-    spec = build_therapy([EV(dose=1e9, dose_unit="particles")], "mouse", 0.025)
+    spec = build_therapy([EV(dose=1e9, dose_unit="particles")], "mouse", 0.025, ParameterTable.default())
     events = [e for p in spec.processes for e in p.events]
     text = " ".join(v for e in events for v in e.assignments.values())
     assert "ev_reference_dose_particles_per_kg" in text and "ug_protein" not in text

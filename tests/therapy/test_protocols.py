@@ -2,8 +2,20 @@
 
 import pytest
 
-from nephrosim.scenarios.protocols import Protocol, load_protocol, lot_attributes, product_attributes
+from nephrosim.biology.parameters import ParameterTable
+from nephrosim.biology.therapy import potency
+from nephrosim.scenarios.protocols import Protocol, as_protocol, load_protocol
 from therapy.conftest import msc, run
+
+TABLE = ParameterTable.default()
+
+
+def product_attributes(protocol, table=TABLE):
+    return potency.product_attributes(as_protocol(protocol), table)
+
+
+def lot_attributes(protocol, table=TABLE):
+    return potency.lot_attributes(protocol, table)
 
 
 def attr(protocol, name):
@@ -74,3 +86,21 @@ def test_example_protocols_load():
     for f in files:
         assert isinstance(load_protocol(f), Protocol)
         assert len(product_attributes(f)) > 5
+
+
+def test_a_lower_bound_of_zero_is_a_bound():
+    """Potency loss per passage has lower bound 0: the best case at passage 10 is no loss (1.0).
+
+    (The bounds used to be read with ``lower or value``, which took a 0 for "missing" and
+    reported 0.698 as the upper potency.)"""
+    row = TABLE.record("protocol_passage_potency_loss_per_passage", "all")
+    assert row.lower == 0.0
+    assert attr({"passage": 10}, "overall_potency")["upper"] == pytest.approx(1.0)
+
+
+def test_protocol_rows_come_from_the_table_given():
+    """An override of a protocol row changes the attribute (no global table is read)."""
+    name = "protocol_hypoxia_vegf_fold_bm"
+    hyp = Protocol(hypoxia_o2_percent=1, hypoxia_hours=48)
+    doubled = TABLE.with_overrides({name: 2 * TABLE.record(name, "all").value}, "all")
+    assert lot_attributes(hyp, doubled)["potency_vegf"] == pytest.approx(2 * lot_attributes(hyp)["potency_vegf"])

@@ -27,7 +27,7 @@ from nephrosim.calibration.config import (
 )
 from nephrosim.calibration.fit import PROFILE_THRESHOLD, Calibration, NotFittedError, calibrate, synthesize
 from nephrosim.calibration.problem import CalibrationProblem, check_config
-from nephrosim.calibration.sensitivity import SensitivityError, SensitivitySimulator, augment_sbml
+from nephrosim.engine.sensitivity import SensitivityError, SensitivitySimulator, augment_sbml
 
 
 def export_petab(*args, **kwargs):

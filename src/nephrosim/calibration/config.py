@@ -35,10 +35,13 @@ import math
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from nephrosim.engine.simulator import SolverOptions
+from nephrosim.inputs import InputFileError, read_mapping, validate
 
 
-class CalibrationConfigError(ValueError):
+class CalibrationConfigError(InputFileError):
     """A calibration config that cannot be used; the message names the field and the fix."""
 
 
@@ -241,12 +244,8 @@ class FitSpec(_Frozen):
     gtol: float = Field(1e-6, gt=0.0)
 
 
-class SolverSpec(_Frozen):
-    """Integrator tolerances for calibration (tighter than simulation: gradients need them)."""
-
-    rtol: float = Field(1e-9, gt=0.0, lt=1.0)
-    atol: float = Field(1e-12, gt=0.0)
-    max_steps: int = Field(100000, gt=0)
+#: Integrator tolerances for calibration (tighter than simulation: gradients need them).
+CALIBRATION_SOLVER = SolverOptions(rtol=1e-9, atol=1e-12, max_steps=100000)
 
 
 class CalibrationConfig(_Frozen):
@@ -264,7 +263,15 @@ class CalibrationConfig(_Frozen):
     include: StudyFilter = Field(default_factory=StudyFilter)
     studies: tuple[StudySpec, ...] = Field(min_length=1)
     fit: FitSpec = Field(default_factory=FitSpec)
-    solver: SolverSpec = Field(default_factory=SolverSpec)
+    solver: SolverOptions = Field(default_factory=lambda: CALIBRATION_SOLVER)
+
+    @field_validator("solver", mode="before")
+    @classmethod
+    def _solver_defaults(cls, v):
+        """Fields a config leaves out take the calibration defaults, not the simulation ones."""
+        if isinstance(v, dict):
+            return {**CALIBRATION_SOLVER.model_dump(), **v}
+        return v
     base_dir: str = Field("", description="folder that relative paths are read from (set by load_config)")
 
     @field_validator("studies")
@@ -278,7 +285,7 @@ class CalibrationConfig(_Frozen):
 
     @model_validator(mode="after")
     def _names(self):
-        from nephrosim.model.parameters import ParameterTable
+        from nephrosim.biology.parameters import ParameterTable
 
         table = ParameterTable.default(calibrated=False).names()
         keys = [(p.name, p.species) for p in self.parameters]
@@ -329,15 +336,12 @@ class CalibrationConfig(_Frozen):
         Fields left at their defaults are not hashed, so a config keeps its digest when
         nephrosim adds an optional field."""
         data = self.model_dump(exclude={"description", "base_dir"}, exclude_defaults=True)
+        base = CALIBRATION_SOLVER.model_dump()
+        solver = {k: v for k, v in self.solver.model_dump().items() if v != base[k]}
+        data.pop("solver", None)
+        if solver:
+            data["solver"] = solver
         return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-def _format_errors(exc: ValidationError, source: str) -> str:
-    lines = []
-    for err in exc.errors():
-        loc = ".".join(str(x) for x in err["loc"]) or "(config)"
-        lines.append(f"  {loc}: {err['msg']}")
-    return f"{source or 'calibration config'} is not valid:\n" + "\n".join(lines)
 
 
 def config_from_dict(data: dict, source: str = "", base_dir: str | Path = "") -> CalibrationConfig:
@@ -345,27 +349,14 @@ def config_from_dict(data: dict, source: str = "", base_dir: str | Path = "") ->
         raise CalibrationConfigError(f"{source}: expected a mapping of fields, got {type(data).__name__}")
     data = dict(data)
     data.setdefault("base_dir", str(base_dir))
-    try:
-        return CalibrationConfig.model_validate(data)
-    except ValidationError as exc:
-        raise CalibrationConfigError(_format_errors(exc, source)) from None
+    return validate(CalibrationConfig, data, source or "calibration config", "calibration config",
+                    CalibrationConfigError)
 
 
 def load_config(path: str | Path) -> CalibrationConfig:
     """Read a calibration config from YAML or JSON."""
     path = Path(path)
-    if not path.exists():
-        raise CalibrationConfigError(f"{path}: file not found — check the path")
-    text = path.read_text(encoding="utf-8")
-    if path.suffix.lower() == ".json":
-        data = json.loads(text)
-    else:
-        import yaml
-
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise CalibrationConfigError(f"{path}: YAML syntax error: {exc}") from None
+    data = read_mapping(path, "calibration config", CalibrationConfigError)
     return config_from_dict(data, str(path), base_dir=path.parent.resolve())
 
 

@@ -4,7 +4,7 @@ Design
 ------
 * Local fits run in log10 parameter space with scipy's L-BFGS-B (or trust-constr)
   and the *exact* gradient from forward sensitivities
-  (:mod:`nephrosim.calibration.sensitivity`); no finite differences.
+  (:mod:`nephrosim.engine.sensitivity`); no finite differences.
   ``method: differential_evolution`` runs scipy's derivative-free global search
   and polishes its best point with the gradient-based local fit.
 * Start points are fixed by the seed before any start runs (start 0 = the
@@ -249,7 +249,7 @@ class Calibration:
         """The fitted :class:`Calibration` behind the shipped parameter set (default: the
         package's ``model/calibrated.json``) — e.g. for ``simulate --uncertainty shipped``."""
         from nephrosim.calibration.config import config_from_dict
-        from nephrosim.model.parameters import shipped_calibration
+        from nephrosim.biology.parameters import shipped_calibration
 
         data = data or shipped_calibration()
         if data is None:
@@ -271,7 +271,7 @@ class Calibration:
     def _table_label(self, q) -> str:
         """``name`` for a parameter-table row of all species, else ``name[species]`` (the species
         of the studies that informed it)."""
-        from nephrosim.model.parameters import ParameterTable
+        from nephrosim.biology.parameters import ParameterTable
 
         if q.species is not None:
             return q.label
@@ -290,11 +290,11 @@ class Calibration:
         if path is None:
             from importlib import resources
 
-            from nephrosim.model.parameters import CALIBRATED_FILE
+            from nephrosim.biology.parameters import CALIBRATED_FILE
 
-            path = Path(str(resources.files("nephrosim.model").joinpath(CALIBRATED_FILE)))
+            path = Path(str(resources.files("nephrosim.biology").joinpath(CALIBRATED_FILE)))
         self._write_json(Path(path), self.shipped())
-        from nephrosim.model.parameters import ParameterTable
+        from nephrosim.biology.parameters import ParameterTable
 
         ParameterTable.default.cache_clear()
         return Path(path)
@@ -486,7 +486,7 @@ class Calibration:
         """
         import pandas as pd
 
-        from nephrosim.simulation import as_scenario, compile_arm, solver_options
+        from nephrosim.run.simulation import as_scenario, compile_arm, solver_options
 
         self._check_fitted()
         p = self.problem_

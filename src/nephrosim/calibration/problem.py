@@ -25,9 +25,9 @@ from pathlib import Path
 import numpy as np
 
 from nephrosim.calibration.config import CalibrationConfig, CalibrationConfigError, Observation, StudySpec
-from nephrosim.calibration.sensitivity import SensitivitySimulator
+from nephrosim.engine.sensitivity import SensitivitySimulator
 from nephrosim.engine.simulator import SolverOptions
-from nephrosim.model.parameters import ParameterTable
+from nephrosim.biology.parameters import ParameterTable
 
 LN10 = math.log(10.0)
 FAILED_NLL = 1e10
@@ -258,7 +258,7 @@ class CalibrationProblem:
     """
 
     def __init__(self, config: CalibrationConfig):
-        from nephrosim.simulation import compile_arm
+        from nephrosim.run.simulation import compile_arm
 
         self.config = config
         self.parameters = resolve_parameters(config)
@@ -283,7 +283,7 @@ class CalibrationProblem:
         self.upper = np.array([math.log10(p.upper) for p in self.parameters]
                               + [4.0 * sd for sd in self.re_sd])
         self.x_nominal = np.array([math.log10(p.nominal) for p in self.parameters] + [0.0] * len(self.re_slots))
-        opts = SolverOptions(rtol=config.solver.rtol, atol=config.solver.atol, max_steps=config.solver.max_steps)
+        opts = config.solver
         self.solver_options = opts
         self.experiments: list[Experiment] = []
         self.contrasts: list[ContrastTerm] = []

@@ -155,15 +155,13 @@ def cross_validate(config, *, full: Calibration | None = None, cv_starts: int = 
 
 # --------------------------------------------------------------------------- report
 def _plot_study(full: Calibration, cv: CrossValidation | None, study: str, path: Path) -> None:
-    from nephrosim.interfaces.plots import _pyplot
-
-    plt = _pyplot()
+    from nephrosim.figures import subplots
     p = full.problem_
     exps = [e for e in p.experiments if e.study == study]
     panels = sorted({(e.arm, r, u) for e in exps for r, u in zip(e.readout, e.unit)})
     ncol = min(3, len(panels))
     nrow = math.ceil(len(panels) / ncol)
-    fig, axes = plt.subplots(nrow, ncol, figsize=(4.2 * ncol, 3.2 * nrow), squeeze=False)
+    fig, axes = subplots(nrow, ncol, figsize=(4.2 * ncol, 3.2 * nrow), squeeze=False)
     for k, (arm, readout, unit) in enumerate(panels):
         ax = axes[k // ncol][k % ncol]
         e = next(e for e in exps if e.arm == arm)
@@ -194,7 +192,6 @@ def _plot_study(full: Calibration, cv: CrossValidation | None, study: str, path:
         axes[k // ncol][k % ncol].axis("off")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def _md_table(frame) -> str:
@@ -257,11 +254,9 @@ def write_report(full: Calibration, cv: CrossValidation | None, out_dir: str | P
     else:
         lines.append("No parameter ended outside (or at the edge of) its cited range.")
     if hasattr(full, "profiles_") and full.profiles_:
-        from nephrosim.interfaces.plots import _pyplot
-
-        plt = _pyplot()
+        from nephrosim.figures import subplots
         n = len(full.profiles_)
-        fig, axes = plt.subplots(1, n, figsize=(3.6 * n, 3.0), squeeze=False)
+        fig, axes = subplots(1, n, figsize=(3.6 * n, 3.0), squeeze=False)
         for k, (name, prof) in enumerate(full.profiles_.items()):
             ax = axes[0][k]
             ax.plot(prof["value"], prof["delta_nll"], "o-", ms=3)
@@ -271,7 +266,6 @@ def write_report(full: Calibration, cv: CrossValidation | None, out_dir: str | P
             ax.set_ylabel("ΔNLL")
         fig.tight_layout()
         fig.savefig(out / "profiles.png", dpi=110)
-        plt.close(fig)
         lines += ["", "![profile likelihoods](profiles.png)", ""]
     fit = p.data_frame(full.x_)
     fit["model / data"] = fit["model"] / fit["mean"]

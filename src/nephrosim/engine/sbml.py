@@ -1,4 +1,4 @@
-"""Compile a :class:`~nephrosim.model.core.ModelSpec` to SBML Level 3 Version 2.
+"""Compile a :class:`~nephrosim.modelspec.ModelSpec` to SBML Level 3 Version 2.
 
 Mapping: states → species (amounts, ``hasOnlySubstanceUnits``) in one unit
 compartment; parameters → constant parameters; quantities → assignment rules;
@@ -21,7 +21,7 @@ import re
 
 import libsbml
 
-from nephrosim.model.core import ModelSpec
+from nephrosim.modelspec import ModelSpec
 
 
 class SBMLCompileError(ValueError):

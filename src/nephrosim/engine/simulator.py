@@ -12,19 +12,26 @@ import contextlib
 import os
 import sys
 from dataclasses import dataclass
-from typing import Iterator, Sequence
+from typing import Iterator, Literal, Sequence
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from nephrosim.errors import UserInputError
 
 OK = "ok"
+#: the trajectory completed after the first integrator failed (see :data:`RETRY_POLICY`)
+OK_RECOVERED = "ok_recovered"
 SOLVER_FAILURE = "solver_failure"
 NEGATIVE_STATE = "negative_state"
 NON_FINITE = "non_finite"
 
 
-@dataclass(frozen=True)
-class SolverOptions:
-    """Integrator settings (CVODE, BDF for stiff systems).
+class SolverOptions(BaseModel):
+    """Integrator settings (CVODE, BDF for stiff systems) — the one solver-settings type.
+
+    Scenarios (``solver:``), calibration configs and the engine all use it; it is validated
+    once, at construction.
 
     Arguments
     ---------
@@ -33,24 +40,97 @@ class SolverOptions:
     negative_tolerance : a state below ``-negative_tolerance`` marks the trajectory
         ``negative_state`` (round-off slightly below zero is tolerated).
     check_states : ``"outputs"`` checks every state at every output time (costs
-        ~10–15 % per simulation); ``"final"`` checks every state at the last time only.
+        ~10–15 % per simulation); ``"final"`` checks every state at the last time only;
+        ``None``: the caller's default (outputs for ``simulate``, final for ensembles).
     """
 
-    rtol: float = 1e-6
-    atol: float = 1e-9
-    max_steps: int = 20000
-    negative_tolerance: float = 1e-6
-    check_states: str = "outputs"
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    rtol: float = Field(1e-6, gt=0.0, lt=1.0)
+    atol: float = Field(1e-9, gt=0.0, lt=1.0)
+    max_steps: int = Field(20000, gt=0, le=10_000_000, description="at most 10^7 internal steps per output interval")
+    negative_tolerance: float = Field(1e-6, ge=0.0)
+    check_states: Literal["outputs", "final"] | None = None
 
 
 @dataclass(frozen=True)
 class TrajectoryStatus:
+    """The outcome of one trajectory: ``code`` (``ok``, ``ok_recovered``, ``solver_failure``,
+    ``negative_state``, ``non_finite``) and a message that says what happened and what to try."""
+
     code: str
     message: str = ""
 
     @property
     def ok(self) -> bool:
-        return self.code == OK
+        """True when the values can be used (``ok`` or ``ok_recovered``)."""
+        return self.code in (OK, OK_RECOVERED)
+
+
+class UnknownParameterError(UserInputError, KeyError):
+    """A parameter id the compiled model does not have (a user error, never a solver failure)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+#: One retry policy for every integration in nephrosim: ``(stiff, tolerance factor)``
+#: tried in order until one succeeds. BDF first; then the non-stiff Adams method, which has
+#: no Newton iteration to stall (BDF's Newton iteration fails in the first step after a dose
+#: given to a model at rest — a treated sham arm — for a cause not yet found); then BDF 100×
+#: tighter (a state grazing zero under loose tolerances can derail the sensitivities). A
+#: later attempt that succeeds gives the status ``ok_recovered`` with the first failure in
+#: its message.
+RETRY_POLICY: tuple[tuple[bool, float], ...] = ((True, 1.0), (False, 1.0), (True, 0.01))
+
+
+def integrate_with_retry(rr, options: "SolverOptions", integrate) -> tuple[np.ndarray | None, str, str]:
+    """Run ``integrate()`` on roadrunner ``rr`` under :data:`RETRY_POLICY`.
+
+    Returns ``(data, note, error)``: ``data`` is None when every attempt failed (``error``
+    says why); ``note`` is empty on a first-attempt success. Only CVODE's ``RuntimeError``
+    counts as a failure: anything else is a bug and propagates.
+    """
+    integ = rr.getIntegrator()
+    first = ""
+    try:
+        for k, (stiff, factor) in enumerate(RETRY_POLICY):
+            integ.setValue("stiff", stiff)
+            integ.setValue("relative_tolerance", options.rtol * factor)
+            integ.setValue("absolute_tolerance", options.atol * factor)
+            try:
+                data = integrate()
+            except RuntimeError as exc:
+                first = first or _explain(exc)
+                last = _explain(exc)
+                continue
+            if k == 0:
+                return data, "", ""
+            how = "the non-stiff (Adams) integrator" if not stiff else f"BDF at {factor:g}× the tolerances"
+            return data, f"recovered with {how} after: {first}", ""
+        return None, "", f"{first}; retries ({len(RETRY_POLICY) - 1}) failed too, the last with: {last}"
+    finally:
+        integ.setValue("stiff", True)
+        integ.setValue("relative_tolerance", options.rtol)
+        integ.setValue("absolute_tolerance", options.atol)
+
+
+def set_parameters(rr, names: Sequence[str], values) -> None:
+    """Set global parameters by id, refusing unknown ids with the closest known ones."""
+    if not names:
+        return
+    known = set(rr.model.getGlobalParameterIds())
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        import difflib
+
+        hints = [f"{n!r}" + (f" (did you mean {', '.join(map(repr, c))}?)" if (
+            c := difflib.get_close_matches(n, sorted(known), n=3, cutoff=0.6)) else "") for n in unknown]
+        raise UnknownParameterError(f"parameter(s) {', '.join(hints)} not in the model")
+    bad = [n for n, v in zip(names, values) if not np.isfinite(v)]
+    if bad:
+        raise ValueError(f"parameter(s) {bad} have non-finite values; give finite numbers")
+    rr.setValues(list(names), [float(v) for v in values])
 
 
 _ADVICE = {
@@ -135,7 +215,7 @@ class Simulator:
         self.outputs = tuple(outputs)
         self._rr = rr_mod.RoadRunner(sbml)
         self.state_ids = tuple(self._rr.model.getFloatingSpeciesIds())
-        self._every_time = options.check_states == "outputs"
+        self._every_time = options.check_states != "final"
         tracked = self.state_ids if self._every_time else ()
         self._rr.timeCourseSelections = ["time", *self.outputs, *tracked]
         integ = self._rr.getIntegrator()
@@ -194,28 +274,12 @@ class Simulator:
         def ctx():
             return quiet_solver() if quiet else contextlib.nullcontext()
 
-        note = ""
-        try:
-            with ctx():
-                if names:
-                    rr.setValues(names, row)
-                data = self._integrate(grid)
-        except Exception as exc:  # roadrunner raises RuntimeError for CVODE failures
-            # BDF's Newton iteration can stall on a model that sits exactly at rest when a
-            # dose nudges it (CV_TOO_MUCH_WORK with t + h = t); the non-stiff Adams method
-            # has no Newton step and usually passes. Retry once and say so in the status.
-            first = _explain(exc)
-            integ = rr.getIntegrator()
-            try:
-                integ.setValue("stiff", False)
-                with ctx():
-                    data = self._integrate(grid)
-            except Exception as exc2:
-                return nan, TrajectoryStatus(SOLVER_FAILURE, f"{first}; the non-stiff retry failed too: "
-                                                             f"{_explain(exc2)}")
-            finally:
-                integ.setValue("stiff", True)
-            note = f"recovered with the non-stiff (Adams) integrator after: {first}"
+        if names:
+            set_parameters(rr, names, row)
+        with ctx():
+            data, note, error = integrate_with_retry(rr, self.options, lambda: self._integrate(grid))
+        if data is None:
+            return nan, TrajectoryStatus(SOLVER_FAILURE, error)
         if grid is not times:
             data = data[1:]
         out = data[:, 1 : 1 + self._n_out]
@@ -236,7 +300,7 @@ class Simulator:
                 NEGATIVE_STATE,
                 f"state {self.state_ids[j]!r} went negative ({states[:, j].min():.3g}); tighten "
                 "solver.atol or check the parameters of this trajectory")
-        return out, TrajectoryStatus(OK, note)
+        return out, TrajectoryStatus(OK_RECOVERED if note else OK, note)
 
     def _integrate(self, grid: np.ndarray) -> np.ndarray:
         rr = self._rr

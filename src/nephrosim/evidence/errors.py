@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from nephrosim.errors import UserInputError
+
 __all__ = ["EvidenceError", "InputError", "ImportRejected", "RowIssue", "NotEnoughStudies"]
 
 
-class EvidenceError(ValueError):
+class EvidenceError(UserInputError):
     """Base class of all user-facing evidence errors."""
 
 

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from nephrosim.figures import subplots
+
 from .effects import RATIO_MEASURES
 from .errors import InputError
 from .meta import MetaResult, TrimfillResult
@@ -42,16 +44,11 @@ _EXP_LABEL = {"ROM": "Ratio of means", "OR": "Odds ratio", "RR": "Risk ratio"}
 
 
 class _Agg:
-    """Figures on the Agg canvas, independent of (and not touching) pyplot's backend."""
+    """Figures on the Agg canvas (:mod:`nephrosim.figures`), not touching pyplot's backend."""
 
     @staticmethod
     def subplots(figsize):
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-
-        fig = Figure(figsize=figsize)
-        FigureCanvasAgg(fig)
-        return fig, fig.subplots()
+        return subplots(figsize=figsize)
 
     @staticmethod
     def close(fig):

@@ -1,9 +1,9 @@
 """Controlled vocabularies: readouts with their units, species, injuries, products.
 
-Unit harmonization uses explicit, cited factors for the clinical chemistry readouts
-(creatinine: 1 mg/dL = 88.42 µmol/L; urea: BUN mg/dL × 0.357 = urea mmol/L, since
-1 mg/dL urea nitrogen = 1/28.014 mmol/L N₂ ≡ 0.357 mmol/L urea), and pint for
-everything that has a physical dimension.
+Unit harmonization uses the one converter of the package (:mod:`nephrosim.units`): the
+clinical chemistry factors come from its molar masses (creatinine 113.12 g/mol: 1 mg/dL =
+88.40 µmol/L; urea nitrogen 28.014 g/mol: BUN mg/dL × 0.357 = urea mmol/L), and its pint
+registry handles everything that has a physical dimension.
 
 References
 ----------
@@ -15,10 +15,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Mapping
 
+from nephrosim.units import convert as _convert_units
+from nephrosim.units import registry as _ureg
+
 from .errors import InputError
+
+#: µmol/L per mg/dL of creatinine and urea mmol/L per mg/dL of urea nitrogen (BUN), from
+#: the molar masses in :data:`nephrosim.units.MOLAR_MASS_G_PER_MOL`.
+_CREATININE_UMOL_PER_MGDL = float(_convert_units(1.0, "mg/dL", "umol/L", substance="creatinine"))
+_UREA_MMOL_PER_BUN_MGDL = float(_convert_units(1.0, "mg/dL", "mmol/L", substance="urea_nitrogen"))
 
 __all__ = [
     "ReadoutSpec", "READOUTS", "SPECIES", "SPECIES_GROUPS", "INJURIES", "INJURY_GROUPS", "PRODUCTS",
@@ -86,10 +93,11 @@ _FREE = {"score": 1.0, "a.u.": 1.0, "arbitrary units": 1.0, "ratio": 1.0, "fold"
 
 READOUTS: dict[str, ReadoutSpec] = {r.name: r for r in [
     ReadoutSpec("serum_creatinine", "continuous", "umol/L",
-                {"umol/L": 1.0, "µmol/L": 1.0, "μmol/L": 1.0, "mg/dL": 88.42, "mg/L": 8.842, "mmol/L": 1000.0},
+                {"umol/L": 1.0, "µmol/L": 1.0, "μmol/L": 1.0, "mg/dL": _CREATININE_UMOL_PER_MGDL,
+                 "mg/L": _CREATININE_UMOL_PER_MGDL / 10, "mmol/L": 1000.0},
                 0.0, 5000.0, label="Serum creatinine"),
     ReadoutSpec("bun", "continuous", "mmol/L",
-                {"mmol/L": 1.0, "mg/dL": 0.357}, 0.0, 500.0,
+                {"mmol/L": 1.0, "mg/dL": _UREA_MMOL_PER_BUN_MGDL}, 0.0, 500.0,
                 label="Blood urea nitrogen (as urea, mmol/L)"),
     ReadoutSpec("mortality", "binary", "%", {"%": 1.0, "proportion": 100.0, "count": float("nan")}, 0.0, 100.0,
                 label="Mortality"),
@@ -205,13 +213,6 @@ def readout_spec(name: str) -> ReadoutSpec:
         ) from None
 
 
-@lru_cache(maxsize=1)
-def _ureg():
-    import pint
-
-    return pint.UnitRegistry()
-
-
 def _free_unit_ok(unit: str) -> bool:
     if _u(unit) in {_u(k) for k in _FREE}:
         return True
@@ -239,7 +240,7 @@ def normalize_unit(readout: str, unit: str | None) -> str | None:
 def convert(value, readout: str, from_unit: str, to_unit: str | None = None):
     """Convert ``value`` of ``readout`` between units.
 
-    Uses the readout's explicit factors (e.g. creatinine mg/dL → µmol/L × 88.42; BUN
+    Uses the readout's explicit factors (e.g. creatinine mg/dL → µmol/L × 88.40; BUN
     mg/dL → urea mmol/L × 0.357), falling back to pint for dimensional units.
 
     Parameters

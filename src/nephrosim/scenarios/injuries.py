@@ -1,7 +1,7 @@
 """Injury models a scenario can name (``injury: {model: ...}``).
 
 Each class is an immutable, validated description of an insult; the biology that
-turns it into time-varying inputs lives in :mod:`nephrosim.model.insults`. Names
+turns it into time-varying inputs lives in :mod:`nephrosim.biology.insults`. Names
 are stable across versions so that scenarios keep working.
 """
 

@@ -162,11 +162,20 @@ class EV(_Treatment):
     dose: float = Field(gt=0.0)
     dose_unit: Literal["ug_protein", "particles", "cell_equivalents"]
     particles_per_ug: float | None = Field(None, gt=0.0, description="only needed to convert between µg and particles")
-    subtype: Literal["small_ev", "microvesicle"] = "small_ev"
+    subtype: str | None = Field(None, description="not used by the model yet: refused when given")
     route: Route = "iv"
     knockouts: tuple[Literal["rna_cargo", "vegf"], ...] = Field(
         (), description="rna_cargo: RNase-treated EVs; vegf: EVs of VEGF-knockdown cells (no VEGF protein cargo)")
     donor_potency: float | None = Field(None, gt=0.0, description="as for msc: None = unknown donor (median; drawn in ensembles)")
+
+    @field_validator("subtype")
+    @classmethod
+    def _subtype_not_modelled(cls, v):
+        if v is not None:
+            raise ValueError(
+                "EV subtype is not used by the model yet: small EVs and microvesicles share one "
+                "biodistribution and potency (no source separates them); remove `subtype`")
+        return v
 
     def dose_in(self, unit: str) -> float:
         """The dose in ``unit``; µg ↔ particles only with ``particles_per_ug``."""

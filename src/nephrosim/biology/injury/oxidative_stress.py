@@ -1,0 +1,91 @@
+"""Oxidative stress: ROS, lumped antioxidant capacity (GSH) and lipid peroxidation (MDA).
+
+Biology encoded (BIOLOGY.md §1.1)
+---------------------------------
+* A ROS burst follows reperfusion; toxins (cisplatin) and infiltrating
+  neutrophils/M1 macrophages and tissue hypoxia add to ROS production.
+* Antioxidant capacity (GSH, SOD, catalase lumped as "GSH") scavenges ROS and is
+  consumed when ROS exceed normal; it is resynthesised towards its normal level.
+* MDA (malondialdehyde, lipid peroxidation) follows ROS with a delay; studies
+  read out MDA and GSH (e.g. cisplatin rats, days 4–30, Ashour 2016 in BIOLOGY.md).
+* MSC antioxidant action (``paracrine_antioxidant``) raises scavenging.
+
+All three are relative to a healthy kidney (1 = normal)::
+
+    d ros/dt = k_ros·s·[(1 + in_ros + w_inf·(neutrophils + m1) + w_hyp·hypoxia)
+                        − ros·(1 − f_gsh + f_gsh·gsh)·(1 + a_max·paracrine_antioxidant)]
+    d gsh/dt = k_gsh·s·[1 − gsh·(1 + c_ox·excess(ros − 1))]
+    d mda/dt = k_mda·s·(ros − mda)
+
+``s`` is ``rate_scale`` (quarter-power allometry). Rate constants and weights are
+assumed/calibrated (see ``parameters_injury.csv``).
+
+``excess(x)`` is max(0, x) with its corner smoothed (:func:`smooth_excess`):
+½·(x + √(x² + w²))·x²/(x² + w²). It is exactly 0 at rest (x = 0), within w/2 of
+max(0, x) everywhere and infinitely differentiable. The plain corner sat exactly at
+the resting point: a decaying paracrine antioxidant holds ROS just below 1 and
+CVODE chattered across the corner (CV_TOO_MUCH_WORK near day 25 in rat arms with
+repeated MSC doses). w = :data:`ROS_EXCESS_WIDTH` = 0.001 (0.1 % of normal ROS) is a
+numerical choice (assumed), far below the excesses that matter (the reperfusion
+burst raises ROS several-fold).
+"""
+
+from __future__ import annotations
+
+from nephrosim.modelspec import Flux, ParameterUse, Process, Quantity, State
+from nephrosim.biology.injury.common import SIDE_NAMES, eff
+
+#: Width (relative ROS) over which the corner of max(0, ros − 1) is smoothed (assumed, numerical).
+ROS_EXCESS_WIDTH = 0.001
+
+
+def smooth_excess(x: str, width: float = ROS_EXCESS_WIDTH) -> str:
+    """max(0, x) with a smooth corner: ½·(x + √(x² + w²))·x²/(x² + w²) — 0 at x = 0."""
+    w2 = repr(float(width) ** 2)
+    return f"(0.5 * (({x}) + sqrt(({x})^2 + {w2})) * ({x})^2 / (({x})^2 + {w2}))"
+
+PARAMETERS = (
+    ParameterUse("k_ros", "1/h", "ROS turnover rate constant"),
+    ParameterUse("ros_w_inflammation", "dimensionless", "ROS production per unit infiltrating neutrophils + M1"),
+    ParameterUse("ros_w_hypoxia", "dimensionless", "ROS production per unit tissue hypoxia"),
+    ParameterUse("ros_gsh_share", "dimensionless", "Share of ROS scavenging that depends on GSH"),
+    ParameterUse("antioxidant_max_effect", "dimensionless", "Maximal rise in ROS scavenging from paracrine antioxidant action"),
+    ParameterUse("k_gsh", "1/h", "GSH resynthesis rate constant"),
+    ParameterUse("gsh_oxidation_gain", "dimensionless", "GSH consumption per unit excess ROS"),
+    ParameterUse("k_mda", "1/h", "MDA turnover rate constant"),
+)
+
+
+def oxidative_stress(side: str) -> Process:
+    s = side
+    ros, gsh, mda = f"ros_{s}", f"gsh_{s}", f"mda_{s}"
+    production = (f"1 + in_ros_{s} + ros_w_inflammation * (neutrophils_{s} + m1_{s})"
+                  f" + ros_w_hypoxia * hypoxia_{s}")
+    scavenging = (f"(1 - ros_gsh_share + ros_gsh_share * {gsh})"
+                  f" * (1 + antioxidant_max_effect * {eff('paracrine_antioxidant')})")
+    return Process(
+        name=f"oxidative_stress_{s}",
+        description=f"ROS, antioxidant capacity and lipid peroxidation, {SIDE_NAMES[s]}",
+        states=(
+            State(ros, "relative", 1.0, f"Reactive oxygen species, relative to normal ({SIDE_NAMES[s]})"),
+            State(gsh, "relative", 1.0, f"Antioxidant capacity (GSH lumped), relative to normal ({SIDE_NAMES[s]})"),
+            State(mda, "relative", 1.0, f"Malondialdehyde (lipid peroxidation), relative to normal ({SIDE_NAMES[s]})"),
+        ),
+        parameters=PARAMETERS,
+        quantities=(
+            Quantity(f"ros_excess_{s}", smooth_excess(f"{ros} - 1"), "relative",
+                     "ROS above normal (corner smoothed over 0.1 % of normal)"),
+        ),
+        fluxes=(
+            Flux(f"ros_production_{s}", f"k_ros * rate_scale * ({production})", "1/h",
+                 "ROS production: basal + insult + inflammatory cells + hypoxia", produces={ros: 1}),
+            Flux(f"ros_scavenging_{s}", f"k_ros * rate_scale * {ros} * {scavenging}", "1/h",
+                 "ROS removal by antioxidants", consumes={ros: 1}),
+            Flux(f"gsh_synthesis_{s}", "k_gsh * rate_scale", "1/h", "GSH synthesis", produces={gsh: 1}),
+            Flux(f"gsh_consumption_{s}", f"k_gsh * rate_scale * {gsh} * (1 + gsh_oxidation_gain * ros_excess_{s})",
+                 "1/h", "GSH turnover and oxidation by excess ROS", consumes={gsh: 1}),
+            Flux(f"mda_formation_{s}", f"k_mda * rate_scale * {ros}", "1/h", "Lipid peroxidation by ROS",
+                 produces={mda: 1}),
+            Flux(f"mda_clearance_{s}", f"k_mda * rate_scale * {mda}", "1/h", "MDA clearance", consumes={mda: 1}),
+        ),
+    )

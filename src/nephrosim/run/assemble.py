@@ -1,0 +1,123 @@
+"""Assemble the model for one scenario arm: insult + biology + therapy + function.
+
+This is the only place that knows which processes make up nephrosim's model; the engine
+receives the resulting :class:`~nephrosim.modelspec.ModelSpec`.
+
+One parameter table is used for a whole scenario: the shipped (or cited) table with the
+scenario's ``parameters`` applied (:func:`scenario_table`). It is passed explicitly to
+every builder, so an override of a row that is read at build time (a protocol fold
+change, a knockout share) takes effect exactly like one that becomes an SBML parameter.
+An override that reaches no arm's model is refused (:func:`check_overrides`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from nephrosim.biology.insults import build_insult
+from nephrosim.biology.parameters import ParameterTable
+from nephrosim.biology.physiology import kidney_function
+from nephrosim.biology.readouts import available_readouts  # noqa: F401  (re-exported)
+from nephrosim.biology.therapy import build_therapy
+from nephrosim.biology.therapy.msc import biodistribution
+from nephrosim.biology.therapy.paracrine import no_therapy
+from nephrosim.errors import UserInputError
+from nephrosim.modelspec import ModelSpec, merge
+
+#: Scenario parameters the assembly itself reads (body size), besides the table's rows.
+_ASSEMBLY_PARAMETERS = ("body_weight_kg", "height_cm")
+
+
+class OverrideError(UserInputError):
+    """A scenario parameter override that cannot take effect."""
+
+
+def _sbml_id(text: str) -> str:
+    ident = re.sub(r"[^A-Za-z0-9_]", "_", text)
+    return ident if ident[:1].isalpha() else f"m_{ident}"
+
+
+def base_table(scenario) -> ParameterTable:
+    """The table ``scenario`` asks for (``parameter_set``: calibrated or table), no overrides."""
+    return ParameterTable.default(calibrated=getattr(scenario, "parameter_set", "calibrated") == "calibrated")
+
+
+def scenario_table(scenario) -> ParameterTable:
+    """The one table of ``scenario``: its ``parameter_set`` with its ``parameters`` applied."""
+    return base_table(scenario).with_overrides(dict(scenario.parameters), scenario.species)
+
+
+def body_weight_kg(scenario, table: ParameterTable | None = None) -> float:
+    """The subject's body weight: the scenario's ``body_weight_g``, else the table's."""
+    if scenario.body_weight_g is not None:
+        return scenario.body_weight_g / 1000.0
+    table = table or scenario_table(scenario)
+    return table.record("body_weight_kg", scenario.species).value
+
+
+@dataclass(frozen=True)
+class AssembledArm:
+    """The model of one arm and the table rows its builders read."""
+
+    spec: ModelSpec
+    rows_read: frozenset[str]
+
+
+def assemble(scenario, arm_name: str | None = None, table: ParameterTable | None = None) -> AssembledArm:
+    """Build the :class:`ModelSpec` of one arm and record which table rows reached it."""
+    table = table or scenario_table(scenario)
+    tracked = table.tracked()
+    arm = scenario.arms[0] if arm_name is None else scenario.arm(arm_name)
+    species = scenario.species
+    bw = body_weight_kg(scenario, tracked)
+
+    insult = build_insult(scenario.injury, species)
+    therapy = build_therapy(arm.treatments, species, bw, tracked)
+    function = kidney_function(insult.function_factor, insult.secretion_factor)
+    # Every arm carries the same states (undosed products sit at zero), so arms compare.
+    # A therapy that defines the paracrine effects names its process "paracrine_effects";
+    # merge keeps the first, so no_therapy() only fills in for vehicle arms.
+    processes = merge((*insult.processes, *therapy.processes, biodistribution(()), no_therapy(), function))
+
+    values = dict(table.values(species))
+    units = {r.name: r.unit for r in table.for_species(species)}
+    values["body_weight_kg"] = bw
+    values.update(insult.values)
+    values.update(therapy.values)
+    for p in processes:
+        for u in p.parameters:
+            units.setdefault(u.name, u.unit)
+    needed = {u.name for p in processes for u in p.parameters}
+    values = {k: v for k, v in values.items() if k in needed}
+    spec = ModelSpec(
+        name=_sbml_id(f"nephrosim_{scenario.name}_{arm.name}"),
+        processes=processes,
+        parameter_values=values,
+        parameter_units={k: units.get(k, "") for k in values},
+    )
+    spec.check()
+    return AssembledArm(spec, frozenset(tracked.read))
+
+
+def build_model(scenario, arm_name: str | None = None, table: ParameterTable | None = None) -> ModelSpec:
+    """The :class:`ModelSpec` of ``scenario`` for one arm (default: the first)."""
+    return assemble(scenario, arm_name, table).spec
+
+
+def check_overrides(scenario, arms: list[AssembledArm]) -> None:
+    """Refuse scenario ``parameters`` that no arm's model uses.
+
+    An override is used when it is an SBML parameter of some arm, a row a builder read at
+    build time, or a body-size value the assembly reads. Anything else would be accepted
+    and silently change nothing.
+    """
+    used = set(_ASSEMBLY_PARAMETERS if scenario.species == "human" else ("body_weight_kg",))
+    for a in arms:
+        used |= set(a.spec.parameter_values) | a.rows_read
+    unused = sorted(set(scenario.parameters) - used)
+    if unused:
+        raise OverrideError(
+            f"parameters: {unused} do not enter the model of any arm of this scenario (injury model "
+            f"{scenario.injury.model!r}, products {sorted({t.product for a in scenario.arms for t in a.treatments})}"
+            "); remove them, or add the injury, product or protocol they belong to")
