@@ -245,6 +245,9 @@ def calibrate(
         ci = result["intervals_95"].get(name)
         ends = ["open" if v is None else f"{v:.4g}" for v in ci] if ci else None
         typer.echo(f"  {name} = {value:.6g}" + (f"  (95 % profile interval {ends[0]}–{ends[1]})" if ends else ""))
+    failed = {s: v for s, v in result["failed_evaluations"].items() if v[0]}
+    for start, (n, messages) in sorted(failed.items()):
+        typer.echo(f"  start {start}: {n} failed evaluation(s); first: {messages[0] if messages else '?'}")
     if result["report"]:
         typer.echo(f"report: {result['report']}")
     if result["shipped"]:

@@ -6,12 +6,13 @@ import math
 import textwrap
 from pathlib import Path
 
+from nephrosim.biology.readouts import available_readouts
 from nephrosim.figures import subplots
+from nephrosim.io import atomic_path
 
 
 def plot_result(result, path: str | Path | None = None):
     """Plot a :class:`~nephrosim.run.simulation.SimulationResult`; save when ``path`` is given."""
-    from nephrosim.biology.readouts import available_readouts
 
     readouts = list(result.scenario.readouts)
     ncol = min(3, len(readouts))
@@ -48,8 +49,6 @@ def plot_result(result, path: str | Path | None = None):
     fig.suptitle(f"{result.scenario.name} — {result.scenario.species}, {injury}", fontsize=11)
     fig.tight_layout(rect=(0, 0, 0.9, 0.95))
     if path is not None:
-        from nephrosim.io import atomic_path
-
         with atomic_path(path) as tmp:
             fig.savefig(tmp, dpi=150, format=Path(path).suffix.lstrip(".") or "png")
     return fig

@@ -200,3 +200,37 @@ def test_trust_constr_option_reaches_the_same_optimum(synthetic_config):
     best = calibrate(synthetic_config.replace(fit={"n_starts": 1}))
     tc = calibrate(synthetic_config.replace(fit={"n_starts": 1, "method": "trust-constr", "maxiter": 300}))
     assert tc.nll_ == pytest.approx(best.nll_, abs=1e-3)
+
+
+def test_failed_evaluations_are_counted_and_a_start_recovers(synthetic_config, monkeypatch):
+    """Solver failures used to become NLL = 1e10 with a zero gradient and a lost message.
+
+    Here every evaluation with GFR above 90 % of its upper bound fails (a stand-in for a
+    region where CVODE gives up). A start placed there must (a) count its failed
+    evaluations and keep the solver's message, and (b) still reach the optimum that a
+    clean start reaches, by restarting from the best successful point it visited."""
+    from nephrosim.engine.simulator import TrajectoryStatus
+
+    problem = CalibrationProblem(synthetic_config)
+    k = problem.names.index("gfr_ml_min_per_kg")
+    cliff = problem.lower[k] + 0.9 * (problem.upper[k] - problem.lower[k])
+    real_predict = CalibrationProblem.predict
+
+    def predict(self, e, x, grad=False):
+        out = real_predict(self, e, x, grad)
+        if x[k] > cliff:
+            bad = TrajectoryStatus("solver_failure", "CVODE Error: CV_TOO_MUCH_WORK (test cliff)")
+            return (*out[:-1], bad)
+        return out
+
+    monkeypatch.setattr(CalibrationProblem, "predict", predict)
+    cal = Calibration(synthetic_config.replace(fit={**synthetic_config.fit.model_dump(), "n_starts": 1}))
+    cal.config_ = as_config(cal.config)  # what fit() sets before its local fits
+    x0 = problem.lower + 0.5 * (problem.upper - problem.lower)
+    x0[k] = problem.lower[k] + 0.97 * (problem.upper[k] - problem.lower[k])  # starts on the cliff
+    res = cal._local(problem, x0)
+    assert res.failed_evaluations >= 1
+    assert any("CV_TOO_MUCH_WORK" in m for m in res.failure_messages)
+    clean = cal._local(problem, problem.lower + 0.5 * (problem.upper - problem.lower))
+    assert res.fun < 1e9, "the start never left the failed region"
+    assert res.fun == pytest.approx(clean.fun, rel=1e-4, abs=1e-4)

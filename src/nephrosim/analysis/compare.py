@@ -24,6 +24,7 @@ from typing import Mapping
 import numpy as np
 
 from nephrosim.analysis.risks import RISK_READOUTS, risk_table
+from nephrosim.biology.parameters import ParameterTable
 from nephrosim.biology.therapy.potency import product_attributes
 from nephrosim.run.assemble import scenario_table
 from nephrosim.run.simulation import as_scenario, simulate
@@ -122,7 +123,6 @@ def protocol_report(protocol_path: str | Path, parameter_set: str = "calibrated"
     ``pandas.DataFrame`` with columns ``attribute, value, lower, upper, unit, source``
     (see :func:`nephrosim.biology.therapy.potency.product_attributes`).
     """
-    from nephrosim.biology.parameters import ParameterTable
 
     table = ParameterTable.default(calibrated=parameter_set == "calibrated")
     return product_attributes(load_protocol(protocol_path), table)

@@ -218,10 +218,14 @@ class ParameterTable:
     def _lookup(self, name: str, species: str) -> ParameterRecord:
         rec = self._index.get((name, species)) or self._index.get((name, "all"))
         if rec is None:
+            if name in self.names():
+                have = sorted(r.species for r in self.records if r.name == name)
+                raise UnknownNameError(f"parameter {name!r} has no value for species {species!r} (only for "
+                                       f"{', '.join(have)}); add a {species} row to src/nephrosim/biology/parameters*.csv")
             close = self.closest_names(name)
             hint = f" (did you mean {', '.join(map(repr, close))}?)" if close else ""
             raise UnknownNameError(
-                f"parameter {name!r} has no value for species {species!r}{hint}; see `nephrosim params`, "
+                f"parameter {name!r} is not in the parameter table{hint}; see `nephrosim params`, "
                 "or add a row to src/nephrosim/biology/parameters*.csv"
             )
         return rec
@@ -239,22 +243,21 @@ class ParameterTable:
         return [f"{r.name} [{r.species}]: {p}" for r in self.records for p in r.problems()]
 
     def with_overrides(self, values: Mapping[str, float], species: str) -> "ParameterTable":
-        """A copy in which ``species`` takes ``values`` (name → value) instead of the table's.
+        """A copy in which ``values`` (name → value) replace the rows in force for ``species``.
 
-        Unknown names raise ``KeyError`` naming the closest known names. The overridden rows
-        keep their citation; their reason says they were overridden.
+        A scenario has one species, so a row shared by all species (``all``) is replaced as
+        it stands: build-time readers that ask for the ``all`` row see the override too.
+        Unknown names raise :class:`~nephrosim.errors.UnknownNameError` naming the closest
+        known names. The overridden rows keep their citation; their reason says so.
         """
         if not values:
             return self
         out = list(self.records)
         for name, value in values.items():
             rec = self._lookup(name, species)
-            new = dataclasses.replace(rec, species=species, value=float(value),
+            new = dataclasses.replace(rec, value=float(value),
                                       reason=f"overridden by the scenario (table value {rec.value:g} {rec.unit})")
-            if rec.species == species:
-                out[out.index(rec)] = new
-            else:
-                out.append(new)
+            out[out.index(rec)] = new
         return ParameterTable(out)
 
     def tracked(self) -> "TrackedTable":

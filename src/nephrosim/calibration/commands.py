@@ -38,7 +38,9 @@ def calibrate_command(config: str | Path, out: str | Path, *, profile: bool = Fa
     shipped = str(cal.ship()) if ship else None
     return {"nll": cal.nll_, "parameters": cal.parameters_, "random_effects": cal.random_effects_,
             "converged_to_best": f"{cal.n_converged()}/{len(cal.starts_)}",
-            "intervals_95": getattr(cal, "intervals_", {}), "report": report_path, "shipped": shipped}
+            "intervals_95": getattr(cal, "intervals_", {}), "report": report_path, "shipped": shipped,
+            "failed_evaluations": {r["start"]: (r.get("failed_evaluations", 0), r.get("failure_messages", []))
+                                   for r in cal.starts_}}
 
 
 def validate_command(out: str | Path, report_dir: str | Path | None = None, *, cv_starts: int = 3,

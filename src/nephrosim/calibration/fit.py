@@ -28,9 +28,13 @@ from pathlib import Path
 import numpy as np
 from scipy import optimize, stats
 
-from nephrosim.calibration.config import CalibrationConfig, as_config
-from nephrosim.calibration.problem import CalibrationProblem, values_for_scenario
+from nephrosim.biology.parameters import CALIBRATED_FILE, ParameterTable, shipped_calibration
+from nephrosim.calibration.config import CalibrationConfig, as_config, config_from_dict
+from nephrosim.calibration.problem import FAILED_NLL, CalibrationProblem, values_for_scenario
+from nephrosim.errors import UserInputError
 from nephrosim.io import write_text_atomic
+from nephrosim.progress import ProgressBar
+from nephrosim.run.simulation import as_scenario, compile_arm, solver_options
 
 #: ΔNLL threshold of a pointwise 95 % profile-likelihood interval: χ²₁(0.95)/2.
 PROFILE_THRESHOLD = float(stats.chi2.ppf(0.95, 1) / 2.0)  # 1.9207
@@ -38,14 +42,6 @@ PROFILE_THRESHOLD = float(stats.chi2.ppf(0.95, 1) / 2.0)  # 1.9207
 
 class NotFittedError(RuntimeError):
     pass
-
-
-def _progress(enabled: bool):
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TextColumn("best NLL {task.fields[best]}"), TimeElapsedColumn(), disable=not enabled,
-                    transient=False)
 
 
 class Calibration:
@@ -85,21 +81,48 @@ class Calibration:
             raise NotFittedError("This Calibration instance is not fitted yet. Call 'fit' first.")
 
     def _local(self, problem: CalibrationProblem, x0: np.ndarray, lower=None, upper=None):
-        cfg = self.config_.fit
+        """One local fit from ``x0``; failed evaluations are counted on the result.
+
+        A failed evaluation (a solver failure, a non-finite likelihood) returns a large value
+        with no gradient, which the line search backs away from — but a start *on* a failed
+        point would see a flat plateau and stop there, "converged". So a start that fails is
+        moved along the segment towards the centre of the bounds to the first point that
+        evaluates; and when the optimizer still ends on a failed point, the fit restarts once
+        from the best successful point it visited. The result carries ``failed_evaluations``,
+        ``failure_messages`` and ``restarted_from_last_good``.
+        """
         lo = problem.lower if lower is None else lower
         hi = problem.upper if upper is None else upper
+        problem.reset_failures()
         x0 = np.clip(x0, lo, hi)
+        if problem.nll(x0) >= FAILED_NLL:
+            centre = 0.5 * (np.asarray(lo) + np.asarray(hi))
+            for step in (0.125, 0.25, 0.5, 0.75, 1.0):
+                x = x0 + step * (centre - x0)
+                if problem.nll(x) < FAILED_NLL:
+                    x0 = x
+                    break
+        res = self._minimize(problem, x0, lo, hi)
+        restarted = False
+        if res.fun >= FAILED_NLL and problem.best_ok[1] is not None:
+            res = self._minimize(problem, np.clip(problem.best_ok[1], lo, hi), lo, hi)
+            restarted = True
+        res.failed_evaluations = problem.n_failed
+        res.failure_messages = list(problem.failure_messages)
+        res.restarted_from_last_good = restarted
+        return res
+
+    def _minimize(self, problem: CalibrationProblem, x0, lo, hi):
+        cfg = self.config_.fit
         if cfg.method == "trust-constr":
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                res = optimize.minimize(problem.nll_and_grad, x0, jac=True, method="trust-constr",
-                                        bounds=optimize.Bounds(lo, hi),
-                                        options={"maxiter": cfg.maxiter, "gtol": cfg.gtol})
-        else:
-            res = optimize.minimize(problem.nll_and_grad, x0, jac=True, method="L-BFGS-B",
-                                    bounds=list(zip(lo, hi)),
-                                    options={"maxiter": cfg.maxiter, "gtol": cfg.gtol, "ftol": 1e-13})
-        return res
+                return optimize.minimize(problem.nll_and_grad, x0, jac=True, method="trust-constr",
+                                         bounds=optimize.Bounds(lo, hi),
+                                         options={"maxiter": cfg.maxiter, "gtol": cfg.gtol})
+        return optimize.minimize(problem.nll_and_grad, x0, jac=True, method="L-BFGS-B",
+                                 bounds=list(zip(lo, hi)),
+                                 options={"maxiter": cfg.maxiter, "gtol": cfg.gtol, "ftol": 1e-13})
 
     def fit(self) -> Calibration:
         """Run the multistart (or global) optimisation; resumes from ``out`` if present."""
@@ -112,7 +135,7 @@ class Calibration:
         if ckpt_path and ckpt_path.exists():
             saved = json.loads(ckpt_path.read_text(encoding="utf-8"))
             if saved.get("config_digest") != digest:
-                raise RuntimeError(f"{ckpt_path} was written for a different config (digest "
+                raise UserInputError(f"{ckpt_path} was written for a different config (digest "
                                    f"{saved.get('config_digest')} ≠ {digest}); use another --out folder or "
                                    "delete the file")
             records = saved["starts"]
@@ -122,9 +145,8 @@ class Calibration:
         if self.out:
             self._write_json(Path(self.out) / "config.json", config.model_dump(mode="json"))
         problem.warm_up()
-        with _progress(self.progress) as bar:
-            best = min((r["nll"] for r in records), default=float("nan"))
-            task = bar.add_task(f"calibrate {config.name}", total=n, completed=len(done), best=f"{best:.4g}")
+        best = min((r["nll"] for r in records), default=float("nan"))
+        with ProgressBar(f"calibrate {config.name}", n, len(done), self.progress, best=f"{best:.4g}") as bar:
             for i in range(n):
                 if i in done:
                     continue
@@ -144,13 +166,16 @@ class Calibration:
                        "nll": float(res.fun), "grad_norm": float(np.linalg.norm(res.grad if hasattr(res, "grad") else res.jac)),
                        "success": bool(res.success), "message": str(res.message),
                        "evaluations": problem.n_evaluations - ev0,
+                       "failed_evaluations": int(getattr(res, "failed_evaluations", 0)),
+                       "failure_messages": list(getattr(res, "failure_messages", [])),
+                       "restarted_from_last_good": bool(getattr(res, "restarted_from_last_good", False)),
                        "seconds": round(time.perf_counter() - t0, 3)}
                 records.append(rec)
                 if ckpt_path:
                     self._write_json(ckpt_path, {"config_digest": digest, "names": problem.names,
                                                  "starts": sorted(records, key=lambda r: r["start"])})
                 best = min(r["nll"] for r in records)
-                bar.update(task, advance=1, best=f"{best:.4g}")
+                bar.advance(best=f"{best:.4g}")
         records.sort(key=lambda r: r["start"])
         self.starts_ = records
         best_rec = min(records, key=lambda r: (round(r["nll"], 9), r["start"]))
@@ -165,7 +190,6 @@ class Calibration:
     def load(cls, out: str | Path) -> Calibration:
         """A fitted :class:`Calibration` from the folder a run wrote (``config.json``,
         ``starts.json``, ``result.json``) — e.g. for prediction intervals later."""
-        from nephrosim.calibration.config import config_from_dict
 
         out = Path(out)
         missing = [f for f in ("config.json", "starts.json", "result.json") if not (out / f).exists()]
@@ -248,8 +272,6 @@ class Calibration:
     def from_shipped(cls, data: dict | None = None) -> Calibration:
         """The fitted :class:`Calibration` behind the shipped parameter set (default: the
         package's ``model/calibrated.json``) — e.g. for ``simulate --uncertainty shipped``."""
-        from nephrosim.calibration.config import config_from_dict
-        from nephrosim.biology.parameters import shipped_calibration
 
         data = data or shipped_calibration()
         if data is None:
@@ -271,7 +293,6 @@ class Calibration:
     def _table_label(self, q) -> str:
         """``name`` for a parameter-table row of all species, else ``name[species]`` (the species
         of the studies that informed it)."""
-        from nephrosim.biology.parameters import ParameterTable
 
         if q.species is not None:
             return q.label
@@ -290,11 +311,9 @@ class Calibration:
         if path is None:
             from importlib import resources
 
-            from nephrosim.biology.parameters import CALIBRATED_FILE
 
             path = Path(str(resources.files("nephrosim.biology").joinpath(CALIBRATED_FILE)))
         self._write_json(Path(path), self.shipped())
-        from nephrosim.biology.parameters import ParameterTable
 
         ParameterTable.default.cache_clear()
         return Path(path)
@@ -486,7 +505,6 @@ class Calibration:
         """
         import pandas as pd
 
-        from nephrosim.run.simulation import as_scenario, compile_arm, solver_options
 
         self._check_fitted()
         p = self.problem_

@@ -24,10 +24,14 @@ from pathlib import Path
 
 import numpy as np
 
-from nephrosim.calibration.config import CalibrationConfig, CalibrationConfigError, Observation, StudySpec
+from nephrosim.biology.parameters import ParameterTable
+from nephrosim.calibration.config import CalibrationConfig, CalibrationConfigError, Observation, StudySpec, as_config
 from nephrosim.engine.sensitivity import SensitivitySimulator
 from nephrosim.engine.simulator import SolverOptions
-from nephrosim.biology.parameters import ParameterTable
+from nephrosim.evidence import EvidenceStore
+from nephrosim.run.simulation import compile_arm
+from nephrosim.scenarios.errors import ScenarioError
+from nephrosim.scenarios.schema import scenario_from_dict
 
 LN10 = math.log(10.0)
 FAILED_NLL = 1e10
@@ -119,7 +123,7 @@ def study_observations(study: StudySpec, base_dir: str | Path = "") -> list[Obse
     if study.evidence is not None:
         obs += observations_from_evidence(study.evidence, f"studies.{study.id}.evidence")
     if study.petab_measurements is not None:
-        from nephrosim.calibration.petab_io import import_petab_measurements
+        from nephrosim.calibration.petab_io import import_petab_measurements  # petab_io imports this module
 
         src = study.petab_measurements
         p = Path(src.file) if Path(src.file).is_absolute() else Path(base_dir or ".") / src.file
@@ -138,7 +142,6 @@ def study_observations(study: StudySpec, base_dir: str | Path = "") -> list[Obse
 
 def observations_from_evidence(source, where: str = "evidence") -> list[Observation]:
     """Observations from the evidence store rows selected by an :class:`EvidenceSource`."""
-    from nephrosim.evidence import EvidenceStore
 
     store = EvidenceStore(source.db) if source.db else EvidenceStore()
     rows = store.ensure().records(study_id=source.study_id)
@@ -193,8 +196,6 @@ def observations_from_evidence(source, where: str = "evidence") -> list[Observat
 def study_scenario(study: StudySpec, observations: Sequence[Observation], extra_times: Sequence[float] = (),
                    parameter_set: str = "calibrated"):
     """The study's :class:`Scenario`: readouts, units and times taken from its observations."""
-    from nephrosim.scenarios.errors import ScenarioError
-    from nephrosim.scenarios.schema import scenario_from_dict
 
     data = dict(study.scenario)
     readouts: list[str] = []
@@ -258,8 +259,6 @@ class CalibrationProblem:
     """
 
     def __init__(self, config: CalibrationConfig):
-        from nephrosim.run.simulation import compile_arm
-
         self.config = config
         self.parameters = resolve_parameters(config)
         self.studies = config.selected_studies()
@@ -351,6 +350,33 @@ class CalibrationProblem:
                 raise CalibrationConfigError(f"likelihood lognormal needs positive means; {bad[:3]} are not — "
                                              "use likelihood: normal")
         self.n_evaluations = 0
+        self.reset_failures()
+
+    # ------------------------------------------------------------------ failed evaluations
+    def reset_failures(self) -> None:
+        """Start counting failed evaluations afresh (called at the start of every local fit)."""
+        self.n_failed = 0
+        self.failure_messages: list[str] = []
+        self.best_ok: tuple[float, np.ndarray | None] = (math.inf, None)
+
+    def _failed(self, x: np.ndarray, why: str) -> float:
+        """Record a failed evaluation at ``x`` (solver status or non-finite likelihood)."""
+        self.n_failed += 1
+        if why not in self.failure_messages and len(self.failure_messages) < 5:
+            self.failure_messages.append(why)
+        return FAILED_NLL
+
+    def _succeeded(self, x: np.ndarray, value: float) -> float:
+        if value < self.best_ok[0]:
+            self.best_ok = (value, np.array(x, dtype=float))
+        return value
+
+    def _status_problem(self, e, m, status) -> str | None:
+        if not status.ok:
+            return f"study {e.study}: {status.code}: {status.message}"
+        if self.config.likelihood == "lognormal" and np.any(m[e.data] <= 0):
+            return f"study {e.study}: a model mean is not positive under the lognormal likelihood"
+        return None
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -450,8 +476,8 @@ class CalibrationProblem:
         means, sens = [], []
         for e in self.experiments:
             m, dm, status = self.predict(e, x, grad=True)
-            if not status.ok or (self.config.likelihood == "lognormal" and np.any(m[e.data] <= 0)):
-                return FAILED_NLL, np.zeros(self.dim)
+            if (why := self._status_problem(e, m, status)) is not None:
+                return self._failed(x, why), np.zeros(self.dim)
             nll, dn_dm = self._residual_terms(e, m)
             total += float(nll.sum())
             g += self._to_x(e, dn_dm @ dm)  # dm: d/d log10 value of each simulator parameter
@@ -459,7 +485,7 @@ class CalibrationProblem:
             sens.append(dm)
         terms = self._contrast_terms(means)
         if terms is None:
-            return FAILED_NLL, np.zeros(self.dim)
+            return self._failed(x, "a contrast's control mean is not positive"), np.zeros(self.dim)
         for c, (nll, dt, dc, _) in zip(self.contrasts, terms):
             total += nll
             (i, r), (j, q) = c.treated, c.control
@@ -469,8 +495,8 @@ class CalibrationProblem:
             total += float(np.sum(0.5 * np.log(2 * np.pi * self.re_sd ** 2) + 0.5 * (b / self.re_sd) ** 2))
             g[len(self.parameters):] += b / self.re_sd ** 2
         if not np.isfinite(total):
-            return FAILED_NLL, np.zeros(self.dim)
-        return total, g
+            return self._failed(x, "the likelihood is not finite"), np.zeros(self.dim)
+        return self._succeeded(x, total), g
 
     def nll(self, x: Sequence[float]) -> float:
         """Negative log-likelihood only (plain model, no sensitivities)."""
@@ -480,18 +506,20 @@ class CalibrationProblem:
         means = []
         for e in self.experiments:
             m, status = self.predict(e, x)
-            if not status.ok or (self.config.likelihood == "lognormal" and np.any(m[e.data] <= 0)):
-                return FAILED_NLL
+            if (why := self._status_problem(e, m, status)) is not None:
+                return self._failed(x, why)
             total += float(self._residual_terms(e, m)[0].sum())
             means.append(m)
         terms = self._contrast_terms(means)
         if terms is None:
-            return FAILED_NLL
+            return self._failed(x, "a contrast's control mean is not positive")
         total += sum(t[0] for t in terms)
         if self.re_slots:
             b = x[len(self.parameters):]
             total += float(np.sum(0.5 * np.log(2 * np.pi * self.re_sd ** 2) + 0.5 * (b / self.re_sd) ** 2))
-        return total if np.isfinite(total) else FAILED_NLL
+        if not np.isfinite(total):
+            return self._failed(x, "the likelihood is not finite")
+        return self._succeeded(x, total)
 
     def fisher_information(self, x: Sequence[float]) -> np.ndarray:
         """Gauss–Newton (expected) Hessian of the NLL at ``x`` from the exact sensitivities."""
@@ -593,7 +621,6 @@ def check_config(config) -> list[str]:
     how its scenario stands for it; each estimated parameter has cited bounds in the
     parameter table; there are more observations than estimated values.
     """
-    from nephrosim.calibration.config import as_config
 
     out: list[str] = []
     try:

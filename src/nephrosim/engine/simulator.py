@@ -129,7 +129,7 @@ def set_parameters(rr, names: Sequence[str], values) -> None:
         raise UnknownParameterError(f"parameter(s) {', '.join(hints)} not in the model")
     bad = [n for n, v in zip(names, values) if not np.isfinite(v)]
     if bad:
-        raise ValueError(f"parameter(s) {bad} have non-finite values; give finite numbers")
+        raise UserInputError(f"parameter(s) {bad} have non-finite values; give finite numbers")
     rr.setValues(list(names), [float(v) for v in values])
 
 

@@ -17,8 +17,7 @@ import re
 from dataclasses import dataclass
 from typing import Mapping
 
-from nephrosim.units import convert as _convert_units
-from nephrosim.units import registry as _ureg
+from nephrosim.units import convert as _convert_units, registry as _ureg
 
 from .errors import InputError
 

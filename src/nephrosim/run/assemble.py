@@ -21,6 +21,7 @@ from nephrosim.biology.physiology import kidney_function
 from nephrosim.biology.readouts import available_readouts  # noqa: F401  (re-exported)
 from nephrosim.biology.therapy import build_therapy
 from nephrosim.biology.therapy.msc import biodistribution
+from nephrosim.biology.therapy.risks import arm_risk
 from nephrosim.biology.therapy.paracrine import no_therapy
 from nephrosim.errors import UserInputError
 from nephrosim.modelspec import ModelSpec, merge
@@ -83,6 +84,11 @@ def assemble(scenario, arm_name: str | None = None, table: ParameterTable | None
     values = dict(table.values(species))
     units = {r.name: r.unit for r in table.for_species(species)}
     values["body_weight_kg"] = bw
+    shadowed = sorted(set(scenario.parameters) & (set(insult.values) | set(therapy.values)))
+    if shadowed:
+        raise OverrideError(
+            f"parameters: {shadowed} are set by the scenario's injury or treatment fields (clamp time, sides, "
+            "temperature, doses), which would replace the override; set them there instead")
     values.update(insult.values)
     values.update(therapy.values)
     for p in processes:
@@ -105,19 +111,45 @@ def build_model(scenario, arm_name: str | None = None, table: ParameterTable | N
     return assemble(scenario, arm_name, table).spec
 
 
-def check_overrides(scenario, arms: list[AssembledArm]) -> None:
-    """Refuse scenario ``parameters`` that no arm's model uses.
+def _fingerprint(scenario, table: ParameterTable) -> list:
+    """What a build-time row can change: every arm's values and dose events, and its dose-based
+    risk indices (tissue factor, sensitization)."""
+    out = []
+    for arm in scenario.arms:
+        spec = assemble(scenario, arm.name, table).spec
+        risk = arm_risk(arm, scenario.species, body_weight_kg(scenario, table), table)
+        out.append((sorted(spec.parameter_values.items()),
+                    sorted((e.time_h, sorted(e.assignments.items())) for e in spec.events), sorted(risk.items())))
+    return out
 
-    An override is used when it is an SBML parameter of some arm, a row a builder read at
-    build time, or a body-size value the assembly reads. Anything else would be accepted
-    and silently change nothing.
+
+def check_overrides(scenario, arms: list[AssembledArm]) -> None:
+    """Refuse scenario ``parameters`` that change nothing in this scenario.
+
+    An override of an SBML parameter of some arm, or of a body-size value the assembly reads,
+    changes the model. An override of a row read at build time (a protocol fold change, a
+    knockout share, the sensitization delay) is kept only if it changes some arm's model or
+    risk indices — a fold change for another tissue source, or a delay no dose interval
+    crosses, would be accepted and silently change nothing, so it is refused.
     """
-    used = set(_ASSEMBLY_PARAMETERS if scenario.species == "human" else ("body_weight_kg",))
+    overrides = dict(scenario.parameters)
+    sbml = set(_ASSEMBLY_PARAMETERS if scenario.species == "human" else ("body_weight_kg",))
+    read: set[str] = set()
     for a in arms:
-        used |= set(a.spec.parameter_values) | a.rows_read
-    unused = sorted(set(scenario.parameters) - used)
+        sbml |= set(a.spec.parameter_values)
+        read |= a.rows_read
+    unused = sorted(set(overrides) - sbml - read)
+    build_time = sorted((set(overrides) & read) - sbml)
+    if build_time:
+        base = base_table(scenario)
+        full = _fingerprint(scenario, base.with_overrides(overrides, scenario.species))
+        for name in build_time:
+            rest = {k: v for k, v in overrides.items() if k != name}
+            if _fingerprint(scenario, base.with_overrides(rest, scenario.species)) == full:
+                unused.append(name)
+    unused = sorted(unused)
     if unused:
         raise OverrideError(
-            f"parameters: {unused} do not enter the model of any arm of this scenario (injury model "
+            f"parameters: {unused} do not change the model of any arm of this scenario (injury model "
             f"{scenario.injury.model!r}, products {sorted({t.product for a in scenario.arms for t in a.treatments})}"
             "); remove them, or add the injury, product or protocol they belong to")

@@ -32,9 +32,13 @@ from typing import Literal, Mapping
 
 import numpy as np
 
-from nephrosim.io import atomic_path, write_text_atomic
 from nephrosim.biology.parameters import ParameterTable
+from nephrosim.engine.simulator import quiet_solver
 from nephrosim.errors import UserInputError
+from nephrosim.io import atomic_path, write_text_atomic
+from nephrosim.progress import ProgressBar
+from nephrosim.run.assemble import build_model, scenario_table
+from nephrosim.run.simulation import as_scenario, compile_arm, solver_options
 from nephrosim.scenarios.schema import Scenario
 
 DEFAULT_CHUNK = 250
@@ -65,7 +69,6 @@ def varied_parameters(scenario: Scenario, table: ParameterTable | None = None,
     ``include_fixed`` also lists table parameters marked ``vary = false`` (a user prior
     file may still vary them).
     """
-    from nephrosim.run.assemble import build_model, scenario_table
 
     table = table or scenario_table(scenario)
     out: dict[str, tuple[float, float | None, float | None]] = {}
@@ -123,7 +126,6 @@ def donor_priors(scenario: Scenario, table: ParameterTable | None = None) -> lis
     variability between donors, not parameter uncertainty, so it does not scale with ``cv``.
     A treatment that states ``donor_potency`` is a characterised donor and stays fixed.
     """
-    from nephrosim.run.assemble import scenario_table
 
     numbers = sorted({k for arm in scenario.arms for k, t in enumerate(arm.treatments, start=1)
                       if getattr(t, "donor_potency", 0.0) is None})
@@ -212,7 +214,6 @@ _WORKER: dict = {}
 
 def _init_worker(scenario_json: str, silence: bool) -> None:
     """Compile every arm once in this worker process."""
-    from nephrosim.run.simulation import compile_arm, solver_options
 
     if silence:  # SUNDIALS prints failures itself; statuses carry them instead
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -269,7 +270,6 @@ def _run_chunk(args):
 
 def _dask_chunk(scenario_json: str, job):
     """A chunk on a Dask worker: compile once per worker and scenario, then simulate."""
-    from nephrosim.engine.simulator import quiet_solver
 
     if _WORKER.get("key") != hashlib.sha256(scenario_json.encode()).hexdigest():
         _init_worker(scenario_json, silence=False)
@@ -339,7 +339,6 @@ def ensemble(
     -------
     :class:`EnsembleSummary`.
     """
-    from nephrosim.run.simulation import as_scenario
 
     scenario = as_scenario(scenario)
     if samples < 1:
@@ -397,13 +396,12 @@ def ensemble(
         with atomic_path(chunk_file[start]) as tmp:
             pq.write_table(_table(cols), tmp)
 
-    bar = _progress(progress, len(bounds), len(bounds) - len(todo))
+    bar = ProgressBar("chunks", len(bounds), len(bounds) - len(todo), progress)
     try:
         if scheduler == "dask":
             _run_on_dask(scenario.model_dump_json(), list(jobs), workers, dask_address, _save, bar)
         elif workers == 1:
             _init_worker(scenario.model_dump_json(), silence=False)
-            from nephrosim.engine.simulator import quiet_solver
 
             with quiet_solver():
                 for job in jobs:
@@ -472,31 +470,3 @@ def _count_statuses(table, counts: dict, failures: list) -> None:
     bad = per_traj.filter(pc.not_equal(per_traj["status"], "ok"))
     for row in bad.to_pylist()[:20]:
         failures.append(f"arm {row['arm']}, sample {row['sample']}: {row['status']}")
-
-
-class _NoBar:
-    def advance(self):
-        pass
-
-    def close(self):
-        pass
-
-
-class _RichBar:
-    def __init__(self, total: int, completed: int):
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
-        self._p = Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-                           TimeRemainingColumn(), transient=False)
-        self._p.start()
-        self._task = self._p.add_task("chunks", total=total, completed=completed)
-
-    def advance(self):
-        self._p.advance(self._task)
-
-    def close(self):
-        self._p.stop()
-
-
-def _progress(show: bool, total: int, completed: int):
-    return _RichBar(total, completed) if show else _NoBar()

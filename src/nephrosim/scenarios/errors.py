@@ -6,9 +6,7 @@ file); this module names the scenario's error class.
 
 from __future__ import annotations
 
-from nephrosim.inputs import InputFileError, format_validation_error
-from nephrosim.inputs import read_mapping as _read_mapping
-from nephrosim.inputs import validate as _validate
+from nephrosim.inputs import InputFileError, format_validation_error, read_mapping as _read_mapping, validate as _validate
 
 
 class ScenarioError(InputFileError):

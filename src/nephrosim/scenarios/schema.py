@@ -15,6 +15,8 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from nephrosim.biology.parameters import ParameterTable
+from nephrosim.biology.readouts import available_readouts
 from nephrosim.engine.simulator import SolverOptions
 from nephrosim.errors import UnknownNameError
 from nephrosim.scenarios.errors import read_mapping, validate
@@ -94,8 +96,6 @@ class Scenario(BaseModel):
     @field_validator("readouts")
     @classmethod
     def _known_readouts(cls, v):
-        from nephrosim.biology.readouts import available_readouts
-
         known = available_readouts()
         unknown = [r for r in v if r not in known]
         if unknown:
@@ -108,9 +108,6 @@ class Scenario(BaseModel):
 
     @model_validator(mode="after")
     def _units_and_parameters(self):
-        from nephrosim.biology.readouts import available_readouts
-        from nephrosim.biology.parameters import ParameterTable
-
         known = available_readouts()
         for readout, unit in self.units.items():
             if readout not in known:
@@ -138,8 +135,6 @@ class Scenario(BaseModel):
         raise UnknownNameError(f"scenario has no arm {name!r}; arms: {[a.name for a in self.arms]}")
 
     def unit_of(self, readout: str) -> str:
-        from nephrosim.biology.readouts import available_readouts
-
         return self.units.get(readout, available_readouts()[readout].unit)
 
 

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from nephrosim.modelspec import Event, Flux, ParameterUse, Process, Quantity, State
 from nephrosim.biology.injury import FUNCTION_FACTOR, SECRETION_FACTOR, injury_core, insult_inputs
-from nephrosim.biology.injury.common import SIDES
+from nephrosim.biology.injury.common import SIDES, input_rest_values
 from nephrosim.biology.insults.base import InsultSpec, register_insult
+from nephrosim.modelspec import Event, Flux, ParameterUse, Process, Quantity, State
 
 
 #: State that is 0 before the insult and 1 from t = 0 on (switched by an event, so the
@@ -62,7 +62,6 @@ def core_insult(*processes: Process, inputs: dict | None = None, values: dict | 
     t = 0. Surgical changes of nephron mass (nephrectomy) are initial conditions and
     so are in place from the start of integration. Sham has no insult to gate.
     """
-    from nephrosim.biology.injury.common import input_rest_values
 
     if inputs or processes:
         rest = input_rest_values()

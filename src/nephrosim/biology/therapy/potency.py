@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import math
 
+from nephrosim.errors import UserInputError
+
 #: Mechanisms (paracrine classes) a product attribute may scale.
 MECHANISM_KEYS = ("hgf", "vegf", "antiinflammatory", "igf1", "antioxidant", "ev_rna")
 
@@ -100,6 +102,10 @@ def _attributes(protocol, table) -> dict[str, _Attr]:
         o2_full = table.record("protocol_hypoxia_full_effect_o2_percent", "all").value
         o2_none = table.record("protocol_hypoxia_no_effect_o2_percent", "all").value
         h_full = table.record("protocol_hypoxia_full_effect_hours", "all").value
+        if not o2_none > o2_full:
+            raise UserInputError(
+                f"protocol_hypoxia_no_effect_o2_percent ({o2_none:g}) must be above "
+                f"protocol_hypoxia_full_effect_o2_percent ({o2_full:g}); correct the parameter overrides")
         w_o2 = min(1.0, max(0.0, (o2_none - p.hypoxia_o2_percent) / (o2_none - o2_full)))
         w = w_o2 * min(1.0, p.hypoxia_hours / h_full)
         name = "protocol_hypoxia_vegf_fold_adipose" if src == "adipose" else "protocol_hypoxia_vegf_fold_bm"
