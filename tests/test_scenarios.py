@@ -45,9 +45,18 @@ def test_bad_field_is_named_with_the_fix(data, field, words):
 
 
 def test_good_scenario_is_immutable():
-    s = scenario_from_dict(GOOD)
-    with pytest.raises(Exception):
+    from pydantic import ValidationError
+
+    s = scenario_from_dict({**GOOD, "parameters": {"tbw_fraction": 0.6}, "units": {"serum_creatinine": "umol/L"}})
+    with pytest.raises(ValidationError, match="frozen"):
         s.species = "rat"
+    with pytest.raises(TypeError):
+        s.parameters["tbw_fraction"] = 0.7
+    with pytest.raises(TypeError):
+        s.units["serum_creatinine"] = "mg/dL"
+    assert s.parameters["tbw_fraction"] == 0.6
+    # the mappings survive a round trip through JSON (how ensemble workers receive a scenario)
+    assert type(s).model_validate_json(s.model_dump_json()) == s
 
 
 def test_yaml_syntax_error_gives_line(tmp_path):

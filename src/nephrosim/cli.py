@@ -63,13 +63,16 @@ def simulate(
         return _simulate_uncertainty(scenario, uncertainty, 200 if samples is None else samples,
                                      0.95 if level is None else level, output)
     try:
-        from nephrosim.io import write_frame
+        from nephrosim.io import check_writable, write_frame
         from nephrosim.run.simulation import simulate as run
 
         if output is not None and output.suffix.lower() not in (".csv", ".parquet"):
             raise UserInputError(f"-o {output}: use a .csv or .parquet file name")
         if plot is not None and plot.suffix.lower() not in (".png", ".svg", ".pdf"):
             raise UserInputError(f"--plot {plot}: use a .png, .svg or .pdf file name")
+        for path in (output, plot):
+            if path is not None:
+                check_writable(path)
         result = run(scenario)
         frame = result.to_frame()
     except _user_errors() as exc:
@@ -109,22 +112,33 @@ def _console():
 
 
 def _print_result(result, frame) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     console = _console()
+    if "arms" not in result.scenario.model_fields_set:
+        console.print("note: the scenario lists no arms, so one untreated arm named 'vehicle' was simulated")
     for arm, status in result.statuses.items():
-        if not status.ok:
-            console.print(f"[yellow]arm {arm}: {status.code} — {status.message}[/yellow]")
+        if status.code == "ok_recovered":
+            console.print(f"note: arm {escape(arm)}: {escape(status.message)}")
+        elif not status.ok:
+            console.print(f"[yellow]arm {escape(arm)}: {status.code} — {escape(status.message)}[/yellow]")
     wide = frame.pivot_table(index=["arm", "time_h"], columns="readout", values="value", sort=False)
-    table = Table(title=f"{result.scenario.name} ({result.scenario.species}, {result.scenario.injury.model})")
+    table = Table(title=escape(f"{result.scenario.name} ({result.scenario.species}, {result.scenario.injury.model})"))
     table.add_column("arm")
-    table.add_column("time [h]", justify="right")
+    table.add_column(escape("time [h]"), justify="right")
     cols = list(result.scenario.readouts)
     for r in cols:
-        table.add_column(f"{r}\n[{result.units[r]}]", justify="right")
+        # rich would read "[mg/dL]" as markup and drop it: units are escaped
+        table.add_column(escape(f"{r}\n[{result.units[r]}]"), justify="right")
     for (arm, t), row in wide.iterrows():
-        table.add_row(arm, f"{t:g}", *[f"{row[r]:.4g}" for r in cols])
+        table.add_row(escape(arm), f"{t:g}", *[_number(row[r]) for r in cols])
     console.print(table)
+
+
+def _number(v: float) -> str:
+    """4 significant digits; round-off below 1e-12 in magnitude prints as 0."""
+    return "0" if abs(v) < 1e-12 else f"{v:.4g}"
 
 
 @app.command()

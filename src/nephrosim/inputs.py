@@ -16,6 +16,8 @@ import stat
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, model_validator
+
 from nephrosim.errors import UserInputError
 
 #: Largest input file read (a scenario of 1,000 arms is a few hundred kB).
@@ -24,6 +26,8 @@ MAX_FILE_BYTES = 2_000_000
 MAX_ALIASES = 200
 #: Deepest nesting of mappings and lists.
 MAX_DEPTH = 40
+#: Most values (mapping entries and list items, aliases expanded) in one input file.
+MAX_NODES = 1_000_000
 
 _FIXES = {
     "literal_error": "use one of the allowed values",
@@ -100,15 +104,30 @@ def validate(model_cls, data, source: str = "", what: str = "scenario", error_cl
         raise error_class(source, [f"({what}): nested too deeply to read"]) from None
 
 
-def _check_depth(value, source: str, error_class, depth: int = 0) -> None:
-    if depth > MAX_DEPTH:
-        raise error_class(source, [f"nested more than {MAX_DEPTH} levels deep; flatten the file"])
-    if isinstance(value, dict):
-        for v in value.values():
-            _check_depth(v, source, error_class, depth + 1)
-    elif isinstance(value, list):
-        for v in value:
-            _check_depth(v, source, error_class, depth + 1)
+def _check_shape(value, source: str, error_class) -> None:
+    """Refuse data nested deeper than :data:`MAX_DEPTH` or larger than :data:`MAX_NODES` once
+    aliases are expanded (YAML anchors share objects: a "billion laughs" file is small on disk
+    and in memory, but every consumer walks the expanded tree)."""
+    sizes: dict[int, int] = {}
+
+    def size(v, depth: int) -> int:
+        if depth > MAX_DEPTH:
+            raise error_class(source, [f"nested more than {MAX_DEPTH} levels deep; flatten the file"])
+        if not isinstance(v, (dict, list)):
+            return 1
+        key = id(v)
+        if key not in sizes:
+            children = v.values() if isinstance(v, dict) else v
+            total = 1
+            for c in children:
+                total += size(c, depth + 1)
+                if total > MAX_NODES:
+                    raise error_class(source, [f"more than {MAX_NODES:,} values once YAML aliases (*name) are "
+                                               "expanded; write the values out instead of nesting anchors"])
+            sizes[key] = total
+        return sizes[key]
+
+    size(value, 0)
 
 
 def _bounded_yaml(text: str, source: str, error_class):
@@ -175,5 +194,46 @@ def read_mapping(path, what: str = "scenario", error_class=InputFileError) -> An
             raise error_class(source, [f"nested more than {MAX_DEPTH} levels deep; flatten the file"]) from None
     else:
         data = _bounded_yaml(text, source, error_class)
-    _check_depth(data, source, error_class)
+    _check_shape(data, source, error_class)
     return data
+
+
+def _allows_bool(annotation) -> bool:
+    import typing
+
+    if annotation is bool:
+        return True
+    return any(_allows_bool(a) for a in typing.get_args(annotation))
+
+
+def _is_numeric(annotation) -> bool:
+    import typing
+
+    if annotation in (int, float):
+        return True
+    return any(_is_numeric(a) for a in typing.get_args(annotation))
+
+
+class StrictModel(BaseModel):
+    """Base of every input model: frozen, no unknown fields, finite numbers, no booleans as numbers.
+
+    pydantic's lax mode reads ``duration_h: true`` as 1 h and accepts ``.nan``/``.inf`` from
+    YAML; an input model refuses both with a message naming the field.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_booleans_as_numbers(cls, data):
+        if not isinstance(data, dict):
+            return data
+        for name, field in cls.model_fields.items():
+            if name not in data or _allows_bool(field.annotation) or not _is_numeric(field.annotation):
+                continue
+            value = data[name]
+            items = list(value.values()) if isinstance(value, dict) else (
+                value if isinstance(value, (list, tuple)) else [value])
+            if any(isinstance(v, bool) for v in items):
+                raise ValueError(f"{name}: {value!r} is a yes/no value where a number is expected; give a number")
+        return data

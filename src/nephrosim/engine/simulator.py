@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from typing import Iterator, Literal, Sequence
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from nephrosim.errors import UserInputError
+from nephrosim.inputs import StrictModel
 
 OK = "ok"
 #: the trajectory completed after the first integrator failed (see :data:`RETRY_POLICY`)
@@ -27,7 +28,7 @@ NEGATIVE_STATE = "negative_state"
 NON_FINITE = "non_finite"
 
 
-class SolverOptions(BaseModel):
+class SolverOptions(StrictModel):
     """Integrator settings (CVODE, BDF for stiff systems) — the one solver-settings type.
 
     Scenarios (``solver:``), calibration configs and the engine all use it; it is validated
@@ -43,8 +44,6 @@ class SolverOptions(BaseModel):
         ~10–15 % per simulation); ``"final"`` checks every state at the last time only;
         ``None``: the caller's default (outputs for ``simulate``, final for ensembles).
     """
-
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     rtol: float = Field(1e-6, gt=0.0, lt=1.0)
     atol: float = Field(1e-9, gt=0.0, lt=1.0)

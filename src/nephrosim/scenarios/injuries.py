@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from nephrosim.inputs import StrictModel
 
 
-class _Injury(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+class _Injury(StrictModel):
+    """Base of the injury models: validated once, immutable."""
 
 
 class Sham(_Injury):

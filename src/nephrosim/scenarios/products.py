@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from nephrosim.inputs import StrictModel
 
 from nephrosim.scenarios.protocols import Protocol, as_protocol
 from nephrosim.units import UnitError, convert
@@ -31,9 +33,7 @@ Route = Literal[
 FactorKnockout = Literal["vegf", "hgf", "il10", "tsg6", "igf1"]
 
 
-class _Treatment(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class _Treatment(StrictModel):
     time_h: float = Field(0.0, description="hours after the insult (negative = pre-treatment, at most "
                           "30 days = 720 h before)")
     repeat_every_h: float | None = Field(None, gt=0.0)

@@ -20,9 +20,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-from nephrosim.scenarios.errors import read_mapping, validate
+from nephrosim.inputs import StrictModel
+
+from nephrosim.scenarios.errors import ScenarioError, read_mapping, validate
 
 TissueSource = Literal["bone_marrow", "adipose", "umbilical_cord", "wharton_jelly", "placenta"]
 Culture = Literal["2d", "spheroid", "microcarrier", "hollow_fibre"]
@@ -30,10 +32,9 @@ Priming = Literal["ifn_gamma", "tnf"]
 Modification = Literal["hgf_overexpression", "vegf_overexpression"]
 
 
-class Protocol(BaseModel):
+class Protocol(StrictModel):
     """How the cells (or their secretome) were produced."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str = "standard 2D culture"
     tissue_source: TissueSource = "bone_marrow"
@@ -78,4 +79,7 @@ def as_protocol(value: Protocol | str | Path | dict | None) -> Protocol:
         return value
     if isinstance(value, dict):
         return protocol_from_dict(value)
+    if not isinstance(value, (str, Path)):
+        raise ScenarioError("protocol", [f"(protocol): {value!r} is neither a mapping of protocol fields nor the "
+                                         "path of a protocol YAML file"])
     return load_protocol(value)

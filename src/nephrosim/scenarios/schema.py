@@ -11,9 +11,12 @@ Python::
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from types import MappingProxyType
+from typing import Annotated, Any, Literal, Mapping, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import field_serializer, Field, field_validator, model_validator
+
+from nephrosim.inputs import StrictModel
 
 from nephrosim.biology.parameters import ParameterTable
 from nephrosim.biology.readouts import available_readouts
@@ -29,34 +32,81 @@ Injury = Annotated[Union[tuple(INJURY_MODELS.values())], Field(discriminator="mo
 TreatmentField = Annotated[Union[MSC, ConditionedMedium, EV], Field(discriminator="product")]
 
 
-class Arm(BaseModel):
+#: Bounds on what one scenario may ask for (each refusal says which bound and how to split the job).
+MAX_ARMS = 50
+MAX_TREATMENTS_PER_ARM = 20
+MAX_DOSES_PER_ARM = 100
+MAX_OUTPUT_TIMES = 5000
+MAX_READOUTS = 100
+MAX_NAME_LENGTH = 200
+
+
+def _printable_name(v: str, what: str) -> str:
+    """Names reach terminals, files and SBML ids: plain printable text only."""
+    try:
+        v.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"{what} contains a character that is not valid text (a lone surrogate); retype it") from None
+    bad = [c for c in v if not c.isprintable()]
+    if bad:
+        raise ValueError(f"{what} contains control characters {''.join(bad)!r}; use plain printable text")
+    return v
+
+
+class Arm(StrictModel):
     """One group of subjects: a name and the treatments it gets (none = vehicle)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
     name: str = Field(min_length=1, max_length=80)
-    treatments: tuple[TreatmentField, ...] = ()
+    treatments: tuple[TreatmentField, ...] = Field((), max_length=MAX_TREATMENTS_PER_ARM)
+
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, v):
+        return _printable_name(v, "the arm name")
+
+    @model_validator(mode="after")
+    def _bounded_doses(self):
+        n = sum(t.repeat_count for t in self.treatments)
+        if n > MAX_DOSES_PER_ARM:
+            raise ValueError(f"arm {self.name!r} gives {n} doses; at most {MAX_DOSES_PER_ARM} per arm — split the "
+                             "schedule over several scenarios")
+        return self
 
 
-class Scenario(BaseModel):
+class Scenario(StrictModel):
     """A complete in-silico experiment."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
-    name: str = "scenario"
+    name: str = Field("scenario", min_length=1, max_length=MAX_NAME_LENGTH)
     species: Species
     sex: Literal["male"] | None = Field(
         None, description="the sex the model's parameters describe; female is refused until it is parameterised")
     body_weight_g: float | None = Field(None, gt=0.0)
     injury: Injury = Field(default_factory=Sham)
-    arms: tuple[Arm, ...] = Field(default=(Arm(name="vehicle"),), min_length=1)
-    readouts: tuple[str, ...] = ("serum_creatinine", "bun", "gfr")
-    units: dict[str, str] = Field(default_factory=dict, description="readout → reporting unit")
-    times_h: tuple[float, ...] = (0.0, 6.0, 24.0, 48.0, 72.0, 120.0, 168.0)
-    parameters: dict[str, float] = Field(default_factory=dict, description="parameter-table overrides")
+    arms: tuple[Arm, ...] = Field(default=(Arm(name="vehicle"),), min_length=1, max_length=MAX_ARMS)
+    readouts: tuple[str, ...] = Field(("serum_creatinine", "bun", "gfr"), max_length=MAX_READOUTS)
+    units: Mapping[str, str] = Field(default_factory=dict, description="readout → reporting unit")
+    times_h: tuple[float, ...] = Field((0.0, 6.0, 24.0, 48.0, 72.0, 120.0, 168.0), max_length=MAX_OUTPUT_TIMES)
+    parameters: Mapping[str, float] = Field(default_factory=dict, description="parameter-table overrides")
     parameter_set: Literal["calibrated", "table"] = Field(
         "calibrated", description="calibrated: the shipped calibration's estimates replace the values they "
         "were fitted for (the default); table: every parameter at its cited table value")
     solver: SolverOptions = Field(default_factory=SolverOptions)
+
+    @field_validator("parameters", "units", mode="after")
+    @classmethod
+    def _read_only(cls, v):
+        """A frozen scenario's mappings cannot be changed in place either."""
+        return MappingProxyType(dict(v))
+
+    @field_serializer("parameters", "units")
+    def _as_dict(self, v):
+        return dict(v)
+
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, v):
+        return _printable_name(v, "the scenario name")
 
     @field_validator("sex", mode="before")
     @classmethod
@@ -119,12 +169,19 @@ class Scenario(BaseModel):
                 )
         if "/1.73m2" in "".join(self.units.values()) and self.species != "human":
             raise ValueError("units: per-1.73 m² units are only defined for species human")
-        table_names = ParameterTable.default().names()
-        unknown = sorted(set(self.parameters) - table_names)
+        table = ParameterTable.default()
+        unknown = sorted(set(self.parameters) - table.names())
         if unknown:
+            hints = [f"{u!r}" + (f" (did you mean {', '.join(map(repr, c))}?)" if (c := table.closest_names(u)) else "")
+                     for u in unknown]
+            raise ValueError(f"parameters: {', '.join(hints)} not in the parameter table; see `nephrosim params`")
+        last = self.times_h[-1]
+        late = [(a.name, d) for a in self.arms for t in a.treatments for d in t.dose_times_h() if d > last]
+        if late:
+            arm, d = late[0]
             raise ValueError(
-                f"parameters: {unknown} not in the parameter table; see `nephrosim params` for names"
-            )
+                f"arm {arm!r} doses at {d:g} h, after the last output time ({last:g} h), where it can change no "
+                "readout; add a later time to times_h, or check the dose time (hours after the insult)")
         return self
 
     # --- derived values -------------------------------------------------------------
