@@ -5,7 +5,12 @@ part lists every parameter with its provenance and reason; values changed during
 hand calibration against the targets of tests/model/test_injury_*.py are kept in
 ``research/parameters_injury_overrides.json`` (name or name@species → value) so the
 calibration history stays visible. The CSV is the artefact the package reads.
+
+History only: since the provenance rules were tightened the CSV is edited directly (hand-tuned
+rows became ``assumed`` with "hand-tuned, not formally fitted"); rerunning this script would
+write the old ``calibrated`` label back, so it refuses to run.
 """
+raise SystemExit("research/gen_parameters_injury.py is kept as history; edit src/nephrosim/biology/parameters_injury.csv")
 import csv, sys
 OUT = "src/nephrosim/biology/parameters_injury.csv"  # run from the repository root
 COLS = ["name","species","value","unit","lower","upper","provenance","citation","pmid_or_doi","quote","reason","vary","description"]

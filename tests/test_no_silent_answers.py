@@ -133,14 +133,29 @@ def test_compile_refuses_unused_overrides_before_anything_runs():
         compile_scenario(sc)
 
 
-def test_ensemble_counts_recovered_trajectories_apart(tmp_path):
+def test_ensemble_counts_recovered_trajectories_apart(tmp_path, monkeypatch):
     """A trajectory that needed the retry is 'ok_recovered' in the file and in the summary."""
     import pandas as pd
 
-    sc = {"species": "mouse", "injury": {"model": "sham"}, "readouts": ["serum_creatinine"], "times_h": [0, 24, 72],
-          "arms": [{"name": "cm", "treatments": [{"product": "conditioned_medium", "dose": 5e5, "time_h": 24}]}]}
-    summary = nephrosim.ensemble(sc, samples=2, out=tmp_path / "e.parquet", cv=0.0, donor_variability=False)
-    assert summary.status_counts.get("ok_recovered") == 2, summary.status_counts
+    from nephrosim.engine import simulator as engine
+
+    real = engine.integrate_with_retry
+
+    def first_attempt_fails(rr, options, integrate):  # the first attempt of every trajectory fails
+        attempts = iter(range(10))
+
+        def flaky():
+            if next(attempts) == 0:
+                raise RuntimeError("CVODE Error: CV_CONV_FAILURE: test")
+            return integrate()
+
+        return real(rr, options, flaky)
+
+    monkeypatch.setattr(engine, "integrate_with_retry", first_attempt_fails)
+    sc = {"species": "mouse", "injury": {"model": "clearance_change", "fraction": 0.5}, "readouts": ["serum_creatinine"],
+          "times_h": [0, 24, 72]}
+    summary = nephrosim.ensemble(sc, samples=3, out=tmp_path / "e.parquet", cv=0.1)
+    assert summary.status_counts.get("ok_recovered") == 3, summary.status_counts
     assert summary.failure_fraction == 0.0
     frame = pd.read_parquet(tmp_path / "e.parquet")
     assert frame["status"].str.startswith("ok_recovered").all()

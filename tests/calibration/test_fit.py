@@ -90,7 +90,7 @@ def test_not_fitted_error():
 
 def _cli(cfg_path: Path, out: Path):
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    return [sys.executable, "-m", "nephrosim.calibration", str(cfg_path), "--out", str(out), "--no-progress"], env
+    return [sys.executable, "-m", "nephrosim", "calibrate", str(cfg_path), "--out", str(out)], env
 
 
 def test_sigkill_midway_then_resume_gives_same_result(tmp_path, synthetic_config):
@@ -137,7 +137,9 @@ def test_sigkill_midway_then_resume_gives_same_result(tmp_path, synthetic_config
 def test_changed_config_refuses_old_checkpoint(tmp_path, synthetic_config):
     cfg = synthetic_config.replace(fit={"n_starts": 1, "seed": 0})
     calibrate(cfg, out=tmp_path)
-    with pytest.raises(RuntimeError, match="different config"):
+    from nephrosim.errors import UserInputError
+
+    with pytest.raises(UserInputError, match="different config"):
         calibrate(cfg.replace(fit={"n_starts": 1, "seed": 5}), out=tmp_path)
 
 

@@ -47,7 +47,7 @@ def test_default_table_carries_the_estimates_with_provenance(shipped):
         name, species = _split(label)
         rec = calibrated.record(name, species if species != "all" else "rat")
         assert rec.value == pytest.approx(value)
-        assert rec.provenance == "calibrated"
+        assert rec.provenance == "fitted" and "95 % profile interval" in rec.reason
         assert shipped["config_digest"] in rec.reason and shipped["date"] in rec.reason
         old = cited.record(name, species if species != "all" else "rat")
         assert f"table value {old.value:g}" in rec.reason
@@ -78,7 +78,7 @@ def test_ship_writes_provenance_and_refuses_a_self_fed_fit(tmp_path, synthetic_c
     assert data["evidence"]["n_observations"] == cal.problem_.n_observations
     table = ParameterTable.default(calibrated=False).with_calibration(data)
     rec = table.record("gfr_ml_min_per_kg", "rat")
-    assert rec.value == pytest.approx(cal.parameters_["gfr_ml_min_per_kg"]) and rec.provenance == "calibrated"
+    assert rec.value == pytest.approx(cal.parameters_["gfr_ml_min_per_kg"]) and rec.provenance == "fitted"
     # a fit that started from the shipped set must not replace it
     fed = calibrate(synthetic_config.replace(fit={"n_starts": 1}, parameter_set="calibrated"))
     with pytest.raises(ValueError, match="parameter_set: table"):

@@ -36,9 +36,9 @@ def test_automatic_sensitization_weights_repeat_allogeneic_courses():
     from nephrosim.biology.therapy import build_therapy
     from nephrosim.scenarios.products import MSC
 
-    def clearance(spec):  # one lot per dose: msc1 = first dose, msc2 = second
+    def clearance(spec):  # one lot per treatment; each dose sets the lot's clearance fold
         ev = {e.time_h: e.assignments for p in spec.processes for e in p.events}
-        return ev[0.0]["msc1_clearance_fold"], ev[336.0]["msc2_clearance_fold"]
+        return ev[0.0]["msc1_clearance_fold"], ev[336.0]["msc1_clearance_fold"]
 
     first, second = clearance(build_therapy([MSC(dose=1e6, donor="allogeneic", repeat_every_h=336, repeat_count=2)],
                                             "mouse", 0.025, TABLE))

@@ -4,10 +4,14 @@ The table ships as ``parameters.csv`` beside this module. One row per parameter
 and species (``species = all`` applies to every species unless a species row
 overrides it). Provenance is one of
 
-* ``source``     – a published value: ``citation``, ``pmid_or_doi`` and the verbatim ``quote``;
-* ``derived``    – computed from sourced values: ``reason`` gives the computation;
-* ``assumed``    – no source yet: ``reason`` says why the value is reasonable;
-* ``calibrated`` – fitted to data: ``reason`` names the data.
+* ``source``  – a published value: ``citation``, ``pmid_or_doi`` and the verbatim ``quote``;
+* ``derived`` – computed from sourced values: ``reason`` gives the computation;
+* ``fitted``  – estimated by a shipped calibration run (``calibrated.json``): the run, the data,
+  the 95 % profile interval and an identifiability verdict (set by :meth:`with_calibration`;
+  never written by hand in the CSV);
+* ``assumed`` – no source yet: ``reason`` says why, and ``lower``/``upper`` give the range
+  that enters every uncertainty band. A value tuned by hand to a target is ``assumed`` and
+  says so ("hand-tuned, not formally fitted"): the targets it was tuned to are in-sample.
 
 ``lower``/``upper`` bound the plausible range (used by ensembles with a prior and by
 calibration). ``vary`` says whether ensembles perturb the parameter (structural
@@ -37,7 +41,7 @@ from typing import Iterable, Mapping
 from nephrosim.errors import UnknownNameError
 
 SPECIES = ("mouse", "rat", "human")
-PROVENANCE_KINDS = ("source", "derived", "assumed", "calibrated")
+PROVENANCE_KINDS = ("source", "derived", "fitted", "assumed")
 COLUMNS = (
     "name", "species", "value", "unit", "lower", "upper", "provenance",
     "citation", "pmid_or_doi", "quote", "reason", "vary", "description",
@@ -71,8 +75,12 @@ class ParameterRecord:
             out.append(f"provenance {self.provenance!r} is not one of {PROVENANCE_KINDS}")
         if self.provenance == "source" and not (self.citation and self.quote and self.pmid_or_doi):
             out.append("provenance 'source' needs citation, pmid_or_doi and the quoted sentence")
-        if self.provenance in ("derived", "assumed", "calibrated") and not self.reason:
+        if self.provenance in ("derived", "assumed", "fitted") and not self.reason:
             out.append(f"provenance {self.provenance!r} needs a reason")
+        if self.provenance == "assumed" and self.vary and (self.lower is None or self.upper is None):
+            out.append("provenance 'assumed' needs a range (lower and upper) to enter the uncertainty bands")
+        if self.provenance == "fitted" and "95 % profile interval" not in self.reason:
+            out.append("provenance 'fitted' needs the 95 % profile interval and identifiability verdict")
         if self.lower is not None and self.upper is not None:
             if not self.lower <= self.value <= self.upper:
                 out.append(f"value {self.value} outside its range [{self.lower}, {self.upper}]")
@@ -154,11 +162,13 @@ class ParameterTable:
 
     def with_calibration(self, calibration: dict) -> "ParameterTable":
         """A copy whose rows estimated by ``calibration`` (a shipped-calibration mapping,
-        see :func:`shipped_calibration`) carry the estimates, provenance ``calibrated``."""
+        see :func:`shipped_calibration`) carry the estimates, provenance ``fitted``, with the
+        run, its 95 % profile interval and an identifiability verdict in the reason."""
         values = calibration["parameters"]
         tag = (f"calibrated by {calibration['config']} (config digest {calibration['config_digest']}, seed "
                f"{calibration['seed']}, {calibration['date']}, evidence {calibration['evidence']['digest']}; "
                f"{len(calibration['studies'])} studies)")
+        intervals = calibration.get("intervals_95", {})
         out = list(self.records)
         for label, value in values.items():
             name, _, species = label.partition("[")
@@ -168,10 +178,15 @@ class ParameterTable:
                 raise ValueError(f"shipped calibration estimates {label!r}, which the parameter table lacks; "
                                  "re-run the calibration and --ship it again")
             rec = self._index[key]
+            lo, hi = intervals.get(label, (None, None))
+            ends = ["open" if v is None else f"{v:.4g}" for v in (lo, hi)]
+            verdict = ("identifiable" if lo is not None and hi is not None else
+                       "practically non-identifiable (the profile stays below the threshold on the "
+                       + " and ".join(s for s, v in (("lower", lo), ("upper", hi)) if v is None) + " side)")
             new = dataclasses.replace(
-                rec, species=species, value=float(value), provenance="calibrated",
-                reason=f"{tag}; table value {rec.value:g} {rec.unit} ({rec.provenance}"
-                       + (f": {rec.citation}" if rec.citation else "") + ")")
+                rec, species=species, value=float(value), provenance="fitted",
+                reason=f"{tag}; 95 % profile interval {ends[0]}–{ends[1]} {rec.unit}; {verdict}; table value "
+                       f"{rec.value:g} {rec.unit} ({rec.provenance}" + (f": {rec.citation}" if rec.citation else "") + ")")
             if species == rec.species:
                 out[out.index(rec)] = new
             else:

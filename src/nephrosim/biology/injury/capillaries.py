@@ -24,7 +24,7 @@ Biology encoded (BIOLOGY.md §1.3)
 from __future__ import annotations
 
 from nephrosim.modelspec import Flux, ParameterUse, Process, Quantity, State
-from nephrosim.biology.injury.common import SIDE_NAMES, eff
+from nephrosim.biology.injury.common import SIDE_NAMES, eff, positive
 
 PARAMETERS = (
     ParameterUse("k_endo_injury", "1/h", "Endothelial injury rate per unit drive"),
@@ -52,7 +52,7 @@ def capillaries(side: str) -> Process:
     where = SIDE_NAMES[s]
     drive = (f"in_endothelial_{s} + endo_w_ros * ros_excess_{s} + endo_w_tnf * tnf_{s}"
              f" + endo_w_neutrophils * neutrophils_{s}")
-    e = f"max(0, {endo})"  # guard: a non-integer power of a round-off negative is NaN
+    e = positive(endo)  # guard: a non-integer power of a round-off negative is NaN
     hill = (f"pow({e}, ptc_loss_hill) / (pow({e}, ptc_loss_hill)"
             " + pow(ptc_loss_half_injury, ptc_loss_hill))")
     return Process(
@@ -67,7 +67,7 @@ def capillaries(side: str) -> Process:
         quantities=(
             Quantity(f"perfusion_{s}", f"in_perfusion_{s} * {ptc} * (1 - endo_perfusion_loss * {endo})",
                      "relative", f"Peritubular perfusion relative to normal ({where})"),
-            Quantity(f"hypoxia_{s}", f"max(0, 1 - in_perfusion_{s} * {ptc} * (1 - endo_hypoxia_weight * {endo}))",
+            Quantity(f"hypoxia_{s}", positive(f"1 - in_perfusion_{s} * {ptc} * (1 - endo_hypoxia_weight * {endo})"),
                      "dimensionless", f"Tissue hypoxia ({where})"),
         ),
         fluxes=(
@@ -79,7 +79,7 @@ def capillaries(side: str) -> Process:
             Flux(f"ptc_loss_{s}", f"k_ptc_loss * {rs} * {ptc} * {hill}", "1/h",
                  "Capillary rarefaction under severe endothelial injury", consumes={ptc: 1}),
             Flux(f"ptc_regrowth_{s}",
-                 f"k_ptc_regrowth * {rs} * ({vegf} + vegf_therapy_gain * {eff('paracrine_vegf')}) * max(0, 1 - {ptc})",
+                 f"k_ptc_regrowth * {rs} * ({vegf} + vegf_therapy_gain * {eff('paracrine_vegf')}) * {positive('1 - ' + ptc)}",
                  "1/h", "Slow VEGF-dependent capillary regrowth", produces={ptc: 1}),
             Flux(f"vegf_production_{s}", f"k_vegf * {rs} * tub_h_{s} * (1 + vegf_hypoxia_gain * hypoxia_{s})",
                  "1/h", "VEGF made by healthy tubules (more when hypoxic)", produces={vegf: 1}),

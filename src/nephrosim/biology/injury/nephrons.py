@@ -28,7 +28,7 @@ Biology encoded
 from __future__ import annotations
 
 from nephrosim.modelspec import Flux, ParameterUse, Process, Quantity, State
-from nephrosim.biology.injury.common import SIDE_NAMES, SIDES
+from nephrosim.biology.injury.common import SIDE_NAMES, SIDES, positive
 
 PARAMETERS = (
     ParameterUse("nephron_mass_initial_l", "dimensionless", "Nephron mass of the left kidney at time 0 (1 = intact)"),
@@ -71,7 +71,7 @@ def nephrons() -> Process:
         ]
         fluxes.append(Flux(
             f"nephron_loss_{s}",
-            f"{rs} * (k_neph_fibrosis * collagen_{s} + k_neph_hyperfiltration * pow(max(0, hyperfiltration - 1), 2)"
+            f"{rs} * (k_neph_fibrosis * collagen_{s} + k_neph_hyperfiltration * pow({positive('hyperfiltration - 1')}, 2)"
             f" + k_neph_glomerular * in_glomerular_{s}) * {n}", "1/h",
             "Nephron loss: atrophy in fibrosis, hyperfiltration injury, glomerular toxicity", consumes={n: 1}))
     quantities += [
@@ -89,10 +89,10 @@ def nephrons() -> Process:
                  "dimensionless", "Tubular creatinine secretion relative to baseline"),
     ]
     fluxes += [
-        Flux("hyperfiltration_up", f"k_hyperfiltration_adapt * {rs} * max(0, hyperfiltration_target - hyperfiltration)",
+        Flux("hyperfiltration_up", f"k_hyperfiltration_adapt * {rs} * {positive('hyperfiltration_target - hyperfiltration')}",
              "1/h", "Adaptive hyperfiltration of remaining nephrons", produces={"hyperfiltration": 1}),
         Flux("hyperfiltration_down",
-             f"k_hyperfiltration_adapt * {rs} * max(0, hyperfiltration - hyperfiltration_target)",
+             f"k_hyperfiltration_adapt * {rs} * {positive('hyperfiltration - hyperfiltration_target')}",
              "1/h", "Return of single-nephron GFR towards its target", consumes={"hyperfiltration": 1}),
     ]
     return Process(

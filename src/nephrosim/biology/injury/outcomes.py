@@ -16,6 +16,7 @@ Biology encoded
 
 from __future__ import annotations
 
+from nephrosim.biology.injury.common import positive
 from nephrosim.modelspec import Flux, ParameterUse, Process, Quantity, State
 
 PARAMETERS = (
@@ -49,7 +50,7 @@ def outcomes() -> Process:
         parameters=PARAMETERS,
         quantities=(
             Quantity("uremic_hazard",
-                     f"k_uremic_hazard * {rs} * pow(max(0, bun_mg_dl / bun_normal_mg_dl - uremic_threshold), 2)",
+                     f"k_uremic_hazard * {rs} * pow({positive('bun_mg_dl / bun_normal_mg_dl - uremic_threshold')}, 2)",
                      "1/h", "Death hazard from uraemia"),
         ),
         fluxes=(

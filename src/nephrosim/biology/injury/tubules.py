@@ -54,7 +54,7 @@ microvessels (Leonard 2008).
 from __future__ import annotations
 
 from nephrosim.modelspec import Flux, ParameterUse, Process, Quantity, State
-from nephrosim.biology.injury.common import SIDE_NAMES, eff
+from nephrosim.biology.injury.common import SIDE_NAMES, eff, positive
 
 PARAMETERS = (
     ParameterUse("k_tub_injury", "1/h", "Healthy → injured per unit stress"),
@@ -137,7 +137,7 @@ def tubules(side: str) -> Process:
             Quantity(stress, f"in_tubular_stress_{s} + tub_w_ros * ros_excess_{s} + tub_w_hypoxia * hypoxia_{s}"
                              f" + tub_w_tnf * tnf_{s}" + (" + tub_w_microembolism * msc_microembolism" if s == "l" else ""),
                      "dimensionless", f"Stress on tubular cells ({where})"),
-            Quantity(vac, f"max(0, 1 - {h} - {i} - {d} - {p} - {m})", "fraction",
+            Quantity(vac, positive(f"1 - {h} - {i} - {d} - {p} - {m}"), "fraction",
                      f"Denuded tubular basement membrane ({where})"),
             Quantity(f"epithelium_{s}", f"{h} + {i} + {p} + {m}", "fraction", f"Living tubular epithelium ({where})"),
             Quantity(f"ki67_fraction_{s}", f"{p} / max(1e-6, epithelium_{s})", "fraction",

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from nephrosim.biology.injury import FUNCTION_FACTOR, SECRETION_FACTOR, injury_core, insult_inputs
-from nephrosim.biology.injury.common import SIDES, input_rest_values
+from nephrosim.biology.injury.common import SIDES, input_rest_values, positive
 from nephrosim.biology.insults.base import InsultSpec, register_insult
 from nephrosim.modelspec import Event, Flux, ParameterUse, Process, Quantity, State
 
@@ -81,7 +81,7 @@ def _both(name: str, expr: str) -> dict:
 
 
 def _hill(x: str, half: str, n: str) -> str:
-    x = f"max(0, {x})"  # guard: a non-integer power of a round-off negative is NaN
+    x = positive(x)  # guard: a non-integer power of a round-off negative is NaN
     return f"pow({x}, {n}) / (pow({x}, {n}) + pow({half}, {n}))"
 
 
@@ -196,7 +196,7 @@ def cisplatin(injury, species: str) -> InsultSpec:
                  produces={p: 1}),
             Flux("cis_redistribution", f"cis_k21 * {rs} * {p}", "mg/kg/h", "Redistribution", consumes={p: 1},
                  produces={c: 1}),
-            Flux("cis_tubular_uptake", f"cis_k_uptake * {rs} * max(0, cis_plasma_mg_l - cis_threshold_mg_l)",
+            Flux("cis_tubular_uptake", f"cis_k_uptake * {rs} * {positive('cis_plasma_mg_l - cis_threshold_mg_l')}",
                  "1/h", "Toxic exposure above threshold", produces={k: 1}),
             Flux("cis_tubular_loss", f"cis_k_kidney_out * {rs} * {k}", "1/h", "Loss of retained exposure",
                  consumes={k: 1}),

@@ -70,17 +70,6 @@ class Contribution:
 _BUILDERS: dict[str, Callable[..., list[Contribution]]] = {}
 
 
-def single_doses(treatments: Sequence) -> list[tuple]:
-    """``(treatment, copy given once at one of its dose times)`` for every dose, in order.
-
-    Cells and EVs get one lot per dose: a repeat dose has its own compartments (cleaner
-    restarts for the integrator; a sensitized dose's faster clearance applies to its own
-    cells), while the original treatment keeps the donor shared by all its doses.
-    """
-    return [(t, t.model_copy(update={"time_h": time_h, "repeat_count": 1, "repeat_every_h": None}))
-            for t in treatments for time_h in t.dose_times_h()]
-
-
 def register_product(name: str):
     """Decorator: register ``builder(treatments, species, body_weight_kg, context) -> [Contribution]``."""
 

@@ -36,7 +36,7 @@ Biology encoded (numbers and sources in ``parameters_therapy.csv``)
 from __future__ import annotations
 
 from nephrosim.modelspec import Flux, ParameterUse, Quantity, State
-from nephrosim.biology.therapy.base import ArmContext, Contribution, register_product, single_doses
+from nephrosim.biology.therapy.base import ArmContext, Contribution, register_product
 from nephrosim.biology.therapy.potency import lot_attributes
 
 REFERENCE_DOSE = {
@@ -73,14 +73,14 @@ def build_ev(treatments, species: str, body_weight_kg: float, ctx: ArmContext) -
 
     table = ctx.table
     lots = []
-    for t0, t in single_doses(treatments):
+    for t in treatments:  # one lot per treatment: repeat doses are events into its compartments
         j = ctx.next_index("ev")
         p = f"ev{j}"
         attrs = lot_attributes(t.effective_protocol(), table)
         potencies = _potencies(t, attrs, table, species)
         pot = potencies["paracrine_ev_rna"]
         c = Contribution()
-        donor = ctx.donor(t0, c)
+        donor = ctx.donor(t, c)
         comps = {"plasma_fast": "EVs in plasma, fast phase", "plasma_slow": "EVs in plasma, slow phase",
                  "kidney": "EVs taken up by the kidneys", "liver_spleen": "EVs in liver and spleen",
                  "peritoneum": "EVs in the peritoneal cavity"}

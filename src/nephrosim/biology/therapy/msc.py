@@ -41,7 +41,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from nephrosim.modelspec import Event, Flux, ParameterUse, Process, Quantity, Readout, State
-from nephrosim.biology.therapy.base import ArmContext, Contribution, register_product, single_doses
+from nephrosim.biology.therapy.base import ArmContext, Contribution, register_product
 from nephrosim.biology.therapy.host import smooth_max
 from nephrosim.biology.therapy.paracrine import MECHANISMS
 from nephrosim.biology.therapy.potency import lot_attributes
@@ -148,12 +148,12 @@ def _sensitization_weight(treatment, dose_time: float, ctx: ArmContext, table) -
 def build_msc(treatments, species: str, body_weight_kg: float, ctx: ArmContext) -> list[Contribution]:
     table = ctx.table
     lots = []
-    for t0, t in single_doses(treatments):
+    for t in treatments:  # one lot per treatment: repeat doses are events into its compartments
         i = ctx.next_index("msc")
         p = f"msc{i}"
         attrs = lot_attributes(t.effective_protocol(), table)
         c = Contribution()
-        donor = ctx.donor(t0, c)
+        donor = ctx.donor(t, c)
         c.states += [State(f"{p}_{k}", "cells", 0.0, f"{d} (lot {i})") for k, d in COMPARTMENTS.items()]
         c.states += [
             State(f"{p}_clearance_fold", "dimensionless", 1.0, f"Immune clearance fold of lot {i} (sensitization)"),

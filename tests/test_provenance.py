@@ -1,0 +1,50 @@
+"""Every number in the model is evidence or says it is not (the provenance rules).
+
+source (quote), derived (computation), fitted (a shipped calibration run: interval and
+identifiability verdict), assumed (reason and a range that enters the uncertainty bands).
+Nothing is tuned by hand and presented as calibrated: a hand-tuned value is 'assumed'.
+"""
+
+import collections
+import csv
+import io
+from importlib import resources
+
+from nephrosim.biology.parameters import PROVENANCE_KINDS, ParameterTable
+
+
+def _csv_rows():
+    folder = resources.files("nephrosim.biology")
+    for f in sorted(folder.iterdir()):
+        if f.name.startswith("parameters") and f.name.endswith(".csv"):
+            for row in csv.DictReader(io.StringIO(f.read_text("utf-8"), newline="")):
+                yield f.name, row
+
+
+def test_no_row_claims_calibrated_or_fitted_by_hand():
+    """'fitted' is set only by a shipped calibration run; the CSVs never say 'calibrated'."""
+    bad = [(f, r["name"], r["provenance"]) for f, r in _csv_rows() if r["provenance"] not in ("source", "derived",
+                                                                                                  "assumed")]
+    assert bad == []
+
+
+def test_hand_tuned_rows_say_so():
+    tuned = [r for _, r in _csv_rows() if "hand-tuned" in r["reason"] or "hand-calibrated" in r["reason"]]
+    assert tuned, "the hand-tuned rows should be labelled"
+    for r in tuned:
+        assert r["provenance"] == "assumed" and r["reason"].startswith("hand-tuned, not formally fitted"), r["name"]
+
+
+def test_every_row_keeps_the_rules():
+    table = ParameterTable.default()
+    assert table.problems() == []
+    kinds = collections.Counter(r.provenance for r in table.records)
+    assert set(kinds) <= set(PROVENANCE_KINDS)
+
+
+def test_fitted_rows_carry_their_run_interval_and_verdict():
+    fitted = [r for r in ParameterTable.default().records if r.provenance == "fitted"]
+    assert fitted, "simulate uses the shipped calibration"
+    for r in fitted:
+        assert "config digest" in r.reason and "95 % profile interval" in r.reason
+        assert "identifiable" in r.reason
