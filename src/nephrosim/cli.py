@@ -100,7 +100,10 @@ def _simulate_uncertainty(scenario: Path, caldir: Path, samples: int, level: flo
             write_frame(frame, output)
     except _user_errors() as exc:
         _fail(str(exc).strip("'\""))
-    _console().print(frame.to_string(index=False))
+    if not frame["in_calibrated_domain"].all():
+        typer.echo("note: this species and injury model are outside the calibrated domain (no study of them was "
+                   "fitted); the intervals come from the assumed parameters' ranges and are wide by design")
+    _console().print(frame.drop(columns=["in_calibrated_domain"]).to_string(index=False))
     if output is not None:
         typer.echo(f"wrote {output}")
 

@@ -67,3 +67,23 @@ def test_report_flags_parameter_outside_cited_range(tmp_path, synthetic_config):
     assert not row.within_cited_range
     text = write_report(cal, None, tmp_path).read_text()
     assert "outside its cited range" in text
+
+
+def test_outside_the_calibrated_domain_the_band_is_not_zero_width(fitted):
+    """The fit saw only rat clearance-change studies. A mouse IRI scenario uses none of its
+    estimates on its own terms: without the assumed parameters' ranges the band collapsed to
+    a line (it used to read as certainty). With them it is wide, and the rows say they are
+    outside the calibrated domain."""
+    mouse = {"species": "mouse", "injury": {"model": "ischemia_reperfusion", "clamp_min": 25},
+             "readouts": ["serum_creatinine"], "times_h": [0, 24, 72]}
+    draws = fitted.sample(40, method="laplace", seed=2)
+    narrow = fitted.predict_interval(mouse, draws, include_assumed=False)
+    wide = fitted.predict_interval(mouse, draws)
+    assert not wide["in_calibrated_domain"].any()
+    at24 = wide[wide.time_h == 24].iloc[0]
+    assert at24.upper > 1.5 * at24.lower, at24
+    n24 = narrow[narrow.time_h == 24].iloc[0]
+    assert (at24.upper - at24.lower) > 5 * (n24.upper - n24.lower)
+    rat = {"species": "rat", "injury": {"model": "clearance_change", "fraction": 0.7},
+           "readouts": ["serum_creatinine"], "times_h": [0, 24]}
+    assert fitted.predict_interval(rat, draws)["in_calibrated_domain"].all()

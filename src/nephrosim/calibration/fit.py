@@ -487,9 +487,21 @@ class Calibration:
             raise ValueError(f"sample: method {method!r} is not 'laplace' or 'emcee'")
         return self.samples_
 
+    def calibrated_domain(self) -> set[tuple[str, str]]:
+        """(species, injury model) pairs of the studies this calibration was fitted to."""
+        self._check_fitted()
+        return {(e.scenario.species, e.scenario.injury.model) for e in self.problem_.experiments}
+
     def predict_interval(self, scenario, samples: np.ndarray | None = None, *, level: float = 0.95,
-                         new_study: bool = True, seed: int = 0):
+                         new_study: bool = True, seed: int = 0, include_assumed: bool = True):
         """Prediction interval of every arm × readout × time of ``scenario``.
+
+        Three sources of uncertainty enter each draw: the posterior of the fitted parameters
+        (``samples``), between-lab variability (a fresh random effect per draw when
+        ``new_study``), and — with ``include_assumed`` — every *assumed* parameter the arm uses,
+        drawn log-uniformly on its table range (the ranges are the only statement the table
+        makes about them, so the band must carry them; without them a scenario outside the
+        calibrated domain would get a zero-width interval that reads as certainty).
 
         Arguments
         ---------
@@ -498,13 +510,15 @@ class Calibration:
         level : interval probability (0.95 → 2.5 % and 97.5 % quantiles).
         new_study : add a fresh between-study random effect per draw (predicting a new
             study) rather than the population-typical value.
+        include_assumed : also draw the assumed parameters on their ranges.
 
         Returns
         -------
-        DataFrame ``arm, time_h, readout, unit, median, lower, upper, n_ok``.
+        DataFrame ``arm, time_h, readout, unit, median, lower, upper, n_ok, in_calibrated_domain``.
         """
         import pandas as pd
 
+        from nephrosim.run.ensemble import draw, priors_from_table, varied_parameters
 
         self._check_fitted()
         p = self.problem_
@@ -514,8 +528,15 @@ class Calibration:
                 samples = self.sample()
         samples = np.atleast_2d(samples)
         scenario = as_scenario(scenario)
+        in_domain = (scenario.species, scenario.injury.model) in self.calibrated_domain()
         rng = np.random.default_rng(seed)
         n_p = len(p.parameters)
+        fitted_names = {q_.name for q_ in p.parameters}
+        assumed = {}
+        if include_assumed:
+            assumed = {k: v for k, v in varied_parameters(scenario).items() if k not in fitted_names}
+        priors = priors_from_table(assumed, 0.0, "table") if assumed else []
+        assumed_draws = draw(priors, 0, len(samples), seed) if priors else np.zeros((len(samples), 0))
         times = np.asarray(scenario.times_h, dtype=float)
         q = (1 - level) / 2
         rows = []
@@ -531,7 +552,9 @@ class Calibration:
                     sd = next((r.sd_log10 for r in p.random_effects if r.parameter == p.parameters[i].name), 0.0)
                     if sd:
                         logv[:, k] += rng.normal(0.0, sd, len(samples))
-            out, statuses = sim.run_batch(times, names, 10.0 ** logv)
+            own = [j for j, pr in enumerate(priors) if pr.name in program.parameter_values]
+            values = np.hstack([10.0 ** logv, assumed_draws[:, own]])
+            out, statuses = sim.run_batch(times, names + [priors[j].name for j in own], values)
             out = out * np.asarray(program.factors)
             ok = np.array([s.ok for s in statuses])
             good = out[ok]
@@ -541,7 +564,7 @@ class Calibration:
                     rows.append({"arm": arm.name, "time_h": float(time_h), "readout": readout,
                                  "unit": program.units[j], "median": float(np.nanmedian(col)),
                                  "lower": float(np.nanquantile(col, q)), "upper": float(np.nanquantile(col, 1 - q)),
-                                 "n_ok": int(ok.sum())})
+                                 "n_ok": int(ok.sum()), "in_calibrated_domain": in_domain})
         return pd.DataFrame(rows)
 
 
