@@ -45,6 +45,7 @@ def simulate(
     scenario: Path = typer.Argument(..., help="scenario YAML or JSON"),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="write the long table (.csv or .parquet)"),
     plot: Optional[Path] = typer.Option(None, "--plot", help="write a figure (.png, .svg, .pdf)"),
+    log_time: bool = typer.Option(False, "--log-time", help="draw time on a log axis (acute phase visible)"),
     uncertainty: Optional[Path] = typer.Option(
         None, "--uncertainty", help="a finished calibration folder, or 'shipped' (the calibration simulate uses by "
         "default): report prediction intervals instead"),
@@ -82,7 +83,7 @@ def simulate(
         if output is not None:
             write_frame(frame, output)
         if plot is not None:
-            result.plot(plot)
+            result.plot(plot, log_time=log_time)
     except _user_errors() as exc:
         _fail(str(exc).strip("'\""))
     for path in (output, plot):
@@ -142,6 +143,101 @@ def _print_result(result, frame) -> None:
 def _number(v: float) -> str:
     """4 significant digits; round-off below 1e-12 in magnitude prints as 0."""
     return "0" if abs(v) < 1e-12 else f"{v:.4g}"
+
+
+LISTS = ("injuries", "readouts", "products", "routes", "sources", "donors")
+
+
+@app.command("list")
+def list_names(what: str = typer.Argument(..., help="injuries | readouts | products | routes | sources | donors")):
+    """The names a scenario may use, with what each means (and units for readouts)."""
+    import typing
+
+    from rich.markup import escape
+
+    from nephrosim.biology.readouts import available_readouts
+    from nephrosim.scenarios import products
+    from nephrosim.scenarios.injuries import INJURY_MODELS
+
+    if what not in LISTS:
+        _fail(f"list {what!r}: use one of {', '.join(LISTS)}")
+    console = _console()
+    if what == "injuries":
+        for name, cls in INJURY_MODELS.items():
+            fields = [f for f in cls.model_fields if f != "model"]
+            doc = (cls.__doc__ or "").strip().splitlines()[0]
+            console.print(f"{name:24} {escape(doc)}" + (f"  fields: {', '.join(fields)}" if fields else ""))
+    elif what == "readouts":
+        for name, r in sorted(available_readouts().items()):
+            units = ", ".join((r.unit, *r.units))
+            console.print(f"{name:38} {escape('[' + units + ']'):28} {escape(r.description)}")
+    elif what == "products":
+        for cls in (products.MSC, products.ConditionedMedium, products.EV):
+            units = typing.get_args(cls.model_fields["dose_unit"].annotation)
+            console.print(f"{cls.model_fields['product'].default:20} {escape((cls.__doc__ or '').strip().splitlines()[0])}"
+                          f"  dose units: {', '.join(units) or 'see docs'}")
+    else:
+        alias = {"routes": "Route", "sources": "TissueSource", "donors": "Donor"}[what]
+        for name in typing.get_args(getattr(products, alias)):
+            console.print(name)
+
+
+TEMPLATE = """\
+# A nephrosim scenario. Every field is explained; `nephrosim list injuries|readouts|products|routes`
+# lists the names, and `nephrosim check THIS_FILE` validates it without running it.
+name: my_experiment
+species: mouse                 # mouse | rat | human
+# body_weight_g: 25            # optional; the species default otherwise
+injury:                        # one injury model (nephrosim list injuries)
+  model: ischemia_reperfusion
+  clamp_min: 25                # minutes of warm ischaemia
+  bilateral: true
+arms:                          # groups; an arm without treatments is the vehicle control
+  - name: vehicle
+  - name: msc_iv
+    treatments:
+      - product: msc           # msc | conditioned_medium | ev
+        source: bone_marrow    # nephrosim list sources
+        donor: allogeneic      # nephrosim list donors
+        dose: 5.0e+5           # cells (or dose_unit: cells/kg)
+        route: iv              # nephrosim list routes
+        time_h: 0              # hours after the insult; negative = before it (pre-treatment)
+readouts: [serum_creatinine, bun, gfr, tubular_injury_score]   # nephrosim list readouts
+units: {serum_creatinine: mg/dL}                                # optional reporting units
+times_h: [0, 6, 24, 48, 72, 168, 336]                           # output times, hours after the insult
+"""
+
+
+@app.command()
+def template(output: Optional[Path] = typer.Option(None, "-o", "--output", help="write it to this file")):
+    """An annotated scenario to start from (printed, or written with -o)."""
+    if output is None:
+        typer.echo(TEMPLATE, nl=False)
+        return
+    try:
+        from nephrosim.io import check_writable, write_text_atomic
+
+        check_writable(output)
+        write_text_atomic(output, TEMPLATE)
+    except _user_errors() as exc:
+        _fail(str(exc).strip("'\""))
+    typer.echo(f"wrote {output}")
+
+
+@app.command()
+def check(scenario: Path = typer.Argument(..., help="scenario YAML or JSON")):
+    """Validate SCENARIO and build its model without simulating it."""
+    try:
+        from nephrosim.run.simulation import as_scenario, compile_scenario
+
+        sc = as_scenario(scenario)
+        programs = compile_scenario(sc)
+    except _user_errors() as exc:
+        _fail(str(exc).strip("'\""))
+    doses = sum(len(t.dose_times_h()) for a in sc.arms for t in a.treatments)
+    typer.echo(f"ok: {sc.name}: {sc.species}, {sc.injury.model}, {len(sc.arms)} arm(s), {doses} dose(s), "
+               f"{len(sc.readouts)} readout(s) at {len(sc.times_h)} times; model of {len(programs[0].outputs)} "
+               "outputs built for every arm")
 
 
 @app.command()

@@ -11,8 +11,12 @@ from nephrosim.figures import subplots
 from nephrosim.io import atomic_path
 
 
-def plot_result(result, path: str | Path | None = None):
-    """Plot a :class:`~nephrosim.run.simulation.SimulationResult`; save when ``path`` is given."""
+def plot_result(result, path: str | Path | None = None, log_time: bool = False):
+    """Plot a :class:`~nephrosim.run.simulation.SimulationResult`; save when ``path`` is given.
+
+    ``log_time`` draws time on a symmetric-log axis (linear below 1 h/1 day), so the acute
+    phase is not a spike squeezed against the left edge of an 8-week axis.
+    """
 
     readouts = list(result.scenario.readouts)
     ncol = min(3, len(readouts))
@@ -40,6 +44,8 @@ def plot_result(result, path: str | Path | None = None):
         ax.set_title(textwrap.fill(catalogue[name].description, 46), fontsize=9)
         ax.set_ylabel(f"{name} [{result.units[name]}]")
         ax.set_xlabel("time after insult [days]" if days else "time after insult [h]")
+        if log_time:
+            ax.set_xscale("symlog", linthresh=0.25 if days else 1.0)
         ax.grid(alpha=0.3)
     for k in range(len(readouts), nrow * ncol):
         axes[k // ncol][k % ncol].axis("off")

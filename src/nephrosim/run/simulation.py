@@ -152,10 +152,10 @@ class SimulationResult:
             }))
         return pd.concat(frames, ignore_index=True)[list(COLUMNS)]
 
-    def plot(self, path: str | Path | None = None):
+    def plot(self, path: str | Path | None = None, log_time: bool = False):
         from nephrosim.plots import plot_result
 
-        return plot_result(self, path)
+        return plot_result(self, path, log_time=log_time)
 
     def __repr__(self) -> str:
         arms = ", ".join(f"{a}: {s.code}" for a, s in self.statuses.items())

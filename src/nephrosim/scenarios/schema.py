@@ -146,12 +146,16 @@ class Scenario(StrictModel):
     @field_validator("readouts")
     @classmethod
     def _known_readouts(cls, v):
+        import difflib
+
         known = available_readouts()
         unknown = [r for r in v if r not in known]
         if unknown:
-            raise ValueError(
-                f"unknown readout(s) {unknown}; allowed: {sorted(known)}"
-            )
+            hints = [f"{u!r}" + (f" (did you mean {', '.join(map(repr, c))}?)"
+                                 if isinstance(u, str) and (c := difflib.get_close_matches(u, sorted(known), 3, 0.5))
+                                 else "") for u in unknown]
+            raise ValueError(f"unknown readout(s) {', '.join(hints)}; `nephrosim list readouts` lists all "
+                             f"{len(known)} with their units")
         if not v:
             raise ValueError("readouts is empty; name at least one, e.g. serum_creatinine")
         return v
