@@ -48,3 +48,16 @@ def test_fitted_rows_carry_their_run_interval_and_verdict():
     for r in fitted:
         assert "config digest" in r.reason and "95 % profile interval" in r.reason
         assert "identifiable" in r.reason
+
+
+def test_an_estimate_applies_to_the_species_it_was_fitted_on():
+    """The shipped calibration fitted rat studies only; its temperature coefficient used to
+    apply to mouse and human too."""
+    from nephrosim.biology.parameters import shipped_calibration
+
+    species = {s["scenario"]["species"] for s in shipped_calibration()["config_data"]["studies"]}
+    assert species == {"rat"}
+    fitted, table = ParameterTable.default(), ParameterTable.default(calibrated=False)
+    assert fitted.record("iri_q10", "rat").provenance == "fitted"
+    for other in ("mouse", "human"):
+        assert fitted.record("iri_q10", other) == table.record("iri_q10", other)

@@ -14,25 +14,34 @@ One entry point per job::
 
 The package is layered (``pyproject.toml`` [tool.importlinter]): ``biology`` and ``engine``
 know nothing of each other, ``run`` assembles and simulates, ``analysis``, ``calibration``
-and ``cli`` sit on top. The heavier entry points (compare, check_model, meta_analyse,
-calibrate) are imported when first used, so ``import nephrosim`` stays fast.
+and ``cli`` sit on top. Every public name is imported when first used, so ``import nephrosim``
+and the command line start fast.
 """
 
-from nephrosim.biology.parameters import ParameterTable
 from nephrosim.errors import UserInputError
-from nephrosim.run.ensemble import EnsembleSummary, ensemble
-from nephrosim.run.simulation import SimulationResult, export_sbml, simulate
-from nephrosim.scenarios.errors import ScenarioError
-from nephrosim.scenarios.schema import Scenario, load_scenario
 
 __version__ = "0.1.0"
 
+#: Public names, imported on first use (``import nephrosim`` and the command line start fast).
 _LAZY = {
+    "ParameterTable": ("nephrosim.biology.parameters", "ParameterTable"),
+    "EnsembleSummary": ("nephrosim.run.ensemble", "EnsembleSummary"),
+    "ensemble": ("nephrosim.run.ensemble", "ensemble"),
+    "SimulationResult": ("nephrosim.run.simulation", "SimulationResult"),
+    "export_sbml": ("nephrosim.run.simulation", "export_sbml"),
+    "simulate": ("nephrosim.run.simulation", "simulate"),
+    "ScenarioError": ("nephrosim.scenarios.errors", "ScenarioError"),
+    "Scenario": ("nephrosim.scenarios.schema", "Scenario"),
+    "load_scenario": ("nephrosim.scenarios.schema", "load_scenario"),
     "compare": ("nephrosim.analysis.compare", "compare"),
     "check_model": ("nephrosim.analysis.model_check", "check_model"),
     "meta_analyse": ("nephrosim.evidence", "meta_analyse"),
     "calibrate": ("nephrosim.calibration", "calibrate"),
 }
+
+
+def __dir__():
+    return sorted([*globals(), *_LAZY])
 
 
 def __getattr__(name: str):

@@ -169,10 +169,15 @@ class ParameterTable:
                f"{calibration['seed']}, {calibration['date']}, evidence {calibration['evidence']['digest']}; "
                f"{len(calibration['studies'])} studies)")
         intervals = calibration.get("intervals_95", {})
+        # an estimate applies to the species it was fitted on: a rat-only fit of a species-wide
+        # row (iri_q10) becomes a rat row, and mouse and human keep the table value
+        fitted_species = {(s.get("scenario") or {}).get("species")
+                          for s in calibration.get("config_data", {}).get("studies", [])}
+        only = next(iter(fitted_species)) if len(fitted_species) == 1 and None not in fitted_species else None
         out = list(self.records)
         for label, value in values.items():
             name, _, species = label.partition("[")
-            species = species.rstrip("]") or "all"
+            species = species.rstrip("]") or only or "all"
             key = (name, species) if (name, species) in self._index else (name, "all")
             if key not in self._index:
                 raise ValueError(f"shipped calibration estimates {label!r}, which the parameter table lacks; "
@@ -189,6 +194,8 @@ class ParameterTable:
                        f"{rec.value:g} {rec.unit} ({rec.provenance}" + (f": {rec.citation}" if rec.citation else "") + ")")
             if species == rec.species:
                 out[out.index(rec)] = new
+            elif (name, species) in self._index and species != "all":
+                out[out.index(self._index[(name, species)])] = new
             else:
                 out.append(new)
         return ParameterTable(out)
