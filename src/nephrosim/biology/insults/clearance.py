@@ -1,6 +1,6 @@
 """Prescribed clearance change: an insult that needs no tissue biology.
 
-(``sham`` lives in :mod:`nephrosim.biology.insults.injury_models`: the full injury core
+(``sham`` lives in :mod:`nephrosim.biology.insults.sham`: the full injury core
 with zero insult.)
 
 ``clearance_change`` scales renal clearance (GFR and creatinine secretion) by a

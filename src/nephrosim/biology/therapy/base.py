@@ -20,7 +20,7 @@ Pre-treatment (``time_h < 0``) is built like any dose: its event fires before th
 insult, and the simulation starts integrating at the earliest dose, from the healthy
 steady state (``nephrosim.run.simulation.compile_arm``). The therapy is correct there —
 the host is healthy, so homing, licensing and kidney-MSC death run at rest. The
-insult holds still until t = 0 (:func:`nephrosim.biology.insults.injury_models.before_insult`).
+insult holds still until t = 0 (:func:`nephrosim.biology.insults.core.before_insult`).
 """
 
 from __future__ import annotations
