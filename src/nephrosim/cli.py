@@ -488,5 +488,15 @@ def _register_evidence() -> None:
 _register_evidence()
 
 
+def _register_commands() -> None:
+    """Subcommands that live in nephrosim.commands (one module per area)."""
+    from nephrosim.commands import mechanisms
+
+    mechanisms.register(app)
+
+
+_register_commands()
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()
