@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import numpy as np
-
-from nephrosim.run.simulation import simulate
+from nephrosim.analysis.model_check import untreated_run
 
 
 def run(species: str, injury: dict, readouts, times, **extra):
-    """Simulate one vehicle arm; return {readout: array} and assert the solver status is ok."""
-    result = simulate({"species": species, "injury": injury, "readouts": list(readouts),
-                       "times_h": list(times), **extra})
-    status = result.statuses["vehicle"]
-    assert status.ok, f"{species} {injury}: {status.code} {status.message}"
-    return {r: np.asarray(result.get("vehicle", r)) for r in readouts}
+    """Simulate one untreated (vehicle) arm; return {readout: array}. A solver failure raises.
+
+    Runs are shared with the literature-target checks (tests/validation): one simulation per
+    design and process (:func:`nephrosim.analysis.model_check.untreated_run`).
+    """
+    out = untreated_run({"species": species, "injury": injury, **extra}, readouts, times)
+    return {r: out[r] for r in readouts}

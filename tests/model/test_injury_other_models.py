@@ -1,41 +1,23 @@
-"""Cisplatin, UUO, 5/6 nephrectomy and every other insult (non-negative, runs)."""
+"""Every insult runs and stays non-negative; structural properties of the injury models.
+
+The literature targets of cisplatin, UUO, 5/6 nephrectomy, CLP and LPS are rows of
+src/nephrosim/analysis/targets/literature_targets.yaml, checked in tests/validation/.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from nephrosim.biology.parameters import ParameterTable
 from tests.model.conftest import run
 
-DAYS = [0, 24, 48, 72, 96, 120, 168, 336]
 
-
-def test_cisplatin_rat_peak_day_3_to_5_and_dose_response():
-    peaks = []
-    for dose in (1.0, 2.5, 5.0, 7.5):
-        d = run("rat", {"model": "cisplatin", "dose_mg_per_kg": dose}, ["serum_creatinine", "mda", "gsh"], DAYS)
-        scr = d["serum_creatinine"]
-        peaks.append(scr.max())
-        if dose >= 2.5:
-            assert 72 <= DAYS[int(np.argmax(scr))] <= 120, (dose, scr)
-        if dose == 5.0:
-            assert d["mda"][DAYS.index(96)] > 1.1 and d["gsh"][DAYS.index(96)] < 0.97
-    assert all(b > a for a, b in zip(peaks, peaks[1:])), peaks
-
-
-def test_uuo_fibrosis_rises_while_scr_near_normal():
-    t = [0, 24, 72, 168, 336]
-    d = run("mouse", {"model": "uuo"}, ["serum_creatinine", "fibrosis_area"], t)
-    assert d["fibrosis_area"][3] > 1.5 * d["fibrosis_area"][0]
-    assert d["fibrosis_area"][4] > 1.5 * d["fibrosis_area"][3]
-    assert np.all(d["serum_creatinine"] <= 0.21)  # mouse normal upper 0.2 mg/dL
-
-
-def test_five_sixths_nephrectomy_progressive_decline():
-    t = [0, 504, 1008, 2016]
-    d = run("rat", {"model": "nephrectomy_5_6"}, ["gfr", "serum_creatinine"], t)
-    assert d["gfr"][0] < 0.3 * 1.6                         # 1/6 of normal at surgery
-    assert d["gfr"][3] < d["gfr"][2] < d["gfr"][1]          # weeks 3 → 6 → 12: progressive
+def test_five_sixths_nephrectomy_leaves_a_sixth_at_surgery():
+    table = ParameterTable.default()
+    healthy = table.record("gfr_ml_min_per_kg", "rat").value * table.record("body_weight_kg", "rat").value
+    d = run("rat", {"model": "nephrectomy_5_6"}, ["gfr"], [0, 24])
+    assert d["gfr"][0] == pytest.approx(healthy / 6, rel=0.02)
 
 
 ALL = [
@@ -63,11 +45,6 @@ def test_every_insult_runs_non_negative(species, injury):
     for k, v in d.items():
         assert np.all(np.isfinite(v)), k
         assert np.all(v >= -1e-6), (k, v)
-
-
-def test_sepsis_clp_mouse_survival_about_half():
-    d = run("mouse", {"model": "sepsis_clp", "severity": 1.0}, ["survival"], [0, 168])
-    assert 30 <= d["survival"][1] <= 70  # Drechsler 2015: 48 % at day 7
 
 
 def test_clearance_change_unchanged():
