@@ -6,7 +6,6 @@ exit with status 2; no partial output file is ever left behind.
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Optional
@@ -464,17 +463,21 @@ def check_model(
     from nephrosim.analysis.model_check import check_model as run
 
     try:
-        report.mkdir(parents=True, exist_ok=True)
-        if not os.access(report, os.W_OK):
-            raise PermissionError(f"--report {report}: the folder is not writable; choose another folder")
+        from nephrosim.io import check_writable
+
+        check_writable(report / "report.md")
         results = run(report)
     except _user_errors() as exc:
         _fail(str(exc).strip("'\""))
     met = sum(r.passed for r in results)
     typer.echo(f"{met} of {len(results)} targets met; report: {report / 'report.md'}")
+    for kind in ("in_sample", "held_out", "by_construction"):
+        group = [r for r in results if r.kind == kind]
+        if group:
+            typer.echo(f"  {kind.replace('_', '-')}: {sum(r.passed for r in group)} of {len(group)} met")
     for r in results:
         if not r.passed:
-            typer.echo(f"  miss: {r.name} — {r.reason}")
+            typer.echo(f"  miss [{r.kind}]: {r.name} — {r.reason}")
 
 
 def _register_evidence() -> None:
