@@ -168,6 +168,19 @@ def test_all_methods_run_and_knha_widens(bcg_rr, method):
     t = rma(bcg_rr.yi, bcg_rr.vi, method=method, test="knha")
     assert z.estimate == pytest.approx(t.estimate)
     assert np.isfinite(t.se) and t.ci_ub - t.ci_lb > 0
+    # on dat.bcg (Q = 152 on 12 df) the Knapp-Hartung CI (t with k-1 df, rescaled SE) is wider than Wald's
+    assert t.ci_ub - t.ci_lb > z.ci_ub - z.ci_lb
+
+
+def test_knha_ci_is_wider_than_wald_reml_as_metafor(bcg_rr):
+    # metafor 4.x, rma(yi, vi, data=dat.bcg-RR): Wald CI [-1.0669, -0.3622];
+    # rma(..., test="knha"): CI [-1.1084, -0.3206]
+    z = rma(bcg_rr.yi, bcg_rr.vi, method="REML")
+    t = rma(bcg_rr.yi, bcg_rr.vi, method="REML", test="knha")
+    wald_width, knha_width = z.ci_ub - z.ci_lb, t.ci_ub - t.ci_lb
+    assert abs(wald_width - (-0.3622 - -1.0669)) < 2 * TOL
+    assert abs(knha_width - (-0.3206 - -1.1084)) < 2 * TOL
+    assert knha_width > wald_width + 0.08  # 0.7878 vs 0.7047
 
 
 def test_bad_inputs_name_the_field():

@@ -6,19 +6,21 @@ The lead registers them in ``nephrosim.cli``::
     app.command("meta")(meta)
 
 Errors in the input print one clear message (field, value, fix) and exit with status 2;
-no traceback.
+no traceback. Everything printed goes through :func:`~nephrosim.evidence.tables.printable`,
+so a control character stored in a cell (a terminal escape sequence) is shown escaped
+(``\x1b``), never executed; a CSV written to stdout has its formulas neutralised.
 """
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 
 from .errors import EvidenceError, ImportRejected, NotEnoughStudies
+from .tables import printable
 
 __all__ = ["evidence_app", "meta"]
 
@@ -31,8 +33,13 @@ evidence_app = typer.Typer(
 DbOpt = typer.Option(None, "--db", help="Evidence database file (default: $NEPHROSIM_DB or the user data dir).")
 
 
+def _echo(text="", err: bool = False) -> None:
+    """Print ``text`` with control characters shown escaped (never sent raw to the terminal)."""
+    typer.echo(printable(text), err=err)
+
+
 def _fail(exc: Exception, code: int = 2):
-    typer.echo(f"error: {exc}", err=True)
+    _echo(f"error: {exc}", err=True)
     raise typer.Exit(code)
 
 
@@ -57,11 +64,11 @@ def import_(
     try:
         rep = _store(db).import_csv(file, replace=replace)
     except ImportRejected as exc:
-        typer.echo(str(exc), err=True)
+        _echo(str(exc), err=True)
         raise typer.Exit(2)
     except EvidenceError as exc:
         _fail(exc)
-    typer.echo(f"imported {rep.studies} stud{'y' if rep.studies == 1 else 'ies'}, {rep.arms} arms, "
+    _echo(f"imported {rep.studies} stud{'y' if rep.studies == 1 else 'ies'}, {rep.arms} arms, "
                f"{rep.outcomes} outcome rows from {file}: {', '.join(rep.study_ids)}")
 
 
@@ -80,15 +87,15 @@ def list_(
     except EvidenceError as exc:
         _fail(exc)
     if as_json:
-        typer.echo(df.to_json(orient="records"))
+        _echo(df.to_json(orient="records"))
         return
     if df.empty:
-        typer.echo("no study matches these filters")
+        _echo("no study matches these filters")
         return
     for r in df.itertuples(index=False):
-        typer.echo(f"{r.study_id}\t{r.species}\t{r.injury}\t{r.products or '-'}\t{r.rows_with_mean}/{r.rows} rows "
+        _echo(f"{r.study_id}\t{r.species}\t{r.injury}\t{r.products or '-'}\t{r.rows_with_mean}/{r.rows} rows "
                    f"with a mean\t{r.readouts}")
-    typer.echo(f"{len(df)} stud{'y' if len(df) == 1 else 'ies'}")
+    _echo(f"{len(df)} stud{'y' if len(df) == 1 else 'ies'}")
 
 
 @evidence_app.command("show")
@@ -103,19 +110,19 @@ def show(
     except EvidenceError as exc:
         _fail(exc)
     if as_json:
-        typer.echo(s.model_dump_json(indent=1))
+        _echo(s.model_dump_json(indent=1))
         return
-    typer.echo(f"{s.study_id}\n  species: {s.species} ({s.species_raw}); injury: {s.injury} ({s.injury_raw})")
-    typer.echo(f"  PMID: {s.provenance.pmid or '-'}; DOI: {s.provenance.doi or '-'}; source: {s.provenance.source_file}")
+    _echo(f"{s.study_id}\n  species: {s.species} ({s.species_raw}); injury: {s.injury} ({s.injury_raw})")
+    _echo(f"  PMID: {s.provenance.pmid or '-'}; DOI: {s.provenance.doi or '-'}; source: {s.provenance.source_file}")
     for a in s.arms:
-        typer.echo(f"  arm {a.label!r} [{a.role}, product={a.product}, route={a.route or '-'}, "
+        _echo(f"  arm {a.label!r} [{a.role}, product={a.product}, route={a.route or '-'}, "
                    f"dose={a.dose_raw or '-'}, timing_h={a.timing_raw or '-'}"
                    f"{', co-intervention=' + a.co_intervention if a.co_intervention else ''}]")
         for o in a.outcomes:
             val = "no mean reported" if o.mean is None else (
                 f"{o.mean:g}" + (f" ± {o.dispersion:g} {o.dispersion_type or '(type not stated)'}"
                                  if o.dispersion is not None else "") + f" {o.unit or o.unit_raw or ''}")
-            typer.echo(f"    {o.readout} @ {o.time_raw or 'time not stated'} h: {val}; n = {o.n_raw or '-'}")
+            _echo(f"    {o.readout} @ {o.time_raw or 'time not stated'} h: {val}; n = {o.n_raw or '-'}")
 
 
 @evidence_app.command("export")
@@ -133,9 +140,11 @@ def export(
     except EvidenceError as exc:
         _fail(exc)
     if out is None:
-        df.to_csv(sys.stdout, index=False)
+        from .tables import csv_text
+
+        _echo(csv_text(df).rstrip("\n"))  # formulas neutralised, control characters escaped
     else:
-        typer.echo(f"wrote {len(df)} rows to {out}")
+        _echo(f"wrote {len(df)} rows to {out}")
 
 
 def meta(
@@ -175,7 +184,7 @@ def meta(
             if res.result.p == 1:
                 forest_plot(res, forest)
             else:
-                typer.echo("note: no forest plot for a meta-regression (--mods); drop --mods to draw one", err=True)
+                _echo("note: no forest plot for a meta-regression (--mods); drop --mods to draw one", err=True)
                 forest = None
         if funnel is not None:
             from .plots import funnel_plot
@@ -183,18 +192,18 @@ def meta(
             funnel_plot(res, funnel)
     except NotEnoughStudies as exc:
         if as_json:
-            typer.echo(json.dumps(dict(error=str(exc).splitlines()[0], k=0,
+            _echo(json.dumps(dict(error=str(exc).splitlines()[0], k=0,
                                        excluded=[dict(study_id=e.study_id, arm=e.arm, reason=e.reason)
                                                  for e in exc.excluded])))
         else:
-            typer.echo(str(exc), err=True)
+            _echo(str(exc), err=True)
         raise typer.Exit(1)
     except EvidenceError as exc:
         _fail(exc)
     if as_json:
-        typer.echo(json.dumps(res.to_dict(), indent=1))
+        _echo(json.dumps(res.to_dict(), indent=1))
     else:
-        typer.echo(res.report())
+        _echo(res.report())
         for p in (forest, funnel):
             if p is not None:
-                typer.echo(f"wrote {p}")
+                _echo(f"wrote {p}")

@@ -57,7 +57,13 @@ class RowIssue:
     reason: str
 
     def __str__(self) -> str:
+        if self.row <= 0:  # a problem with the whole file (or the store), not one row
+            return f"column '{self.column}': {self.reason}" if self.column else self.reason
         return f"row {self.row}, column '{self.column}': {self.reason}"
+
+
+#: at most this many problems are listed in an :class:`ImportRejected` message (all are in ``issues``)
+MAX_LISTED_ISSUES = 50
 
 
 class ImportRejected(EvidenceError):
@@ -73,5 +79,7 @@ class ImportRejected(EvidenceError):
         self.source = source
         self.issues = tuple(issues)
         lines = [f"import of {source!s} rejected: {len(self.issues)} problem(s); nothing was written"]
-        lines += [f"  - {i}" for i in self.issues]
+        lines += [f"  - {i}" for i in self.issues[:MAX_LISTED_ISSUES]]
+        if len(self.issues) > MAX_LISTED_ISSUES:
+            lines.append(f"  ... and {len(self.issues) - MAX_LISTED_ISSUES} more; fix these first and import again")
         super().__init__("\n".join(lines))

@@ -15,8 +15,19 @@ header being line 1), with its column and the fix:
 * a ``dispersion`` without ``dispersion_type`` SD or SEM, or a negative dispersion;
 * impossible values: negative concentrations (creatinine, BUN, ...), percentages
   outside 0–100, counts larger than n, values above a readout's physical maximum;
-* numbers that do not parse; conflicting study-level fields within a study; duplicate
-  arm × time × readout rows.
+* numbers that do not parse (plain decimal numbers only: no ``nan``/``inf``, no
+  ``TRUE``/``FALSE``, no thousands separators); ``n`` above :data:`MAX_N`; times beyond
+  ±:data:`MAX_ABS_TIME_H` hours;
+* control characters (terminal escape sequences, bidirectional overrides) in any cell;
+* conflicting study-level fields within a study; duplicate arm × time × readout rows;
+* two rows that share an ``arm_id`` (or, without an ``arm_id`` column, an ``arm`` label) but
+  describe different groups (label, role, product, cell source, donor, dose, route, timing or
+  co-intervention differ): each group needs its own ``arm_id``.
+
+The file itself must pass :func:`nephrosim.evidence.tables.read_csv_table`: a ``.csv`` of at
+most 20 MB, UTF-8 text, one header line without empty or repeated names. A cell that an
+export neutralised against spreadsheet formulas (``'=...``, ``'-2+3``) is read back without
+the quote.
 
 Design-only rows (no mean) are accepted and stored with the mean missing.
 """
@@ -25,11 +36,13 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from pathlib import Path
 
 import pandas as pd
+from pydantic import ValidationError
 
-from .errors import ImportRejected, RowIssue
+from .errors import ImportRejected, InputError, RowIssue
 from .schema import Arm, Outcome, Provenance, Study
 from .seed import classify_role, detect_co_intervention
 from .vocab import (
@@ -37,7 +50,8 @@ from .vocab import (
     normalize_unit, product_class, readout_spec,
 )
 
-__all__ = ["parse_import_table", "validate_import_frame", "REQUIRED_COLUMNS", "OPTIONAL_COLUMNS"]
+__all__ = ["parse_import_table", "validate_import_frame", "arm_conflicts", "parse_number", "REQUIRED_COLUMNS",
+           "OPTIONAL_COLUMNS", "MAX_N", "MAX_ABS_TIME_H", "ARM_FIELDS", "CONTROL_CHARACTERS"]
 
 REQUIRED_COLUMNS = ("study_id", "species", "injury", "arm", "product", "readout")
 OPTIONAL_COLUMNS = ("role", "strain", "sex", "injury_details", "pmid", "doi", "url", "cell_source", "donor", "dose",
@@ -46,25 +60,91 @@ OPTIONAL_COLUMNS = ("role", "strain", "sex", "injury_details", "pmid", "doi", "u
 _ALIASES = {"injury_model": "injury", "sd": "dispersion"}
 
 
+#: Largest per-arm n accepted (a larger number is a typo; the store keeps n as a 32-bit integer).
+MAX_N = 10_000_000
+#: Largest |time| in hours accepted for ``time_h`` and ``timing_h`` (100 years).
+MAX_ABS_TIME_H = 876_000.0
+
+_PLAIN_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+_BOOLEAN_WORDS = {"true", "false", "yes", "no", "t", "f", "y", "n"}
+#: C0/C1 control characters (terminal escapes) and bidirectional overrides; tab, LF and CR are allowed
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_NEUTRALISED = re.compile(r"^'[=+\-@\t\r]")
+
+
 def _blank(v) -> bool:
     return v is None or (isinstance(v, float) and math.isnan(v)) or (isinstance(v, str) and v.strip() == "")
 
 
-def _num(v, row, col, issues, *, integer=False):
+def parse_number(v, *, integer: bool = False) -> tuple[float | None, str | None]:
+    """Parse a cell as a plain decimal number: ``(value, None)`` or ``(None, what is wrong + fix)``.
+
+    Empty → ``(None, None)``. Refused: words, booleans, ``nan``/``inf``, thousands
+    separators, non-finite results (``1e999``) and, with ``integer=True``, fractions.
+    """
     if _blank(v):
-        return None
-    try:
-        x = float(str(v).strip())
-    except ValueError:
-        issues.append(RowIssue(row, col, f"{v!r} is not a number; write a plain number (e.g. 1.25) or leave it empty"))
-        return None
+        return None, None
+    text = str(v).strip()
+    if not _PLAIN_NUMBER.fullmatch(text):
+        low = text.lower()
+        if low in _BOOLEAN_WORDS:
+            return None, f"{text!r} is a yes/no value where a number is expected; write a number or leave it empty"
+        if low.lstrip("+-") in ("nan", "inf", "infinity"):
+            return None, f"{text!r} is not a finite number; write the number, or leave the cell empty if not reported"
+        return None, f"{text!r} is not a number; write a plain number (e.g. 1.25) or leave it empty"
+    x = float(text)
     if not math.isfinite(x):
-        issues.append(RowIssue(row, col, f"{v!r} is not a finite number"))
-        return None
+        return None, f"{text!r} is too large to be a number nephrosim can store; check the cell"
     if integer and x != int(x):
-        issues.append(RowIssue(row, col, f"{v!r} must be a whole number"))
-        return None
+        return None, f"{text!r} must be a whole number"
+    return x, None
+
+
+def _num(v, row, col, issues, *, integer=False):
+    x, problem = parse_number(v, integer=integer)
+    if problem is not None:
+        issues.append(RowIssue(row, col, problem))
     return x
+
+
+#: arm-level fields: rows that share an arm_id must agree on all of them
+ARM_FIELDS = ("arm", "role", "product", "cell_source", "donor", "dose", "dose_unit", "route", "timing_h",
+              "co_intervention")
+
+
+def arm_conflicts(rows, id_column: str = "arm_id") -> list[RowIssue]:
+    """Rows that share an arm id within a study but describe different groups.
+
+    Arguments
+    ---------
+    rows : iterable of (row, study_id, arm_id, fields)
+        ``fields`` maps each of :data:`ARM_FIELDS` (or a subset) to its parsed value.
+    id_column : str
+        The column that holds the id, for the message (``arm_id``, or ``arm`` when the
+        table has no ``arm_id`` column).
+
+    Returns
+    -------
+    list of RowIssue
+        One per conflicting row, naming both rows, the fields that differ and the fix
+        ("give each group its own arm_id").
+    """
+    first: dict[tuple, tuple[int, dict]] = {}
+    issues = []
+    for row, sid, aid, fields in rows:
+        key = (sid, aid)
+        if key not in first:
+            first[key] = (row, fields)
+            continue
+        row0, f0 = first[key]
+        diff = [k for k in fields if f0.get(k) != fields.get(k)]
+        if diff:
+            shown = "; ".join(f"{k} {f0.get(k)!r} vs {fields.get(k)!r}" for k in diff)
+            issues.append(RowIssue(row, id_column, (
+                f"study {sid!r}: rows {row0} and {row} share {id_column} {aid!r} but describe different groups "
+                f"({shown}); give each group its own arm_id (one arm_id per group, repeated only on the rows of "
+                "that group)")))
+    return issues
 
 
 def validate_import_frame(df: pd.DataFrame, source: str = "<table>") -> tuple[list[Study], list[RowIssue]]:
@@ -88,8 +168,20 @@ def validate_import_frame(df: pd.DataFrame, source: str = "<table>") -> tuple[li
     parsed = []
     for i, raw in enumerate(df.to_dict("records")):
         row = i + 2
-        r = {k: (None if _blank(v) else str(v).strip()) for k, v in raw.items()}
+        r = {}
         n_before = len(issues)
+        for k, v in raw.items():
+            if _blank(v):
+                r[k] = None
+                continue
+            v = str(v).strip()
+            bad = CONTROL_CHARACTERS.search(v)
+            if bad:
+                issues.append(RowIssue(row, k, f"contains the control character {bad.group()!r} (a terminal escape "
+                                               "or text-direction override); delete it"))
+            if _NEUTRALISED.match(v):
+                v = v[1:]  # a formula-neutralised cell written by an export: read it back as written
+            r[k] = v
         if r.get("study_id") is None:
             issues.append(RowIssue(row, "study_id", "empty; give every row the id of its study"))
         sp = r.get("species")
@@ -132,6 +224,14 @@ def validate_import_frame(df: pd.DataFrame, source: str = "<table>") -> tuple[li
         if n is not None and n < 1:
             issues.append(RowIssue(row, "n", f"n={n:g} is impossible; a group has at least 1 subject"))
             n = None
+        elif n is not None and n > MAX_N:
+            issues.append(RowIssue(row, "n", f"n={r.get('n')} is implausible for one arm (at most {MAX_N:,}); "
+                                             "check the cell (n is the number of subjects in this arm)"))
+            n = None
+        for col, t in (("time_h", time_h), ("timing_h", timing_h)):
+            if t is not None and abs(t) > MAX_ABS_TIME_H:
+                issues.append(RowIssue(row, col, f"{r.get(col)} h is beyond ±{MAX_ABS_TIME_H:,.0f} h (100 years); "
+                                                 "give hours after the insult"))
         dtype = r.get("dispersion_type")
         if dtype is not None:
             dtype = {"SD": "SD", "S.D.": "SD", "SEM": "SEM", "SE": "SEM", "S.E.M.": "SEM"}.get(dtype.upper())
@@ -189,6 +289,11 @@ def validate_import_frame(df: pd.DataFrame, source: str = "<table>") -> tuple[li
     for p in parsed:
         by_study.setdefault(p["r"]["study_id"], []).append(p)
     seen = set()
+    id_column = "arm_id" if "arm_id" in df.columns else "arm"
+    for p in parsed:
+        r = p["r"]
+        p["aid"] = r.get("arm_id") or r["arm"]
+        p["co_intervention"] = r.get("co_intervention") or detect_co_intervention(r["arm"])
     for sid, rows in by_study.items():
         first = rows[0]
         for p in rows[1:]:
@@ -197,29 +302,51 @@ def validate_import_frame(df: pd.DataFrame, source: str = "<table>") -> tuple[li
                     issues.append(RowIssue(p["row"], key, f"study {sid!r} has {key}={first[key]!r} on row "
                                                           f"{first['row']} but {p[key]!r} here; one study has one "
                                                           f"{key} (split it into two study ids otherwise)"))
+        issues.extend(arm_conflicts(
+            ((p["row"], sid, p["aid"], dict(
+                arm=p["r"]["arm"], role=p["role"], product=p["product"], cell_source=p["r"].get("cell_source"),
+                donor=p["r"].get("donor"), dose=p["dose"], dose_unit=p["r"].get("dose_unit"),
+                route=p["r"].get("route"), timing_h=p["timing_h"], co_intervention=p["co_intervention"]))
+             for p in rows), id_column=id_column))
         for p in rows:
-            key = (sid, p["r"]["arm"], p["readout"], p["time_h"])
+            key = (sid, p["aid"], p["readout"], p["time_h"])
             if key in seen:
-                issues.append(RowIssue(p["row"], "arm", f"duplicate row for study {sid!r}, arm {p['r']['arm']!r}, "
-                                                        f"readout {p['readout']!r}, time {p['time_h']}; keep one"))
+                issues.append(RowIssue(p["row"], id_column, f"duplicate row for study {sid!r}, arm {p['aid']!r}, "
+                                                            f"readout {p['readout']!r}, time {p['time_h']}; keep one"))
             seen.add(key)
     if issues:
         return [], issues
 
     studies = []
     for sid, rows in by_study.items():
-        first = rows[0]["r"]
-        arms: dict[str, dict] = {}
-        for p in rows:
-            r = p["r"]
-            aid = r.get("arm_id") or r["arm"]
-            if aid not in arms:
-                arms[aid] = dict(arm_id=aid, label=r["arm"], role=p["role"], product=p["product"],
-                                 product_raw=r.get("product"), cell_source=r.get("cell_source"), donor=r.get("donor"),
-                                 dose=p["dose"], dose_raw=r.get("dose"), dose_unit=r.get("dose_unit"),
-                                 route=r.get("route"), timing_h=p["timing_h"], timing_raw=r.get("timing_h"),
-                                 co_intervention=r.get("co_intervention") or detect_co_intervention(r["arm"]),
-                                 outcomes=[])
+        study = _build_study(sid, rows, source, issues)
+        if study is not None:
+            studies.append(study)
+    if issues:
+        return [], issues
+    return studies, []
+
+
+def _schema_issue(row: int, exc: ValidationError, what: str) -> RowIssue:
+    err = exc.errors()[0]
+    where = ".".join(str(x) for x in err["loc"]) or what
+    return RowIssue(row, where, f"{what}: {err['msg'].removeprefix('Value error, ')}")
+
+
+def _build_study(sid, rows, source, issues) -> Study | None:
+    """The :class:`Study` of validated rows; schema refusals are appended to ``issues`` (row named)."""
+    first = rows[0]["r"]
+    arms: dict[str, dict] = {}
+    for p in rows:
+        r = p["r"]
+        aid = p["aid"]
+        if aid not in arms:
+            arms[aid] = dict(arm_id=aid, label=r["arm"], role=p["role"], product=p["product"],
+                             product_raw=r.get("product"), cell_source=r.get("cell_source"), donor=r.get("donor"),
+                             dose=p["dose"], dose_raw=r.get("dose"), dose_unit=r.get("dose_unit"),
+                             route=r.get("route"), timing_h=p["timing_h"], timing_raw=r.get("timing_h"),
+                             co_intervention=p["co_intervention"], outcomes=[], row=p["row"])
+        try:
             arms[aid]["outcomes"].append(Outcome(
                 readout=p["readout"], readout_raw=r.get("readout"), time_h=p["time_h"], time_raw=r.get("time_h"),
                 mean=p["mean"], mean_raw=r.get("mean"), dispersion=p["disp"], dispersion_type=p["dtype"],
@@ -227,27 +354,40 @@ def validate_import_frame(df: pd.DataFrame, source: str = "<table>") -> tuple[li
                 provenance=Provenance(quote=r.get("quote"), source_location=r.get("source_location"),
                                       notes=r.get("notes"), url=r.get("url"), source_file=source),
             ))
-        studies.append(Study(
+        except ValidationError as exc:
+            issues.append(_schema_issue(p["row"], exc, "outcome"))
+    arm_objs = []
+    for a in arms.values():
+        row = a.pop("row")
+        try:
+            arm_objs.append(Arm(outcomes=tuple(a.pop("outcomes")), **a))
+        except ValidationError as exc:
+            issues.append(_schema_issue(row, exc, f"arm {a['arm_id']!r}"))
+    try:
+        return Study(
             study_id=sid, species=rows[0]["species"], species_raw=first.get("species"), strain=first.get("strain"),
             sex=first.get("sex"), injury=rows[0]["injury"], injury_raw=first.get("injury"),
             injury_details=first.get("injury_details"),
             provenance=Provenance(pmid=first.get("pmid"), doi=first.get("doi"), url=first.get("url"),
                                   source_file=source),
-            arms=tuple(Arm(outcomes=tuple(a.pop("outcomes")), **a) for a in arms.values()),
-        ))
-    return studies, []
+            arms=tuple(arm_objs),
+        )
+    except ValidationError as exc:
+        issues.append(_schema_issue(rows[0]["row"], exc, f"study {sid!r}"))
+        return None
 
 
 def parse_import_table(path: str | os.PathLike) -> list[Study]:
     """Read and validate a CSV; raise :class:`ImportRejected` listing every problem."""
+    from .tables import printable, read_csv_table
+
     p = Path(path)
-    if not p.exists():
-        raise ImportRejected(str(p), [RowIssue(0, "", f"file {str(p)!r} does not exist; check the path")])
     try:
-        df = pd.read_csv(p, dtype=str, keep_default_na=False, na_values=[""], comment=None)
-    except Exception as exc:  # pragma: no cover - parser errors
-        raise ImportRejected(str(p), [RowIssue(0, "", f"cannot read the CSV ({exc}); save it as UTF-8 CSV")]) from None
+        df = read_csv_table(p, what="evidence CSV",
+                            fix=f"the header must contain {', '.join(REQUIRED_COLUMNS)}")
+    except InputError as exc:
+        raise ImportRejected(printable(str(p)), [RowIssue(0, "", str(exc))]) from None
     studies, issues = validate_import_frame(df, source=p.name)
     if issues:
-        raise ImportRejected(str(p), issues)
+        raise ImportRejected(printable(str(p)), issues)
     return studies

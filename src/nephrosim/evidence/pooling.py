@@ -28,7 +28,10 @@ its reason as an :class:`Exclusion`):
    (creatinine µmol/L, BUN as urea mmol/L); for SMD, two arms with the same unstated
    unit are accepted. Event counts are derived from percentages as round(p·n) (listed).
 5. **Duplicates** – a study whose arm numbers are identical to an earlier study's (the
-   same data reported in two files) is excluded as a duplicate.
+   same data reported in two files) is excluded as a duplicate, and so is a study with
+   the DOI or PMID of an earlier included study (one publication entered twice under two
+   ids, e.g. by two curation batches): the earlier record (seed files first, then the
+   curated batches, then user imports) is kept.
 
 Group 1 = treated, group 2 = control: a negative SMD on creatinine or a log OR < 0 on
 mortality means protection.
@@ -180,6 +183,7 @@ def effect_table(
     rec["tkey"] = pd.Series([_time_key(t) for t in rec.time_h], index=rec.index, dtype=object)
     rows_out, excluded, assumptions = [], [], []
     seen_numbers: dict[tuple, str] = {}
+    seen_pubs: dict[tuple, str] = {}
 
     def is_product(p):
         return matches_product(p, product) if product else p in ("msc", "cm", "ev")
@@ -319,7 +323,17 @@ def effect_table(
         if key in seen_numbers:
             excluded.append(Exclusion(sid, f"duplicate of study {seen_numbers[key]!r} (identical arm numbers)"))
             continue
+        pubs = [(kind, str(v).strip().lower()) for col, kind in (("doi", "DOI"), ("pmid", "PMID")) if col in g
+                for v in g[col].dropna().unique() if str(v).strip()]
+        same = next(((k, seen_pubs[k]) for k in pubs if k in seen_pubs), None)
+        if same is not None:
+            (kind, ident), other = same
+            excluded.append(Exclusion(sid, f"same publication as study {other!r} ({kind} {ident}); a publication "
+                                           "counts once"))
+            continue
         seen_numbers[key] = sid
+        for k in pubs:
+            seen_pubs.setdefault(k, sid)
         rows_out.append(row)
     eff = pd.DataFrame(rows_out)
     if not eff.empty:
@@ -433,6 +447,8 @@ class MetaAnalysis:
 
 
 _LABEL_COLS = ("label", "study", "study_id", "trial", "author")
+_TABLE_COLUMNS = ("the table needs columns yi,vi; or m1i,sd1i,n1i,m2i,sd2i,n2i; or ai,bi,ci,di "
+                  "(or tpos,tneg,cpos,cneg)")
 
 
 def read_effect_table(data, measure: str | None = None) -> tuple[pd.DataFrame, str]:
@@ -443,10 +459,11 @@ def read_effect_table(data, measure: str | None = None) -> tuple[pd.DataFrame, s
     (default OR).
     """
     if isinstance(data, (str, os.PathLike)):
-        p = Path(data)
-        if not p.exists():
-            raise InputError(f"file {str(p)!r} does not exist; check the path.")
-        df = pd.read_csv(p)
+        from .tables import read_csv_table
+
+        # one reader for every CSV: .csv only (a YAML or other file is named as such), <= 20 MB, UTF-8 text
+        df = read_csv_table(Path(data), what="meta-analysis table", as_text=False,
+                            fix=_TABLE_COLUMNS)
     elif isinstance(data, pd.DataFrame):
         df = data.copy()
     else:
@@ -470,10 +487,7 @@ def read_effect_table(data, measure: str | None = None) -> tuple[pd.DataFrame, s
             raise InputError(f"event-count columns need --measure OR or RR (got {m}).")
         out = escalc(m, df)
     else:
-        raise InputError(
-            "the table needs columns yi,vi; or m1i,sd1i,n1i,m2i,sd2i,n2i; or ai,bi,ci,di "
-            f"(or tpos,tneg,cpos,cneg). Found: {', '.join(df.columns)}."
-        )
+        raise InputError(f"{_TABLE_COLUMNS}. Found: {', '.join(map(str, df.columns))}.")
     for c in ("yi", "vi"):
         bad = out.index[pd.to_numeric(out[c], errors="coerce").isna()]
         if len(bad):

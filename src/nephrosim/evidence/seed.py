@@ -1,5 +1,8 @@
 """Load the curated seed evidence packaged in ``nephrosim/evidence/data``.
 
+The seed is these four files plus every curated batch in ``data/curated`` (loaded by
+:mod:`nephrosim.evidence.curated`, format ``curated/FORMAT.md``).
+
 The four treated/untreated CSVs (``preclinical_msc.csv``, ``preclinical_secretome.csv``,
 ``more_treated.csv``, ``untreated_timecourses.csv``) share a row-per-arm×time×readout
 layout but differ in columns and in how free-text their cells are. This module maps them
@@ -40,6 +43,7 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 
+from .errors import ImportRejected, RowIssue
 from .schema import Arm, Outcome, Provenance, Study
 from .vocab import (
     canonical_injury, canonical_product, canonical_readout, product_class, canonical_species, normalize_unit,
@@ -288,7 +292,16 @@ def studies_from_seed_frame(df: pd.DataFrame, source_file: str, from_arm_text: b
 
 @lru_cache(maxsize=1)
 def load_seed() -> tuple[Study, ...]:
-    """All packaged seed studies as :class:`Study` objects (cached)."""
+    """All packaged seed studies as :class:`Study` objects (cached).
+
+    The four first-generation files (:data:`SEED_FILES`) and every curated batch in
+    ``data/curated`` (:func:`nephrosim.evidence.curated.load_curated`). All-or-nothing: an
+    invalid curated row, or a study id used in two files, raises
+    :class:`~nephrosim.evidence.errors.ImportRejected` and no study is returned, so the
+    store is not created.
+    """
+    from .curated import curated_dir, load_curated
+
     out: list[Study] = []
     d = data_dir()
     for name in SEED_FILES:
@@ -298,6 +311,15 @@ def load_seed() -> tuple[Study, ...]:
             df, name, from_arm_text=(name == "preclinical_secretome.csv"),
             default_product="none" if name == "untreated_timecourses.csv" else None,
         ))
-    ids = [s.study_id for s in out]
-    assert len(ids) == len(set(ids)), "seed study ids must be unique"
+    out.extend(load_curated(curated_dir(d)))
+    first: dict[str, str] = {}
+    clashes = []
+    for s in out:
+        if s.study_id in first:
+            clashes.append(RowIssue(0, "study_id", f"study_id {s.study_id!r} is in {first[s.study_id]} and in "
+                                                   f"{s.provenance.source_file}; one study has one study_id across "
+                                                   "all files (rename one, or merge the rows into one file)"))
+        first.setdefault(s.study_id, str(s.provenance.source_file))
+    if clashes:
+        raise ImportRejected("the packaged seed evidence", clashes)
     return tuple(out)

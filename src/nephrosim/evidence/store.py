@@ -12,7 +12,17 @@ writer copies the database to a temporary file next to it, applies the change in
 transaction there, closes it and atomically renames it over the original
 (``os.replace``). Readers therefore see either the old or the new database, never a
 half-written one, and a failed or rejected write leaves the file byte-for-byte unchanged.
-Imports are validated completely before any of this starts.
+Imports are validated completely before any of this starts; whether a study id is already in
+the store is decided under the lock, on the copy being written, so two processes importing
+the same study at once give one import and one clean :class:`ImportRejected`.
+
+A damaged or foreign file
+-------------------------
+``--db`` must name a DuckDB file written by nephrosim (or a path where none exists yet). A
+folder, an empty file, a file that is not a DuckDB database, a DuckDB database without the
+evidence tables, and a truncated database (its data blocks cannot all be read) are each
+refused with an :class:`InputError` naming the file and the fix; such a file is never
+written to.
 """
 
 from __future__ import annotations
@@ -28,8 +38,9 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from .errors import ImportRejected, InputError
+from .errors import ImportRejected, InputError, RowIssue
 from .schema import FLAT_COLUMNS, Arm, Outcome, Provenance, Study
+from .tables import printable
 from .vocab import matches_injury, matches_product, matches_species
 
 __all__ = ["EvidenceStore", "default_db_path", "ImportReport"]
@@ -87,12 +98,48 @@ class ImportReport:
     study_ids: tuple[str, ...]
 
 
+_DB_FIX = ("point --db (or NEPHROSIM_DB) at a nephrosim evidence store, or at a path where none exists yet to "
+           "create a fresh one")
+
+
+def _cannot_use(path: Path, why: str, fix: str = _DB_FIX) -> InputError:
+    return InputError(f"--db {printable(str(path))!r} {why}; {fix}")
+
+
+def _damaged(path: Path, exc: Exception, opened_as: str | None = None) -> InputError:
+    detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if opened_as:  # the write works on a copy: name the user's file, not the copy
+        detail = detail.replace(opened_as, str(path))
+    return _cannot_use(path, f"cannot be read as a DuckDB evidence store ({printable(detail)})",
+                       "if it is a truncated or damaged copy, restore it from a backup, or delete it to re-create "
+                       "the packaged seed store")
+
+
+def _verify(con, path: Path, opened_as: str | None = None) -> None:
+    """Check that ``con`` is an evidence store whose every data block can be read."""
+    try:
+        tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+        missing = [t for t in ("meta", "studies", "arms", "outcomes") if t not in tables]
+        if missing:
+            raise _cannot_use(path, f"is a DuckDB database but not a nephrosim evidence store (no table "
+                                    f"{', '.join(missing)})")
+        for t in ("studies", "arms", "outcomes"):  # hashing every row reads every block: catches truncation
+            con.execute(f"SELECT sum(hash(t)) FROM {t} t").fetchone()
+    except (duckdb.IOException, duckdb.SerializationException, duckdb.CatalogException,
+            duckdb.BinderException) as exc:
+        raise _damaged(path, exc, opened_as) from None
+
+
 @contextlib.contextmanager
 def _exclusive_lock(lock_path: Path, timeout: float = 60.0):
     import fcntl
 
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    fh = open(lock_path, "a+")
+    try:
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(lock_path, "a+")
+    except OSError as exc:
+        raise InputError(f"cannot create the lock file {printable(str(lock_path))!r} ({exc.strerror}); the folder of "
+                         "the evidence store must be writable; choose another --db") from None
     t0 = time.monotonic()
     try:
         while True:
@@ -106,7 +153,7 @@ def _exclusive_lock(lock_path: Path, timeout: float = 60.0):
                 time.sleep(0.05)
         yield
     finally:
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(OSError):
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
         fh.close()
 
@@ -147,6 +194,7 @@ class EvidenceStore:
 
     def __init__(self, path: str | os.PathLike | None = None):
         self.path = Path(path).expanduser() if path is not None else default_db_path()
+        self._verified = None  # (inode, size, mtime) of the file last verified readable
 
     def __repr__(self) -> str:
         return f"EvidenceStore({str(self.path)!r})"
@@ -156,12 +204,37 @@ class EvidenceStore:
     def _lock_path(self) -> Path:
         return self.path.with_name(self.path.name + ".lock")
 
+    def _check_file(self) -> bool:
+        """False if no file exists yet; True for a plausible DuckDB file; :class:`InputError` otherwise."""
+        p = self.path
+        try:
+            st = os.stat(p)
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            raise _cannot_use(p, f"cannot be read ({exc.strerror})") from None
+        if p.is_dir():
+            raise _cannot_use(p, "is a folder; give a file path such as <folder>/evidence.duckdb")
+        if not p.is_file():
+            raise _cannot_use(p, "is not a regular file")
+        if st.st_size == 0:
+            raise _cannot_use(p, "is an empty file, not a DuckDB database (delete it to let nephrosim create "
+                                 "the store there)")
+        try:
+            with open(p, "rb") as fh:
+                head = fh.read(16)
+        except OSError as exc:
+            raise _cannot_use(p, f"cannot be read ({exc.strerror})") from None
+        if head[8:12] != b"DUCK":
+            raise _cannot_use(p, "is not a DuckDB database file (wrong header)")
+        return True
+
     def ensure(self) -> "EvidenceStore":
-        """Create and seed the database if it does not exist yet."""
-        if self.path.exists():
+        """Create and seed the database if it does not exist yet (and refuse a file that is not a store)."""
+        if self._check_file():
             return self
         with _exclusive_lock(self._lock_path):
-            if self.path.exists():
+            if self._check_file():
                 return self
             from .seed import load_seed
 
@@ -177,45 +250,84 @@ class EvidenceStore:
             try:
                 con = duckdb.connect(str(self.path), read_only=True)
                 break
-            except duckdb.IOException:
+            except duckdb.IOException as exc:
+                if "lock" not in str(exc).lower():
+                    raise _damaged(self.path, exc) from None
                 if attempt == 49:
-                    raise
+                    raise InputError(f"the evidence store {printable(str(self.path))!r} is locked by another "
+                                     "program (a DuckDB session holding it open for writing); close it and "
+                                     "retry") from None
                 time.sleep(0.05)
         try:
+            st = os.stat(self.path)
+            key = (st.st_ino, st.st_size, st.st_mtime_ns)
+            if self._verified != key:
+                _verify(con, self.path)
+                self._verified = key
             yield con
         finally:
             con.close()
 
-    def _write(self, studies, create: bool = False, source: str = "", replace_ids=()):
-        """Copy-on-write transaction; caller holds the lock."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=self.path.name + ".", suffix=".tmp", dir=str(self.path.parent))
-        os.close(fd)
-        os.unlink(tmp)
+    def _write(self, studies, create: bool = False, source: str = "", replace: bool = False):
+        """Copy-on-write transaction; the caller holds the lock.
+
+        Whether a study id already exists is decided here, on the copy, under the lock:
+        with ``replace`` those studies are replaced, otherwise the write is refused with
+        an :class:`ImportRejected` naming them (``source`` names the input).
+        """
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=self.path.name + ".", suffix=".tmp", dir=str(self.path.parent))
+            os.close(fd)
+            os.unlink(tmp)
+        except OSError as exc:
+            raise _cannot_use(self.path, f"cannot be written: its folder refuses a new file ({exc.strerror})",
+                              "choose a writable folder for the evidence store") from None
         try:
             if not create:
                 shutil.copyfile(self.path, tmp)
-            con = duckdb.connect(tmp)
             try:
+                con = duckdb.connect(tmp)
+            except duckdb.IOException as exc:
+                raise _damaged(self.path, exc, tmp) from None
+            try:
+                if not create:
+                    _verify(con, self.path, tmp)
+                new_ids = [s.study_id for s in studies]
+                clash = []
+                if not create and new_ids:
+                    clash = [r[0] for r in con.execute(
+                        "SELECT study_id FROM studies WHERE study_id IN (SELECT unnest(?::VARCHAR[])) "
+                        "ORDER BY study_id", [new_ids]).fetchall()]
+                if clash and not replace:
+                    raise ImportRejected(printable(source or "the studies"), [RowIssue(
+                        0, "study_id", f"study_id {printable(sid)!r} already exists in the store; use a new id, or "
+                                       "replace it (--replace; replace=True in Python)") for sid in clash])
                 con.execute("BEGIN TRANSACTION")
                 if create:
                     con.execute(_DDL)
                     con.execute("INSERT INTO meta VALUES ('schema_version', ?), ('seeded_from', ?)",
                                 [SCHEMA_VERSION, source])
-                for sid in replace_ids:
+                for sid in clash:
                     for table in ("outcomes", "arms", "studies"):
                         con.execute(f"DELETE FROM {table} WHERE study_id = ?", [sid])
                 start = con.execute("SELECT coalesce(max(outcome_id), 0) + 1 FROM outcomes").fetchone()[0]
                 srows, arows, orows = _rows(studies, int(start))
-                for table, cols, rows in (("studies", _STUDY_COLS, srows), ("arms", _ARM_COLS, arows),
-                                          ("outcomes", _OUT_COLS, orows)):
-                    if rows:
-                        df = pd.DataFrame(rows, columns=cols)  # noqa: F841 (used by duckdb replacement scan)
-                        con.execute(f"INSERT INTO {table} SELECT {', '.join(cols)} FROM df")
+                try:
+                    for table, cols, rows in (("studies", _STUDY_COLS, srows), ("arms", _ARM_COLS, arows),
+                                              ("outcomes", _OUT_COLS, orows)):
+                        if rows:
+                            df = pd.DataFrame(rows, columns=cols)  # noqa: F841 (used by duckdb replacement scan)
+                            con.execute(f"INSERT INTO {table} SELECT {', '.join(cols)} FROM df")
+                except duckdb.ConstraintException as exc:
+                    raise ImportRejected(printable(source or "the studies"), [RowIssue(
+                        0, "study_id", f"the store refused a duplicate key ({printable(str(exc))}); every study_id "
+                                       "must be new (or pass --replace) and every arm_id unique within its study")
+                    ]) from None
                 con.execute("COMMIT")
                 con.execute("CHECKPOINT")
-            except Exception:
-                with contextlib.suppress(Exception):
+            except BaseException:
+                with contextlib.suppress(duckdb.Error):
                     con.execute("ROLLBACK")
                 raise
             finally:
@@ -327,13 +439,22 @@ class EvidenceStore:
         df = self.records(**filters)
         df = df[[c for c in FLAT_COLUMNS if c in df.columns]]
         if path is not None:
+            from nephrosim.io import atomic_path
+
+            from .tables import write_csv
+
             p = Path(path)
-            if p.suffix == ".parquet":
-                df.to_parquet(p, index=False)
-            elif p.suffix == ".json":
-                df.to_json(p, orient="records", indent=1)
+            suffix = p.suffix.lower()
+            if suffix == ".parquet":
+                with atomic_path(p) as tmp:
+                    df.to_parquet(tmp, index=False)
+            elif suffix == ".json":
+                with atomic_path(p) as tmp:
+                    df.to_json(tmp, orient="records", indent=1)
+            elif suffix == ".csv":
+                write_csv(df, p)  # spreadsheet formulas neutralised (OWASP)
             else:
-                df.to_csv(p, index=False)
+                raise InputError(f"export to {printable(str(p))!r}: use a .csv, .parquet or .json file name")
         return df
 
     # ------------------------------------------------------------------ writes
@@ -360,15 +481,8 @@ class EvidenceStore:
 
         studies = parse_import_table(path)  # raises ImportRejected before any write
         self.ensure()
-        existing = set(self.study_ids())
-        clash = [s.study_id for s in studies if s.study_id in existing]
-        if clash and not replace:
-            from .errors import RowIssue
-
-            raise ImportRejected(str(path), [RowIssue(0, "study_id", f"study_id {sid!r} already exists in the store; "
-                                             "use a new id or pass --replace") for sid in clash])
-        with _exclusive_lock(self._lock_path):
-            self._write(studies, source=str(path), replace_ids=clash)
+        with _exclusive_lock(self._lock_path):  # the id check and the write happen under one lock
+            self._write(studies, source=str(path), replace=replace)
         return ImportReport(
             source=str(path), studies=len(studies), arms=sum(len(s.arms) for s in studies),
             outcomes=sum(len(a.outcomes) for s in studies for a in s.arms),
@@ -379,12 +493,8 @@ class EvidenceStore:
         """Add validated :class:`Study` objects in one atomic write."""
         studies = list(studies)
         self.ensure()
-        existing = set(self.study_ids())
-        clash = [s.study_id for s in studies if s.study_id in existing]
-        if clash and not replace:
-            raise InputError(f"study ids already in the store: {', '.join(clash)}; pass replace=True to overwrite.")
         with _exclusive_lock(self._lock_path):
-            self._write(studies, replace_ids=clash)
+            self._write(studies, source="add_studies", replace=replace)
 
 
 def _clean(d: dict) -> dict:

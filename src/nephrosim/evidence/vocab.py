@@ -34,9 +34,13 @@ __all__ = [
 
 
 def _u(s: str) -> str:
-    """Normalize a unit string for lookup (micro signs, spaces, case)."""
-    s = s.strip().replace("µ", "u").replace("μ", "u").replace(" ", "").lower()
-    s = s.replace("/dl", "/dl").replace("per", "/")
+    """Normalize a unit string for lookup (micro signs, spaces, case, "gm"/"of tissue", "mg %")."""
+    s = s.strip().replace("µ", "u").replace("μ", "u").lower()
+    s = re.sub(r"/\s*gm\b", "/g", s)  # "nmol/gm tissue": gm is the old abbreviation of gram
+    s = re.sub(r"\bof\s+tissue\b", "tissue", s)  # "U/g of tissue"
+    s = s.replace(" ", "").replace("per", "/")
+    if s in ("mg%", "mg/100ml"):  # "mg %" and mg/100 mL are mg/dL
+        s = "mg/dl"
     return s
 
 
@@ -88,7 +92,7 @@ class ReadoutSpec:
 _PCT = {"%": 1.0, "percent": 1.0}
 _CONC_PGML = {"pg/mL": 1.0, "ng/L": 1.0, "ng/mL": 1000.0}
 _FREE = {"score": 1.0, "a.u.": 1.0, "arbitrary units": 1.0, "ratio": 1.0, "fold": 1.0, "cells/field": 1.0,
-         "cells/hpf": 1.0, "%": 1.0, "count": 1.0}
+         "cells/hpf": 1.0, "n/hpf": 1.0, "%": 1.0, "% area": 1.0, "count": 1.0}
 
 READOUTS: dict[str, ReadoutSpec] = {r.name: r for r in [
     ReadoutSpec("serum_creatinine", "continuous", "umol/L",
@@ -134,6 +138,16 @@ READOUTS: dict[str, ReadoutSpec] = {r.name: r for r in [
     ReadoutSpec("renal_mass_index", "continuous", None, {}, 0.0, None, free_units=True, label="Renal mass index"),
     ReadoutSpec("chromosomal_aberrations", "continuous", None, _PCT, 0.0, 100.0, free_units=True,
                 label="Chromosomal aberrations"),
+    # injury biomarkers and cytokines (curated FORMAT vocabulary): blood, urine or tissue, so units stay free;
+    # concentrations in pg/mL (or ng/L, ng/mL) are harmonized, per-mg-protein or per-creatinine values are not
+    ReadoutSpec("kim1", "continuous", None, {}, 0.0, None, free_units=True, label="KIM-1 (kidney injury molecule-1)"),
+    ReadoutSpec("ngal", "continuous", None, {}, 0.0, None, free_units=True,
+                label="NGAL (neutrophil gelatinase-associated lipocalin)"),
+    ReadoutSpec("tnf_alpha", "continuous", "pg/mL", _CONC_PGML, 0.0, None, free_units=True, label="TNF-α"),
+    ReadoutSpec("il10", "continuous", "pg/mL", _CONC_PGML, 0.0, None, free_units=True, higher_is_worse=False,
+                label="IL-10"),
+    ReadoutSpec("glomerulosclerosis", "continuous", None, _PCT, 0.0, None, free_units=True,
+                label="Glomerulosclerosis (% sclerotic glomeruli or index)"),
     ReadoutSpec("other", "continuous", None, {}, None, None, free_units=True,
                 label="Other readout (see readout_raw)"),
 ]}
@@ -149,6 +163,11 @@ _READOUT_PATTERNS: list[tuple[str, str]] = [
     (r"surviv", "survival"),
     (r"proteinuria|urinary protein|urine protein", "proteinuria"),
     (r"il-6|il6", "il6"),
+    (r"il-10|il10", "il10"),
+    (r"tnf", "tnf_alpha"),
+    (r"kim-1|kim1|kidney injury molecule", "kim1"),
+    (r"ngal|lipocalin", "ngal"),
+    (r"glomeruloscleros", "glomerulosclerosis"),
     (r"\bmda\b", "renal_mda"),
     (r"\bgsh\b", "renal_gsh"),
     (r"\bsod\b", "renal_sod"),
