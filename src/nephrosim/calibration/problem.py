@@ -32,6 +32,7 @@ from nephrosim.evidence import EvidenceStore
 from nephrosim.run.simulation import compile_arm
 from nephrosim.scenarios.errors import ScenarioError
 from nephrosim.scenarios.schema import scenario_from_dict
+from nephrosim.vocabulary import model_readout
 
 LN10 = math.log(10.0)
 FAILED_NLL = 1e10
@@ -160,7 +161,14 @@ def observations_from_evidence(source, where: str = "evidence") -> list[Observat
     out: list[Observation] = []
     seen: set[tuple[str, float]] = set()
     for r in rows.itertuples():
-        key = (r.readout, float(r.time_h))
+        match = model_readout(r.readout)
+        if match is None or match.comparability != "absolute":
+            why = ("the model has no readout for it" if match is None else
+                   f"the model computes {match.model!r} on its own scale, so only a ratio between two arms compares")
+            raise CalibrationConfigError(
+                f"{where}: evidence readout {r.readout!r} cannot be a target as a mean: {why}; select other readouts "
+                "with `readouts:`, or give a contrast between two arms")
+        key = (match.model, float(r.time_h))
         if key in seen:
             raise CalibrationConfigError(
                 f"{where}: two rows for {r.readout} at {r.time_h} h in {source.study_id!r}; narrow the selection "
@@ -180,13 +188,13 @@ def observations_from_evidence(source, where: str = "evidence") -> list[Observat
                                                                  else f"; dispersion taken as {kind}")
         unit = r.unit if isinstance(r.unit, str) and r.unit else None
         if kind == "SEM":
-            out.append(Observation(arm=source.arm, readout=r.readout, time_h=float(r.time_h),
+            out.append(Observation(arm=source.arm, readout=match.model, time_h=float(r.time_h),
                                    mean=float(r.mean), sem=float(r.dispersion), unit=unit, note=note))
         else:
             if n is None:
                 raise CalibrationConfigError(f"{where}: {r.readout} at {r.time_h} h is an SD without n; set "
                                              "n_default")
-            out.append(Observation(arm=source.arm, readout=r.readout, time_h=float(r.time_h), mean=float(r.mean),
+            out.append(Observation(arm=source.arm, readout=match.model, time_h=float(r.time_h), mean=float(r.mean),
                                    sd=float(r.dispersion), n=n, unit=unit, note=note))
     if not out:
         raise CalibrationConfigError(f"{where}: no rows with a mean were selected from {source.study_id!r}")
