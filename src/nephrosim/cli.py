@@ -493,9 +493,10 @@ _register_evidence()
 
 def _register_commands() -> None:
     """Subcommands that live in nephrosim.commands (one module per area)."""
-    from nephrosim.commands import mechanisms
+    from nephrosim.commands import mechanisms, trials
 
     mechanisms.register(app)
+    trials.register(app)
 
 
 _register_commands()

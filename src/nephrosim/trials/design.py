@@ -1,0 +1,144 @@
+"""The trial YAML: population, inclusion, arms, endpoints — validated once (pydantic).
+
+Example (``examples/trials/act_aki.yaml``)::
+
+    name: ACT-AKI
+    virtual_patients: 6000
+    inclusion: {kind: scr_rise, rise_mg_dl: 0.5, within_h: 48}
+    arms:
+      - {name: placebo, n: 68}
+      - name: AC607
+        n: 67
+        treatment: {product: msc, dose: 2.0e6, dose_unit: cells/kg, route: intra_arterial_aorta}
+        timing: {relative_to: diagnosis, delay_h: 6}
+    endpoints: {recovery: {margin_mg_dl: 0.3, margin_fraction: 0.25}, horizon_days: 30}
+
+Randomization is 1:1 in effect: each replicate draws the arms' ``n`` distinct patients
+from the eligible pool and assigns them at random. The first arm is the control.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from nephrosim.inputs import InputFileError, StrictModel, read_mapping, validate
+from nephrosim.scenarios.products import MSC
+from nephrosim.trials.population import PopulationSpec
+
+MAX_PLAUSIBLE = 200_000
+MAX_N_PER_ARM = 5000
+
+
+class TrialError(InputFileError):
+    """A trial design that cannot be run; one line per bad field."""
+
+
+class Inclusion(StrictModel):
+    """Who enters the trial.
+
+    ``scr_rise``: SCr rises by at least ``rise_mg_dl`` above the pre-operative value within
+    ``within_h`` hours of coming off bypass; the first such time is the diagnosis (and
+    randomization) time. ``all``: every virtual patient, randomized at the end of bypass.
+    """
+
+    kind: Literal["scr_rise", "all"] = "scr_rise"
+    rise_mg_dl: float = Field(0.5, gt=0.0, le=10.0)
+    within_h: float = Field(48.0, gt=0.0, le=168.0)
+
+
+class Timing(StrictModel):
+    """When the dose is given: ``delay_h`` after the diagnosis or after the end of bypass.
+
+    Dose times are rounded up to a multiple of ``grid_h`` (each distinct dose time is one
+    compiled model; a 12-h grid keeps a trial to a few compilations).
+    """
+
+    relative_to: Literal["diagnosis", "surgery"] = "diagnosis"
+    delay_h: float = Field(0.0, ge=0.0, le=168.0)
+    grid_h: float = Field(12.0, gt=0.0, le=168.0)
+
+
+class TrialArm(StrictModel):
+    """One arm: a name, its size, and its treatment (none = placebo)."""
+
+    name: str = Field(min_length=1, max_length=80)
+    n: int = Field(ge=2, le=MAX_N_PER_ARM, description="patients per replicate trial in this arm")
+    treatment: MSC | None = None
+    timing: Timing = Field(default_factory=Timing)
+
+    @model_validator(mode="after")
+    def _time_in_timing(self):
+        if self.treatment is not None and "time_h" in self.treatment.model_fields_set:
+            raise ValueError(f"arm {self.name!r}: the dose time goes in `timing` (relative_to, delay_h), "
+                             "not in treatment.time_h; remove treatment.time_h")
+        if self.treatment is not None and self.treatment.repeat_count > 1:
+            raise ValueError(f"arm {self.name!r}: repeated doses are not supported in trials yet; "
+                             "remove repeat_count/repeat_every_h")
+        return self
+
+
+class Recovery(StrictModel):
+    """Recovery = first SCr ≤ baseline + max(margin_mg_dl, margin_fraction × baseline) after randomization."""
+
+    margin_mg_dl: float = Field(0.3, ge=0.0, le=5.0)
+    margin_fraction: float = Field(0.25, ge=0.0, le=5.0)
+
+
+class Endpoints(StrictModel):
+    """Primary: time to recovery (censored at ``horizon_days`` after randomization).
+
+    Secondary: death by the horizon (from the model's survival), SCr AUC above baseline.
+    """
+
+    primary: Literal["recovery"] = "recovery"
+    recovery: Recovery = Field(default_factory=Recovery)
+    horizon_days: float = Field(30.0, gt=0.0, le=30.0)
+
+
+class TrialDesign(StrictModel):
+    """A virtual two-arm trial in adults undergoing cardiac surgery on bypass."""
+
+    name: str = Field("trial", min_length=1, max_length=200)
+    virtual_patients: int = Field(4000, ge=10, le=MAX_PLAUSIBLE,
+                                  description="plausible patients simulated before acceptance-rejection")
+    population: PopulationSpec = Field(default_factory=PopulationSpec)
+    inclusion: Inclusion = Field(default_factory=Inclusion)
+    arms: tuple[TrialArm, TrialArm] = Field(description="exactly two arms; the first is the control")
+    endpoints: Endpoints = Field(default_factory=Endpoints)
+    alpha: float = Field(0.05, gt=0.0, lt=1.0)
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        a, b = self.arms
+        if a.name == b.name:
+            raise ValueError(f"arm names must differ; both are {a.name!r}")
+        for arm in self.arms:
+            if arm.treatment is None:
+                continue
+            if self.inclusion.kind == "all" and arm.timing.relative_to == "diagnosis":
+                raise ValueError(f"arm {arm.name!r}: timing relative_to diagnosis needs inclusion kind scr_rise "
+                                 "(with kind all there is no diagnosis); use relative_to: surgery")
+            if (self.inclusion.kind == "scr_rise" and arm.timing.relative_to == "surgery"
+                    and arm.timing.delay_h < self.inclusion.within_h):
+                raise ValueError(
+                    f"arm {arm.name!r}: a dose {arm.timing.delay_h:g} h after surgery can come before the "
+                    f"diagnosis (up to {self.inclusion.within_h:g} h), i.e. before randomization; use "
+                    "relative_to: diagnosis, a delay_h >= inclusion.within_h, or inclusion kind all")
+        return self
+
+    @property
+    def control(self) -> TrialArm:
+        return self.arms[0]
+
+
+def trial_from_dict(data, source: str = "") -> TrialDesign:
+    """Validate a mapping into a :class:`TrialDesign`, raising :class:`TrialError`."""
+    return validate(TrialDesign, data, source, "trial", TrialError)
+
+
+def load_trial(path: str | Path) -> TrialDesign:
+    """Read and validate a trial YAML (or JSON) file."""
+    return trial_from_dict(read_mapping(path, "trial", TrialError), str(path))

@@ -1,0 +1,65 @@
+"""Per-patient endpoints from simulated SCr and survival trajectories.
+
+* **Entry (diagnosis) time** — inclusion ``scr_rise``: the first output time (6-h grid)
+  with SCr ≥ baseline + ``rise_mg_dl`` within ``within_h``; inclusion ``all``: 0 h.
+* **Time to recovery** (days after entry) — the first output time after entry with
+  SCr ≤ baseline + max(``margin_mg_dl``, ``margin_fraction`` × baseline); censored at the
+  horizon (30 days after entry). Baseline = the pre-operative (time-0) SCr.
+* **Death by the horizon** — probability ``1 − survival(entry + horizon)`` from the model's
+  survival state (uraemic hazard only: the model carries no cardiac or surgical mortality).
+* **SCr AUC** — area of SCr above baseline, mg/dL·day, from entry to entry + horizon
+  (trapezoids on the 6-h grid, ``numpy.trapezoid``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from nephrosim.trials.design import Endpoints, Inclusion
+
+
+def entry_times(times_h: np.ndarray, scr: np.ndarray, inclusion: Inclusion) -> np.ndarray:
+    """Entry time (h) per patient; NaN for a patient who is not eligible."""
+    if inclusion.kind == "all":
+        return np.zeros(scr.shape[0])
+    base = scr[:, :1]
+    crit = ((scr - base) >= inclusion.rise_mg_dl - 1e-12) & (times_h <= inclusion.within_h + 1e-9)
+    return np.where(crit.any(axis=1), times_h[np.argmax(crit, axis=1)], np.nan)
+
+
+@dataclass(frozen=True)
+class PatientOutcomes:
+    """Endpoints of one arm for every patient of the eligible pool (aligned rows)."""
+
+    recovery_days: np.ndarray   # time to recovery or censoring, days after entry
+    recovered: np.ndarray       # event indicator (bool)
+    death_probability: np.ndarray
+    scr_auc: np.ndarray         # mg/dL·day above baseline, entry → entry + horizon
+
+
+def outcomes(times_h: np.ndarray, scr: np.ndarray, survival: np.ndarray, entry_h: np.ndarray,
+             baseline: np.ndarray, endpoints: Endpoints) -> PatientOutcomes:
+    """Endpoints for each row of ``scr``/``survival`` (``entry_h`` and ``baseline`` per row)."""
+    horizon_h = endpoints.horizon_days * 24.0
+    r = endpoints.recovery
+    threshold = baseline + np.maximum(r.margin_mg_dl, r.margin_fraction * baseline)
+    n = scr.shape[0]
+    rec_days = np.full(n, endpoints.horizon_days)
+    recovered = np.zeros(n, dtype=bool)
+    death = np.zeros(n)
+    auc = np.zeros(n)
+    for i in range(n):
+        t0, t1 = entry_h[i], entry_h[i] + horizon_h
+        if t1 > times_h[-1] + 1e-9:
+            raise ValueError(f"follow-up to {t1:g} h is past the simulated {times_h[-1]:g} h")
+        after = (times_h > t0 + 1e-9) & (times_h <= t1 + 1e-9)
+        hit = after & (scr[i] <= threshold[i] + 1e-12)
+        if hit.any():
+            recovered[i] = True
+            rec_days[i] = (times_h[np.argmax(hit)] - t0) / 24.0
+        window = (times_h >= t0 - 1e-9) & (times_h <= t1 + 1e-9)
+        auc[i] = np.trapezoid(scr[i, window] - baseline[i], times_h[window] / 24.0)
+        death[i] = 1.0 - float(np.interp(t1, times_h, survival[i]))
+    return PatientOutcomes(rec_days, recovered, np.clip(death, 0.0, 1.0), auc)

@@ -1,0 +1,36 @@
+import numpy as np
+
+from nephrosim.trials import TARGETS, PopulationSpec, build_population
+from nephrosim.trials.population import CATEGORY_NAMES, acceptance_probabilities, categories, kdigo
+
+
+def test_kdigo_criteria_and_stages():
+    t = np.arange(0.0, 200.0, 6.0)
+    flat = np.full(t.size, 1.0)
+    slow = 1.0 + 0.25 * t / 168.0          # +0.25 over 7 d: no AKI
+    step = np.where(t >= 30, 1.35, 1.0)     # +0.35 at 30 h: stage 1, onset 30 h
+    triple = np.where(t >= 60, 3.2, 1.0)    # 3.2x at 60 h: stage 3, late onset
+    stage, onset = kdigo(t, np.vstack([flat, slow, step, triple]))
+    assert stage.tolist() == [0, 0, 1, 3]
+    assert np.isnan(onset[0]) and onset[2] == 30.0 and onset[3] == 60.0
+    assert [CATEGORY_NAMES[c] for c in categories(stage, onset)] == ["no_aki", "no_aki", "s1_early", "s3_late"]
+
+
+def test_acceptance_probabilities_follow_allen_rule():
+    cat = np.array([0] * 80 + [1] * 20)
+    target = np.array([0.5, 0.5])
+    acc = acceptance_probabilities(cat, target)
+    assert acc.max() == 1.0
+    np.testing.assert_allclose(acc, [0.25, 1.0])  # ratio (0.5/0.8) : (0.5/0.2)
+
+
+def test_acceptance_rejection_keeps_aki_incidence_in_range():
+    spec = PopulationSpec()
+    pop = build_population(spec, 800, seed=11)
+    table = {r["target"]: r for r in pop.summary()}
+    aki = table["aki_incidence"]
+    assert aki["in_range"], aki
+    assert abs(aki["simulated"] - 22.3) < 6.0  # aimed at the pooled 22.3 %, binomial noise allowed
+    raw = build_population(spec.model_copy(update={"acceptance_rejection": False}), 800, seed=11)
+    assert raw.size == 800 - raw.failed and pop.size < raw.size
+    assert {t.name for t in TARGETS} == set(table)

@@ -1,0 +1,49 @@
+import json
+
+import numpy as np
+from typer.testing import CliRunner
+
+from nephrosim.trials import run_trial, trial_from_dict
+
+
+def _run(app, path, *args):
+    res = CliRunner().invoke(app, ["trial", str(path), *args])
+    assert res.exit_code == 0, res.output
+    return res
+
+
+def test_small_trial_json_is_complete_and_deterministic(app, small_yaml):
+    a = json.loads(_run(app, small_yaml, "--replicates", "5", "--seed", "7", "--json").stdout)
+    for key in ("power", "hazard_ratio", "median_recovery_days", "population", "death_by_horizon",
+                "scr_auc_mg_dl_day", "primary_endpoint"):
+        assert key in a
+    assert set(a["hazard_ratio"]) == {"median", "lo", "hi"}
+    assert set(a["median_recovery_days"]) == {"placebo", "msc"}
+    assert 0.0 <= a["power"] <= 1.0 and a["replicates"] == 5
+    b = json.loads(_run(app, small_yaml, "--replicates", "5", "--seed", "7", "--json").stdout)
+    assert a == b
+    text = _run(app, small_yaml, "--replicates", "2", "--seed", "7").stdout
+    assert "power" in text and "aki_incidence" in text
+
+
+def test_placebo_vs_placebo_power_is_alpha():
+    """Two identical arms: the share of replicates with p < 0.05 must be near 0.05."""
+    d = trial_from_dict({
+        "virtual_patients": 800, "inclusion": {"kind": "scr_rise", "rise_mg_dl": 0.3, "within_h": 48},
+        "arms": [{"name": "placebo", "n": 20}, {"name": "placebo_2", "n": 20}]})
+    res = run_trial(d, replicates=200, seed=7)
+    p = np.array([r["p_logrank"] for r in res.replicates])
+    assert 0.01 <= res.summary["power"] <= 0.10, res.summary["power"]
+    assert p.min() < 0.2 and p.max() > 0.8  # p spread over (0, 1), not stuck
+    assert 0.5 < res.summary["hazard_ratio"]["median"] < 2.0
+
+
+def test_too_small_pool_is_a_user_error(small_yaml):
+    import pytest
+
+    from nephrosim.errors import UserInputError
+    from nephrosim.trials import load_trial
+
+    d = load_trial(small_yaml).model_copy(update={"virtual_patients": 50})
+    with pytest.raises(UserInputError, match="raise virtual_patients"):
+        run_trial(d, replicates=2, seed=1)
