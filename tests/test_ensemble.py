@@ -6,7 +6,6 @@ import subprocess
 import sys
 import time
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -53,8 +52,8 @@ def test_interrupted_run_resumes_only_missing_chunks(tmp_path):
 def test_killed_process_resumes_to_identical_result(tmp_path):
     """SIGKILL a real CLI run midway, rerun the same command, compare with a clean run."""
     out = tmp_path / "k.parquet"
-    cmd = [sys.executable, "-m", "nephrosim.cli", "ensemble", SCENARIO, "-n", "400", "-o", str(out),
-           "--seed", "5", "--chunk-size", "20"]
+    cmd = [sys.executable, "-m", "nephrosim.cli", "ensemble", SCENARIO, "-n", "200", "-o", str(out),
+           "--seed", "5", "--chunk-size", "10"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     parts = tmp_path / "k.parquet.parts"
     deadline = time.time() + 60
@@ -67,7 +66,7 @@ def test_killed_process_resumes_to_identical_result(tmp_path):
     rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert rerun.returncode == 0, rerun.stderr
     assert f"({20 - done_before} computed now)" in rerun.stdout
-    clean = ensemble(SCENARIO, 400, tmp_path / "clean.parquet", seed=5, chunk_size=20)
+    clean = ensemble(SCENARIO, 200, tmp_path / "clean.parquet", seed=5, chunk_size=50)
     pd.testing.assert_frame_equal(pd.read_parquet(out), pd.read_parquet(clean.path))
 
 
@@ -99,7 +98,7 @@ def test_solver_failure_is_a_status_not_a_crash(tmp_path, capfd):
 
 
 def test_dask_cluster_gives_identical_results(tmp_path):
-    """A local Dask cluster (2 worker processes on 127.0.0.1) matches the serial run."""
+    """A local Dask cluster (2 worker processes on 127.0.0.1, TLS) matches the serial run."""
     serial = ensemble(SCENARIO, 60, tmp_path / "s.parquet", seed=9, chunk_size=15)
     dask = ensemble(SCENARIO, 60, tmp_path / "d.parquet", seed=9, chunk_size=15, workers=2, scheduler="dask")
     pd.testing.assert_frame_equal(pd.read_parquet(serial.path), pd.read_parquet(dask.path))

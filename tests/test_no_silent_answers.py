@@ -75,7 +75,7 @@ RICH = {
                                         "source": "umbilical_cord"}]},
         {"name": "cm", "treatments": [{"product": "conditioned_medium", "dose": 5e5}]},
     ],
-    "readouts": ["serum_creatinine"], "times_h": [0, 24],
+    "readouts": ["serum_creatinine"], "times_h": [0, 24, 400],
 }
 
 

@@ -1,0 +1,330 @@
+"""Where an ensemble's chunks are computed: this process, local worker processes, or Dask.
+
+Every executor runs the same :func:`run_chunk` on the same jobs, so results are identical
+whichever is used; only the order in which chunks finish differs, and each chunk is saved
+under its own index.
+
+Reliability
+-----------
+* Local worker processes die with their parent: on Linux each worker asks the kernel for
+  ``SIGKILL`` when its parent dies (``prctl(PR_SET_PDEATHSIG)``), so ``kill -9`` of
+  ``nephrosim ensemble`` leaves no orphan. On ``SIGTERM``, ``SIGINT`` or an error the parent
+  kills its workers before it returns.
+* At most ``2 × workers`` chunks are in flight; parameters are drawn as chunks are
+  submitted, so memory does not grow with the number of samples.
+* The Dask cluster nephrosim starts itself listens on 127.0.0.1 only, speaks TLS with
+  a certificate made for this run (``Security.temporary()``: only holders of it can connect,
+  which is only this process and the workers it starts), and serves no dashboard and no
+  HTTP routes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import itertools
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+import numpy as np
+
+from nephrosim.engine.simulator import quiet_solver
+from nephrosim.errors import UserInputError
+from nephrosim.run.simulation import compile_arm, solver_options
+from nephrosim.scenarios.schema import Scenario
+
+_WORKER: dict = {}
+
+
+def _init_worker(scenario_json: str, silence: bool) -> None:
+    """Compile every arm once in this worker process."""
+
+    if silence:  # SUNDIALS prints failures itself; statuses carry them instead
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        os.close(devnull)
+    scenario = Scenario.model_validate_json(scenario_json)
+    programs = [compile_arm(scenario, a.name) for a in scenario.arms]
+    _WORKER.clear()
+    _WORKER.update(
+        key=hashlib.sha256(scenario_json.encode()).hexdigest(),
+        scenario=scenario,
+        programs=programs,
+        sims=[p.simulator(solver_options(scenario, check_states="final")) for p in programs],
+    )
+
+
+def run_chunk(args):
+    """Simulate samples [start, stop) for every arm; return column arrays.
+
+    Rows are ordered sample → arm → time → readout, so the concatenated file does
+    not depend on how samples were cut into chunks. Text columns come back as
+    integer codes plus their dictionary (Parquet stores them dictionary-encoded).
+    """
+    start, stop, names, matrix = args
+    scenario: Scenario = _WORKER["scenario"]
+    times = np.asarray(scenario.times_h, dtype=float)
+    n, T = stop - start, times.size
+    arms = [p.arm for p in _WORKER["programs"]]
+    readouts = list(_WORKER["programs"][0].readouts)
+    units = sorted({u for p in _WORKER["programs"] for u in p.units})
+    statuses_seen: dict[str, int] = {"ok": 0}
+    cols: dict[str, list] = {k: [] for k in ("arm", "sample", "time_h", "readout", "value", "unit", "status")}
+    for a, (program, sim) in enumerate(zip(_WORKER["programs"], _WORKER["sims"])):
+        own = [j for j, nm in enumerate(names) if nm in program.parameter_values]
+        values, statuses = sim.run_batch(times, [names[j] for j in own], matrix[:, own])
+        values = program.convert(values)  # (n, T, R)
+        R = values.shape[2]
+        codes = np.array([statuses_seen.setdefault(s.code if s.code == "ok" else f"{s.code}: {s.message}",
+                                                   len(statuses_seen))
+                          for s in statuses], dtype=np.int32)
+        shape = (n, T * R)
+        unit_codes = np.array([units.index(u) for u in program.units], dtype=np.int32)
+        cols["arm"].append(np.full(shape, a, dtype=np.int32))
+        cols["sample"].append(np.broadcast_to(np.arange(start, stop, dtype=np.int64)[:, None], shape))
+        cols["time_h"].append(np.broadcast_to(np.repeat(times, R)[None, :], shape))
+        cols["readout"].append(np.broadcast_to(np.tile(np.arange(R, dtype=np.int32), T)[None, :], shape))
+        cols["value"].append(values.reshape(shape))
+        cols["unit"].append(np.broadcast_to(np.tile(unit_codes, T)[None, :], shape))
+        cols["status"].append(np.broadcast_to(codes[:, None], shape))
+    out = {k: np.concatenate(v, axis=1).ravel() for k, v in cols.items()}
+    dictionaries = {"arm": arms, "readout": readouts, "unit": units, "status": list(statuses_seen)}
+    return start, (out, dictionaries)
+
+
+# --- this process ----------------------------------------------------------------------
+def run_serial(scenario_json: str, jobs: Iterable, save: Callable, advance: Callable) -> None:
+    _init_worker(scenario_json, silence=False)
+    with quiet_solver():
+        for job in jobs:
+            save(run_chunk(job))
+            advance()
+
+
+# --- local worker processes ------------------------------------------------------------
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Ask Linux to SIGKILL this process when its parent dies (no-op elsewhere)."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"prctl(PR_SET_PDEATHSIG) failed: {os.strerror(err)}")
+    if os.getppid() != parent_pid:  # the parent died before the request took effect
+        os._exit(1)
+
+
+def _init_process_worker(scenario_json: str, parent_pid: int) -> None:
+    # the parent decides what an interrupt means (it kills the workers); a forked worker
+    # must not run the parent's SIGTERM handler either
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _die_with_parent(parent_pid)
+    _init_worker(scenario_json, silence=True)
+
+
+def _windowed(submit: Callable, jobs: Iterable, window: int) -> Iterator:
+    """Results of ``submit(job)`` as they finish, with at most ``window`` jobs in flight."""
+    jobs = iter(jobs)
+    pending = {submit(job) for job in itertools.islice(jobs, window)}
+    while pending:
+        done, pending = wait(pending, return_when=FIRST_COMPLETED)
+        for future in done:
+            yield future.result()
+        pending |= {submit(job) for job in itertools.islice(jobs, len(done))}
+
+
+def _kill_workers(pool: ProcessPoolExecutor) -> None:
+    kill = getattr(pool, "kill_workers", None)  # Python >= 3.14
+    if kill is not None:
+        kill()
+        return
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        with contextlib.suppress(ProcessLookupError):  # already gone
+            process.kill()
+
+
+def run_processes(scenario_json: str, jobs: Iterable, workers: int, save: Callable, advance: Callable) -> None:
+    import multiprocessing as mp
+
+    ctx = mp.get_context("fork" if os.name == "posix" else "spawn")
+    pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_process_worker,
+                               initargs=(scenario_json, os.getpid()))
+    try:
+        for result in _windowed(lambda job: pool.submit(run_chunk, job), jobs, 2 * workers):
+            save(result)
+            advance()
+    except BaseException:
+        _kill_workers(pool)  # SIGTERM, Ctrl-C or a failed chunk: do not wait for running chunks
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+@contextlib.contextmanager
+def exit_on_sigterm() -> Iterator[None]:
+    """While an ensemble runs, SIGTERM raises ``SystemExit(143)``.
+
+    The stack then unwinds as for Ctrl-C: workers are killed, a half-written chunk is
+    removed, finished chunks stay for the rerun. Only installed from the main thread and
+    when nobody else handles SIGTERM; the previous handler is restored afterwards.
+    """
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        yield
+        return
+
+    def _exit(signum, frame):
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, _exit)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+# --- Dask ------------------------------------------------------------------------------
+def _dask_chunk(scenario_json: str, job):
+    """A chunk on a Dask worker: compile once per worker and scenario, then simulate."""
+
+    if _WORKER.get("key") != hashlib.sha256(scenario_json.encode()).hexdigest():
+        _init_worker(scenario_json, silence=False)
+    with quiet_solver():
+        return run_chunk(job)
+
+
+def dask_security(value):
+    """``None``, a ``distributed.security.Security``, or the paths ``(ca_file, cert_file, key_file)``.
+
+    Returns ``None`` or a ``Security`` that requires TLS. The same certificate and key serve
+    every role (client, scheduler and workers of a cluster nephrosim starts).
+    """
+    if value is None:
+        return None
+    from distributed.security import Security
+
+    if isinstance(value, Security):
+        return value
+    fix = ("give a distributed.security.Security object, or the paths of a TLS CA certificate, "
+           "certificate and private key as (ca_file, cert_file, key_file)")
+    if isinstance(value, (str, bytes, Path)) or not isinstance(value, Sequence) or len(value) != 3:
+        raise UserInputError(f"dask_security={value!r}: {fix}")
+    paths = [Path(p) for p in value]
+    for role, path in zip(("CA certificate", "certificate", "private key"), paths):
+        if not path.is_file():
+            raise UserInputError(f"dask_security: the {role} {str(path)!r} is not a file; {fix}")
+    ca, cert, key = (str(p) for p in paths)
+    return Security(require_encryption=True, tls_ca_file=ca,
+                    tls_client_cert=cert, tls_client_key=key,
+                    tls_scheduler_cert=cert, tls_scheduler_key=key,
+                    tls_worker_cert=cert, tls_worker_key=key)
+
+
+def _temporary_security():
+    from distributed.security import Security
+
+    try:
+        return Security.temporary()
+    except ImportError:
+        raise UserInputError(
+            "scheduler='dask' starts a TLS-secured local cluster, which needs the 'cryptography' package: "
+            "install it (pip install cryptography), or use scheduler='processes'") from None
+
+
+@contextlib.contextmanager
+def dask_client(workers: int = 1, address: str | None = None, security=None) -> Iterator:
+    """A ``distributed.Client``: of the scheduler at ``address``, or of a local cluster it starts.
+
+    **Arguments**
+
+    - ``workers``: worker processes of the local cluster (one thread each).
+    - ``address``: a running scheduler (``tls://host:port``); ``None`` starts a local
+      cluster bound to 127.0.0.1.
+    - ``security``: a ``distributed.security.Security`` (see :func:`dask_security`). The
+      local cluster uses it, or ``Security.temporary()`` when it is ``None``: mutual TLS with a
+      self-signed certificate held in memory by this process and its workers.
+
+    The local cluster starts no dashboard and serves no HTTP routes (the scheduler's HTTP
+    port answers 404), and is closed on exit.
+    """
+    import dask
+    from distributed import Client, LocalCluster
+
+    if address:
+        try:
+            client = Client(address, security=security, timeout="20s")
+        except OSError as exc:  # includes TimeoutError: nothing answered, or TLS was refused
+            raise UserInputError(
+                f"dask_address={address!r}: cannot connect ({exc}); check that the scheduler runs there, and give "
+                "dask_security for a tls:// scheduler (docs/reliability.md)") from None
+        with client:
+            yield client
+        return
+    security = security or _temporary_security()
+    with dask.config.set({"distributed.scheduler.http.routes": [], "distributed.worker.http.routes": []}):
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                               protocol="tls://", security=security, dashboard_address=None,
+                               worker_dashboard_address=None,
+                               # the scheduler's (route-less) HTTP server: any free port, loopback only
+                               scheduler_kwargs={"dashboard_address": "127.0.0.1:0"})
+    try:
+        with Client(cluster, security=security) as client:
+            yield client
+    finally:
+        cluster.close()
+
+
+#: A local cluster without any worker for this long is broken (its nannies restart a worker in seconds).
+LOCAL_NO_WORKER_LIMIT_S = 60.0
+
+
+def run_dask(client, scenario_json: str, jobs: Iterable, save: Callable, advance: Callable,
+             no_worker_limit_s: float | None = None) -> None:
+    """Run ``jobs`` on ``client``'s cluster, at most 2 × its threads in flight.
+
+    ``no_worker_limit_s``: give up (``RuntimeError``) when the cluster has had no worker for
+    this long while chunks wait — a local cluster whose workers were all killed would
+    otherwise wait forever. ``None`` waits (a remote cluster may be scaling up).
+    """
+    from distributed import as_completed
+
+    window = 2 * max(1, sum(client.nthreads().values()))
+    jobs = iter(jobs)
+    futures = as_completed([client.submit(_dask_chunk, scenario_json, job, pure=False)
+                            for job in itertools.islice(jobs, window)])
+    every = 5.0 if no_worker_limit_s is None else min(5.0, no_worker_limit_s)
+    next_check, workerless_since = time.monotonic() + every, None
+    try:
+        while not futures.is_empty():
+            if not futures.has_ready():
+                if no_worker_limit_s is not None and time.monotonic() >= next_check:
+                    next_check = time.monotonic() + every
+                    if client.nthreads():
+                        workerless_since = None
+                    else:
+                        workerless_since = workerless_since or time.monotonic()
+                        if time.monotonic() - workerless_since > no_worker_limit_s:
+                            raise RuntimeError(
+                                f"the Dask cluster has had no worker for {no_worker_limit_s:.0f} s (killed, or out "
+                                "of memory?); the finished chunks are kept — rerun the same command to resume")
+                time.sleep(0.05)
+                continue
+            save(next(futures).result())
+            advance()
+            for job in itertools.islice(jobs, 1):
+                futures.add(client.submit(_dask_chunk, scenario_json, job, pure=False))
+    finally:
+        futures.clear()
