@@ -25,6 +25,33 @@ Paracrine therapy effects: HGF, IGF-1 and EV RNA reduce injury and death
 (``1 − max·effect`` each); HGF and EV RNA speed proliferation; HGF lowers
 maladaptive arrest. Rates scale with ``rate_scale``.
 
+Repair-phase action (a dose into an established injury)
+-------------------------------------------------------
+The actions above act mostly while cells are being injured; a dose given a day or two
+later meets an epithelium that is already dead, dedifferentiated or arrested. Growth
+factors given then still help: HGF 30 min after rat renal ischaemia "stimulates the
+recovery of normal kidney function and the regeneration of proximal tubular epithelium"
+(Miller 1994, Am J Physiol), IGF-I given 24 h after it "hastens recovery and accelerates
+regeneration or repair of damaged epithelia" (PMID 8023974); EV mRNA/miRNA cargo drives
+tubular proliferation (Bruno 2009). The repair signal of HGF, IGF-1 and EV RNA (independent
+action, gated like every tubular action) speeds the regeneration cycle of dedifferentiated
+cells — division onto denuded membrane and redifferentiation once it is covered — and the
+exit from G2/M arrest::
+
+    repair = vegf_gate · (1 − (1 − HGF)·(1 − IGF-1)·(1 − EV RNA))            (0–1)
+    tub_p division onto vacancy, tub_p → tub_h   × (1 + repair_max_regeneration · repair)
+    tub_m → tub_h (exit from arrest)             × (1 + repair_max_arrest_exit · repair)
+
+Division and redifferentiation share one factor because only dividing ``tub_p`` cells
+re-cover denuded membrane here: speeding redifferentiation alone drained that pool and left
+membrane bare longer (mouse 30-min IRI, MSC at +24 h: vacancy at day 7 ×4.5, GFR gain at day 7 −9 %).
+Less *entry* into arrest is the existing ``hgf_max_antimaladaptive``. Both maxima are
+assumed (a full effect doubles the rate, as ``hgf_max_prolif`` doubles proliferation); their
+ranges start at 0, the model without a repair-phase action, because how much late doses do
+is open: "late administration (>1 day) after injury" tended to a greater SCr reduction (Wang
+2013, 21 studies), timing was "not associated with efficacy" (Papazova 2015), and stem cells
+did not change proliferation vs control (Shang 2021). See docs/therapy.md §7d.
+
 How the factors combine: cooperatively with VEGF
 ------------------------------------------------
 A share ``d`` (``tubular_protection_vegf_dependence``) of every tubular paracrine
@@ -82,6 +109,11 @@ PARAMETERS = (
     ParameterUse("hgf_max_prolif", "dimensionless", "Maximal rise in tubular proliferation by HGF"),
     ParameterUse("ev_max_prolif", "dimensionless", "Maximal rise in tubular proliferation by EV RNA cargo"),
     ParameterUse("hgf_max_antimaladaptive", "dimensionless", "Maximal reduction of maladaptive arrest by HGF"),
+    ParameterUse("repair_max_regeneration", "dimensionless",
+                 "Maximal speed-up of the regeneration cycle of dedifferentiated cells (division onto denuded"
+                 " membrane and redifferentiation) by the paracrine repair signal"),
+    ParameterUse("repair_max_arrest_exit", "dimensionless",
+                 "Maximal speed-up of the exit of G2/M-arrested cells by the paracrine repair signal"),
     ParameterUse("tubular_protection_vegf_dependence", "dimensionless",
                  "Share of the tubular paracrine protection that needs concurrent VEGF-class signalling"),
     ParameterUse("vegf_permissive_half", "dimensionless",
@@ -93,7 +125,7 @@ def tubular_protection() -> Process:
     """Whole-body paracrine modifiers of tubular fate (shared by both kidneys)."""
     return Process(
         name="tubular_protection",
-        description="Paracrine modifiers of tubular survival, proliferation and arrest",
+        description="Paracrine modifiers of tubular survival, proliferation, repair and arrest",
         parameters=PARAMETERS,
         quantities=(
             Quantity("vegf_gate",
@@ -110,6 +142,16 @@ def tubular_protection() -> Process:
                      "dimensionless", "Multiplier of tubular proliferation (1 = no therapy)"),
             Quantity("tubular_maladaptive_factor", f"1 - vegf_gate * hgf_max_antimaladaptive * {eff('paracrine_hgf')}",
                      "dimensionless", "Multiplier of maladaptive arrest (1 = no therapy)"),
+            Quantity("tubular_repair_signal",
+                     f"vegf_gate * (1 - (1 - {eff('paracrine_hgf')}) * (1 - {eff('paracrine_igf1')})"
+                     f" * (1 - {eff('paracrine_ev_rna')}))", "dimensionless",
+                     "Repair-phase signal of HGF, IGF-1 and EV RNA acting independently (0 = no therapy, 1 = full)"),
+            Quantity("tubular_regeneration_factor", "1 + repair_max_regeneration * tubular_repair_signal",
+                     "dimensionless",
+                     "Multiplier of division onto denuded membrane and redifferentiation of dedifferentiated cells"
+                     " (1 = no therapy)"),
+            Quantity("tubular_arrest_exit_factor", "1 + repair_max_arrest_exit * tubular_repair_signal",
+                     "dimensionless", "Multiplier of the exit from G2/M arrest (1 = no therapy)"),
         ),
     )
 
@@ -156,15 +198,17 @@ def tubules(side: str) -> Process:
                  consumes={i: 1}, produces={p: 1}),
             Flux(f"tub_activation_{s}", f"k_tub_activation * {rs} * {vac} * {h} * tubular_prolif_factor", "1/h",
                  "Healthy neighbours of denuded membrane re-enter the cycle", consumes={h: 1}, produces={p: 1}),
-            Flux(f"tub_proliferation_{s}", f"k_tub_prolif * {rs} * {p} * {vac} * tubular_prolif_factor", "1/h",
+            Flux(f"tub_proliferation_{s}",
+                 f"k_tub_prolif * {rs} * {p} * {vac} * tubular_prolif_factor * tubular_regeneration_factor", "1/h",
                  "Division of dedifferentiated cells onto denuded membrane", produces={p: 1}),
-            Flux(f"tub_redifferentiation_{s}", f"k_tub_redif * {rs} * {p} * (1 - {vac})", "1/h",
+            Flux(f"tub_redifferentiation_{s}",
+                 f"k_tub_redif * {rs} * {p} * (1 - {vac}) * tubular_regeneration_factor", "1/h",
                  "Adaptive repair: redifferentiation once covered", consumes={p: 1}, produces={h: 1}),
             Flux(f"tub_maladaptive_{s}",
                  f"k_tub_maladaptive * {rs} * {p} * (maladaptive_base + hypoxia_{s} + maladaptive_w_tgfb * tgfb_{s})"
                  " * tubular_maladaptive_factor", "1/h",
                  "Maladaptive repair: G2/M arrest", consumes={p: 1}, produces={m: 1}),
-            Flux(f"tub_m_resolution_{s}", f"k_tub_m_resolve * {rs} * {m}", "1/h",
+            Flux(f"tub_m_resolution_{s}", f"k_tub_m_resolve * {rs} * {m} * tubular_arrest_exit_factor", "1/h",
                  "Slow resolution of arrested cells", consumes={m: 1}, produces={h: 1}),
             Flux(f"tub_slough_{s}", f"k_tub_slough * {rs} * {d}", "1/h",
                  "Dead cells slough into the lumen as casts", consumes={d: 1}, produces={c: 1}),
