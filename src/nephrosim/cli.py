@@ -341,8 +341,9 @@ def calibrate(
     profile: bool = typer.Option(False, "--profile", help="profile likelihoods of the estimated parameters"),
     report: bool = typer.Option(False, "--report", help="also run leave-one-study-out validation and write the report"),
     petab: Optional[Path] = typer.Option(None, "--petab", help="also export the problem as PEtab v1 to this folder"),
-    ship: bool = typer.Option(False, "--ship", help="write the estimates, with provenance, as the package's default "
-                              "parameter set (model/calibrated.json), which simulate then uses"),
+    ship: bool = typer.Option(False, "--ship", help="write the estimates, with provenance, to OUT/calibrated.json; "
+                              "copy it over src/nephrosim/biology/calibrated.json in a source checkout to make it "
+                              "the default parameter set (the installed package is never written)"),
 ):
     """Fit the model to evidence: multistart, exact gradients, resumable (rerun to resume)."""
     try:
@@ -363,7 +364,8 @@ def calibrate(
     if result["report"]:
         typer.echo(f"report: {result['report']}")
     if result["shipped"]:
-        typer.echo(f"shipped as the default parameter set: {result['shipped']}")
+        typer.echo(f"wrote {result['shipped']}; to make it the default parameter set, copy it over "
+                   "src/nephrosim/biology/calibrated.json in a source checkout")
 
 
 @app.command()

@@ -21,6 +21,18 @@ from nephrosim.errors import UserInputError
 MOLAR_MASS_G_PER_MOL = {"creatinine": 113.12, "urea_nitrogen": 28.014}
 
 
+def _pint_errors() -> tuple[type[BaseException], ...]:
+    import tokenize
+
+    from pint.errors import PintError
+
+    return (PintError, AttributeError, ValueError, TypeError, SyntaxError, tokenize.TokenError)
+
+
+#: What pint raises for a text that is not a unit (and only that: anything else is a bug).
+UNIT_PARSE_ERRORS = _pint_errors()
+
+
 class UnitError(UserInputError):
     """A unit that cannot be converted to what the field needs."""
 
@@ -42,7 +54,7 @@ def _parse(unit: str):
     text = unit.replace("µ", "u").replace("μ", "u").replace("1.73m2", "").strip()
     try:
         return ureg.Unit(text) if text else ureg.dimensionless
-    except Exception as exc:  # pint raises several error types
+    except UNIT_PARSE_ERRORS as exc:  # pint raises several error types
         raise UnitError(f"unknown unit {unit!r}") from exc
 
 
@@ -99,7 +111,7 @@ def convert(
             for candidate in (src / mm, src * mm):
                 if candidate.dimensionality == dst.dimensionality:
                     return arr * factor * candidate.to(dst).magnitude
-    except Exception as exc:
+    except UNIT_PARSE_ERRORS as exc:
         raise UnitError(f"cannot convert {from_unit!r} to {to_unit!r}: {exc}") from exc
     raise UnitError(
         f"cannot convert {from_unit!r} to {to_unit!r}"

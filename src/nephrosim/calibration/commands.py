@@ -18,7 +18,8 @@ from pathlib import Path
 def calibrate_command(config: str | Path, out: str | Path, *, profile: bool = False, report: bool = False,
                       petab: str | Path | None = None, progress: bool = True, ship: bool = False) -> dict:
     """Fit (resumably), optionally profile, export PEtab, write the validation report and
-    ship the estimates as the package's default parameter set (``ship``)."""
+    write the estimates with their provenance to ``OUT/calibrated.json`` (``ship``), ready to replace
+    ``src/nephrosim/biology/calibrated.json`` in a source checkout."""
     from nephrosim.calibration import calibrate, load_config
 
     cfg = load_config(config)
@@ -35,7 +36,7 @@ def calibrate_command(config: str | Path, out: str | Path, *, profile: bool = Fa
 
         cv = cross_validate(cfg, full=cal, progress=progress)
         report_path = str(write_report(cal, cv, Path(out) / "report"))
-    shipped = str(cal.ship()) if ship else None
+    shipped = str(cal.ship(Path(out) / "calibrated.json")) if ship else None
     return {"nll": cal.nll_, "parameters": cal.parameters_, "random_effects": cal.random_effects_,
             "converged_to_best": f"{cal.n_converged()}/{len(cal.starts_)}",
             "intervals_95": getattr(cal, "intervals_", {}), "report": report_path, "shipped": shipped,

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 from scipy import optimize, stats
 
-from nephrosim.biology.parameters import CALIBRATED_FILE, ParameterTable, shipped_calibration
+from nephrosim.biology.parameters import ParameterTable, shipped_calibration
 from nephrosim.calibration.config import CalibrationConfig, as_config, config_from_dict
 from nephrosim.calibration.problem import FAILED_NLL, CalibrationProblem, values_for_scenario
 from nephrosim.errors import UserInputError
@@ -301,21 +301,15 @@ class Calibration:
             return q.name
         return f"{q.name}[{self.problem_.studies[0].species}]"
 
-    def ship(self, path: str | Path | None = None) -> Path:
-        """Write :meth:`shipped` to ``path`` (default: the package's ``model/calibrated.json``,
-        which ``simulate`` then uses); atomic. Refuses a fit whose config estimated from
-        the shipped values (``parameter_set: calibrated``), so a shipped set never feeds on itself."""
+    def ship(self, path: str | Path) -> Path:
+        """Write :meth:`shipped` to ``path`` (atomic), ready to become the package's
+        ``biology/calibrated.json`` in a source checkout. The installed package is never
+        written at run time. Refuses a fit whose config estimated from the shipped values
+        (``parameter_set: calibrated``), so a shipped set never feeds on itself."""
         if self.config_.parameter_set != "table":
             raise ValueError("only a calibration with parameter_set: table can be shipped (it must start from the "
                              "cited table, not from a previous shipped calibration); set it in the config")
-        if path is None:
-            from importlib import resources
-
-
-            path = Path(str(resources.files("nephrosim.biology").joinpath(CALIBRATED_FILE)))
         self._write_json(Path(path), self.shipped())
-
-        ParameterTable.default.cache_clear()
         return Path(path)
 
     def n_converged(self, tol: float = 1e-3) -> int:

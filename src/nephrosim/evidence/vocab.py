@@ -17,7 +17,8 @@ import re
 from dataclasses import dataclass
 from typing import Mapping
 
-from nephrosim.units import convert as _convert_units, registry as _ureg
+from nephrosim.units import UNIT_PARSE_ERRORS, registry as _ureg
+from nephrosim.units import convert as _convert_units
 
 from .errors import InputError
 
@@ -237,7 +238,7 @@ def _free_unit_ok(unit: str) -> bool:
     try:
         _ureg().parse_units(unit.replace("µ", "u").replace("μ", "u"))
         return True
-    except Exception:
+    except UNIT_PARSE_ERRORS:
         return False
 
 
@@ -289,7 +290,7 @@ def convert(value, readout: str, from_unit: str, to_unit: str | None = None):
     try:
         q = ureg.Quantity(np.asarray(value, dtype=float), from_unit.replace("µ", "u").replace("μ", "u"))
         out = q.to(to_unit.replace("µ", "u").replace("μ", "u")).magnitude
-    except Exception as exc:
+    except UNIT_PARSE_ERRORS as exc:
         raise InputError(
             f"cannot convert readout {readout!r} from unit {from_unit!r} to {to_unit!r} ({exc}); "
             f"report it in one of {', '.join(sorted(spec.units)) or 'a pint-compatible unit'}."
