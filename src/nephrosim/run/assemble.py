@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from nephrosim.biology.insults import build_insult
 from nephrosim.biology.parameters import ParameterTable
 from nephrosim.biology.physiology import kidney_function
-from nephrosim.biology.readouts import available_readouts  # noqa: F401  (re-exported)
 from nephrosim.biology.therapy import build_therapy
 from nephrosim.biology.therapy.msc import biodistribution
 from nephrosim.biology.therapy.risks import arm_risk
