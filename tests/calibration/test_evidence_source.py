@@ -32,7 +32,7 @@ def _config(store_path, **evidence):
 
 
 def test_reads_store_rows_with_stated_assumption(store_path):
-    from nephrosim.calibration.problem import study_observations
+    from nephrosim.calibration.observations import study_observations
 
     cfg = as_config(_config(store_path, arm_id=ARM, dispersion_type_default="SEM"))
     obs = study_observations(cfg.studies[0])
@@ -43,7 +43,7 @@ def test_reads_store_rows_with_stated_assumption(store_path):
 
 
 def test_missing_dispersion_type_is_refused_with_the_fix(store_path):
-    from nephrosim.calibration.problem import study_observations
+    from nephrosim.calibration.observations import study_observations
 
     cfg = as_config(_config(store_path, arm_id=ARM))
     with pytest.raises(CalibrationConfigError, match="dispersion_type_default"):
