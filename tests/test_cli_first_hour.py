@@ -53,3 +53,21 @@ def test_log_time_axis(tmp_path):
     fig = r.plot(log_time=True)
     assert fig.axes[0].get_xscale() == "symlog"
     assert r.plot().axes[0].get_xscale() == "linear"
+
+
+def test_compare_shows_units_and_says_what_a_reduction_is():
+    scenario = {"species": "mouse", "injury": {"model": "clearance_change", "fraction": 0.8, "duration_h": 24,
+                                               "recovery_h": 24},
+                "arms": [{"name": "vehicle"}, {"name": "ev", "treatments": [{"product": "ev", "dose": 10,
+                                                                              "dose_unit": "ug_protein"}]}],
+                "readouts": ["serum_creatinine"], "times_h": [0, 24, 72]}
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as d:
+        p = Path(d) / "s.yaml"
+        p.write_text(yaml.safe_dump(scenario))
+        result = run("compare", p)
+    assert result.exit_code == 0, result.output
+    assert "peak_serum_creatinine [mg/dL]" in result.output
+    assert "rise of the readout above its own t = 0 value" in result.output and "reference arm" in result.output

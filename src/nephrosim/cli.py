@@ -424,11 +424,16 @@ def compare(
         _fail(str(exc).strip("'\""))
     console = _console()
     summary = [c for c in efficacy.columns if "@" not in c]  # per-time values go to the CSV only
-    console.print("[bold]Efficacy[/bold] (reductions are relative to the vehicle arm)")
-    console.print(efficacy[summary].T.to_string(header=False, float_format=lambda v: f"{v:.4g}"))
+    console.print("[bold]Efficacy[/bold] — *_reduction_pct = 100 × (1 − the arm's rise of the readout above its "
+                  "own t = 0 value ÷ the reference arm's rise), for the peak and for the area under the curve; "
+                  "the reference arm is 'vehicle' (or the first untreated arm)")
+    from rich.markup import escape
+
+    # units sit in square brackets in the column names: escaped, or rich would read them as markup
+    console.print(escape(efficacy[summary].T.to_string(header=False, float_format=lambda v: f"{v:.4g}")))
     console.print("\n[bold]Risks[/bold]")
     caveat = risk.pop("tumorigenicity_caveat").iloc[0] if "tumorigenicity_caveat" in risk else ""
-    console.print(risk.T.to_string(header=False, float_format=lambda v: f"{v:.4g}"))
+    console.print(escape(risk.T.to_string(header=False, float_format=lambda v: f"{v:.4g}")))
     if caveat:
         console.print(f"tumorigenicity: {caveat}")
     for path in (output, plot):
