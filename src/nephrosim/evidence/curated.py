@@ -37,8 +37,8 @@ import pandas as pd
 from pydantic import ValidationError
 
 from .errors import ImportRejected, InputError, RowIssue
-from .importer import CONTROL_CHARACTERS, MAX_N, arm_conflicts, parse_number
-from .schema import Arm, Outcome, Provenance, Study
+from .importer import CONTROL_CHARACTERS, MAX_N, arm_conflicts, build_arms, parse_number
+from .schema import Outcome, Provenance, Study
 from .seed import detect_co_intervention
 from .tables import read_csv_table
 from .vocab import READOUTS, normalize_unit
@@ -314,13 +314,7 @@ def _study(sid, items, source, issues) -> Study | None:
             issues.append(RowIssue(row, str(err["loc"][0]) if err["loc"] else "mean",
                                    err["msg"].removeprefix("Value error, ") + "; check the value and its unit"))
     r0 = items[0][1]
-    arm_objs = []
-    for a in arms.values():
-        row = a.pop("row")
-        try:
-            arm_objs.append(Arm(outcomes=tuple(a.pop("outcomes")), **a))
-        except ValidationError as exc:
-            issues.append(RowIssue(row, "arm_id", f"arm {a['arm_id']!r}: {exc.errors()[0]['msg']}"))
+    arm_objs = build_arms(arms, issues)
     if issues:
         return None
     return Study(

@@ -333,6 +333,19 @@ def _schema_issue(row: int, exc: ValidationError, what: str) -> RowIssue:
     return RowIssue(row, where, f"{what}: {err['msg'].removeprefix('Value error, ')}")
 
 
+def build_arms(arms: dict[str, dict], issues: list) -> list[Arm]:
+    """:class:`Arm` objects from collected arm fields (each with ``row`` and ``outcomes``);
+    schema refusals are appended to ``issues``, naming the arm and its first row."""
+    out = []
+    for a in arms.values():
+        row = a.pop("row")
+        try:
+            out.append(Arm(outcomes=tuple(a.pop("outcomes")), **a))
+        except ValidationError as exc:
+            issues.append(_schema_issue(row, exc, f"arm {a['arm_id']!r}"))
+    return out
+
+
 def _build_study(sid, rows, source, issues) -> Study | None:
     """The :class:`Study` of validated rows; schema refusals are appended to ``issues`` (row named)."""
     first = rows[0]["r"]
@@ -356,13 +369,7 @@ def _build_study(sid, rows, source, issues) -> Study | None:
             ))
         except ValidationError as exc:
             issues.append(_schema_issue(p["row"], exc, "outcome"))
-    arm_objs = []
-    for a in arms.values():
-        row = a.pop("row")
-        try:
-            arm_objs.append(Arm(outcomes=tuple(a.pop("outcomes")), **a))
-        except ValidationError as exc:
-            issues.append(_schema_issue(row, exc, f"arm {a['arm_id']!r}"))
+    arm_objs = build_arms(arms, issues)
     try:
         return Study(
             study_id=sid, species=rows[0]["species"], species_raw=first.get("species"), strain=first.get("strain"),
