@@ -65,11 +65,15 @@ def quantiles(values, probs=(0.5, 0.025, 0.975)) -> dict:
     return {"median": _finite_or_none(q[0]), "lo": _finite_or_none(q[1]), "hi": _finite_or_none(q[2])}
 
 
-def summarise(reps: list[dict], arm_names: tuple[str, str], alpha: float) -> dict:
-    """The summary over replicates (the ``--json`` object's statistics)."""
+def summarise(reps: list[dict], arm_names: tuple[str, str], alpha: float, primary: str = "recovery") -> dict:
+    """The summary over replicates (the ``--json`` object's statistics).
+
+    ``power`` is the share of replicates with p < ``alpha`` on the primary endpoint's test
+    (log-rank for ``recovery``, Mann–Whitney for ``scr_auc``).
+    """
     ctl, trt = arm_names
     col = {k: np.array([r[k] for r in reps], dtype=float) for k in reps[0]}
-    p = col["p_logrank"]
+    p = col["p_auc"] if primary == "scr_auc" else col["p_logrank"]
     med = {ctl: col["median_control"], trt: col["median_treatment"]}
     return {
         "replicates": len(reps),

@@ -20,12 +20,12 @@ from the eligible pool and assigns them at random. The first arm is the control.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
 from nephrosim.inputs import InputFileError, StrictModel, read_mapping, validate
-from nephrosim.scenarios.products import MSC
+from nephrosim.scenarios.products import EV, MSC
 from nephrosim.trials.population import PopulationSpec
 
 MAX_PLAUSIBLE = 200_000
@@ -47,6 +47,17 @@ class Inclusion(StrictModel):
     kind: Literal["scr_rise", "all"] = "scr_rise"
     rise_mg_dl: float = Field(0.5, gt=0.0, le=10.0)
     within_h: float = Field(48.0, gt=0.0, le=168.0)
+    baseline_egfr_min: float = Field(0.0, ge=0.0, le=200.0,
+                                     description="enrichment: pre-operative eGFR at least this (mL/min/1.73 m²)")
+    baseline_egfr_max: float = Field(200.0, ge=0.0, le=200.0,
+                                     description="enrichment: pre-operative eGFR at most this (e.g. 60 = CKD 3+)")
+
+    @model_validator(mode="after")
+    def _egfr_window(self):
+        if self.baseline_egfr_min >= self.baseline_egfr_max:
+            raise ValueError(f"baseline_egfr_min ({self.baseline_egfr_min:g}) must be below baseline_egfr_max "
+                             f"({self.baseline_egfr_max:g})")
+        return self
 
 
 class Timing(StrictModel):
@@ -62,11 +73,11 @@ class Timing(StrictModel):
 
 
 class TrialArm(StrictModel):
-    """One arm: a name, its size, and its treatment (none = placebo)."""
+    """One arm: a name, its size, and its treatment (none = placebo): MSC or their EVs."""
 
     name: str = Field(min_length=1, max_length=80)
     n: int = Field(ge=2, le=MAX_N_PER_ARM, description="patients per replicate trial in this arm")
-    treatment: MSC | None = None
+    treatment: Annotated[MSC | EV, Field(discriminator="product")] | None = None
     timing: Timing = Field(default_factory=Timing)
 
     @model_validator(mode="after")
@@ -88,12 +99,14 @@ class Recovery(StrictModel):
 
 
 class Endpoints(StrictModel):
-    """Primary: time to recovery (censored at ``horizon_days`` after randomization).
+    """Primary: time to recovery (censored at ``horizon_days`` after randomization), or the
+    SCr AUC above baseline over the horizon.
 
     Secondary: death by the horizon (from the model's survival), SCr AUC above baseline.
     """
 
-    primary: Literal["recovery"] = "recovery"
+    primary: Literal["recovery", "scr_auc"] = Field(
+        "recovery", description="recovery: log-rank on time to recovery; scr_auc: Mann–Whitney on SCr AUC")
     recovery: Recovery = Field(default_factory=Recovery)
     horizon_days: float = Field(30.0, gt=0.0, le=30.0)
 
@@ -109,6 +122,10 @@ class TrialDesign(StrictModel):
     arms: tuple[TrialArm, TrialArm] = Field(description="exactly two arms; the first is the control")
     endpoints: Endpoints = Field(default_factory=Endpoints)
     alpha: float = Field(0.05, gt=0.0, lt=1.0)
+    pool_limit: int | None = Field(
+        None, ge=10, le=MAX_PLAUSIBLE,
+        description="simulate at most this many eligible patients under each arm (a seeded random subset); "
+                    "None = all. Bounds the cost of enrolment rules that admit most of the population")
 
     @model_validator(mode="after")
     def _consistent(self):

@@ -147,7 +147,7 @@ def population_scenario(treatments: tuple = (), name: str = "virtual_cardiac_sur
 
 _COMPILED: dict[str, tuple[ArmProgram, object]] = {}
 _POPULATIONS: dict[tuple, "VirtualPopulation"] = {}
-_CACHE_SIZE = 8
+_CACHE_SIZE = 16
 
 
 def compiled(scenario: Scenario):
@@ -164,6 +164,13 @@ def compiled(scenario: Scenario):
         program = compile_scenario(scenario)[0]
         _COMPILED[key] = (program, program.simulator(solver_options(scenario, "final")))
     return _COMPILED[key]
+
+
+def compiled_parameters(scenario: Scenario) -> dict[str, float]:
+    """Nominal SBML parameter values of a one-arm scenario (assembled, not compiled)."""
+    from nephrosim.run.assemble import build_model
+
+    return dict(build_model(scenario, scenario.arms[0].name).parameter_values)
 
 
 def _trunc_normal(d: TruncNormal, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -284,24 +291,61 @@ class VirtualPopulation:
                  "source": t.source} for t in TARGETS]
 
 
-def build_population(spec: PopulationSpec, plausible: int, seed: int) -> VirtualPopulation:
+#: Virtual patients per simulation task (the unit an executor distributes).
+CHUNK_PATIENTS = 200
+
+
+def simulate_groups(groups, executor=None, advance=None) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Simulate groups of patients; one group = ``(scenario, covariates, extra_names, extra_values)``.
+
+    Each group is cut into chunks of :data:`CHUNK_PATIENTS`; all chunks of all groups are
+    independent tasks (:func:`nephrosim.trials.execute.simulate_patients`) handed to
+    ``executor`` at once. Returns ``(scr, survival, ok)`` per group; the values do not
+    depend on the executor or on the order in which chunks finish.
+    """
+    from nephrosim.trials.execute import SerialExecutor, collect, simulate_patients
+
+    tasks, owner = [], []
+    for g, (scenario, cov, extra_names, extra_values) in enumerate(groups):
+        n = len(next(iter(cov.values())))
+        scenario_json = scenario.model_dump_json()
+        extra = np.zeros((n, 0)) if extra_values is None else np.asarray(extra_values, dtype=float).reshape(n, -1)
+        for s in range(0, n, CHUNK_PATIENTS):
+            tasks.append((scenario_json, {k: v[s:s + CHUNK_PATIENTS] for k, v in cov.items()},
+                          tuple(extra_names), extra[s:s + CHUNK_PATIENTS]))
+            owner.append(g)
+    parts = collect(executor or SerialExecutor(), simulate_patients, tasks, advance)
+    out = []
+    for g in range(len(groups)):
+        mine = [p for p, o in zip(parts, owner) if o == g]
+        if mine:
+            out.append(tuple(np.concatenate(x) for x in zip(*mine)))
+        else:
+            out.append((np.zeros((0, TIMES_H.size)), np.zeros((0, TIMES_H.size)), np.zeros(0, dtype=bool)))
+    return out
+
+
+def chunks_of(n: int) -> int:
+    """Simulation tasks for ``n`` patients (for progress bars)."""
+    return -(-int(n) // CHUNK_PATIENTS)
+
+
+def build_population(spec: PopulationSpec, plausible: int, seed: int, executor=None,
+                     advance=None) -> VirtualPopulation:
     """Draw ``plausible`` patients, simulate them untreated, and accept–reject them.
 
     Deterministic for ``seed`` (covariates from ``default_rng([seed, 0])``, acceptance
-    draws from ``default_rng([seed, 1])``). Patients whose simulation fails are dropped and
-    counted in ``failed``. The last few populations are kept in memory (same arguments,
-    same object: treat it as read-only).
+    draws from ``default_rng([seed, 1])``), whichever ``executor`` simulates the chunks.
+    Patients whose simulation fails are dropped and counted in ``failed``. The last few
+    populations are kept in memory (same arguments, same object: treat it as read-only).
     """
     key = (spec.model_dump_json(), int(plausible), int(seed))
     if key in _POPULATIONS:
         return _POPULATIONS[key]
-    program, sim = compiled(population_scenario())
     cov = draw_covariates(spec, plausible, np.random.default_rng([seed, 0]))
-    names, values = parameter_matrix(cov, program.parameter_values)
-    out, statuses = sim.run_batch(TIMES_H, names, values)
-    out = program.convert(out)
-    ok = np.array([s.ok for s in statuses])
-    scr, surv = out[:, :, 0], out[:, :, 1] / 100.0  # survival readout is in %
+    [(scr, surv, ok)] = simulate_groups([(population_scenario(), cov, (), None)], executor, advance)
+    nominal = compiled_parameters(population_scenario())
+    names, values = parameter_matrix(cov, nominal)
     stage, onset = kdigo(TIMES_H, scr)
     cat = categories(stage, onset)
     target = _category_targets()

@@ -18,11 +18,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from nephrosim.errors import UserInputError
+from nephrosim.progress import ProgressBar
 from nephrosim.trials.analysis import analyse_replicate, auc_test, summarise
-from nephrosim.trials.design import TrialArm, TrialDesign
+from nephrosim.trials.design import TrialDesign
 from nephrosim.trials.endpoints import PatientOutcomes, entry_times, outcomes
-from nephrosim.trials.population import TIMES_H, VirtualPopulation, build_population, compiled, \
-    parameter_matrix, population_scenario
+from nephrosim.trials.execute import collect, open_executor
+from nephrosim.trials.population import TIMES_H, VirtualPopulation, build_population, population_scenario, \
+    simulate_groups
 
 MAX_REPLICATES = 100_000
 MAX_SEED = 2**63 - 1
@@ -44,39 +46,103 @@ class TrialResult:
         return {"trial": self.design.name, "seed": self.seed, **self.summary}
 
 
-def _dose_times(arm: TrialArm, entry_h: np.ndarray) -> np.ndarray:
-    t = arm.timing
-    raw = entry_h + t.delay_h if t.relative_to == "diagnosis" else np.full(entry_h.shape, t.delay_h)
-    return np.ceil(raw / t.grid_h - 1e-9) * t.grid_h
+def _dose_times(timing, entry_h: np.ndarray) -> np.ndarray:
+    raw = entry_h + timing.delay_h if timing.relative_to == "diagnosis" else np.full(entry_h.shape, timing.delay_h)
+    return np.ceil(raw / timing.grid_h - 1e-9) * timing.grid_h
 
 
-def _simulate_treated(arm: TrialArm, pop: VirtualPopulation, pool: np.ndarray, entry_h: np.ndarray):
-    """SCr and survival of every pool patient under ``arm``'s treatment (NaN rows on failure)."""
-    n = pool.size
-    scr = np.full((n, TIMES_H.size), np.nan)
-    surv = np.full((n, TIMES_H.size), np.nan)
-    dose_t = _dose_times(arm, entry_h)
+def eligible_pool(design: TrialDesign, pop: VirtualPopulation, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of the patients meeting the inclusion rule (and enrichment), and their entry times (h).
+
+    With ``pool_limit`` a seeded random subset (``default_rng([seed, 3])``) of that size is kept.
+    """
+    inc = design.inclusion
+    entry_all = entry_times(TIMES_H, pop.scr, inc)
+    egfr = pop.covariates["baseline_egfr"]
+    ok = np.isfinite(entry_all) & (egfr >= inc.baseline_egfr_min) & (egfr <= inc.baseline_egfr_max)
+    pool = np.nonzero(ok)[0]
+    if design.pool_limit is not None and pool.size > design.pool_limit:
+        pool = np.sort(np.random.default_rng([seed, 3]).choice(pool, design.pool_limit, replace=False))
+    return pool, entry_all[pool]
+
+
+def treated_groups(treatment, timing, pop: VirtualPopulation, pool: np.ndarray, entry_h: np.ndarray,
+                   extra_names=(), extra_values=None):
+    """Simulation groups (one per dose time) of ``pool`` under ``treatment``; rows of each group.
+
+    Every distinct dose time is one compiled arm. A per-kg MSC dose is set per patient from
+    the patient's weight; ``extra_names``/``extra_values`` (one value each, the same for every
+    patient) set further SBML parameters, e.g. an uncertainty draw of therapy parameters.
+    """
+    dose_t = _dose_times(timing, entry_h)
     weight = pop.covariates["weight_kg"][pool]
+    groups, rows_of = [], []
     for t in np.unique(dose_t):
         rows = np.nonzero(dose_t == t)[0]
-        treatment = arm.treatment.model_copy(update={"time_h": float(t)})
-        scenario = population_scenario((treatment,), name="virtual_trial_arm")
-        program, sim = compiled(scenario)
-        dose_ids = [k for k in program.parameter_values if k.endswith("_dose_1_cells")]
-        if len(dose_ids) != 1:
-            raise RuntimeError(f"expected one dose parameter in the compiled arm, found {dose_ids}")
+        scenario = population_scenario((treatment.model_copy(update={"time_h": float(t)}),), name="virtual_trial_arm")
         cov = {k: v[pool[rows]] for k, v in pop.covariates.items()}
-        names, values = parameter_matrix(cov, program.parameter_values)
-        doses = np.array([arm.treatment.dose_cells(w) for w in weight[rows]])
-        out, statuses = sim.run_batch(TIMES_H, [*names, dose_ids[0]], np.column_stack([values, doses]))
-        out = program.convert(out)
-        ok = np.array([s.ok for s in statuses])
-        scr[rows[ok]] = out[ok, :, 0]
-        surv[rows[ok]] = out[ok, :, 1] / 100.0
+        names, cols = list(extra_names), [np.full(rows.size, float(v)) for v in (extra_values or ())]
+        if treatment.product == "msc":
+            names.append("@dose_cells")
+            cols.append(np.array([treatment.dose_cells(w) for w in weight[rows]]))
+        values = np.column_stack(cols) if cols else None
+        groups.append((scenario, cov, tuple(names), values))
+        rows_of.append(rows)
+    return groups, rows_of
+
+
+def assemble_groups(n: int, rows_of, results) -> tuple[np.ndarray, np.ndarray]:
+    """SCr and survival of ``n`` pool patients from per-group results (NaN rows on failure)."""
+    scr = np.full((n, TIMES_H.size), np.nan)
+    surv = np.full((n, TIMES_H.size), np.nan)
+    for rows, (s, v, ok) in zip(rows_of, results):
+        scr[rows[ok]] = s[ok]
+        surv[rows[ok]] = v[ok]
     return scr, surv
 
 
-def run_trial(design: TrialDesign, replicates: int = 200, seed: int = 0) -> TrialResult:
+def _replicate_task(task) -> list[dict]:
+    """Replicates ``[start, stop)`` of one design (a task for any executor).
+
+    Replicate ``r`` draws its patients and its death events from ``default_rng([seed, 2, r])``,
+    so a replicate's result depends only on the seed and ``r``.
+    """
+    seed, start, stop, n_ctl, n_trt, oc, ot = task
+    pool_size = oc.recovery_days.size
+    reps = []
+    for r in range(start, stop):
+        rng = np.random.default_rng([seed, 2, r])
+        pick = rng.permutation(pool_size)[:n_ctl + n_trt]
+        ic, it = pick[:n_ctl], pick[n_ctl:]
+        rep = analyse_replicate(oc.recovery_days[ic], oc.recovered[ic], ot.recovery_days[it], ot.recovered[it])
+        rep["recovered_control"] = float(oc.recovered[ic].mean())
+        rep["recovered_treatment"] = float(ot.recovered[it].mean())
+        rep["death_control"] = float((rng.random(ic.size) < oc.death_probability[ic]).mean())
+        rep["death_treatment"] = float((rng.random(it.size) < ot.death_probability[it]).mean())
+        rep["auc_control"] = float(oc.scr_auc[ic].mean())
+        rep["auc_treatment"] = float(ot.scr_auc[it].mean())
+        rep["p_auc"] = auc_test(oc.scr_auc[ic], ot.scr_auc[it])
+        reps.append(rep)
+    return reps
+
+
+#: Replicate trials per task.
+CHUNK_REPLICATES = 50
+
+
+def primary_text(design: TrialDesign) -> str:
+    """The primary endpoint and its test, in words."""
+    rec, ep = design.endpoints.recovery, design.endpoints
+    if ep.primary == "scr_auc":
+        return (f"SCr AUC above baseline from randomization to {ep.horizon_days:g} days; Mann-Whitney U test at "
+                f"alpha {design.alpha:g}")
+    return (f"time to recovery: first SCr <= baseline + max({rec.margin_mg_dl:g} mg/dL, {rec.margin_fraction:g} x "
+            f"baseline) after randomization, censored at {ep.horizon_days:g} days; log-rank test at alpha "
+            f"{design.alpha:g}")
+
+
+def run_trial(design: TrialDesign, replicates: int = 200, seed: int = 0, *, scheduler: str | None = None,
+              workers: int = 1, security=None, progress: bool = False) -> TrialResult:
     """Simulate the virtual population and the arms once, then ``replicates`` trials.
 
     Arguments
@@ -84,6 +150,11 @@ def run_trial(design: TrialDesign, replicates: int = 200, seed: int = 0) -> Tria
     design : a validated :class:`TrialDesign` (``load_trial`` reads one from YAML).
     replicates : number of replicate trials drawn from the eligible pool.
     seed : seeds the population, the acceptance–rejection draws and every replicate.
+    scheduler, workers, security : where the simulations and replicate analyses run
+        (:func:`nephrosim.trials.execute.open_executor`: ``None`` = this process,
+        ``"local"`` = a Dask cluster on 127.0.0.1, or a scheduler's address). The result
+        is identical for a seed whichever is used.
+    progress : show a progress bar.
 
     Returns
     -------
@@ -94,55 +165,45 @@ def run_trial(design: TrialDesign, replicates: int = 200, seed: int = 0) -> Tria
         raise UserInputError(f"replicates={replicates}: give 1 to {MAX_REPLICATES}")
     if not 0 <= seed <= MAX_SEED:
         raise UserInputError(f"seed={seed}: give an integer from 0 to {MAX_SEED}")
-    pop = build_population(design.population, design.virtual_patients, seed)
-    entry_all = entry_times(TIMES_H, pop.scr, design.inclusion)
     ctl, trt = design.arms
     need = ctl.n + trt.n
-    pool = np.nonzero(np.isfinite(entry_all))[0]
-
-    scr_by_arm, surv_by_arm = {}, {}
-    for arm in design.arms:
-        if arm.treatment is None:
-            scr_by_arm[arm.name], surv_by_arm[arm.name] = pop.scr[pool], pop.survival[pool]
-        else:
-            scr_by_arm[arm.name], surv_by_arm[arm.name] = _simulate_treated(arm, pop, pool, entry_all[pool])
-    usable = np.all([np.isfinite(s).all(axis=1) for s in scr_by_arm.values()], axis=0)
-    failed_treated = int((~usable).sum())
-    if usable.sum() < need:
-        eligible_share = max(pool.size, 1) / max(pop.size, 1)
-        suggest = int(math.ceil(1.5 * need / eligible_share * design.virtual_patients / max(pop.size, 1)))
-        raise UserInputError(
-            f"the eligible pool has {int(usable.sum())} patients (of {pop.size} accepted virtual patients, "
-            f"{design.virtual_patients} simulated) but the arms need {need} distinct patients per trial; "
-            f"raise virtual_patients to about {suggest}, or lower the arms' n")
-    pool = pool[usable]
-    entry = entry_all[pool]
-    baseline = pop.scr[pool, 0]
-    arm_out = {a.name: outcomes(TIMES_H, scr_by_arm[a.name][usable], surv_by_arm[a.name][usable], entry, baseline,
-                                design.endpoints) for a in design.arms}
-
-    reps = []
-    for r in range(replicates):
-        rng = np.random.default_rng([seed, 2, r])
-        pick = rng.permutation(pool.size)[:need]
-        ic, it = pick[:ctl.n], pick[ctl.n:]
-        oc, ot = arm_out[ctl.name], arm_out[trt.name]
-        rep = analyse_replicate(oc.recovery_days[ic], oc.recovered[ic], ot.recovery_days[it], ot.recovered[it])
-        rep["recovered_control"] = float(oc.recovered[ic].mean())
-        rep["recovered_treatment"] = float(ot.recovered[it].mean())
-        rep["death_control"] = float((rng.random(ic.size) < oc.death_probability[ic]).mean())
-        rep["death_treatment"] = float((rng.random(it.size) < ot.death_probability[it]).mean())
-        rep["auc_control"] = float(oc.scr_auc[ic].mean())
-        rep["auc_treatment"] = float(ot.scr_auc[it].mean())
-        rep["p_auc"] = auc_test(oc.scr_auc[ic], ot.scr_auc[it])
-        reps.append(rep)
+    with open_executor(scheduler, workers, security) as executor, \
+            ProgressBar("trial", 3, 0, progress, stage="population") as bar:
+        pop = build_population(design.population, design.virtual_patients, seed, executor)
+        bar.advance(stage="treated arms")
+        pool, entry = eligible_pool(design, pop, seed)
+        scr_by_arm, surv_by_arm = {}, {}
+        for arm in design.arms:
+            if arm.treatment is None:
+                scr_by_arm[arm.name], surv_by_arm[arm.name] = pop.scr[pool], pop.survival[pool]
+            else:
+                groups, rows_of = treated_groups(arm.treatment, arm.timing, pop, pool, entry)
+                scr_by_arm[arm.name], surv_by_arm[arm.name] = assemble_groups(
+                    pool.size, rows_of, simulate_groups(groups, executor))
+        usable = np.all([np.isfinite(s).all(axis=1) for s in scr_by_arm.values()], axis=0)
+        failed_treated = int((~usable).sum())
+        if usable.sum() < need:
+            eligible_share = max(pool.size, 1) / max(pop.size, 1)
+            suggest = int(math.ceil(1.5 * need / eligible_share * design.virtual_patients / max(pop.size, 1)))
+            raise UserInputError(
+                f"the eligible pool has {int(usable.sum())} patients (of {pop.size} accepted virtual patients, "
+                f"{design.virtual_patients} simulated) but the arms need {need} distinct patients per trial; "
+                f"raise virtual_patients to about {suggest}, or lower the arms' n")
+        pool = pool[usable]
+        entry = entry[usable]
+        baseline = pop.scr[pool, 0]
+        arm_out = {a.name: outcomes(TIMES_H, scr_by_arm[a.name][usable], surv_by_arm[a.name][usable], entry,
+                                    baseline, design.endpoints) for a in design.arms}
+        bar.advance(stage="replicates")
+        tasks = [(seed, s, min(s + CHUNK_REPLICATES, replicates), ctl.n, trt.n, arm_out[ctl.name], arm_out[trt.name])
+                 for s in range(0, replicates, CHUNK_REPLICATES)]
+        reps = [r for chunk in collect(executor, _replicate_task, tasks) for r in chunk]
+        bar.advance(stage="done")
 
     rec = design.endpoints.recovery
-    summary = summarise(reps, (ctl.name, trt.name), design.alpha)
+    summary = summarise(reps, (ctl.name, trt.name), design.alpha, design.endpoints.primary)
     summary.update({
-        "primary_endpoint": (f"time to recovery: first SCr <= baseline + max({rec.margin_mg_dl:g} mg/dL, "
-                             f"{rec.margin_fraction:g} x baseline) after randomization, censored at "
-                             f"{design.endpoints.horizon_days:g} days; log-rank test at alpha {design.alpha:g}"),
+        "primary_endpoint": primary_text(design),
         "n_per_arm": {ctl.name: ctl.n, trt.name: trt.n},
         "dialysis_by_horizon": None,
         "notes": [
