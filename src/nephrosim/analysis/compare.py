@@ -7,6 +7,9 @@ protocol PROTOCOL.yaml``) and for Python:
   (peak and AUC of serum creatinine and BUN, their reduction vs the vehicle arm, and
   every requested readout at every requested time) and one risk table
   (:func:`nephrosim.analysis.risks.risk_table`).
+* :func:`effect_sizes` — per treated arm, the reduction of the serum-creatinine rise against a
+  stated reference arm, with a 95 % interval over parameter sets drawn on the table's ranges
+  (or the statement that no interval was computed).
 * :func:`protocol_report` — the product attributes of a cultivation protocol
   (:func:`nephrosim.biology.therapy.potency.product_attributes`).
 
@@ -26,17 +29,20 @@ import numpy as np
 from nephrosim.analysis.risks import RISK_READOUTS, risk_table
 from nephrosim.biology.parameters import ParameterTable
 from nephrosim.biology.therapy.potency import product_attributes
+from nephrosim.errors import UserInputError
 from nephrosim.run.assemble import scenario_table
 from nephrosim.run.simulation import as_scenario, simulate
 from nephrosim.scenarios.protocols import load_protocol
 
-__all__ = ["compare", "protocol_report", "efficacy_table"]
+__all__ = ["compare", "protocol_report", "efficacy_table", "effect_sizes", "reference_arm"]
 
 #: Readouts always summarised by peak and AUC.
 KEY_READOUTS = ("serum_creatinine", "bun")
 
 
-def _vehicle_arm(scenario) -> str | None:
+def reference_arm(scenario) -> str | None:
+    """The arm every treated arm is compared with: ``vehicle``, else the first untreated arm
+    (``None`` when every arm is treated)."""
     for arm in scenario.arms:
         if arm.name == "vehicle":
             return arm.name
@@ -53,6 +59,19 @@ def _dense_times(times_h) -> tuple[float, ...]:
     return tuple(float(t) for t in grid)
 
 
+def _reductions(y, reference, t) -> tuple[float, float]:
+    """Percent reduction of the rise above t = 0 (peak, area under the curve) of trajectory ``y``
+    against ``reference``: ``100 × (1 − rise ÷ reference rise)``; NaN when the reference does
+    not rise (nothing to reduce). Works on the last axis, so rows of samples pass through."""
+    y, reference = np.asarray(y, float), np.asarray(reference, float)
+    rise, ref = y - y[..., :1], reference - reference[..., :1]
+    ref_peak, ref_auc = ref.max(axis=-1), np.trapezoid(ref, t, axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        peak = np.where(ref_peak > 0, 100 * (1 - rise.max(axis=-1) / ref_peak), np.nan)
+        auc = np.where(ref_auc > 0, 100 * (1 - np.trapezoid(rise, t, axis=-1) / ref_auc), np.nan)
+    return (float(peak), float(auc)) if peak.ndim == 0 else (peak, auc)
+
+
 def efficacy_table(scenario, result):
     """Efficacy per arm from a :class:`~nephrosim.run.simulation.SimulationResult` on a dense grid.
 
@@ -64,7 +83,7 @@ def efficacy_table(scenario, result):
     import pandas as pd
 
     t = np.asarray(result.times_h)
-    vehicle = _vehicle_arm(scenario)
+    vehicle = reference_arm(scenario)
     rows = []
     for arm in scenario.arms:
         row = {"arm": arm.name, "status": result.statuses[arm.name].code}
@@ -78,11 +97,9 @@ def efficacy_table(scenario, result):
             row[f"time_of_peak_{ro}_h"] = float(t[i])
             row[f"auc_{ro} [{unit}*h]"] = float(np.trapezoid(y, t))
             if vehicle is not None:
-                v = result.get(vehicle, ro)
-                rise, vrise = y - y[0], v - v[0]
-                row[f"{ro}_peak_reduction_pct"] = 100 * (1 - rise.max() / vrise.max()) if vrise.max() > 0 else np.nan
-                auc_v = np.trapezoid(vrise, t)
-                row[f"{ro}_auc_reduction_pct"] = 100 * (1 - np.trapezoid(rise, t) / auc_v) if auc_v > 0 else np.nan
+                peak_pct, auc_pct = _reductions(y, result.get(vehicle, ro), t)
+                row[f"{ro}_peak_reduction_pct"] = peak_pct
+                row[f"{ro}_auc_reduction_pct"] = auc_pct
         for ro in scenario.readouts:
             y = result.get(arm.name, ro)
             for time in scenario.times_h:
@@ -113,6 +130,84 @@ def compare(scenario, parameters: Mapping[str, float] | None = None):
     efficacy = efficacy_table(scenario, result)
     risk = risk_table(dense, result)
     return efficacy, risk
+
+
+#: What the effect sizes measure, in words printed beside them.
+EFFECT_MEASURES = {
+    "peak": "reduction of the peak rise above the arm's own t = 0 value, % of the reference arm's rise",
+    "auc": "reduction of the area under the rise above t = 0, % of the reference arm's",
+}
+
+
+def effect_sizes(scenario, *, samples: int = 0, seed: int = 0, level: float = 0.95,
+                 readout: str = "serum_creatinine"):
+    """The effect of every treated arm on ``readout`` against the reference arm, with its interval.
+
+    The effect is the reduction of the rise of ``readout`` above its own t = 0 value (peak and
+    area under the curve, :data:`EFFECT_MEASURES`) relative to the reference arm
+    (:func:`reference_arm`): 100 % abolishes the rise, 0 % is no effect, negative is harm.
+    With ``samples`` > 0 the interval is the central ``level`` range of that reduction over
+    ``samples`` parameter sets drawn log-uniformly on the parameter table's ranges (the
+    ``table`` prior of :mod:`nephrosim.run.ensemble.priors`, every varied row the scenario's
+    model uses), each set given to every arm (a paired comparison); donors stay at the median
+    donor. This is model uncertainty from the assumed and cited ranges, not a confidence
+    interval from data. With ``samples`` = 0 no interval is computed and the table says so.
+
+    Returns
+    -------
+    ``pandas.DataFrame``: ``arm, reference_arm, readout, measure, estimate_pct, lower_pct,
+    upper_pct, interval`` (one row per treated arm and measure). Empty when the scenario has
+    no untreated reference arm.
+    """
+    import pandas as pd
+
+    from nephrosim.run.ensemble.priors import draw, priors_from_table, varied_parameters
+    from nephrosim.run.simulation import compile_scenario, solver_options
+
+    scenario = as_scenario(scenario)
+    if not (isinstance(samples, int) and not isinstance(samples, bool) and 0 <= samples <= 10_000):
+        raise UserInputError(f"samples={samples!r}: use a whole number from 0 (no interval) to 10000")
+    if not 0 < level < 1:
+        raise UserInputError(f"level={level!r}: use a fraction between 0 and 1, e.g. 0.95")
+    reference = reference_arm(scenario)
+    columns = ["arm", "reference_arm", "readout", "measure", "estimate_pct", "lower_pct", "upper_pct", "interval"]
+    treated = [a.name for a in scenario.arms if a.name != reference]
+    if reference is None or not treated:
+        return pd.DataFrame(columns=columns)
+    dense = scenario.model_copy(update={"readouts": (readout,), "times_h": _dense_times(scenario.times_h)})
+    t = np.asarray(dense.times_h)
+    nominal = simulate(dense)
+    estimates = {a: _reductions(nominal.get(a, readout), nominal.get(reference, readout), t) for a in treated}
+    bounds = {a: ((np.nan, np.nan), (np.nan, np.nan)) for a in treated}
+    note = "not computed (give samples > 0, or `nephrosim compare --uncertainty`)"
+    if samples:
+        varied = varied_parameters(dense)
+        names = list(varied)
+        with np.errstate(over="ignore"):  # draw() evaluates every branch of its np.where
+            values = draw(priors_from_table(varied, 0.0, "table"), 0, samples, seed)
+        runs, ok = {}, np.ones(samples, bool)
+        for arm, program in zip(dense.arms, compile_scenario(dense)):
+            own = [i for i, n in enumerate(names) if n in program.parameter_values]
+            sim = program.simulator(solver_options(dense))
+            out, statuses = sim.run_batch(t, [names[i] for i in own], values[:, own])
+            runs[arm.name] = program.convert(out)[:, :, 0]
+            ok &= np.array([s.ok for s in statuses])
+        tail = 100 * (1 - level) / 2
+        for a in treated:
+            peak, auc = _reductions(runs[a][ok], runs[reference][ok], t)
+            bounds[a] = tuple((float(np.nanpercentile(x, tail)), float(np.nanpercentile(x, 100 - tail)))
+                              for x in (peak, auc))
+        note = (f"{100 * level:g} % range over {int(ok.sum())} of {samples} parameter sets (seed {seed}) drawn "
+                f"log-uniformly on the table ranges of {len(names)} varied parameters, paired across arms; "
+                "model uncertainty, not a confidence interval from data")
+    rows = []
+    for a in treated:
+        for k, measure in enumerate(("peak", "auc")):
+            lo, hi = bounds[a][k]
+            rows.append({"arm": a, "reference_arm": reference, "readout": f"{readout} [{nominal.units[readout]}]",
+                         "measure": EFFECT_MEASURES[measure], "estimate_pct": estimates[a][k],
+                         "lower_pct": lo, "upper_pct": hi, "interval": note})
+    return pd.DataFrame(rows, columns=columns)
 
 
 def protocol_report(protocol_path: str | Path, parameter_set: str = "calibrated"):
