@@ -1,0 +1,251 @@
+"""One report per job: what each ``--report out.html`` shows.
+
+Every builder takes what its command already computed (a result object, tables, figure
+files) and returns a :class:`~nephrosim.report.document.Report`; nothing here re-runs a
+model except the figure of ``compare`` (a nominal simulation of the scenario's own times).
+Each report states the command line, the seed (or that nothing was drawn), the date, the
+package versions, the scenario as YAML where there is one, and the parameter provenance of
+the rows the model used (:mod:`nephrosim.report.provenance`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+from nephrosim.report.document import Report, Section, Table, command_line, figure_data, image_file_data
+from nephrosim.report.provenance import no_model_section, provenance_section
+
+NO_DRAWS = "none: a nominal simulation draws no random numbers"
+
+
+def scenario_yaml(scenario, source=None) -> str:
+    """The scenario as the user wrote it (the file's text), else as validated (YAML dump)."""
+    import yaml
+
+    if isinstance(source, (str, Path)) and Path(source).is_file():
+        return Path(source).read_text(encoding="utf-8")
+    return yaml.safe_dump(scenario.model_dump(mode="json", exclude_none=True), sort_keys=False)
+
+
+def _arms_table(scenario, statuses=None) -> Table:
+    rows = []
+    for arm in scenario.arms:
+        doses = "; ".join(
+            f"{t.product} {t.dose:g} {getattr(t, 'dose_unit', '')} {getattr(t, 'route', '')} at "
+            + ", ".join(f"{x:g}" for x in t.dose_times_h()) + " h" for t in arm.treatments) or "untreated"
+        row = [arm.name, doses]
+        if statuses is not None:
+            s = statuses[arm.name]
+            row.append(s.code if s.ok and s.code == "ok" else f"{s.code}: {s.message}")
+        rows.append(tuple(row))
+    cols = ("arm", "treatments") + (("status",) if statuses is not None else ())
+    return Table("arms", cols, tuple(rows))
+
+
+def _scenario_sections(scenario, source) -> tuple[Section, Section]:
+    return (Section("Scenario", preformatted=(("scenario YAML" + (f" ({source})" if isinstance(source, (str, Path))
+                                                                   else ""), scenario_yaml(scenario, source)),)),
+            provenance_section(scenario))
+
+
+def readout_table(result) -> Table:
+    """Every readout of every arm at every output time (the numbers ``simulate`` prints)."""
+    readouts = list(result.scenario.readouts)
+    rows = []
+    for arm, values in result.values.items():
+        for i, t in enumerate(result.times_h):
+            rows.append((arm, float(t), *[float(values[i, j]) for j in range(len(readouts))]))
+    return Table("readouts at the output times", ("arm", "time [h]", *[f"{r} [{result.units[r]}]" for r in readouts]),
+                 tuple(rows))
+
+
+def _facts(scenario, source, seed: str) -> tuple[tuple[str, str], ...]:
+    return (("scenario", f"{scenario.name} ({scenario.species}, {scenario.injury.model})"),
+            *((("scenario file", str(source)),) if isinstance(source, (str, Path)) else ()),
+            ("parameter set", getattr(scenario, "parameter_set", "calibrated")),
+            ("seed", seed))
+
+
+def simulate_report(result, source=None, *, log_time: bool = False, argv: Sequence[str] | None = None) -> Report:
+    """The report of ``nephrosim simulate``: arms, readout table, figure, scenario, provenance."""
+    sc = result.scenario
+    sections = [
+        Section("Arms", paragraphs=("Each arm was simulated once with the nominal parameters.",),
+                tables=(_arms_table(sc, result.statuses),)),
+        Section("Readouts", tables=(readout_table(result),),
+                figures=(figure_data(result.plot(log_time=log_time), "every readout of every arm"),)),
+        *_scenario_sections(sc, source),
+    ]
+    return Report(f"nephrosim simulate: {sc.name}", command_line(argv), tuple(sections), _facts(sc, source, NO_DRAWS))
+
+
+def compare_report(scenario, efficacy, risk, effects, figure=None, source=None, *, seed: int | None = None,
+                   argv: Sequence[str] | None = None) -> Report:
+    """The report of ``nephrosim compare``: effect sizes with their reference arm and interval,
+    efficacy and risk tables, the figure, scenario and provenance."""
+    reference = effects["reference_arm"].iloc[0] if len(effects) else None
+    note = (effects["interval"].iloc[0] if len(effects) else "")
+    effect_text = (f"Every treated arm is compared with the reference arm '{reference}'. Interval: {note}."
+                   if reference is not None else
+                   "No effect size: the scenario has no untreated arm to compare the treated arms with.")
+    summary = [c for c in efficacy.columns if "@" not in c]
+    timed = ["arm", *[c for c in efficacy.columns if "@" in c]]
+    risk_frame = risk.drop(columns=["tumorigenicity_caveat"], errors="ignore")
+    caveat = risk["tumorigenicity_caveat"].iloc[0] if "tumorigenicity_caveat" in risk else ""
+    sections = [
+        Section("Effect sizes", paragraphs=(effect_text,),
+                tables=(Table.from_frame(effects.drop(columns=["interval"]), "effect per treated arm"),)),
+        Section("Efficacy", paragraphs=(
+            "*_reduction_pct = 100 × (1 − the arm's rise of the readout above its own t = 0 value ÷ the reference "
+            "arm's rise), for the peak and for the area under the curve; peaks and areas use a dense time grid.",),
+            tables=(Table.from_frame(efficacy[summary], "peak and area under the curve"),
+                    Table.from_frame(efficacy[timed], "readouts at the scenario's times"))),
+        Section("Risks", paragraphs=((f"Tumorigenicity: {caveat}",) if caveat else ()),
+                tables=(Table.from_frame(risk_frame, "dose-based risk indices per arm"),)),
+        *((Section("Figure", figures=(figure_data(figure, "readouts of every arm"),)),) if figure is not None else ()),
+        *_scenario_sections(scenario, source),
+    ]
+    return Report(f"nephrosim compare: {scenario.name}", command_line(argv), tuple(sections),
+                  _facts(scenario, source, NO_DRAWS if seed is None else str(seed)))
+
+
+def ensemble_report(scenario, summary, frame, source=None, *, seed: int, options: dict | None = None,
+                    argv: Sequence[str] | None = None) -> Report:
+    """The report of ``nephrosim ensemble``: status counts, 5/50/95 % quantiles per arm, readout
+    and time (usable trajectories only), bands, scenario and provenance."""
+    import numpy as np
+
+    from nephrosim.figures import subplots
+
+    usable = frame[frame["status"].isin(["ok", "ok_recovered"])]
+    q = (usable.groupby(["arm", "readout", "unit", "time_h"], sort=False)["value"]
+         .quantile([0.05, 0.5, 0.95]).unstack().reset_index())
+    q.columns = ["arm", "readout", "unit", "time [h]", "5 %", "median", "95 %"]
+    readouts = list(dict.fromkeys(q["readout"]))
+    ncol = min(3, len(readouts))
+    nrow = -(-len(readouts) // ncol)
+    fig, axes = subplots(nrow, ncol, figsize=(4.4 * ncol, 3.4 * nrow), squeeze=False)
+    for k, ro in enumerate(readouts):
+        ax = axes[k // ncol][k % ncol]
+        for arm, part in q[q["readout"] == ro].groupby("arm", sort=False):
+            t = np.asarray(part["time [h]"], float)
+            line, = ax.plot(t, part["median"], marker="o", ms=3, label=f"{arm} median")
+            ax.fill_between(t, part["5 %"], part["95 %"], alpha=0.2, color=line.get_color())
+        ax.set_title(ro, fontsize=9)
+        ax.set_xlabel("time after insult [h]")
+        ax.set_ylabel(part["unit"].iloc[0])
+    axes[0][0].legend(fontsize=7)
+    for k in range(len(readouts), nrow * ncol):
+        axes[k // ncol][k % ncol].set_visible(False)
+    fig.tight_layout()
+    counts = Table("trajectory status", ("status", "trajectories"), tuple(sorted(summary.status_counts.items())))
+    opts = tuple((k, str(v)) for k, v in (options or {}).items())
+    sections = [
+        Section("Ensemble", paragraphs=(
+            f"{summary.samples} parameter sets, written to {summary.path} in {summary.chunks} chunks. Quantiles are "
+            "over the trajectories that finished (status ok or ok_recovered).",
+            *summary.failures),
+            tables=(counts, Table.from_frame(q, "5 %, median and 95 % of each readout"))),
+        Section("Figure", figures=(figure_data(fig, "median and 5–95 % band of every arm"),)),
+        *_scenario_sections(scenario, source),
+    ]
+    return Report(f"nephrosim ensemble: {scenario.name}", command_line(argv), tuple(sections),
+                  _facts(scenario, source, str(seed)) + opts)
+
+
+def markdown_section(heading: str, markdown_path: str | Path) -> Section:
+    """A Markdown report written by nephrosim (check-model, validate), as text, with its PNG
+    plots embedded as figures."""
+    import re
+
+    path = Path(markdown_path)
+    text = path.read_text(encoding="utf-8")
+    images = []
+    for name in dict.fromkeys(re.findall(r"!\[[^\]]*\]\(([^)\s]+)\)", text)):
+        file = path.parent / name
+        if file.is_file() and file.suffix.lower() in (".png", ".svg"):
+            images.append(image_file_data(file, name))
+    return Section(heading, figures=tuple(images), preformatted=((path.name, text),))
+
+
+def check_model_report(results, report_dir: str | Path, scenarios=(), *,
+                       argv: Sequence[str] | None = None) -> Report:
+    """The report of ``nephrosim check-model``: every literature target met or missed, by kind,
+    the Markdown report with its plots, and the provenance of the target scenarios' models."""
+    met = sum(r.passed for r in results)
+    kinds = []
+    for kind in ("in_sample", "held_out", "by_construction"):
+        group = [r for r in results if r.kind == kind]
+        if group:
+            kinds.append((kind, sum(r.passed for r in group), len(group)))
+    rows = tuple((r.name, r.kind, "met" if r.passed else "MISSED", r.species, r.injury, r.target, r.source, r.reason)
+                 for r in results)
+    sections = [
+        Section("Literature targets", paragraphs=(f"{met} of {len(results)} targets met.",),
+                tables=(Table("by kind", ("kind", "met", "targets"), tuple(kinds)),
+                        Table("every target", ("target", "kind", "result", "species", "injury", "literature",
+                                               "source", "reason / notes"), rows))),
+        markdown_section("Report and plots", Path(report_dir) / "report.md"),
+        provenance_section(list(scenarios)) if scenarios else no_model_section("No target scenario was given."),
+    ]
+    return Report("nephrosim check-model", command_line(argv), tuple(sections), (("seed", NO_DRAWS),))
+
+
+def validation_report(markdown_path: str | Path, scenarios=(), *, calibration_dir: str | Path,
+                      argv: Sequence[str] | None = None) -> Report:
+    """The report of ``nephrosim validate``: the leave-one-study-out report with its plots and
+    the provenance of the study scenarios' models."""
+    sections = [markdown_section("Validation report", markdown_path),
+                provenance_section(list(scenarios)) if scenarios else
+                no_model_section("The calibration has no study scenario.")]
+    return Report("nephrosim validate", command_line(argv), tuple(sections),
+                  (("calibration folder", str(calibration_dir)),
+                   ("seed", "the calibration's own (see the config in the calibration folder)")))
+
+
+def meta_report(result, figures=(), *, argv: Sequence[str] | None = None) -> Report:
+    """The report of ``nephrosim meta``: the pooled estimate as printed, the studies and the
+    forest and funnel plots (``figures``: matplotlib figures)."""
+    d = result.to_dict()
+    scalars = tuple((k, v) for k, v in d.items() if isinstance(v, (int, float, str)) and not isinstance(v, bool))
+    sections = [Section("Meta-analysis", tables=(Table("summary", ("quantity", "value"), scalars),),
+                        figures=tuple(figure_data(f, c) for c, f in figures),
+                        preformatted=(("as printed", result.report()),)),
+                no_model_section("A meta-analysis pools published studies; it runs no model and uses no row of "
+                                 "the parameter table.")]
+    return Report("nephrosim meta", command_line(argv), tuple(sections), (("seed", "none: pooling draws nothing"),))
+
+
+def trial_report(result, design_path=None, *, argv: Sequence[str] | None = None) -> Report:
+    """The report of ``nephrosim trial``: power, hazard ratio, per-arm outcomes, population
+    targets, the trial YAML, and the provenance of the arms' models."""
+    from nephrosim.trials.population import population_scenario
+
+    out = result.to_dict()
+    hr = out["hazard_ratio"]
+    arms = tuple((arm, out["median_recovery_days"][arm], out["recovered_by_horizon"][arm],
+                  out["death_by_horizon"][arm], out["scr_auc_mg_dl_day"][arm]) for arm in out["median_recovery_days"])
+    pop = out["population"]
+    targets = tuple((t["target"], t["simulated"], t["unit"], t["reported"], t["low"], t["high"],
+                     "ok" if t["in_range"] else "MISS") for t in pop["targets"])
+    scenarios = [population_scenario((a.treatment,) if getattr(a, "treatment", None) is not None else ())
+                 for a in result.design.arms]
+    import yaml
+
+    text = (Path(design_path).read_text(encoding="utf-8") if design_path is not None and Path(design_path).is_file()
+            else yaml.safe_dump(result.design.model_dump(mode="json"), sort_keys=False))
+    sections = [
+        Section("Trial", paragraphs=(
+            f"{out['replicates']} replicate trials; primary endpoint: {out['primary_endpoint']}.",
+            f"Power {out['power']:.3f}; hazard ratio median {hr['median']} (2.5–97.5 %: {hr['lo']}–{hr['hi']})."),
+            tables=(Table("per arm", ("arm", "median recovery [d]", "recovered by horizon", "death by horizon",
+                                      "SCr AUC [mg/dL·d]"), arms),
+                    Table(f"population: {pop['accepted_patients']} accepted of {pop['plausible_patients']} "
+                          f"plausible; eligible pool {pop['eligible_pool']}",
+                          ("target", "simulated", "unit", "reported", "low", "high", "in range"), targets))),
+        Section("Trial design", preformatted=(("trial YAML", text),)),
+        provenance_section(scenarios),
+    ]
+    return Report(f"nephrosim trial: {out['trial']}", command_line(argv), tuple(sections),
+                  (("trial", out["trial"]), ("seed", str(out["seed"]))))
