@@ -1,0 +1,367 @@
+"""The web app: a Starlette application serving server-rendered pages and a little JavaScript.
+
+Pages
+-----
+``/builder``
+    the scenario builder (a form generated from the schema, :mod:`nephrosim.app.forms`); load
+    and save YAML; start a simulate or compare run.
+``/runs``, ``/runs/{id}``
+    this browser session's runs: progress, cancel, the interactive plot (arms overlaid, linear
+    or log time), the compare tables, and downloads (CSV, Parquet, SBML of each arm, the
+    scenario YAML).
+``/parameters``
+    the parameter table with units, ranges and provenance.
+
+Each browser gets a random session cookie; runs and the builder's draft belong to it and no
+other session can see them (:class:`nephrosim.app.runs.RunManager`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+import secrets
+import tempfile
+import threading
+from collections import OrderedDict
+from importlib import resources
+from pathlib import Path
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.requests import Request
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, \
+    Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from nephrosim.app import forms
+from nephrosim.app.runs import RunManager
+from nephrosim.errors import UserInputError
+
+COOKIE = "nephrosim_session"
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{32}")
+#: Most browser sessions whose builder draft the server remembers (least recently used forgotten).
+MAX_SESSIONS = 500
+#: Largest scenario file accepted by "load YAML" (the same bound as the command line).
+MAX_UPLOAD_BYTES = 2_000_000
+
+
+class _SessionCookie(BaseHTTPMiddleware):
+    """A random, HttpOnly, same-site session id per browser (its runs and its draft)."""
+
+    async def dispatch(self, request, call_next):
+        sid = request.cookies.get(COOKIE, "")
+        new = not _TOKEN.fullmatch(sid)
+        if new:
+            sid = secrets.token_urlsafe(24)
+        request.state.session = sid
+        response = await call_next(request)
+        if new:
+            response.set_cookie(COOKIE, sid, httponly=True, samesite="strict", path="/")
+        return response
+
+
+class _Drafts:
+    """The builder's draft scenario of each session (kept in memory, bounded)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._drafts: OrderedDict[str, dict] = OrderedDict()
+
+    def get(self, sid: str) -> dict:
+        with self._lock:
+            if sid in self._drafts:
+                self._drafts.move_to_end(sid)
+                return self._drafts[sid]
+        return forms.DEFAULT_DRAFT
+
+    def put(self, sid: str, draft: dict) -> None:
+        with self._lock:
+            self._drafts[sid] = draft
+            self._drafts.move_to_end(sid)
+            while len(self._drafts) > MAX_SESSIONS:
+                self._drafts.popitem(last=False)
+
+
+def _yaml(scenario) -> str:
+    import yaml
+
+    return yaml.safe_dump(scenario.model_dump(mode="json", exclude_none=True), sort_keys=False, allow_unicode=True)
+
+
+def _attachment(body: bytes | str, filename: str, media_type: str) -> Response:
+    return Response(body, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+def _safe_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text)[:80] or "scenario"
+
+
+def create_app(max_workers: int = 2, warm_up: bool = True) -> Starlette:
+    """The app, with its own run manager (``max_workers`` runs compute at once)."""
+    env = Environment(loader=PackageLoader("nephrosim.app", "templates"), autoescape=select_autoescape(),
+                      trim_blocks=True, lstrip_blocks=True)
+    manager = RunManager(max_workers)
+    drafts = _Drafts()
+
+    def page(request: Request, template: str, status: int = 200, **context) -> HTMLResponse:
+        sid = request.state.session
+        runs = manager.of_session(sid)
+        html = env.get_template(template).render(request=request, active_runs=sum(r.active for r in runs),
+                                                 n_runs=len(runs), **context)
+        return HTMLResponse(html, status_code=status)
+
+    def builder_page(request, draft, problems=(), errors=None, message="", status=200):
+        return page(request, "builder.html", status, groups=forms.build_form(draft, errors), problems=problems,
+                    message=message, parameter_names=_parameter_names())
+
+    async def builder(request: Request):
+        return builder_page(request, drafts.get(request.state.session))
+
+    async def builder_post(request: Request):
+        sid = request.state.session
+        form = await request.form()
+        action = str(form.get("_action", "refresh"))
+        draft = forms.draft_from_form([(k, str(v)) for k, v in form.multi_items()])
+        if action.split(":")[0] in ("add_arm", "remove_arm", "add_treatment", "remove_treatment"):
+            draft = forms.apply_action(draft, action)
+        drafts.put(sid, draft)
+        if action not in ("simulate", "compare", "save", "check"):
+            return builder_page(request, draft)
+        scenario, problems, errors = forms.validate_draft(draft)
+        if scenario is None:
+            return builder_page(request, draft, problems, errors, status=422)
+        if action == "save":
+            return _attachment(_yaml(scenario), f"{_safe_name(scenario.name)}.yaml", "application/x-yaml")
+        if action == "check":
+            return builder_page(request, draft, message=f"valid: {scenario.name}, {scenario.species}, "
+                                f"{scenario.injury.model}, {len(scenario.arms)} arm(s), {len(scenario.readouts)} "
+                                f"readout(s) at {len(scenario.times_h)} times")
+        try:
+            run = manager.submit(sid, action, scenario)
+        except UserInputError as exc:
+            return builder_page(request, draft, [str(exc)], status=429)
+        return RedirectResponse(f"/runs/{run.id}", status_code=303)
+
+    async def builder_load(request: Request):
+        from nephrosim.scenarios.errors import read_mapping
+
+        sid = request.state.session
+        form = await request.form(max_files=1, max_part_size=MAX_UPLOAD_BYTES)
+        upload = form.get("file")
+        if upload is None or not getattr(upload, "filename", ""):
+            return builder_page(request, drafts.get(sid), ["load: choose a scenario file (.yaml or .json) first"],
+                                status=422)
+        raw = await upload.read(MAX_UPLOAD_BYTES + 1)
+        suffix = ".json" if upload.filename.lower().endswith(".json") else ".yaml"
+        with tempfile.TemporaryDirectory() as tmp:  # the one bounded reader of input files reads a path
+            path = Path(tmp) / f"upload{suffix}"
+            path.write_bytes(raw)
+            try:
+                data = read_mapping(path)
+            except UserInputError as exc:
+                problems = [p.replace(str(path), upload.filename) for p in getattr(exc, "problems", [str(exc)])]
+                return builder_page(request, drafts.get(sid), [f"{upload.filename}: {p}" for p in problems],
+                                    status=422)
+        if not isinstance(data, dict):
+            return builder_page(request, drafts.get(sid), [f"{upload.filename}: not a scenario (a mapping of "
+                                                           "fields is expected)"], status=422)
+        scenario, problems, errors = forms.validate_draft(data)
+        draft = scenario.model_dump(mode="json", exclude_none=True) if scenario is not None else data
+        drafts.put(sid, draft)
+        if scenario is None:
+            return builder_page(request, draft, problems, errors, status=422)
+        return builder_page(request, draft, message=f"loaded {upload.filename}")
+
+    async def builder_new(request: Request):
+        drafts.put(request.state.session, forms.DEFAULT_DRAFT)
+        return RedirectResponse("/builder", status_code=303)
+
+    def _run_or_404(request: Request):
+        return manager.get(request.state.session, request.path_params["run_id"])
+
+    def not_found(request: Request, what: str):
+        return page(request, "message.html", 404, title="Not found",
+                    text=f"{what} is not one of this browser session's runs (runs are private to the browser "
+                         "session that started them, and are forgotten when the server stops).")
+
+    async def runs_list(request: Request):
+        return page(request, "runs.html", runs=manager.of_session(request.state.session))
+
+    async def run_page(request: Request):
+        run = _run_or_404(request)
+        if run is None:
+            return not_found(request, f"run {request.path_params['run_id']}")
+        notes = [(arm, code, text) for arm, (code, text) in (run.payload or {}).get("statuses", {}).items()
+                 if code != "ok"]
+        return page(request, "run.html", run=run, notes=notes, plot=_plot_data(run) if run.payload else None,
+                    tables=_compare_tables(run) if run.payload and "efficacy" in run.payload else None)
+
+    async def run_status(request: Request):
+        run = _run_or_404(request)
+        if run is None:
+            return JSONResponse({"error": "no such run in this session"}, status_code=404)
+        return JSONResponse(run.status())
+
+    async def run_cancel(request: Request):
+        run = manager.cancel(request.state.session, request.path_params["run_id"])
+        if run is None:
+            return not_found(request, f"run {request.path_params['run_id']}")
+        return RedirectResponse(f"/runs/{run.id}", status_code=303)
+
+    async def run_download(request: Request):
+        run = _run_or_404(request)
+        if run is None:
+            return not_found(request, f"run {request.path_params['run_id']}")
+        what = request.path_params["what"]
+        stem = _safe_name(run.scenario_name)
+        if what == "scenario.yaml":
+            from nephrosim.scenarios.schema import scenario_from_dict
+
+            return _attachment(_yaml(scenario_from_dict(run.scenario)), f"{stem}.yaml", "application/x-yaml")
+        if what == "model.xml":
+            from starlette.concurrency import run_in_threadpool
+
+            from nephrosim.run.simulation import export_sbml
+
+            arm = request.query_params.get("arm", run.arms[0])
+            if arm not in run.arms:
+                return PlainTextResponse(f"arm {arm!r} is not an arm of this run; arms: {list(run.arms)}", 404)
+            sbml = await run_in_threadpool(export_sbml, run.scenario, arm)
+            return _attachment(sbml, f"{stem}_{_safe_name(arm)}.xml", "application/sbml+xml")
+        if run.payload is None:
+            return PlainTextResponse(f"run {run.id} has no results yet (state: {run.state})", 409)
+        frames = {"results": run.payload["frame"], "efficacy": run.payload.get("efficacy"),
+                  "risk": run.payload.get("risk")}
+        name, _, ext = what.partition(".")
+        frame = frames.get(name)
+        if frame is None or ext not in ("csv", "parquet"):
+            return PlainTextResponse(f"no download {what!r} for this run", 404)
+        if ext == "csv":
+            from nephrosim.io import neutralise_formulas
+
+            return _attachment(neutralise_formulas(frame).to_csv(index=False), f"{stem}_{name}.csv", "text/csv")
+        buf = io.BytesIO()
+        frame.to_parquet(buf, index=False)
+        return _attachment(buf.getvalue(), f"{stem}_{name}.parquet", "application/vnd.apache.parquet")
+
+    async def parameters(request: Request):
+        from nephrosim.biology.parameters import PROVENANCE_KINDS, SPECIES, ParameterTable
+
+        species = request.query_params.get("species", "")
+        text = request.query_params.get("name", "").strip()
+        provenance = request.query_params.get("provenance", "")
+        records = list(ParameterTable.default().records)
+        problems = []
+        if species and species not in SPECIES:
+            problems.append(f"species {species!r}: use one of {', '.join(SPECIES)}")
+        elif species:
+            records = [r for r in records if r.species in (species, "all")]
+        if provenance and provenance not in PROVENANCE_KINDS:
+            problems.append(f"provenance {provenance!r}: use one of {', '.join(PROVENANCE_KINDS)}")
+        elif provenance:
+            records = [r for r in records if r.provenance == provenance]
+        if text:
+            records = [r for r in records if text.lower() in r.name.lower() or text.lower() in r.description.lower()]
+        return page(request, "parameters.html", records=records, species=species, name=text, provenance=provenance,
+                    all_species=SPECIES, kinds=PROVENANCE_KINDS, problems=problems)
+
+    async def plotly_js(request: Request):
+        return FileResponse(resources.files("plotly") / "package_data" / "plotly.min.js",
+                            media_type="text/javascript")
+
+    async def healthz(request: Request):
+        return PlainTextResponse("ok")
+
+    async def home(request: Request):
+        return RedirectResponse("/builder", status_code=303)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        if warm_up:
+            threading.Thread(target=manager.warm_up, daemon=True, name="warm-up").start()
+        yield
+        manager.shutdown()
+
+    routes = [
+        Route("/", home),
+        Route("/healthz", healthz),
+        Route("/builder", builder, methods=["GET"]),
+        Route("/builder", builder_post, methods=["POST"]),
+        Route("/builder/load", builder_load, methods=["POST"]),
+        Route("/builder/new", builder_new, methods=["POST"]),
+        Route("/runs", runs_list),
+        Route("/runs/{run_id:str}", run_page),
+        Route("/runs/{run_id:str}/cancel", run_cancel, methods=["POST"]),
+        Route("/runs/{run_id:str}/download/{what:str}", run_download),
+        Route("/api/runs/{run_id:str}", run_status),
+        Route("/parameters", parameters),
+        Route("/static/plotly.min.js", plotly_js),
+        Mount("/static", StaticFiles(packages=[("nephrosim.app", "static")]), name="static"),
+    ]
+    app = Starlette(routes=routes, middleware=[Middleware(_SessionCookie)], lifespan=lifespan)
+    app.state.runs = manager
+    return app
+
+
+def _parameter_names() -> list[str]:
+    from nephrosim.biology.parameters import ParameterTable
+
+    return sorted(ParameterTable.default().names())
+
+
+def _plot_data(run) -> dict:
+    """Per readout, one trace per arm (time in days past 4 days, as the figures do)."""
+    from nephrosim.biology.readouts import available_readouts
+
+    frame = run.payload["frame"]
+    catalogue = available_readouts()
+    days = float(frame["time_h"].max()) > 96
+    untreated = {a["name"] for a in run.scenario["arms"] if not a.get("treatments")}
+    panels = []
+    for readout in run.scenario["readouts"]:
+        rows = frame[frame["readout"] == readout]
+        arms = []
+        for arm in run.arms:
+            sub = rows[rows["arm"] == arm]
+            t = sub["time_h"].to_numpy() / (24.0 if days else 1.0)
+            arms.append({"arm": arm, "x": t.tolist(), "y": sub["value"].tolist(), "untreated": arm in untreated,
+                         "status": run.payload["statuses"][arm][0]})
+        panels.append({"readout": readout, "unit": str(rows["unit"].iloc[0]) if len(rows) else "",
+                       "description": catalogue[readout].description, "arms": arms})
+    return {"time_unit": "days" if days else "h", "panels": panels}
+
+
+def _compare_tables(run) -> dict:
+    """The efficacy summary (units in the headers, per-time values only in the CSV) and the risks."""
+    efficacy = run.payload["efficacy"]
+    summary = [c for c in efficacy.columns if "@" not in c]
+    risk = run.payload["risk"].copy()
+    caveat = ""
+    if "tumorigenicity_caveat" in risk:
+        caveat = str(risk.pop("tumorigenicity_caveat").iloc[0])
+
+    def rows(frame):
+        return [[_cell(v) for v in r] for r in frame.itertuples(index=False)]
+
+    return {"efficacy_columns": summary, "efficacy": rows(efficacy[summary]),
+            "risk_columns": list(risk.columns), "risk": rows(risk), "caveat": caveat}
+
+
+def _cell(v) -> str:
+    if isinstance(v, float):
+        if v != v:
+            return "—"
+        return "0" if abs(v) < 1e-12 else f"{v:.4g}"
+    return str(v)
+
+
+def serve(host: str = "127.0.0.1", port: int = 8765, workers: int = 2) -> None:
+    """Serve the app with uvicorn until interrupted."""
+    import uvicorn
+
+    uvicorn.run(create_app(max_workers=workers), host=host, port=port, log_level="warning")

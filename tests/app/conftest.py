@@ -1,0 +1,35 @@
+"""A real ``nephrosim app`` server process and Debian's Chromium driven by Playwright.
+
+Chromium missing is an error, not a skip: ``.ci/run`` installs it (see docs/app.md).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from nephrosim.app.browser import app_server, launch
+
+
+@pytest.fixture(scope="session")
+def app_url():
+    with app_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = launch(p)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, app_url):
+    """A page in a fresh browser context: its own cookies, so its own app session."""
+    context = browser.new_context(base_url=app_url, accept_downloads=True)
+    context.set_default_timeout(30_000)
+    yield context.new_page()
+    context.close()
