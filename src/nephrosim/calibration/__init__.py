@@ -25,7 +25,8 @@ from nephrosim.calibration.config import (
     as_config,
     load_config,
 )
-from nephrosim.calibration.fit import PROFILE_THRESHOLD, Calibration, NotFittedError, calibrate, synthesize
+from nephrosim.calibration.fit import PROFILE_THRESHOLD, Calibration, NotFittedError, calibrate
+from nephrosim.calibration.synthetic import synthesize
 from nephrosim.calibration.problem import CalibrationProblem, check_config
 from nephrosim.engine.sensitivity import SensitivityError, SensitivitySimulator, augment_sbml
 
