@@ -169,10 +169,16 @@ def markdown_section(heading: str, markdown_path: str | Path) -> Section:
     return Section(heading, figures=tuple(images), preformatted=((path.name, text),))
 
 
-def check_model_report(results, report_dir: str | Path, scenarios=(), *,
+def check_model_report(results, report_dir: str | Path, designs=None, *,
                        argv: Sequence[str] | None = None) -> Report:
     """The report of ``nephrosim check-model``: every literature target met or missed, by kind,
-    the Markdown report with its plots, and the provenance of the target scenarios' models."""
+    the Markdown report with its plots, and the provenance of the target scenarios' models
+    (``designs``: the targets file's untreated scenarios, name → species, injury, parameter set)."""
+    from nephrosim.run.simulation import as_scenario
+
+    scenarios = [as_scenario({"name": name, "species": d.species, "injury": dict(d.injury),
+                              "parameter_set": d.parameter_set, "readouts": ["serum_creatinine"], "times_h": [0.0]})
+                 for name, d in (designs or {}).items()]
     met = sum(r.passed for r in results)
     kinds = []
     for kind in ("in_sample", "held_out", "by_construction"):
@@ -204,13 +210,23 @@ def validation_report(markdown_path: str | Path, scenarios=(), *, calibration_di
                    ("seed", "the calibration's own (see the config in the calibration folder)")))
 
 
-def meta_report(result, figures=(), *, argv: Sequence[str] | None = None) -> Report:
-    """The report of ``nephrosim meta``: the pooled estimate as printed, the studies and the
-    forest and funnel plots (``figures``: matplotlib figures)."""
+def meta_report(result, *, argv: Sequence[str] | None = None) -> Report:
+    """The report of ``nephrosim meta``: the pooled estimate as printed, the studies pooled,
+    the exclusions with their reasons, and the forest and funnel plots."""
+    from nephrosim.evidence.plots import forest_plot, funnel_plot
+
     d = result.to_dict()
     scalars = tuple((k, v) for k, v in d.items() if isinstance(v, (int, float, str)) and not isinstance(v, bool))
-    sections = [Section("Meta-analysis", tables=(Table("summary", ("quantity", "value"), scalars),),
-                        figures=tuple(figure_data(f, c) for c, f in figures),
+    cols = [c for c in ("label", "study_id", "yi", "vi", "time_h", "species", "injury", "product", "route")
+            if c in result.effects.columns]
+    figures = [figure_data(forest_plot(result), "forest plot")] if result.result.p == 1 else []
+    figures.append(figure_data(funnel_plot(result), "funnel plot"))
+    excluded = tuple((e.study_id, e.arm, e.reason) for e in result.excluded)
+    sections = [Section("Meta-analysis",
+                        tables=(Table("summary", ("quantity", "value"), scalars),
+                                Table.from_frame(result.effects[cols], "studies pooled"),
+                                *((Table("excluded", ("study", "arm", "reason"), excluded),) if excluded else ())),
+                        figures=tuple(figures),
                         preformatted=(("as printed", result.report()),)),
                 no_model_section("A meta-analysis pools published studies; it runs no model and uses no row of "
                                  "the parameter table.")]

@@ -21,23 +21,44 @@ COLUMNS = ("name", "species", "value", "unit", "range", "provenance", "source / 
 def used_records(scenarios) -> list[tuple[str, object]]:
     """``(species, record)`` of every parameter-table row the models of ``scenarios`` (one or
     several) use, for each scenario's species; sorted by name, each (name, species) once.
+
+    A row whose value the scenario sets — through its injury or treatment fields (clamp time,
+    doses) or its ``parameters`` overrides — is given with provenance ``scenario``, the value
+    the model used (first arm that has it) and the table's value in its reason: it is the
+    user's input, not evidence.
     """
-    from nephrosim.run.assemble import assemble, scenario_table
+    import dataclasses
+    import math
+
+    from nephrosim.run.assemble import assemble, base_table, scenario_table
 
     if not isinstance(scenarios, (list, tuple)):
         scenarios = [scenarios]
     out = {}
     for scenario in scenarios:
-        table = scenario_table(scenario)
+        table, cited = scenario_table(scenario), base_table(scenario)
         names = table.names()
-        used: set[str] = set()
+        used: dict[str, float | None] = {}
         for arm in scenario.arms:
             built = assemble(scenario, arm.name, table)
-            used |= {n for n in built.spec.parameter_values if n in names}
-            used |= {n for n in built.rows_read if n in names}
-        for n in used:
-            rec = table.record(n, scenario.species)
-            out.setdefault((rec.name, scenario.species), rec)
+            for n, v in built.spec.parameter_values.items():
+                if n in names:
+                    used.setdefault(n, float(v))
+            for n in built.rows_read:
+                if n in names:
+                    used.setdefault(n, None)
+        for n, value in used.items():
+            key = (n, scenario.species)
+            if key in out:
+                continue
+            rec = cited.record(n, scenario.species)
+            if value is None:
+                value = table.record(n, scenario.species).value
+            if not math.isclose(value, rec.value, rel_tol=1e-12, abs_tol=0.0):
+                rec = dataclasses.replace(rec, value=value, provenance="scenario",
+                                          reason=f"set by the scenario (table value {rec.value:g} {rec.unit}, "
+                                                 f"{rec.provenance})")
+            out[key] = rec
     return [(k[1], out[k]) for k in sorted(out)]
 
 
@@ -67,7 +88,8 @@ def provenance_section(scenarios) -> Section:
         paragraphs=(f"The model behind this report uses {len(records)} rows of the parameter table ({species}): "
                     f"{summary}. 'source' rows quote a publication; 'derived' rows are computed from sourced "
                     "numbers; 'fitted' and 'calibrated' rows were estimated by a shipped calibration run; "
-                    "'assumed' rows have no source yet and give their reason and range.",),
+                    "'assumed' rows have no source yet and give their reason and range; 'scenario' rows were set "
+                    "by the scenario itself (its injury, treatments or parameter overrides).",),
         tables=(Table("provenance kinds", ("provenance", "rows"), tuple(counts.items())),
                 Table("parameters used", COLUMNS, tuple(rows))),
     )
