@@ -69,8 +69,9 @@ def test_build_simulate_plot_download_change_arm_compare(page):
     # the plot: one chart per readout, both arms overlaid, linear then log time
     page.wait_for_selector("#plots[data-ready='1']")
     assert page.locator("#plots .plot").count() == 3
-    traces = page.evaluate("document.getElementById('plot-serum_creatinine').data.map(t => t.name)")
-    assert traces == ["vehicle (untreated)", "msc_iv"]
+    traces = page.evaluate("document.getElementById('plot-serum_creatinine').data.map(t => [t.name, t.x])")
+    assert [name for name, _ in traces] == ["vehicle (untreated)", "msc_iv", "dose"]
+    assert traces[0][1] == CLEARANCE_SCENARIO["times_h"] and traces[2][1] == [0]  # hours; one dose at t = 0
     assert page.evaluate("document.getElementById('plot-bun').layout.xaxis.type") == "linear"
     page.check("#time-log")
     page.wait_for_function("document.getElementById('plot-bun').layout.xaxis.type === 'log'")

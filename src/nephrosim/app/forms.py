@@ -48,6 +48,16 @@ UNIT_OF_FIELD = {
     "repeat_count": "doses",
 }
 
+#: Help for the fields the schema gives no description (the schema's own text wins).
+HELP_OF_FIELD = {
+    "name": "a label; downloaded files are named after it",
+    "body_weight_g": "leave empty for the species' default body weight (parameter table)",
+    "source": "tissue the cells (or their secretome) came from",
+    "donor": "donor relative to the recipient (drives immune clearance and donor-specific antibodies)",
+    "route": "route of administration",
+    "repeat_every_h": "hours between doses, when repeat_count > 1",
+}
+
 #: A default draft: the headline design of the README (25-min bilateral IRI in a mouse,
 #: untreated or given 5×10⁵ bone-marrow MSC IV at reperfusion).
 DEFAULT_DRAFT: dict = {
@@ -164,7 +174,7 @@ def model_inputs(model_cls: type[BaseModel], data: dict, prefix: str, skip=(), r
         value = data.get(name, None if required else info.default)
         rng, low, high = _bounds(info)
         item = Input(name=f"{prefix}{name}", label=name, kind="text", value=shown(value), unit=unit_of(name),
-                     range=rng, help=info.description or "", required=required, refresh=name in refresh,
+                     range=rng, help=info.description or HELP_OF_FIELD.get(name, ""), required=required, refresh=name in refresh,
                      low=low, high=high)
         choices = _literals(annotation)
         origin = typing.get_origin(annotation)

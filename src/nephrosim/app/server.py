@@ -333,7 +333,14 @@ def _plot_data(run) -> dict:
                          "status": run.payload["statuses"][arm][0]})
         panels.append({"readout": readout, "unit": str(rows["unit"].iloc[0]) if len(rows) else "",
                        "description": catalogue[readout].description, "arms": arms})
-    return {"time_unit": "days" if days else "h", "panels": panels}
+    from nephrosim.scenarios.schema import scenario_from_dict
+
+    doses: dict[float, list[str]] = {}
+    for arm in scenario_from_dict(run.scenario).arms:
+        for t in arm.treatments:
+            for at in t.dose_times_h():
+                doses.setdefault(round(at / (24.0 if days else 1.0), 9), []).append(f"{arm.name} ({t.product})")
+    return {"time_unit": "days" if days else "h", "panels": panels, "doses": doses}
 
 
 def _compare_tables(run) -> dict:

@@ -39,6 +39,17 @@ const nephrosim = {
     if (data) nephrosim.plots(JSON.parse(data.textContent));
   },
 
+  // Break a long title into lines of at most `width` characters.
+  wrap(text, width) {
+    const lines = [""];
+    text.split(" ").forEach((word) => {
+      const last = lines.length - 1;
+      if (lines[last] && (lines[last] + " " + word).length > width) lines.push(word);
+      else lines[last] = lines[last] ? lines[last] + " " + word : word;
+    });
+    return lines.join("<br>");
+  },
+
   // One Plotly chart per readout, every arm overlaid; untreated arms as a wide grey band.
   plots(data) {
     const box = document.getElementById("plots");
@@ -61,12 +72,24 @@ const nephrosim = {
         treated += 1;
         return t;
       });
+      // doses: a dotted vertical line at each dose time (hover names the arms)
+      const shapes = [], labels = [];
+      Object.entries(data.doses).forEach(([t, arms]) => {
+        shapes.push({type: "line", xref: "x", yref: "paper", x0: Number(t), x1: Number(t), y0: 0, y1: 1,
+                     line: {color: "rgba(60,60,60,0.55)", width: 1, dash: "dot"}});
+        labels.push(`dose at ${Number(t)} ${data.time_unit}: ${arms.join(", ")}`);
+      });
+      if (labels.length) {
+        traces.push({x: Object.keys(data.doses).map(Number), y: Object.keys(data.doses).map(() => 0), yaxis: "y",
+                     mode: "markers", name: "dose", marker: {symbol: "triangle-up", size: 9, color: "#444"},
+                     text: labels, hoverinfo: "text", cliponaxis: false});
+      }
       const layout = {
-        title: {text: panel.description, font: {size: 13}},
+        title: {text: nephrosim.wrap(panel.description, 52), font: {size: 13}},
         xaxis: {title: {text: `time after insult [${data.time_unit}]`}, type: "linear"},
-        yaxis: {title: {text: `${panel.readout} [${panel.unit}]`}},
-        margin: {t: 48, r: 10, b: 48, l: 64}, height: 320,
-        legend: {orientation: "h", y: -0.25}, showlegend: true,
+        yaxis: {title: {text: `${panel.readout} [${panel.unit}]`}, rangemode: "tozero"},
+        shapes, margin: {t: 56, r: 10, b: 120, l: 64}, height: 400,
+        legend: {orientation: "h", x: 0, y: -0.32, yanchor: "top"}, showlegend: true,
       };
       Plotly.newPlot(div, traces, layout, {responsive: true, displaylogo: false});
       charts.push(div);

@@ -1,0 +1,80 @@
+"""Screenshots of every page of ``nephrosim app`` into docs/screenshots/ (rerun after UI changes).
+
+    python scripts/app_screenshots.py [--out docs/screenshots] [--example examples/mouse_iri_msc.yaml]
+
+Starts a real app server on a free port, loads the headline example in Debian's Chromium
+(driven by Playwright, as the UI tests do), runs a comparison and photographs: the builder,
+a bad input, a run in progress, the results (plots and tables), the runs list and the
+parameter table. About a minute on two cores, most of it the simulations.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+from nephrosim.app.browser import app_server, launch
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
+    parser.add_argument("--example", type=Path, default=ROOT / "examples" / "mouse_iri_msc.yaml")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    from playwright.sync_api import sync_playwright
+
+    with app_server() as url, sync_playwright() as p:
+        browser = launch(p)
+        page = browser.new_context(base_url=url, viewport={"width": 1280, "height": 900}).new_page()
+        page.set_default_timeout(180_000)
+
+        def shot(name: str, full_page: bool = False) -> None:
+            path = args.out / f"{name}.png"
+            page.screenshot(path=str(path), full_page=full_page)
+            print(f"wrote {path}")
+
+        page.goto("/builder")
+        page.set_input_files("#load-file", str(args.example))
+        page.click("#load-button")
+        page.wait_for_selector("#builder-message")
+        shot("01_builder")
+        page.locator("#g-arms").scroll_into_view_if_needed()
+        shot("02_builder_arms")
+        page.locator("#g-readouts").scroll_into_view_if_needed()
+        shot("03_builder_readouts")
+
+        page.fill("#f-injury-clamp_min", "-5")
+        page.click("#check")
+        page.wait_for_selector("#problems")
+        page.locator("#f-injury-clamp_min").scroll_into_view_if_needed()
+        shot("04_bad_input")
+        page.fill("#f-injury-clamp_min", "25")
+
+        page.click("#compare")
+        page.wait_for_url(re.compile(r"/runs/[0-9a-f]+$"))
+        page.wait_for_function("Number(document.getElementById('run-progress').value) >= 2")
+        shot("05_run_in_progress")
+        page.wait_for_selector("#run-state.state-done")
+        page.wait_for_selector("#plots[data-ready='1']")
+        shot("06_compare_tables")
+        page.locator("#plots").scroll_into_view_if_needed()
+        shot("07_plots_linear")
+        page.check("#time-log")
+        page.wait_for_timeout(500)
+        page.locator("#plots").scroll_into_view_if_needed()
+        shot("08_plots_log_time")
+
+        page.goto("/runs")
+        page.wait_for_load_state()
+        shot("09_runs")
+        page.goto("/parameters?name=msc&provenance=source")
+        shot("10_parameters")
+        browser.close()
+
+
+if __name__ == "__main__":
+    main()
