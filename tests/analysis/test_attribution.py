@@ -110,7 +110,7 @@ def test_attribute_command_json(tmp_path):
     app = typer.Typer()
     register(app)
     runner = CliRunner()
-    done = runner.invoke(app, ["attribute", str(path), "--outcome", "scr_auc", "--json"])
+    done = runner.invoke(app, ["attribute", str(path), "--outcome", "scr_auc", "--samples", "0", "--json"])
     assert done.exit_code == 0, done.output
     out = json.loads(done.stdout)
     assert set(out) == {"ev"}
@@ -118,8 +118,52 @@ def test_attribute_command_json(tmp_path):
     assert set(ev["shares"]) == set(MECHANISMS)
     assert sum(s["value"] for s in ev["shares"].values()) == pytest.approx(ev["total"], rel=1e-9)
     for s in ev["shares"].values():
-        assert s["lo"] == s["value"] == s["hi"]  # no parameter uncertainty computed
+        assert s["lo"] == s["value"] == s["hi"]  # --samples 0: nominal parameters only
     bad = runner.invoke(app, ["attribute", str(path), "--outcome", "nope"])
     assert bad.exit_code == 2 and "--outcome" in bad.output and "scr_auc" in bad.output
     bad = runner.invoke(app, ["attribute", str(path), "--arm", "vehicle"])
     assert bad.exit_code == 2 and "--arm" in bad.output
+    bad = runner.invoke(app, ["attribute", str(path), "--samples", "-1"])
+    assert bad.exit_code == 2 and "--samples" in bad.output and "Traceback" not in bad.output
+    bad = runner.invoke(app, ["attribute", str(path), "--prior", "uniform"])
+    assert bad.exit_code == 2 and "--prior" in bad.output
+
+
+@pytest.fixture(scope="module")
+def uncertain():
+    """The EV arm over 8 parameter draws (EVs carry 3 of the 6 mechanisms — VEGF, RNA cargo and the
+    anti-inflammatory action —, so 8 distinct coalitions per draw)."""
+    return attribute(reduced({"vehicle", "ev"}), "scr_auc", samples=8, seed=5)
+
+
+def test_efficiency_holds_in_every_parameter_draw(uncertain):
+    for r in uncertain.arms.values():
+        assert r.draw_shares.shape == (8, len(MECHANISMS)) and r.draw_totals.shape == (8,)
+        np.testing.assert_allclose(r.draw_shares.sum(axis=1), r.draw_totals, rtol=1e-9, atol=1e-12)
+        assert np.ptp(r.draw_totals) > 0.1 * r.total  # the draws do vary the benefit
+        # a product without a mechanism gets exactly 0 for it in every draw (null player)
+    ev = uncertain.arms["ev"]
+    for m in ("paracrine_hgf", "paracrine_igf1", "paracrine_antioxidant"):
+        assert np.all(ev.draw_shares[:, MECHANISMS.index(m)] == 0.0)
+
+
+def test_intervals_contain_the_nominal_shares(uncertain):
+    for r in uncertain.arms.values():
+        iv = r.intervals()
+        assert iv["total"][0] <= r.total <= iv["total"][1], (r.arm, iv["total"], r.total)
+        for m, v in r.shares.items():
+            lo, hi = iv[m]
+            assert lo <= v <= hi, (r.arm, m, lo, v, hi)
+        # JSON: per arm total and shares with value, lo, hi
+        d = r.to_dict()
+        assert d["draws"] == 8 and set(d["shares"]) == set(MECHANISMS)
+        assert sum(s["value"] for s in d["shares"].values()) == pytest.approx(d["total"], rel=1e-9)
+        assert all(s["lo"] <= s["hi"] for s in d["shares"].values())
+
+
+def test_draws_depend_only_on_the_seed_and_their_index(uncertain):
+    fewer = attribute(reduced({"vehicle", "ev"}), "scr_auc", samples=3, seed=5)
+    ev, ev3 = uncertain.arms["ev"], fewer.arms["ev"]
+    np.testing.assert_allclose(ev3.draw_shares, ev.draw_shares[:3], rtol=1e-12)
+    np.testing.assert_allclose(ev3.draw_vs_vehicle, ev.draw_vs_vehicle[:3], rtol=1e-12)
+    assert ev3.total == ev.total  # the nominal split does not depend on the draws

@@ -34,8 +34,17 @@ parameter values):
 
 Every coalition is checked: a knocked-out mechanism's effect quantity must stay exactly 0
 over the whole window, otherwise this module's knockout map no longer matches the biology
-and an error is raised. Parameter uncertainty is not propagated: the shares are those of
-the nominal (or calibrated) parameters.
+and an error is raised.
+
+Uncertainty (``samples > 0``): parameter sets are drawn from the ensemble priors
+(:mod:`nephrosim.run.ensemble.priors`: every parameter an ensemble varies, log-normal with
+``cv`` around the nominal value or log-uniform over the table's range, plus the donor
+factor of every treatment whose donor is unknown), seeded — draw ``k`` depends only on
+``seed`` and ``k`` and is shared by every arm (common random numbers). Each draw gets its
+own exact Shapley split (efficiency holds per draw); a share's ``lo``/``hi`` are the
+percentiles of its draws (``conf_level``, default the central 95 %). ``value`` stays the
+share at the nominal parameters, so the values sum exactly to ``total``; it can lie outside
+the draws' interval when the prior is skewed (reported, not hidden).
 """
 
 from __future__ import annotations
@@ -53,11 +62,14 @@ import numpy as np
 from nephrosim.biology.therapy.msc import KNOCKOUT_MECHANISM
 from nephrosim.biology.therapy.paracrine import MECHANISMS
 from nephrosim.errors import UserInputError
+from nephrosim.progress import ProgressBar
 from nephrosim.run.assemble import build_model, scenario_table
+from nephrosim.run.ensemble.priors import Prior, donor_priors, draw, priors_from_table, varied_parameters
 from nephrosim.run.simulation import as_scenario, compile_arm, solver_options
 from nephrosim.scenarios.schema import Scenario
 
-__all__ = ["ArmAttribution", "Attribution", "OUTCOMES", "attribute", "knockout_values", "shapley", "shapley_interactions"]
+__all__ = ["ArmAttribution", "Attribution", "OUTCOMES", "attribute", "knockout_values", "shapley", "shapley_interactions",
+           "uncertainty_priors"]
 
 
 @dataclass(frozen=True)
@@ -200,7 +212,12 @@ class ArmAttribution:
     vehicle arm; ``non_paracrine`` = ``vs_vehicle − total`` (e.g. microembolic harm of
     arterial cells; ~0 for IV products up to solver tolerance). ``coalitions[mask]``: benefit
     of the coalition whose bit i is mechanism i of ``mechanisms``. ``interactions``: pairwise
-    Shapley interaction indices. ``lo``/``hi`` equal the values (no parameter uncertainty).
+    Shapley interaction indices. All of these are at the nominal parameters.
+
+    Uncertainty: ``draw_shares[k, i]`` is mechanism i's share in parameter draw k,
+    ``draw_totals[k]`` and ``draw_vs_vehicle[k]`` that draw's benefits (empty without
+    draws); ``lo``/``hi`` map ``total``, ``vs_vehicle`` and each mechanism to the
+    ``conf_level`` percentile interval of the draws (equal to the value without draws).
     """
 
     arm: str
@@ -211,6 +228,11 @@ class ArmAttribution:
     shares: Mapping[str, float]
     interactions: np.ndarray = field(repr=False)
     coalitions: np.ndarray = field(repr=False)
+    draw_shares: np.ndarray = field(default_factory=lambda: np.zeros((0, len(MECHANISMS))), repr=False)
+    draw_totals: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
+    draw_vs_vehicle: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
+    conf_level: float = 0.95
+    draw_coalitions: np.ndarray = field(default_factory=lambda: np.zeros((0, 1 << len(MECHANISMS))), repr=False)
 
     def interaction(self, a: str, b: str) -> float:
         return float(self.interactions[self.mechanisms.index(a), self.mechanisms.index(b)])
@@ -220,9 +242,57 @@ class ArmAttribution:
         mask = sum(1 << self.mechanisms.index(m) for m in active)
         return float(self.coalitions[mask])
 
+    def knockout_kept(self, mechanism: str) -> tuple[float, float, float]:
+        """Fraction of the paracrine benefit kept when only ``mechanism`` is knocked out (the
+        single-factor knockout of an experiment): nominal value and its interval over the draws."""
+        full = (1 << len(self.mechanisms)) - 1
+        mask = full & ~(1 << self.mechanisms.index(mechanism))
+        nominal = self.coalitions[mask] / self.total if self.total else float("nan")
+        d = self.draw_coalitions
+        ok = d[:, full] != 0 if d.size else np.zeros(0, bool)
+        lo, hi = self._interval(d[ok, mask] / d[ok, full] if d.size else np.zeros(0), nominal)
+        return float(nominal), lo, hi
+
+    def _interval(self, draws: np.ndarray, value: float) -> tuple[float, float]:
+        if draws.size == 0:
+            return value, value
+        tail = 50.0 * (1.0 - self.conf_level)
+        lo, hi = np.percentile(draws, [tail, 100.0 - tail])
+        return float(lo), float(hi)
+
+    @property
+    def lo(self) -> dict[str, float]:
+        return {k: v[0] for k, v in self.intervals().items()}
+
+    @property
+    def hi(self) -> dict[str, float]:
+        return {k: v[1] for k, v in self.intervals().items()}
+
+    def intervals(self) -> dict[str, tuple[float, float]]:
+        """``total``, ``vs_vehicle`` and each mechanism → (lo, hi) over the parameter draws."""
+        out = {"total": self._interval(self.draw_totals, self.total),
+               "vs_vehicle": self._interval(self.draw_vs_vehicle, self.vs_vehicle)}
+        for i, m in enumerate(self.mechanisms):
+            out[m] = self._interval(self.draw_shares[:, i], self.shares[m])
+        return out
+
+    def fraction_interval(self, mechanism: str) -> tuple[float, float]:
+        """``conf_level`` interval of the mechanism's fraction of the total (share / total) over the draws."""
+        i = self.mechanisms.index(mechanism)
+        ok = self.draw_totals != 0
+        nominal = self.shares[mechanism] / self.total if self.total else float("nan")
+        return self._interval(self.draw_shares[ok, i] / self.draw_totals[ok], nominal)
+
     def to_dict(self) -> dict:
-        return {"total": self.total, "vs_vehicle": self.vs_vehicle, "non_paracrine": self.non_paracrine,
-                "shares": {m: {"value": v, "lo": v, "hi": v} for m, v in self.shares.items()}}
+        iv = self.intervals()
+        return {"total": self.total, "total_lo": iv["total"][0], "total_hi": iv["total"][1],
+                "vs_vehicle": self.vs_vehicle, "non_paracrine": self.non_paracrine,
+                "draws": int(self.draw_totals.size), "conf_level": self.conf_level,
+                "shares": {m: {"value": v, "lo": iv[m][0], "hi": iv[m][1],
+                               "fraction": v / self.total if self.total else None,
+                               "fraction_lo": self.fraction_interval(m)[0] if self.total else None,
+                               "fraction_hi": self.fraction_interval(m)[1] if self.total else None}
+                           for m, v in self.shares.items()}}
 
 
 @dataclass(frozen=True)
@@ -235,19 +305,23 @@ class Attribution:
     vehicle: str
     vehicle_outcome: float
     arms: Mapping[str, ArmAttribution]
+    samples: int = 0
+    seed: int = 0
 
     def to_dict(self) -> dict:
-        """Per treated arm ``{"total", "vs_vehicle", "non_paracrine", "shares": {m: {value, lo, hi}}}``."""
+        """Per treated arm ``{"total", "total_lo", "total_hi", "vs_vehicle", "non_paracrine", "draws",
+        "conf_level", "shares": {m: {value, lo, hi}}}``."""
         return {a: r.to_dict() for a, r in self.arms.items()}
 
     def to_frame(self):
-        """One row per arm and mechanism: share, fraction of the total, interaction with VEGF."""
+        """One row per arm and mechanism: share with its interval, fraction of the total, interaction with VEGF."""
         import pandas as pd
 
         rows = []
         for a, r in self.arms.items():
+            iv = r.intervals()
             for m, v in r.shares.items():
-                rows.append({"arm": a, "mechanism": m, "share": v,
+                rows.append({"arm": a, "mechanism": m, "share": v, "lo": iv[m][0], "hi": iv[m][1],
                              "fraction": v / r.total if r.total else float("nan"),
                              "interaction_with_vegf": r.interaction(m, "paracrine_vegf") if m != "paracrine_vegf" else 0.0})
         return pd.DataFrame(rows)
@@ -262,8 +336,22 @@ def _scalar(outcome: Outcome, times: np.ndarray, y: np.ndarray) -> np.ndarray:
     return y[..., -1]
 
 
+def uncertainty_priors(scenario: Scenario, prior: str = "lognormal", cv: float = 0.3,
+                       donor_variability: bool = True) -> list[Prior]:
+    """The ensemble's priors for ``scenario`` (:func:`nephrosim.run.ensemble.ensemble` with the
+    same ``prior``, ``cv`` and ``donor_variability``)."""
+    if prior not in ("lognormal", "table"):
+        raise UserInputError(f"prior: {prior!r} is not 'lognormal' or 'table'")
+    if isinstance(cv, bool) or not (isinstance(cv, (int, float)) and 0 <= cv < np.inf):
+        raise UserInputError(f"cv: {cv!r} must be a finite number >= 0")
+    priors = priors_from_table(varied_parameters(scenario), float(cv), prior)
+    return priors + (donor_priors(scenario) if donor_variability else [])
+
+
 def attribute(scenario: Scenario | str | Path | Mapping, outcome: str = "scr_auc",
-              arms: Sequence[str] | None = None, vehicle: str | None = None) -> Attribution:
+              arms: Sequence[str] | None = None, vehicle: str | None = None, *,
+              samples: int = 0, seed: int = 0, prior: str = "lognormal", cv: float = 0.3,
+              conf_level: float = 0.95, progress: bool = False) -> Attribution:
     """Exact Shapley attribution of each treated arm's benefit to the six paracrine mechanisms.
 
     Arguments
@@ -272,15 +360,26 @@ def attribute(scenario: Scenario | str | Path | Mapping, outcome: str = "scr_auc
     outcome : one of :data:`OUTCOMES` (default ``scr_auc``: SCr AUC over 0–7 d).
     arms : treated arms to attribute (default: every arm with treatments).
     vehicle : the untreated reference arm (default: the first arm without treatments).
+    samples : parameter draws for the intervals (0: nominal parameters only, ``lo == hi``).
+    seed, prior, cv : the draws (:func:`uncertainty_priors`; as ``nephrosim ensemble``).
+    conf_level : central probability of the ``lo``–``hi`` percentile interval.
+    progress : show a progress bar (one step per arm).
 
     Returns
     -------
-    :class:`Attribution`. 64 simulations per arm on one compiled model. Raises
+    :class:`Attribution`. Per arm and parameter set, 64 coalitions (fewer distinct
+    simulations where a product lacks a mechanism) on one compiled model. Raises
     :class:`~nephrosim.errors.UserInputError` for an unknown outcome or arm, a missing
-    vehicle arm, or a failed simulation.
+    vehicle arm, a bad option, or a failed simulation.
     """
     if outcome not in OUTCOMES:
         raise UserInputError(f"outcome: {outcome!r} is not one of {', '.join(OUTCOMES)}")
+    if isinstance(samples, bool) or not isinstance(samples, (int, np.integer)) or not 0 <= samples <= 10_000:
+        raise UserInputError(f"samples: {samples!r}; give 0 (nominal only) to 10000 parameter draws")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**63:
+        raise UserInputError(f"seed: {seed!r}; give a whole number from 0 to 2**63 - 1")
+    if not 0.0 < conf_level < 1.0:
+        raise UserInputError(f"conf_level: {conf_level!r}; give a probability between 0 and 1, e.g. 0.95")
     out_def = OUTCOMES[outcome]
     scenario = as_scenario(scenario)
     if vehicle is None:
@@ -304,43 +403,73 @@ def attribute(scenario: Scenario | str | Path | Mapping, outcome: str = "scr_auc
     sub = scenario.model_copy(update={"readouts": (out_def.readout, *mechanisms), "times_h": tuple(times)})
     options = solver_options(sub, "final")
     sign = 1.0 if out_def.higher_is_better else -1.0
+    priors = uncertainty_priors(sub, prior, cv) if samples else []
+    # row 0: nominal parameters; rows 1..samples: the draws (ensemble samples 0..samples-1)
+    drawn = draw(priors, 0, samples, int(seed)) if samples else np.zeros((0, 0))
+    prior_names = [p.name for p in priors]
 
-    def run(arm: str, names=(), rows=None):
+    def run(arm: str, names, rows, bar):
+        """Outcome and effect quantities of each row of parameter values (distinct rows simulated once)."""
         program = compile_arm(sub, arm)
         sim = program.simulator(options)
-        rows = np.zeros((1, 0)) if rows is None else rows
-        raw, statuses = sim.run_batch(times, names, rows)
+        unique, inverse = np.unique(rows, axis=0, return_inverse=True) if rows.shape[1] else (rows[:1], np.zeros(len(rows), int))
+        raw, statuses = sim.run_batch(times, names, unique)
         bad = [s for s in statuses if not s.ok]
         if bad:
             raise UserInputError(f"arms: {len(bad)} of {len(statuses)} simulations of arm {arm!r} failed "
-                                 f"({bad[0].message}); fix the scenario so that `nephrosim simulate` runs it")
-        values = program.convert(raw)
+                                 f"({bad[0].message}); fix the scenario so that `nephrosim simulate` runs it"
+                                 + ("" if not samples else ", or draw closer to the nominal values (--cv)"))
+        values = program.convert(raw)[np.asarray(inverse).reshape(-1)]
         return _scalar(out_def, times, values[:, :, 0]), values[:, :, 1:], program.units[0]
 
-    ref, _, unit = run(vehicle)
-    ref = float(ref[0])
-    results = {}
-    for arm in arms:
-        kos = knockout_values(sub, arm)
-        names = sorted({n for d in kos.values() for n in d})
-        program_values = build_model(sub, arm).parameter_values
-        rows = np.empty((1 << len(mechanisms), len(names)))
-        for mask in range(rows.shape[0]):
-            off = {n: v for i, m in enumerate(mechanisms) if not mask >> i & 1 for n, v in kos[m].items()}
-            rows[mask] = [off.get(n, program_values[n]) for n in names]
-        y, effects, _ = run(arm, names, rows)
-        for mask in range(rows.shape[0]):
-            leaked = [m for i, m in enumerate(mechanisms)
-                      if not mask >> i & 1 and np.max(np.abs(effects[mask, :, i])) > 0.0]
-            if leaked:
-                raise RuntimeError(f"arm {arm!r}: knocking out {leaked} left their effect non-zero; the knockout "
-                                   "map of nephrosim.analysis.attribution no longer matches the biology")
-        v = sign * (y - y[0])  # benefit over the all-knocked-out arm
-        phi = shapley(v)
-        full = float(v[-1])
-        vs_vehicle = float(sign * (y[-1] - ref))
-        results[arm] = ArmAttribution(arm, mechanisms, full, vs_vehicle, vs_vehicle - full,
-                                      {m: float(p) for m, p in zip(mechanisms, phi)},
-                                      shapley_interactions(v), v)
+    def sets(program_values: Mapping[str, float]) -> tuple[list[str], np.ndarray]:
+        """The arm's parameter sets: nominal, then each draw (only the priors this arm's model has)."""
+        cols = [j for j, n in enumerate(prior_names) if n in program_values]
+        names = [prior_names[j] for j in cols]
+        base = np.array([[program_values[n] for n in names]])
+        return names, np.vstack([base, drawn[:, cols]]) if names else np.zeros((samples + 1, 0))
+
+    n_sets = samples + 1
+    with ProgressBar("attribution (arm × parameter set)", len(arms) + 1, 0, progress) as bar:
+        names, sets_vehicle = sets(build_model(sub, vehicle).parameter_values)
+        ref_all, _, unit = run(vehicle, names, sets_vehicle, bar)
+        bar.advance()
+        ref = float(ref_all[0])
+        results = {}
+        for arm in arms:
+            kos = knockout_values(sub, arm)
+            program_values = build_model(sub, arm).parameter_values
+            prior_cols, param_sets = sets(program_values)
+            ko_names = sorted({n for d in kos.values() for n in d} - set(prior_cols))
+            names = prior_cols + ko_names
+            n_masks = 1 << len(mechanisms)
+            rows = np.empty((n_sets, n_masks, len(names)))
+            for mask in range(n_masks):
+                off = {n: v for i, m in enumerate(mechanisms) if not mask >> i & 1 for n, v in kos[m].items()}
+                for j, n in enumerate(names):
+                    if n in off:
+                        rows[:, mask, j] = off[n]
+                    elif j < len(prior_cols):
+                        rows[:, mask, j] = param_sets[:, j]
+                    else:
+                        rows[:, mask, j] = program_values[n]
+            y, effects, _ = run(arm, names, rows.reshape(n_sets * n_masks, len(names)), bar)
+            y, effects = y.reshape(n_sets, n_masks), effects.reshape(n_sets, n_masks, *effects.shape[1:])
+            for mask in range(n_masks):
+                leaked = [m for i, m in enumerate(mechanisms)
+                          if not mask >> i & 1 and np.max(np.abs(effects[:, mask, :, i])) > 0.0]
+                if leaked:
+                    raise RuntimeError(f"arm {arm!r}: knocking out {leaked} left their effect non-zero; the knockout "
+                                       "map of nephrosim.analysis.attribution no longer matches the biology")
+            v = sign * (y - y[:, :1])  # benefit over the all-knocked-out arm, per parameter set
+            phi = np.array([shapley(vk) for vk in v])
+            vs_vehicle = sign * (y[:, -1] - ref_all)
+            full = float(v[0, -1])
+            results[arm] = ArmAttribution(
+                arm, mechanisms, full, float(vs_vehicle[0]), float(vs_vehicle[0]) - full,
+                {m: float(p) for m, p in zip(mechanisms, phi[0])}, shapley_interactions(v[0]), v[0],
+                draw_shares=phi[1:], draw_totals=v[1:, -1], draw_vs_vehicle=vs_vehicle[1:], conf_level=conf_level,
+                draw_coalitions=v[1:])
+            bar.advance()
     auc_unit = f"{unit}·d" if out_def.kind == "auc" else unit
-    return Attribution(scenario.name, outcome, auc_unit, vehicle, ref, results)
+    return Attribution(scenario.name, outcome, auc_unit, vehicle, ref, results, int(samples), int(seed))

@@ -2,7 +2,8 @@
 mechanisms a readout depends on.
 
     nephrosim sensitivity SCENARIO --method sobol|morris --readout R --at T --arm A --samples N [--seed S] [--json]
-    nephrosim attribute SCENARIO [--outcome scr_auc] [--arm A ...] [--json]
+    nephrosim attribute SCENARIO [--outcome scr_auc] [--arm A ...] [--samples K] [--seed S] [--plot f.png] [--json]
+    nephrosim optimize-protocol SPEC.yaml [--out DIR] [--trials N] [--plot front.png] [--json]
 
 Register them on the ``nephrosim`` app with ``mechanisms.register(app)``. Errors in user input
 print one line naming the option and the fix, and exit with status 2.
@@ -11,6 +12,7 @@ print one line naming the option and the fix, and exit with status 2.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import List, Optional
 
@@ -20,7 +22,9 @@ from nephrosim.errors import UserInputError
 
 #: the library's field names → this command's options, for error messages
 _OPTION = {"readout": "--readout", "at": "--at", "samples": "--samples", "method": "--method",
-           "parameters": "--parameter", "outcome": "--outcome", "arms": "--arm", "vehicle": "--arm"}
+           "parameters": "--parameter", "outcome": "--outcome", "arms": "--arm", "vehicle": "--arm",
+           "seed": "--seed", "prior": "--prior", "cv": "--cv", "trials": "--trials", "out": "--out",
+           "search": "search"}
 
 
 def _fail(message: str, code: int = 2):
@@ -58,11 +62,17 @@ def sensitivity(
     seed: int = typer.Option(0, "--seed", help="seed of the design and the bootstrap"),
     parameter: Optional[List[str]] = typer.Option(None, "--parameter", help="vary only this parameter (repeat "
                                                   "the option); default: every parameter ensembles vary"),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="write a bar chart of the indices with their CIs "
+                                        "(png, svg, pdf)"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
 ):
     """Global sensitivity (SALib) of one readout of one arm at one time to the model's parameters."""
     try:
         from nephrosim.analysis.sensitivity import METHODS, scenario_sensitivity
+        from nephrosim.io import check_writable
+
+        if plot is not None:
+            check_writable(plot)
 
         if method not in METHODS:
             raise UserInputError(f"--method {method!r}: use one of {', '.join(METHODS)}")
@@ -74,6 +84,10 @@ def sensitivity(
             raise UserInputError(f"--samples {samples}: Morris needs at least 2 trajectories (10–50 is usual)")
         result = scenario_sensitivity(scenario, readout=readout, at_h=at, arm=arm, method=method,
                                       samples=samples, seed=seed, parameters=parameter or None)
+        if plot is not None:
+            from nephrosim.analysis.mechanism_plots import sobol_bars
+
+            sobol_bars(result, plot)
     except _user_errors() as exc:
         _fail(_message(exc))
     if as_json:
@@ -96,32 +110,108 @@ def attribute(
                                 "tubular_injury_auc"),
     arm: Optional[List[str]] = typer.Option(None, "--arm", help="attribute only this treated arm (repeat the "
                                             "option); default: every treated arm"),
+    samples: int = typer.Option(20, "--samples", help="parameter draws for the intervals (0: nominal only); "
+                                "each costs up to 64 simulations per arm"),
+    seed: int = typer.Option(0, "--seed", help="seed of the parameter draws"),
+    prior: str = typer.Option("lognormal", "--prior", help="lognormal (nominal x LN(--cv)) or table "
+                              "(log-uniform on the table's range), as `nephrosim ensemble`"),
+    cv: float = typer.Option(0.3, "--cv", help="coefficient of variation of the lognormal prior"),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="write a Shapley waterfall per arm (png, svg, pdf)"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object: per arm total and shares"),
 ):
     """Exact Shapley attribution of each treated arm's benefit to the six paracrine mechanisms."""
     try:
         from nephrosim.analysis.attribution import OUTCOMES, attribute as run
+        from nephrosim.io import check_writable
 
         if outcome not in OUTCOMES:
             raise UserInputError(f"--outcome {outcome!r}: use one of {', '.join(OUTCOMES)}")
-        result = run(scenario, outcome=outcome, arms=arm or None)
+        if plot is not None:
+            check_writable(plot)
+        result = run(scenario, outcome=outcome, arms=arm or None, samples=samples, seed=seed, prior=prior, cv=cv,
+                     progress=sys.stderr.isatty())
+        if plot is not None:
+            from nephrosim.analysis.mechanism_plots import shapley_waterfall
+
+            shapley_waterfall(result, plot)
     except _user_errors() as exc:
         _fail(_message(exc))
     if as_json:
         _echo_json(result.to_dict())
         return
+    spread = ("nominal parameters, no uncertainty" if not samples else
+              f"value at the nominal parameters, [95 % interval over {samples} parameter draws, {prior} prior"
+              + (f", CV {cv:g}" if prior == "lognormal" else "") + f", seed {seed}]")
     typer.echo(f"Outcome: {OUTCOMES[outcome].description}, {result.unit} (vehicle arm {result.vehicle!r}: "
                f"{result.vehicle_outcome:.4g}). Benefit of each arm over the same arm with all six mechanisms "
-               "knocked out, split by exact Shapley values (nominal parameters, no uncertainty).")
+               f"knocked out, split by exact Shapley values ({spread}).")
     for name, r in result.arms.items():
-        typer.echo(f"\n{name}: total {r.total:.4g} (vs vehicle {r.vs_vehicle:.4g})")
+        iv = r.intervals()
+        typer.echo(f"\n{name}: total {r.total:.4g} [{iv['total'][0]:.3g}, {iv['total'][1]:.3g}] "
+                   f"(vs vehicle {r.vs_vehicle:.4g})")
         for m, v in sorted(r.shares.items(), key=lambda kv: -abs(kv[1])):
             frac = f"{v / r.total:6.1%}" if r.total else "     -"
             vegf = "" if m == "paracrine_vegf" else f"   interaction with VEGF {r.interaction(m, 'paracrine_vegf'):+.3g}"
-            typer.echo(f"  {m:28s} {v:10.4g} {frac}{vegf}")
+            typer.echo(f"  {m:28s} {v:10.4g} [{iv[m][0]:.3g}, {iv[m][1]:.3g}] {frac}{vegf}")
+
+
+def optimize_protocol(
+    spec: Path = typer.Argument(..., help="search spec YAML (example: examples/protocols/optimize.yaml)"),
+    out: Path = typer.Option(Path("protocol_search_out"), "--out", help="folder of the study (study.journal), "
+                             "front.csv, trials.csv and references.csv; rerun to continue the study there"),
+    trials: Optional[int] = typer.Option(None, "--trials", help="total trials (default: optimizer.trials of the spec)"),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="write the Pareto front (efficacy vs the first risk), "
+                                        "protocols labelled (png, svg, pdf)"),
+    as_json: bool = typer.Option(False, "--json", help="print one JSON object: front, references, counts"),
+):
+    """Multi-objective search (optuna NSGA-II) of cultivation and administration protocols: robust efficacy vs risk."""
+    try:
+        from nephrosim.analysis.protocol_search import EFFICACY, optimize_protocol as run, load_spec
+        from nephrosim.io import check_writable
+
+        if plot is not None:
+            check_writable(plot)
+        parsed = load_spec(spec)
+        result = run(spec, out, trials=trials, progress=sys.stderr.isatty())
+        if plot is not None:
+            import pandas as pd
+            from nephrosim.analysis.mechanism_plots import pareto_plot
+
+            t = result.trials
+            x = parsed.risks[0]
+            refs = None
+            if len(result.references) and EFFICACY in result.references:
+                ok = result.references.dropna(subset=[EFFICACY])
+                refs = pd.DataFrame({"label": ok["reference"], "x": ok[x], "y": ok[EFFICACY]})
+            pareto_plot(t, [f"#{n}" for n in t["trial"]], t["trial"].isin(result.front["trial"]), x, EFFICACY,
+                        plot, refs, f"{parsed.name}: {EFFICACY} = {parsed.efficacy_quantile:g} quantile of the "
+                        f"{parsed.outcome} benefit")
+    except _user_errors() as exc:
+        _fail(_message(exc))
+    risks = list(parsed.risks)
+    if as_json:
+        _echo_json({"completed": result.completed, "failed": result.failed, "computed_now": result.computed,
+                    "objectives": {EFFICACY: "maximize", **{r: "minimize" for r in risks}},
+                    "front": json.loads(result.front.to_json(orient="records")),
+                    "references": json.loads(result.references.to_json(orient="records"))})
+        return
+    typer.echo(f"{parsed.name}: {result.completed} trials completed ({result.computed} now, {result.failed} failed), "
+               f"study in {out}. {EFFICACY} = {parsed.efficacy_quantile:g} quantile of the {parsed.outcome} benefit "
+               f"over {parsed.uncertainty.samples} parameter sets ({parsed.efficacy_scale}); risks (lower is better): {', '.join(risks)}.")
+    typer.echo(f"\nPareto front ({len(result.front)} protocols; {out / 'front.csv'}):")
+    cols = ["trial", "protocol", EFFICACY, "nominal_benefit", *risks, "n_assumed"]
+    typer.echo(result.front[cols].sort_values(EFFICACY, ascending=False).to_string(
+        index=False, float_format=lambda v: f"{v:.3g}", max_colwidth=100))
+    if len(result.references):
+        typer.echo("\nShipped protocols against the front:")
+        for _, r in result.references.iterrows():
+            typer.echo(f"  {r['reference']}: {EFFICACY} {r.get(EFFICACY, float('nan')):.3g}; {r.get('verdict', r.get('failure'))}")
+    typer.echo("\nEach protocol's cited (source) and assumed protocol_* rows are in front.csv "
+               "(cited_modifiers, assumed_modifiers).")
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``sensitivity`` and ``attribute`` to the ``nephrosim`` app."""
+    """Add ``sensitivity``, ``attribute`` and ``optimize-protocol`` to the ``nephrosim`` app."""
     app.command("sensitivity")(sensitivity)
     app.command("attribute")(attribute)
+    app.command("optimize-protocol")(optimize_protocol)
