@@ -11,8 +11,14 @@ from nephrosim.app.browser import app_server, launch
 
 
 @pytest.fixture(scope="session")
-def app_url():
-    with app_server() as url:
+def evidence_db(tmp_path_factory):
+    """The app's evidence store: a fresh one, seeded from the packaged evidence on first use."""
+    return tmp_path_factory.mktemp("evidence") / "evidence.duckdb"
+
+
+@pytest.fixture(scope="session")
+def app_url(evidence_db):
+    with app_server(env={"NEPHROSIM_DB": str(evidence_db)}) as url:
         yield url
 
 

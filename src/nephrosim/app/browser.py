@@ -47,11 +47,14 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def app_server(port: int | None = None, workers: int = 2, timeout_s: float = 60.0) -> Iterator[str]:
-    """Run ``nephrosim app`` in its own process; yield its base URL; stop it on exit."""
+def app_server(port: int | None = None, workers: int = 2, timeout_s: float = 60.0,
+               env: dict[str, str] | None = None) -> Iterator[str]:
+    """Run ``nephrosim app`` in its own process (``env`` added to this one's environment);
+    yield its base URL; stop it on exit."""
     port = port or free_port()
     proc = subprocess.Popen([sys.executable, "-m", "nephrosim", "app", "--port", str(port), "--workers", str(workers)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, **(env or {})})
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout_s

@@ -270,6 +270,14 @@ def create_app(max_workers: int = 2, warm_up: bool = True) -> Starlette:
         return page(request, "parameters.html", records=records, species=species, name=text, provenance=provenance,
                     all_species=SPECIES, kinds=PROVENANCE_KINDS, problems=problems)
 
+    async def evidence(request: Request):
+        from starlette.concurrency import run_in_threadpool
+
+        query = {k: request.query_params.get(k, "").strip() for k in ("readout", "injury", "species", "product",
+                                                                       "by")}
+        context = await run_in_threadpool(_evidence_context, query)
+        return page(request, "evidence.html", 422 if context["problems"] else 200, query=query, **context)
+
     async def plotly_js(request: Request):
         return FileResponse(resources.files("plotly") / "package_data" / "plotly.min.js",
                             media_type="text/javascript")
@@ -300,6 +308,7 @@ def create_app(max_workers: int = 2, warm_up: bool = True) -> Starlette:
         Route("/runs/{run_id:str}/download/{what:str}", run_download),
         Route("/api/runs/{run_id:str}", run_status),
         Route("/parameters", parameters),
+        Route("/evidence", evidence),
         Route("/static/plotly.min.js", plotly_js),
         Mount("/static", StaticFiles(packages=[("nephrosim.app", "static")]), name="static"),
     ]
@@ -312,6 +321,45 @@ def _parameter_names() -> list[str]:
     from nephrosim.biology.parameters import ParameterTable
 
     return sorted(ParameterTable.default().names())
+
+
+def _svg_data_uri(fig) -> str:
+    """A matplotlib figure as an ``<img>`` source (SVG; an image cannot run scripts)."""
+    import base64
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="svg", bbox_inches="tight")
+    return "data:image/svg+xml;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def _evidence_context(query: dict) -> dict:
+    """The studies of the evidence store matching ``query``; with a readout, their meta-analysis
+    (random effects, REML) with forest and funnel plots, exclusions and assumptions."""
+    from nephrosim.evidence import EvidenceError, EvidenceStore, meta_analyse
+    from nephrosim.evidence.vocab import INJURIES, INJURY_GROUPS, PRODUCTS, READOUTS, SPECIES, SPECIES_GROUPS
+
+    choices = {"readout": sorted(READOUTS), "injury": sorted({*INJURIES, *INJURY_GROUPS}),
+               "species": [*SPECIES, *SPECIES_GROUPS], "product": [p for p in PRODUCTS if p not in ("none", "other")],
+               "by": ["route", "species", "injury", "product", "cell_source", "donor"]}
+    context = {"choices": choices, "problems": [], "studies": None, "meta": None}
+    bad = [f"{k} {v!r}: use one of {', '.join(choices[k])}" for k, v in query.items() if v and v not in choices[k]]
+    if bad:
+        context["problems"] = bad
+        return context
+    filters = {k: query[k] or None for k in ("injury", "species", "product")}
+    try:
+        store = EvidenceStore()
+        studies = store.studies(readout=query["readout"] or None, **filters)
+        context["studies"] = studies.to_dict("records")
+        if query["readout"]:
+            res = meta_analyse(readout=query["readout"], store=store, by=query["by"] or None, **filters)
+            from nephrosim.evidence.plots import forest_plot, funnel_plot
+
+            context["meta"] = {"report": res.report(), "forest": _svg_data_uri(forest_plot(res)),
+                               "funnel": _svg_data_uri(funnel_plot(res)) if res.result.k >= 3 else None}
+    except EvidenceError as exc:  # too few studies, or a bad filter: the message names it and the fix
+        context["problems"] = [str(exc)]
+    return context
 
 
 def _plot_data(run) -> dict:
