@@ -4,8 +4,8 @@
 
 Starts a real app server on a free port, loads the headline example in Debian's Chromium
 (driven by Playwright, as the UI tests do), runs a comparison and photographs: the builder,
-a bad input, a run in progress, the results (plots and tables), the runs list and the
-parameter table. About a minute on two cores, most of it the simulations.
+a bad input, a run in progress, the results (plots and tables), the runs list, the parameter table
+and the evidence page with a forest plot. About a minute on two cores, most of it the simulations.
 """
 
 from __future__ import annotations
@@ -27,7 +27,10 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     from playwright.sync_api import sync_playwright
 
-    with app_server() as url, sync_playwright() as p:
+    import tempfile
+
+    db = Path(tempfile.mkdtemp(prefix="nephrosim-screenshots-")) / "evidence.duckdb"  # not the user's store
+    with app_server(env={"NEPHROSIM_DB": str(db)}) as url, sync_playwright() as p:
         browser = launch(p)
         page = browser.new_context(base_url=url, viewport={"width": 1280, "height": 900}).new_page()
         page.set_default_timeout(180_000)
@@ -73,6 +76,9 @@ def main() -> None:
         shot("09_runs")
         page.goto("/parameters?name=msc&provenance=source")
         shot("10_parameters")
+        page.goto("/evidence?readout=serum_creatinine&injury=aki&product=msc")
+        page.wait_for_selector("#forest")
+        shot("11_evidence_forest")
         browser.close()
 
 
