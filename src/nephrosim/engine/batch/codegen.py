@@ -1,0 +1,304 @@
+"""Generate C for one model structure: rules, right-hand side, sparse Jacobian, sparse LU.
+
+* ``rules`` evaluates every assignment rule once, in dependency order.
+* ``jac`` is the exact Jacobian ∂f/∂y and the time derivative ∂f/∂t (Rosenbrock methods
+  need both), by forward-mode differentiation through the rules: each rule's partial
+  derivatives with respect to the symbols it uses directly are differentiated symbolically
+  (sympy) and chained along the rule graph as sparse vectors, so the code grows with the
+  model, not with its fully inlined size.
+* ``lu_factor``/``lu_solve`` are straight-line sparse LU code for the pattern of
+  W = I/(hγ) − J: the elimination order (minimum degree) and the fill-in are found once,
+  here, and shared by every patient — the "symbolic factorization" of KLU, unrolled.
+  There is no pivoting: W's diagonal dominates for small h, and a zero or non-finite pivot
+  makes the step fail and retry with a smaller h (see the solver template).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sympy as sp
+from sympy.printing.c import C99CodePrinter
+
+from nephrosim.engine.batch.symbolic import TIME, SymbolicModel
+
+
+class _Printer(C99CodePrinter):
+    """C99 with model symbols mapped to arrays and small integer powers multiplied out."""
+
+    def __init__(self, names: dict[str, str]):
+        super().__init__()
+        self._names = names
+
+    def _print_Symbol(self, expr):
+        return self._names[expr.name]
+
+    def _print_Pow(self, expr):
+        b, e = expr.base, expr.exp
+        if e.is_Integer and 1 <= abs(int(e)) <= 4:
+            prod = "*".join([f"({self._print(b)})"] * abs(int(e)))
+            return f"({prod})" if int(e) > 0 else f"(1.0/({prod}))"
+        if e == sp.Rational(1, 2):
+            return f"sqrt({self._print(b)})"
+        if e == sp.Rational(-1, 2):
+            return f"(1.0/sqrt({self._print(b)}))"
+        return f"pow({self._print(b)}, {self._print(e)})"
+
+    def _print_Float(self, expr):
+        return repr(float(expr))
+
+    def _print_Rational(self, expr):
+        return f"({float(expr.p)!r}/{float(expr.q)!r})"
+
+    def _print_Integer(self, expr):
+        return f"{float(expr)!r}"
+
+
+def _d(e: sp.Expr, x: sp.Symbol) -> sp.Expr:  # noqa: C901 - one rule per node type
+    """d e / d x, written so that it stays finite where the function is (``x**a`` at 0)."""
+    if not e.has(x):
+        return sp.Integer(0)
+    if e == x:
+        return sp.Integer(1)
+    if e.is_Add:
+        return sp.Add(*[_d(a, x) for a in e.args])
+    if e.is_Mul:
+        terms = []
+        for i, a in enumerate(e.args):
+            da = _d(a, x)
+            if da != 0:
+                terms.append(sp.Mul(*e.args[:i], da, *e.args[i + 1:]))
+        return sp.Add(*terms)
+    if e.is_Pow:
+        b, p = e.args
+        out = sp.Integer(0)
+        db = _d(b, x)
+        if db != 0:
+            out += p * sp.Pow(b, p - 1) * db
+        dp = _d(p, x)
+        if dp != 0:
+            out += e * sp.log(b) * dp
+        return out
+    if isinstance(e, sp.exp):
+        return e * _d(e.args[0], x)
+    if isinstance(e, sp.log):
+        return _d(e.args[0], x) / e.args[0]
+    if isinstance(e, (sp.Max, sp.Min)):
+        a, rest = e.args[0], e.func(*e.args[1:])
+        cond = sp.Ge(a, rest) if isinstance(e, sp.Max) else sp.Le(a, rest)
+        return sp.Piecewise((_d(a, x), cond), (_d(rest, x), True))
+    if isinstance(e, sp.Piecewise):
+        return sp.Piecewise(*[(_d(v, x), c) for v, c in e.args])
+    if isinstance(e, sp.Abs):
+        a = e.args[0]
+        return sp.Piecewise((_d(a, x), sp.Ge(a, 0)), (-_d(a, x), True))
+    if isinstance(e, (sp.floor, sp.ceiling)):
+        return sp.Integer(0)
+    raise NotImplementedError(f"no derivative rule for {e.func.__name__}")
+
+
+def _min_degree_order(n: int, pattern: set[tuple[int, int]]) -> list[int]:
+    """Greedy minimum-degree elimination order on the symmetrized pattern."""
+    adj = {i: set() for i in range(n)}
+    for i, j in pattern:
+        if i != j:
+            adj[i].add(j)
+            adj[j].add(i)
+    order, left = [], set(range(n))
+    while left:
+        v = min(left, key=lambda k: (len(adj[k]), k))
+        order.append(v)
+        nb = adj[v]
+        for a in nb:
+            adj[a] |= nb - {a}
+            adj[a].discard(v)
+        left.discard(v)
+        del adj[v]
+    return order
+
+
+@dataclass(frozen=True)
+class Generated:
+    """C source plus the sizes the Python side needs."""
+
+    source: str
+    n_states: int
+    n_parameters: int
+    n_rules: int
+    jac_nnz: int
+    lu_nnz: int
+    flops_lu: int
+    pattern: tuple[tuple[int, int], ...]  # (row, column) of each Jacobian slot
+
+
+def generate(model: SymbolicModel) -> Generated:
+    """C source for ``model`` (see the module docstring for what it contains)."""
+    N, P, R = len(model.species), len(model.parameters), len(model.rules)
+    sidx = {s: i for i, s in enumerate(model.species)}
+    pidx = {p: i for i, p in enumerate(model.parameters)}
+    widx = {w: i for i, (w, _) in enumerate(model.rules)}
+    names = {**{s: f"y[{i}]" for s, i in sidx.items()}, **{p: f"p[{i}]" for p, i in pidx.items()},
+             **{w: f"w[{i}]" for w, i in widx.items()}, "time": "t"}
+    pr = _Printer(names)
+    c = pr.doprint
+    syms = {n: sp.Symbol(n, real=True) for n in names if n != "time"}
+    out: list[str] = []
+
+    # --- rules and right-hand side -------------------------------------------------------
+    out.append("static void rules(double t, const double *y, const double *p, double *w) {")
+    for w, e in model.rules:
+        out.append(f"  w[{widx[w]}] = {c(e)};")
+    out.append("}")
+    by_species: dict[int, list[str]] = {}
+    for i, k, s in model.stoichiometry:
+        by_species.setdefault(i, []).append(f"{s!r}*r{k}")
+    out.append("static void rhs(double t, const double *y, const double *p, double *w, double *dy) {")
+    out.append("  rules(t, y, p, w);")
+    for k, e in enumerate(model.rates):
+        out.append(f"  const double r{k} = {c(e)};")
+    for i in range(N):
+        out.append(f"  dy[{i}] = {' + '.join(by_species.get(i, ['0.0']))};")
+    out.append("}")
+
+    # --- Jacobian by forward-mode chaining through the rules ------------------------------
+    species_syms = {syms[s]: sidx[s] for s in model.species}
+    rule_syms = {syms[w]: widx[w] for w in widx}
+    T = N  # column index standing for time
+    deriv: dict[int, dict[int, str]] = {}  # rule index -> {column: C name of d rule / d column}
+    body: list[str] = []
+    counter = [0]
+
+    def chain(e: sp.Expr, tag: str) -> dict[int, list[str]]:
+        terms: dict[int, list[str]] = {}
+        for s in sorted(e.free_symbols, key=lambda z: z.name):
+            if s in species_syms:
+                cols = {species_syms[s]: None}
+            elif s in rule_syms:
+                cols = deriv[rule_syms[s]]
+                if not cols:
+                    continue
+            elif s == TIME:
+                cols = {T: None}
+            else:
+                continue
+            g = _d(e, s)
+            if g == 0:
+                continue
+            counter[0] += 1
+            gname = f"g{counter[0]}"
+            body.append(f"  const double {gname} = {c(g)};")
+            for j, name in cols.items():
+                terms.setdefault(j, []).append(gname if name is None else f"{gname}*{name}")
+        return terms
+
+    for w, e in model.rules:
+        k = widx[w]
+        terms = chain(e, w)
+        deriv[k] = {}
+        for j, ts in sorted(terms.items()):
+            name = f"d{k}_{j}"
+            body.append(f"  const double {name} = {' + '.join(ts)};")
+            deriv[k][j] = name
+    entries: dict[tuple[int, int], list[str]] = {}
+    for k, e in enumerate(model.rates):
+        terms = chain(e, f"rate{k}")
+        if not terms:
+            continue
+        for j, ts in sorted(terms.items()):
+            body.append(f"  const double q{k}_{j} = {' + '.join(ts)};")
+        for i, kk, s in model.stoichiometry:
+            if kk == k:
+                for j in terms:
+                    entries.setdefault((i, j), []).append(f"{s!r}*q{k}_{j}")
+    pattern = {(i, j) for (i, j) in entries if j < N} | {(i, i) for i in range(N)}
+    order = _min_degree_order(N, pattern)
+    # symbolic LU: the slots of W first (in (row, col) order), fill-in after
+    slots = {ij: n for n, ij in enumerate(sorted(pattern))}
+    jac_nnz = len(slots)
+    lu_code, solve_f, solve_b = [], [], []
+    S = set(pattern)
+    rows_of = {j: {i for (i, jj) in S if jj == j} for j in range(N)}
+    cols_of = {i: {j for (ii, j) in S if ii == i} for i in range(N)}
+    done: set[int] = set()
+    flops = 0
+    for v in order:
+        done.add(v)
+        L = sorted(i for i in rows_of[v] if i not in done)
+        U = sorted(j for j in cols_of[v] if j not in done)
+        lu_code.append(f"  piv = a[{slots[(v, v)]}]; if (!(fabs(piv) > 0.0) || !isfinite(piv)) return {v + 1};")
+        lu_code.append("  inv = 1.0 / piv;")
+        for i in L:
+            lu_code.append(f"  a[{slots[(i, v)]}] *= inv;")
+            for j in U:
+                if (i, j) not in slots:
+                    slots[(i, j)] = len(slots)
+                    S.add((i, j))
+                    rows_of[j].add(i)
+                    cols_of[i].add(j)
+                lu_code.append(f"  a[{slots[(i, j)]}] -= a[{slots[(i, v)]}] * a[{slots[(v, j)]}];")
+                flops += 2
+            solve_f.append(f"  b[{i}] -= a[{slots[(i, v)]}] * b[{v}];")
+    for v in reversed(order):
+        U = sorted(j for j in cols_of[v] if j != v and order.index(j) > order.index(v))
+        acc = "".join(f" - a[{slots[(v, j)]}] * b[{j}]" for j in U)
+        solve_b.append(f"  b[{v}] = (b[{v}]{acc}) / a[{slots[(v, v)]}];")
+
+    out.append("static void jac(double t, const double *y, const double *p, const double *w, double *J, "
+               "double *fT) {")
+    out.extend(body)
+    for (i, j), slot in sorted(slots.items(), key=lambda kv: kv[1]):
+        if slot < jac_nnz:
+            ts = entries.get((i, j))
+            out.append(f"  J[{slot}] = {' + '.join(ts) if ts else '0.0'};")
+    for i in range(N):
+        ts = entries.get((i, T))
+        out.append(f"  fT[{i}] = {' + '.join(ts) if ts else '0.0'};")
+    out.append("}")
+    diag = [slots[(i, i)] for i in range(N)]
+    out.append(f"static const int DIAG[{N}] = {{{', '.join(map(str, diag))}}};")
+    out.append("static int lu_factor(double *a) {\n  double piv, inv;")
+    out.extend(lu_code)
+    out.append("  return 0;\n}")
+    out.append("static void lu_solve(const double *a, double *b) {")
+    out.extend(solve_f)
+    out.extend(solve_b)
+    out.append("}")
+
+    # --- initial state: species' initial amounts and the rules they use, in order ----------
+    init_exprs = {s: e for s, e in zip(model.species, model.initial)}
+    rule_map = dict(model.rules)
+    from graphlib import TopologicalSorter
+
+    graph = {}
+    for s, e in init_exprs.items():
+        graph[s] = {z.name for z in e.free_symbols} & (set(init_exprs) | set(rule_map))
+    for w, e in rule_map.items():
+        graph[w] = {z.name for z in e.free_symbols} & (set(init_exprs) | set(rule_map))
+    out.append("static void init_state(const double *p, double *y, double *w) {\n  const double t = 0.0;\n  (void)t;")
+    for name in TopologicalSorter(graph).static_order():
+        if name in init_exprs:
+            out.append(f"  y[{sidx[name]}] = {c(init_exprs[name])};")
+        else:
+            out.append(f"  w[{widx[name]}] = {c(rule_map[name])};")
+    out.append("}")
+
+    # --- events: evaluate every assignment, then apply (values from trigger time) ----------
+    out.append("static void fire_event(int k, double t, double *y, double *p, double *w) {")
+    out.append("  rules(t, y, p, w);\n  switch (k) {")
+    for k, ev in enumerate(model.events):
+        out.append(f"  case {k}: {{")
+        for m, (target, e) in enumerate(ev.assignments):
+            out.append(f"    const double v{m} = {c(e)};")
+        for m, (target, e) in enumerate(ev.assignments):
+            out.append(f"    {names[target]} = v{m};")
+        out.append("    break; }")
+    out.append("  default: break;\n  }\n}")
+    times = ", ".join(repr(float(ev.time)) for ev in model.events) or "0.0"
+    out.append(f"static const double EVENT_TIME[] = {{{times}}};")
+    head = (f"#include <math.h>\n#include <stdlib.h>\n#include <string.h>\n"
+            f"#define NS {N}\n#define NP {P}\n#define NW {max(R, 1)}\n#define NJ {jac_nnz}\n"
+            f"#define NLU {len(slots)}\n#define NEV {len(model.events)}\n")
+    from nephrosim.engine.batch.solver_c import SOLVER
+
+    return Generated(head + "\n".join(out) + "\n" + SOLVER, N, P, R, jac_nnz, len(slots), flops,
+                     tuple(sorted(pattern)))
