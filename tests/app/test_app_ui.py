@@ -126,11 +126,37 @@ def test_bad_input_shows_a_clear_message_and_runs_nothing(page):
     assert "greater than 0" in page.inner_text("#f-injury-clamp_min-error")
     assert "sort them" in page.inner_text("#f-times_h-error")
     assert page.inner_text("#nav-runs") == "Runs (0)"
+    # a misspelt parameter override is named with the closest table names
+    page.fill("#f-injury-clamp_min", "25")
+    page.fill("#f-times_h", "0, 24")
+    page.fill("#f-parameters-0-name", "gfr_ml_min_per_kgg")
+    page.fill("#f-parameters-0-value", "2")
+    page.click("#check")
+    assert re.search(r"'gfr_ml_min_per_kgg' \(did you mean '[a-z_]+", page.inner_text("#problems"))
+    assert "did you mean" in page.inner_text("#f-parameters-0-name-error")
+    page.fill("#f-parameters-0-name", "")
+    page.click("#check")
+    assert page.inner_text("#builder-message").startswith("valid: my_experiment, mouse, ischemia_reperfusion")
     # a scenario file that is not YAML is refused with the line of the problem
     page.set_input_files("#load-file", files=[{"name": "broken.yaml", "mimeType": "application/x-yaml",
                                                "buffer": b"species: mouse\narms: [\n"}])
     page.click("#load-button")
     assert re.search(r"broken\.yaml: line \d+ column \d+: YAML syntax error", page.inner_text("#problems"))
+
+
+def test_a_run_that_fails_says_why_in_the_page(page):
+    """A problem found only when the model is built (a readout this injury model does not compute)."""
+    scenario = {**CLEARANCE_SCENARIO, "arms": [{"name": "vehicle"}], "readouts": ["tubular_injury_score"]}
+    page.goto("/builder")
+    page.set_input_files("#load-file", files=[{"name": "s.yaml", "mimeType": "application/x-yaml",
+                                               "buffer": yaml.safe_dump(scenario).encode()}])
+    page.click("#load-button")
+    page.click("#simulate")
+    page.wait_for_selector("#run-state.state-failed")
+    text = page.inner_text("#run-error")
+    assert "The scenario cannot run" in text
+    assert "readouts: ['tubular_injury_score'] are not computed for injury model 'clearance_change'" in text
+    assert page.locator("#dl-csv").count() == 0
 
 
 def test_two_browser_sessions_do_not_see_each_others_runs(browser, app_url):

@@ -131,7 +131,11 @@ def create_app(max_workers: int = 2, warm_up: bool = True) -> Starlette:
             draft = forms.apply_action(draft, action)
         drafts.put(sid, draft)
         if action not in ("simulate", "compare", "save", "check"):
-            return builder_page(request, draft)
+            # post/redirect/get: a reload of the redrawn form does not post it again; the page
+            # opens where the user was (the group of the button or the select they used)
+            anchor = str(form.get("_anchor", ""))
+            return RedirectResponse("/builder" + (f"#{anchor}" if re.fullmatch(r"[A-Za-z0-9_-]+", anchor) else ""),
+                                    status_code=303)
         scenario, problems, errors = forms.validate_draft(draft)
         if scenario is None:
             return builder_page(request, draft, problems, errors, status=422)

@@ -5,8 +5,13 @@ const nephrosim = {
   builder() {
     const form = document.getElementById("builder");
     if (!form) return;
+    const anchor = document.getElementById("anchor");
+    const remember = (el) => { anchor.value = el.closest("fieldset") ? el.closest("fieldset").id : ""; };
     form.querySelectorAll("select[data-refresh]").forEach((el) => {
-      el.addEventListener("change", () => form.requestSubmit(document.getElementById("refresh")));
+      el.addEventListener("change", () => { remember(el); form.requestSubmit(document.getElementById("refresh")); });
+    });
+    form.addEventListener("submit", (event) => {
+      if (event.submitter && event.submitter.id !== "refresh") remember(event.submitter);
     });
   },
 
