@@ -179,3 +179,23 @@ def test_bad_report_path_is_refused_before_the_run(tmp_path):
     assert result.exit_code == 2 and "cannot write" in result.output
     assert "serum_creatinine" not in result.output  # nothing was simulated
     assert not list(tmp_path.glob("**/*.html"))
+
+
+def test_compare_report_states_the_reference_arm_and_the_effects(tmp_path):
+    """The effect table of the compare report is the one ``compare -o`` writes, with its reference arm."""
+    import pandas as pd
+
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump({**SCENARIO, "times_h": [0, 24, 48], "readouts": ["serum_creatinine"]}))
+    out = tmp_path / "c.html"
+    result = runner.invoke(app, ["compare", str(path), "-o", str(tmp_path / "c.csv"), "--report", str(out)])
+    assert result.exit_code == 0, result.output
+    parsed = Tables()
+    parsed.feed(out.read_text(encoding="utf-8"))
+    header, rows = _table(parsed, "effect per treated arm")
+    effects = pd.read_csv(tmp_path / "c_effects.csv")
+    assert header[:2] == ["arm", "reference_arm"]
+    assert [r[0] for r in rows] == [HOSTILE, HOSTILE] and {r[1] for r in rows} == {"vehicle"}
+    est = header.index("estimate_pct")
+    assert [float(r[est]) for r in rows] == pytest.approx(effects["estimate_pct"].tolist(), abs=1e-3)
+    assert "Interval: not computed" in out.read_text(encoding="utf-8")

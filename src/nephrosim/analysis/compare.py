@@ -179,7 +179,7 @@ def effect_sizes(scenario, *, samples: int = 0, seed: int = 0, level: float = 0.
     nominal = simulate(dense)
     estimates = {a: _reductions(nominal.get(a, readout), nominal.get(reference, readout), t) for a in treated}
     bounds = {a: ((np.nan, np.nan), (np.nan, np.nan)) for a in treated}
-    note = "not computed (give samples > 0, or `nephrosim compare --uncertainty`)"
+    note = "not computed (run `nephrosim compare --uncertainty`, or effect_sizes(..., samples=N))"
     if samples:
         varied = varied_parameters(dense)
         names = list(varied)

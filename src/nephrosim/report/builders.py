@@ -125,20 +125,24 @@ def ensemble_report(scenario, summary, frame, source=None, *, seed: int, options
     readouts = list(dict.fromkeys(q["readout"]))
     ncol = min(3, len(readouts))
     nrow = -(-len(readouts) // ncol)
-    fig, axes = subplots(nrow, ncol, figsize=(4.4 * ncol, 3.4 * nrow), squeeze=False)
+    fig, axes = subplots(nrow, ncol, figsize=(4.4 * ncol, 3.4 * nrow + 0.6), squeeze=False)
+    days = q["time [h]"].max() > 96  # weeks of follow-up: days on a symmetric-log axis, so the acute phase shows
     for k, ro in enumerate(readouts):
         ax = axes[k // ncol][k % ncol]
         for arm, part in q[q["readout"] == ro].groupby("arm", sort=False):
-            t = np.asarray(part["time [h]"], float)
-            line, = ax.plot(t, part["median"], marker="o", ms=3, label=f"{arm} median")
+            t = np.asarray(part["time [h]"], float) / (24.0 if days else 1.0)
+            line, = ax.plot(t, part["median"], marker="o", ms=3, label=f"{arm} (median, 5–95 %)")
             ax.fill_between(t, part["5 %"], part["95 %"], alpha=0.2, color=line.get_color())
         ax.set_title(ro, fontsize=9)
-        ax.set_xlabel("time after insult [h]")
+        if days:
+            ax.set_xscale("symlog", linthresh=1.0)
+        ax.set_xlabel(f"time after insult [{'days, log scale above 1' if days else 'h'}]")
         ax.set_ylabel(part["unit"].iloc[0])
-    axes[0][0].legend(fontsize=7)
     for k in range(len(readouts), nrow * ncol):
         axes[k // ncol][k % ncol].set_visible(False)
-    fig.tight_layout()
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=min(4, len(labels)), fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.6 / (3.4 * nrow + 0.6), 1, 1))
     counts = Table("trajectory status", ("status", "trajectories"), tuple(sorted(summary.status_counts.items())))
     opts = tuple((k, str(v)) for k, v in (options or {}).items())
     sections = [
