@@ -199,8 +199,16 @@ def model_inputs(model_cls: type[BaseModel], data: dict, prefix: str, skip=(), r
             item.kind = "json"
             item.value = "" if value is None else json.dumps(value, default=str)
             item.help = (item.help + "; " if item.help else "") + "edit it in the scenario YAML (load/save)"
+        _keep_unknown_choice(item)
         out.append(item)
     return out
+
+
+def _keep_unknown_choice(item: Input) -> None:
+    """A value that is not among a select's options (from a loaded file) stays visible, marked,
+    instead of the browser silently showing the first option."""
+    if item.kind in ("select", "bool") and item.value not in {v for v, _ in item.options}:
+        item.options.insert(0, (item.value, f"{item.value} (not allowed)"))
 
 
 def _first_line(doc: str | None) -> str:
@@ -228,6 +236,7 @@ def build_form(draft: dict, errors: dict[str, str] | None = None) -> list[Group]
     cls = INJURY_MODELS.get(model)
     selector = Input("injury.model", "model", "select", model, [(m, m) for m in INJURY_MODELS], refresh=True,
                      help="the insult; changing it redraws its fields", required=True)
+    _keep_unknown_choice(selector)
     inputs = [selector] + (model_inputs(cls, injury, "injury.", skip=("model",)) if cls else [])
     groups.append(Group("Injury", inputs, help=_first_line(cls.__doc__) if cls else "", name="injury"))
 
@@ -246,6 +255,7 @@ def build_form(draft: dict, errors: dict[str, str] | None = None) -> list[Group]
             prefix = f"arms.{a}.treatments.{k}."
             selector = Input(f"{prefix}product", "product", "select", product, [(p, p) for p in PRODUCTS],
                              refresh=True, required=True, help="changing it redraws the treatment's fields")
+            _keep_unknown_choice(selector)
             items = [selector] + (model_inputs(pcls, t, prefix, skip=("product",)) if pcls else [])
             _dose_unit_help(items)
             g.children.append(Group(f"Treatment {k + 1}", items, help=_first_line(pcls.__doc__) if pcls else "",
@@ -282,8 +292,11 @@ def _readout_group(draft: dict) -> Group:
                  help="what to measure (ticked ones first, in the order the results show them); each in its "
                       "model unit unless another unit is chosen below")
     unit_inputs = [Input(f"units.{n}", f"unit of {n}", "select", str(units.get(n, "")),
-                         [("", f"default ({r.unit})")] + [(u, u) for u in (r.unit, *r.units)])
-                   for n, r in sorted(catalogue.items()) if r.units and n in chosen]
+                         [("", f"default ({catalogue[n].unit})")] + [(u, u) for u in (catalogue[n].unit,
+                                                                                      *catalogue[n].units)])
+                   for n in order if n in chosen and catalogue[n].units]
+    for item in unit_inputs:
+        _keep_unknown_choice(item)
     return Group("Readouts", [pick] + unit_inputs, name="readouts")
 
 
