@@ -2,6 +2,7 @@
 
 * ``nephrosim calibrate CONFIG.yaml --out DIR [--profile] [--report]`` → :func:`calibrate_command`
 * ``nephrosim validate --report DIR [--config CONFIG.yaml]``            → :func:`validate_command`
+* ``nephrosim validate --held-out [--report DIR]``                      → :func:`validate_held_out_command`
 * ``nephrosim export petab CONFIG.yaml -o DIR``                         → :func:`export_petab_command`
 * ``nephrosim simulate SCENARIO --uncertainty DIR``                     → :func:`simulate_uncertainty_command`
 
@@ -55,6 +56,20 @@ def validate_command(out: str | Path, report_dir: str | Path | None = None, *, c
         cal.profile()
     cv = cross_validate(cal.config_, full=cal, cv_starts=cv_starts, progress=progress)
     return str(write_report(cal, cv, report_dir or Path(out) / "report"))
+
+
+def validate_held_out_command(report_dir: str | Path | None = None, *, n_draws: int = 100, seed: int = 0) -> dict:
+    """Score the shipped calibration on the pre-registered held-out studies (``validation/held_out.yaml``);
+    returns the summary numbers and, with ``report_dir``, the path of ``held_out.md``."""
+    from nephrosim.calibration.held_out_report import validate_held_out, write_held_out_report
+
+    result = validate_held_out(n_draws=n_draws, seed=seed)
+    summary = result.summary()
+    if report_dir is not None:
+        Path(report_dir).mkdir(parents=True, exist_ok=True)
+        summary["report"] = write_held_out_report(result, Path(report_dir) / "held_out.md")
+    summary["not_evaluable"] = result.not_evaluable
+    return summary
 
 
 def export_petab_command(config: str | Path, out_dir: str | Path) -> str:

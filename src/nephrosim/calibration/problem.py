@@ -24,6 +24,7 @@ import numpy as np
 
 from nephrosim.biology.parameters import ParameterTable
 from nephrosim.calibration.config import CalibrationConfig, CalibrationConfigError, Observation, as_config
+from nephrosim.calibration.held_out import check_not_held_out, load_held_out
 from nephrosim.calibration.observations import study_observations, study_scenario
 from nephrosim.engine.sensitivity import SensitivitySimulator
 from nephrosim.run.simulation import compile_arm
@@ -131,6 +132,8 @@ class CalibrationProblem:
         self.config = config
         self.parameters = resolve_parameters(config)
         self.studies = config.selected_studies()
+        self.held_out = load_held_out()
+        check_not_held_out(self.studies, self.held_out)  # a pre-registered held-out study is never fitted
         self.study_ids = tuple(s.id for s in self.studies)
         self.random_effects = config.random_effects
         n_p = len(self.parameters)

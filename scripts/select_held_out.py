@@ -1,0 +1,176 @@
+"""Pre-register the held-out studies: a seeded, stratified draw written to validation/held_out.yaml.
+
+    python scripts/select_held_out.py [--seed 20261206] [--fraction 0.2] [-o validation/held_out.yaml]
+
+Rule (also written into the file):
+
+1. Units are *publications* with numeric evidence: every study in the evidence store with at
+   least one row that has a mean and a time. Entries of one publication (same DOI, else same
+   PMID) are one unit — a publication curated twice is held out (or kept) as a whole.
+2. Publications that a calibration or a hand-tuned literature target already used cannot be
+   "never seen" and are not drawn: those named (by evidence study id or DOI) in a calibration
+   config under ``calibration/`` or in the source of an ``in_sample`` literature target
+   (``nephrosim/analysis/targets/literature_targets.yaml``). They stay in-sample.
+3. Strata are injury model × product (the treated products of the publication, ``none`` for
+   untreated time courses). The number to hold out is ``ceil(fraction × all publications)`` —
+   at least ``fraction`` of every numeric publication, counting the ineligible ones — shared
+   out first over the product classes and then over the injury models within each class, in
+   proportion to their eligible size by largest remainder (ties broken by the seeded
+   generator), then drawn at random within each stratum. Two levels, because one-level
+   proportional allocation gives every treated stratum (one or two publications each) a quota
+   below one half, so no treated study would be held out.
+
+The same seed and the same evidence give the same file (the date aside); the file records the
+seed, the date, the rule, a digest of the candidate list and what was excluded, and why.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import hashlib
+import json
+import math
+import re
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_SEED = 20261206
+
+
+def publications(records):
+    """Publication key → its rows (numeric rows only: a mean and a time)."""
+    numeric = records[records["mean"].notna() & records["time_h"].notna()]
+    key_of = {}
+    for sid, rows in records.groupby("study_id"):
+        doi = next((str(d).strip().lower() for d in rows["doi"] if isinstance(d, str) and d.strip()), None)
+        pmid = next((str(p).strip() for p in rows["pmid"] if isinstance(p, str) and p.strip()), None)
+        key_of[sid] = f"doi:{doi}" if doi else f"pmid:{pmid}" if pmid else f"study:{sid}"
+    out = {}
+    for sid in sorted(numeric["study_id"].unique()):
+        out.setdefault(key_of[sid], []).append(sid)
+    return out, key_of
+
+
+def seen_text() -> str:
+    """Everything a fit or a hand-tuned target already used: calibration configs and in-sample sources."""
+    from nephrosim.analysis.model_check import load_targets
+
+    parts = [p.read_text(encoding="utf-8") for p in sorted((ROOT / "calibration").glob("*.yaml"))]
+    for t in load_targets().of_kind("in_sample"):
+        parts.append(json.dumps(t.source.model_dump(), ensure_ascii=False))
+    return "\n".join(parts)
+
+
+def _named(text: str, needle: str) -> bool:
+    return re.search(r"(?<![A-Za-z0-9_])" + re.escape(needle) + r"(?![A-Za-z0-9_])", text, re.IGNORECASE) is not None
+
+
+def _largest_remainder(sizes: dict, n: int, rng) -> dict:
+    """Share ``n`` over groups in proportion to ``sizes`` (Hamilton's method; seeded tie-break)."""
+    total = sum(sizes.values())
+    keys = sorted(sizes)
+    quota = {k: n * sizes[k] / total for k in keys}
+    alloc = {k: math.floor(quota[k]) for k in keys}
+    tiebreak = rng.random(len(keys))
+    order = sorted(range(len(keys)), key=lambda i: (-(quota[keys[i]] - alloc[keys[i]]), tiebreak[i]))
+    for i in order[:n - sum(alloc.values())]:
+        alloc[keys[i]] += 1
+    return alloc
+
+
+def select(records, seed: int, fraction: float):
+    pubs, _ = publications(records)
+    text = seen_text()
+    strata, excluded = {}, []
+    info = {}
+    for key, sids in pubs.items():
+        rows = records[records["study_id"].isin(sids)]
+        treated = sorted({p for p, role in zip(rows["product"], rows["role"])
+                          if role in ("treated", "comparator") and isinstance(p, str) and p not in ("none", "")})
+        product = "+".join(treated) if treated else "none"
+        injury = str(rows["injury"].iloc[0])
+        species = ",".join(sorted({str(s) for s in rows["species"]}))
+        info[key] = {"key": key, "study_ids": sids, "injury": injury, "product": product, "species": species}
+        doi = key[4:] if key.startswith("doi:") else None
+        named = [s for s in sids if _named(text, s)] + ([doi] if doi and doi in text.lower() else [])
+        if named:
+            excluded.append({**info[key], "reason": f"already used by a calibration config or an in-sample "
+                                                     f"literature target (named: {', '.join(named)})"})
+            continue
+        strata.setdefault((injury, product), []).append(key)
+    n_total = len(pubs)
+    n_hold = math.ceil(fraction * n_total)
+    n_eligible = sum(len(v) for v in strata.values())
+    if n_hold > n_eligible:
+        raise SystemExit(f"cannot hold out {n_hold} of {n_total} publications: only {n_eligible} are eligible")
+    rng = np.random.default_rng(seed)
+    # level 1: product classes (so treated studies are held out in proportion, not drowned by the
+    # untreated time courses); level 2: injury models within each product class
+    by_product = {}
+    for (injury, product), members in strata.items():
+        by_product[product] = by_product.get(product, 0) + len(members)
+    alloc_product = _largest_remainder(by_product, n_hold, rng)
+    alloc = {}
+    for product, n in sorted(alloc_product.items()):
+        sizes = {k: len(v) for k, v in strata.items() if k[1] == product}
+        alloc.update(_largest_remainder(sizes, n, rng))
+    keys = sorted(strata)
+    held = []
+    for k in keys:
+        members = sorted(strata[k])
+        if alloc[k]:
+            held += [members[i] for i in sorted(rng.choice(len(members), size=alloc[k], replace=False))]
+    digest = hashlib.sha256(json.dumps(sorted((k, v) for k, v in pubs.items())).encode()).hexdigest()[:16]
+    return {
+        "n_publications": n_total, "n_eligible": n_eligible, "n_held_out": len(held),
+        "candidates_digest": digest,
+        "strata": [{"injury": k[0], "product": k[1], "eligible": len(strata[k]), "held_out": alloc[k]}
+                   for k in keys],
+        "held_out": [info[k] for k in sorted(held)],
+        "excluded_as_seen": excluded,
+    }
+
+
+RULE = ("units: publications with >=1 numeric evidence row (mean and time), entries sharing a DOI (else PMID) "
+        "merged; not drawn: publications named in calibration/*.yaml or in the source of an in_sample literature "
+        "target (already seen); n = ceil(fraction x all publications), shared first over product classes (the "
+        "treated products, 'none' for untreated) and then over injury models within each class, each in "
+        "proportion to eligible size by largest remainder (seeded tie-break), then drawn at random within each "
+        "injury x product stratum (numpy default_rng(seed))")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    ap.add_argument("--fraction", type=float, default=0.2)
+    ap.add_argument("-o", "--output", type=Path, default=ROOT / "validation" / "held_out.yaml")
+    ap.add_argument("--date", default=None, help="date to record (default: today, UTC)")
+    args = ap.parse_args(argv)
+    from nephrosim.evidence import EvidenceStore
+
+    with tempfile.TemporaryDirectory() as tmp:  # the shipped evidence, never the user's own store
+        records = EvidenceStore(Path(tmp) / "evidence.duckdb").ensure().records()
+    result = select(records, args.seed, args.fraction)
+    doc = {"seed": args.seed, "fraction": args.fraction,
+           "date": args.date or datetime.datetime.now(datetime.timezone.utc).date().isoformat(),
+           "rule": RULE, "script": "scripts/select_held_out.py", **result}
+    from nephrosim.io import write_text_atomic
+
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    header = ("# Pre-registered held-out studies (written by scripts/select_held_out.py; do not edit by hand).\n"
+              "# The calibration refuses any study listed here (nephrosim.calibration.held_out);\n"
+              "# `nephrosim validate --held-out` scores the model on them.\n")
+    write_text_atomic(args.output, header + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=110))
+    print(f"held out {result['n_held_out']} of {result['n_publications']} publications "
+          f"({result['n_eligible']} eligible) -> {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

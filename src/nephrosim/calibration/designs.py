@@ -1,0 +1,162 @@
+"""An evidence study's design as a nephrosim scenario — or the reason it cannot be one.
+
+Used to score the model on held-out studies (:mod:`nephrosim.calibration.held_out_report`)
+and to build calibration studies from the store. The mapping is read off the curated rows,
+never guessed: species and injury through :mod:`nephrosim.vocabulary`; the design numbers the
+injury model needs (clamp minutes, toxin dose) from the study's ``injury_details`` text; the
+treatment (product, dose, unit, route, time) from the treated arm's fields. A study whose rows
+do not give what the scenario needs is *not evaluable*, with the missing field named — a dose
+or a clamp time is never filled in.
+
+What is assumed, and written into :attr:`Design.assumptions` of each study: an IRI study that
+names neither laterality nor a nephrectomy is bilateral (the usual design); body temperature is
+37 °C unless stated; glycerol doses are of 50 % glycerol.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+from nephrosim.vocabulary import model_injury, model_product, model_readout
+
+MODELLED_SPECIES = ("mouse", "rat", "human")
+
+
+class NotEvaluable(ValueError):
+    """The study's rows do not give what its scenario needs (the message names it)."""
+
+
+@dataclass(frozen=True)
+class Arm:
+    name: str
+    role: str
+    treatments: tuple[dict, ...] = ()
+
+
+@dataclass
+class Design:
+    """A study as a scenario: ``scenario`` (a mapping for :func:`nephrosim.simulate`) and the
+    evidence arm ids behind each scenario arm."""
+
+    study_id: str
+    scenario: dict
+    arm_of: dict[str, str]  # evidence arm_id → scenario arm name
+    assumptions: list[str] = field(default_factory=list)
+
+
+def _number(pattern: str, text: str) -> float | None:
+    m = re.search(pattern, text, re.IGNORECASE)
+    return float(m.group(1)) if m else None
+
+
+def injury_of(rows) -> tuple[dict, list[str]]:
+    """The scenario injury of a study's rows, and the assumptions made (``NotEvaluable`` if none)."""
+    term = str(rows["injury"].iloc[0])
+    model = model_injury(term)
+    if model is None:
+        raise NotEvaluable(f"injury {term!r} has no injury model in nephrosim")
+    text = " ".join(str(t) for t in rows["injury_details"].dropna().unique())
+    assumptions: list[str] = []
+    if model == "ischemia_reperfusion":
+        clamp = _number(r"(\d+(?:\.\d+)?)\s*-?\s*min", text)
+        if clamp is None or re.search(r"\d+\s*(?:/|or)\s*\d+\s*min", text):
+            raise NotEvaluable("clamp time not given as one number in injury_details")
+        if re.search(r"cold|transplant|cardiac arrest", text, re.IGNORECASE):
+            raise NotEvaluable("not a warm renal-pedicle/artery clamp")
+        injury = {"model": model, "clamp_min": clamp}
+        nephrectomy = re.search(r"nephrectomy|solitary", text, re.IGNORECASE)
+        if nephrectomy and re.search(r"1 wk|week later|days? before|delayed", text, re.IGNORECASE):
+            raise NotEvaluable("nephrectomy at another time than the clamp (the model removes it at clamping)")
+        if nephrectomy:
+            injury.update(bilateral=False, contralateral_nephrectomy=True)
+        elif re.search(r"unilateral|one kidney|left kidney|left renal", text, re.IGNORECASE):
+            injury["bilateral"] = False
+        elif not re.search(r"bilateral", text, re.IGNORECASE):
+            assumptions.append("laterality not stated: bilateral assumed")
+        temp = _number(r"(\d+(?:\.\d+)?)\s*°\s*C", text)
+        if temp is not None and 25 <= temp <= 42:
+            injury["temperature_c"] = temp
+        return injury, assumptions
+    if model in ("cisplatin", "lps", "adriamycin", "stz_diabetes"):
+        dose = _number(r"(\d+(?:\.\d+)?)\s*mg\s*/\s*kg", text)
+        if dose is None:
+            raise NotEvaluable(f"{term} dose (mg/kg) not given in injury_details")
+        return {"model": model, "dose_mg_per_kg": dose}, assumptions
+    if model == "glycerol":
+        dose = _number(r"(\d+(?:\.\d+)?)\s*ml\s*/\s*kg", text)
+        if dose is None:
+            raise NotEvaluable("glycerol dose (mL/kg) not given in injury_details")
+        assumptions.append("glycerol taken as 50 %")
+        return {"model": model, "dose_ml_per_kg": dose}, assumptions
+    if model == "cardiac_surgery":
+        raise NotEvaluable("cardiopulmonary bypass time not given per group")
+    return {"model": model}, assumptions
+
+
+_ROUTES = (("renal artery", "renal_artery"), ("renal_artery", "renal_artery"), ("aorta", "intra_arterial_aorta"),
+           ("subcapsular", "subcapsular"), ("intraparenchymal", "intraparenchymal"),
+           ("intraperitoneal", "intraperitoneal"), ("i.p.", "intraperitoneal"), ("tail vein", "iv"),
+           ("intravenous", "iv"), ("iv", "iv"), ("femoral vein", "iv"), ("jugular", "iv"))
+
+
+def route_of(raw) -> str:
+    text = str(raw or "").lower()
+    for needle, route in _ROUTES:
+        if needle in text:
+            return route
+    raise NotEvaluable(f"route {raw!r} does not map to a nephrosim route")
+
+
+def treatment_of(row) -> dict:
+    """The scenario treatment of a treated arm's row (``NotEvaluable`` when a field is missing)."""
+    product = model_product(str(row["product"]))
+    if product is None:
+        raise NotEvaluable(f"product {row['product']!r} is not modelled")
+    dose = row["dose"]
+    if dose is None or (isinstance(dose, float) and math.isnan(dose)):
+        raise NotEvaluable(f"arm {row['arm_id']!r}: dose not reported in the curated rows")
+    unit = str(row["dose_unit"] or "")
+    timing = row["timing_h"]
+    if timing is None or (isinstance(timing, float) and math.isnan(timing)):
+        raise NotEvaluable(f"arm {row['arm_id']!r}: time of the dose not reported")
+    allowed = {"msc": ("cells", "cells/kg"), "ev": ("ug_protein", "particles")}.get(product, ())
+    if unit in ("", "None") and product == "msc":
+        unit = "cells"  # the store leaves unit empty for a plain cell count (dose_raw '5x10^6 cells')
+    if unit not in allowed:
+        raise NotEvaluable(f"arm {row['arm_id']!r}: dose unit {unit!r} for {product} is not one nephrosim takes")
+    return {"product": product, "dose": float(dose), "dose_unit": unit, "route": route_of(row["route"]),
+            "time_h": float(timing)}
+
+
+def design_of(study_id: str, rows) -> Design:
+    """The scenario of one evidence study (its rows from :meth:`EvidenceStore.records`)."""
+    species = str(rows["species"].iloc[0])
+    if species not in MODELLED_SPECIES:
+        raise NotEvaluable(f"species {species!r} is not modelled")
+    injury, assumptions = injury_of(rows)
+    arms, arm_of = [], {}
+    for arm_id, arm_rows in rows.groupby("arm_id", sort=True):
+        role = str(arm_rows["role"].iloc[0])
+        if role not in ("control", "treated", "comparator"):
+            continue
+        name = re.sub(r"[^A-Za-z0-9_]", "_", str(arm_id))[:60] or "arm"
+        treatments = ()
+        if role != "control":
+            try:
+                treatments = (treatment_of(arm_rows.iloc[0]),)
+            except NotEvaluable:
+                continue  # the arm stays out; the study may still have evaluable arms
+        arms.append({"name": name, **({"treatments": list(treatments)} if treatments else {})})
+        arm_of[str(arm_id)] = name
+    if not any("treatments" not in a for a in arms):
+        arms.insert(0, {"name": "untreated"})
+    scenario = {"name": re.sub(r"[^A-Za-z0-9_]", "_", study_id)[:80], "species": species, "injury": injury,
+                "arms": arms}
+    return Design(study_id=study_id, scenario=scenario, arm_of=arm_of, assumptions=assumptions)
+
+
+def comparable_readout(evidence_readout: str):
+    """The model readout of an evidence readout (None when the model has none)."""
+    return model_readout(evidence_readout)

@@ -1,0 +1,119 @@
+"""The pre-registered held-out studies: which evidence the calibration must never see.
+
+``validation/held_out.yaml`` (repository root) is written once, before fitting, by the seeded
+script ``scripts/select_held_out.py``: it holds the seed, the date, the selection rule and the
+list of held-out publications with every evidence ``study_id`` each one has in the store (one
+publication can be curated twice, e.g. ``Ashour 2016`` and ``PMC5009659_2016_StemCellResTher``).
+
+:func:`check_not_held_out` is called by the code that builds a calibration problem
+(:class:`~nephrosim.calibration.problem.CalibrationProblem`): a study that reads a held-out
+study's rows from the evidence store, is tagged with its id (``tags.evidence_id``), or names it
+in its citation is an error, so a held-out study can never enter a fit by accident.
+
+Where the registry is read from: ``$NEPHROSIM_HELD_OUT`` if set, else the source checkout's
+``validation/held_out.yaml``. An installed package without a checkout has no registry (a user's
+own data has no project split); :func:`load_held_out` then returns ``None`` and a shipped fit
+records ``held_out_registry: null``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from nephrosim.calibration.config import CalibrationConfigError, StudySpec
+from nephrosim.inputs import read_mapping
+
+#: environment variable naming another registry file (tests, other checkouts)
+HELD_OUT_ENV = "NEPHROSIM_HELD_OUT"
+
+
+@dataclass(frozen=True)
+class HeldOutStudy:
+    """One held-out publication: its key (DOI, PMID or study id) and its evidence study ids."""
+
+    key: str
+    study_ids: tuple[str, ...]
+    injury: str
+    product: str
+    species: str
+
+
+@dataclass(frozen=True)
+class HeldOutRegistry:
+    """The held-out list as read from ``held_out.yaml`` (``path``), with its seed and rule."""
+
+    path: str
+    seed: int
+    date: str
+    rule: str
+    studies: tuple[HeldOutStudy, ...]
+
+    @property
+    def study_ids(self) -> frozenset[str]:
+        return frozenset(i for s in self.studies for i in s.study_ids)
+
+    def held_out_study(self, study: StudySpec) -> str | None:
+        """The held-out evidence study id that ``study`` uses, or None.
+
+        A calibration study uses evidence study ``e`` when it reads ``e``'s rows from the store
+        (``evidence.study_id``), is tagged ``evidence_id: e``, or cites ``e`` (the id appears in
+        its citation as a whole phrase)."""
+        used = {study.evidence.study_id} if study.evidence is not None else set()
+        if "evidence_id" in study.tags:
+            used.add(study.tags["evidence_id"])
+        hit = sorted(used & self.study_ids)
+        if hit:
+            return hit[0]
+        for sid in sorted(self.study_ids):
+            if re.search(r"(?<![A-Za-z0-9_])" + re.escape(sid) + r"(?![A-Za-z0-9_])", study.citation):
+                return sid
+        return None
+
+
+def default_registry_path() -> Path | None:
+    """``$NEPHROSIM_HELD_OUT``, else ``validation/held_out.yaml`` of the source checkout (or None)."""
+    env = os.environ.get(HELD_OUT_ENV)
+    if env:
+        return Path(env)
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        candidate = parent / "validation" / "held_out.yaml"
+        if candidate.is_file() and (parent / "pyproject.toml").is_file():
+            return candidate
+    return None
+
+
+def load_held_out(path: str | Path | None = None) -> HeldOutRegistry | None:
+    """Read the held-out registry (default: :func:`default_registry_path`); None when there is none."""
+    path = Path(path) if path is not None else default_registry_path()
+    if path is None:
+        return None
+    if not path.is_file():
+        raise CalibrationConfigError(f"held-out registry {str(path)!r} not found — run scripts/select_held_out.py "
+                                     f"or point ${HELD_OUT_ENV} at the file")
+    data = read_mapping(path, "held-out registry", CalibrationConfigError)
+    try:
+        studies = tuple(HeldOutStudy(key=str(s["key"]), study_ids=tuple(str(i) for i in s["study_ids"]),
+                                     injury=str(s["injury"]), product=str(s["product"]), species=str(s["species"]))
+                        for s in data["held_out"])
+        return HeldOutRegistry(path=str(path), seed=int(data["seed"]), date=str(data["date"]), rule=str(data["rule"]),
+                               studies=studies)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CalibrationConfigError(f"{path}: malformed held-out registry ({type(exc).__name__}: {exc}); regenerate "
+                                     "it with scripts/select_held_out.py") from None
+
+
+def check_not_held_out(studies, registry: HeldOutRegistry | None) -> None:
+    """Refuse a fit that would see a held-out study (a :class:`CalibrationConfigError` naming it)."""
+    if registry is None:
+        return
+    for s in studies:
+        sid = registry.held_out_study(s)
+        if sid is not None:
+            raise CalibrationConfigError(
+                f"studies.{s.id}: uses evidence study {sid!r}, which is pre-registered as held out in "
+                f"{registry.path} (seed {registry.seed}, {registry.date}); a held-out study may never be fitted — "
+                "remove it from the calibration (it is scored by `nephrosim validate --held-out`)")

@@ -1,0 +1,252 @@
+"""Score the model on the pre-registered held-out studies (``nephrosim validate --held-out``).
+
+For every held-out publication in ``validation/held_out.yaml`` (:mod:`.held_out`), its evidence
+rows are read from the store, its design becomes a scenario (:mod:`.designs`; a study whose rows
+do not give what the scenario needs is listed as not evaluable, with the reason), and the model
+predicts it with the shipped calibration's uncertainty: posterior draws of the fitted
+parameters, a new between-lab deviation per draw, and every assumed parameter drawn on its
+table range (:meth:`Calibration.predict_draws`). Then:
+
+* **treated-vs-vehicle contrasts** (a treated and a control arm, one readout, one time; any
+  readout the model has, on its own scale or not): direction right (the predicted and observed
+  log ratios have the same sign), |log(predicted ratio / observed ratio)|, and whether the 95 %
+  prediction interval of the ratio covers the observed one;
+* **absolute observations** (group means of readouts the model computes in physical units,
+  e.g. SCr in mg/dL): whether the 95 % prediction interval covers the reported mean.
+
+A prediction interval is of the *reported* value: model draws plus the study's own sampling
+error (SE = SD/√n or the SEM, when the study gives them; the model draws alone otherwise).
+Its fold-width is upper / lower.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from nephrosim.calibration.designs import NotEvaluable, comparable_readout, design_of
+from nephrosim.calibration.held_out import HeldOutRegistry, load_held_out
+
+
+@dataclass
+class HeldOutValidation:
+    """Result of :func:`validate_held_out`: one row per contrast, per observation, per unscored study."""
+
+    contrasts: object  # DataFrame
+    observations: object  # DataFrame
+    not_evaluable: list[dict] = field(default_factory=list)
+    registry: HeldOutRegistry | None = None
+    n_draws: int = 0
+
+    def summary(self) -> dict:
+        c, o = self.contrasts, self.observations
+        covered = list(c["covered"]) + list(o["covered"]) if len(c) or len(o) else []
+        widths = list(c["fold_width"]) + list(o["fold_width"]) if len(c) or len(o) else []
+        widths = [w for w in widths if np.isfinite(w)]
+        return {
+            "held_out_studies": len(self.registry.studies) if self.registry else 0,
+            "studies_scored": int(len(set(c["study"]) | set(o["study"]))) if len(c) or len(o) else 0,
+            "contrasts": int(len(c)),
+            "direction_right_share": float(c["direction_right"].mean()) if len(c) else math.nan,
+            "median_abs_log_ratio_error": float(c["abs_log_error"].median()) if len(c) else math.nan,
+            "observations": int(len(o)),
+            "pi95_coverage": float(np.mean(covered)) if covered else math.nan,
+            "pi95_median_fold_width": float(np.median(widths)) if widths else math.nan,
+            "not_evaluable_studies": len(self.not_evaluable),
+        }
+
+
+def _se(row) -> float | None:
+    """SE of a reported mean: the SEM, or SD/√n (None when the study does not say which, or no n)."""
+    d, kind = row["dispersion"], row["dispersion_type"]
+    if d is None or not np.isfinite(d) or not isinstance(kind, str):
+        return None
+    if kind == "SEM":
+        return float(d)
+    n = row["n"]
+    if kind == "SD" and n is not None and np.isfinite(n) and n >= 1:
+        return float(d) / math.sqrt(float(n))
+    return None
+
+
+def _units_that_convert(design, readouts: dict[str, str]) -> dict[str, str]:
+    """The subset of ``{model readout: unit}`` the scenario accepts (a unit it cannot convert is dropped)."""
+    from nephrosim.run.simulation import as_scenario
+    from nephrosim.scenarios.errors import ScenarioError
+
+    ok = {}
+    for readout, unit in readouts.items():
+        try:
+            as_scenario({**design.scenario, "readouts": [readout], "units": {readout: unit}, "times_h": [0, 24]})
+        except (ScenarioError, ValueError):
+            continue
+        ok[readout] = unit
+    return ok
+
+
+def _as_survival(row):
+    """A mortality row (%, the model has none) as the survival it implies: 100 − mortality, same SE."""
+    row = row.copy()
+    row["mean"] = 100.0 - float(row["mean"])
+    row["readout"] = "survival"
+    return row, comparable_readout("survival")
+
+
+def _study_rows(store_records, study_ids):
+    rows = store_records[store_records["study_id"].isin(study_ids)]
+    return rows[rows["mean"].notna() & rows["time_h"].notna()]
+
+
+def validate_held_out(calibration=None, registry: HeldOutRegistry | None = None, *, n_draws: int = 100,
+                      seed: int = 0, level: float = 0.95, store=None) -> HeldOutValidation:
+    """Score ``calibration`` (default: the shipped one) on the held-out studies of ``registry``.
+
+    Arguments
+    ---------
+    calibration : a fitted :class:`~nephrosim.calibration.fit.Calibration` (default: shipped).
+    registry : the held-out list (default: :func:`~nephrosim.calibration.held_out.load_held_out`).
+    n_draws : draws per prediction; seed : their seed; level : interval probability.
+    store : an :class:`~nephrosim.evidence.EvidenceStore` (default: the shipped evidence in a
+        temporary store, never the user's own).
+    """
+    import tempfile
+    from pathlib import Path
+
+    import pandas as pd
+
+    from nephrosim.calibration.config import CalibrationConfigError
+    from nephrosim.calibration.fit import Calibration
+    from nephrosim.evidence import EvidenceStore
+
+    registry = registry or load_held_out()
+    if registry is None:
+        raise CalibrationConfigError("no held-out registry: run scripts/select_held_out.py in a source checkout or "
+                                     "set $NEPHROSIM_HELD_OUT")
+    cal = calibration if calibration is not None else Calibration.from_shipped()
+    if store is None:
+        with tempfile.TemporaryDirectory() as tmp:
+            records = EvidenceStore(Path(tmp) / "evidence.duckdb").ensure().records()
+    else:
+        records = store.ensure().records()
+    samples = cal.sample(n_draws, method="laplace", seed=seed)
+    rng = np.random.default_rng(seed)
+    q = (1 - level) / 2
+    contrasts, observations, skipped = [], [], []
+    for k, study in enumerate(registry.studies):
+        rows = _study_rows(records, study.study_ids)
+        if rows.empty:
+            skipped.append({"study": study.key, "reason": "no numeric rows in the store"})
+            continue
+        sid = study.study_ids[0]
+        try:
+            design = design_of(sid, records[records["study_id"].isin(study.study_ids)])
+        except NotEvaluable as exc:
+            skipped.append({"study": sid, "reason": str(exc), "rows": int(len(rows))})
+            continue
+        rows = rows[rows["arm_id"].astype(str).isin(design.arm_of)]
+        matched = [(r, comparable_readout(str(r["readout"]))) for _, r in rows.iterrows()]
+        matched = [_as_survival(r) if str(r["readout"]) == "mortality" else (r, m) for r, m in matched]
+        matched = [(r, m) for r, m in matched if m is not None]
+        if not matched:
+            skipped.append({"study": sid, "reason": "none of its readouts has a model readout"})
+            continue
+        units = _units_that_convert(design, {m.model: str(r["unit"]) for r, m in matched
+                                             if m.comparability == "absolute" and isinstance(r["unit"], str)
+                                             and r["unit"]})
+        readouts = sorted({m.model for _, m in matched})
+        times = sorted({0.0} | {float(r["time_h"]) for r, _ in matched})
+        scenario = {**design.scenario, "readouts": readouts, "units": units, "times_h": times}
+        try:
+            draws = {arm: (prog, out, ok) for arm, prog, out, ok in
+                     cal.predict_draws(scenario, samples, new_study=True, seed=seed + k)}
+        except (ValueError, KeyError) as exc:  # a design the schema refuses: not evaluable, with the reason
+            skipped.append({"study": sid, "reason": f"scenario refused: {exc}"})
+            continue
+
+        def values(arm_id, readout, time_h):
+            prog, out, ok = draws[design.arm_of[str(arm_id)]]
+            j = list(prog.readouts).index(readout)
+            t = times.index(float(time_h))
+            return out[:, t, j], ok, prog.units[j]
+
+        for r, m in matched:
+            if m.comparability != "absolute" or m.model not in units:
+                continue
+            v, ok, unit = values(r["arm_id"], m.model, r["time_h"])
+            v = v[ok]
+            if not len(v):
+                continue
+            se = _se(r)
+            rep = v + (rng.standard_normal(len(v)) * se if se else 0.0)
+            lo, hi = np.quantile(rep, [q, 1 - q])
+            observations.append({"study": sid, "arm": r["arm_id"], "readout": m.model, "unit": unit,
+                                 "time_h": float(r["time_h"]), "observed": float(r["mean"]),
+                                 "predicted": float(np.median(v)), "pi_lower": float(lo), "pi_upper": float(hi),
+                                 "covered": bool(lo <= r["mean"] <= hi),
+                                 "fold_width": float(hi / lo) if lo > 0 else math.inf})
+        by_key = {}
+        for r, m in matched:
+            by_key.setdefault((m.model, float(r["time_h"])), []).append(r)
+        for (readout, time_h), group in sorted(by_key.items()):
+            controls = [r for r in group if r["role"] == "control"]
+            treated = [r for r in group if r["role"] in ("treated", "comparator")]
+            for t_row in treated:
+                for c_row in controls:
+                    if not (t_row["mean"] > 0 and c_row["mean"] > 0):
+                        continue
+                    vt, okt, _ = values(t_row["arm_id"], readout, time_h)
+                    vc, okc, _ = values(c_row["arm_id"], readout, time_h)
+                    keep = okt & okc & (vt > 0) & (vc > 0)
+                    if not keep.any():
+                        continue
+                    log_pred = np.log(vt[keep] / vc[keep])
+                    se_t, se_c = _se(t_row), _se(c_row)
+                    se = (math.hypot(se_t / t_row["mean"], se_c / c_row["mean"])
+                          if se_t is not None and se_c is not None else 0.0)
+                    rep = log_pred + rng.standard_normal(len(log_pred)) * se
+                    lo, hi = np.quantile(rep, [q, 1 - q])
+                    observed = math.log(t_row["mean"] / c_row["mean"])
+                    point = float(np.median(log_pred))
+                    contrasts.append({
+                        "study": sid, "treated": t_row["arm_id"], "control": c_row["arm_id"], "readout": readout,
+                        "time_h": time_h, "observed_ratio": math.exp(observed), "predicted_ratio": math.exp(point),
+                        "pi_lower": math.exp(lo), "pi_upper": math.exp(hi),
+                        "direction_right": bool(np.sign(point) == np.sign(observed)),
+                        "abs_log_error": abs(point - observed), "covered": bool(lo <= observed <= hi),
+                        "fold_width": math.exp(hi - lo)})
+        if not any(o["study"] == sid for o in observations) and not any(c["study"] == sid for c in contrasts):
+            skipped.append({"study": sid, "reason": "no readout with a convertible unit or a treated-vs-control pair"})
+    cols_c = ["study", "treated", "control", "readout", "time_h", "observed_ratio", "predicted_ratio", "pi_lower",
+              "pi_upper", "direction_right", "abs_log_error", "covered", "fold_width"]
+    cols_o = ["study", "arm", "readout", "unit", "time_h", "observed", "predicted", "pi_lower", "pi_upper", "covered",
+              "fold_width"]
+    return HeldOutValidation(contrasts=pd.DataFrame(contrasts, columns=cols_c),
+                             observations=pd.DataFrame(observations, columns=cols_o), not_evaluable=skipped,
+                             registry=registry, n_draws=n_draws)
+
+
+def write_held_out_report(result: HeldOutValidation, path) -> str:
+    """Markdown report of :func:`validate_held_out` (atomic write); returns the path."""
+    from nephrosim.calibration.validation import _md_table
+    from nephrosim.io import write_text_atomic
+
+    s = result.summary()
+    reg = result.registry
+    lines = ["# Held-out validation", "",
+             f"Registry: `{reg.path}` (seed {reg.seed}, {reg.date}); {s['held_out_studies']} held-out publications, "
+             f"{s['studies_scored']} scored, {s['not_evaluable_studies']} not evaluable. Draws per prediction: "
+             f"{result.n_draws}.", "",
+             f"- treated-vs-vehicle contrasts: {s['contrasts']}; direction right: {s['direction_right_share']:.0%}; "
+             f"median |log(predicted / observed ratio)|: {s['median_abs_log_ratio_error']:.3g}",
+             f"- 95 % prediction intervals: coverage {s['pi95_coverage']:.0%} of {s['contrasts'] + s['observations']} "
+             f"held-out values; median fold-width {s['pi95_median_fold_width']:.3g}", ""]
+    if len(result.contrasts):
+        lines += ["## Contrasts", "", _md_table(result.contrasts), ""]
+    if len(result.observations):
+        lines += ["## Absolute observations", "", _md_table(result.observations), ""]
+    if result.not_evaluable:
+        lines += ["## Not evaluable", ""] + [f"- {r['study']}: {r['reason']}" for r in result.not_evaluable] + [""]
+    write_text_atomic(path, "\n".join(lines) + "\n")
+    return str(path)
