@@ -419,6 +419,25 @@ def _cell(v) -> str:
     return str(v)
 
 
+def check_address(host: str, port: int) -> None:
+    """Refuse an address the server could not listen on, before anything starts."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise UserInputError(f"--host {host!r}: not an address of this computer ({exc.strerror}); use 127.0.0.1 "
+                             "(this computer only) or an address of one of its network interfaces") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise UserInputError(f"cannot listen on {host}:{port}: {exc.strerror} — choose another port with "
+                                 "--port (another program, or another nephrosim app, uses this one)") from None
+
+
 def serve(host: str = "127.0.0.1", port: int = 8765, workers: int = 2) -> None:
     """Serve the app with uvicorn until interrupted."""
     import uvicorn
