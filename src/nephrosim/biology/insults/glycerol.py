@@ -44,10 +44,12 @@ def glycerol(injury, species: str) -> InsultSpec:
     * the kidney degrades the haem with induced haem oxygenase and stores the iron in
       ferritin (Nath et al. 1992 J Clin Invest 90:267, PMID 1634613), so the renal load is
       cleared by an enzyme over days; redox-active iron stays in rat plasma "from the 1st
-      to the 6st day" after 10 mL/kg glycerol (PMID 23387277). Before, the toxicity followed
-      plasma haem (cleared in about a day) and injury peaked at 24 h and resolved by day
-      3–5, while BUN in rat peaks at 72 h (untreated_timecourses CRO_zvastbio) and mouse
-      BUN is still ×4.8 of control on day 5 (Bruno 2009 JASN Table 3).
+      to the 6st day" after 10 mL/kg glycerol (PMID 23387277). When the toxicity followed
+      plasma haem (cleared within a day), rat BUN plateaued from 48 to 72 h and mouse BUN
+      peaked at 24 h; with the renal load, rat BUN is still rising at 72 h, as in the
+      source (untreated_timecourses CRO_zvastbio: peak at 72 h). Mouse BUN on day 5 (×4.8 of
+      control, Bruno 2009 JASN Table 3) is still missed (×1.2; literature_targets.yaml
+      ``mouse_glycerol_bun_day5``).
     * steep dose threshold: rat 3.75 mL/kg alone gives no ARF; mortality rises above
       7.5 mL/kg (untreated_timecourses); casts at 6 h → necrosis at 24 h → regeneration
       from 48 h (Glycerol_ARF_metabolic_rat).
