@@ -50,7 +50,8 @@ UNIT_OF_FIELD = {
 
 #: Help for the fields the schema gives no description (the schema's own text wins).
 HELP_OF_FIELD = {
-    "name": "a label; downloaded files are named after it",
+    "Scenario.name": "a label; downloaded files are named after it",
+    "Arm.name": "the group's name, unique in the scenario (e.g. vehicle, msc_iv)",
     "body_weight_g": "leave empty for the species' default body weight (parameter table)",
     "source": "tissue the cells (or their secretome) came from",
     "donor": "donor relative to the recipient (drives immune clearance and donor-specific antibodies)",
@@ -173,8 +174,9 @@ def model_inputs(model_cls: type[BaseModel], data: dict, prefix: str, skip=(), r
         required = info.is_required()
         value = data.get(name, None if required else info.default)
         rng, low, high = _bounds(info)
+        help_ = info.description or HELP_OF_FIELD.get(f"{model_cls.__name__}.{name}", HELP_OF_FIELD.get(name, ""))
         item = Input(name=f"{prefix}{name}", label=name, kind="text", value=shown(value), unit=unit_of(name),
-                     range=rng, help=info.description or HELP_OF_FIELD.get(name, ""), required=required, refresh=name in refresh,
+                     range=rng, help=help_, required=required, refresh=name in refresh,
                      low=low, high=high)
         choices = _literals(annotation)
         origin = typing.get_origin(annotation)
@@ -192,7 +194,8 @@ def model_inputs(model_cls: type[BaseModel], data: dict, prefix: str, skip=(), r
             item.value = [str(v) for v in (value or ())]
         elif origin is tuple and typing.get_args(annotation)[0] in (int, float):
             item.kind = "list"
-            item.value = ", ".join(shown(v) for v in (value or ())) if isinstance(value, (list, tuple)) else shown(value)
+            listed = isinstance(value, (list, tuple))
+            item.value = ", ".join(shown(v) for v in value) if listed else shown(value)
         elif annotation is str:
             item.kind = "text"
         else:  # a nested object the form does not draw (a cultivation protocol): kept as JSON
