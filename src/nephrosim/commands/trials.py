@@ -20,24 +20,55 @@ def _user_errors():
     return (UserInputError, FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)
 
 
+SCHEDULER_HELP = ("where simulations run: serial (this process), local (a Dask cluster on 127.0.0.1, TLS, no "
+                  "dashboard) or a running scheduler's tls://host:port / tcp://host:port")
+
+
+def _security(tls: tuple[Path, Path, Path] | None):
+    return None if tls is None else tuple(str(p) for p in tls)
+
+
 def trial(
     design: Path = typer.Argument(..., help="trial YAML (see examples/trials/act_aki.yaml)"),
     replicates: int = typer.Option(200, "--replicates", "-n", help="replicate trials drawn from the eligible pool"),
     seed: int = typer.Option(0, "--seed", help="seed of the population and the replicates"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
+    scheduler: str = typer.Option("serial", "--scheduler", help=SCHEDULER_HELP),
+    workers: int = typer.Option(2, "--workers", help="worker processes of --scheduler local"),
+    tls: tuple[Path, Path, Path] = typer.Option(None, "--tls", help="CA, certificate and key of a tls:// scheduler"),
+    progress: bool = typer.Option(None, "--progress/--no-progress", help="progress bar (default: on a terminal)"),
+    report: Path = typer.Option(None, "--report", help="write one self-contained HTML report (.html)"),  # issue 18
 ):
     """Run a virtual two-arm trial: power, hazard ratio, median recovery times."""
+    import sys
+
     try:
         from nephrosim.trials import load_trial, run_trial
 
-        result = run_trial(load_trial(design), replicates=replicates, seed=seed)
+        if report is not None:  # --report (issue 18): refused before the run
+            from nephrosim.report import check_report_path
+
+            check_report_path(report)
+
+        result = run_trial(load_trial(design), replicates=replicates, seed=seed, scheduler=scheduler,
+                           workers=workers, security=_security(tls),
+                           progress=sys.stderr.isatty() if progress is None else progress)
     except _user_errors() as exc:
         _fail(" ".join(str(exc).strip("'\"").split()))
     out = result.to_dict()
+    if report is not None:  # --report (issue 18)
+        try:
+            from nephrosim.report import trial_report, write
+
+            write(trial_report(result, design), report)
+        except _user_errors() as exc:
+            _fail(" ".join(str(exc).strip("'\"").split()))
     if as_json:
         typer.echo(json.dumps(out, allow_nan=False, default=str))
         return
     _print(out)
+    if report is not None:
+        typer.echo(f"wrote {report}")
 
 
 def _print(out: dict) -> None:
@@ -57,6 +88,51 @@ def _print(out: dict) -> None:
                    f"({t['low']}-{t['high']}) {flag}")
 
 
+def trial_design(
+    spec: Path = typer.Argument(..., help="design-search YAML (see examples/trials/act_aki_design.yaml)"),
+    out: Path = typer.Option(..., "-o", "--out", help="design table, .csv or .parquet (parts: <out>.parts/)"),
+    seed: int = typer.Option(0, "--seed", help="seed of the population, uncertainty draws and replicates"),
+    as_json: bool = typer.Option(False, "--json", help="print one JSON object: summary and ranked designs"),
+    scheduler: str = typer.Option("serial", "--scheduler", help=SCHEDULER_HELP),
+    workers: int = typer.Option(2, "--workers", help="worker processes of --scheduler local"),
+    tls: tuple[Path, Path, Path] = typer.Option(None, "--tls", help="CA, certificate and key of a tls:// scheduler"),
+    progress: bool = typer.Option(None, "--progress/--no-progress", help="progress bar (default: on a terminal)"),
+    top: int = typer.Option(15, "--top", help="designs printed (the table holds all)"),
+):
+    """Rank trial designs by power and n under the model's uncertainty (resumable: rerun to continue)."""
+    import sys
+
+    try:
+        from nephrosim.trials.search import load_search, run_search
+
+        search, base = load_search(spec)
+        result = run_search(search, base, out, seed=seed, scheduler=scheduler, workers=workers,
+                            security=_security(tls), progress=sys.stderr.isatty() if progress is None else progress)
+    except _user_errors() as exc:
+        _fail(" ".join(str(exc).strip("'\"").split()))
+    table = result.table
+    if as_json:
+        rows = json.loads(table.to_json(orient="records"))
+        typer.echo(json.dumps({**result.summary, "table": rows}, allow_nan=False, default=str))
+        return
+    s = result.summary
+    typer.echo(f"{s['search']}: {s['designs']} designs ({s['skipped']} skipped), {s['draws']} model draw(s) x "
+               f"{s['replicates_per_draw']} replicates, seed {s['seed']}; table: {s['output']}")
+    for u in s["uncertain_parameters"]:
+        typer.echo(f"  uncertain: {u['parameter']} log-uniform {u['lower']:g}-{u['upper']:g} {u['unit']} "
+                   f"(nominal {u['nominal']:g}, {u['provenance']})")
+    ok = table[table["skipped"] == ""].head(top)
+    typer.echo("  rank  power [95% MC]        success  correct  effect  n/arm  endpoint  timing | treatment | entry")
+    for rank, r in enumerate(ok.itertuples(), 1):
+        typer.echo(f"  {rank:>4}  {r.power:.3f} [{r.power_lo:.3f}-{r.power_hi:.3f}]  {r.p_success:.3f}    "
+                   f"{r.p_correct:.3f}    {r.true_effect_median:+.2f}   {r.n_per_arm:>5}  {r.endpoint:<8}  "
+                   f"{r.timing} | {r.treatment} | {r.inclusion}{'  *pareto' if r.pareto else ''}")
+    skipped = table[table["skipped"] != ""]
+    if len(skipped):
+        typer.echo(f"  skipped {len(skipped)}: e.g. {skipped.iloc[0]['skipped'][:200]}")
+
+
 def register(app: typer.Typer) -> None:
-    """Add the ``trial`` command to ``app``."""
+    """Add the ``trial`` and ``trial-design`` commands to ``app``."""
     app.command("trial")(trial)
+    app.command("trial-design")(trial_design)

@@ -127,6 +127,10 @@ def open_executor(scheduler: str | None = None, workers: int = 1, security=None)
 
 
 # --- tasks --------------------------------------------------------------------------------
+#: Parameter ids set on each cached simulator in this process (see :func:`simulate_patients`).
+_TOUCHED: dict[int, set[str]] = {}
+
+
 def simulate_patients(task) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Simulate a chunk of virtual patients of one compiled arm (a task for any executor).
 
@@ -153,8 +157,17 @@ def simulate_patients(task) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         resolved.append(name)
     if resolved:
         values = np.column_stack([values, np.asarray(extra_values, dtype=float).reshape(len(values), -1)])
+    # A compiled arm is shared by every caller in this process and keeps the last value set
+    # for each parameter: restore the nominal value of any parameter an earlier task set
+    # (e.g. an uncertainty draw) and this one does not.
+    touched = _TOUCHED.setdefault(id(sim), set())
+    restore = sorted(touched - set(names) - set(resolved))
+    if restore:
+        nominal = np.array([program.parameter_values[k] for k in restore], dtype=float)
+        values = np.column_stack([values, np.broadcast_to(nominal, (len(values), len(restore)))])
+    touched.update(names, resolved)
     with quiet_solver():
-        out, statuses = sim.run_batch(TIMES_H, [*names, *resolved], values)
+        out, statuses = sim.run_batch(TIMES_H, [*names, *resolved, *restore], values)
     out = program.convert(out)
     ok = np.array([s.ok for s in statuses], dtype=bool)
     return out[:, :, 0], out[:, :, 1] / 100.0, ok  # survival readout is in %

@@ -1,0 +1,541 @@
+"""``trial-design``: which trial design would show an effect, with what power — under the model's uncertainty.
+
+A search spec (YAML, :class:`DesignSearch`) names a base trial and lists, for each design
+choice, the candidates to compare:
+
+* ``inclusion`` — enrolment rule and enrichment (SCr rise, baseline eGFR window, or everyone
+  randomized at surgery);
+* ``timing`` — when the dose is given (after diagnosis, at or after surgery);
+* ``treatment`` — product, dose, route (``null`` = a second placebo arm: a zero-effect control);
+* ``n_per_arm`` — sample size;
+* ``endpoint`` — ``recovery`` (time to recovery, log-rank) or ``scr_auc`` (Mann–Whitney).
+
+Every combination is a candidate design; a combination the trial schema refuses (a dose
+before the diagnosis that randomizes the patient) is listed as skipped, with the reason.
+
+**Model uncertainty.** ``uncertainty.parameters`` names therapy parameters (the MSC/EV
+kinetics and potency, which do not act in the untreated arm); each of ``uncertainty.draws``
+draws sets them log-uniformly within the parameter table's [lower, upper] range (the
+table gives each range its provenance). Every draw simulates the eligible patients once
+more under each treatment; the untreated arm is the same in every draw.
+
+**What is reported per design** (over draws × replicates; replicate ``r`` draws the same
+patients, ``default_rng([seed, 2, r])``, in every design — common random numbers, so designs
+are compared on the same virtual trials):
+
+* ``power`` — share of trials with p < alpha (two-sided) on the design's endpoint, with a
+  95 % Clopper–Pearson Monte-Carlo interval (statsmodels ``proportion_confint``);
+* ``p_success`` — share significant *and* favouring treatment (shorter mean time to recovery
+  — the restricted mean, since censoring is only at the horizon — or a lower mean SCr AUC);
+* ``p_correct`` — probability of a correct decision: claiming benefit when the draw's true
+  effect (on the whole eligible pool, each patient simulated under both arms) is at least
+  ``minimal_effect``, and not claiming it otherwise;
+* ``true_effect`` — that pool-level relative reduction (median, min, max over draws);
+* ``pareto`` — not dominated in (``p_success`` higher, total n lower).
+
+Tests: log-rank by ``statsmodels.duration.survfunc.survdiff`` (the same statistic as the
+lifelines log-rank ``nephrosim trial`` uses, 80× faster); Mann–Whitney by ``scipy.stats``.
+
+Resumable: each simulated condition (inclusion × timing × treatment × draw) and each
+design's result is saved atomically in ``<out>.parts/`` as soon as it is done; a rerun of
+the same spec and seed computes only what is missing (the untreated population is
+re-simulated, deterministically). A different spec or seed refuses to mix with old parts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Literal
+
+import numpy as np
+from pydantic import Field, field_validator, model_validator
+
+from nephrosim.errors import UserInputError
+from nephrosim.inputs import InputFileError, StrictModel, read_mapping, validate
+from nephrosim.io import atomic_path, check_writable, write_frame, write_text_atomic
+from nephrosim.progress import ProgressBar
+from nephrosim.scenarios.products import EV, MSC
+from nephrosim.trials.design import Inclusion, Timing, TrialDesign, TrialError, load_trial, trial_from_dict
+from nephrosim.trials.endpoints import PatientOutcomes, outcomes
+from nephrosim.trials.execute import open_executor
+from nephrosim.trials.population import TIMES_H, build_population, compiled_parameters, population_scenario, \
+    simulate_groups
+from nephrosim.trials.run import MAX_SEED, assemble_groups, eligible_pool, treated_groups
+
+MAX_DESIGNS = 5000
+MAX_REPLICATES = 20_000
+
+
+class SearchError(InputFileError):
+    """A design-search spec that cannot be run; one line per bad field."""
+
+
+class Candidates(StrictModel):
+    """The design choices to compare; each list's entries are crossed with the others'."""
+
+    inclusion: tuple[Inclusion, ...] | None = Field(None, max_length=20,
+                                                    description="enrolment rules; default: the base trial's")
+    timing: tuple[Timing, ...] | None = Field(None, max_length=20,
+                                              description="dose timings; default: the base trial's")
+    treatment: tuple[Annotated[MSC | EV, Field(discriminator="product")] | None, ...] | None = Field(
+        None, max_length=20,
+        description="products and doses; null = placebo (zero-effect control); default: the base trial's")
+    n_per_arm: tuple[Annotated[int, Field(ge=2, le=5000)], ...] | None = Field(
+        None, max_length=20, description="patients per arm; default: the base trial's")
+    endpoint: tuple[Literal["recovery", "scr_auc"], ...] | None = Field(
+        None, max_length=2, description="primary endpoints; default: the base trial's")
+
+    @field_validator("inclusion", "timing", "treatment", "n_per_arm", "endpoint")
+    @classmethod
+    def _not_empty(cls, v, info):
+        if v is not None and len(v) == 0:
+            raise ValueError(f"an empty list compares nothing; list at least one {info.field_name} or leave it out "
+                             "(the base trial's is used)")
+        return v
+
+
+class Uncertainty(StrictModel):
+    """Therapy parameters drawn log-uniformly within the parameter table's [lower, upper]."""
+
+    parameters: tuple[Annotated[str, Field(min_length=1, max_length=100)], ...] = Field(max_length=20)
+    draws: int = Field(3, ge=1, le=200, description="parameter draws (each re-simulates every treatment)")
+
+    @field_validator("parameters")
+    @classmethod
+    def _not_empty(cls, v):
+        if len(v) == 0:
+            raise ValueError("name at least one therapy parameter, or remove `uncertainty`")
+        if len(set(v)) != len(v):
+            raise ValueError("a parameter is listed twice; list each once")
+        return v
+
+
+class MinimalEffect(StrictModel):
+    """The smallest pool-level relative reduction worth detecting (for ``p_correct``).
+
+    Defaults are **assumed** (no source gives a minimal clinically important difference for
+    these endpoints after cardiac surgery): 10 % (plausible range 5–25 %).
+    """
+
+    recovery: float = Field(0.10, ge=0.0, lt=1.0, description="relative reduction of mean time to recovery")
+    scr_auc: float = Field(0.10, ge=0.0, lt=1.0, description="relative reduction of mean SCr AUC")
+
+
+class DesignSearch(StrictModel):
+    """A search over trial designs (see the module docstring)."""
+
+    name: str = Field("design search", min_length=1, max_length=200)
+    base: str | dict = Field(description="the base trial: a trial YAML path (relative to this file) or its fields")
+    candidates: Candidates = Field(default_factory=Candidates)
+    uncertainty: Uncertainty | None = Field(None, description="model uncertainty; none = the nominal model only")
+    replicates: int = Field(200, ge=10, le=MAX_REPLICATES, description="replicate trials per design and draw")
+    minimal_effect: MinimalEffect = Field(default_factory=MinimalEffect)
+    pool_limit: int | None = Field(400, ge=10, le=200_000,
+                                   description="eligible patients simulated per condition (seeded subset); null = all")
+
+    @model_validator(mode="after")
+    def _not_too_many(self):
+        c = self.candidates
+        count = 1
+        for values in (c.inclusion, c.timing, c.treatment, c.n_per_arm, c.endpoint):
+            count *= len(values or (None,))
+        if count > MAX_DESIGNS:
+            raise ValueError(f"the candidates make {count:,} designs, above {MAX_DESIGNS:,}; shorten the lists")
+        return self
+
+
+def search_from_dict(data, source: str = "") -> DesignSearch:
+    """Validate a mapping into a :class:`DesignSearch`, raising :class:`SearchError`."""
+    return validate(DesignSearch, data, source, "design search", SearchError)
+
+
+def load_search(path: str | Path) -> tuple[DesignSearch, TrialDesign]:
+    """Read a search spec and its base trial."""
+    path = Path(path)
+    spec = search_from_dict(read_mapping(path, "design search", SearchError), str(path))
+    if isinstance(spec.base, str):
+        base_path = (path.parent / spec.base) if not Path(spec.base).is_absolute() else Path(spec.base)
+        try:
+            base = load_trial(base_path)
+        except TrialError as exc:
+            raise SearchError(str(path), [f"base: {spec.base!r}: {exc}"]) from None
+    else:
+        base = trial_from_dict(spec.base, f"{path} (base)")
+    return spec, base
+
+
+# --- candidate designs --------------------------------------------------------------------
+@dataclass(frozen=True)
+class Candidate:
+    """One design: indices into the candidate lists, and the validated trial."""
+
+    inclusion: int
+    timing: int
+    treatment: int
+    n_per_arm: int
+    endpoint: str
+    design: TrialDesign | None
+    skipped: str = ""
+
+    @property
+    def condition(self) -> tuple[int, int, int]:
+        return (self.inclusion, self.timing, self.treatment)
+
+
+def _lists(spec: DesignSearch, base: TrialDesign):
+    c = spec.candidates
+    trt = base.arms[1]
+    return (c.inclusion or (base.inclusion,), c.timing or (trt.timing,), c.treatment or (trt.treatment,),
+            c.n_per_arm or (base.arms[1].n,), c.endpoint or (base.endpoints.primary,))
+
+
+def candidates(spec: DesignSearch, base: TrialDesign) -> list[Candidate]:
+    """Every combination of the candidate lists, validated as a trial (skipped ones say why)."""
+    inclusions, timings, treatments, sizes, endpoints = _lists(spec, base)
+    ctl, trt = base.arms
+    out = []
+    for (i, inc), (t, tim), (k, treat), n, ep in itertools.product(
+            enumerate(inclusions), enumerate(timings), enumerate(treatments), sizes, endpoints):
+        if treat is None and t > 0:
+            continue  # a placebo arm has no timing: one candidate per inclusion, size and endpoint
+        data = base.model_dump(mode="json")
+        data.update(inclusion=inc.model_dump(mode="json"), pool_limit=spec.pool_limit)
+        data["endpoints"]["primary"] = ep
+        data["arms"] = [{**ctl.model_dump(mode="json"), "n": n},
+                        {"name": trt.name if treat is not None else f"{ctl.name}_2", "n": n,
+                         "treatment": None if treat is None else treat.model_dump(mode="json", exclude={"time_h"}),
+                         "timing": tim.model_dump(mode="json")}]
+        try:
+            design, why = trial_from_dict(data, "candidate"), ""
+        except TrialError as exc:
+            design, why = None, " ".join(str(exc).split())
+        if design is not None and inc.kind == "all" and ep == "recovery":
+            design, why = None, ("endpoint recovery with inclusion kind all: patients randomized at surgery mostly "
+                                 "never have AKI, so time to recovery is not defined for them; use scr_auc")
+        out.append(Candidate(i, t, k, n, ep, design, why))
+    return out
+
+
+def uncertainty_draws(spec: DesignSearch, seed: int) -> tuple[list[str], np.ndarray, list[dict]]:
+    """Names, draws ``[draw, parameter]`` and the table range (with provenance) of each parameter."""
+    if spec.uncertainty is None:
+        return [], np.zeros((1, 0)), []
+    from nephrosim.biology.parameters import ParameterTable
+
+    table = ParameterTable.default()
+    names = list(spec.uncertainty.parameters)
+    ranges = []
+    for name in names:
+        try:
+            rec = table.record(name, "human")
+        except KeyError:
+            close = table.closest_names(name) if hasattr(table, "closest_names") else []
+            raise UserInputError(f"uncertainty.parameters: {name!r} is not in the parameter table"
+                                 + (f"; did you mean {', '.join(map(repr, close[:3]))}?" if close else "")) from None
+        if rec.lower is None or rec.upper is None or not 0 < rec.lower <= rec.upper:
+            raise UserInputError(f"uncertainty.parameters: {name!r} has no positive [lower, upper] range in the "
+                                 "parameter table to draw from; choose a parameter that has one")
+        ranges.append({"parameter": name, "nominal": rec.value, "lower": rec.lower, "upper": rec.upper,
+                       "unit": rec.unit, "provenance": rec.provenance})
+    rng = np.random.default_rng([seed, 4])
+    lo = np.log([r["lower"] for r in ranges])
+    hi = np.log([r["upper"] for r in ranges])
+    return names, np.exp(lo + (hi - lo) * rng.random((spec.uncertainty.draws, len(names)))), ranges
+
+
+def _check_therapy_parameters(names: list[str], treatments) -> dict[int, list[int]]:
+    """Which uncertain parameters act in each treatment's model; refuse any acting when untreated."""
+    if not names:
+        return {}
+    untreated = compiled_parameters(population_scenario())
+    acting = [n for n in names if n in untreated]
+    if acting:
+        raise UserInputError(f"uncertainty.parameters: {', '.join(map(repr, acting))} act(s) in the untreated "
+                             "model; only therapy parameters can be drawn here (the untreated population is "
+                             "simulated once) — remove them")
+    used, out = set(), {}
+    for k, treat in enumerate(treatments):
+        if treat is None:
+            continue
+        params = compiled_parameters(population_scenario((treat,)))
+        out[k] = [j for j, n in enumerate(names) if n in params]
+        used.update(names[j] for j in out[k])
+    unused = [n for n in names if n not in used]
+    if unused:
+        raise UserInputError(f"uncertainty.parameters: {', '.join(map(repr, unused))} act(s) in none of the "
+                             "candidate treatments; remove them")
+    return out
+
+
+# --- statistics of one design ---------------------------------------------------------------
+def _logrank_p(t_c, e_c, t_t, e_t) -> float:
+    from statsmodels.duration.survfunc import survdiff
+
+    time = np.concatenate([t_c, t_t])
+    status = np.concatenate([e_c, e_t]).astype(int)
+    if status.sum() == 0:
+        return 1.0
+    if status.all() and np.all(time == time[0]):
+        return 1.0  # every patient has the event at the same time: no information, zero variance
+    group = np.r_[np.zeros(len(t_c)), np.ones(len(t_t))]
+    return float(survdiff(time, status, group)[1])
+
+
+def _auc_p(a_c, a_t) -> float:
+    from scipy.stats import mannwhitneyu
+
+    return float(mannwhitneyu(a_c, a_t).pvalue)
+
+
+def true_effect(control: PatientOutcomes, treated: PatientOutcomes, endpoint: str) -> float:
+    """Pool-level relative reduction: mean time to recovery (restricted at the horizon) or mean SCr AUC."""
+    if endpoint == "recovery":
+        c, t = control.recovery_days.mean(), treated.recovery_days.mean()
+    else:
+        c, t = control.scr_auc.mean(), treated.scr_auc.mean()
+    return float(1.0 - t / c) if c > 0 else 0.0
+
+
+def design_power(control: PatientOutcomes, treated_by_draw: list[PatientOutcomes], n_per_arm: int, endpoint: str,
+                 replicates: int, seed: int, alpha: float, minimal_effect: float) -> dict:
+    """Power, success and correct-decision probabilities of one design over draws × replicates.
+
+    ``control`` and each ``treated_by_draw[k]`` hold the same pool patients (row ``i`` is one
+    patient, untreated and treated). Replicate ``r`` randomizes ``n_per_arm`` + ``n_per_arm``
+    distinct pool patients with ``default_rng([seed, 2, r])``.
+    """
+    from statsmodels.stats.proportion import proportion_confint
+
+    pool = control.recovery_days.size
+    if 2 * n_per_arm > pool:
+        raise UserInputError(f"n_per_arm={n_per_arm}: the eligible pool has {pool} patients, fewer than the "
+                             f"{2 * n_per_arm} one trial needs; raise pool_limit or virtual_patients")
+    picks = [np.random.default_rng([seed, 2, r]).permutation(pool)[:2 * n_per_arm] for r in range(replicates)]
+    sig = fav = correct = 0
+    effects = []
+    for treated in treated_by_draw:
+        effect = true_effect(control, treated, endpoint)
+        effects.append(effect)
+        beneficial = effect >= minimal_effect
+        for pick in picks:
+            ic, it = pick[:n_per_arm], pick[n_per_arm:]
+            if endpoint == "recovery":
+                p = _logrank_p(control.recovery_days[ic], control.recovered[ic],
+                               treated.recovery_days[it], treated.recovered[it])
+                favours = treated.recovery_days[it].mean() < control.recovery_days[ic].mean()
+            else:
+                p = _auc_p(control.scr_auc[ic], treated.scr_auc[it])
+                favours = treated.scr_auc[it].mean() < control.scr_auc[ic].mean()
+            claim = p < alpha and favours
+            sig += p < alpha
+            fav += claim
+            correct += claim == beneficial
+    trials = replicates * len(treated_by_draw)
+
+    def with_interval(count):
+        lo, hi = proportion_confint(count, trials, alpha=0.05, method="beta")
+        return round(count / trials, 4), round(float(lo), 4), round(float(hi), 4)
+
+    out = {}
+    for key, count in (("power", sig), ("p_success", fav), ("p_correct", correct)):
+        out[key], out[f"{key}_lo"], out[f"{key}_hi"] = with_interval(count)
+    e = np.asarray(effects)
+    out.update(true_effect_median=round(float(np.median(e)), 4), true_effect_min=round(float(e.min()), 4),
+               true_effect_max=round(float(e.max()), 4), trials=trials)
+    return out
+
+
+def pareto_front(power: np.ndarray, total_n: np.ndarray) -> np.ndarray:
+    """True where no other design has power ≥ and n ≤, one of them strictly."""
+    p, n = np.asarray(power, float), np.asarray(total_n, float)
+    dominated = ((p[None, :] >= p[:, None]) & (n[None, :] <= n[:, None])
+                 & ((p[None, :] > p[:, None]) | (n[None, :] < n[:, None])))
+    return ~dominated.any(axis=1)
+
+
+# --- the search -----------------------------------------------------------------------------
+@dataclass
+class SearchResult:
+    """The ranked design table and the context to read it."""
+
+    table: object          # pandas.DataFrame, one row per candidate design (skipped ones last)
+    summary: dict
+    computed: dict         # conditions and designs computed in this run (the rest were resumed)
+
+
+def _digest(obj) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _save_outcomes(path: Path, o: PatientOutcomes, usable: np.ndarray) -> None:
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, recovery_days=o.recovery_days, recovered=o.recovered, death_probability=o.death_probability,
+                 scr_auc=o.scr_auc, usable=usable)
+
+
+def _load_outcomes(path: Path) -> tuple[PatientOutcomes, np.ndarray]:
+    with np.load(path) as z:
+        return (PatientOutcomes(z["recovery_days"], z["recovered"], z["death_probability"], z["scr_auc"]),
+                z["usable"].copy())
+
+
+def _subset(o: PatientOutcomes, rows: np.ndarray) -> PatientOutcomes:
+    return PatientOutcomes(o.recovery_days[rows], o.recovered[rows], o.death_probability[rows], o.scr_auc[rows])
+
+
+def run_search(spec: DesignSearch, base: TrialDesign, out: str | Path, seed: int = 0, *,
+               scheduler: str | None = None, workers: int = 1, security=None, progress: bool = False,
+               max_conditions: int | None = None) -> SearchResult | None:
+    """Evaluate every candidate design; write the ranked table to ``out`` (.csv or .parquet).
+
+    Arguments
+    ---------
+    spec, base : the search and its base trial (:func:`load_search`).
+    out : the design table; its parts (resumable) live in ``<out>.parts/`` while it runs.
+    seed : seeds the population, the uncertainty draws and the replicates.
+    scheduler, workers, security : where simulations run
+        (:func:`nephrosim.trials.execute.open_executor`); results are identical for a seed.
+    progress : show a progress bar with ETA.
+    max_conditions : stop after simulating this many conditions, as if interrupted (tests);
+        returns ``None`` then.
+
+    Returns
+    -------
+    :class:`SearchResult`, its table ranked by ``p_success`` (then fewer patients).
+    """
+    import pandas as pd
+
+    from nephrosim.run.ensemble import storage
+
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= MAX_SEED:
+        raise UserInputError(f"seed={seed!r}: give an integer from 0 to {MAX_SEED}")
+    out = Path(out)
+    if out.suffix.lower() not in (".csv", ".parquet"):
+        raise UserInputError(f"output {str(out)!r} (-o): name the design table *.csv or *.parquet")
+    check_writable(out)
+    inclusions, timings, treatments, _, _ = _lists(spec, base)
+    names, draws, ranges = uncertainty_draws(spec, seed)
+    acting = _check_therapy_parameters(names, treatments)
+    cands = candidates(spec, base)
+    if not any(c.design is not None for c in cands):
+        raise UserInputError(f"none of the {len(cands)} candidate designs is valid; first reason: {cands[0].skipped}")
+    request = {"spec": spec.model_dump(mode="json"), "base": base.model_dump(mode="json"), "seed": int(seed),
+               "what": "nephrosim trial-design v1"}
+    computed = {"conditions": 0, "designs": 0}
+    n_draws = draws.shape[0]
+    with storage.open_parts(out, request) as parts, open_executor(scheduler, workers, security) as executor:
+        def cond_file(cond, k):
+            return parts / f"condition-{cond[0]:02d}-{cond[1]:02d}-{cond[2]:02d}-draw{k:03d}.npz"
+
+        def design_file(c):
+            return parts / f"design-{_digest([c.condition, c.n_per_arm, c.endpoint])}.json"
+
+        with ProgressBar("population", 1, 0, progress) as bar:
+            pop = build_population(base.population, base.virtual_patients, seed, executor)
+            bar.advance()
+        pools = {}
+        for i, inc in enumerate(inclusions):
+            design = base.model_copy(update={"inclusion": inc, "pool_limit": spec.pool_limit})
+            pool, entry = eligible_pool(design, pop, seed)
+            control = outcomes(TIMES_H, pop.scr[pool], pop.survival[pool], entry, pop.scr[pool, 0], base.endpoints)
+            pools[i] = (pool, entry, control)
+        cands = [c if c.design is None or 2 * c.n_per_arm <= pools[c.inclusion][0].size else
+                 Candidate(c.inclusion, c.timing, c.treatment, c.n_per_arm, c.endpoint, None,
+                           f"the eligible pool has {pools[c.inclusion][0].size} patients, fewer than the "
+                           f"{2 * c.n_per_arm} one trial needs: raise pool_limit or the base virtual_patients")
+                 for c in cands]
+        runnable = [c for c in cands if c.design is not None]
+        if not runnable:
+            raise UserInputError(f"no candidate design can run; first reason: {cands[0].skipped}")
+        conditions = sorted({c.condition for c in runnable if treatments[c.treatment] is not None})
+        todo_conditions = [(cond, k) for cond in conditions for k in range(n_draws) if not cond_file(cond, k).exists()]
+        todo_designs = [c for c in runnable if not design_file(c).exists()]
+        total = len(conditions) * n_draws + len(runnable)
+        done = total - len(todo_conditions) - len(todo_designs)
+        with ProgressBar("trial-design", total, done, progress, stage="conditions") as bar:
+            for cond, k in todo_conditions:
+                if max_conditions is not None and computed["conditions"] >= max_conditions:
+                    return None
+                i, t, j = cond
+                pool, entry, _ = pools[i]
+                cols = acting.get(j, [])
+                groups, rows_of = treated_groups(treatments[j], timings[t], pop, pool, entry,
+                                                 [names[c] for c in cols], [draws[k, c] for c in cols])
+                scr, surv = assemble_groups(pool.size, rows_of, simulate_groups(groups, executor))
+                usable = np.isfinite(scr).all(axis=1)
+                filled_scr = np.where(usable[:, None], scr, pop.scr[pool])
+                filled_surv = np.where(usable[:, None], surv, pop.survival[pool])
+                o = outcomes(TIMES_H, filled_scr, filled_surv, entry, pop.scr[pool, 0], base.endpoints)
+                _save_outcomes(cond_file(cond, k), o, usable)
+                computed["conditions"] += 1
+                bar.advance(stage="conditions")
+            for c in todo_designs:
+                control_all = pools[c.inclusion][2]
+                if treatments[c.treatment] is None:
+                    treated_by_draw, usable = [control_all], np.ones(control_all.recovery_days.size, bool)
+                else:
+                    loaded = [_load_outcomes(cond_file(c.condition, k)) for k in range(n_draws)]
+                    usable = np.all([u for _, u in loaded], axis=0)
+                    treated_by_draw = [o for o, _ in loaded]
+                rows = np.nonzero(usable)[0]
+                res = design_power(_subset(control_all, rows), [_subset(o, rows) for o in treated_by_draw],
+                                   c.n_per_arm, c.endpoint, spec.replicates, seed, c.design.alpha,
+                                   getattr(spec.minimal_effect, c.endpoint))
+                res["failed_simulations"] = int((~usable).sum())
+                res["pool"] = int(rows.size)
+                write_text_atomic(design_file(c), json.dumps(res))
+                computed["designs"] += 1
+                bar.advance(stage="designs")
+        results = {design_file(c): json.loads(design_file(c).read_text()) for c in runnable}
+
+    rows = []
+    for c in cands:
+        inc, tim, treat = inclusions[c.inclusion], timings[c.timing], treatments[c.treatment]
+        row = {"inclusion": _describe_inclusion(inc),
+               "timing": "-" if treat is None else f"{tim.delay_h:g} h after {tim.relative_to}",
+               "treatment": _describe_treatment(treat), "n_per_arm": c.n_per_arm, "total_n": 2 * c.n_per_arm,
+               "endpoint": c.endpoint, "skipped": c.skipped}
+        if c.design is not None:
+            row.update(results[design_file(c)])
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    ok = table["skipped"] == ""
+    table["pareto"] = False
+    if ok.any():
+        table.loc[ok, "pareto"] = pareto_front(table.loc[ok, "p_success"].to_numpy(), table.loc[ok, "total_n"].to_numpy())
+    table = pd.concat([table[ok].sort_values(["p_success", "total_n"], ascending=[False, True], kind="stable"),
+                       table[~ok]], ignore_index=True)
+    write_frame(table, out)
+    shutil.rmtree(storage.parts_folder(out), ignore_errors=False)
+    summary = {
+        "search": spec.name, "seed": int(seed), "replicates_per_draw": spec.replicates, "draws": int(n_draws),
+        "uncertain_parameters": ranges,
+        "designs": int(ok.sum()), "skipped": int((~ok).sum()), "pool_limit": spec.pool_limit,
+        "population": {"plausible_patients": pop.plausible, "accepted_patients": pop.size},
+        "eligible_pool": {_describe_inclusion(inclusions[i]): int(p[0].size) for i, p in pools.items()},
+        "minimal_effect": spec.minimal_effect.model_dump(),
+        "output": str(out),
+        "notes": ["Monte-Carlo intervals are 95 % Clopper-Pearson over draws x replicates; replicates resample "
+                  "one eligible pool, so they understate the spread of trials drawn from an infinite population",
+                  "minimal_effect defaults are assumed (10 %, plausible 5-25 %)"],
+    }
+    return SearchResult(table, summary, computed)
+
+
+def _describe_inclusion(inc: Inclusion) -> str:
+    who = (f"SCr rise >= {inc.rise_mg_dl:g} mg/dL within {inc.within_h:g} h" if inc.kind == "scr_rise"
+           else "all, randomized at surgery")
+    if inc.baseline_egfr_min > 0 or inc.baseline_egfr_max < 200:
+        who += f"; eGFR {inc.baseline_egfr_min:g}-{inc.baseline_egfr_max:g}"
+    return who
+
+
+def _describe_treatment(treat) -> str:
+    if treat is None:
+        return "placebo (zero effect)"
+    return f"{treat.product} {treat.dose:g} {treat.dose_unit} {treat.route}"

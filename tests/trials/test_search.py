@@ -1,0 +1,193 @@
+"""trial-design: power against analytic results, zero effect at alpha, bad specs, resume, serial = Dask."""
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from scipy.stats import norm
+from typer.testing import CliRunner
+
+from nephrosim.errors import UserInputError
+from nephrosim.trials.endpoints import PatientOutcomes
+from nephrosim.trials.search import SearchError, _logrank_p, design_power, load_search, pareto_front, run_search, \
+    search_from_dict
+
+HORIZON = 30.0
+
+
+def _exponential_pool(n, median_days, rng, horizon=HORIZON):
+    t = rng.exponential(median_days / math.log(2), n)
+    return PatientOutcomes(np.minimum(t, horizon), t < horizon, np.zeros(n), t.copy())
+
+
+def test_logrank_equals_lifelines_with_ties_and_censoring():
+    """statsmodels' survdiff (used by the search) gives lifelines' log-rank p (used by `trial`)."""
+    from lifelines.statistics import logrank_test
+
+    rng = np.random.default_rng(1)
+    for _ in range(5):
+        a = np.minimum(np.round(rng.exponential(12, 60) * 4) / 4, HORIZON)
+        b = np.minimum(np.round(rng.exponential(9, 55) * 4) / 4, HORIZON)
+        ea, eb = a < HORIZON, b < HORIZON
+        ref = logrank_test(a, b, event_observed_A=ea, event_observed_B=eb).p_value
+        assert _logrank_p(a, ea, b, eb) == pytest.approx(ref, rel=1e-9)
+
+
+def test_power_matches_schoenfeld_and_a_large_effect_gives_power_one():
+    """Exponential recovery, no censoring: power of the log-rank test vs Schoenfeld (1981).
+
+    Schoenfeld: power = Φ(√(d/4)·|ln HR| − z_{1−α/2}) with d events, 1:1 allocation.
+    """
+    rng = np.random.default_rng(2)
+    control = _exponential_pool(40_000, 10.0, rng, horizon=1e9)
+    moderate = _exponential_pool(40_000, 10.0 / 1.5, rng, horizon=1e9)   # HR 1.5 (faster recovery)
+    large = _exponential_pool(40_000, 10.0 / 4.0, rng, horizon=1e9)      # HR 4
+    n = 100
+    expected = norm.cdf(math.sqrt(2 * n / 4) * math.log(1.5) - norm.ppf(0.975))  # 0.82
+    res = design_power(control, [moderate], n, "recovery", 600, seed=3, alpha=0.05, minimal_effect=0.1)
+    mc = 3 * math.sqrt(expected * (1 - expected) / 600)
+    assert abs(res["power"] - expected) < mc + 0.03, (res["power"], expected)
+    assert res["power_lo"] <= res["power"] <= res["power_hi"]
+    assert res["true_effect_median"] == pytest.approx(1 - 1 / 1.5, abs=0.02)  # mean time falls by a third
+    big = design_power(control, [large], 30, "recovery", 300, seed=3, alpha=0.05, minimal_effect=0.1)
+    assert big["power"] >= 0.99 and big["p_success"] >= 0.99 and big["p_correct"] >= 0.99
+
+
+@pytest.mark.parametrize("endpoint", ["recovery", "scr_auc"])
+def test_zero_effect_rejects_at_alpha(endpoint):
+    """Both arms carry each patient's same outcome: the rejection share is alpha within MC error."""
+    rng = np.random.default_rng(4)
+    pool = _exponential_pool(5000, 12.0, rng)
+    reps = 1500
+    res = design_power(pool, [pool], 40, endpoint, reps, seed=5, alpha=0.05, minimal_effect=0.1)
+    se = math.sqrt(0.05 * 0.95 / reps)
+    assert abs(res["power"] - 0.05) < 3.5 * se, res
+    assert res["power_lo"] < 0.05 < res["power_hi"]
+    assert res["p_correct"] == pytest.approx(1 - res["p_success"])  # no true effect: claiming one is wrong
+
+
+def test_pareto_front():
+    power = np.array([0.9, 0.8, 0.5, 0.9, 0.3])
+    n = np.array([400, 200, 100, 500, 200])
+    assert pareto_front(power, n).tolist() == [True, True, True, False, False]
+
+
+BASE = {"name": "small", "virtual_patients": 800,
+        "inclusion": {"kind": "scr_rise", "rise_mg_dl": 0.3, "within_h": 48},
+        "arms": [{"name": "placebo", "n": 20},
+                 {"name": "msc", "n": 20,
+                  "treatment": {"product": "msc", "dose": 2.0e6, "dose_unit": "cells/kg",
+                                "route": "intra_arterial_aorta"},
+                  "timing": {"relative_to": "surgery", "delay_h": 48}}]}
+
+
+@pytest.mark.parametrize("data, words", [
+    ({"base": BASE, "colour": 1}, ["colour", "Extra inputs"]),
+    ({}, ["base"]),
+    ({"base": BASE, "candidates": {"n_per_arm": [1]}}, ["candidates.n_per_arm.0"]),
+    ({"base": BASE, "candidates": {"endpoint": ["death"]}}, ["candidates.endpoint.0", "recovery", "scr_auc"]),
+    ({"base": BASE, "candidates": {"treatment": [{"product": "msc", "dose": 1e6, "route": "nose"}]}},
+     ["candidates.treatment.0", "route"]),
+    ({"base": BASE, "replicates": 5}, ["replicates"]),
+    ({"base": BASE, "uncertainty": {"parameters": [], "draws": 2}}, ["uncertainty.parameters"]),
+    ({"base": BASE, "candidates": {"n_per_arm": list(range(2, 22)), "endpoint": ["recovery", "scr_auc"],
+                                   "timing": [{"delay_h": d} for d in range(20)],
+                                   "treatment": [None] * 10}}, ["designs", "shorten"]),
+])
+def test_bad_specs_name_the_field(data, words):
+    with pytest.raises(SearchError) as err:
+        search_from_dict(data, "s.yaml")
+    for w in words:
+        assert w in str(err.value)
+
+
+@pytest.mark.parametrize("parameter, words", [
+    ("paracrine_ec50_cell_h_per_kgg", ["uncertainty.parameters", "not in the parameter table"]),
+    ("k_tub_recovery", ["untreated", "therapy parameters"]),
+])
+def test_bad_uncertain_parameters_are_refused_before_simulating(tmp_path, parameter, words):
+    spec = search_from_dict({"base": BASE, "uncertainty": {"parameters": [parameter], "draws": 2}})
+    base = load_search_from(tmp_path, {"base": BASE})[1]
+    with pytest.raises(UserInputError) as err:
+        run_search(spec, base, tmp_path / "t.csv")
+    for w in words:
+        assert w in str(err.value)
+    assert not (tmp_path / "t.csv.parts").exists()
+
+
+def load_search_from(tmp_path, data):
+    p = tmp_path / "s.yaml"
+    p.write_text(yaml.safe_dump(data))
+    return load_search(p)
+
+
+def test_cli_bad_spec_one_line(app, tmp_path):
+    p = tmp_path / "bad.yaml"
+    p.write_text(yaml.safe_dump({"base": BASE, "candidates": {"endpoint": ["death"]}}))
+    res = CliRunner().invoke(app, ["trial-design", str(p), "-o", str(tmp_path / "t.csv")])
+    assert res.exit_code == 2
+    err = res.stderr if hasattr(res, "stderr") else res.output
+    assert err.startswith("error: ") and err.count("\n") == 1 and "candidates.endpoint" in err
+
+
+#: A small search: zero-effect control and one MSC timing, 2 uncertainty draws.
+SEARCH = {"name": "small search", "base": BASE,
+          "candidates": {"treatment": [None, BASE["arms"][1]["treatment"]], "n_per_arm": [8, 15],
+                         "endpoint": ["recovery", "scr_auc"]},
+          "uncertainty": {"parameters": ["paracrine_ec50_cell_h_per_kg"], "draws": 2},
+          "replicates": 100, "pool_limit": 30}
+
+
+@pytest.fixture(scope="module")
+def resumed(tmp_path_factory):
+    """The small search, interrupted after one simulated condition and resumed (serial)."""
+    tmp = tmp_path_factory.mktemp("search")
+    spec, base = load_search_from(tmp, SEARCH)
+    out = tmp / "designs.csv"
+    assert run_search(spec, base, out, seed=7, max_conditions=1) is None
+    parts = sorted(p.name for p in (tmp / "designs.csv.parts").iterdir())
+    assert sum(n.startswith("condition-") for n in parts) == 1 and not out.exists()
+    res = run_search(spec, base, out, seed=7)
+    return res, out
+
+
+def test_resume_computes_only_the_rest_and_the_zero_effect_design_is_null(resumed):
+    res, out = resumed
+    assert res.computed["conditions"] == 1  # the other of the 2 draws was kept from the interrupted run
+    assert out.exists() and not out.with_name("designs.csv.parts").exists()
+    table = pd.read_csv(out)
+    assert len(table) == 8 and (table["skipped"].isna() | (table["skipped"] == "")).all()
+    placebo = table[table["treatment"].str.startswith("placebo")]
+    assert (placebo["true_effect_median"] == 0).all()
+    for _, r in placebo.iterrows():  # 100 replicates each: alpha within a generous MC interval
+        assert r["power"] <= 0.15 and r["power_lo"] <= 0.05
+    msc = table[table["treatment"].str.startswith("msc")]
+    assert (msc["true_effect_min"] > 0).all()  # the model's MSC never lengthen recovery on the pool
+    ranked = table["p_success"].to_numpy()
+    assert (np.diff(ranked) <= 0).all()
+
+
+def test_dask_scheduler_gives_the_serial_result(resumed, tmp_path):
+    """A scheduler and two workers on 127.0.0.1 started here; same seed → same table, same trial."""
+    from distributed import LocalCluster
+
+    from nephrosim.trials import run_trial, trial_from_dict
+
+    res, out = resumed
+    spec, base = load_search_from(tmp_path, SEARCH)
+    with LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None,
+                      processes=True) as cluster:
+        address = cluster.scheduler_address
+        assert address.startswith("tcp://127.0.0.1:")
+        with pytest.warns(UserWarning, match="unauthenticated"):
+            dask_res = run_search(spec, base, tmp_path / "dask.csv", seed=7, scheduler=address)
+        design = trial_from_dict({**BASE, "pool_limit": 30, "arms": [{**a, "n": 10} for a in BASE["arms"]]})
+        serial_trial = run_trial(design, replicates=60, seed=7)
+        with pytest.warns(UserWarning, match="unauthenticated"):
+            dask_trial = run_trial(design, replicates=60, seed=7, scheduler=address)
+    pd.testing.assert_frame_equal(pd.read_csv(out), pd.read_csv(tmp_path / "dask.csv"))
+    assert dask_res.computed["conditions"] == 2
+    assert json.dumps(serial_trial.to_dict(), sort_keys=True) == json.dumps(dask_trial.to_dict(), sort_keys=True)
