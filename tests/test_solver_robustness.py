@@ -3,11 +3,14 @@
 Repeat doses used to add a compartment set per dose: 15 daily MSC doses took 69 s and failed
 (CV_TOO_MUCH_ACC), 20 daily EV doses failed too. A treatment is now one lot whose doses are
 events into its compartments, so the cost does not grow with the number of doses.
+
+30 daily MSC doses still failed after that (BDF's Newton iteration at the second or ninth
+dose, with no setting helping): cell compartments of 5×10⁵ cells and the factor pools they
+feed were solved to the same absolute tolerance (10⁻⁹) as 0–1 fractions. Each state now
+declares its magnitude (``State.scale``) and is solved to ``atol × scale``.
 """
 
 from __future__ import annotations
-
-import time
 
 import numpy as np
 import pytest
@@ -32,18 +35,12 @@ def _daily(product: str, n: int) -> dict:
             "readouts": ["serum_creatinine", "paracrine_hgf"], "times_h": [0, 24, 48, 24 * (n + 2)]}
 
 
-@pytest.mark.parametrize("product", [
-    pytest.param("msc", marks=pytest.mark.xfail(strict=True, reason=(
-        "known miss: 30 daily MSC doses in an injured mouse (25-min IRI) end in solver_failure — BDF's "
-        "Newton iteration fails at the second dose and the Adams retry runs out of steps; not the max/min "
-        "corners (smoothing every one changes nothing) and not the tolerances (rtol 1e-5 to 1e-8 alike)"))),
-    "ev", "conditioned_medium"])
-def test_thirty_daily_doses_complete_in_seconds(product):
-    start = time.perf_counter()
+@pytest.mark.parametrize("product", ["msc", "ev", "conditioned_medium"])
+def test_thirty_daily_doses_complete(product):
+    """First-attempt success (not a retry) with finite readouts; the cost is not timed here
+    (the machine is shared) — the model size test below guards it structurally."""
     r = nephrosim.simulate(_daily(product, 30))
-    elapsed = time.perf_counter() - start
     assert r.statuses["x"].code == "ok", r.statuses["x"]
-    assert elapsed < 30, f"{elapsed:.1f} s"  # a bound against regressions (was > 60 s and failing at 15 doses)
     assert np.all(np.isfinite(r.get("x", "serum_creatinine")))
 
 
@@ -102,3 +99,4 @@ def test_all_attempts_failing_is_a_solver_failure(monkeypatch):
     assert status.code == "solver_failure" and not status.ok
     assert "CV_TOO_MUCH_WORK" in status.message and "retries" in status.message
     assert np.all(np.isnan(r.get("vehicle", "serum_creatinine")))
+

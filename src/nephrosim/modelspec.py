@@ -25,12 +25,22 @@ class State:
     unit : unit of the *amount* (e.g. ``"mg"``, ``"cells"``, ``"fraction"``).
     initial : number or expression (may use parameters and quantities) for t = 0.
     description : what the state is, in biological words.
+    scale : the state's typical magnitude in its own unit (numerics, not biology): the
+        solver resolves it to ``atol × scale`` and judges "negative" relative to it. Cell
+        counts of a 5×10⁵-cell dose and the factor pools they feed are ~10⁵–10⁷; with the
+        same absolute tolerance as a 0–1 fraction, CVODE's Newton iteration failed after a
+        dose (30 daily MSC doses) and round-off undershoots of −10⁻⁶ read as negative.
     """
 
     name: str
     unit: str
     initial: float | str
     description: str
+    scale: float = 1.0
+
+    def __post_init__(self):
+        if not (self.scale > 0 and self.scale < float("inf")):
+            raise ValueError(f"state {self.name!r}: scale must be a positive finite number, not {self.scale!r}")
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,32 @@ import libsbml
 from nephrosim.modelspec import ModelSpec
 
 
+#: XML namespace of nephrosim's SBML annotations (solver hints other tools may ignore)
+NEPHROSIM_NS = "https://nephrosim.org/sbml/solver"
+
+
+def tolerance_scales(sbml: str) -> dict[str, float]:
+    """Species id → absolute-tolerance scale, from the ``nephrosim:solver`` annotations that
+    :func:`to_sbml` writes for states whose magnitude is not ~1 (``State.scale``).
+
+    To reproduce nephrosim's trajectories in another tool, solve species ``s`` to
+    ``atol × scale[s]``; in libRoadRunner: ``rr.integrator.setValue("absolute_tolerance",
+    [atol * scales.get(s, 1) for s in rr.model.getFloatingSpeciesIds()])``.
+    """
+    if NEPHROSIM_NS not in sbml:
+        return {}
+    import xml.etree.ElementTree as ET
+
+    scales = {}
+    for species in ET.fromstring(sbml).iter():
+        if not species.tag.endswith("}species"):
+            continue
+        hint = species.find(f".//{{{NEPHROSIM_NS}}}solver")
+        if hint is not None:
+            scales[species.get("id")] = float(hint.get("absoluteToleranceScale"))
+    return scales
+
+
 class SBMLCompileError(ValueError):
     """An expression or name that cannot become valid SBML."""
 
@@ -102,6 +128,9 @@ def to_sbml(spec: ModelSpec, time_origin_h: float = 0.0) -> str:
         sp.setBoundaryCondition(False)
         sp.setConstant(False)
         _notes(sp, f"{s.description} [{s.unit}]")
+        if s.scale != 1.0:
+            _check(sp.setAnnotation(f'<nephrosim:solver xmlns:nephrosim="{NEPHROSIM_NS}" '
+                                    f'absoluteToleranceScale="{s.scale!r}"/>'), f"scale of {s.name!r}")
         if isinstance(s.initial, numbers.Number):
             sp.setInitialAmount(float(s.initial))
         else:

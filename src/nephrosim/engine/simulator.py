@@ -12,7 +12,7 @@ import contextlib
 import os
 import sys
 from dataclasses import dataclass
-from typing import Iterator, Literal, Sequence
+from typing import Iterator, Literal, Mapping, Sequence
 
 import numpy as np
 from pydantic import Field
@@ -83,12 +83,23 @@ class UnknownParameterError(UserInputError, KeyError):
 RETRY_POLICY: tuple[tuple[bool, float], ...] = ((True, 1.0), (False, 1.0), (True, 0.01))
 
 
-def integrate_with_retry(rr, options: "SolverOptions", integrate) -> tuple[np.ndarray | None, str, str]:
+def absolute_tolerance(atol: float, scales: np.ndarray | None):
+    """CVODE's absolute tolerance: ``atol`` for every state, or ``atol × scale`` per state
+    (:attr:`nephrosim.modelspec.State.scale`) when the model declares scales."""
+    if scales is None:
+        return atol
+    return [atol * float(x) for x in scales]
+
+
+def integrate_with_retry(rr, options: "SolverOptions", integrate,
+                         atol_scales: np.ndarray | None = None) -> tuple[np.ndarray | None, str, str]:
     """Run ``integrate()`` on roadrunner ``rr`` under :data:`RETRY_POLICY`.
 
-    Returns ``(data, note, error)``: ``data`` is None when every attempt failed (``error``
-    says why); ``note`` is empty on a first-attempt success. Only CVODE's ``RuntimeError``
-    counts as a failure: anything else is a bug and propagates.
+    ``atol_scales``: per-state tolerance scales in the order of the model's floating
+    species (None: one absolute tolerance for all). Returns ``(data, note, error)``:
+    ``data`` is None when every attempt failed (``error`` says why); ``note`` is empty on a
+    first-attempt success. Only CVODE's ``RuntimeError`` counts as a failure: anything else
+    is a bug and propagates.
     """
     integ = rr.getIntegrator()
     first = ""
@@ -96,7 +107,7 @@ def integrate_with_retry(rr, options: "SolverOptions", integrate) -> tuple[np.nd
         for k, (stiff, factor) in enumerate(RETRY_POLICY):
             integ.setValue("stiff", stiff)
             integ.setValue("relative_tolerance", options.rtol * factor)
-            integ.setValue("absolute_tolerance", options.atol * factor)
+            integ.setValue("absolute_tolerance", absolute_tolerance(options.atol * factor, atol_scales))
             try:
                 data = integrate()
             except RuntimeError as exc:
@@ -111,7 +122,7 @@ def integrate_with_retry(rr, options: "SolverOptions", integrate) -> tuple[np.nd
     finally:
         integ.setValue("stiff", True)
         integ.setValue("relative_tolerance", options.rtol)
-        integ.setValue("absolute_tolerance", options.atol)
+        integ.setValue("absolute_tolerance", absolute_tolerance(options.atol, atol_scales))
 
 
 def set_parameters(rr, names: Sequence[str], values) -> None:
@@ -186,6 +197,15 @@ def quiet_solver() -> Iterator[None]:
             os.close(copy)
 
 
+def _scale_vector(state_ids: Sequence[str], scales: Mapping[str, float] | None) -> np.ndarray | None:
+    if not scales:
+        return None
+    unknown = sorted(set(scales) - set(state_ids))
+    if unknown:
+        raise ValueError(f"state_scales names states the model does not have: {unknown}")
+    return np.array([float(scales.get(s, 1.0)) for s in state_ids])
+
+
 def _roadrunner():
     import roadrunner
 
@@ -205,21 +225,31 @@ class Simulator:
         for: negative when something, e.g. a pre-treatment dose, happens before the
         insult (see :func:`nephrosim.engine.sbml.to_sbml`). ``run`` takes and returns
         times after the insult.
+    state_scales : state id → typical magnitude (:attr:`nephrosim.modelspec.State.scale`):
+        that state is solved to ``atol × scale`` and is negative only below
+        ``−(negative_tolerance × scale)`` (and round-off relative to its own peak).
+        Default: the scales the SBML's ``nephrosim:solver`` annotations declare
+        (:func:`nephrosim.engine.sbml.tolerance_scales`).
     """
 
     def __init__(self, sbml: str, outputs: Sequence[str], options: SolverOptions = SolverOptions(),
-                 start_time: float = 0.0):
+                 start_time: float = 0.0, state_scales: Mapping[str, float] | None = None):
         rr_mod = _roadrunner()
         self.options = options
         self.outputs = tuple(outputs)
         self._rr = rr_mod.RoadRunner(sbml)
         self.state_ids = tuple(self._rr.model.getFloatingSpeciesIds())
+        if state_scales is None:
+            from nephrosim.engine.sbml import tolerance_scales
+
+            state_scales = tolerance_scales(sbml)
+        self._scales = _scale_vector(self.state_ids, state_scales)
         self._every_time = options.check_states != "final"
         tracked = self.state_ids if self._every_time else ()
         self._rr.timeCourseSelections = ["time", *self.outputs, *tracked]
         integ = self._rr.getIntegrator()
         integ.setValue("relative_tolerance", options.rtol)
-        integ.setValue("absolute_tolerance", options.atol)
+        integ.setValue("absolute_tolerance", absolute_tolerance(options.atol, self._scales))
         integ.setValue("maximum_num_steps", options.max_steps)
         integ.setValue("stiff", True)
         self._n_out = len(self.outputs)
@@ -276,7 +306,7 @@ class Simulator:
         if names:
             set_parameters(rr, names, row)
         with ctx():
-            data, note, error = integrate_with_retry(rr, self.options, lambda: self._integrate(grid))
+            data, note, error = integrate_with_retry(rr, self.options, lambda: self._integrate(grid), self._scales)
         if data is None:
             return nan, TrajectoryStatus(SOLVER_FAILURE, error)
         if grid is not times:
@@ -290,8 +320,10 @@ class Simulator:
             return out, TrajectoryStatus(
                 NON_FINITE, "a readout became NaN or infinite — check for division by zero "
                 "in the parameters of this trajectory")
-        # a state is negative when it falls below round-off relative to its own scale
-        floor = -(self.options.negative_tolerance + 1e-6 * np.abs(states).max(axis=0, initial=0.0))
+        # a state is negative when it falls below round-off relative to its own scale: its
+        # declared magnitude and its largest value at the checked times
+        scale = 1.0 if self._scales is None else self._scales
+        floor = -(self.options.negative_tolerance * scale + 1e-6 * np.abs(states).max(axis=0, initial=0.0))
         below = states < floor
         if below.any():
             j = int(np.nonzero(below.any(axis=0))[0][0])

@@ -53,6 +53,9 @@ class Contribution:
     exposure : mechanism → normalised exposure terms added directly to that mechanism
         (EV cargo in the kidney / EC50: RNA to ``paracrine_ev_rna`` and
         ``paracrine_antiinflammatory``, VEGF protein to ``paracrine_vegf``).
+    scale : the typical magnitude one dose of this lot adds to its cell compartments and to
+        the factor pools (cells for MSC, cell-hours for CM): the solver's tolerance scale
+        for those states (:attr:`nephrosim.modelspec.State.scale`), numerics only.
     """
 
     states: list[State] = field(default_factory=list)
@@ -65,6 +68,13 @@ class Contribution:
     totals: dict[str, list[str]] = field(default_factory=dict)
     secretion: dict[str, list[str]] = field(default_factory=dict)
     exposure: dict[str, list[str]] = field(default_factory=dict)
+    scale: float = 1.0
+
+
+def therapy_scale(lots: Sequence[Contribution]) -> float:
+    """The largest dose magnitude of the arm's lots (≥ 1): the tolerance scale of the states
+    every lot feeds (factor pools, risk accumulators)."""
+    return max([1.0, *(lot.scale for lot in lots)])
 
 
 _BUILDERS: dict[str, Callable[..., list[Contribution]]] = {}

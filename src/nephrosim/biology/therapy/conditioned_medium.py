@@ -52,6 +52,7 @@ def build_cm(treatments, species: str, body_weight_kg: float, ctx: ArmContext) -
             key = m.removeprefix("paracrine_")
             c.values[f"{p}_potency_{key}"] = pot[m]
             c.parameters.append(ParameterUse(f"{p}_potency_{key}", "dimensionless", f"Potency of CM lot {n} for {m}"))
+        c.scale = max(1.0, t.dose_cell_equivalents(body_weight_kg) * attrs["conditioning_hours"])
         for k, time_h in enumerate(t.dose_times_h(), start=1):
             dose = f"{p}_dose_{k}_cell_equivalents"
             c.values[dose] = t.dose_cell_equivalents(body_weight_kg)

@@ -41,7 +41,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from nephrosim.modelspec import Event, Flux, ParameterUse, Process, Quantity, Readout, State
-from nephrosim.biology.therapy.base import ArmContext, Contribution, register_product
+from nephrosim.biology.therapy.base import ArmContext, Contribution, register_product, therapy_scale
 from nephrosim.biology.therapy.host import smooth_max
 from nephrosim.biology.therapy.paracrine import MECHANISMS
 from nephrosim.biology.therapy.potency import lot_attributes
@@ -154,7 +154,9 @@ def build_msc(treatments, species: str, body_weight_kg: float, ctx: ArmContext) 
         attrs = lot_attributes(t.effective_protocol(), table)
         c = Contribution()
         donor = ctx.donor(t, c)
-        c.states += [State(f"{p}_{k}", "cells", 0.0, f"{d} (lot {i})") for k, d in COMPARTMENTS.items()]
+        c.scale = max(1.0, t.dose_cells(body_weight_kg))
+        c.states += [State(f"{p}_{k}", "cells", 0.0, f"{d} (lot {i})", scale=c.scale)
+                     for k, d in COMPARTMENTS.items()]
         c.states += [
             State(f"{p}_clearance_fold", "dimensionless", 1.0, f"Immune clearance fold of lot {i} (sensitization)"),
             State(f"{p}_priming_excess", "dimensionless", 0.0, f"Excess anti-inflammatory secretion from pre-licensing, lot {i}"),
@@ -325,12 +327,13 @@ def biodistribution(lots: Sequence[Contribution] = (), events: Sequence[Event] =
     # Vehicle arms define these as constant 0 quantities, not inert states: inert states would
     # dilute the integrator's RMS error norm and loosen its accuracy for the rest of the model.
     if lots:
-        states.append(State("msc_label_liver_spleen", "cells", 0.0, LABEL_DESCRIPTION))
+        scale = therapy_scale(lots)
+        states.append(State("msc_label_liver_spleen", "cells", 0.0, LABEL_DESCRIPTION, scale=scale))
         fluxes.append(Flux("msc_label_clearance", "ln(2) / msc_label_half_life_h * msc_label_liver_spleen",
                            "cells/h", "Degradation of MSC label/debris in liver and spleen",
                            consumes={"msc_label_liver_spleen": 1}))
         for n, (unit, rate, desc) in ACCUMULATORS.items():
-            states.append(State(n, unit, 0.0, desc))
+            states.append(State(n, unit, 0.0, desc, scale=scale))
             fluxes.append(Flux(f"{n}_accumulation", rate, f"{unit}/h", desc, produces={n: 1}))
     else:
         quantities.append(Quantity("msc_label_liver_spleen", "0", "cells", LABEL_DESCRIPTION))

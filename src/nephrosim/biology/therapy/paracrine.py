@@ -28,6 +28,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from nephrosim.modelspec import Flux, ParameterUse, Process, Quantity, State
+from nephrosim.biology.therapy.base import therapy_scale
 
 MECHANISMS = {
     "paracrine_hgf": "HGF class: tubular survival and proliferation; antagonises TGF-β",
@@ -65,7 +66,8 @@ def paracrine_effects(lots: Sequence) -> Process:
         a = pool(m)
         hl = f"paracrine_{key}_half_life_h"
         params.append(ParameterUse(hl, "h", f"Half-life of the {key} exposure"))
-        states.append(State(a, "cell*h", 0.0, f"Kidney-weighted {key} exposure (cell-hour equivalents)"))
+        states.append(State(a, "cell*h", 0.0, f"Kidney-weighted {key} exposure (cell-hour equivalents)",
+                            scale=therapy_scale(lots)))
         terms = [t for lot in lots for t in lot.secretion.get(m, [])]
         if terms:
             fluxes.append(Flux(f"{a}_secretion", " + ".join(terms), "cell*h/h",
