@@ -199,3 +199,28 @@ def test_compare_report_states_the_reference_arm_and_the_effects(tmp_path):
     est = header.index("estimate_pct")
     assert [float(r[est]) for r in rows] == pytest.approx(effects["estimate_pct"].tolist(), abs=1e-3)
     assert "Interval: not computed" in out.read_text(encoding="utf-8")
+
+
+def test_a_markdown_report_is_rendered_escaped_with_its_plots_embedded(tmp_path):
+    """check-model and validate write Markdown with PNG plots beside it: the HTML report renders
+    the tables, embeds the plots and escapes any raw HTML in the text."""
+    import matplotlib.image
+
+    from nephrosim.figures import subplots
+    from nephrosim.report import Report, render
+    from nephrosim.report.builders import markdown_section
+
+    fig, ax = subplots()
+    ax.plot([0, 1], [0, 1])
+    fig.savefig(tmp_path / "plot.png")
+    (tmp_path / "report.md").write_text(f"# r\n\n| study | n |\n|---|---|\n| {HOSTILE} | 3 |\n\n![fit](plot.png)\n")
+    html = render(Report("t", "nephrosim check-model", (markdown_section("Report", tmp_path / "report.md"),)))
+    parsed = Tables()
+    parsed.feed(html)
+    assert HOSTILE not in html and "script" not in parsed.tags
+    (table,) = [t for t in parsed.tables if t["rows"] and t["rows"][0] == ["study", "n"]]
+    assert table["rows"][1] == [HOSTILE, "3"]
+    (src,) = parsed.images
+    raw = base64.b64decode(src.split(",", 1)[1])
+    assert matplotlib.image.imread(io.BytesIO(raw), format="png").shape[0] > 100
+    assert "plot.png" not in html  # no link to the file beside it

@@ -159,18 +159,21 @@ def ensemble_report(scenario, summary, frame, source=None, *, seed: int, options
 
 
 def markdown_section(heading: str, markdown_path: str | Path) -> Section:
-    """A Markdown report written by nephrosim (check-model, validate), as text, with its PNG
-    plots embedded as figures."""
+    """A Markdown report written by nephrosim (check-model, validate), rendered, with its PNG/SVG
+    plots embedded as ``data:`` URIs in place of the links to the files."""
     import re
 
     path = Path(markdown_path)
     text = path.read_text(encoding="utf-8")
-    images = []
-    for name in dict.fromkeys(re.findall(r"!\[[^\]]*\]\(([^)\s]+)\)", text)):
+
+    def embed(match):
+        alt, name = match.group(1), match.group(2)
         file = path.parent / name
         if file.is_file() and file.suffix.lower() in (".png", ".svg"):
-            images.append(image_file_data(file, name))
-    return Section(heading, figures=tuple(images), preformatted=((path.name, text),))
+            return f"![{alt}]({image_file_data(file).data})"
+        return f"*(figure {name} not found)*"
+
+    return Section(heading, markdown=(re.sub(r"!\[([^\]]*)\]\(([^)\s]+)\)", embed, text),))
 
 
 def check_model_report(results, report_dir: str | Path, designs=None, *,

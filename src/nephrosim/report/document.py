@@ -62,6 +62,7 @@ class Section:
     tables: tuple[Table, ...] = ()
     figures: tuple[Figure, ...] = ()
     preformatted: tuple[tuple[str, str], ...] = ()  # (caption, text)
+    markdown: tuple[str, ...] = ()  # Markdown rendered with raw HTML disabled (markdown_html), shown last
 
 
 @dataclass(frozen=True)
@@ -154,6 +155,7 @@ dl.facts { display: grid; grid-template-columns: max-content auto; gap: .15em 1e
 dl.facts dt { font-weight: 600; }
 dl.facts dd { margin: 0; font-family: ui-monospace, monospace; font-size: .9em; word-break: break-all; }
 footer { margin-top: 3em; font-size: .85em; color: #666; }
+.markdown img { max-width: 100%; height: auto; }
 </style>
 </head>
 <body>
@@ -181,6 +183,8 @@ footer { margin-top: 3em; font-size: .85em; color: #666; }
 {% for fig in section.figures %}
 <figure><img src="{{ fig.data }}" alt="{{ fig.caption or section.heading }}">{% if fig.caption %}<figcaption>{{ fig.caption }}</figcaption>{% endif %}</figure>
 {% endfor %}
+{% for block in section.markdown %}<div class="markdown">{{ block | markdown_html }}</div>
+{% endfor %}
 {% for caption, text in section.preformatted %}
 {% if caption %}<p><strong>{{ caption }}</strong></p>{% endif %}<pre>{{ text }}</pre>
 {% endfor %}
@@ -199,12 +203,22 @@ parameter provenance above and <code>nephrosim params</code>.</footer>
 """
 
 
+def markdown_html(text: str):
+    """Markdown (a report nephrosim wrote) as HTML, with raw HTML in the text escaped, never passed
+    through (markdown-it-py, CommonMark with tables; links are restricted to safe schemes)."""
+    from markdown_it import MarkdownIt
+    from markupsafe import Markup
+
+    return Markup(MarkdownIt("commonmark", {"html": False}).enable("table").render(text))
+
+
 def render(report: Report) -> str:
     """The report as one HTML document (jinja2, autoescaped)."""
     import jinja2
 
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=False)
     env.filters["cell"] = cell
+    env.filters["markdown_html"] = markdown_html
     # numpy numbers are numbers too (right-aligned)
     env.tests["number"] = lambda v: not isinstance(v, bool) and _is_number(v)
     return env.from_string(_TEMPLATE).render(report=report, version=_version())
