@@ -145,8 +145,18 @@ def test_local_dask_cluster_admits_only_holders_of_its_certificate(tmp_path):
         # the same cluster as a "remote" scheduler, with its credentials as files: = serial
         remote = ensemble(SCENARIO, 20, tmp_path / "d.parquet", seed=4, chunk_size=10, scheduler="dask",
                           dask_address=address, dask_security=own)
+        # and from the command line, with the files given as --dask-tls CA,CERT,KEY
+        from typer.testing import CliRunner
+
+        from nephrosim.cli import app
+
+        cli = CliRunner().invoke(app, ["ensemble", SCENARIO, "-n", "20", "--seed", "4", "--chunk-size", "10",
+                                       "-o", str(tmp_path / "c.parquet"), "--scheduler", "dask",
+                                       "--dask-address", address, "--dask-tls", ",".join(map(str, own))])
+        assert cli.exit_code == 0, cli.output
     serial = ensemble(SCENARIO, 20, tmp_path / "s.parquet", seed=4, chunk_size=10)
     pd.testing.assert_frame_equal(pd.read_parquet(serial.path), pd.read_parquet(remote.path))
+    pd.testing.assert_frame_equal(pd.read_parquet(serial.path), pd.read_parquet(tmp_path / "c.parquet"))
 
 
 def test_a_local_cluster_that_lost_its_workers_is_an_error_not_a_hang():
@@ -170,6 +180,16 @@ def test_dask_options_are_checked_before_anything_starts(tmp_path):
         ensemble(SCENARIO, 10, out, scheduler="dask", dask_address="tls://127.0.0.1:1")
     with pytest.raises(UserInputError, match="needs scheduler='dask'"):
         ensemble(SCENARIO, 10, out, dask_address="tls://127.0.0.1:1")
+    from typer.testing import CliRunner
+
+    from nephrosim.cli import app
+
+    for tls, says in (("ca.pem,cert.pem", "the paths of a TLS CA certificate, certificate and private key"),
+                      (f"{tmp_path / 'no.pem'},b,c", "the CA certificate")):
+        cli = CliRunner().invoke(app, ["ensemble", SCENARIO, "-n", "10", "-o", str(out), "--scheduler", "dask",
+                                       "--dask-address", "tls://127.0.0.1:1", "--dask-tls", tls])
+        assert cli.exit_code != 0 and says in " ".join(cli.output.split()), cli.output
+        assert "Traceback" not in cli.output
     assert not list(tmp_path.iterdir())
 
 

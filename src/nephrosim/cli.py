@@ -251,6 +251,7 @@ def ensemble(
     chunk_size: int = typer.Option(250, "--chunk-size", help="samples per chunk (unit of resumption)"),
     scheduler: str = typer.Option("processes", "--scheduler", help="processes (this machine) or dask"),
     dask_address: Optional[str] = typer.Option(None, "--dask-address", help="address of a running Dask scheduler (default: a local cluster on 127.0.0.1)"),
+    dask_tls: Optional[str] = typer.Option(None, "--dask-tls", metavar="CA,CERT,KEY", help="TLS files for the Dask scheduler (tls:// address) or for the local cluster instead of temporary credentials: CA certificate, certificate and private key, comma-separated (docs/reliability.md)"),
     donor_variability: bool = typer.Option(True, "--donor-variability/--no-donor-variability", help="draw the donor of every MSC/CM/EV treatment without a stated donor_potency (log-normal, msc_donor_potency_sigma)"),
 ):
     """Simulate SAMPLES perturbed parameter sets in parallel; rerun to resume."""
@@ -259,7 +260,8 @@ def ensemble(
 
         summary = run(scenario, samples, output, cv=cv, seed=seed, workers=workers, prior=prior,
                       chunk_size=chunk_size, progress=sys.stderr.isatty(),
-                      scheduler=scheduler, dask_address=dask_address, donor_variability=donor_variability)
+                      scheduler=scheduler, dask_address=dask_address, donor_variability=donor_variability,
+                      dask_security=None if dask_tls is None else tuple(p.strip() for p in dask_tls.split(",")))
     except _user_errors() as exc:
         _fail(str(exc).strip("'\""))
     typer.echo(f"wrote {summary.path}: {summary.samples} samples in {summary.chunks} chunks "
