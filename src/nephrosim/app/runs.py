@@ -157,14 +157,21 @@ class RunManager:
                                     name=f"nephrosim-run-{run.id}")
         with self._lock:
             if run.cancel_requested:
-                run.state = "cancelled"
+                cancelled = True
             else:
-                run.state, run.label, run.process = "running", "starting", process
-                process.start()
-        send.close()
-        if run.state == "cancelled":
+                cancelled = False
+                run.state, run.label = "running", "starting"
+        if cancelled:
+            send.close()
+            receive.close()
             self._finish(run, "cancelled", "cancelled before it started")
             return
+        process.start()  # outside the lock: the first start may wait for the fork server to boot
+        send.close()
+        with self._lock:
+            run.process = process
+            if run.cancel_requested:  # cancelled while it was starting
+                process.terminate()
         outcome = None
         while True:
             try:
