@@ -10,7 +10,7 @@ is ``ok_recovered`` with the first failure in the message.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -41,10 +41,13 @@ class BatchSimulator:
     options : :class:`SolverOptions` (``rtol``, ``atol``, ``max_steps``, ``negative_tolerance``,
         ``check_states``).
     start_time : hours after the insult that model time 0 stands for (≤ 0).
+    state_scales : state id → typical magnitude: that state is solved to ``atol × scale`` and is
+        negative only below ``−(negative_tolerance × scale)`` (and round-off relative to its peak),
+        as in the reference simulator.
     """
 
     def __init__(self, sbml: str, outputs: Sequence[str], options: SolverOptions = SolverOptions(),
-                 start_time: float = 0.0):
+                 start_time: float = 0.0, state_scales: Mapping[str, float] | None = None):
         self.options = options
         self.outputs = tuple(outputs)
         self.start_time = float(start_time)
@@ -68,6 +71,11 @@ class BatchSimulator:
         self._idx = np.asarray(idx, dtype=np.intc)
         self._nominal = np.asarray(m.parameter_values, dtype=float)
         self._every_time = options.check_states != "final"
+        scales = dict(state_scales or {})
+        unknown = sorted(set(scales) - set(self.state_ids))
+        if unknown:
+            raise ValueError(f"state_scales names states the model does not have: {unknown}")
+        self._scales = np.array([float(scales.get(s, 1.0)) for s in self.state_ids])
 
     def parameter_ids(self) -> tuple[str, ...]:
         return self._model.parameters
@@ -159,7 +167,8 @@ class BatchSimulator:
         def ptr(a, ctype="double *"):
             return ffi.cast(ctype, ffi.from_buffer(a))
 
-        rc = lib.nb_solve(n, ptr(P), T, ptr(model_times), self.options.rtol * factor, self.options.atol * factor,
+        atol = np.ascontiguousarray(self.options.atol * factor * self._scales)
+        rc = lib.nb_solve(n, ptr(P), T, ptr(model_times), self.options.rtol * factor, ptr(atol),
                           self.options.max_steps, O, ptr(self._kind, "int *"), ptr(self._idx, "int *"),
                           int(self._every_time), ptr(out), ptr(states), ptr(code, "int *"), ptr(fail_t),
                           ptr(steps, "long *"))
@@ -176,7 +185,7 @@ class BatchSimulator:
         if not np.all(np.isfinite(out)):
             return TrajectoryStatus(NON_FINITE, "a readout became NaN or infinite — check for division by zero "
                                                 "in the parameters of this trajectory")
-        floor = -(self.options.negative_tolerance + 1e-6 * np.abs(states).max(axis=0, initial=0.0))
+        floor = -(self.options.negative_tolerance * self._scales + 1e-6 * np.abs(states).max(axis=0, initial=0.0))
         below = states < floor
         if below.any():
             j = int(np.nonzero(below.any(axis=0))[0][0])

@@ -12,6 +12,8 @@ loop over patients; events (``time >= c``) are hit exactly: integration stops at
 event time, the event fires, and the solver restarts from a fresh initial step.
 Output at an event time is after the event, as in libRoadRunner.
 
+``atol`` is one absolute tolerance per state (``atol × scale``).
+
 Return codes per patient: 0 ok; 1 too many steps in one output interval (CVODE's
 ``mxstep``); 2 step size underflow (error test or LU failed repeatedly).
 """
@@ -35,12 +37,12 @@ typedef struct {
   double w[NW], J[NJ], a[NLU];
 } work_t;
 
-static double initial_step(double t, const double *y, const double *p, work_t *W, double rtol, double atol,
+static double initial_step(double t, const double *y, const double *p, work_t *W, double rtol, const double *atol,
                            double span) {
   double d0 = 0.0, d1 = 0.0;
   rhs(t, y, p, W->w, W->f);
   for (int i = 0; i < NS; i++) {
-    double sc = atol + rtol * fabs(y[i]);
+    double sc = atol[i] + rtol * fabs(y[i]);
     d0 += (y[i] / sc) * (y[i] / sc);
     d1 += (W->f[i] / sc) * (W->f[i] / sc);
   }
@@ -52,7 +54,7 @@ static double initial_step(double t, const double *y, const double *p, work_t *W
 }
 
 /* advance one patient from t to tend; returns 0, 1 (max steps) or 2 (underflow) */
-static int advance(double *t_io, double tend, double *h_io, const double *p, work_t *W, double rtol, double atol,
+static int advance(double *t_io, double tend, double *h_io, const double *p, work_t *W, double rtol, const double *atol,
                    long max_steps, long *steps) {
   double t = *t_io, h = *h_io;
   int reject = 0;
@@ -99,7 +101,7 @@ static int advance(double *t_io, double tend, double *h_io, const double *p, wor
     double err = 0.0;
     for (int i = 0; i < NS; i++) {
       double ynew = yn[i] + k6[i];
-      double sc = atol + rtol * fmax(fabs(y[i]), fabs(ynew));
+      double sc = atol[i] + rtol * fmax(fabs(y[i]), fabs(ynew));
       err += (k6[i] / sc) * (k6[i] / sc);
       yn[i] = ynew;
     }
@@ -135,7 +137,7 @@ static void pick_outputs(double t, const double *y, const double *p, double *w, 
 /* Simulate n patients. P: n x NP parameters; times: n_times model times (ascending, >= 0);
    out: n x n_times x n_out; states: n x n_times x NS (all_states) or n x NS (final only);
    code: n; fail_t: n (model time reached on failure); steps: n. */
-int nb_solve(int n, const double *P, int n_times, const double *times, double rtol, double atol, long max_steps,
+int nb_solve(int n, const double *P, int n_times, const double *times, double rtol, const double *atol, long max_steps,
              int n_out, const int *kind, const int *idx, int all_states, double *out, double *states, int *code,
              double *fail_t, long *steps) {
   work_t *W = (work_t *)malloc(sizeof(work_t));
@@ -177,7 +179,7 @@ int nb_solve(int n, const double *P, int n_times, const double *times, double rt
 """
 
 CDEF = """
-int nb_solve(int n, const double *P, int n_times, const double *times, double rtol, double atol, long max_steps,
+int nb_solve(int n, const double *P, int n_times, const double *times, double rtol, const double *atol, long max_steps,
              int n_out, const int *kind, const int *idx, int all_states, double *out, double *states, int *code,
              double *fail_t, long *steps);
 """

@@ -1,0 +1,91 @@
+"""Batch engine vs libRoadRunner: same-run CPU-time ratios and readout agreement.
+
+For each case (scenario, arm) both engines simulate the same random parameter sets (the
+ensemble's own priors: log-normal, CV 0.3, truncated to the table's range) at the
+scenario's tolerances (rtol 1e-6, atol 1e-9 in the examples). The runs are interleaved —
+roadrunner, batch, roadrunner, batch, ... — and the CPU time (``time.process_time``) of
+each is taken, so a busy shared machine slows both alike. Printed per case:
+
+* ``speedup`` = roadrunner CPU time / batch CPU time for the same patients, min and
+  median over the repeats (> 1: the batch engine is faster);
+* per-simulation CPU time of each engine (median);
+* ``max rel diff``: the largest relative difference of any readout at any output time
+  between the engines (|Δ| > 1e-9 only), over patients that both report ok;
+* compile time of the batch model (first build; later runs load it from the disk cache).
+
+Run:  python benchmarks/engine_vs_roadrunner.py [--patients 40] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from nephrosim.engine.batch.simulator import BatchSimulator
+from nephrosim.run.ensemble.priors import draw, priors_from_table, varied_parameters
+from nephrosim.run.simulation import as_scenario, compile_arm, solver_options
+
+CASES = (
+    ("examples/mouse_iri.yaml", "vehicle"),
+    ("examples/head_to_head_mouse_iri.yaml", "msc"),
+    ("examples/head_to_head_mouse_iri.yaml", "conditioned_medium"),
+    ("examples/head_to_head_mouse_iri.yaml", "ev"),
+    ("examples/rat_cisplatin.yaml", "vehicle"),
+    ("examples/human_cardiac_surgery.yaml", "vehicle"),
+)
+
+
+def case(path: str, arm: str, patients: int, repeats: int, seed: int = 1) -> dict:
+    scenario = as_scenario(path)
+    program = compile_arm(scenario, arm)
+    options = solver_options(scenario, check_states="final")  # as in ensembles
+    times = np.asarray(scenario.times_h, dtype=float)
+    priors = [p for p in priors_from_table(varied_parameters(scenario), 0.3, "lognormal")
+              if p.name in program.parameter_values]
+    names = [p.name for p in priors]
+    t0 = time.perf_counter()
+    batch = BatchSimulator(program.sbml, program.outputs, options, program.start_h)
+    load_s = time.perf_counter() - t0
+    rr = program.simulator(options)
+    rr_times, b_times, diffs, fails = [], [], [], [0, 0]
+    for r in range(repeats):
+        values = draw(priors, r * patients, (r + 1) * patients, seed)
+        c0 = time.process_time()
+        ref, ref_st = rr.run_batch(times, names, values)
+        c1 = time.process_time()
+        out, st = batch.run_batch(times, names, values)
+        c2 = time.process_time()
+        rr_times.append(c1 - c0)
+        b_times.append(c2 - c1)
+        both = np.array([a.ok and b.ok for a, b in zip(ref_st, st)])
+        fails[0] += sum(not s.ok for s in ref_st)
+        fails[1] += sum(not s.ok for s in st)
+        d = np.abs(out[both] - ref[both])
+        rel = np.where(d > 1e-9, d / np.maximum(np.abs(ref[both]), 1e-300), 0.0)
+        diffs.append(float(rel.max(initial=0.0)))
+    ratio = np.array(rr_times) / np.array(b_times)
+    return dict(case=f"{scenario.name}:{arm}", speedup_min=ratio.min(), speedup_median=float(np.median(ratio)),
+                rr_ms=1e3 * float(np.median(rr_times)) / patients, batch_ms=1e3 * float(np.median(b_times)) / patients,
+                max_rel=max(diffs), failures=tuple(fails), load_s=load_s, n_states=len(batch.state_ids))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--patients", type=int, default=40)
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args()
+    print(f"{args.patients} patients x {args.repeats} interleaved repeats per case, 1 process, CPU time\n")
+    head = (f"{'case':42s} {'states':>6s} {'speedup min':>11s} {'median':>7s} {'rr ms/sim':>9s} {'batch ms/sim':>12s} "
+            f"{'max rel diff':>12s} {'fail rr/b':>9s} {'load s':>6s}")
+    print(head)
+    for path, arm in CASES:
+        r = case(path, arm, args.patients, args.repeats)
+        print(f"{r['case']:42s} {r['n_states']:6d} {r['speedup_min']:11.2f} {r['speedup_median']:7.2f} "
+              f"{r['rr_ms']:9.2f} {r['batch_ms']:12.3f} {r['max_rel']:12.2e} "
+              f"{r['failures'][0]:>4d}/{r['failures'][1]:<4d} {r['load_s']:6.1f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
