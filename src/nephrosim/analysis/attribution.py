@@ -49,6 +49,7 @@ the draws' interval when the prior is skewed (reported, not hidden).
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import typing
@@ -62,6 +63,7 @@ import numpy as np
 from nephrosim.biology.therapy.msc import KNOCKOUT_MECHANISM
 from nephrosim.biology.therapy.paracrine import MECHANISMS
 from nephrosim.errors import UserInputError
+from nephrosim.io import atomic_path, check_writable, write_text_atomic
 from nephrosim.progress import ProgressBar
 from nephrosim.run.assemble import build_model, scenario_table
 from nephrosim.run.ensemble.priors import Prior, donor_priors, draw, priors_from_table, varied_parameters
@@ -327,6 +329,39 @@ class Attribution:
         return pd.DataFrame(rows)
 
 
+class _Store:
+    """Finished arms of one attribution request in a folder (``out_dir``), for resumption."""
+
+    def __init__(self, folder, request: dict):
+        self.folder = None if folder is None else Path(folder)
+        if self.folder is None:
+            return
+        check_writable(self.folder / "request.json")
+        text = json.dumps(request, sort_keys=True)
+        manifest = self.folder / "request.json"
+        if manifest.is_file():
+            if manifest.read_text(encoding="utf-8") != text:
+                raise UserInputError(f"out: {self.folder} holds an attribution of a different request (scenario, "
+                                     "outcome, samples, seed or prior); give another folder, or delete it to start again")
+        else:
+            write_text_atomic(manifest, text)
+
+    def has(self, key: str) -> bool:
+        return self.folder is not None and (self.folder / f"{key}.npz").is_file()
+
+    def load(self, key: str):
+        if not self.has(key):
+            return None
+        with np.load(self.folder / f"{key}.npz") as data:
+            return {k: data[k] for k in data.files}
+
+    def save(self, key: str, **arrays) -> None:
+        if self.folder is None:
+            return
+        with atomic_path(self.folder / f"{key}.npz") as tmp, open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+
+
 def _scalar(outcome: Outcome, times: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Outcome of trajectories ``y[..., time]``."""
     if outcome.kind == "auc":
@@ -351,7 +386,7 @@ def uncertainty_priors(scenario: Scenario, prior: str = "lognormal", cv: float =
 def attribute(scenario: Scenario | str | Path | Mapping, outcome: str = "scr_auc",
               arms: Sequence[str] | None = None, vehicle: str | None = None, *,
               samples: int = 0, seed: int = 0, prior: str = "lognormal", cv: float = 0.3,
-              conf_level: float = 0.95, progress: bool = False) -> Attribution:
+              conf_level: float = 0.95, progress: bool = False, out_dir: str | Path | None = None) -> Attribution:
     """Exact Shapley attribution of each treated arm's benefit to the six paracrine mechanisms.
 
     Arguments
@@ -364,6 +399,9 @@ def attribute(scenario: Scenario | str | Path | Mapping, outcome: str = "scr_auc
     seed, prior, cv : the draws (:func:`uncertainty_priors`; as ``nephrosim ensemble``).
     conf_level : central probability of the ``lo``–``hi`` percentile interval.
     progress : show a progress bar (one step per arm).
+    out_dir : keep each finished arm's simulated outcomes in this folder (``vehicle.npz``,
+        ``arm-<k>.npz``, written atomically, with ``request.json``); rerunning the same request
+        computes only the arms not yet there, and a different request is refused.
 
     Returns
     -------
@@ -408,7 +446,7 @@ def attribute(scenario: Scenario | str | Path | Mapping, outcome: str = "scr_auc
     drawn = draw(priors, 0, samples, int(seed)) if samples else np.zeros((0, 0))
     prior_names = [p.name for p in priors]
 
-    def run(arm: str, names, rows, bar):
+    def run(arm: str, names, rows):
         """Outcome and effect quantities of each row of parameter values (distinct rows simulated once)."""
         program = compile_arm(sub, arm)
         sim = program.simulator(options)
@@ -430,37 +468,57 @@ def attribute(scenario: Scenario | str | Path | Mapping, outcome: str = "scr_auc
         return names, np.vstack([base, drawn[:, cols]]) if names else np.zeros((samples + 1, 0))
 
     n_sets = samples + 1
-    with ProgressBar("attribution (arm × parameter set)", len(arms) + 1, 0, progress) as bar:
-        names, sets_vehicle = sets(build_model(sub, vehicle).parameter_values)
-        ref_all, _, unit = run(vehicle, names, sets_vehicle, bar)
-        bar.advance()
+    n_masks = 1 << len(mechanisms)
+
+    def arm_outcomes(arm: str) -> np.ndarray:
+        """Outcome of every parameter set (rows) and coalition (columns) of ``arm``; checks the knockouts."""
+        kos = knockout_values(sub, arm)
+        program_values = build_model(sub, arm).parameter_values
+        prior_cols, param_sets = sets(program_values)
+        ko_names = sorted({n for d in kos.values() for n in d} - set(prior_cols))
+        names = prior_cols + ko_names
+        rows = np.empty((n_sets, n_masks, len(names)))
+        for mask in range(n_masks):
+            off = {n: v for i, m in enumerate(mechanisms) if not mask >> i & 1 for n, v in kos[m].items()}
+            for j, n in enumerate(names):
+                if n in off:
+                    rows[:, mask, j] = off[n]
+                elif j < len(prior_cols):
+                    rows[:, mask, j] = param_sets[:, j]
+                else:
+                    rows[:, mask, j] = program_values[n]
+        y, effects, _ = run(arm, names, rows.reshape(n_sets * n_masks, len(names)))
+        y, effects = y.reshape(n_sets, n_masks), effects.reshape(n_sets, n_masks, *effects.shape[1:])
+        for mask in range(n_masks):
+            leaked = [m for i, m in enumerate(mechanisms)
+                      if not mask >> i & 1 and np.max(np.abs(effects[:, mask, :, i])) > 0.0]
+            if leaked:
+                raise RuntimeError(f"arm {arm!r}: knocking out {leaked} left their effect non-zero; the knockout "
+                                   "map of nephrosim.analysis.attribution no longer matches the biology")
+        return y
+
+    store = _Store(out_dir, {"scenario": json.loads(sub.model_dump_json()), "outcome": outcome, "vehicle": vehicle,
+                             "samples": int(samples), "seed": int(seed), "prior": prior, "cv": float(cv)})
+    done = sum(store.has(k) for k in ["vehicle", *(f"arm-{i}" for i, _ in enumerate(arms))])
+    with ProgressBar("attribution (arms)", len(arms) + 1, done, progress) as bar:
+        cached = store.load("vehicle")
+        if cached is None:
+            names, sets_vehicle = sets(build_model(sub, vehicle).parameter_values)
+            ref_all, _, unit = run(vehicle, names, sets_vehicle)
+            store.save("vehicle", y=ref_all, unit=np.array(unit))
+            bar.advance()
+        else:
+            ref_all, unit = cached["y"], str(cached["unit"])
         ref = float(ref_all[0])
         results = {}
-        for arm in arms:
-            kos = knockout_values(sub, arm)
-            program_values = build_model(sub, arm).parameter_values
-            prior_cols, param_sets = sets(program_values)
-            ko_names = sorted({n for d in kos.values() for n in d} - set(prior_cols))
-            names = prior_cols + ko_names
-            n_masks = 1 << len(mechanisms)
-            rows = np.empty((n_sets, n_masks, len(names)))
-            for mask in range(n_masks):
-                off = {n: v for i, m in enumerate(mechanisms) if not mask >> i & 1 for n, v in kos[m].items()}
-                for j, n in enumerate(names):
-                    if n in off:
-                        rows[:, mask, j] = off[n]
-                    elif j < len(prior_cols):
-                        rows[:, mask, j] = param_sets[:, j]
-                    else:
-                        rows[:, mask, j] = program_values[n]
-            y, effects, _ = run(arm, names, rows.reshape(n_sets * n_masks, len(names)), bar)
-            y, effects = y.reshape(n_sets, n_masks), effects.reshape(n_sets, n_masks, *effects.shape[1:])
-            for mask in range(n_masks):
-                leaked = [m for i, m in enumerate(mechanisms)
-                          if not mask >> i & 1 and np.max(np.abs(effects[:, mask, :, i])) > 0.0]
-                if leaked:
-                    raise RuntimeError(f"arm {arm!r}: knocking out {leaked} left their effect non-zero; the knockout "
-                                       "map of nephrosim.analysis.attribution no longer matches the biology")
+        for index, arm in enumerate(arms):
+            cached = store.load(f"arm-{index}")
+            if cached is not None and str(cached["arm"]) == arm:
+                y = cached["y"]
+            else:
+                y = arm_outcomes(arm)
+                store.save(f"arm-{index}", y=y, arm=np.array(arm))
+                bar.advance()
             v = sign * (y - y[:, :1])  # benefit over the all-knocked-out arm, per parameter set
             phi = np.array([shapley(vk) for vk in v])
             vs_vehicle = sign * (y[:, -1] - ref_all)
@@ -470,6 +528,5 @@ def attribute(scenario: Scenario | str | Path | Mapping, outcome: str = "scr_auc
                 {m: float(p) for m, p in zip(mechanisms, phi[0])}, shapley_interactions(v[0]), v[0],
                 draw_shares=phi[1:], draw_totals=v[1:, -1], draw_vs_vehicle=vs_vehicle[1:], conf_level=conf_level,
                 draw_coalitions=v[1:])
-            bar.advance()
     auc_unit = f"{unit}·d" if out_def.kind == "auc" else unit
     return Attribution(scenario.name, outcome, auc_unit, vehicle, ref, results, int(samples), int(seed))

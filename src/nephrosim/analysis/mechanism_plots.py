@@ -104,7 +104,8 @@ def pareto_plot(points, labels: Sequence[str], front: Sequence[bool], x: str, y:
     front = np.asarray(front, bool)
     ax.scatter(pts[x][~front], pts[y][~front], s=12, color="0.7", label="other trials")
     f = pts[front].sort_values(x)
-    ax.plot(f[x], f[y], "o-", color="tab:blue", ms=5, label="Pareto front")
+    # markers only: the front is over all objectives, not a curve in this projection
+    ax.plot(f[x], f[y], "o", color="tab:blue", ms=5, label="Pareto front (all objectives)")
     for (_, row), lab in zip(pts[front].iterrows(), np.asarray(labels)[front]):
         ax.annotate(lab, (row[x], row[y]), fontsize=6, xytext=(3, 3), textcoords="offset points")
     if references is not None:

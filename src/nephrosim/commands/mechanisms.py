@@ -2,7 +2,7 @@
 mechanisms a readout depends on.
 
     nephrosim sensitivity SCENARIO --method sobol|morris --readout R --at T --arm A --samples N [--seed S] [--json]
-    nephrosim attribute SCENARIO [--outcome scr_auc] [--arm A ...] [--samples K] [--seed S] [--plot f.png] [--json]
+    nephrosim attribute SCENARIO [--outcome scr_auc] [--arm A ...] [--samples K] [--seed S] [--out DIR] [--plot f.png] [--json]
     nephrosim optimize-protocol SPEC.yaml [--out DIR] [--trials N] [--plot front.png] [--json]
 
 Register them on the ``nephrosim`` app with ``mechanisms.register(app)``. Errors in user input
@@ -116,6 +116,8 @@ def attribute(
     prior: str = typer.Option("lognormal", "--prior", help="lognormal (nominal x LN(--cv)) or table "
                               "(log-uniform on the table's range), as `nephrosim ensemble`"),
     cv: float = typer.Option(0.3, "--cv", help="coefficient of variation of the lognormal prior"),
+    out: Optional[Path] = typer.Option(None, "--out", help="folder that keeps each finished arm; rerun the same "
+                                       "command to continue an interrupted attribution"),
     plot: Optional[Path] = typer.Option(None, "--plot", help="write a Shapley waterfall per arm (png, svg, pdf)"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object: per arm total and shares"),
 ):
@@ -129,7 +131,7 @@ def attribute(
         if plot is not None:
             check_writable(plot)
         result = run(scenario, outcome=outcome, arms=arm or None, samples=samples, seed=seed, prior=prior, cv=cv,
-                     progress=sys.stderr.isatty())
+                     progress=sys.stderr.isatty(), out_dir=out)
         if plot is not None:
             from nephrosim.analysis.mechanism_plots import shapley_waterfall
 
