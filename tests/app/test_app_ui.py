@@ -134,9 +134,21 @@ def test_bad_input_shows_a_clear_message_and_runs_nothing(page):
     page.click("#check")
     assert re.search(r"'gfr_ml_min_per_kgg' \(did you mean '[a-z_]+", page.inner_text("#problems"))
     assert "did you mean" in page.inner_text("#f-parameters-0-name-error")
-    page.fill("#f-parameters-0-name", "")
+    # a known name shows the parameter table's unit, range and provenance beside the value
+    from nephrosim.biology.parameters import ParameterTable
+
+    row = ParameterTable.default().record("gfr_ml_min_per_kg", "mouse")
+    page.fill("#f-parameters-0-name", "gfr_ml_min_per_kg")
     page.click("#check")
     assert page.inner_text("#builder-message").startswith("valid: my_experiment, mouse, ischemia_reperfusion")
+    value_field = page.inner_text("[data-name='parameters.0.value']")
+    assert row.unit in value_field and f"table value {row.value:g} ({row.provenance}" in value_field
+    # Save YAML gives the scenario of the form, which loads back as the same scenario
+    from nephrosim.scenarios.schema import scenario_from_dict
+
+    saved = scenario_from_dict(yaml.safe_load(download(page, "#save-yaml")))
+    assert saved.parameters == {"gfr_ml_min_per_kg": 2.0} and saved.times_h == (0.0, 24.0)
+    assert saved.injury.model == "ischemia_reperfusion" and saved.injury.clamp_min == 25
     # a scenario file that is not YAML is refused with the line of the problem
     page.set_input_files("#load-file", files=[{"name": "broken.yaml", "mimeType": "application/x-yaml",
                                                "buffer": b"species: mouse\narms: [\n"}])
