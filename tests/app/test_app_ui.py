@@ -226,6 +226,16 @@ def test_a_run_survives_a_reload_and_can_be_cancelled(page):
     assert page.locator("#dl-csv").count() == 0
     status = page.request.get(page.url.replace("/runs/", "/api/runs/")).json()
     assert status["state"] == "cancelled"
+    # its scenario goes back to the builder (over a newer draft), to be changed and run again
+    run_url = page.url
+    page.goto("/builder")
+    page.fill("#f-name", "something_else")
+    page.click("#check")
+    page.wait_for_selector("#builder-message")
+    page.goto(run_url)
+    page.click("#edit")
+    page.wait_for_url(re.compile(r"/builder$"))
+    assert page.input_value("#f-name") == "my_experiment"
 
 
 def test_evidence_page_pools_the_store_as_the_api_does(page, evidence_db):

@@ -217,6 +217,14 @@ def create_app(max_workers: int = 2, warm_up: bool = True) -> Starlette:
             return not_found(request, f"run {request.path_params['run_id']}")
         return RedirectResponse(f"/runs/{run.id}", status_code=303)
 
+    async def run_edit(request: Request):
+        """Open this run's scenario in the builder (to change an arm and run again)."""
+        run = _run_or_404(request)
+        if run is None:
+            return not_found(request, f"run {request.path_params['run_id']}")
+        drafts.put(request.state.session, run.scenario)
+        return RedirectResponse("/builder", status_code=303)
+
     async def run_download(request: Request):
         run = _run_or_404(request)
         if run is None:
@@ -309,6 +317,7 @@ def create_app(max_workers: int = 2, warm_up: bool = True) -> Starlette:
         Route("/runs", runs_list),
         Route("/runs/{run_id:str}", run_page),
         Route("/runs/{run_id:str}/cancel", run_cancel, methods=["POST"]),
+        Route("/runs/{run_id:str}/edit", run_edit, methods=["POST"]),
         Route("/runs/{run_id:str}/download/{what:str}", run_download),
         Route("/api/runs/{run_id:str}", run_status),
         Route("/parameters", parameters),
