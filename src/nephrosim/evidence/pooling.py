@@ -135,6 +135,172 @@ def _events(row, n, readout):
     return int(ev), derived
 
 
+class _Excluded(Exception):
+    """A study leaves the effect table, for the reason it carries."""
+
+    def __init__(self, reason: str, arm: str | None = None):
+        super().__init__(reason)
+        self.reason, self.arm = reason, arm
+
+
+def _check_measure(readout: str, measure: str | None, unspecified_dispersion: str) -> tuple[object, bool, str]:
+    spec = readout_spec(readout)
+    binary = spec.kind == "binary"
+    measure = (measure or ("OR" if binary else "SMD")).upper()
+    if binary and measure not in BINARY_MEASURES:
+        raise InputError(f"readout {readout!r} is binary; use --measure OR or RR (got {measure!r}).")
+    if not binary and measure not in CONTINUOUS_MEASURES:
+        raise InputError(f"readout {readout!r} is continuous; use --measure SMD, MD or ROM (got {measure!r}).")
+    if unspecified_dispersion not in ("SEM", "SD", "exclude"):
+        raise InputError(f"unspecified_dispersion={unspecified_dispersion!r}; use 'SEM', 'SD' or 'exclude'.")
+    return spec, binary, measure
+
+
+def _candidate_records(records: pd.DataFrame, readout: str, is_product) -> pd.DataFrame:
+    """Rows of the readout (mortality and survival together) from studies with a treated arm of
+    the product, or a reported treated/control contrast."""
+    readouts = {"mortality", "survival"} if readout in ("mortality", "survival") else {readout}
+    product_studies = set(records.study_id[(records.role == "treated") & records["product"].map(is_product)])
+    product_studies |= set(records.study_id[(records.role == "contrast")])
+    rec = records[records.readout.isin(readouts) & records.study_id.isin(product_studies)].copy()
+    rec["tkey"] = pd.Series([_time_key(t) for t in rec.time_h], index=rec.index, dtype=object)
+    return rec
+
+
+def _pair_arms(sid, g: pd.DataFrame, readout: str, is_product, binary: bool, timepoint, assumptions: list):
+    """The treated arms and the one control arm of study ``sid`` to compare: same
+    co-intervention, same time point (vehicle control preferred). Raises :class:`_Excluded`."""
+    treated_all = g[(g.role == "treated") & g["product"].map(is_product)]
+    contrast = g[g.role == "contrast"]
+    if treated_all.empty and contrast.empty:
+        raise _Excluded(f"no treated arm reports {readout}")
+    controls_all = g[g.role == "control"]
+    if treated_all.empty:
+        raise _Excluded("only a treated/control ratio reported (no arm means or dispersion)")
+    if controls_all.empty:
+        raise _Excluded(f"no control arm reports {readout}"
+                        + (" (only a treated/control ratio given)" if not contrast.empty else ""))
+    treated = treated_all[treated_all["mean"].notna()]
+    controls = controls_all[controls_all["mean"].notna()]
+    if treated.empty or controls.empty:
+        which = "treated and control arms" if treated.empty and controls.empty else (
+            "treated arm" if treated.empty else "control arm")
+        raise _Excluded(f"no mean reported for the {which} (design-only row)")
+    # co-intervention groups with both arms
+    groups = sorted(set(treated.co_intervention.fillna("")) & set(controls.co_intervention.fillna("")),
+                    key=lambda c: (c != "", c))
+    if not groups:
+        raise _Excluded("no control arm with the same co-intervention as the treated arm")
+    co = groups[0]
+    t_co = treated[treated.co_intervention.fillna("") == co]
+    c_co = controls[controls.co_intervention.fillna("") == co]
+    times = set(t_co.tkey) & set(c_co.tkey)
+    if not times:
+        raise _Excluded("treated and control arms are reported at different time points")
+    t_sel = _choose_time(times, binary, timepoint)
+    t_rows = t_co[[k == t_sel for k in t_co.tkey]]
+    c_rows = c_co[[k == t_sel for k in c_co.tkey]]
+    if len(c_rows.arm_id.unique()) > 1:
+        veh = c_rows[[bool(_VEHICLE.search(f"{a} {p}")) for a, p in zip(c_rows.arm, c_rows.product_raw.fillna(""))]]
+        c_pick = veh.iloc[0] if not veh.empty else c_rows.iloc[0]
+        assumptions.append(Assumption(sid, f"control arm chosen: {c_pick.arm!r} (vehicle preferred over "
+                                           f"{len(c_rows.arm_id.unique()) - 1} other control arm(s))"))
+    else:
+        c_pick = c_rows.iloc[0]
+    if co:
+        assumptions.append(Assumption(sid, f"comparison within co-intervention {co!r} (treated+{co} vs {co} alone)"))
+    t_list = [_Row(r) for r in t_rows.to_dict("records")]
+    if len(t_list) > 1:
+        assumptions.append(Assumption(sid, f"{len(t_list)} treated arms combined into one group "
+                                           f"({'; '.join(r.arm for r in t_list)})"))
+    c_pick = _Row(c_pick.to_dict())
+    arms = t_list + [c_pick]
+    missing_n = [a.arm for a in arms if pd.isna(a.n)]
+    if missing_n:
+        raise _Excluded("n not reported", arm="; ".join(missing_n))
+    base = dict(study_id=sid, time_h=None if t_sel == _UNSTATED else t_sel, species=g.species.iloc[0],
+                injury=g.injury.iloc[0], product=",".join(sorted(set(t_rows["product"]))),
+                route=_common(t_rows.route), dose=_common(t_rows.dose_raw), timing_h=_common(t_rows.timing_h),
+                cell_source=_common(t_rows.cell_source), donor=_common(t_rows.donor), co_intervention=co,
+                treated_arms="; ".join(a.arm for a in t_list), control_arm=c_pick.arm)
+    return arms, base
+
+
+def _binary_row(sid, arms, base, assumptions: list) -> tuple[tuple, dict]:
+    """Events and totals: the treated arms pooled, against the control arm (last)."""
+    evs, ns, derived = [], [], False
+    for a in arms:
+        n = int(a.n)
+        ev, d = _events(a, n, a.readout)
+        derived |= d
+        evs.append(ev)
+        ns.append(n)
+    ai, n1 = sum(evs[:-1]), sum(ns[:-1])
+    ci, n2 = evs[-1], ns[-1]
+    if derived:
+        assumptions.append(Assumption(sid, "event counts derived from reported percentages as round(p·n)"))
+    return ("bin", ai, n1, ci, n2), dict(base, ai=ai, bi=n1 - ai, ci=ci, di=n2 - ci, n1i=n1, n2i=n2)
+
+
+def _continuous_row(sid, arms, base, spec, readout: str, measure: str, unspecified_dispersion: str,
+                    assumptions: list) -> tuple[tuple, dict]:
+    """Means and SDs in the readout's canonical unit (SEM → SD): the treated arms combined,
+    against the control arm (last). Raises :class:`_Excluded`."""
+    missing_sd = [a.arm for a in arms if pd.isna(a.dispersion)]
+    if missing_sd:
+        raise _Excluded("no dispersion reported", arm="; ".join(missing_sd))
+    units = {a.unit for a in arms}
+    target = spec.canonical_unit
+    ms, sds, ns = [], [], []
+    unstated_type = bad_unit = False
+    for a in arms:
+        n = int(a.n)
+        sd = float(a.dispersion)
+        dtype = a.dispersion_type if isinstance(a.dispersion_type, str) else None
+        if dtype is None:
+            unstated_type = True
+            dtype = unspecified_dispersion
+        if dtype == "exclude":
+            break
+        if dtype == "SEM":
+            sd = sd * np.sqrt(n)
+        m = float(a.mean)
+        if units != {None} and target is not None and isinstance(a.unit, str):
+            from .vocab import convert
+
+            try:
+                f = convert(1.0, readout, a.unit, target)
+            except InputError:
+                bad_unit = True
+                break
+            m, sd = m * f, sd * f
+        elif len(units) > 1 or (measure != "SMD" and units == {None}):
+            bad_unit = True
+            break
+        ms.append(m)
+        sds.append(sd)
+        ns.append(n)
+    if unstated_type and unspecified_dispersion == "exclude":
+        raise _Excluded("dispersion type (SD or SEM) not stated")
+    if bad_unit:
+        raise _Excluded(f"unit not stated or not convertible ({', '.join(map(str, units))})"
+                        + ("" if measure == "SMD" else f"; {measure} needs a common unit"))
+    if unstated_type:
+        assumptions.append(Assumption(sid, f"dispersion type not stated in the source; treated as "
+                                           f"{unspecified_dispersion}"))
+    if units == {None}:
+        assumptions.append(Assumption(sid, "unit not stated (same in both arms; SMD is unit-free)"))
+    m1, sd1, n1 = _combine(ms[:-1], sds[:-1], ns[:-1])
+    key = ("cont", round(m1, 6), round(sd1, 6), n1, round(ms[-1], 6), round(sds[-1], 6), ns[-1])
+    return key, dict(base, m1i=m1, sd1i=sd1, n1i=n1, m2i=ms[-1], sd2i=sds[-1], n2i=ns[-1],
+                     unit=target if (units != {None} and target) else _common(pd.Series(list(units))))
+
+
+def _publications(g: pd.DataFrame) -> list[tuple[str, str]]:
+    return [(kind, str(v).strip().lower()) for col, kind in (("doi", "DOI"), ("pmid", "PMID")) if col in g
+            for v in g[col].dropna().unique() if str(v).strip()]
+
+
 def effect_table(
     records: pd.DataFrame,
     readout: str,
@@ -166,165 +332,31 @@ def effect_table(
     excluded : list of Exclusion
     assumptions : list of Assumption
     """
-    spec = readout_spec(readout)
-    binary = spec.kind == "binary"
-    measure = (measure or ("OR" if binary else "SMD")).upper()
-    if binary and measure not in BINARY_MEASURES:
-        raise InputError(f"readout {readout!r} is binary; use --measure OR or RR (got {measure!r}).")
-    if not binary and measure not in CONTINUOUS_MEASURES:
-        raise InputError(f"readout {readout!r} is continuous; use --measure SMD, MD or ROM (got {measure!r}).")
-    if unspecified_dispersion not in ("SEM", "SD", "exclude"):
-        raise InputError(f"unspecified_dispersion={unspecified_dispersion!r}; use 'SEM', 'SD' or 'exclude'.")
-    readouts = {"mortality", "survival"} if readout in ("mortality", "survival") else {readout}
-    product_studies = set(records.study_id[(records.role == "treated") & records["product"].map(
-        lambda p: matches_product(p, product) if product else p in ("msc", "cm", "ev"))])
-    product_studies |= set(records.study_id[(records.role == "contrast")])
-    rec = records[records.readout.isin(readouts) & records.study_id.isin(product_studies)].copy()
-    rec["tkey"] = pd.Series([_time_key(t) for t in rec.time_h], index=rec.index, dtype=object)
-    rows_out, excluded, assumptions = [], [], []
-    seen_numbers: dict[tuple, str] = {}
-    seen_pubs: dict[tuple, str] = {}
+    spec, binary, measure = _check_measure(readout, measure, unspecified_dispersion)
 
     def is_product(p):
         return matches_product(p, product) if product else p in ("msc", "cm", "ev")
 
+    rec = _candidate_records(records, readout, is_product)
+    rows_out, excluded, assumptions = [], [], []
+    seen_numbers: dict[tuple, str] = {}
+    seen_pubs: dict[tuple, str] = {}
     for sid, g in rec.groupby("study_id", sort=False):
-        treated_all = g[(g.role == "treated") & g["product"].map(is_product)]
-        contrast = g[g.role == "contrast"]
-        if treated_all.empty and contrast.empty:
-            if (g.role == "treated").any():
-                continue  # treated arms are another product: not a candidate
-            excluded.append(Exclusion(sid, f"no treated arm reports {readout}"))
+        if g[(g.role == "treated") & g["product"].map(is_product)].empty and (g.role == "treated").any() \
+                and g[g.role == "contrast"].empty:
+            continue  # treated arms are another product: not a candidate
+        try:
+            arms, base = _pair_arms(sid, g, readout, is_product, binary, timepoint, assumptions)
+            key, row = (_binary_row(sid, arms, base, assumptions) if binary else
+                        _continuous_row(sid, arms, base, spec, readout, measure, unspecified_dispersion,
+                                        assumptions))
+        except _Excluded as why:
+            excluded.append(Exclusion(sid, why.reason, why.arm or ""))
             continue
-        controls_all = g[g.role == "control"]
-        if treated_all.empty:
-            excluded.append(Exclusion(sid, "only a treated/control ratio reported (no arm means or dispersion)"))
-            continue
-        if controls_all.empty:
-            excluded.append(Exclusion(sid, f"no control arm reports {readout}"
-                                            + (" (only a treated/control ratio given)" if not contrast.empty else "")))
-            continue
-        treated = treated_all[treated_all["mean"].notna()]
-        controls = controls_all[controls_all["mean"].notna()]
-        if treated.empty or controls.empty:
-            which = "treated and control arms" if treated.empty and controls.empty else (
-                "treated arm" if treated.empty else "control arm")
-            excluded.append(Exclusion(sid, f"no mean reported for the {which} (design-only row)"))
-            continue
-        # co-intervention groups with both arms
-        groups = sorted(set(treated.co_intervention.fillna("")) & set(controls.co_intervention.fillna("")),
-                        key=lambda c: (c != "", c))
-        if not groups:
-            excluded.append(Exclusion(sid, "no control arm with the same co-intervention as the treated arm"))
-            continue
-        co = groups[0]
-        t_co = treated[treated.co_intervention.fillna("") == co]
-        c_co = controls[controls.co_intervention.fillna("") == co]
-        times = set(t_co.tkey) & set(c_co.tkey)
-        if not times:
-            excluded.append(Exclusion(sid, "treated and control arms are reported at different time points"))
-            continue
-        t_sel = _choose_time(times, binary, timepoint)
-        t_rows = t_co[[k == t_sel for k in t_co.tkey]]
-        c_rows = c_co[[k == t_sel for k in c_co.tkey]]
-        if len(c_rows.arm_id.unique()) > 1:
-            veh = c_rows[[bool(_VEHICLE.search(f"{a} {p}")) for a, p in zip(c_rows.arm, c_rows.product_raw.fillna(""))]]
-            c_pick = veh.iloc[0] if not veh.empty else c_rows.iloc[0]
-            assumptions.append(Assumption(sid, f"control arm chosen: {c_pick.arm!r} (vehicle preferred over "
-                                               f"{len(c_rows.arm_id.unique()) - 1} other control arm(s))"))
-        else:
-            c_pick = c_rows.iloc[0]
-        if co:
-            assumptions.append(Assumption(sid, f"comparison within co-intervention {co!r} (treated+{co} vs {co} alone)"))
-        t_list = [_Row(r) for r in t_rows.to_dict("records")]
-        if len(t_list) > 1:
-            assumptions.append(Assumption(sid, f"{len(t_list)} treated arms combined into one group "
-                                               f"({'; '.join(r.arm for r in t_list)})"))
-        c_pick = _Row(c_pick.to_dict())
-        arms = t_list + [c_pick]
-        missing_n = [a.arm for a in arms if pd.isna(a.n)]
-        if missing_n:
-            excluded.append(Exclusion(sid, "n not reported", arm="; ".join(missing_n)))
-            continue
-        base = dict(study_id=sid, time_h=None if t_sel == _UNSTATED else t_sel, species=g.species.iloc[0], injury=g.injury.iloc[0],
-                    product=",".join(sorted(set(t_rows["product"]))),
-                    route=_common(t_rows.route), dose=_common(t_rows.dose_raw), timing_h=_common(t_rows.timing_h),
-                    cell_source=_common(t_rows.cell_source), donor=_common(t_rows.donor), co_intervention=co,
-                    treated_arms="; ".join(a.arm for a in t_list), control_arm=c_pick.arm)
-        if binary:
-            evs, ns, derived = [], [], False
-            for a in arms:
-                n = int(a.n)
-                ev, d = _events(a, n, a.readout)
-                derived |= d
-                evs.append(ev)
-                ns.append(n)
-            ai, n1 = sum(evs[:-1]), sum(ns[:-1])
-            ci, n2 = evs[-1], ns[-1]
-            if derived:
-                assumptions.append(Assumption(sid, "event counts derived from reported percentages as round(p·n)"))
-            key = ("bin", ai, n1, ci, n2)
-            row = dict(base, ai=ai, bi=n1 - ai, ci=ci, di=n2 - ci, n1i=n1, n2i=n2)
-        else:
-            missing_sd = [a.arm for a in arms if pd.isna(a.dispersion)]
-            if missing_sd:
-                excluded.append(Exclusion(sid, "no dispersion reported", arm="; ".join(missing_sd)))
-                continue
-            units = {a.unit for a in arms}
-            target = spec.canonical_unit
-            ms, sds, ns = [], [], []
-            unstated_type = False
-            bad_unit = False
-            for a in arms:
-                n = int(a.n)
-                sd = float(a.dispersion)
-                dtype = a.dispersion_type if isinstance(a.dispersion_type, str) else None
-                if dtype is None:
-                    unstated_type = True
-                    dtype = unspecified_dispersion
-                if dtype == "exclude":
-                    break
-                if dtype == "SEM":
-                    sd = sd * np.sqrt(n)
-                m = float(a.mean)
-                if units != {None} and target is not None and isinstance(a.unit, str):
-                    from .vocab import convert
-
-                    try:
-                        f = convert(1.0, readout, a.unit, target)
-                    except InputError:
-                        bad_unit = True
-                        break
-                    m, sd = m * f, sd * f
-                elif len(units) > 1 or (measure != "SMD" and units == {None}):
-                    bad_unit = True
-                    break
-                ms.append(m)
-                sds.append(sd)
-                ns.append(n)
-            else:
-                pass
-            if unstated_type and unspecified_dispersion == "exclude":
-                excluded.append(Exclusion(sid, "dispersion type (SD or SEM) not stated"))
-                continue
-            if bad_unit:
-                excluded.append(Exclusion(sid, f"unit not stated or not convertible ({', '.join(map(str, units))})"
-                                               + ("" if measure == "SMD" else f"; {measure} needs a common unit")))
-                continue
-            if unstated_type:
-                assumptions.append(Assumption(sid, f"dispersion type not stated in the source; treated as "
-                                                   f"{unspecified_dispersion}"))
-            if units == {None}:
-                assumptions.append(Assumption(sid, "unit not stated (same in both arms; SMD is unit-free)"))
-            m1, sd1, n1 = _combine(ms[:-1], sds[:-1], ns[:-1])
-            key = ("cont", round(m1, 6), round(sd1, 6), n1, round(ms[-1], 6), round(sds[-1], 6), ns[-1])
-            row = dict(base, m1i=m1, sd1i=sd1, n1i=n1, m2i=ms[-1], sd2i=sds[-1], n2i=ns[-1],
-                       unit=target if (units != {None} and target) else _common(pd.Series(list(units))))
         if key in seen_numbers:
             excluded.append(Exclusion(sid, f"duplicate of study {seen_numbers[key]!r} (identical arm numbers)"))
             continue
-        pubs = [(kind, str(v).strip().lower()) for col, kind in (("doi", "DOI"), ("pmid", "PMID")) if col in g
-                for v in g[col].dropna().unique() if str(v).strip()]
+        pubs = _publications(g)
         same = next(((k, seen_pubs[k]) for k in pubs if k in seen_pubs), None)
         if same is not None:
             (kind, ident), other = same
