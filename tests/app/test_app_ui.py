@@ -167,8 +167,13 @@ def test_a_run_that_fails_says_why_in_the_page(page):
     page.wait_for_selector("#run-state.state-failed")
     text = page.inner_text("#run-error")
     assert "The scenario cannot run" in text
-    assert "readouts: ['tubular_injury_score'] are not computed for injury model 'clearance_change'" in text
+    message = "readouts: ['tubular_injury_score'] are not computed for injury model 'clearance_change'"
+    assert message in text
     assert page.locator("#dl-csv").count() == 0
+    # Check finds it before a run, as `nephrosim check` does (it builds every arm's model)
+    page.goto("/builder")
+    page.click("#check")
+    assert message in page.inner_text("#problems")
 
 
 def test_two_browser_sessions_do_not_see_each_others_runs(browser, app_url):

@@ -46,6 +46,8 @@ COOKIE = "nephrosim_session"
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{32}")
 #: Most browser sessions whose builder draft the server remembers (least recently used forgotten).
 MAX_SESSIONS = 500
+#: Most inputs one posted builder form may have (50 arms × 20 treatments × ~17 fields, and more).
+MAX_FORM_FIELDS = 25_000
 #: Largest scenario file accepted by "load YAML" (the same bound as the command line).
 MAX_UPLOAD_BYTES = 2_000_000
 
@@ -124,7 +126,7 @@ def create_app(max_workers: int = 2, warm_up: bool = True) -> Starlette:
 
     async def builder_post(request: Request):
         sid = request.state.session
-        form = await request.form()
+        form = await request.form(max_fields=MAX_FORM_FIELDS)
         action = str(form.get("_action", "refresh"))
         draft = forms.draft_from_form([(k, str(v)) for k, v in form.multi_items()])
         if action.split(":")[0] in ("add_arm", "remove_arm", "add_treatment", "remove_treatment"):
@@ -141,7 +143,15 @@ def create_app(max_workers: int = 2, warm_up: bool = True) -> Starlette:
             return builder_page(request, draft, problems, errors, status=422)
         if action == "save":
             return _attachment(_yaml(scenario), f"{_safe_name(scenario.name)}.yaml", "application/x-yaml")
-        if action == "check":
+        if action == "check":  # as `nephrosim check`: validated, and the model of every arm built
+            from starlette.concurrency import run_in_threadpool
+
+            from nephrosim.run.simulation import compile_scenario
+
+            try:
+                await run_in_threadpool(compile_scenario, scenario)
+            except UserInputError as exc:
+                return builder_page(request, draft, [str(exc)], status=422)
             return builder_page(request, draft, message=f"valid: {scenario.name}, {scenario.species}, "
                                 f"{scenario.injury.model}, {len(scenario.arms)} arm(s), {len(scenario.readouts)} "
                                 f"readout(s) at {len(scenario.times_h)} times")
