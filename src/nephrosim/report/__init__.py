@@ -16,9 +16,10 @@ Example
 """
 
 from nephrosim.report.builders import (check_model_report, compare_report, ensemble_report, meta_report,
-                                       simulate_report, trial_report, validation_report)
+                                       prediction_interval_report, simulate_report, trial_report,
+                                       validation_report)
 from nephrosim.report.document import Figure, Report, Section, Table, check_report_path, render, write
 
 __all__ = ["Report", "Section", "Table", "Figure", "render", "write", "check_report_path", "simulate_report",
-           "compare_report", "ensemble_report", "check_model_report", "validation_report", "meta_report",
+           "compare_report", "ensemble_report", "prediction_interval_report", "check_model_report", "validation_report", "meta_report",
            "trial_report"]

@@ -110,29 +110,24 @@ def compare_report(scenario, efficacy, risk, effects, figure=None, source=None, 
                   _facts(scenario, source, NO_DRAWS if seed is None else str(seed)))
 
 
-def ensemble_report(scenario, summary, frame, source=None, *, seed: int, options: dict | None = None,
-                    argv: Sequence[str] | None = None) -> Report:
-    """The report of ``nephrosim ensemble``: status counts, 5/50/95 % quantiles per arm, readout
-    and time (usable trajectories only), bands, scenario and provenance."""
+def band_figure(q, low: str, mid: str, high: str, label: str):
+    """Median and band of every readout per arm (columns ``arm, readout, unit, time [h]`` and the
+    three named ones); weeks of follow-up are drawn in days on a symmetric-log axis."""
     import numpy as np
 
     from nephrosim.figures import subplots
 
-    usable = frame[frame["status"].isin(["ok", "ok_recovered"])]
-    q = (usable.groupby(["arm", "readout", "unit", "time_h"], sort=False)["value"]
-         .quantile([0.05, 0.5, 0.95]).unstack().reset_index())
-    q.columns = ["arm", "readout", "unit", "time [h]", "5 %", "median", "95 %"]
     readouts = list(dict.fromkeys(q["readout"]))
     ncol = min(3, len(readouts))
     nrow = -(-len(readouts) // ncol)
     fig, axes = subplots(nrow, ncol, figsize=(4.4 * ncol, 3.4 * nrow + 0.6), squeeze=False)
-    days = q["time [h]"].max() > 96  # weeks of follow-up: days on a symmetric-log axis, so the acute phase shows
+    days = q["time [h]"].max() > 96  # the acute phase stays visible
     for k, ro in enumerate(readouts):
         ax = axes[k // ncol][k % ncol]
         for arm, part in q[q["readout"] == ro].groupby("arm", sort=False):
             t = np.asarray(part["time [h]"], float) / (24.0 if days else 1.0)
-            line, = ax.plot(t, part["median"], marker="o", ms=3, label=f"{arm} (median, 5–95 %)")
-            ax.fill_between(t, part["5 %"], part["95 %"], alpha=0.2, color=line.get_color())
+            line, = ax.plot(t, part[mid], marker="o", ms=3, label=f"{arm} ({label})")
+            ax.fill_between(t, part[low], part[high], alpha=0.2, color=line.get_color())
         ax.set_title(ro, fontsize=9)
         if days:
             ax.set_xscale("symlog", linthresh=1.0)
@@ -143,6 +138,42 @@ def ensemble_report(scenario, summary, frame, source=None, *, seed: int, options
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=min(4, len(labels)), fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0.6 / (3.4 * nrow + 0.6), 1, 1))
+    return fig
+
+
+def prediction_interval_report(scenario, frame, source=None, *, calibration: str, samples: int, level: float,
+                               seed: int = 0, argv: Sequence[str] | None = None) -> Report:
+    """The report of ``nephrosim simulate --uncertainty``: the median and prediction interval of
+    every readout (the table it prints), bands, whether the scenario is in the calibrated domain."""
+    inside = bool(frame["in_calibrated_domain"].all())
+    table = frame.drop(columns=["in_calibrated_domain"])
+    q = table.rename(columns={"time_h": "time [h]"})
+    fig = band_figure(q, "lower", "median", "upper", f"median, {100 * level:g} % interval")
+    domain = ("The species and injury model are inside the calibrated domain." if inside else
+              "This species and injury model are outside the calibrated domain (no study of them was fitted): the "
+              "intervals come from the assumed parameters' ranges and are wide by design.")
+    sections = [
+        Section("Prediction intervals", paragraphs=(
+            f"{samples} draws from the calibration '{calibration}': the posterior of the fitted parameters, a new "
+            f"lab's random effect and every assumed parameter the scenario uses, drawn on its range; "
+            f"{100 * level:g} % intervals.", domain),
+            tables=(Table.from_frame(table, "median and interval of every readout"),),
+            figures=(figure_data(fig, "median and prediction interval of every arm"),)),
+        *_scenario_sections(scenario, source),
+    ]
+    return Report(f"nephrosim simulate --uncertainty: {scenario.name}", command_line(argv), tuple(sections),
+                  _facts(scenario, source, str(seed)) + (("calibration", str(calibration)),))
+
+
+def ensemble_report(scenario, summary, frame, source=None, *, seed: int, options: dict | None = None,
+                    argv: Sequence[str] | None = None) -> Report:
+    """The report of ``nephrosim ensemble``: status counts, 5/50/95 % quantiles per arm, readout
+    and time (usable trajectories only), bands, scenario and provenance."""
+    usable = frame[frame["status"].isin(["ok", "ok_recovered"])]
+    q = (usable.groupby(["arm", "readout", "unit", "time_h"], sort=False)["value"]
+         .quantile([0.05, 0.5, 0.95]).unstack().reset_index())
+    q.columns = ["arm", "readout", "unit", "time [h]", "5 %", "median", "95 %"]
+    fig = band_figure(q, "5 %", "median", "95 %", "median, 5–95 %")
     counts = Table("trajectory status", ("status", "trajectories"), tuple(sorted(summary.status_counts.items())))
     opts = tuple((k, str(v)) for k, v in (options or {}).items())
     sections = [
