@@ -26,12 +26,14 @@ import io
 import os
 import stat
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from nephrosim.io import atomic_path, neutralise_formulas
 
 from .errors import InputError
+
+if TYPE_CHECKING:  # pandas is imported where a table is read, not at start-up (CLI cold start)
+    import pandas as pd
 
 __all__ = ["MAX_CSV_BYTES", "read_csv_text", "read_csv_table", "write_csv", "csv_text", "printable"]
 
@@ -154,6 +156,8 @@ def read_csv_table(path: str | os.PathLike, *, what: str = "CSV table", fix: str
     if dup:
         raise InputError(f"{name!r}: column(s) {', '.join(repr(printable(c)) for c in dup)} appear more than once "
                          "in the header; keep one of each")
+    import pandas as pd
+
     try:
         if as_text:
             df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_values=[""])
