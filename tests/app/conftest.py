@@ -16,14 +16,16 @@ def evidence_db(tmp_path_factory):
     return tmp_path_factory.mktemp("evidence") / "evidence.duckdb"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def app_url(evidence_db):
     with app_server(env={"NEPHROSIM_DB": str(evidence_db)}) as url:
         yield url
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """Closed at the end of the module: Playwright's sync API keeps an event loop running in this
+    thread while it is open, which the asyncio code of later test modules must not meet."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
