@@ -213,6 +213,27 @@ def _roadrunner():
     return roadrunner
 
 
+@contextlib.contextmanager
+def fast_compile(rr_mod) -> Iterator[None]:
+    """Compile models with libRoadRunner's LLJIT backend at optimisation level 0.
+
+    Measured on the mouse IRI + MSC arm (71 states): model load 0.54 s instead of 3.0 s with
+    the default MCJIT backend, and the same simulation time (48 ms per run either way; higher
+    LLJIT levels were slower to simulate, not faster) — the RHS cost is dominated by ``pow``
+    calls, not by what LLVM's passes optimise. The settings are global in libRoadRunner, so
+    they are restored afterwards.
+    """
+    C = rr_mod.Config
+    old = C.getValue(C.LLVM_BACKEND), C.getValue(C.LLJIT_OPTIMIZATION_LEVEL)
+    C.setValue(C.LLVM_BACKEND, C.LLJIT)
+    C.setValue(C.LLJIT_OPTIMIZATION_LEVEL, 0)
+    try:
+        yield
+    finally:
+        C.setValue(C.LLVM_BACKEND, old[0])
+        C.setValue(C.LLJIT_OPTIMIZATION_LEVEL, old[1])
+
+
 class Simulator:
     """One compiled SBML model, reusable for many parameter sets.
 
@@ -237,7 +258,8 @@ class Simulator:
         rr_mod = _roadrunner()
         self.options = options
         self.outputs = tuple(outputs)
-        self._rr = rr_mod.RoadRunner(sbml)
+        with fast_compile(rr_mod):
+            self._rr = rr_mod.RoadRunner(sbml)
         self.state_ids = tuple(self._rr.model.getFloatingSpeciesIds())
         if state_scales is None:
             from nephrosim.engine.sbml import tolerance_scales
