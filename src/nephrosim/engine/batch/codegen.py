@@ -7,7 +7,7 @@
   (sympy) and chained along the rule graph as sparse vectors, so the code grows with the
   model, not with its fully inlined size.
 * ``lu_factor``/``lu_solve`` are straight-line sparse LU code for the pattern of
-  W = I/(hγ) − J: the elimination order (minimum degree) and the fill-in are found once,
+  W = I/(hγ) − J: the elimination order (Markowitz) and the fill-in are found once,
   here, and shared by every patient — the "symbolic factorization" of KLU, unrolled.
   There is no pivoting: W's diagonal dominates for small h, and a zero or non-finite pivot
   makes the step fail and retry with a smaller h (see the solver template).
@@ -97,23 +97,28 @@ def _d(e: sp.Expr, x: sp.Symbol) -> sp.Expr:  # noqa: C901 - one rule per node t
     raise NotImplementedError(f"no derivative rule for {e.func.__name__}")
 
 
-def _min_degree_order(n: int, pattern: set[tuple[int, int]]) -> list[int]:
-    """Greedy minimum-degree elimination order on the symmetrized pattern."""
-    adj = {i: set() for i in range(n)}
+def _markowitz_order(n: int, pattern: set[tuple[int, int]]) -> list[int]:
+    """Diagonal pivot order minimising the Markowitz count (r − 1)(c − 1) at each step.
+
+    On the unsymmetric pattern of W this gives less fill than minimum degree on the
+    symmetrized one (MSC arm, 71 states: 3,668 vs 6,084 LU flops).
+    """
+    rows = {i: set() for i in range(n)}
+    cols = {j: set() for j in range(n)}
     for i, j in pattern:
-        if i != j:
-            adj[i].add(j)
-            adj[j].add(i)
+        rows[i].add(j)
+        cols[j].add(i)
     order, left = [], set(range(n))
     while left:
-        v = min(left, key=lambda k: (len(adj[k]), k))
+        v = min(left, key=lambda k: ((len(rows[k] & left) - 1) * (len(cols[k] & left) - 1), k))
         order.append(v)
-        nb = adj[v]
-        for a in nb:
-            adj[a] |= nb - {a}
-            adj[a].discard(v)
+        below = [i for i in cols[v] if i in left and i != v]
+        right = [j for j in rows[v] if j in left and j != v]
+        for i in below:
+            for j in right:
+                rows[i].add(j)
+                cols[j].add(i)
         left.discard(v)
-        del adj[v]
     return order
 
 
@@ -211,7 +216,7 @@ def generate(model: SymbolicModel) -> Generated:
                 for j in terms:
                     entries.setdefault((i, j), []).append(f"{s!r}*q{k}_{j}")
     pattern = {(i, j) for (i, j) in entries if j < N} | {(i, i) for i in range(N)}
-    order = _min_degree_order(N, pattern)
+    order = _markowitz_order(N, pattern)
     # symbolic LU: the slots of W first (in (row, col) order), fill-in after
     slots = {ij: n for n, ij in enumerate(sorted(pattern))}
     jac_nnz = len(slots)
@@ -238,8 +243,9 @@ def generate(model: SymbolicModel) -> Generated:
                 lu_code.append(f"  a[{slots[(i, j)]}] -= a[{slots[(i, v)]}] * a[{slots[(v, j)]}];")
                 flops += 2
             solve_f.append(f"  b[{i}] -= a[{slots[(i, v)]}] * b[{v}];")
+    position = {v: k for k, v in enumerate(order)}
     for v in reversed(order):
-        U = sorted(j for j in cols_of[v] if j != v and order.index(j) > order.index(v))
+        U = sorted(j for j in cols_of[v] if position[j] > position[v])
         acc = "".join(f" - a[{slots[(v, j)]}] * b[{j}]" for j in U)
         solve_b.append(f"  b[{v}] = (b[{v}]{acc}) / a[{slots[(v, v)]}];")
 

@@ -21,7 +21,22 @@ from pathlib import Path
 #: bump when the generated code or the solver template changes meaning
 CODEGEN_VERSION = "rodas4-1"
 CC = os.environ.get("CC", "gcc")
-CFLAGS = ("-O2", "-fPIC", "-shared", "-fno-math-errno")
+#: -march=native: the library is built for this machine's CPU (its model is part of the cache key)
+CFLAGS = ("-O3", "-march=native", "-fPIC", "-shared", "-fno-math-errno")
+
+
+def _cpu() -> str:
+    """The CPU model, so a cache shared between machines never loads code built for another CPU."""
+    import platform
+
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith(("model name", "flags")):
+                    return platform.machine() + line
+    except OSError:
+        pass
+    return platform.machine() + platform.processor()
 
 
 @dataclass(frozen=True)
@@ -72,7 +87,7 @@ def _generator_digest() -> str:
 
 def model_key(sbml: str) -> str:
     h = hashlib.sha256()
-    for part in (CODEGEN_VERSION, _generator_digest(), CC, " ".join(CFLAGS), sbml):
+    for part in (CODEGEN_VERSION, _generator_digest(), CC, " ".join(CFLAGS), _cpu(), sbml):
         h.update(part.encode())
         h.update(b"\0")
     return h.hexdigest()[:24]

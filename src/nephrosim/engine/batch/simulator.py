@@ -162,7 +162,7 @@ class BatchSimulator:
         states = np.full((n, T, N) if self._every_time else (n, 1, N), np.nan)
         code = np.zeros(n, dtype=np.intc)
         fail_t = np.zeros(n)
-        steps = np.zeros(n, dtype=np.int_ if ffi.sizeof("long") == 8 else np.int32)
+        steps = np.zeros((n, 2), dtype=np.int64 if ffi.sizeof("long") == 8 else np.int32)
 
         def ptr(a, ctype="double *"):
             return ffi.cast(ctype, ffi.from_buffer(a))
@@ -174,7 +174,7 @@ class BatchSimulator:
                           ptr(steps, "long *"))
         if rc != 0:
             raise MemoryError("the batch solver could not allocate its work space")
-        self.last_steps = steps
+        self.last_steps = steps  # (accepted, rejected) steps per patient of the last call
         return out, states, code, fail_t
 
     def _check(self, out: np.ndarray, states: np.ndarray, status: TrajectoryStatus | None) -> TrajectoryStatus:

@@ -55,7 +55,7 @@ static double initial_step(double t, const double *y, const double *p, work_t *W
 
 /* advance one patient from t to tend; returns 0, 1 (max steps) or 2 (underflow) */
 static int advance(double *t_io, double tend, double *h_io, const double *p, work_t *W, double rtol, const double *atol,
-                   long max_steps, long *steps) {
+                   long max_steps, long *steps, long *rejected) {
   double t = *t_io, h = *h_io;
   int reject = 0;
   long n = 0;
@@ -72,7 +72,7 @@ static int advance(double *t_io, double tend, double *h_io, const double *p, wor
     for (int s = 0; s < NJ; s++) W->a[s] = -W->J[s];
     for (int s = NJ; s < NLU; s++) W->a[s] = 0.0;
     for (int i = 0; i < NS; i++) W->a[DIAG[i]] += dg;
-    if (lu_factor(W->a) != 0) { h = hh * 0.25; reject = 1; continue; }
+    if (lu_factor(W->a) != 0) { h = hh * 0.25; reject = 1; (*rejected)++; continue; }
     double *k1 = W->k1, *k2 = W->k2, *k3 = W->k3, *k4 = W->k4, *k5 = W->k5, *k6 = W->k6, *yn = W->yn, *f = W->f;
     double hd1 = hh * D1, hd2 = hh * D2, hd3 = hh * D3, hd4 = hh * D4, ih = 1.0 / hh;
     for (int i = 0; i < NS; i++) k1[i] = f[i] + hd1 * W->fT[i];
@@ -106,7 +106,7 @@ static int advance(double *t_io, double tend, double *h_io, const double *p, wor
       yn[i] = ynew;
     }
     err = sqrt(err / NS);
-    if (!isfinite(err)) { h = hh * 0.1; reject = 1; continue; }
+    if (!isfinite(err)) { h = hh * 0.1; reject = 1; (*rejected)++; continue; }
     double fac = 0.9 * pow(fmax(err, 1e-10), -0.25);
     if (err <= 1.0) {
       t = last ? tend : t + hh;
@@ -120,6 +120,7 @@ static int advance(double *t_io, double tend, double *h_io, const double *p, wor
     } else {
       h = hh * fmax(0.2, fac);
       reject = 1;
+      (*rejected)++;
     }
   }
   *t_io = tend;
@@ -136,7 +137,7 @@ static void pick_outputs(double t, const double *y, const double *p, double *w, 
 
 /* Simulate n patients. P: n x NP parameters; times: n_times model times (ascending, >= 0);
    out: n x n_times x n_out; states: n x n_times x NS (all_states) or n x NS (final only);
-   code: n; fail_t: n (model time reached on failure); steps: n. */
+   code: n; fail_t: n (model time reached on failure); steps: n x 2 (accepted, rejected). */
 int nb_solve(int n, const double *P, int n_times, const double *times, double rtol, const double *atol, long max_steps,
              int n_out, const int *kind, const int *idx, int all_states, double *out, double *states, int *code,
              double *fail_t, long *steps) {
@@ -149,7 +150,7 @@ int nb_solve(int n, const double *P, int n_times, const double *times, double rt
     init_state(p, W->y, W->w);
     double t = 0.0, tlast = times[n_times - 1];
     int e = 0, rc = 0;
-    long nsteps = 0;
+    long nsteps = 0, nrej = 0;
     while (e < NEV && EVENT_TIME[e] <= t) fire_event(e++, t, W->y, p, W->w);
     double h = initial_step(t, W->y, p, W, rtol, atol, tlast > 0 ? tlast : 1.0);
     for (int k = 0; k < n_times && rc == 0; k++) {
@@ -157,7 +158,7 @@ int nb_solve(int n, const double *P, int n_times, const double *times, double rt
       while (rc == 0 && t < tout) {
         double stop = tout;
         if (e < NEV && EVENT_TIME[e] < stop) stop = EVENT_TIME[e];
-        if (stop > t) rc = advance(&t, stop, &h, p, W, rtol, atol, max_steps, &nsteps);
+        if (stop > t) rc = advance(&t, stop, &h, p, W, rtol, atol, max_steps, &nsteps, &nrej);
         if (rc) break;
         t = stop;
         int fired = 0;
@@ -171,7 +172,8 @@ int nb_solve(int n, const double *P, int n_times, const double *times, double rt
     if (!all_states) memcpy(states + (size_t)m * NS, W->y, sizeof(double) * NS);
     code[m] = rc;
     fail_t[m] = t;
-    steps[m] = nsteps;
+    steps[2 * m] = nsteps;
+    steps[2 * m + 1] = nrej;
   }
   free(W);
   return 0;
