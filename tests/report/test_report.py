@@ -224,3 +224,55 @@ def test_a_markdown_report_is_rendered_escaped_with_its_plots_embedded(tmp_path)
     raw = base64.b64decode(src.split(",", 1)[1])
     assert matplotlib.image.imread(io.BytesIO(raw), format="png").shape[0] > 100
     assert "plot.png" not in html  # no link to the file beside it
+
+
+def test_ensemble_report_quantiles_are_those_of_the_written_table(tmp_path):
+    """The 5 %/median/95 % table of the ensemble report is computed from the Parquet file the
+    ensemble wrote (checked here with numpy on the file itself)."""
+    import numpy as np
+    import pandas as pd
+
+    path = tmp_path / "s.yaml"
+    small = {**SCENARIO, "arms": SCENARIO["arms"][:1], "readouts": ["serum_creatinine"], "times_h": [0, 24]}
+    path.write_text(yaml.safe_dump(small))
+    out = tmp_path / "e.html"
+    result = runner.invoke(app, ["ensemble", str(path), "-n", "6", "--seed", "4", "-o", str(tmp_path / "e.parquet"),
+                                 "--report", str(out)])
+    assert result.exit_code == 0, result.output
+    html = out.read_text(encoding="utf-8")
+    parsed = Tables()
+    parsed.feed(html)
+    header, rows = _table(parsed, "5 %, median and 95 % of each readout")
+    assert header == ["arm", "readout", "unit", "time [h]", "5 %", "median", "95 %"]
+    frame = pd.read_parquet(tmp_path / "e.parquet")
+    for arm, readout, unit, t, lo, mid, hi in rows:
+        values = frame[(frame["arm"] == arm) & (frame["readout"] == readout) & (frame["time_h"] == float(t))]["value"]
+        assert len(values) == 6 and unit == "umol/L"
+        assert [float(lo), float(mid), float(hi)] == pytest.approx(np.quantile(values, [0.05, 0.5, 0.95]), rel=1e-3)
+    assert ">seed<" in html and "<dd>4</dd>" in html
+
+
+def test_meta_report_holds_the_pooled_estimate(tmp_path):
+    """``nephrosim meta FILE --report``: the pooled estimate in the report is the one --json prints."""
+    import json
+    from pathlib import Path
+
+    data = Path(__file__).resolve().parents[1] / "evidence" / "data" / "dat_bcg.csv"
+    out = tmp_path / "m.html"
+    result = runner.invoke(app, ["meta", str(data), "--measure", "RR", "--report", str(out)])
+    assert result.exit_code == 0, result.output
+    printed = json.loads(runner.invoke(app, ["meta", str(data), "--measure", "RR", "--json"]).output)
+    parsed = Tables()
+    parsed.feed(out.read_text(encoding="utf-8"))
+    _, rows = _table(parsed, "summary")
+    summary = dict(rows)
+    numeric = [k for k, v in printed.items() if isinstance(v, float)]
+    assert numeric
+    for key in numeric:
+        assert float(summary[key]) == pytest.approx(printed[key], rel=1e-3, abs=1e-9), key
+    # and it is metafor's answer: rma(measure="RR", ai=tpos, bi=tneg, ci=cpos, di=cneg, data=dat.bcg)
+    assert float(summary["estimate"]) == pytest.approx(-0.7145, abs=1e-4)
+    assert float(summary["tau2"]) == pytest.approx(0.3132, abs=1e-4)
+    assert len(parsed.images) == 2  # forest and funnel plots
+    refused = runner.invoke(app, ["meta", str(data), "--report", str(tmp_path / "m.txt")])
+    assert refused.exit_code == 2 and ".html" in refused.output
