@@ -164,6 +164,7 @@ def meta(
     forest: Optional[Path] = typer.Option(None, help="Write a forest plot (.svg/.png/.pdf)."),
     funnel: Optional[Path] = typer.Option(None, help="Write a funnel plot (.svg/.png/.pdf)."),
     db: Optional[Path] = DbOpt,
+    report: Optional[Path] = typer.Option(None, "--report", help="Write one self-contained HTML report (.html)."),
 ):
     """Meta-analysis: pool a table (FILE) or the evidence store (treated vs control).
 
@@ -173,6 +174,16 @@ def meta(
     """
     from .pooling import meta_analyse
 
+    if report is not None:  # --report (issue 18): checked before the analysis; `nephrosim meta` renders it
+        from nephrosim.errors import UserInputError
+        from nephrosim.io import check_writable
+
+        try:
+            if report.suffix.lower() not in (".html", ".htm"):
+                raise EvidenceError(f"--report {report}: the report is one HTML file; give a name ending in .html")
+            check_writable(report)
+        except UserInputError as exc:
+            _fail(exc)
     try:
         res = meta_analyse(
             None if file is None else file, readout=readout, injury=injury, species=species, product=product,
@@ -207,3 +218,4 @@ def meta(
         for p in (forest, funnel):
             if p is not None:
                 _echo(f"wrote {p}")
+    return res if report is not None else None  # the result, for the HTML report (nephrosim.cli)
