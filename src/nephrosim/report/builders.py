@@ -204,6 +204,7 @@ def markdown_section(heading: str, markdown_path: str | Path) -> Section:
             return f"![{alt}]({image_file_data(file).data})"
         return f"*(figure {name} not found)*"
 
+    text = re.sub(r"^(#{1,4}) ", r"##\1 ", text, flags=re.M)  # its headings sit under this section's
     return Section(heading, markdown=(re.sub(r"!\[([^\]]*)\]\(([^)\s]+)\)", embed, text),))
 
 
