@@ -64,6 +64,9 @@ def test_build_simulate_plot_download_change_arm_compare(page):
     build_clearance_scenario(page)
     page.click("#simulate")
     page.wait_for_url(re.compile(r"/runs/[0-9a-f]+$"))
+    about = page.inner_text("#run-about")  # what is being run, in words
+    assert "clearance_change (fraction 0.9, onset_h 0 h, duration_h 48 h, recovery_h 72 h)" in about
+    assert "msc 500000 cells iv at 0 h" in about
     wait_done(page)
 
     # the plot: one chart per readout, both arms overlaid, linear then log time

@@ -212,7 +212,7 @@ def create_app(max_workers: int = 2, warm_up: bool = True) -> Starlette:
             return not_found(request, f"run {request.path_params['run_id']}")
         notes = [(arm, code, text) for arm, (code, text) in (run.payload or {}).get("statuses", {}).items()
                  if code != "ok"]
-        return page(request, "run.html", run=run, notes=notes, plot=_plot_data(run) if run.payload else None,
+        return page(request, "run.html", run=run, notes=notes, about=_describe(run.scenario), plot=_plot_data(run) if run.payload else None,
                     tables=_compare_tables(run) if run.payload and "efficacy" in run.payload else None)
 
     async def run_status(request: Request):
@@ -383,6 +383,28 @@ def _evidence_context(query: dict) -> dict:
     except EvidenceError as exc:  # too few studies, or a bad filter: the message names it and the fix
         context["problems"] = [str(exc)]
     return context
+
+
+def _describe(data: dict) -> dict:
+    """What was run, in a few words: subject, injury with its settings, each arm's treatments."""
+    from nephrosim.scenarios.schema import scenario_from_dict
+
+    sc = scenario_from_dict(data)
+    def unit(name):  # a unit to print after a number (not a description such as "fraction, 0–1")
+        u = forms.unit_of(name)
+        return f" {u}" if u and not u.startswith(("fraction", "×")) else ""
+
+    injury = ", ".join(f"{k} {forms.shown(v)}{unit(k)}"
+                       for k, v in sc.injury.model_dump(exclude={"model"}).items() if v is not None)
+    arms = []
+    for arm in sc.arms:
+        doses = [f"{t.product} {t.dose:g} {t.dose_unit} {t.route} at {', '.join(f'{d:g}' for d in t.dose_times_h())} h"
+                 for t in arm.treatments]
+        arms.append((arm.name, "; ".join(doses) or "untreated"))
+    return {"subject": f"{sc.species}" + (f", {sc.body_weight_g:g} g" if sc.body_weight_g else ""),
+            "injury": f"{sc.injury.model}" + (f" ({injury})" if injury else ""), "arms": arms,
+            "times": f"{len(sc.times_h)} times, {sc.times_h[0]:g}–{sc.times_h[-1]:g} h",
+            "parameter_set": sc.parameter_set, "overrides": dict(sc.parameters)}
 
 
 def _plot_data(run) -> dict:
