@@ -167,6 +167,8 @@ def effect_sizes(scenario, *, samples: int = 0, seed: int = 0, level: float = 0.
     scenario = as_scenario(scenario)
     if not (isinstance(samples, int) and not isinstance(samples, bool) and 0 <= samples <= 10_000):
         raise UserInputError(f"samples={samples!r}: use a whole number from 0 (no interval) to 10000")
+    if not (isinstance(seed, int) and not isinstance(seed, bool) and 0 <= seed < 2**63):
+        raise UserInputError(f"seed={seed!r}: use a whole number from 0 to 2**63 - 1")
     if not 0 < level < 1:
         raise UserInputError(f"level={level!r}: use a fraction between 0 and 1, e.g. 0.95")
     reference = reference_arm(scenario)
