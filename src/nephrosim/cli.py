@@ -74,13 +74,12 @@ def simulate(
             if path is not None:
                 check_writable(path)
         result = run(scenario)
-        frame = result.to_frame()
     except _user_errors() as exc:
         _fail(str(exc).strip("'\""))
-    _print_result(result, frame)  # the first result is on screen before files are written
+    _print_result(result)  # the first result is on screen before files are written
     try:
         if output is not None:
-            write_frame(frame, output)
+            write_frame(result.to_frame(), output)
         if plot is not None:
             result.plot(plot, log_time=log_time)
     except _user_errors() as exc:
@@ -114,7 +113,7 @@ def _console():
     return Console() if sys.stdout.isatty() else Console(width=220)
 
 
-def _print_result(result, frame) -> None:
+def _print_result(result) -> None:
     from rich.markup import escape
     from rich.table import Table
 
@@ -126,7 +125,6 @@ def _print_result(result, frame) -> None:
             console.print(f"note: arm {escape(arm)}: {escape(status.message)}")
         elif not status.ok:
             console.print(f"[yellow]arm {escape(arm)}: {status.code} — {escape(status.message)}[/yellow]")
-    wide = frame.pivot_table(index=["arm", "time_h"], columns="readout", values="value", sort=False)
     table = Table(title=escape(f"{result.scenario.name} ({result.scenario.species}, {result.scenario.injury.model})"))
     table.add_column("arm")
     table.add_column(escape("time [h]"), justify="right")
@@ -134,8 +132,9 @@ def _print_result(result, frame) -> None:
     for r in cols:
         # rich would read "[mg/dL]" as markup and drop it: units are escaped
         table.add_column(escape(f"{r}\n[{result.units[r]}]"), justify="right")
-    for (arm, t), row in wide.iterrows():
-        table.add_row(escape(arm), f"{t:g}", *[_number(row[r]) for r in cols])
+    for arm, values in result.values.items():  # array[time, readout], straight from the run (no pandas)
+        for t, row in zip(result.times_h, values):
+            table.add_row(escape(arm), f"{t:g}", *[_number(v) for v in row])
     console.print(table)
 
 
