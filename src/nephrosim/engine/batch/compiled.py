@@ -127,7 +127,13 @@ def _build(sbml: str, folder: Path, lib_path: Path, meta_path: Path) -> None:
         src = Path(tmp) / "model.c"
         src.write_text(gen.source)
         so = Path(tmp) / "model.so"
-        proc = subprocess.run([CC, *CFLAGS, "-o", str(so), str(src), "-lm"], capture_output=True, text=True)
+        try:
+            proc = subprocess.run([CC, *CFLAGS, "-o", str(so), str(src), "-lm"], capture_output=True, text=True)
+        except FileNotFoundError:
+            from nephrosim.errors import UserInputError
+
+            raise UserInputError(f"engine: batch needs a C compiler and {CC!r} was not found; install gcc (or set "
+                                 "$CC to one), or use engine: roadrunner") from None
         if proc.returncode != 0:
             raise RuntimeError(f"compiling the batch model failed ({CC}): {proc.stderr[-2000:]}")
         meta = {"species": model.species, "parameters": model.parameters,
