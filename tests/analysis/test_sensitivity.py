@@ -93,3 +93,19 @@ def test_sensitivity_command_json_and_errors():
         done = runner.invoke(_app(), ["sensitivity", CLEARANCE, "--samples", "64", *bad])
         assert done.exit_code == 2, done.output
         assert option in done.output and "Traceback" not in done.output
+
+
+def test_sensitivity_resumes_from_its_folder(tmp_path):
+    args = (CLEARANCE, "serum_creatinine", 24.0, "vehicle", "morris", 4, 0, ["gfr_ml_min_per_kg", "tbw_fraction"])
+    first = scenario_sensitivity(*args, out_dir=tmp_path, chunk=4)  # 12 simulations: 3 chunks
+    chunks = sorted(tmp_path.glob("rows-*.npz"))
+    assert len(chunks) == 3
+    kept = {c.name: c.stat().st_mtime_ns for c in chunks}
+    chunks[1].unlink()  # as if interrupted before the second chunk was written
+    again = scenario_sensitivity(*args, out_dir=tmp_path, chunk=4)
+    assert chunks[1].is_file()
+    assert {c.name: c.stat().st_mtime_ns for c in (chunks[0], chunks[2])} == {
+        n: t for n, t in kept.items() if n != chunks[1].name}  # the others were read back, not rerun
+    np.testing.assert_array_equal(again.indices["mu_star"][0], first.indices["mu_star"][0])
+    with pytest.raises(UserInputError, match="different request"):
+        scenario_sensitivity(*args[:-2], 1, args[-1], out_dir=tmp_path, chunk=4)

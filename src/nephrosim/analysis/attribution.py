@@ -63,7 +63,7 @@ import numpy as np
 from nephrosim.biology.therapy.msc import KNOCKOUT_MECHANISM
 from nephrosim.biology.therapy.paracrine import MECHANISMS
 from nephrosim.errors import UserInputError
-from nephrosim.io import atomic_path, check_writable, write_text_atomic
+from nephrosim.analysis.checkpoints import Checkpoints
 from nephrosim.progress import ProgressBar
 from nephrosim.run.assemble import build_model, scenario_table
 from nephrosim.run.ensemble.priors import Prior, donor_priors, draw, priors_from_table, varied_parameters
@@ -329,39 +329,6 @@ class Attribution:
         return pd.DataFrame(rows)
 
 
-class _Store:
-    """Finished arms of one attribution request in a folder (``out_dir``), for resumption."""
-
-    def __init__(self, folder, request: dict):
-        self.folder = None if folder is None else Path(folder)
-        if self.folder is None:
-            return
-        check_writable(self.folder / "request.json")
-        text = json.dumps(request, sort_keys=True)
-        manifest = self.folder / "request.json"
-        if manifest.is_file():
-            if manifest.read_text(encoding="utf-8") != text:
-                raise UserInputError(f"out: {self.folder} holds an attribution of a different request (scenario, "
-                                     "outcome, samples, seed or prior); give another folder, or delete it to start again")
-        else:
-            write_text_atomic(manifest, text)
-
-    def has(self, key: str) -> bool:
-        return self.folder is not None and (self.folder / f"{key}.npz").is_file()
-
-    def load(self, key: str):
-        if not self.has(key):
-            return None
-        with np.load(self.folder / f"{key}.npz") as data:
-            return {k: data[k] for k in data.files}
-
-    def save(self, key: str, **arrays) -> None:
-        if self.folder is None:
-            return
-        with atomic_path(self.folder / f"{key}.npz") as tmp, open(tmp, "wb") as f:
-            np.savez(f, **arrays)
-
-
 def _scalar(outcome: Outcome, times: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Outcome of trajectories ``y[..., time]``."""
     if outcome.kind == "auc":
@@ -450,7 +417,10 @@ def attribute(scenario: Scenario | str | Path | Mapping, outcome: str = "scr_auc
         """Outcome and effect quantities of each row of parameter values (distinct rows simulated once)."""
         program = compile_arm(sub, arm)
         sim = program.simulator(options)
-        unique, inverse = np.unique(rows, axis=0, return_inverse=True) if rows.shape[1] else (rows[:1], np.zeros(len(rows), int))
+        if rows.shape[1]:
+            unique, inverse = np.unique(rows, axis=0, return_inverse=True)
+        else:
+            unique, inverse = rows[:1], np.zeros(len(rows), int)
         raw, statuses = sim.run_batch(times, names, unique)
         bad = [s for s in statuses if not s.ok]
         if bad:
@@ -497,8 +467,9 @@ def attribute(scenario: Scenario | str | Path | Mapping, outcome: str = "scr_auc
                                    "map of nephrosim.analysis.attribution no longer matches the biology")
         return y
 
-    store = _Store(out_dir, {"scenario": json.loads(sub.model_dump_json()), "outcome": outcome, "vehicle": vehicle,
-                             "samples": int(samples), "seed": int(seed), "prior": prior, "cv": float(cv)})
+    request = {"scenario": json.loads(sub.model_dump_json()), "outcome": outcome, "vehicle": vehicle,
+               "samples": int(samples), "seed": int(seed), "prior": prior, "cv": float(cv)}
+    store = Checkpoints(out_dir, "an attribution", request)
     done = sum(store.has(k) for k in ["vehicle", *(f"arm-{i}" for i, _ in enumerate(arms))])
     with ProgressBar("attribution (arms)", len(arms) + 1, done, progress) as bar:
         cached = store.load("vehicle")

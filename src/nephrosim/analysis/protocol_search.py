@@ -642,6 +642,10 @@ def _compare(evaluator: Evaluator, references, front, spec):
             rows.append({"reference": label, "failure": str(exc)})
             continue
         point = {EFFICACY: ev.efficacy, **ev.risks}
+        if front.empty:
+            rows.append({"reference": label, "protocol": describe(c, spec.search), **point,
+                         "verdict": "no front to compare with: no trial completed"})
+            continue
         winners = [int(f["trial"]) for _, f in front.iterrows() if dominates(f, point, spec.risks)]
         if winners:
             why = f"dominated by {len(winners)} front member(s)"

@@ -25,13 +25,16 @@ J Open Source Softw 2:97 (SALib).
 from __future__ import annotations
 
 import difflib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Literal, Mapping, Sequence
 
 import numpy as np
 
+from nephrosim.analysis.checkpoints import Checkpoints
 from nephrosim.errors import UserInputError
+from nephrosim.progress import ProgressBar
 from nephrosim.run.ensemble import priors_from_table, varied_parameters
 from nephrosim.run.simulation import as_scenario, compile_arm, solver_options
 from nephrosim.scenarios.schema import Scenario
@@ -259,7 +262,8 @@ def scenario_sensitivity(scenario: Scenario | str | Path | Mapping, readout: str
                          at_h: float = 24.0, arm: str | None = None,
                          method: Literal["sobol", "morris"] = "sobol", samples: int = 64, seed: int = 0,
                          parameters: Sequence[str] | Mapping[str, tuple[float, float]] | None = None, *,
-                         num_resamples: int = 100, conf_level: float = 0.95) -> SensitivityResult:
+                         num_resamples: int = 100, conf_level: float = 0.95, progress: bool = False,
+                         out_dir: str | Path | None = None, chunk: int = 256) -> SensitivityResult:
     """Global sensitivity of one readout of one arm at one time to the model's parameters.
 
     Arguments
@@ -276,6 +280,10 @@ def scenario_sensitivity(scenario: Scenario | str | Path | Mapping, readout: str
         ensembles vary, over the parameter table's [lower, upper]; a list of names: those
         (table ranges, fixed rows allowed); a mapping name → (low, high): those ranges.
         Positive ranges are sampled log-uniformly (SALib works on the log), others uniformly.
+    progress : show a progress bar (one step per ``chunk`` design rows).
+    out_dir : keep each finished chunk of design rows in this folder (atomic ``.npz`` files and
+        ``request.json``); rerunning the same request simulates only the missing chunks (the
+        design depends only on the seed and the sample size), a different request is refused.
 
     Returns
     -------
@@ -307,8 +315,13 @@ def scenario_sensitivity(scenario: Scenario | str | Path | Mapping, readout: str
     problem = {"names": list(names), "bounds": bounds}
     sim = program.simulator(solver_options(sub, "final"))
 
-    def model_fn(X: np.ndarray) -> np.ndarray:
-        values = np.where(logs, np.exp(X), X)
+    if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
+        raise UserInputError(f"chunk: {chunk!r}; give a whole number of design rows >= 1")
+    store = Checkpoints(out_dir, "a sensitivity analysis", {
+        "scenario": json.loads(sub.model_dump_json()), "arm": arm, "method": method, "samples": int(samples),
+        "seed": int(seed), "chunk": chunk, "ranges": {n: list(r) for n, r in ranges.items()}})
+
+    def simulate_rows(values: np.ndarray) -> np.ndarray:
         out, statuses = sim.run_batch(sub.times_h, names, values)
         bad = [i for i, s in enumerate(statuses) if not s.ok]
         if bad:
@@ -318,6 +331,23 @@ def scenario_sensitivity(scenario: Scenario | str | Path | Mapping, readout: str
                 f"parameters: {len(bad)} of {len(statuses)} simulations failed (first: {statuses[i].message}; "
                 f"at {row}); narrow the ranges of the parameters involved or choose fewer parameters")
         return program.convert(out)[:, -1, 0]
+
+    def model_fn(X: np.ndarray) -> np.ndarray:
+        values = np.where(logs, np.exp(X), X)
+        starts = range(0, len(values), chunk)
+        done = sum(store.has(f"rows-{s:09d}") for s in starts)
+        out = np.empty(len(values))
+        with ProgressBar(f"sensitivity ({chunk} simulations)", len(starts), done, progress) as bar:
+            for s in starts:
+                key = f"rows-{s:09d}"
+                cached = store.load(key)
+                if cached is not None and np.array_equal(cached["x"], values[s:s + chunk]):
+                    out[s:s + chunk] = cached["y"]
+                    continue
+                out[s:s + chunk] = simulate_rows(values[s:s + chunk])
+                store.save(key, x=values[s:s + chunk], y=out[s:s + chunk])
+                bar.advance()
+        return out
 
     run = sobol if method == "sobol" else morris
     result = run(model_fn, problem, samples, seed, num_resamples=num_resamples, conf_level=conf_level)

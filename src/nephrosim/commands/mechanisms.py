@@ -1,7 +1,7 @@
 """``nephrosim sensitivity`` and ``nephrosim attribute``: which parameters and which paracrine
 mechanisms a readout depends on.
 
-    nephrosim sensitivity SCENARIO --method sobol|morris --readout R --at T --arm A --samples N [--seed S] [--json]
+    nephrosim sensitivity SCENARIO --method sobol|morris --readout R --at T --arm A --samples N [--seed S] [--out DIR] [--plot f.png] [--json]
     nephrosim attribute SCENARIO [--outcome scr_auc] [--arm A ...] [--samples K] [--seed S] [--out DIR] [--plot f.png] [--json]
     nephrosim optimize-protocol SPEC.yaml [--out DIR] [--trials N] [--plot front.png] [--json]
 
@@ -62,6 +62,8 @@ def sensitivity(
     seed: int = typer.Option(0, "--seed", help="seed of the design and the bootstrap"),
     parameter: Optional[List[str]] = typer.Option(None, "--parameter", help="vary only this parameter (repeat "
                                                   "the option); default: every parameter ensembles vary"),
+    out: Optional[Path] = typer.Option(None, "--out", help="folder that keeps each finished chunk of simulations; "
+                                       "rerun the same command to continue an interrupted analysis"),
     plot: Optional[Path] = typer.Option(None, "--plot", help="write a bar chart of the indices with their CIs "
                                         "(png, svg, pdf)"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
@@ -83,7 +85,8 @@ def sensitivity(
         if method == "morris" and samples < 2:
             raise UserInputError(f"--samples {samples}: Morris needs at least 2 trajectories (10–50 is usual)")
         result = scenario_sensitivity(scenario, readout=readout, at_h=at, arm=arm, method=method,
-                                      samples=samples, seed=seed, parameters=parameter or None)
+                                      samples=samples, seed=seed, parameters=parameter or None,
+                                      progress=sys.stderr.isatty(), out_dir=out)
         if plot is not None:
             from nephrosim.analysis.mechanism_plots import sobol_bars
 
@@ -199,7 +202,11 @@ def optimize_protocol(
         return
     typer.echo(f"{parsed.name}: {result.completed} trials completed ({result.computed} now, {result.failed} failed), "
                f"study in {out}. {EFFICACY} = {parsed.efficacy_quantile:g} quantile of the {parsed.outcome} benefit "
-               f"over {parsed.uncertainty.samples} parameter sets ({parsed.efficacy_scale}); risks (lower is better): {', '.join(risks)}.")
+               f"over {parsed.uncertainty.samples} parameter sets ({parsed.efficacy_scale}); "
+               f"risks (lower is better): {', '.join(risks)}.")
+    if result.front.empty:
+        typer.echo(f"\nNo trial completed: the failures and their reasons are in {out / 'trials.csv'}.")
+        return
     typer.echo(f"\nPareto front ({len(result.front)} protocols; {out / 'front.csv'}):")
     cols = ["trial", "protocol", EFFICACY, "nominal_benefit", *risks, "n_assumed"]
     typer.echo(result.front[cols].sort_values(EFFICACY, ascending=False).to_string(
@@ -207,7 +214,8 @@ def optimize_protocol(
     if len(result.references):
         typer.echo("\nShipped protocols against the front:")
         for _, r in result.references.iterrows():
-            typer.echo(f"  {r['reference']}: {EFFICACY} {r.get(EFFICACY, float('nan')):.3g}; {r.get('verdict', r.get('failure'))}")
+            verdict = r.get("verdict", r.get("failure"))
+            typer.echo(f"  {r['reference']}: {EFFICACY} {r.get(EFFICACY, float('nan')):.3g}; {verdict}")
     typer.echo("\nEach protocol's cited (source) and assumed protocol_* rows are in front.csv "
                "(cited_modifiers, assumed_modifiers).")
 
