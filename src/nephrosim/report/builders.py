@@ -1,8 +1,8 @@
 """One report per job: what each ``--report out.html`` shows.
 
 Every builder takes what its command already computed (a result object, tables, figure
-files) and returns a :class:`~nephrosim.report.document.Report`; nothing here re-runs a
-model except the figure of ``compare`` (a nominal simulation of the scenario's own times).
+files) and returns a :class:`~nephrosim.report.document.Report`; nothing here simulates. The
+provenance section assembles each arm's model (no integration) to see which table rows it uses.
 Each report states the command line, the seed (or that nothing was drawn), the date, the
 package versions, the scenario as YAML where there is one, and the parameter provenance of
 the rows the model used (:mod:`nephrosim.report.provenance`).
