@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import math
 import re
 import secrets
 import tempfile
@@ -422,7 +423,8 @@ def _plot_data(run) -> dict:
         for arm in run.arms:
             sub = rows[rows["arm"] == arm]
             t = sub["time_h"].to_numpy() / (24.0 if days else 1.0)
-            arms.append({"arm": arm, "x": t.tolist(), "y": sub["value"].tolist(), "untreated": arm in untreated,
+            y = [v if math.isfinite(v) else None for v in sub["value"].tolist()]  # JSON has no NaN: a gap
+            arms.append({"arm": arm, "x": t.tolist(), "y": y, "untreated": arm in untreated,
                          "status": run.payload["statuses"][arm][0]})
         panels.append({"readout": readout, "unit": str(rows["unit"].iloc[0]) if len(rows) else "",
                        "description": catalogue[readout].description, "arms": arms})
