@@ -156,6 +156,7 @@ dl.facts dt { font-weight: 600; }
 dl.facts dd { margin: 0; font-family: ui-monospace, monospace; font-size: .9em; word-break: break-all; }
 footer { margin-top: 3em; font-size: .85em; color: #666; }
 .markdown img { max-width: 100%; height: auto; }
+.table-wrap, .markdown { overflow-x: auto; }
 </style>
 </head>
 <body>
@@ -172,13 +173,13 @@ footer { margin-top: 3em; font-size: .85em; color: #666; }
 {% for text in section.paragraphs %}<p>{{ text }}</p>
 {% endfor %}
 {% for table in section.tables %}
-<table>
+<div class="table-wrap"><table>
 {% if table.caption %}<caption>{{ table.caption }}</caption>{% endif %}
 <thead><tr>{% for c in table.columns %}<th>{{ c }}</th>{% endfor %}</tr></thead>
 <tbody>
 {% for row in table.rows %}<tr>{% for v in row %}<td{% if v is number %} class="num"{% endif %}>{{ v | cell }}</td>{% endfor %}</tr>
 {% endfor %}</tbody>
-</table>
+</table></div>
 {% endfor %}
 {% for fig in section.figures %}
 <figure><img src="{{ fig.data }}" alt="{{ fig.caption or section.heading }}">{% if fig.caption %}<figcaption>{{ fig.caption }}</figcaption>{% endif %}</figure>
