@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import json
 import os
 import signal
@@ -148,6 +150,16 @@ def test_differential_evolution_option(synthetic_config):
     cal = calibrate(cfg)
     best = calibrate(synthetic_config.replace(fit={"n_starts": 2}))
     assert cal.nll_ == pytest.approx(best.nll_, abs=1e-4)
+
+
+def test_powell_option_reaches_the_gradient_optimum_without_sensitivities(synthetic_config):
+    """The derivative-free Powell fit (for models whose sensitivity system is too slow) finds the
+    optimum the exact-gradient fit finds."""
+    best = calibrate(synthetic_config.replace(fit={"n_starts": 1}))
+    powell = calibrate(synthetic_config.replace(fit={"method": "Powell", "n_starts": 1}))
+    assert powell.nll_ == pytest.approx(best.nll_, abs=1e-4)
+    assert powell.parameters_ == pytest.approx(best.parameters_, rel=1e-2)
+    assert all(math.isnan(r["grad_norm"]) for r in powell.starts_)
 
 
 def test_load_fitted_run_and_predict(tmp_path, synthetic_config):

@@ -237,7 +237,10 @@ class StudyFilter(_Frozen):
 class FitSpec(_Frozen):
     """Optimiser settings. Every start is reproducible from ``seed``."""
 
-    method: Literal["L-BFGS-B", "trust-constr", "differential_evolution"] = "L-BFGS-B"
+    method: Literal["L-BFGS-B", "trust-constr", "differential_evolution", "Powell"] = Field(
+        "L-BFGS-B", description="L-BFGS-B / trust-constr use the exact gradient; Powell (bounded, derivative-free) "
+        "only the likelihood — for models whose sensitivity system is too slow to integrate (e.g. dosing events "
+        "into the renal artery), at the cost of more evaluations")
     n_starts: int = Field(10, ge=1, le=10000)
     seed: int = 0
     maxiter: int = Field(500, ge=1)

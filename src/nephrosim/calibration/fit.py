@@ -117,6 +117,12 @@ class Calibration(ProfileLikelihoodMixin, PosteriorMixin, ShippingMixin):
 
     def _minimize(self, problem: CalibrationProblem, x0, lo, hi):
         cfg = self.config_.fit
+        if np.all(np.asarray(lo) == np.asarray(hi)):  # nothing left to optimise (a profile of a 1-parameter fit)
+            return optimize.OptimizeResult(x=np.asarray(x0, dtype=float), fun=problem.nll(x0), jac=None, success=True,
+                                           message="every parameter fixed: the likelihood at the point")
+        if cfg.method == "Powell":
+            return optimize.minimize(problem.nll, x0, method="Powell", bounds=list(zip(lo, hi)),
+                                     options={"maxiter": cfg.maxiter, "xtol": 1e-4, "ftol": 1e-10})
         if cfg.method == "trust-constr":
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -166,7 +172,7 @@ class Calibration(ProfileLikelihoodMixin, PosteriorMixin, ShippingMixin):
                     x0 = starts[i]
                     res = self._local(problem, x0)
                 rec = {"start": i, "x0": [float(v) for v in x0], "x": [float(v) for v in res.x],
-                       "nll": float(res.fun), "grad_norm": float(np.linalg.norm(res.grad if hasattr(res, "grad") else res.jac)),
+                       "nll": float(res.fun), "grad_norm": _grad_norm(res),
                        "success": bool(res.success), "message": str(res.message),
                        "evaluations": problem.n_evaluations - ev0,
                        "failed_evaluations": int(getattr(res, "failed_evaluations", 0)),
@@ -249,6 +255,13 @@ class Calibration(ProfileLikelihoodMixin, PosteriorMixin, ShippingMixin):
 
         self._check_fitted()
         return pd.DataFrame(self.starts_)
+
+
+def _grad_norm(res) -> float:
+    """Norm of the gradient at a local fit's end (NaN for a derivative-free method)."""
+    g = getattr(res, "grad", None)
+    g = getattr(res, "jac", None) if g is None else g
+    return float(np.linalg.norm(g)) if g is not None else float("nan")
 
 
 def calibrate(config, *, out: str | Path | None = None, progress: bool = False) -> Calibration:

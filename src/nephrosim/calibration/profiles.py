@@ -49,7 +49,10 @@ class ProfileLikelihoodMixin:
         p = self.problem_
         labels = [q.label for q in p.parameters]
         names = list(names) if names else labels
-        cov = np.linalg.pinv(p.fisher_information(self.x_))
+        # the Gauss–Newton covariance sets the first step; a given step (or a derivative-free fit,
+        # whose sensitivities may be too slow to integrate) does without it
+        gradient_free = step is not None or self.config_.fit.method == "Powell"
+        cov = None if gradient_free else np.linalg.pinv(p.fisher_information(self.x_))
         self.profiles_ = getattr(self, "profiles_", {})
         self.intervals_ = getattr(self, "intervals_", {})
         for name in names:
@@ -62,6 +65,8 @@ class ProfileLikelihoodMixin:
                 x = self.x_.copy()
                 if step is not None:
                     h = step
+                elif cov is None:
+                    h = 0.05 * (p.upper[i] - p.lower[i])
                 else:
                     half = math.sqrt(max(2 * threshold * cov[i, i], 0.0))
                     h = min(max(half / 4, 1e-4), 0.1 * (p.upper[i] - p.lower[i]))

@@ -1,0 +1,65 @@
+"""The formal MSC-potency fit (calibration/msc_potency.yaml, kept in calibration/runs/msc_potency/).
+
+The run is reproducible from its data: its config and evidence digests match what the config
+builds today, and the likelihood recomputed at its estimate is the one it recorded. Its verdict is
+checked independently of the run's own profile: the likelihood at both ends of the cited range
+stays within χ²₁(0.95)/2 of the optimum, so the 95 % profile interval is open on both sides and
+the parameter table must keep the row ``assumed`` (a row is ``fitted`` only where a shipped run
+identifies it).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nephrosim.biology.parameters import ParameterTable
+from nephrosim.calibration import PROFILE_THRESHOLD, CalibrationProblem, load_config
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG = ROOT / "calibration" / "msc_potency.yaml"
+RUN = ROOT / "calibration" / "runs" / "msc_potency" / "calibrated.json"
+LABEL = "paracrine_ec50_cell_h_per_kg[rat]"
+
+
+@pytest.fixture(scope="module")
+def run():
+    return json.loads(RUN.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def problem():
+    return CalibrationProblem(load_config(CONFIG))
+
+
+def test_the_run_belongs_to_its_config_and_its_data(run, problem):
+    cfg = load_config(CONFIG)
+    assert run["config_digest"] == cfg.digest() and run["seed"] == cfg.fit.seed
+    assert run["evidence"]["digest"] == problem.evidence_digest()
+    assert run["evidence"]["n_observations"] == problem.n_observations == 1
+    assert list(run["studies"]) == ["Cai2014_msc"] and "Cai 2014" in run["evidence"]["studies"]["Cai2014_msc"]
+
+
+def test_the_recorded_optimum_is_reproduced_and_the_profile_is_open(run, problem):
+    x = np.asarray(run["x"])
+    nll = problem.nll(x)
+    assert nll == pytest.approx(run["nll"], abs=1e-6)
+    # the contrast alone: log ratio −0.300 ± 0.312, so no effect (ratio 1) is within 1 SE
+    assert 0.5 * (0.300 / 0.312) ** 2 < PROFILE_THRESHOLD
+    at_bounds = [problem.nll(np.array([b])) - nll for b in (problem.lower[0], problem.upper[0])]
+    assert all(0 <= d < PROFILE_THRESHOLD for d in at_bounds)
+    assert run["intervals_95"][LABEL] == [None, None]  # the run's own profile agrees: open on both sides
+    lo, hi = run["cited_ranges"][LABEL]
+    assert lo <= run["parameters"][LABEL] <= hi
+
+
+def test_a_potency_row_is_fitted_only_where_a_run_identifies_it(run):
+    rec = ParameterTable.default().record("paracrine_ec50_cell_h_per_kg", "rat")
+    identified = all(v is not None for v in run["intervals_95"][LABEL])
+    assert rec.provenance == ("fitted" if identified else "assumed")
+    assert (rec.lower, rec.upper) == tuple(run["cited_ranges"][LABEL])  # the range stays for the bands
+    assert math.isclose(rec.value, 5e7)  # an assumed row keeps its stated value
