@@ -261,3 +261,34 @@ def test_evidence_page_pools_the_store_as_the_api_does(page, evidence_db):
     # a filter value that is not in the vocabulary is named, with what is allowed
     response = page.goto("/evidence?species=dogs")
     assert response.status == 422 and "species 'dogs': use one of mouse, rat" in page.inner_text(".problems")
+
+
+def test_ensemble_draws_bands_from_the_same_samples_as_the_api(page, tmp_path):
+    from nephrosim.run.ensemble import ensemble
+    from nephrosim.scenarios.schema import scenario_from_dict
+
+    scenario = {**CLEARANCE_SCENARIO, "arms": [CLEARANCE_SCENARIO["arms"][1]], "readouts": ["serum_creatinine"]}
+    page.goto("/builder")
+    page.set_input_files("#load-file", files=[{"name": "s.yaml", "mimeType": "application/x-yaml",
+                                               "buffer": yaml.safe_dump(scenario).encode()}])
+    page.click("#load-button")
+    page.fill("#ens-samples", "20")
+    page.fill("#ens-seed", "3")
+    page.click("#ensemble")
+    page.wait_for_url(re.compile(r"/runs/[0-9a-f]+$"))
+    assert page.inner_text("#run-steps").endswith("/ 11 steps")  # 10 chunks of 2 parameter sets, then the bands
+    wait_done(page)
+    assert "20 parameter sets" in page.inner_text("#ensemble-summary")
+    page.wait_for_selector("#plots[data-ready='1']")
+    names = page.evaluate("document.getElementById('plot-serum_creatinine').data.map(t => t.name)")
+    assert "msc_iv: 95 % band" in names
+    # the samples are nephrosim ensemble's for the same seed; the band is their 2.5-50-97.5 % quantiles
+    expected = pd.read_parquet(ensemble(scenario_from_dict(scenario), 20, tmp_path / "e.parquet", cv=0.3, seed=3,
+                                        chunk_size=2).path)
+    got = pd.read_parquet(io.BytesIO(download(page, "#dl-parquet")))
+    pd.testing.assert_frame_equal(got, expected)
+    bands = pd.read_csv(io.BytesIO(download(page, "#dl-bands")))
+    q = expected.groupby("time_h")["value"].quantile([0.025, 0.5, 0.975]).unstack()
+    np.testing.assert_allclose(bands["lower"], q[0.025].to_numpy(), rtol=1e-12)
+    np.testing.assert_allclose(bands["median"], q[0.5].to_numpy(), rtol=1e-12)
+    np.testing.assert_allclose(bands["upper"], q[0.975].to_numpy(), rtol=1e-12)

@@ -48,6 +48,7 @@ class Run:
     error_kind: str = ""
     finished: float | None = None
     payload: dict[str, Any] | None = None
+    options: dict[str, Any] = field(default_factory=dict)  # ensemble: samples, cv, seed
     cancel_requested: bool = False
     process: Any = None
 
@@ -83,8 +84,9 @@ class RunManager:
         p.start()
         p.join()
 
-    def submit(self, session: str, kind: str, scenario) -> Run:
-        """Queue ``kind`` (simulate | compare) of a validated ``scenario`` for ``session``."""
+    def submit(self, session: str, kind: str, scenario, options: dict | None = None) -> Run:
+        """Queue ``kind`` (simulate | compare | ensemble, with ``options``) of a validated ``scenario``
+        for ``session``."""
         if kind not in worker.KINDS:
             raise UserInputError(f"run kind {kind!r}: use one of {', '.join(worker.KINDS)}")
         with self._lock:
@@ -98,7 +100,8 @@ class RunManager:
             data = scenario.model_dump(mode="json")
             run = Run(id=secrets.token_hex(8), number=next(self._numbers), session=session, kind=kind,
                       scenario=data, scenario_name=scenario.name, arms=tuple(a.name for a in scenario.arms),
-                      total=worker.steps(kind, len(scenario.arms)))
+                      options=dict(options or {}),
+                      total=worker.steps(kind, len(scenario.arms), int((options or {}).get("samples", 0))))
             self._runs[run.id] = run
         threading.Thread(target=self._drive, args=(run,), daemon=True, name=f"run-{run.id}").start()
         return run
@@ -153,7 +156,7 @@ class RunManager:
 
     def _compute(self, run: Run) -> None:
         receive, send = self._ctx.Pipe(duplex=False)
-        process = self._ctx.Process(target=worker.main, args=(run.kind, run.scenario, send), daemon=True,
+        process = self._ctx.Process(target=worker.main, args=(run.kind, run.scenario, send, run.options), daemon=True,
                                     name=f"nephrosim-run-{run.id}")
         with self._lock:
             if run.cancel_requested:

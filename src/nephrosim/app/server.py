@@ -133,7 +133,7 @@ def create_app(max_workers: int = 2, warm_up: bool = True) -> Starlette:
         if action.split(":")[0] in ("add_arm", "remove_arm", "add_treatment", "remove_treatment"):
             draft = forms.apply_action(draft, action)
         drafts.put(sid, draft)
-        if action not in ("simulate", "compare", "save", "check"):
+        if action not in ("simulate", "compare", "ensemble", "save", "check"):
             # post/redirect/get: a reload of the redrawn form does not post it again; the page
             # opens where the user was (the group of the button or the select they used)
             anchor = str(form.get("_anchor", ""))
@@ -156,8 +156,13 @@ def create_app(max_workers: int = 2, warm_up: bool = True) -> Starlette:
             return builder_page(request, draft, message=f"valid: {scenario.name}, {scenario.species}, "
                                 f"{scenario.injury.model}, {len(scenario.arms)} arm(s), {len(scenario.readouts)} "
                                 f"readout(s) at {len(scenario.times_h)} times")
+        options = None
+        if action == "ensemble":
+            options, problems = _ensemble_options(form)
+            if problems:
+                return builder_page(request, draft, problems, status=422)
         try:
-            run = manager.submit(sid, action, scenario)
+            run = manager.submit(sid, action, scenario, options)
         except UserInputError as exc:
             return builder_page(request, draft, [str(exc)], status=429)
         return RedirectResponse(f"/runs/{run.id}", status_code=303)
@@ -259,7 +264,7 @@ def create_app(max_workers: int = 2, warm_up: bool = True) -> Starlette:
         if run.payload is None:
             return PlainTextResponse(f"run {run.id} has no results yet (state: {run.state})", 409)
         frames = {"results": run.payload["frame"], "efficacy": run.payload.get("efficacy"),
-                  "risk": run.payload.get("risk")}
+                  "risk": run.payload.get("risk"), "bands": run.payload.get("bands")}
         name, _, ext = what.partition(".")
         frame = frames.get(name)
         if frame is None or ext not in ("csv", "parquet"):
@@ -341,6 +346,22 @@ def create_app(max_workers: int = 2, warm_up: bool = True) -> Starlette:
     return app
 
 
+#: The ensemble settings of the builder: (form name, option, type, default).
+ENSEMBLE_FIELDS = (("_ens_samples", "samples", int, 100), ("_ens_cv", "cv", float, 0.3), ("_ens_seed", "seed", int, 0))
+
+
+def _ensemble_options(form) -> tuple[dict, list[str]]:
+    """The ensemble's samples, cv and seed from the builder, or the problems with them."""
+    options, problems = {}, []
+    for name, option, kind, default in ENSEMBLE_FIELDS:
+        text = str(form.get(name, "")).strip()
+        try:
+            options[option] = kind(text) if text else default
+        except ValueError:
+            problems.append(f"ensemble {option}: {text!r} is not a {'whole ' if kind is int else ''}number")
+    return options, problems
+
+
 def _parameter_names() -> list[str]:
     from nephrosim.biology.parameters import ParameterTable
 
@@ -416,16 +437,25 @@ def _plot_data(run) -> dict:
     catalogue = available_readouts()
     days = float(frame["time_h"].max()) > 96
     untreated = {a["name"] for a in run.scenario["arms"] if not a.get("treatments")}
+    bands = run.payload.get("bands")
+
+    def finite(values):  # JSON has no NaN: a failed value is a gap
+        return [v if math.isfinite(v) else None for v in values]
+
     panels = []
     for readout in run.scenario["readouts"]:
         rows = frame[frame["readout"] == readout]
         arms = []
         for arm in run.arms:
-            sub = rows[rows["arm"] == arm]
+            if bands is not None:  # an ensemble: the median, with the central 95 % as a band
+                sub = bands[(bands["readout"] == readout) & (bands["arm"] == arm)]
+                y, extra = sub["median"], {"lower": finite(sub["lower"]), "upper": finite(sub["upper"])}
+            else:
+                sub = rows[rows["arm"] == arm]
+                y, extra = sub["value"], {}
             t = sub["time_h"].to_numpy() / (24.0 if days else 1.0)
-            y = [v if math.isfinite(v) else None for v in sub["value"].tolist()]  # JSON has no NaN: a gap
-            arms.append({"arm": arm, "x": t.tolist(), "y": y, "untreated": arm in untreated,
-                         "status": run.payload["statuses"][arm][0]})
+            arms.append({"arm": arm, "x": t.tolist(), "y": finite(y.tolist()), "untreated": arm in untreated,
+                         "status": run.payload["statuses"][arm][0], **extra})
         panels.append({"readout": readout, "unit": str(rows["unit"].iloc[0]) if len(rows) else "",
                        "description": catalogue[readout].description, "arms": arms})
     from nephrosim.scenarios.schema import scenario_from_dict

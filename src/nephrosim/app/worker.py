@@ -26,12 +26,25 @@ from nephrosim.errors import UserInputError
 from nephrosim.run.simulation import SimulationResult, compile_scenario, solver_options
 from nephrosim.scenarios.schema import scenario_from_dict
 
-KINDS = ("simulate", "compare")
+KINDS = ("simulate", "compare", "ensemble")
+#: An ensemble is split into this many chunks (its unit of progress).
+ENSEMBLE_CHUNKS = 10
+#: Most parameter sets one ensemble run of the app may ask for (the command line has no such cap).
+MAX_APP_SAMPLES = 5000
+#: The central interval drawn as a band around an ensemble's median.
+BAND = (0.025, 0.975)
 
 
-def steps(kind: str, n_arms: int) -> int:
-    """Steps a run counts: the build, one per arm, and the comparison tables for ``compare``."""
+def steps(kind: str, n_arms: int, samples: int = 0) -> int:
+    """Steps a run counts: the build, one per arm, and the comparison tables for ``compare``;
+    for ``ensemble``, one per chunk of parameter sets and the bands."""
+    if kind == "ensemble":
+        return -(-samples // _chunk_size(samples)) + 1
     return 1 + n_arms + (1 if kind == "compare" else 0)
+
+
+def _chunk_size(samples: int) -> int:
+    return max(1, -(-samples // ENSEMBLE_CHUNKS))
 
 
 def simulate_arms(scenario, report) -> SimulationResult:
@@ -49,11 +62,70 @@ def simulate_arms(scenario, report) -> SimulationResult:
     return SimulationResult(scenario, times, values, units, statuses)
 
 
-def execute(kind: str, scenario_data: dict, report) -> dict:
+def ensemble_bands(scenario, options: dict, report) -> dict:
+    """``nephrosim ensemble`` of ``scenario`` (``options``: samples, cv, seed; one worker), its
+    table, and per arm, readout and time the median and the central 95 % of the usable samples.
+
+    Progress is the count of finished chunks, read from the ensemble's own parts folder.
+    """
+    import tempfile
+    import threading
+    from pathlib import Path
+
+    import pandas as pd
+
+    from nephrosim.run.ensemble import ensemble
+    from nephrosim.run.ensemble.storage import parts_folder
+
+    samples, cv, seed = options["samples"], options["cv"], options["seed"]
+    if not 1 <= samples <= MAX_APP_SAMPLES:
+        raise UserInputError(f"samples {samples}: use 1 to {MAX_APP_SAMPLES} in the app (`nephrosim ensemble` "
+                             "runs more, resumably)")
+    chunk = _chunk_size(samples)
+    chunks = -(-samples // chunk)
+    total = chunks + 1
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "ensemble.parquet"
+        stop = threading.Event()
+
+        def watch():
+            while not stop.wait(0.25):
+                parts = parts_folder(out)
+                done = len(list(parts.glob("chunk-*.parquet"))) if parts.is_dir() else 0
+                report(done, total, f"{samples} parameter sets (cv {cv:g}, seed {seed}): {done} of {chunks} "
+                                    "chunks done")
+
+        report(0, total, f"building the model of every arm; {samples} parameter sets in {chunks} chunks")
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        try:
+            summary = ensemble(scenario, samples, out, cv=cv, seed=seed, workers=1, chunk_size=chunk)
+        finally:
+            stop.set()
+            watcher.join()
+        frame = pd.read_parquet(out)
+    report(chunks, total, "median and 95 % band of every readout")
+    usable = frame[frame["status"].isin(["ok", "ok_recovered"])]
+    q = usable.groupby(["arm", "readout", "time_h"], sort=False)["value"].quantile([BAND[0], 0.5, BAND[1]])
+    bands = q.unstack().reset_index().rename(columns={BAND[0]: "lower", 0.5: "median", BAND[1]: "upper"})
+    per_arm = frame.drop_duplicates(["arm", "sample"]).groupby("arm")["status"]
+    statuses = {arm: ("ok", "") if set(s) <= {"ok", "ok_recovered"} else
+                ("some_failed", f"{int((~s.isin(['ok', 'ok_recovered'])).sum())} of {len(s)} parameter sets "
+                 "failed; the band uses the others") for arm, s in per_arm}
+    return {"frame": frame, "bands": bands, "statuses": statuses,
+            "summary": {"samples": summary.samples, "status_counts": dict(summary.status_counts),
+                        "failures": list(summary.failures), "chunk_size": chunk, "cv": cv, "seed": seed}}
+
+
+def execute(kind: str, scenario_data: dict, report, options: dict | None = None) -> dict:
     """Run ``kind`` on the scenario ``scenario_data``; the payload the app stores and shows."""
     if kind not in KINDS:
         raise UserInputError(f"run kind {kind!r}: use one of {', '.join(KINDS)}")
     scenario = scenario_from_dict(scenario_data)
+    if kind == "ensemble":
+        payload = ensemble_bands(scenario, options or {}, report)
+        report(steps(kind, 0, options["samples"]), steps(kind, 0, options["samples"]), "done")
+        return payload
     total = steps(kind, len(scenario.arms))
     result = simulate_arms(scenario, lambda done, label: report(done, total, label))
     payload = {
@@ -68,10 +140,11 @@ def execute(kind: str, scenario_data: dict, report) -> dict:
     return payload
 
 
-def main(kind: str, scenario_data: dict, conn) -> None:
+def main(kind: str, scenario_data: dict, conn, options: dict | None = None) -> None:
     """Entry point of the run's process: everything it has to say goes through ``conn``."""
     try:
-        payload = execute(kind, scenario_data, lambda done, total, label: conn.send(("progress", done, total, label)))
+        payload = execute(kind, scenario_data, lambda done, total, label: conn.send(("progress", done, total, label)),
+                          options)
     except UserInputError as exc:
         conn.send(("error", "input", str(exc)))
     except Exception:  # a bug: reported with its traceback on the run's page, never as a result

@@ -66,17 +66,29 @@ const nephrosim = {
       div.id = `plot-${panel.readout}`;
       box.appendChild(div);
       let treated = 0;
-      const traces = panel.arms.map((a) => {
+      const palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf"];
+      const bands = [];
+      panel.arms.forEach((a, i) => {
+        if (!a.lower) return;  // an ensemble: the central 95 % as a shaded band under the median
+        const colour = a.untreated ? "rgba(140,140,140,0.25)" : palette[i % palette.length] + "33";
+        bands.push({x: a.x, y: a.lower, mode: "lines", line: {width: 0}, showlegend: false, hoverinfo: "skip",
+                    legendgroup: a.arm});
+        bands.push({x: a.x, y: a.upper, mode: "lines", line: {width: 0}, fill: "tonexty", fillcolor: colour,
+                    name: `${a.arm}: 95 % band`, legendgroup: a.arm});
+      });
+      const lines = panel.arms.map((a, i) => {
         const name = a.status === "ok" ? a.arm : `${a.arm} (${a.status})`;
         if (a.untreated) {
           return {x: a.x, y: a.y, name: `${name} (untreated)`, mode: "lines",
                   line: {color: "rgba(140,140,140,0.6)", width: 6}};
         }
         const t = {x: a.x, y: a.y, name, mode: "lines+markers", marker: {size: 5},
-                   line: {dash: dashes[treated % 4], width: 2}};
+                   line: {dash: dashes[treated % 4], width: 2, color: palette[i % palette.length]},
+                   legendgroup: a.arm};
         treated += 1;
         return t;
       });
+      const traces = lines.concat(bands);
       // doses: a dotted vertical line at each dose time (hover names the arms)
       const shapes = [], labels = [];
       Object.entries(data.doses).forEach(([t, arms]) => {
