@@ -144,14 +144,46 @@ def generate(model: SymbolicModel) -> Generated:
     widx = {w: i for i, (w, _) in enumerate(model.rules)}
     names = {**{s: f"y[{i}]" for s, i in sidx.items()}, **{p: f"p[{i}]" for p, i in pidx.items()},
              **{w: f"w[{i}]" for w, i in widx.items()}, "time": "t"}
+    syms = {n: sp.Symbol(n, real=True) for n in names if n != "time"}
+
+    # --- constants: rules and subexpressions that depend on parameters only ----------------
+    # computed once per patient and after each event (events may change parameters), not in
+    # every right-hand side: most of the model's pow/exp calls have constant arguments.
+    constant_syms = {syms[q] for q in model.parameters}
+    static_rules = []
+    for w, e in model.rules:
+        if e.free_symbols <= constant_syms:
+            static_rules.append((w, e))
+            constant_syms.add(syms[w])
+    static_names = {w for w, _ in static_rules}
+    hoisted: dict[sp.Expr, sp.Symbol] = {}
+
+    def hoist(e):
+        if e.is_Atom or not isinstance(e, sp.Expr):
+            return e.func(*[hoist(a) for a in e.args]) if e.args else e
+        if e.free_symbols <= constant_syms and e.free_symbols:
+            if e not in hoisted:
+                name = f"const_{len(hoisted)}"
+                hoisted[e] = sp.Symbol(name, real=True)
+                names[name] = f"w[{R + len(hoisted) - 1}]"
+            return hoisted[e]
+        return e.func(*[hoist(a) for a in e.args])
+
+    dynamic_rules = [(w, hoist(e)) for w, e in model.rules if w not in static_names]
+    rates = [hoist(e) for e in model.rates]
     pr = _Printer(names)
     c = pr.doprint
-    syms = {n: sp.Symbol(n, real=True) for n in names if n != "time"}
     out: list[str] = []
+    out.append("static void constants(const double *p, double *w) {")
+    for w, e in static_rules:
+        out.append(f"  w[{widx[w]}] = {c(e)};")
+    for e, z in hoisted.items():
+        out.append(f"  {names[z.name]} = {c(e)};")
+    out.append("}")
 
     # --- rules and right-hand side -------------------------------------------------------
     out.append("static void rules(double t, const double *y, const double *p, double *w) {")
-    for w, e in model.rules:
+    for w, e in dynamic_rules:
         out.append(f"  w[{widx[w]}] = {c(e)};")
     out.append("}")
     by_species: dict[int, list[str]] = {}
@@ -159,7 +191,7 @@ def generate(model: SymbolicModel) -> Generated:
         by_species.setdefault(i, []).append(f"{s!r}*r{k}")
     out.append("static void rhs(double t, const double *y, const double *p, double *w, double *dy) {")
     out.append("  rules(t, y, p, w);")
-    for k, e in enumerate(model.rates):
+    for k, e in enumerate(rates):
         out.append(f"  const double r{k} = {c(e)};")
     for i in range(N):
         out.append(f"  dy[{i}] = {' + '.join(by_species.get(i, ['0.0']))};")
@@ -196,7 +228,9 @@ def generate(model: SymbolicModel) -> Generated:
                 terms.setdefault(j, []).append(gname if name is None else f"{gname}*{name}")
         return terms
 
-    for w, e in model.rules:
+    for w in static_names:
+        deriv[widx[w]] = {}
+    for w, e in dynamic_rules:
         k = widx[w]
         terms = chain(e, w)
         deriv[k] = {}
@@ -205,7 +239,7 @@ def generate(model: SymbolicModel) -> Generated:
             body.append(f"  const double {name} = {' + '.join(ts)};")
             deriv[k][j] = name
     entries: dict[tuple[int, int], list[str]] = {}
-    for k, e in enumerate(model.rates):
+    for k, e in enumerate(rates):
         terms = chain(e, f"rate{k}")
         if not terms:
             continue
@@ -302,7 +336,7 @@ def generate(model: SymbolicModel) -> Generated:
     times = ", ".join(repr(float(ev.time)) for ev in model.events) or "0.0"
     out.append(f"static const double EVENT_TIME[] = {{{times}}};")
     head = (f"#include <math.h>\n#include <stdlib.h>\n#include <string.h>\n"
-            f"#define NS {N}\n#define NP {P}\n#define NW {max(R, 1)}\n#define NJ {jac_nnz}\n"
+            f"#define NS {N}\n#define NP {P}\n#define NW {max(R + len(hoisted), 1)}\n#define NJ {jac_nnz}\n"
             f"#define NLU {len(slots)}\n#define NEV {len(model.events)}\n")
     from nephrosim.engine.batch.solver_c import SOLVER
 

@@ -148,10 +148,11 @@ int nb_solve(int n, const double *P, int n_times, const double *times, double rt
     memcpy(p, P + (size_t)m * NP, sizeof(double) * NP);
     for (int i = 0; i < NS; i++) W->y[i] = 0.0;
     init_state(p, W->y, W->w);
+    constants(p, W->w);
     double t = 0.0, tlast = times[n_times - 1];
     int e = 0, rc = 0;
     long nsteps = 0, nrej = 0;
-    while (e < NEV && EVENT_TIME[e] <= t) fire_event(e++, t, W->y, p, W->w);
+    while (e < NEV && EVENT_TIME[e] <= t) { fire_event(e++, t, W->y, p, W->w); constants(p, W->w); }
     double h = initial_step(t, W->y, p, W, rtol, atol, tlast > 0 ? tlast : 1.0);
     for (int k = 0; k < n_times && rc == 0; k++) {
       double tout = times[k];
@@ -162,7 +163,7 @@ int nb_solve(int n, const double *P, int n_times, const double *times, double rt
         if (rc) break;
         t = stop;
         int fired = 0;
-        while (e < NEV && EVENT_TIME[e] <= t) { fire_event(e++, t, W->y, p, W->w); fired = 1; }
+        while (e < NEV && EVENT_TIME[e] <= t) { fire_event(e++, t, W->y, p, W->w); constants(p, W->w); fired = 1; }
         if (fired) h = initial_step(t, W->y, p, W, rtol, atol, tlast - t > 0 ? tlast - t : 1.0);
       }
       if (rc) break;
