@@ -100,7 +100,7 @@ def _study_rows(store_records, study_ids):
 
 
 def validate_held_out(calibration=None, registry: HeldOutRegistry | None = None, *, n_draws: int = 100,
-                      seed: int = 0, level: float = 0.95, store=None) -> HeldOutValidation:
+                      seed: int = 0, level: float = 0.95, store=None, samples=None) -> HeldOutValidation:
     """Score ``calibration`` (default: the shipped one) on the held-out studies of ``registry``.
 
     Arguments
@@ -110,6 +110,7 @@ def validate_held_out(calibration=None, registry: HeldOutRegistry | None = None,
     n_draws : draws per prediction; seed : their seed; level : interval probability.
     store : an :class:`~nephrosim.evidence.EvidenceStore` (default: the shipped evidence in a
         temporary store, never the user's own).
+    samples : posterior draws of the calibration's ``x`` (default: ``n_draws`` Laplace draws).
     """
     import tempfile
     from pathlib import Path
@@ -130,7 +131,8 @@ def validate_held_out(calibration=None, registry: HeldOutRegistry | None = None,
             records = EvidenceStore(Path(tmp) / "evidence.duckdb").ensure().records()
     else:
         records = store.ensure().records()
-    samples = cal.sample(n_draws, method="laplace", seed=seed)
+    samples = cal.sample(n_draws, method="laplace", seed=seed) if samples is None else np.atleast_2d(samples)
+    n_draws = len(samples)
     rng = np.random.default_rng(seed)
     q = (1 - level) / 2
     contrasts, observations, skipped = [], [], []
