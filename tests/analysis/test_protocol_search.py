@@ -98,6 +98,7 @@ def test_resume_continues_the_study(evaluator, tmp_path):
     ({"scenario": {"species": "mouse", "injury": {"model": "ischemia_reperfusion"}, "arms": []}}, "scenario"),
     ({"uncertainty": {"samples": 0}}, "uncertainty.samples"),
     ({"optimiser": {"trials": 3}}, "optimiser"),
+    ({"compare": [{"protocol": "x.yaml", "product": "ev", "dose": 1.0, "dose_unit": "cells"}]}, "compare.0"),
 ])
 def test_bad_spec_names_the_field(tmp_path, change, field):
     path = tmp_path / "bad.yaml"

@@ -162,6 +162,13 @@ class Reference(StrictModel):
     time_h: float = 0.0
     doses_given: int = Field(1, ge=1, le=20)
 
+    @model_validator(mode="after")
+    def _unit_of_product(self):
+        if self.dose_unit not in DOSE_UNITS[self.product]:
+            raise ValueError(f"dose_unit {self.dose_unit!r} is not a {self.product} dose unit; use one of "
+                             f"{list(DOSE_UNITS[self.product])}")
+        return self
+
 
 class ProtocolSearchSpec(StrictModel):
     """An ``optimize-protocol`` spec (YAML). ``scenario`` holds the experiment's ``species``,
