@@ -34,3 +34,16 @@ def test_acceptance_rejection_keeps_aki_incidence_in_range():
     raw = build_population(spec.model_copy(update={"acceptance_rejection": False}), 800, seed=11)
     assert raw.size == 800 - raw.failed and pop.size < raw.size
     assert {t.name for t in TARGETS} == set(table)
+
+
+def test_death_by_stage_follows_marco_2022():
+    """Peak KDIGO stage → Marco 2022 hospital mortality: 2.0 / 4.3 / 23.9 / 59.7 %."""
+    from nephrosim.trials.design import Endpoints
+    from nephrosim.trials.endpoints import outcomes
+
+    t = np.arange(0.0, 800.0, 6.0)
+    base = np.full(t.size, 1.0)
+    rows = np.vstack([base, np.where((t >= 30) & (t < 90), 1.35, 1.0), np.where((t >= 30) & (t < 90), 2.2, 1.0),
+                      np.where((t >= 30) & (t < 90), 3.5, 1.0)])
+    out = outcomes(t, rows, np.ones_like(rows), np.zeros(4), np.ones(4), Endpoints())
+    np.testing.assert_allclose(out.death_by_stage, [0.020, 0.043, 0.239, 0.597])

@@ -20,7 +20,7 @@ HORIZON = 30.0
 
 def _exponential_pool(n, median_days, rng, horizon=HORIZON):
     t = rng.exponential(median_days / math.log(2), n)
-    return PatientOutcomes(np.minimum(t, horizon), t < horizon, np.zeros(n), t.copy())
+    return PatientOutcomes(np.minimum(t, horizon), t < horizon, np.zeros(n), t.copy(), np.zeros(n))
 
 
 def test_logrank_equals_lifelines_with_ties_and_censoring():
@@ -61,7 +61,7 @@ def test_zero_effect_rejects_at_alpha(endpoint):
     """Both arms carry each patient's same outcome: the rejection share is alpha within MC error."""
     rng = np.random.default_rng(4)
     pool = _exponential_pool(5000, 12.0, rng)
-    reps = 1500
+    reps = 1000
     res = design_power(pool, [pool], 40, endpoint, reps, seed=5, alpha=0.05, minimal_effect=0.1)
     se = math.sqrt(0.05 * 0.95 / reps)
     assert abs(res["power"] - 0.05) < 3.5 * se, res
@@ -171,23 +171,29 @@ def test_resume_computes_only_the_rest_and_the_zero_effect_design_is_null(resume
 
 
 def test_dask_scheduler_gives_the_serial_result(resumed, tmp_path):
-    """A scheduler and two workers on 127.0.0.1 started here; same seed → same table, same trial."""
-    from distributed import LocalCluster
+    """A scheduler and two workers on 127.0.0.1 started here: the same seed gives the same design
+    table (simulations and uncertainty draws on the workers) and the same replicate trials."""
+    from distributed import Client, LocalCluster
 
-    from nephrosim.trials import run_trial, trial_from_dict
+    from nephrosim.trials.execute import DaskExecutor, SerialExecutor, collect
+    from nephrosim.trials.run import _replicate_task
 
     res, out = resumed
     spec, base = load_search_from(tmp_path, SEARCH)
+    rng = np.random.default_rng(8)
+    control, treated = _exponential_pool(60, 12.0, rng), _exponential_pool(60, 8.0, rng)
+    tasks = [(7, 0, 6, 10, 10, control, treated), (7, 6, 12, 10, 10, control, treated)]
     with LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None,
                       processes=True) as cluster:
         address = cluster.scheduler_address
         assert address.startswith("tcp://127.0.0.1:")
         with pytest.warns(UserWarning, match="unauthenticated"):
             dask_res = run_search(spec, base, tmp_path / "dask.csv", seed=7, scheduler=address)
-        design = trial_from_dict({**BASE, "pool_limit": 30, "arms": [{**a, "n": 10} for a in BASE["arms"]]})
-        serial_trial = run_trial(design, replicates=60, seed=7)
-        with pytest.warns(UserWarning, match="unauthenticated"):
-            dask_trial = run_trial(design, replicates=60, seed=7, scheduler=address)
+        with Client(address) as client:
+            assert len(client.nthreads()) == 2
+            dask_reps = collect(DaskExecutor(client), _replicate_task, tasks)
     pd.testing.assert_frame_equal(pd.read_csv(out), pd.read_csv(tmp_path / "dask.csv"))
     assert dask_res.computed["conditions"] == 2
-    assert json.dumps(serial_trial.to_dict(), sort_keys=True) == json.dumps(dask_trial.to_dict(), sort_keys=True)
+    serial_reps = collect(SerialExecutor(), _replicate_task, tasks)
+    assert json.dumps(serial_reps) == json.dumps(dask_reps)
+    assert len(serial_reps[1]) == 6 and serial_reps[0][0] != serial_reps[1][0]

@@ -36,7 +36,7 @@ def trial(
     scheduler: str = typer.Option("serial", "--scheduler", help=SCHEDULER_HELP),
     workers: int = typer.Option(2, "--workers", help="worker processes of --scheduler local"),
     tls: tuple[Path, Path, Path] = typer.Option(None, "--tls", help="CA, certificate and key of a tls:// scheduler"),
-    progress: bool = typer.Option(None, "--progress/--no-progress", help="progress bar (default: on a terminal)"),
+    progress: bool = typer.Option(None, "--progress/--no-progress", help="progress bar with ETA (default: on a terminal, without --json)"),
     report: Path = typer.Option(None, "--report", help="write one self-contained HTML report (.html)"),  # issue 18
 ):
     """Run a virtual two-arm trial: power, hazard ratio, median recovery times."""
@@ -52,7 +52,7 @@ def trial(
 
         result = run_trial(load_trial(design), replicates=replicates, seed=seed, scheduler=scheduler,
                            workers=workers, security=_security(tls),
-                           progress=sys.stderr.isatty() if progress is None else progress)
+                           progress=(sys.stderr.isatty() and not as_json) if progress is None else progress)
     except _user_errors() as exc:
         _fail(" ".join(str(exc).strip("'\"").split()))
     out = result.to_dict()
@@ -96,7 +96,7 @@ def trial_design(
     scheduler: str = typer.Option("serial", "--scheduler", help=SCHEDULER_HELP),
     workers: int = typer.Option(2, "--workers", help="worker processes of --scheduler local"),
     tls: tuple[Path, Path, Path] = typer.Option(None, "--tls", help="CA, certificate and key of a tls:// scheduler"),
-    progress: bool = typer.Option(None, "--progress/--no-progress", help="progress bar (default: on a terminal)"),
+    progress: bool = typer.Option(None, "--progress/--no-progress", help="progress bar with ETA (default: on a terminal, without --json)"),
     top: int = typer.Option(15, "--top", help="designs printed (the table holds all)"),
 ):
     """Rank trial designs by power and n under the model's uncertainty (resumable: rerun to continue)."""
@@ -107,7 +107,7 @@ def trial_design(
 
         search, base = load_search(spec)
         result = run_search(search, base, out, seed=seed, scheduler=scheduler, workers=workers,
-                            security=_security(tls), progress=sys.stderr.isatty() if progress is None else progress)
+                            security=_security(tls), progress=(sys.stderr.isatty() and not as_json) if progress is None else progress)
     except _user_errors() as exc:
         _fail(" ".join(str(exc).strip("'\"").split()))
     table = result.table

@@ -122,6 +122,8 @@ def _replicate_task(task) -> list[dict]:
         rep["auc_control"] = float(oc.scr_auc[ic].mean())
         rep["auc_treatment"] = float(ot.scr_auc[it].mean())
         rep["p_auc"] = auc_test(oc.scr_auc[ic], ot.scr_auc[it])
+        rep["death_stage_control"] = float((rng.random(ic.size) < oc.death_by_stage[ic]).mean())
+        rep["death_stage_treatment"] = float((rng.random(it.size) < ot.death_by_stage[it]).mean())
         reps.append(rep)
     return reps
 
@@ -206,9 +208,12 @@ def run_trial(design: TrialDesign, replicates: int = 200, seed: int = 0, *, sche
         "primary_endpoint": primary_text(design),
         "n_per_arm": {ctl.name: ctl.n, trt.name: trt.n},
         "dialysis_by_horizon": None,
+        "make": None,
         "notes": [
-            "dialysis is not modelled (null)",
-            "death uses the model's survival state (uraemic hazard only; no cardiac/surgical mortality)",
+            "dialysis is not modelled (null), hence no MAKE30/MAKE90 (null): see docs/trials.md",
+            "death_by_horizon uses the model's survival state (uraemic hazard only; no cardiac/surgical mortality)",
+            "death_by_stage_30d maps each patient's peak KDIGO SCr stage to Marco 2022's hospital mortality by "
+            "stage (2.0/4.3/23.9/59.7 %, doi:10.21470/1678-9741-2022-0108); its causal use is assumed",
             f"replicates resample one eligible pool of {pool.size} patients, each simulated once per arm",
         ],
         "population": {

@@ -375,17 +375,19 @@ def _digest(obj) -> str:
 def _save_outcomes(path: Path, o: PatientOutcomes, usable: np.ndarray) -> None:
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
         np.savez(fh, recovery_days=o.recovery_days, recovered=o.recovered, death_probability=o.death_probability,
-                 scr_auc=o.scr_auc, usable=usable)
+                 scr_auc=o.scr_auc, death_by_stage=o.death_by_stage, usable=usable)
 
 
 def _load_outcomes(path: Path) -> tuple[PatientOutcomes, np.ndarray]:
     with np.load(path) as z:
-        return (PatientOutcomes(z["recovery_days"], z["recovered"], z["death_probability"], z["scr_auc"]),
+        return (PatientOutcomes(z["recovery_days"], z["recovered"], z["death_probability"], z["scr_auc"],
+                                z["death_by_stage"]),
                 z["usable"].copy())
 
 
 def _subset(o: PatientOutcomes, rows: np.ndarray) -> PatientOutcomes:
-    return PatientOutcomes(o.recovery_days[rows], o.recovered[rows], o.death_probability[rows], o.scr_auc[rows])
+    return PatientOutcomes(o.recovery_days[rows], o.recovered[rows], o.death_probability[rows], o.scr_auc[rows],
+                           o.death_by_stage[rows])
 
 
 def run_search(spec: DesignSearch, base: TrialDesign, out: str | Path, seed: int = 0, *,
