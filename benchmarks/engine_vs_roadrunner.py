@@ -11,6 +11,8 @@ each is taken, so a busy shared machine slows both alike. Printed per case:
 * per-simulation CPU time of each engine (median);
 * ``max rel diff``: the largest relative difference of any readout at any output time
   between the engines (|Δ| > 1e-9 only), over patients that both report ok;
+* ``vs tight rr / b``: the same for each engine against libRoadRunner at rtol 1e-8,
+  atol 1e-14 (× state scale) on the first 10 patients — which engine the difference is from;
 * compile time of the batch model (first build; later runs load it from the disk cache).
 
 Run:  python benchmarks/engine_vs_roadrunner.py [--patients 40] [--repeats 3]
@@ -65,10 +67,19 @@ def case(path: str, arm: str, patients: int, repeats: int, seed: int = 1) -> dic
         d = np.abs(out[both] - ref[both])
         rel = np.where(d > 1e-9, d / np.maximum(np.abs(ref[both]), 1e-300), 0.0)
         diffs.append(float(rel.max(initial=0.0)))
+    tight = program.simulator(options.model_copy(update={"rtol": 1e-8, "atol": 1e-14}))
+    first = draw(priors, 0, min(10, patients), seed)
+    ref_tight, _ = tight.run_batch(times, names, first)
+    vs_tight = []
+    for engine in (rr, batch):
+        got, _ = engine.run_batch(times, names, first)
+        d = np.abs(got - ref_tight)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            vs_tight.append(float(np.nanmax(np.where(d > 1e-9, d / np.abs(ref_tight), 0.0))))
     ratio = np.array(rr_times) / np.array(b_times)
     return dict(case=f"{scenario.name}:{arm}", speedup_min=ratio.min(), speedup_median=float(np.median(ratio)),
                 rr_ms=1e3 * float(np.median(rr_times)) / patients, batch_ms=1e3 * float(np.median(b_times)) / patients,
-                max_rel=max(diffs), failures=tuple(fails), load_s=load_s, n_states=len(batch.state_ids))
+                max_rel=max(diffs), vs_tight=vs_tight, failures=tuple(fails), load_s=load_s, n_states=len(batch.state_ids))
 
 
 def main() -> None:
@@ -78,12 +89,13 @@ def main() -> None:
     args = ap.parse_args()
     print(f"{args.patients} patients x {args.repeats} interleaved repeats per case, 1 process, CPU time\n")
     head = (f"{'case':42s} {'states':>6s} {'speedup min':>11s} {'median':>7s} {'rr ms/sim':>9s} {'batch ms/sim':>12s} "
-            f"{'max rel diff':>12s} {'fail rr/b':>9s} {'load s':>6s}")
+            f"{'max rel diff':>12s} {'vs tight rr / b':>19s} {'fail rr/b':>9s} {'load s':>6s}")
     print(head)
     for path, arm in CASES:
         r = case(path, arm, args.patients, args.repeats)
         print(f"{r['case']:42s} {r['n_states']:6d} {r['speedup_min']:11.2f} {r['speedup_median']:7.2f} "
               f"{r['rr_ms']:9.2f} {r['batch_ms']:12.3f} {r['max_rel']:12.2e} "
+              f"{r['vs_tight'][0]:9.2e}/{r['vs_tight'][1]:<9.2e} "
               f"{r['failures'][0]:>4d}/{r['failures'][1]:<4d} {r['load_s']:6.1f}", flush=True)
 
 
