@@ -4,7 +4,7 @@
 
 Starts a real app server on a free port, loads the headline example in Debian's Chromium
 (driven by Playwright, as the UI tests do), runs a comparison and photographs: the builder,
-a bad input, a run in progress, the results (plots and tables), the runs list, the parameter table
+a bad input, a run in progress, the results (plots and tables), an ensemble's bands, the runs list, the parameter table
 and the evidence page with a forest plot. About a minute on two cores, most of it the simulations.
 """
 
@@ -70,6 +70,17 @@ def main() -> None:
         page.wait_for_timeout(500)
         page.locator("#plots").scroll_into_view_if_needed()
         shot("08_plots_log_time")
+
+        page.goto("/builder")
+        page.fill("#ens-samples", "40")
+        page.click("#ensemble")
+        page.wait_for_url(re.compile(r"/runs/[0-9a-f]+$"))
+        page.wait_for_selector("#run-state.state-done")
+        page.wait_for_selector("#plots[data-ready='1']")
+        page.check("#time-log")
+        page.wait_for_timeout(500)
+        page.locator("#plots").scroll_into_view_if_needed()
+        shot("12_ensemble_bands")
 
         page.goto("/runs")
         page.wait_for_load_state()

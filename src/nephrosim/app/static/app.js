@@ -74,7 +74,7 @@ const nephrosim = {
         bands.push({x: a.x, y: a.lower, mode: "lines", line: {width: 0}, showlegend: false, hoverinfo: "skip",
                     legendgroup: a.arm});
         bands.push({x: a.x, y: a.upper, mode: "lines", line: {width: 0}, fill: "tonexty", fillcolor: colour,
-                    name: `${a.arm}: 95 % band`, legendgroup: a.arm});
+                    name: `${a.arm}: 95 % band`, legendgroup: a.arm, showlegend: false});
       });
       const lines = panel.arms.map((a, i) => {
         const name = a.status === "ok" ? a.arm : `${a.arm} (${a.status})`;
@@ -101,19 +101,32 @@ const nephrosim = {
                      mode: "markers", name: "dose", marker: {symbol: "triangle-up", size: 9, color: "#444"},
                      text: labels, hoverinfo: "text", cliponaxis: false});
       }
+      // the legend sits at the bottom of the figure, below the axis title, with room for every entry
+      const entries = panel.arms.length + (labels.length ? 1 : 0);
+      const bottom = 64 + 21 * Math.ceil(entries / 2);
       const layout = {
         title: {text: nephrosim.wrap(panel.description, 52), font: {size: 13}},
         xaxis: {title: {text: `time after insult [${data.time_unit}]`}, type: "linear"},
         yaxis: {title: {text: `${panel.readout} [${panel.unit}]`}, rangemode: "tozero"},
-        shapes, margin: {t: 56, r: 10, b: 120, l: 64}, height: 400,
-        legend: {orientation: "h", x: 0, y: -0.32, yanchor: "top"}, showlegend: true,
+        shapes, margin: {t: 56, r: 10, b: bottom, l: 64}, height: 290 + bottom,
+        legend: {orientation: "h", x: 0, y: 0, yref: "container", yanchor: "bottom"}, showlegend: true,
       };
       Plotly.newPlot(div, traces, layout, {responsive: true, displaylogo: false});
       charts.push(div);
     });
+    // a log axis spans the positive times only (t = 0 has no logarithm)
+    let low = Infinity, high = 0;
+    data.panels.forEach((p) => p.arms.forEach((a) => a.x.forEach((t) => {
+      if (t > 0) { low = Math.min(low, t); high = Math.max(high, t); }
+    })));
+    const logRange = [Math.log10(low), Math.log10(high)];
+    const pad = 0.03 * (logRange[1] - logRange[0] || 1);
     document.querySelectorAll("input[name=timeaxis]").forEach((radio) => {
       radio.addEventListener("change", () => {
-        charts.forEach((div) => Plotly.relayout(div, {"xaxis.type": radio.value, "xaxis.autorange": true}));
+        const update = radio.value === "log"
+          ? {"xaxis.type": "log", "xaxis.autorange": false, "xaxis.range": [logRange[0] - pad, logRange[1] + pad]}
+          : {"xaxis.type": "linear", "xaxis.autorange": true};
+        charts.forEach((div) => Plotly.relayout(div, update));
       });
     });
     box.dataset.ready = "1";
