@@ -74,6 +74,11 @@ READOUT_FOR_EVIDENCE: dict[str, ReadoutMatch | None] = {
     "tnf_alpha": ReadoutMatch("tnf", "relative"),
     "il10": ReadoutMatch("il10", "relative"),
     "interstitial_macrophages": ReadoutMatch("macrophages", "relative"),
+    # CKD endpoints (issue 14 item 7): the model gives fold of normal excretion; albumin/creatinine
+    # ratios are compared through the same fold (glomerular leak), never as absolute values.
+    "proteinuria": ReadoutMatch("proteinuria", "relative"),
+    "uacr": ReadoutMatch("proteinuria", "relative"),
+    "glomerulosclerosis": ReadoutMatch("glomerulosclerosis", "relative"),
 }
 
 

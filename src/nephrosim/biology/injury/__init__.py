@@ -17,6 +17,7 @@ from nephrosim.modelspec import Process, Quantity, Readout
 from nephrosim.biology.injury.capillaries import capillaries
 from nephrosim.biology.injury.common import SIDES, insult_inputs, scaling
 from nephrosim.biology.injury.fibrosis import fibrosis
+from nephrosim.biology.injury.glomeruli import glomeruli
 from nephrosim.biology.injury.inflammation import inflammation
 from nephrosim.biology.injury.nephrons import nephrons
 from nephrosim.biology.injury.outcomes import outcomes
@@ -53,6 +54,10 @@ _READOUTS = (
     ("survival", "100 * survival", "%", "Survival, % of animals alive"),
     ("nephron_mass", "(nephron_mass_l + nephron_mass_r) / 2", "fraction",
      "Nephron mass of both kidneys, 1 = two normal kidneys"),
+    # CKD endpoints (glomeruli.py)
+    ("proteinuria", "proteinuria_fold", "fold", "Urinary protein excretion, fold of normal"),
+    ("glomerulosclerosis", "glomerulosclerosis_pct_l", "%",
+     "Sclerosed or lesioned glomeruli, % of those the left kidney had at time 0"),
 )
 
 
@@ -68,7 +73,7 @@ def injury_core() -> tuple[Process, ...]:
     procs: list[Process] = [scaling(), tubular_protection()]
     for s in SIDES:
         procs += [oxidative_stress(s), tubules(s), capillaries(s), inflammation(s), fibrosis(s)]
-    procs += [nephrons(), outcomes(), _readout_process()]
+    procs += [nephrons(), glomeruli(), outcomes(), _readout_process()]
     return tuple(procs)
 
 

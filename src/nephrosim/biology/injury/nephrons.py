@@ -35,6 +35,7 @@ PARAMETERS = (
     ParameterUse("nephron_mass_initial_r", "dimensionless", "Nephron mass of the right kidney at time 0 (1 = intact)"),
     ParameterUse("hyperfiltration_exponent", "dimensionless", "γ: single-nephron GFR ∝ (functional mass)^−γ"),
     ParameterUse("k_hyperfiltration_adapt", "1/h", "Rate of single-nephron adaptation"),
+    ParameterUse("hyperfiltration_max", "relative", "Highest single-nephron GFR a remnant reaches by adaptation (glomerulosclerosis ceiling)"),
     ParameterUse("k_neph_hyperfiltration", "1/h", "Nephron loss per squared excess hyperfiltration"),
     ParameterUse("k_neph_fibrosis", "1/h", "Nephron loss (tubular atrophy) per unit collagen"),
     ParameterUse("k_neph_glomerular", "1/h", "Nephron loss per unit glomerular-injury input"),
@@ -72,6 +73,7 @@ def nephrons() -> Process:
         fluxes.append(Flux(
             f"nephron_loss_{s}",
             f"{rs} * (k_neph_fibrosis * collagen_{s} + k_neph_hyperfiltration * pow({positive('hyperfiltration - 1')}, 2)"
+            f" * (1 - glom_msc_max_protection * glomerular_protection)"  # therapy protects glomeruli (glomeruli.py)
             f" + k_neph_glomerular * in_glomerular_{s}) * {n}", "1/h",
             "Nephron loss: atrophy in fibrosis, hyperfiltration injury, glomerular toxicity", consumes={n: 1}))
     quantities += [
@@ -79,7 +81,8 @@ def nephrons() -> Process:
                  "(nephron_mass_l * (1 - in_obstruction_l) + nephron_mass_r * (1 - in_obstruction_r)) / 2",
                  "relative", "Filtering nephron mass of both kidneys, 1 = two normal kidneys"),
         Quantity("hyperfiltration_target",
-                 "pow(1 / max(0.05, functional_nephron_mass), hyperfiltration_exponent) * (1 + in_hyperfiltration)",
+                 "min(hyperfiltration_max, pow(1 / max(0.05, functional_nephron_mass), hyperfiltration_exponent))"
+                 " * (1 + in_hyperfiltration)",
                  "relative", "Single-nephron GFR the remnant adapts towards"),
         Quantity("injury_function_factor",
                  "hyperfiltration * (nephron_mass_l * filtration_l + nephron_mass_r * filtration_r) / 2",
