@@ -190,7 +190,7 @@ def optimize_protocol(
                 refs = pd.DataFrame({"label": ok["reference"], "x": ok[x], "y": ok[EFFICACY]})
             pareto_plot(t, [f"#{n}" for n in t["trial"]], t["trial"].isin(result.front["trial"]), x, EFFICACY,
                         plot, refs, f"{parsed.name}: {EFFICACY} = {parsed.efficacy_quantile:g} quantile of the "
-                        f"{parsed.outcome} benefit")
+                        f"{parsed.outcome} benefit ({parsed.efficacy_scale})")
     except _user_errors() as exc:
         _fail(_message(exc))
     risks = list(parsed.risks)
