@@ -57,7 +57,7 @@ from nephrosim.analysis.risks import RISK_READOUTS, risk_table
 from nephrosim.engine.simulator import TrajectoryStatus
 from nephrosim.errors import UserInputError
 from nephrosim.inputs import InputFileError, StrictModel, read_mapping, validate
-from nephrosim.io import check_writable, write_frame, write_text_atomic
+from nephrosim.io import check_writable, write_frame
 from nephrosim.progress import ProgressBar
 from nephrosim.run.assemble import assemble, base_table
 from nephrosim.run.ensemble.priors import draw, priors_from_table
