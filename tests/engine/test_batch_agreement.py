@@ -130,3 +130,11 @@ def test_unknown_parameter_is_a_user_error_naming_the_closest():
     sim = BatchSimulator(to_sbml(_one_compartment()), ["x"])
     with pytest.raises(KeyError, match="did you mean 'dose'"):
         sim.run([0.0, 1.0], {"dosee": 1.0})
+
+
+def test_a_batch_without_varied_parameters_has_one_row_per_patient():
+    """An arm no varied parameter reaches (an ensemble's ``matrix[:, []]``) still gets n rows."""
+    times = [0.0, 2.0, 6.0]
+    out, status = BatchSimulator(to_sbml(_one_compartment()), ["x"]).run_batch(times, [], np.zeros((3, 0)))
+    assert out.shape == (3, 3, 1) and [s.code for s in status] == [OK] * 3
+    np.testing.assert_allclose(out[:, :, 0], np.tile([_exact(t) for t in times], (3, 1)), rtol=1e-5)

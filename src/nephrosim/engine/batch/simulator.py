@@ -114,9 +114,7 @@ class BatchSimulator:
         """Simulate each row of ``values`` (parameters ``names``): (array[sample, time, output], statuses)."""
         times = np.asarray(times, dtype=float)
         values = np.atleast_2d(np.asarray(values, dtype=float))
-        n = values.shape[0] if values.size or names else 1
-        if not names:
-            values = np.zeros((n, 0))
+        n = values.shape[0]  # one patient per row, also when no parameter is varied (n × 0)
         result = np.full((n, times.size, len(self.outputs)), np.nan)
         if times.size == 0:
             return result, [TrajectoryStatus(OK)] * n
