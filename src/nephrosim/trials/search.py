@@ -499,7 +499,7 @@ def run_search(spec: DesignSearch, base: TrialDesign, out: str | Path, seed: int
     for c in cands:
         inc, tim, treat = inclusions[c.inclusion], timings[c.timing], treatments[c.treatment]
         row = {"inclusion": _describe_inclusion(inc),
-               "timing": "-" if treat is None else f"{tim.delay_h:g} h after {tim.relative_to}",
+               "timing": "none (placebo)" if treat is None else f"{tim.delay_h:g} h after {tim.relative_to}",
                "treatment": _describe_treatment(treat), "n_per_arm": c.n_per_arm, "total_n": 2 * c.n_per_arm,
                "endpoint": c.endpoint, "skipped": c.skipped}
         if c.design is not None:
