@@ -28,13 +28,6 @@ class NotEvaluable(ValueError):
     """The study's rows do not give what its scenario needs (the message names it)."""
 
 
-@dataclass(frozen=True)
-class Arm:
-    name: str
-    role: str
-    treatments: tuple[dict, ...] = ()
-
-
 @dataclass
 class Design:
     """A study as a scenario: ``scenario`` (a mapping for :func:`nephrosim.simulate`) and the

@@ -28,6 +28,7 @@ import numpy as np
 
 from nephrosim.calibration.designs import NotEvaluable, comparable_readout, design_of
 from nephrosim.calibration.held_out import HeldOutRegistry, load_held_out
+from nephrosim.errors import UserInputError
 
 
 @dataclass
@@ -74,13 +75,12 @@ def _se(row) -> float | None:
 def _units_that_convert(design, readouts: dict[str, str]) -> dict[str, str]:
     """The subset of ``{model readout: unit}`` the scenario accepts (a unit it cannot convert is dropped)."""
     from nephrosim.run.simulation import as_scenario
-    from nephrosim.scenarios.errors import ScenarioError
 
     ok = {}
     for readout, unit in readouts.items():
         try:
             as_scenario({**design.scenario, "readouts": [readout], "units": {readout: unit}, "times_h": [0, 24]})
-        except (ScenarioError, ValueError):
+        except UserInputError:  # the scenario schema refuses the unit for this readout
             continue
         ok[readout] = unit
     return ok
@@ -163,7 +163,7 @@ def validate_held_out(calibration=None, registry: HeldOutRegistry | None = None,
         try:
             draws = {arm: (prog, out, ok) for arm, prog, out, ok in
                      cal.predict_draws(scenario, samples, new_study=True, seed=seed + k)}
-        except (ValueError, KeyError) as exc:  # a design the schema refuses: not evaluable, with the reason
+        except UserInputError as exc:  # a design the scenario schema refuses: not evaluable, with the reason
             skipped.append({"study": sid, "reason": f"scenario refused: {exc}"})
             continue
 
