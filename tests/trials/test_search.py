@@ -143,20 +143,30 @@ SEARCH = {"name": "small search", "base": BASE,
 
 @pytest.fixture(scope="module")
 def resumed(tmp_path_factory):
-    """The small search, interrupted after one simulated condition and resumed (serial)."""
+    """The small search, interrupted after one simulated condition, then resumed by the command."""
+    import typer
+
+    from nephrosim.commands.trials import register
+
     tmp = tmp_path_factory.mktemp("search")
     spec, base = load_search_from(tmp, SEARCH)
     out = tmp / "designs.csv"
     assert run_search(spec, base, out, seed=7, max_conditions=1) is None
     parts = sorted(p.name for p in (tmp / "designs.csv.parts").iterdir())
     assert sum(n.startswith("condition-") for n in parts) == 1 and not out.exists()
-    res = run_search(spec, base, out, seed=7)
-    return res, out
+    app = typer.Typer()
+    app.callback()(lambda: None)
+    register(app)
+    res = CliRunner().invoke(app, ["trial-design", str(tmp / "s.yaml"), "-o", str(out), "--seed", "7", "--json"])
+    assert res.exit_code == 0, res.output
+    return json.loads(res.stdout), out
 
 
 def test_resume_computes_only_the_rest_and_the_zero_effect_design_is_null(resumed):
-    res, out = resumed
-    assert res.computed["conditions"] == 1  # the other of the 2 draws was kept from the interrupted run
+    summary, out = resumed
+    assert summary["computed_this_run"]["conditions"] == 1  # the other draw was kept from the interrupted run
+    assert summary["uncertain_parameters"][0]["provenance"] in ("source", "derived", "fitted", "assumed")
+    assert len(summary["table"]) == 8
     assert out.exists() and not out.with_name("designs.csv.parts").exists()
     table = pd.read_csv(out)
     assert len(table) == 8 and (table["skipped"].isna() | (table["skipped"] == "")).all()
@@ -178,7 +188,7 @@ def test_dask_scheduler_gives_the_serial_result(resumed, tmp_path):
     from nephrosim.trials.execute import DaskExecutor, SerialExecutor, collect
     from nephrosim.trials.run import _replicate_task
 
-    res, out = resumed
+    _, out = resumed
     spec, base = load_search_from(tmp_path, SEARCH)
     rng = np.random.default_rng(8)
     control, treated = _exponential_pool(60, 12.0, rng), _exponential_pool(60, 8.0, rng)

@@ -522,6 +522,7 @@ def run_search(spec: DesignSearch, base: TrialDesign, out: str | Path, seed: int
         "eligible_pool": {_describe_inclusion(inclusions[i]): int(p[0].size) for i, p in pools.items()},
         "minimal_effect": spec.minimal_effect.model_dump(),
         "output": str(out),
+        "computed_this_run": dict(computed),
         "notes": ["Monte-Carlo intervals are 95 % Clopper-Pearson over draws x replicates; replicates resample "
                   "one eligible pool, so they understate the spread of trials drawn from an infinite population",
                   "minimal_effect defaults are assumed (10 %, plausible 5-25 %)"],
