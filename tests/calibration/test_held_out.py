@@ -66,6 +66,9 @@ def test_the_shipped_registry_holds_out_a_fifth_and_no_calibration_uses_it():
     data = yaml.safe_load(REGISTRY.read_text(encoding="utf-8"))
     assert len(reg.studies) == data["n_held_out"] >= math.ceil(0.2 * data["n_publications"])
     assert reg.seed == data["seed"] and "largest remainder" in reg.rule
+    in_sample = {i for s in reg.in_sample for i in s.study_ids}
+    assert len(reg.in_sample) == len(data["excluded_as_seen"]) and {"Cai 2014", "Zager1989_hypothermia_rat"} <= in_sample
+    assert not in_sample & reg.study_ids  # the shipped calibration's publications are never held out
     for config in sorted((ROOT / "calibration").glob("*.yaml")):
         check_not_held_out(load_config(config).selected_studies(), reg)  # raises if a config sees one
 

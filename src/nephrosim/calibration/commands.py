@@ -65,9 +65,11 @@ def validate_held_out_command(report_dir: str | Path | None = None, *, n_draws: 
 
     result = validate_held_out(n_draws=n_draws, seed=seed)
     summary = result.summary()
-    if report_dir is not None:
+    if report_dir is not None:  # the report also scores the in-sample publications, apart
+        in_sample = validate_held_out(n_draws=n_draws, seed=seed, in_sample=True)
         Path(report_dir).mkdir(parents=True, exist_ok=True)
-        summary["report"] = write_held_out_report(result, Path(report_dir) / "held_out.md")
+        summary["report"] = write_held_out_report(result, Path(report_dir) / "held_out.md", in_sample)
+        summary["in_sample"] = in_sample.summary()
     summary["not_evaluable"] = result.not_evaluable
     return summary
 

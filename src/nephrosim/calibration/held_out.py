@@ -50,6 +50,8 @@ class HeldOutRegistry:
     date: str
     rule: str
     studies: tuple[HeldOutStudy, ...]
+    #: publications a fit or a hand-tuned target already used (never drawn; scored in-sample, apart)
+    in_sample: tuple[HeldOutStudy, ...] = ()
 
     @property
     def study_ids(self) -> frozenset[str]:
@@ -96,11 +98,13 @@ def load_held_out(path: str | Path | None = None) -> HeldOutRegistry | None:
                                      f"or point ${HELD_OUT_ENV} at the file")
     data = read_mapping(path, "held-out registry", CalibrationConfigError)
     try:
-        studies = tuple(HeldOutStudy(key=str(s["key"]), study_ids=tuple(str(i) for i in s["study_ids"]),
-                                     injury=str(s["injury"]), product=str(s["product"]), species=str(s["species"]))
-                        for s in data["held_out"])
+        def entries(key):
+            return tuple(HeldOutStudy(key=str(s["key"]), study_ids=tuple(str(i) for i in s["study_ids"]),
+                                      injury=str(s["injury"]), product=str(s["product"]), species=str(s["species"]))
+                         for s in data.get(key) or ())
+
         return HeldOutRegistry(path=str(path), seed=int(data["seed"]), date=str(data["date"]), rule=str(data["rule"]),
-                               studies=studies)
+                               studies=entries("held_out"), in_sample=entries("excluded_as_seen"))
     except (KeyError, TypeError, ValueError) as exc:
         raise CalibrationConfigError(f"{path}: malformed held-out registry ({type(exc).__name__}: {exc}); regenerate "
                                      "it with scripts/select_held_out.py") from None
