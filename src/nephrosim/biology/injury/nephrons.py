@@ -72,9 +72,9 @@ def nephrons() -> Process:
         ]
         fluxes.append(Flux(
             f"nephron_loss_{s}",
-            f"{rs} * (k_neph_fibrosis * collagen_{s} + k_neph_hyperfiltration * pow({positive('hyperfiltration - 1')}, 2)"
-            f" * (1 - glom_msc_max_protection * glomerular_protection)"  # therapy protects glomeruli (glomeruli.py)
-            f" + k_neph_glomerular * in_glomerular_{s}) * {n}", "1/h",
+            f"{rs} * (k_neph_fibrosis * collagen_{s} + (k_neph_hyperfiltration * pow({positive('hyperfiltration - 1')}, 2)"
+            f" + k_neph_glomerular * in_glomerular_{s})"
+            f" * (1 - glom_msc_max_protection * glomerular_protection)) * {n}", "1/h",  # therapy protects glomeruli (glomeruli.py)
             "Nephron loss: atrophy in fibrosis, hyperfiltration injury, glomerular toxicity", consumes={n: 1}))
     quantities += [
         Quantity("functional_nephron_mass",
