@@ -50,7 +50,10 @@ static double initial_step(double t, const double *y, const double *p, work_t *W
   double h = (d0 < 1e-5 || d1 < 1e-5) ? 1e-6 : 0.01 * d0 / d1;
   if (!isfinite(h) || h <= 0) h = 1e-6;
   if (h > span) h = span;
-  return h * 1e-2 > 1e-12 ? h * 1e-2 : 1e-12;
+  h *= 1e-2;
+  /* never start below what the time can resolve (a dose late in a run, tight atol) */
+  double hmin = 1e-12 * fmax(1.0, fabs(t));
+  return h > hmin ? h : hmin;
 }
 
 /* advance one patient from t to tend; returns 0, 1 (max steps) or 2 (underflow) */
@@ -65,7 +68,7 @@ static int advance(double *t_io, double tend, double *h_io, const double *p, wor
     double hh = h;
     int last = 0;
     if (t + hh >= tend || tend - (t + hh) < 1e-10 * hh) { hh = tend - t; last = 1; }
-    if (hh < 1e-14 * fmax(1.0, fabs(t))) { *t_io = t; return 2; }
+    if (hh < 1e-15 * fmax(1.0, fabs(t))) { *t_io = t; return 2; }
     rhs(t, y, p, W->w, W->f);
     jac(t, y, p, W->w, W->J, W->fT);
     double dg = 1.0 / (hh * G);
