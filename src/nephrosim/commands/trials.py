@@ -78,7 +78,7 @@ def _print(out: dict) -> None:
     typer.echo(f"  power {out['power']:.3f}; HR median {hr['median']} (2.5-97.5 %: {hr['lo']}-{hr['hi']})")
     for arm, days in out["median_recovery_days"].items():
         typer.echo(f"  median recovery {arm}: {days} d; recovered by horizon {out['recovered_by_horizon'][arm]:.2f}; "
-                   f"death {out['death_by_horizon'][arm]:.3f}; SCr AUC {out['scr_auc_mg_dl_day'][arm]:.1f} mg/dL*d")
+                   f"death {out['death_by_horizon'][arm]:.3f} (uraemic), {out['death_by_stage_30d'][arm]:.3f} (stage-linked); SCr AUC {out['scr_auc_mg_dl_day'][arm]:.1f} mg/dL*d")
     pop = out["population"]
     typer.echo(f"  population: {pop['accepted_patients']} accepted of {pop['plausible_patients']} plausible; "
                f"eligible pool {pop['eligible_pool']}")
