@@ -47,3 +47,16 @@ def test_summary_and_the_study_that_cannot_be_scored(scored):
     assert len(o) == 3 and set(o["readout"]) == {"serum_creatinine"}  # three arms' absolute SCr at 24 h
     assert [r["study"] for r in scored.not_evaluable] == ["Xiao 2006"]
     assert "rabbit" in scored.not_evaluable[0]["reason"]
+
+
+def test_standard_error_of_a_reported_mean_from_the_store_fields():
+    import pandas as pd
+
+    from nephrosim.calibration.held_out_report import _se
+
+    row = {"dispersion": 2.0, "dispersion_type": "SD", "n": 4}
+    assert _se(pd.Series(row)) == 1.0  # SD / sqrt(n)
+    assert _se(pd.Series({**row, "dispersion_type": "SEM"})) == 2.0
+    assert _se(pd.Series({**row, "n": pd.NA})) is None  # an SD without n gives no SE (the store's nullable n)
+    assert _se(pd.Series({**row, "dispersion_type": None})) is None  # ± of unstated kind: no SE
+    assert _se(pd.Series({**row, "dispersion": float("nan")})) is None

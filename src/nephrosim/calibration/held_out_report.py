@@ -63,13 +63,15 @@ class HeldOutValidation:
 
 def _se(row) -> float | None:
     """SE of a reported mean: the SEM, or SD/√n (None when the study does not say which, or no n)."""
+    import pandas as pd
+
     d, kind = row["dispersion"], row["dispersion_type"]
-    if d is None or not np.isfinite(d) or not isinstance(kind, str):
+    if pd.isna(d) or not isinstance(kind, str) or not np.isfinite(float(d)):
         return None
     if kind == "SEM":
         return float(d)
-    n = row["n"]
-    if kind == "SD" and n is not None and np.isfinite(n) and n >= 1:
+    n = row["n"]  # the store's n is a nullable integer (pd.NA when not reported)
+    if kind == "SD" and not pd.isna(n) and float(n) >= 1:
         return float(d) / math.sqrt(float(n))
     return None
 
