@@ -16,6 +16,9 @@ each is taken, so a busy shared machine slows both alike. Printed per case:
 * compile time of the batch model (first build; later runs load it from the disk cache).
 
 Run:  python benchmarks/engine_vs_roadrunner.py [--patients 40] [--repeats 3]
+      python benchmarks/engine_vs_roadrunner.py --agreement [--patients 5]
+        (every arm of every example: both engines at rtol 1e-8, atol 1e-14; readouts that
+        differ by more than 1e-4 relative and 1e-9 absolute are counted as "bad")
 """
 
 from __future__ import annotations
@@ -82,11 +85,41 @@ def case(path: str, arm: str, patients: int, repeats: int, seed: int = 1) -> dic
                 max_rel=max(diffs), vs_tight=vs_tight, failures=tuple(fails), load_s=load_s, n_states=len(batch.state_ids))
 
 
+def agreement(patients: int, seed: int = 3) -> None:
+    """Every arm of every example, both engines at rtol 1e-8 / atol 1e-14, random parameter sets."""
+    import glob
+
+    from nephrosim.engine.simulator import SolverOptions, Simulator
+    from nephrosim.run.simulation import compile_scenario
+
+    tight = SolverOptions(rtol=1e-8, atol=1e-14)
+    for path in sorted(glob.glob("examples/*.yaml")):
+        scenario = as_scenario(path)
+        table = priors_from_table(varied_parameters(scenario), 0.3, "lognormal")
+        times = np.asarray(scenario.times_h, dtype=float)
+        for program in compile_scenario(scenario):
+            priors = [p for p in table if p.name in program.parameter_values]
+            names, values = [p.name for p in priors], draw(priors, 0, patients, seed)
+            kw = dict(start_time=program.start_h, state_scales=program.state_scales)
+            ref, ref_st = Simulator(program.sbml, program.outputs, tight, **kw).run_batch(times, names, values)
+            out, st = BatchSimulator(program.sbml, program.outputs, tight, **kw).run_batch(times, names, values)
+            d = np.abs(out - ref)
+            bad = (d > 1e-9) & (d > 1e-4 * np.abs(ref))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                worst = float(np.nanmax(np.where(d > 1e-9, d / np.abs(ref), 0.0)))
+            codes = (sorted({x.code for x in ref_st}), sorted({x.code for x in st}))
+            print(f"{path}:{program.arm:24s} status rr={codes[0]} batch={codes[1]} bad={int(bad.sum())} "
+                  f"max rel diff={worst:.2e}", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--patients", type=int, default=40)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--agreement", action="store_true", help="check every example arm instead of timing")
     args = ap.parse_args()
+    if args.agreement:
+        return agreement(args.patients)
     print(f"{args.patients} patients x {args.repeats} interleaved repeats per case, 1 process, CPU time\n")
     head = (f"{'case':42s} {'states':>6s} {'speedup min':>11s} {'median':>7s} {'rr ms/sim':>9s} {'batch ms/sim':>12s} "
             f"{'max rel diff':>12s} {'vs tight rr / b':>19s} {'fail rr/b':>9s} {'load s':>6s}")
