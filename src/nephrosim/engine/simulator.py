@@ -50,6 +50,11 @@ class SolverOptions(StrictModel):
     max_steps: int = Field(20000, gt=0, le=10_000_000, description="at most 10^7 internal steps per output interval")
     negative_tolerance: float = Field(1e-6, ge=0.0)
     check_states: Literal["outputs", "final"] | None = None
+    # --- engine backend (issue 15; engine/batch) ---
+    #: ``roadrunner`` (libRoadRunner, CVODE: the reference) or ``batch`` (generated C, Rodas4,
+    #: many patients per call: :mod:`nephrosim.engine.batch`)
+    engine: Literal["roadrunner", "batch"] = "roadrunner"
+    # --- end engine backend ---
 
 
 @dataclass(frozen=True)
