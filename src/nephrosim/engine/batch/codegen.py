@@ -9,8 +9,9 @@
 * ``lu_factor``/``lu_solve`` are straight-line sparse LU code for the pattern of
   W = I/(hγ) − J: the elimination order (Markowitz) and the fill-in are found once,
   here, and shared by every patient — the "symbolic factorization" of KLU, unrolled.
-  There is no pivoting: W's diagonal dominates for small h, and a zero or non-finite pivot
-  makes the step fail and retry with a smaller h (see the solver template).
+  The factor keeps 1/pivot on the diagonal, so the solve multiplies. There is no
+  pivoting: W's diagonal dominates for small h, and a zero or non-finite pivot makes
+  the step fail and retry with a smaller h (see the solver template).
 """
 
 from __future__ import annotations
@@ -265,7 +266,7 @@ def generate(model: SymbolicModel) -> Generated:
         L = sorted(i for i in rows_of[v] if i not in done)
         U = sorted(j for j in cols_of[v] if j not in done)
         lu_code.append(f"  piv = a[{slots[(v, v)]}]; if (!(fabs(piv) > 0.0) || !isfinite(piv)) return {v + 1};")
-        lu_code.append("  inv = 1.0 / piv;")
+        lu_code.append(f"  inv = 1.0 / piv; a[{slots[(v, v)]}] = inv;  /* the solve multiplies by it */")
         for i in L:
             lu_code.append(f"  a[{slots[(i, v)]}] *= inv;")
             for j in U:
@@ -281,7 +282,7 @@ def generate(model: SymbolicModel) -> Generated:
     for v in reversed(order):
         U = sorted(j for j in cols_of[v] if position[j] > position[v])
         acc = "".join(f" - a[{slots[(v, j)]}] * b[{j}]" for j in U)
-        solve_b.append(f"  b[{v}] = (b[{v}]{acc}) / a[{slots[(v, v)]}];")
+        solve_b.append(f"  b[{v}] = (b[{v}]{acc}) * a[{slots[(v, v)]}];")
 
     out.append("static void jac(double t, const double *y, const double *p, const double *w, double *J, "
                "double *fT) {")
