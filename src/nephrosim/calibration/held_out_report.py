@@ -195,10 +195,10 @@ def validate_held_out(calibration=None, registry: HeldOutRegistry | None = None,
                                  "predicted": float(np.median(v)), "pi_lower": float(lo), "pi_upper": float(hi),
                                  "covered": bool(lo <= r["mean"] <= hi),
                                  "fold_width": float(hi / lo) if lo > 0 else math.inf})
-        by_key = {}
+        by_key = {}  # arms are paired within one curation of the publication (never across two copies)
         for r, m in matched:
-            by_key.setdefault((m.model, float(r["time_h"])), []).append(r)
-        for (readout, time_h), group in sorted(by_key.items()):
+            by_key.setdefault((str(r["study_id"]), m.model, float(r["time_h"])), []).append(r)
+        for (_, readout, time_h), group in sorted(by_key.items()):
             controls = [r for r in group if r["role"] == "control"]
             treated = [r for r in group if r["role"] in ("treated", "comparator")]
             for t_row in treated:
