@@ -39,6 +39,26 @@ def _user_errors():
     return (UserInputError, FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)
 
 
+# --- engine backend (issue 15) ---
+_ENGINE_HELP = ("roadrunner (libRoadRunner, the reference) or batch (compiled C, many patients per call); "
+                "default: the scenario's solver.engine")
+
+
+def _with_engine(scenario: Path, engine: Optional[str]):
+    """The scenario at ``scenario`` with ``solver.engine`` replaced when ``--engine`` was given."""
+    if engine is None:
+        return scenario
+    from nephrosim.engine.simulator import SolverOptions
+    from nephrosim.run.simulation import as_scenario
+
+    if engine not in ("roadrunner", "batch"):
+        raise UserInputError(f"--engine {engine}: use roadrunner or batch")
+    sc = as_scenario(scenario)
+    solver = SolverOptions.model_validate({**sc.solver.model_dump(), "engine": engine})
+    return sc.model_copy(update={"solver": solver})
+# --- end engine backend ---
+
+
 @app.command()
 def simulate(
     scenario: Path = typer.Argument(..., help="scenario YAML or JSON"),
@@ -51,6 +71,8 @@ def simulate(
     samples: Optional[int] = typer.Option(None, "--samples", help="posterior draws for --uncertainty (default 200)"),
     level: Optional[float] = typer.Option(None, "--level", help="prediction-interval level for --uncertainty "
                                           "(default 0.95)"),
+    report: Optional[Path] = typer.Option(None, "--report", help="write one self-contained HTML report (.html)"),
+    engine: Optional[str] = typer.Option(None, "--engine", help=_ENGINE_HELP),  # engine backend (issue 15)
 ):
     """Simulate every arm of SCENARIO with nominal parameters (or with prediction intervals)."""
     if uncertainty is None and (samples is not None or level is not None):
@@ -61,7 +83,7 @@ def simulate(
               "without --uncertainty to plot")
     if uncertainty is not None:
         return _simulate_uncertainty(scenario, uncertainty, 200 if samples is None else samples,
-                                     0.95 if level is None else level, output)
+                                     0.95 if level is None else level, output, report)
     try:
         from nephrosim.io import check_writable, write_frame
         from nephrosim.run.simulation import simulate as run
@@ -73,7 +95,8 @@ def simulate(
         for path in (output, plot):
             if path is not None:
                 check_writable(path)
-        result = run(scenario)
+        _check_report(report)
+        result = run(_with_engine(scenario, engine))  # engine backend (issue 15)
     except _user_errors() as exc:
         _fail(str(exc).strip("'\""))
     _print_result(result)  # the first result is on screen before files are written
@@ -82,29 +105,50 @@ def simulate(
             write_frame(result.to_frame(), output)
         if plot is not None:
             result.plot(plot, log_time=log_time)
+        if report is not None:
+            from nephrosim.report import simulate_report, write
+
+            write(simulate_report(result, scenario, log_time=log_time), report)
     except _user_errors() as exc:
         _fail(str(exc).strip("'\""))
-    for path in (output, plot):
+    for path in (output, plot, report):
         if path is not None:
             typer.echo(f"wrote {path}")
 
 
-def _simulate_uncertainty(scenario: Path, caldir: Path, samples: int, level: float, output: Optional[Path]):
+def _simulate_uncertainty(scenario: Path, caldir: Path, samples: int, level: float, output: Optional[Path],
+                          report: Optional[Path] = None):
     try:
         from nephrosim.calibration.commands import simulate_uncertainty_command
         from nephrosim.io import write_frame
 
+        _check_report(report)
         frame = simulate_uncertainty_command(scenario, caldir, n=samples, level=level)
         if output is not None:
             write_frame(frame, output)
+        if report is not None:
+            from nephrosim.report import prediction_interval_report, write
+            from nephrosim.run.simulation import as_scenario
+
+            write(prediction_interval_report(as_scenario(scenario), frame, scenario, calibration=str(caldir),
+                                             samples=samples, level=level), report)
     except _user_errors() as exc:
         _fail(str(exc).strip("'\""))
     if not frame["in_calibrated_domain"].all():
         typer.echo("note: this species and injury model are outside the calibrated domain (no study of them was "
                    "fitted); the intervals come from the assumed parameters' ranges and are wide by design")
     _console().print(frame.drop(columns=["in_calibrated_domain"]).to_string(index=False))
-    if output is not None:
-        typer.echo(f"wrote {output}")
+    for path in (output, report):
+        if path is not None:
+            typer.echo(f"wrote {path}")
+
+
+def _check_report(report: Optional[Path]) -> None:
+    """Refuse a bad ``--report`` path (not .html, not writable) before anything runs."""
+    if report is not None:
+        from nephrosim.report import check_report_path
+
+        check_report_path(report)
 
 
 def _console():
@@ -252,13 +296,16 @@ def ensemble(
     dask_address: Optional[str] = typer.Option(None, "--dask-address", help="address of a running Dask scheduler (default: a local cluster on 127.0.0.1)"),
     dask_tls: Optional[str] = typer.Option(None, "--dask-tls", metavar="CA,CERT,KEY", help="TLS files for the Dask scheduler (tls:// address) or for the local cluster instead of temporary credentials: CA certificate, certificate and private key, comma-separated (docs/reliability.md)"),
     donor_variability: bool = typer.Option(True, "--donor-variability/--no-donor-variability", help="draw the donor of every MSC/CM/EV treatment without a stated donor_potency (log-normal, msc_donor_potency_sigma)"),
+    report: Optional[Path] = typer.Option(None, "--report", help="write one self-contained HTML report (.html)"),
+    engine: Optional[str] = typer.Option(None, "--engine", help=_ENGINE_HELP),  # engine backend (issue 15)
 ):
     """Simulate SAMPLES perturbed parameter sets in parallel; rerun to resume."""
     try:
         from nephrosim.run.ensemble import ensemble as run
 
-        summary = run(scenario, samples, output, cv=cv, seed=seed, workers=workers, prior=prior,
-                      chunk_size=chunk_size, progress=sys.stderr.isatty(),
+        _check_report(report)
+        summary = run(_with_engine(scenario, engine), samples, output, cv=cv, seed=seed, workers=workers, prior=prior,
+                      chunk_size=chunk_size, progress=True,
                       scheduler=scheduler, dask_address=dask_address, donor_variability=donor_variability,
                       dask_security=None if dask_tls is None else tuple(p.strip() for p in dask_tls.split(",")))
     except _user_errors() as exc:
@@ -268,6 +315,19 @@ def ensemble(
     typer.echo("trajectory status: " + ", ".join(f"{k} {v}" for k, v in sorted(summary.status_counts.items())))
     for line in summary.failures:
         typer.echo(f"  {line}")
+    if report is not None:
+        try:
+            import pandas as pd
+
+            from nephrosim.report import ensemble_report, write
+            from nephrosim.run.simulation import as_scenario
+
+            frame = pd.read_parquet(summary.path, columns=["arm", "time_h", "readout", "value", "unit", "status"])
+            write(ensemble_report(as_scenario(scenario), summary, frame, scenario, seed=seed,
+                                  options={"prior": prior, "cv": cv, "donor variability": donor_variability}), report)
+        except _user_errors() as exc:
+            _fail(str(exc).strip("'\""))
+        typer.echo(f"wrote {report}")
 
 
 @export_app.command("sbml")
@@ -351,7 +411,7 @@ def calibrate(
         from nephrosim.calibration.commands import calibrate_command
 
         result = calibrate_command(config, out, profile=profile, report=report, petab=petab,
-                                   progress=sys.stderr.isatty(), ship=ship)
+                                   progress=True, ship=ship)
     except _user_errors() as exc:
         _fail(str(exc).strip("'\""))
     typer.echo(f"negative log-likelihood {result['nll']:.6g}; starts at the best optimum: {result['converged_to_best']}")
@@ -372,16 +432,58 @@ def calibrate(
 @app.command()
 def validate(
     out: Path = typer.Option(Path("calibration-out"), "--out", help="a finished calibration folder"),
-    report: Optional[Path] = typer.Option(None, "--report", help="report folder (default: OUT/report)"),
+    report: Optional[Path] = typer.Option(None, "--report", help="report folder (default: OUT/report), or an .html "
+                                          "file: one self-contained HTML report instead"),
+    held_out: bool = typer.Option(False, "--held-out", help="score the shipped calibration on the pre-registered "
+                                  "held-out studies (validation/held_out.yaml); --report is then a folder"),
 ):
-    """Leave-one-study-out validation of a calibration, with a Markdown report."""
+    """Leave-one-study-out validation of a calibration, with a Markdown (or one HTML) report."""
+    if held_out:  # --- calibration layer: held-out validation (issue 14) ---
+        _validate_held_out(report)
+        return
+    html = report is not None and report.suffix.lower() in (".html", ".htm")
     try:
+        import tempfile
+
         from nephrosim.calibration.commands import validate_command
 
-        path = validate_command(out, report, progress=sys.stderr.isatty())
+        if html:
+            _check_report(report)
+        with tempfile.TemporaryDirectory(prefix="nephrosim-validate-") as tmp:
+            path = validate_command(out, Path(tmp) if html else report, progress=True)
+            if html:
+                from nephrosim.calibration.fit import Calibration
+                from nephrosim.report import validation_report, write
+
+                scenarios = list({id(e.scenario): e.scenario for e in Calibration.load(out).problem_.experiments}
+                                 .values())
+                path = write(validation_report(path, scenarios, calibration_dir=out), report)
     except _user_errors() as exc:
         _fail(str(exc).strip("'\""))
     typer.echo(f"report: {path}")
+
+
+def _validate_held_out(report: Optional[Path]) -> None:
+    """`nephrosim validate --held-out`: the score on the pre-registered held-out studies (calibration layer)."""
+    try:
+        from nephrosim.calibration.commands import validate_held_out_command
+
+        s = validate_held_out_command(report)
+    except _user_errors() as exc:
+        _fail(str(exc).strip("'\""))
+    typer.echo(f"held-out publications: {s['held_out_studies']}, scored: {s['studies_scored']}, not evaluable: "
+               f"{s['not_evaluable_studies']}")
+    typer.echo(f"treated-vs-vehicle contrasts: {s['contrasts']}; direction right: {s['direction_right_share']:.0%}; "
+               f"median |log ratio error|: {s['median_abs_log_ratio_error']:.3g}")
+    typer.echo(f"95 % prediction intervals: coverage {s['pi95_coverage']:.0%} of {s['contrasts'] + s['observations']} "
+               f"values; median fold-width {s['pi95_median_fold_width']:.3g}")
+    if s.get("in_sample"):
+        t = s["in_sample"]
+        typer.echo(f"in-sample (not validation): {t['studies_scored']} publications scored, {t['contrasts']} contrasts, "
+                   f"direction right {t['direction_right_share']:.0%}, median |log ratio error| "
+                   f"{t['median_abs_log_ratio_error']:.3g}, coverage {t['pi95_coverage']:.0%}")
+    if s.get("report"):
+        typer.echo(f"report: {s['report']}")
 
 
 @export_app.command("petab")
@@ -402,25 +504,47 @@ def export_petab(
 @app.command()
 def compare(
     scenario: Path = typer.Argument(..., help="scenario YAML or JSON with several arms"),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="write efficacy and risk tables (.csv: two files <stem>_efficacy.csv, <stem>_risk.csv)"),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="write efficacy, effect and risk tables (.csv: "
+                                          "three files <stem>_efficacy.csv, <stem>_effects.csv, <stem>_risk.csv)"),
     plot: Optional[Path] = typer.Option(None, "--plot", help="write the readouts of every arm (.png, .svg, .pdf)"),
+    uncertainty: bool = typer.Option(False, "--uncertainty", help="give each effect a 95 % interval over parameter "
+                                     "sets drawn on the parameter table's ranges (paired across arms)"),
+    samples: Optional[int] = typer.Option(None, "--samples", help="parameter sets for --uncertainty (default 50)"),
+    seed: int = typer.Option(0, "--seed", help="seed of the --uncertainty draws"),
+    report: Optional[Path] = typer.Option(None, "--report", help="write one self-contained HTML report (.html)"),
 ):
-    """Arms side by side: efficacy (peak/AUC SCr and BUN vs vehicle) and risks."""
+    """Arms side by side: efficacy (peak/AUC SCr and BUN vs vehicle), effect sizes and risks."""
+    if not uncertainty and samples is not None:
+        _fail("--samples sets the parameter sets of --uncertainty; add --uncertainty, or drop --samples")
+    if uncertainty and samples is not None and samples < 2:
+        _fail(f"--samples {samples}: an interval needs at least 2 parameter sets (default 50)")
     try:
         from nephrosim.analysis.compare import compare as run
+        from nephrosim.analysis.compare import effect_sizes
+        from nephrosim.run.simulation import as_scenario
 
         if output is not None and output.suffix.lower() != ".csv":
             raise UserInputError(f"-o {output}: use a .csv file name")
-        efficacy, risk = run(scenario)
+        _check_report(report)
+        sc = as_scenario(scenario)
+        effects = effect_sizes(sc, samples=(50 if samples is None else samples) if uncertainty else 0, seed=seed)
+        efficacy, risk = run(sc)
         if output is not None:
             from nephrosim.io import write_frame
 
             write_frame(efficacy, output.with_name(f"{output.stem}_efficacy.csv"))
+            write_frame(effects, output.with_name(f"{output.stem}_effects.csv"))
             write_frame(risk, output.with_name(f"{output.stem}_risk.csv"))
-        if plot is not None:
+        figure = None
+        if plot is not None or report is not None:
             from nephrosim.run.simulation import simulate as sim
 
-            sim(scenario).plot(plot)
+            figure = sim(sc).plot(plot)
+        if report is not None:
+            from nephrosim.report import compare_report, write
+
+            write(compare_report(sc, efficacy, risk, effects, figure, scenario,
+                                 seed=seed if uncertainty else None), report)
     except _user_errors() as exc:
         _fail(str(exc).strip("'\""))
     console = _console()
@@ -432,14 +556,31 @@ def compare(
 
     # units sit in square brackets in the column names: escaped, or rich would read them as markup
     console.print(escape(efficacy[summary].T.to_string(header=False, float_format=lambda v: f"{v:.4g}")))
+    _print_effects(console, effects)
     console.print("\n[bold]Risks[/bold]")
     caveat = risk.pop("tumorigenicity_caveat").iloc[0] if "tumorigenicity_caveat" in risk else ""
     console.print(escape(risk.T.to_string(header=False, float_format=lambda v: f"{v:.4g}")))
     if caveat:
         console.print(f"tumorigenicity: {caveat}")
-    for path in (output, plot):
+    for path in (output, plot, report):
         if path is not None:
             typer.echo(f"wrote {path}")
+
+
+def _print_effects(console, effects) -> None:
+    """One line per treated arm and measure: the effect, its interval (or that none was computed), the reference."""
+    from rich.markup import escape
+
+    console.print("\n[bold]Effect sizes[/bold]")
+    if effects.empty:
+        console.print("none: the scenario has no untreated arm to compare the treated arms with")
+        return
+    ref = effects["reference_arm"].iloc[0]
+    console.print(escape(f"reference arm: {ref}; readout: {effects['readout'].iloc[0]}; interval: "
+                         f"{effects['interval'].iloc[0]}"))
+    for r in effects.itertuples():
+        ci = ("" if r.lower_pct != r.lower_pct else f" (interval {_number(r.lower_pct)} to {_number(r.upper_pct)} %)")
+        console.print(escape(f"  {r.arm}: {_number(r.estimate_pct)} %{ci} — {r.measure}"))
 
 
 @app.command()
@@ -465,20 +606,34 @@ def protocol(
 
 @app.command("check-model")
 def check_model(
-    report: Path = typer.Option(Path("model-check"), "--report", "-r", help="folder for report.md and plots"),
+    report: Path = typer.Option(Path("model-check"), "--report", "-r", help="folder for report.md and plots, or an "
+                                ".html file: one self-contained HTML report instead"),
 ):
     """Run the injury model against its literature targets and write a report."""
     from nephrosim.analysis.model_check import check_model as run
 
+    html = report.suffix.lower() in (".html", ".htm")
     try:
+        import tempfile
+
         from nephrosim.io import check_writable
 
-        check_writable(report / "report.md")
-        results = run(report)
+        if html:
+            _check_report(report)
+        else:
+            check_writable(report / "report.md")
+        with tempfile.TemporaryDirectory(prefix="nephrosim-check-model-") as tmp:
+            folder = Path(tmp) if html else report
+            results = run(folder)
+            if html:
+                from nephrosim.analysis.model_check import load_targets
+                from nephrosim.report import check_model_report, write
+
+                write(check_model_report(results, folder, load_targets().scenarios), report)
     except _user_errors() as exc:
         _fail(str(exc).strip("'\""))
     met = sum(r.passed for r in results)
-    typer.echo(f"{met} of {len(results)} targets met; report: {report / 'report.md'}")
+    typer.echo(f"{met} of {len(results)} targets met; report: {report if html else report / 'report.md'}")
     for kind in ("in_sample", "held_out", "by_construction"):
         group = [r for r in results if r.kind == kind]
         if group:
@@ -488,12 +643,66 @@ def check_model(
             typer.echo(f"  miss [{r.kind}]: {r.name} — {r.reason}")
 
 
+# --- nephrosim app (issue 18): the web app; imported only when the command runs ------------
+@app.command("app")
+def web_app(
+    host: str = typer.Option("127.0.0.1", "--host", help="address to listen on (default: this computer only)"),
+    port: int = typer.Option(8765, "--port", help="TCP port"),
+    workers: int = typer.Option(2, "--workers", "-w", help="runs that compute at the same time"),
+):
+    """The web app: scenario builder, runs with progress and cancel, plots, parameters, evidence (docs/app.md)."""
+    import ipaddress
+
+    if not 0 < port < 65536:
+        _fail(f"--port {port}: use a port from 1 to 65535")
+    if workers < 1:
+        _fail(f"--workers {workers}: use at least 1")
+    try:
+        from nephrosim.app import server
+    except ImportError as exc:
+        _fail(f"the web app needs its extra packages ({exc.name} is missing): pip install 'nephrosim[app]'")
+    try:
+        server.check_address(host, port)
+    except UserInputError as exc:
+        _fail(str(exc))
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    if not loopback:
+        typer.echo(f"warning: listening on {host}: the app has no login, so anyone who can reach this address can "
+                   "run simulations on this computer", err=True)
+    typer.echo(f"nephrosim app on http://{host}:{port}/ (Ctrl+C stops it; runs are kept while it runs)")
+    server.serve(host=host, port=port, workers=workers)
+# --- end nephrosim app ---------------------------------------------------------------------
+
+
 def _register_evidence() -> None:
     """The evidence store's subcommands (``evidence``, ``meta``) live with the evidence package."""
     from nephrosim.evidence.cli import evidence_app, meta
 
     app.add_typer(evidence_app, name="evidence", help="The curated evidence store.")
-    app.command("meta")(meta)
+    app.command("meta")(_meta_with_report(meta))
+
+
+def _meta_with_report(meta):
+    """``nephrosim meta`` with ``--report out.html``: the evidence package declares and checks the
+    option and returns its result when it is given; the report (a layer above) is written here."""
+    import functools
+
+    @functools.wraps(meta)
+    def command(**options):
+        result = meta(**options)
+        if options.get("report") is not None and result is not None:
+            try:
+                from nephrosim.report import meta_report, write
+
+                write(meta_report(result), options["report"])
+            except _user_errors() as exc:
+                _fail(str(exc).strip("'\""))
+            typer.echo(f"wrote {options['report']}")
+
+    return command
 
 
 _register_evidence()

@@ -12,7 +12,6 @@ print one line naming the option and the fix, and exit with status 2.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import List, Optional
 
@@ -86,7 +85,7 @@ def sensitivity(
             raise UserInputError(f"--samples {samples}: Morris needs at least 2 trajectories (10–50 is usual)")
         result = scenario_sensitivity(scenario, readout=readout, at_h=at, arm=arm, method=method,
                                       samples=samples, seed=seed, parameters=parameter or None,
-                                      progress=sys.stderr.isatty(), out_dir=out)
+                                      progress=True, out_dir=out)
         if plot is not None:
             from nephrosim.analysis.mechanism_plots import sobol_bars
 
@@ -134,7 +133,7 @@ def attribute(
         if plot is not None:
             check_writable(plot)
         result = run(scenario, outcome=outcome, arms=arm or None, samples=samples, seed=seed, prior=prior, cv=cv,
-                     progress=sys.stderr.isatty(), out_dir=out)
+                     progress=True, out_dir=out)
         if plot is not None:
             from nephrosim.analysis.mechanism_plots import shapley_waterfall
 
@@ -177,7 +176,7 @@ def optimize_protocol(
         if plot is not None:
             check_writable(plot)
         parsed = load_spec(spec)
-        result = run(spec, out, trials=trials, progress=sys.stderr.isatty())
+        result = run(spec, out, trials=trials, progress=True)
         if plot is not None:
             import pandas as pd
             from nephrosim.analysis.mechanism_plots import pareto_plot

@@ -52,7 +52,7 @@ def trial(
 
         result = run_trial(load_trial(design), replicates=replicates, seed=seed, scheduler=scheduler,
                            workers=workers, security=_security(tls),
-                           progress=(sys.stderr.isatty() and not as_json) if progress is None else progress)
+                           progress=True if progress is None else progress)
     except _user_errors() as exc:
         _fail(" ".join(str(exc).strip("'\"").split()))
     out = result.to_dict()
@@ -107,7 +107,7 @@ def trial_design(
 
         search, base = load_search(spec)
         result = run_search(search, base, out, seed=seed, scheduler=scheduler, workers=workers,
-                            security=_security(tls), progress=(sys.stderr.isatty() and not as_json) if progress is None else progress)
+                            security=_security(tls), progress=True if progress is None else progress)
     except _user_errors() as exc:
         _fail(" ".join(str(exc).strip("'\"").split()))
     table = result.table

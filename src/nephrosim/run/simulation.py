@@ -15,6 +15,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from nephrosim.engine.sbml import to_sbml
+from nephrosim.engine.batch import BatchSimulator  # engine backend (issue 15)
 from nephrosim.engine.simulator import SolverOptions, Simulator, TrajectoryStatus
 from nephrosim.biology.physiology import READOUT_SUBSTANCE
 from nephrosim.biology.readouts import available_readouts
@@ -55,11 +56,18 @@ class ArmProgram:
     factors: tuple[float, ...]
     parameter_values: Mapping[str, float] = field(repr=False)
     start_h: float = 0.0  # hours after the insult that SBML model time 0 stands for (≤ 0)
+    #: state → typical magnitude (:attr:`nephrosim.modelspec.State.scale`), where not 1 (the
+    #: SBML declares the same in its ``nephrosim:solver`` annotations)
+    state_scales: Mapping[str, float] = field(default_factory=dict, repr=False)
 
-    def simulator(self, options: SolverOptions) -> Simulator:
+    def simulator(self, options: SolverOptions) -> Simulator | BatchSimulator:
         """A :class:`Simulator` for this arm (integration starts at ``start_h``; its times are
-        hours after the insult)."""
-        return Simulator(self.sbml, self.outputs, options, start_time=self.start_h)
+        hours after the insult; each state solved to its own scale)."""
+        if options.engine == "batch":  # engine backend (issue 15): same interface, same statuses
+            return BatchSimulator(self.sbml, self.outputs, options, start_time=self.start_h,
+                                  state_scales=self.state_scales)
+        return Simulator(self.sbml, self.outputs, options, start_time=self.start_h,
+                         state_scales=self.state_scales)
 
     def convert(self, values: np.ndarray) -> np.ndarray:
         """Model units → reporting units (last axis = readout)."""
@@ -112,7 +120,8 @@ def _program(scenario: Scenario, arm: str, spec, table) -> ArmProgram:
     # (pre-treatment), from the healthy steady state.
     start = min([0.0, *(e.time_h for e in spec.events)])
     return ArmProgram(arm, to_sbml(spec, time_origin_h=start), tuple(outputs), tuple(scenario.readouts),
-                      tuple(units), tuple(factors), dict(values), start)
+                      tuple(units), tuple(factors), dict(values), start,
+                      {s.name: s.scale for s in spec.states if s.scale != 1.0})
 
 
 class SimulationResult:
