@@ -218,6 +218,20 @@ def _roadrunner():
     return roadrunner
 
 
+def own_compilation(rr_mod):
+    """Load options that compile this instance afresh instead of reusing libRoadRunner's cache.
+
+    Two RoadRunner instances of the same SBML that share the cached compilation are not
+    independent (libRoadRunner 2.10): a model loaded after another instance of it ran with
+    other parameter values gave results 2e-4 off a fresh process — seen as an ensemble whose
+    two-worker result depended on a one-worker run made earlier in the same process, and as
+    trial and protocol searches whose candidates saw earlier candidates' values.
+    """
+    options = rr_mod.LoadSBMLOptions()
+    options.recompile = True
+    return options
+
+
 @contextlib.contextmanager
 def fast_compile(rr_mod) -> Iterator[None]:
     """Compile models with libRoadRunner's LLJIT backend at optimisation level 0.
@@ -264,7 +278,7 @@ class Simulator:
         self.options = options
         self.outputs = tuple(outputs)
         with fast_compile(rr_mod):
-            self._rr = rr_mod.RoadRunner(sbml)
+            self._rr = rr_mod.RoadRunner(sbml, own_compilation(rr_mod))
         self.state_ids = tuple(self._rr.model.getFloatingSpeciesIds())
         if state_scales is None:
             from nephrosim.engine.sbml import tolerance_scales

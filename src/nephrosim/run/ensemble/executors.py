@@ -43,6 +43,13 @@ from nephrosim.scenarios.schema import Scenario
 _WORKER: dict = {}
 
 
+#: What a forked worker inherited in ``_WORKER`` from its parent. Never freed in the child:
+#: destroying a libRoadRunner model compiled by LLJIT (:func:`nephrosim.engine.simulator.
+#: fast_compile`) waits forever on the parent's compile threads, which do not exist after
+#: ``fork()`` (seen as a hung two-worker ensemble run after a one-worker run in one process).
+_INHERITED: list[dict] = []
+
+
 def _init_worker(scenario_json: str, silence: bool) -> None:
     """Compile every arm once in this worker process."""
 
@@ -52,8 +59,11 @@ def _init_worker(scenario_json: str, silence: bool) -> None:
         os.close(devnull)
     scenario = Scenario.model_validate_json(scenario_json)
     programs = [compile_arm(scenario, a.name) for a in scenario.arms]
+    if _WORKER and _WORKER.get("pid") != os.getpid():
+        _INHERITED.append(dict(_WORKER))  # a forked child: keep the parent's simulators alive
     _WORKER.clear()
     _WORKER.update(
+        pid=os.getpid(),
         key=hashlib.sha256(scenario_json.encode()).hexdigest(),
         scenario=scenario,
         programs=programs,
