@@ -36,7 +36,7 @@ def trial(
     scheduler: str = typer.Option("serial", "--scheduler", help=SCHEDULER_HELP),
     workers: int = typer.Option(2, "--workers", help="worker processes of --scheduler local"),
     tls: tuple[Path, Path, Path] = typer.Option(None, "--tls", help="CA, certificate and key of a tls:// scheduler"),
-    progress: bool = typer.Option(None, "--progress/--no-progress", help="progress bar with ETA (default: on a terminal, without --json)"),
+    progress: bool = typer.Option(None, "--progress/--no-progress", help="progress with ETA on stderr: a bar on a terminal, plain lines elsewhere (default: on)"),
     report: Path = typer.Option(None, "--report", help="write one self-contained HTML report (.html)"),  # issue 18
 ):
     """Run a virtual two-arm trial: power, hazard ratio, median recovery times."""
@@ -96,7 +96,7 @@ def trial_design(
     scheduler: str = typer.Option("serial", "--scheduler", help=SCHEDULER_HELP),
     workers: int = typer.Option(2, "--workers", help="worker processes of --scheduler local"),
     tls: tuple[Path, Path, Path] = typer.Option(None, "--tls", help="CA, certificate and key of a tls:// scheduler"),
-    progress: bool = typer.Option(None, "--progress/--no-progress", help="progress bar with ETA (default: on a terminal, without --json)"),
+    progress: bool = typer.Option(None, "--progress/--no-progress", help="progress with ETA on stderr: a bar on a terminal, plain lines elsewhere (default: on)"),
     top: int = typer.Option(15, "--top", help="designs printed (the table holds all)"),
 ):
     """Rank trial designs by power and n under the model's uncertainty (resumable: rerun to continue)."""
