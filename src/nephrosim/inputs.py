@@ -70,10 +70,15 @@ def format_validation_error(exc, source: str, error_class=InputFileError) -> Inp
     """A pydantic ``ValidationError`` as one :class:`InputFileError` (one line per problem)."""
     problems = []
     errors = exc.errors()
-    nested = {tuple(e["loc"][:1]) for e in errors if len(e["loc"]) > 1}
+
+    def has_failed_item(err) -> bool:
+        """A list that is too short because one of its own items failed (reported on its own)."""
+        loc = tuple(err["loc"])
+        return any(e is not err and len(e["loc"]) > len(loc) and tuple(e["loc"][:len(loc)]) == loc for e in errors)
+
     for err in errors:
-        if err["type"] == "too_short" and tuple(err["loc"][:1]) in nested:
-            continue  # consequence of an item that failed, reported on its own
+        if err["type"] == "too_short" and has_failed_item(err):
+            continue
         loc = ".".join(str(x) for x in err["loc"]) or "(top level)"
         value = err.get("input")
         shown = repr(value) if not isinstance(value, (dict, list)) else ("{...}" if isinstance(value, dict) else "[...]")
