@@ -89,6 +89,9 @@ def test_compare_prints_efficacy_and_risk(tmp_path):
     assert risk.loc["msc", "dsa_probability_per_course"] == pytest.approx(0.1151, abs=1e-4)
     assert risk.loc["vehicle", "cells_given"] == 0
     assert "no solid evidence of spontaneous transformation" in result.output
+    # the files it names are the files it wrote (it used to say "wrote c.csv")
+    named = [line.removeprefix("wrote ") for line in result.output.splitlines() if line.startswith("wrote ")]
+    assert sorted(named) == sorted(str(tmp_path / f"c_{part}.csv") for part in ("efficacy", "effects", "risk"))
 
 
 def test_protocol_lists_attributes_with_sources():

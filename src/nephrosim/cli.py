@@ -562,7 +562,9 @@ def compare(
     console.print(escape(risk.T.to_string(header=False, float_format=lambda v: f"{v:.4g}")))
     if caveat:
         console.print(f"tumorigenicity: {caveat}")
-    for path in (output, plot, report):
+    written = [] if output is None else [output.with_name(f"{output.stem}_{part}.csv")
+                                         for part in ("efficacy", "effects", "risk")]
+    for path in (*written, plot, report):
         if path is not None:
             typer.echo(f"wrote {path}")
 
