@@ -30,7 +30,8 @@ ACTIVE = ("queued", "running")
 
 @dataclass
 class Run:
-    """One simulate or compare run of one scenario, for one browser session."""
+    """One run (simulate, compare, ensemble or mechanisms of a scenario; or a virtual trial of a
+    trial design, held in ``scenario``) for one browser session."""
 
     id: str
     number: int
@@ -85,8 +86,8 @@ class RunManager:
         p.join()
 
     def submit(self, session: str, kind: str, scenario, options: dict | None = None) -> Run:
-        """Queue ``kind`` (simulate | compare | ensemble, with ``options``) of a validated ``scenario``
-        for ``session``."""
+        """Queue ``kind`` (simulate | compare | ensemble | mechanisms, with ``options``) of a validated
+        ``scenario`` for ``session``; for ``trial``, ``scenario`` is a validated trial design."""
         if kind not in worker.KINDS:
             raise UserInputError(f"run kind {kind!r}: use one of {', '.join(worker.KINDS)}")
         with self._lock:
@@ -97,7 +98,9 @@ class RunManager:
             finished = sorted((r for r in mine if not r.active), key=lambda r: r.created)
             for old in finished[:max(0, len(mine) + 1 - MAX_RUNS_PER_SESSION)]:
                 del self._runs[old.id]
-            data = scenario.model_dump(mode="json")
+            # a trial design keeps only what was given: its validators refuse some defaults written out
+            # (a treatment's time_h beside the arm's timing)
+            data = scenario.model_dump(mode="json", exclude_unset=kind == "trial")
             run = Run(id=secrets.token_hex(8), number=next(self._numbers), session=session, kind=kind,
                       scenario=data, scenario_name=scenario.name, arms=tuple(a.name for a in scenario.arms),
                       options=dict(options or {}),

@@ -216,6 +216,11 @@ def create_app(max_workers: int = 2, warm_up: bool = True) -> Starlette:
         run = _run_or_404(request)
         if run is None:
             return not_found(request, f"run {request.path_params['run_id']}")
+        if run.kind == "trial":
+            return page(request, "trial_run.html", run=run, result=(run.payload or {}).get("trial"))
+        if run.kind == "mechanisms":
+            return page(request, "mechanisms_run.html", run=run, about=_describe(run.scenario),
+                        mech=_mechanism_table(run) if run.payload else None)
         notes = [(arm, code, text) for arm, (code, text) in (run.payload or {}).get("statuses", {}).items()
                  if code != "ok"]
         return page(request, "run.html", run=run, notes=notes, about=_describe(run.scenario), plot=_plot_data(run) if run.payload else None,
@@ -236,8 +241,8 @@ def create_app(max_workers: int = 2, warm_up: bool = True) -> Starlette:
     async def run_edit(request: Request):
         """Open this run's scenario in the builder (to change an arm and run again)."""
         run = _run_or_404(request)
-        if run is None:
-            return not_found(request, f"run {request.path_params['run_id']}")
+        if run is None or run.kind == "trial":  # a trial design is not a scenario
+            return not_found(request, f"scenario run {request.path_params['run_id']}")
         drafts.put(request.state.session, run.scenario)
         return RedirectResponse("/builder", status_code=303)
 
@@ -247,6 +252,8 @@ def create_app(max_workers: int = 2, warm_up: bool = True) -> Starlette:
             return not_found(request, f"run {request.path_params['run_id']}")
         what = request.path_params["what"]
         stem = _safe_name(run.scenario_name)
+        if run.kind in ("trial", "mechanisms"):
+            return _study_download(run, what, stem)
         if what == "scenario.yaml":
             from nephrosim.scenarios.schema import scenario_from_dict
 
@@ -306,6 +313,79 @@ def create_app(max_workers: int = 2, warm_up: bool = True) -> Starlette:
         context = await run_in_threadpool(_evidence_context, query)
         return page(request, "evidence.html", 422 if context["problems"] else 200, query=query, **context)
 
+    async def trials(request: Request):
+        return page(request, "trials.html", examples=_trial_examples(), fields=TRIAL_FIELDS)
+
+    async def trials_post(request: Request):
+        """Start a virtual trial of a packaged example design or of an uploaded trial YAML."""
+        from nephrosim.trials import load_trial
+
+        form = await request.form(max_files=1, max_part_size=MAX_UPLOAD_BYTES)
+        options, problems = _number_options(form, TRIAL_FIELDS)
+        upload, example = form.get("file"), str(form.get("example", ""))
+        design = None
+        try:
+            if upload is not None and getattr(upload, "filename", ""):
+                raw = await upload.read(MAX_UPLOAD_BYTES + 1)
+                suffix = ".json" if upload.filename.lower().endswith(".json") else ".yaml"
+                with tempfile.TemporaryDirectory() as tmp:
+                    path = Path(tmp) / f"upload{suffix}"
+                    path.write_bytes(raw)
+                    try:
+                        design = load_trial(path)
+                    except UserInputError as exc:
+                        problems += [f"{upload.filename}: {p.replace(str(path), upload.filename)}"
+                                     for p in getattr(exc, "problems", None) or [str(exc)]]
+            elif example in _trial_examples():
+                design = load_trial(_trial_examples()[example])
+            else:
+                problems.append("trial: choose an example design or upload a trial YAML file (see docs/trials.md)")
+        except UserInputError as exc:
+            problems.append(str(exc))
+        if problems or design is None:
+            return page(request, "trials.html", 422, examples=_trial_examples(), fields=TRIAL_FIELDS,
+                        problems=problems, chosen=example)
+        try:
+            run = manager.submit(request.state.session, "trial", design, options)
+        except UserInputError as exc:
+            return page(request, "trials.html", 429, examples=_trial_examples(), fields=TRIAL_FIELDS,
+                        problems=[str(exc)], chosen=example)
+        return RedirectResponse(f"/runs/{run.id}", status_code=303)
+
+    def mechanisms_page(request, problems=(), status=200):
+        from nephrosim.analysis.attribution import OUTCOMES
+
+        scenario, draft_problems, _ = forms.validate_draft(drafts.get(request.state.session))
+        return page(request, "mechanisms.html", status, scenario=scenario, draft_problems=draft_problems,
+                    about=_describe(scenario.model_dump(mode="json")) if scenario is not None else None,
+                    outcomes=OUTCOMES, fields=MECHANISM_FIELDS, problems=problems)
+
+    async def mechanisms(request: Request):
+        return mechanisms_page(request)
+
+    async def mechanisms_post(request: Request):
+        """Attribute the builder's current scenario to the paracrine mechanisms, in the background."""
+        from nephrosim.analysis.attribution import OUTCOMES
+
+        form = await request.form()
+        options, problems = _number_options(form, MECHANISM_FIELDS)
+        options["outcome"] = str(form.get("outcome", "scr_auc"))
+        if options["outcome"] not in OUTCOMES:
+            problems.append(f"outcome {options['outcome']!r}: use one of {', '.join(OUTCOMES)}")
+        scenario, draft_problems, _ = forms.validate_draft(drafts.get(request.state.session))
+        if scenario is None:
+            problems += draft_problems
+        elif not any(a.treatments for a in scenario.arms) or all(a.treatments for a in scenario.arms):
+            problems.append("arms: the attribution needs an untreated (vehicle) arm and at least one treated arm; "
+                            "change the arms in the scenario builder")
+        if problems:
+            return mechanisms_page(request, problems, 422)
+        try:
+            run = manager.submit(request.state.session, "mechanisms", scenario, options)
+        except UserInputError as exc:
+            return mechanisms_page(request, [str(exc)], 429)
+        return RedirectResponse(f"/runs/{run.id}", status_code=303)
+
     async def plotly_js(request: Request):
         return FileResponse(resources.files("plotly") / "package_data" / "plotly.min.js",
                             media_type="text/javascript")
@@ -336,6 +416,10 @@ def create_app(max_workers: int = 2, warm_up: bool = True) -> Starlette:
         Route("/runs/{run_id:str}/edit", run_edit, methods=["POST"]),
         Route("/runs/{run_id:str}/download/{what:str}", run_download),
         Route("/api/runs/{run_id:str}", run_status),
+        Route("/trials", trials, methods=["GET"]),
+        Route("/trials", trials_post, methods=["POST"]),
+        Route("/mechanisms", mechanisms, methods=["GET"]),
+        Route("/mechanisms", mechanisms_post, methods=["POST"]),
         Route("/parameters", parameters),
         Route("/evidence", evidence),
         Route("/static/plotly.min.js", plotly_js),
@@ -348,6 +432,88 @@ def create_app(max_workers: int = 2, warm_up: bool = True) -> Starlette:
 
 #: The ensemble settings of the builder: (form name, option, type, default).
 ENSEMBLE_FIELDS = (("_ens_samples", "samples", int, 100), ("_ens_cv", "cv", float, 0.3), ("_ens_seed", "seed", int, 0))
+
+
+#: The virtual trial's settings: (form name, option, type, default).
+TRIAL_FIELDS = (("replicates", "replicates", int, 200), ("seed", "seed", int, 0))
+#: The attribution's settings (the outcome is chosen from a list).
+MECHANISM_FIELDS = (("samples", "samples", int, 8), ("seed", "seed", int, 0), ("cv", "cv", float, 0.3))
+
+
+def _number_options(form, fields) -> tuple[dict, list[str]]:
+    """Numbers typed into a page's settings (blank: the default), or the problems with them."""
+    options, problems = {}, []
+    for name, option, kind, default in fields:
+        text = str(form.get(name, "")).strip()
+        try:
+            options[option] = kind(text) if text else default
+        except ValueError:
+            problems.append(f"{option}: {text!r} is not a {'whole ' if kind is int else ''}number")
+    return options, problems
+
+
+def _trial_examples() -> dict[str, Path]:
+    """The example trial designs of a source checkout (``examples/trials/*.yaml``), by file name.
+    An installed wheel has none; the page then offers the upload only."""
+    import nephrosim
+
+    folder = Path(nephrosim.__file__).resolve().parents[2] / "examples" / "trials"
+    return {p.name: p for p in sorted(folder.glob("*.yaml"))} if folder.is_dir() else {}
+
+
+def _study_download(run, what: str, stem: str) -> Response:
+    """Downloads of a trial run (its design YAML, its result JSON as ``nephrosim trial --json``)
+    and of a mechanisms run (the scenario YAML, the shares as CSV and JSON)."""
+    import json
+
+    if what in ("scenario.yaml", "trial.yaml"):
+        if run.kind == "trial":
+            from nephrosim.trials import trial_from_dict
+
+            import yaml
+
+            text = yaml.safe_dump(trial_from_dict(run.scenario).model_dump(mode="json", exclude_unset=True),
+                                  sort_keys=False, allow_unicode=True)
+            return _attachment(text, f"{stem}.yaml", "application/x-yaml")
+        from nephrosim.scenarios.schema import scenario_from_dict
+
+        return _attachment(_yaml(scenario_from_dict(run.scenario)), f"{stem}.yaml", "application/x-yaml")
+    if run.payload is None:
+        return PlainTextResponse(f"run {run.id} has no results yet (state: {run.state})", 409)
+    if run.kind == "trial" and what == "result.json":
+        return _attachment(json.dumps(run.payload["trial"], indent=2, allow_nan=False), f"{stem}_trial.json",
+                           "application/json")
+    if run.kind == "mechanisms" and what == "mechanisms.json":
+        body = {"scenario": run.scenario_name, "outcome": run.payload["outcome"], "unit": run.payload["unit"],
+                "vehicle": run.payload["vehicle"], "vehicle_outcome": run.payload["vehicle_outcome"],
+                "options": run.payload["options"], "arms": run.payload["attribution"]}
+        return _attachment(json.dumps(body, indent=2), f"{stem}_mechanisms.json", "application/json")
+    if run.kind == "mechanisms" and what == "mechanisms.csv":
+        from nephrosim.io import neutralise_formulas
+
+        return _attachment(neutralise_formulas(run.payload["frame"]).to_csv(index=False), f"{stem}_mechanisms.csv",
+                           "text/csv")
+    return PlainTextResponse(f"no download {what!r} for this run", 404)
+
+
+def _mechanism_table(run) -> dict:
+    """Per treated arm: each mechanism's share of the paracrine benefit with its interval, and the
+    total the shares sum to (Shapley efficiency)."""
+    from nephrosim.analysis.attribution import OUTCOMES
+
+    p = run.payload
+    arms = []
+    for arm, r in p["attribution"].items():
+        shares = [{"mechanism": m, "value": v["value"], "lo": v["lo"], "hi": v["hi"],
+                   "fraction": v["fraction"] if math.isfinite(v["fraction"]) else None}
+                  for m, v in r["shares"].items()]
+        arms.append({"arm": arm, "total": r["total"], "total_lo": r["total_lo"], "total_hi": r["total_hi"],
+                     "vs_vehicle": r["vs_vehicle"], "non_paracrine": r["non_paracrine"], "draws": r["draws"],
+                     "conf_level": r["conf_level"], "shares": shares})
+    outcome = OUTCOMES[p["outcome"]]
+    return {"outcome": p["outcome"], "description": outcome.description, "unit": p["unit"],
+            "higher_is_better": outcome.higher_is_better, "vehicle": p["vehicle"],
+            "vehicle_outcome": p["vehicle_outcome"], "options": p["options"], "arms": arms}
 
 
 def _ensemble_options(form) -> tuple[dict, list[str]]:

@@ -26,7 +26,11 @@ from nephrosim.errors import UserInputError
 from nephrosim.run.simulation import SimulationResult, compile_scenario, solver_options
 from nephrosim.scenarios.schema import scenario_from_dict
 
-KINDS = ("simulate", "compare", "ensemble")
+KINDS = ("simulate", "compare", "ensemble", "trial", "mechanisms")
+#: Most replicate trials one trial run of the app may ask for (the command line allows more).
+MAX_APP_REPLICATES = 2000
+#: Most parameter draws one mechanisms run of the app may ask for (``attribute`` allows 10,000).
+MAX_APP_DRAWS = 200
 #: An ensemble is split into this many chunks (its unit of progress).
 ENSEMBLE_CHUNKS = 10
 #: Most parameter sets one ensemble run of the app may ask for (the command line has no such cap).
@@ -40,6 +44,8 @@ def steps(kind: str, n_arms: int, samples: int = 0) -> int:
     for ``ensemble``, one per chunk of parameter sets and the bands."""
     if kind == "ensemble":
         return -(-samples // _chunk_size(samples)) + 1
+    if kind in ("trial", "mechanisms"):  # reading the input, then the library call in one piece
+        return 2
     return 1 + n_arms + (1 if kind == "compare" else 0)
 
 
@@ -117,11 +123,54 @@ def ensemble_bands(scenario, options: dict, report) -> dict:
                         "failures": list(summary.failures), "chunk_size": chunk, "cv": cv, "seed": seed}}
 
 
+def virtual_trial(design_data: dict, options: dict, report) -> dict:
+    """``nephrosim.trials.run_trial`` of the design ``design_data`` (``options``: replicates, seed).
+
+    ``run_trial`` reports no progress to a caller, so the run counts two steps: the design
+    read, then the whole trial (virtual population, treated arms, replicates).
+    """
+    from nephrosim.trials import run_trial, trial_from_dict
+
+    replicates, seed = options["replicates"], options["seed"]
+    if not 1 <= replicates <= MAX_APP_REPLICATES:
+        raise UserInputError(f"replicates {replicates}: use 1 to {MAX_APP_REPLICATES} in the app (`nephrosim trial` "
+                             "runs more)")
+    report(0, 2, "reading the trial design")
+    design = trial_from_dict(design_data)
+    report(1, 2, f"{design.virtual_patients} virtual patients, the treated arms and {replicates} replicate trials "
+                 f"(seed {seed}); the trial reports no finer progress")
+    result = run_trial(design, replicates=replicates, seed=seed)
+    report(2, 2, "done")
+    return {"trial": result.to_dict(), "options": {"replicates": replicates, "seed": seed}}
+
+
+def mechanisms(scenario, options: dict, report) -> dict:
+    """``nephrosim.analysis.attribution.attribute`` of ``scenario`` (``options``: outcome,
+    samples, seed, cv): each treated arm's benefit split among the paracrine mechanisms."""
+    from nephrosim.analysis.attribution import OUTCOMES, attribute
+
+    samples = options["samples"]
+    if not 0 <= samples <= MAX_APP_DRAWS:
+        raise UserInputError(f"samples {samples}: use 0 to {MAX_APP_DRAWS} parameter draws in the app "
+                             "(`nephrosim attribute` runs more)")
+    outcome = OUTCOMES[options["outcome"]].description if options["outcome"] in OUTCOMES else options["outcome"]
+    report(1, 2, f"Shapley attribution of {outcome}: 64 mechanism coalitions per arm and parameter set, {samples} draws (seed {options['seed']})")
+    result = attribute(scenario, options["outcome"], samples=samples, seed=options["seed"], cv=options["cv"])
+    report(2, 2, "done")
+    return {"attribution": result.to_dict(), "frame": result.to_frame(), "unit": result.unit,
+            "vehicle": result.vehicle, "vehicle_outcome": result.vehicle_outcome, "outcome": result.outcome,
+            "options": dict(options)}
+
+
 def execute(kind: str, scenario_data: dict, report, options: dict | None = None) -> dict:
     """Run ``kind`` on the scenario ``scenario_data``; the payload the app stores and shows."""
     if kind not in KINDS:
         raise UserInputError(f"run kind {kind!r}: use one of {', '.join(KINDS)}")
+    if kind == "trial":
+        return virtual_trial(scenario_data, options or {}, report)
     scenario = scenario_from_dict(scenario_data)
+    if kind == "mechanisms":
+        return mechanisms(scenario, options or {}, report)
     if kind == "ensemble":
         payload = ensemble_bands(scenario, options or {}, report)
         report(steps(kind, 0, options["samples"]), steps(kind, 0, options["samples"]), "done")

@@ -44,6 +44,21 @@ const nephrosim = {
     if (data) nephrosim.plots(JSON.parse(data.textContent));
   },
 
+  // Mechanisms: one bar per mechanism and treated arm (its share), whiskers = 95 % interval.
+  mechanismPlot(data) {
+    const traces = data.arms.map((a) => {
+      const t = {type: "bar", name: a.arm, x: a.shares.map((s) => s.mechanism), y: a.shares.map((s) => s.value),
+                 hovertemplate: "%{x}: %{y:.4g} " + data.unit + "<extra>" + a.arm + "</extra>"};
+      if (a.draws) t.error_y = {type: "data", symmetric: false, array: a.shares.map((s) => Math.max(0, s.hi - s.value)),
+                                arrayminus: a.shares.map((s) => Math.max(0, s.value - s.lo))};
+      return t;
+    });
+    Plotly.newPlot("mech-plot", traces, {barmode: "group", height: 420, margin: {t: 40, b: 140},
+      title: {text: "share of the paracrine benefit (" + data.unit + ")", font: {size: 14}},
+      yaxis: {title: {text: data.unit}}, legend: {orientation: "h", y: 1.1}}, {responsive: true});
+    document.getElementById("mech-plot").dataset.ready = "1";
+  },
+
   // Break a long title into lines of at most `width` characters.
   wrap(text, width) {
     const lines = [""];

@@ -1,0 +1,119 @@
+"""The virtual-trial and mechanisms pages in a real browser, against the Python API.
+
+Each test starts the run in the app (a child process of the server) and computes the same
+thing with the public API in this process while the app works; the page's numbers and the
+downloaded JSON must equal the API's exactly (same design or scenario, same seed).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import yaml
+
+
+def wait_done(page, timeout):
+    page.wait_for_selector("#run-state.state-done, #run-state.state-failed, #run-state.state-cancelled",
+                           timeout=timeout)
+    state = page.inner_text("#run-state")
+    assert state == "done", page.inner_text("#run")
+
+
+def download(page, selector) -> bytes:
+    with page.expect_download() as info:
+        page.click(selector)
+    return Path(info.value.path()).read_bytes()
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "trials" / "act_aki.yaml"
+
+
+def test_virtual_trial_page_equals_run_trial(page, tmp_path):
+    from nephrosim.trials import load_trial, run_trial
+
+    # examples/trials/act_aki.yaml as shipped (8,000 virtual patients) takes ~100 s; the test runs
+    # the same design with a smaller virtual population and arms, uploaded as a user would
+    design = yaml.safe_load(EXAMPLE.read_text())
+    design["virtual_patients"] = 400
+    for arm in design["arms"]:
+        arm["n"] = 6
+    small = tmp_path / "act_aki_small.yaml"
+    small.write_text(yaml.safe_dump(design, sort_keys=False))
+
+    page.goto("/trials")
+    assert "act_aki.yaml" in page.locator("#trial-example option").all_inner_texts()
+    page.set_input_files("#trial-file", str(small))
+    page.fill("#trial-replicates", "10")
+    page.fill("#trial-seed", "3")
+    page.click("#trial-run")
+    page.wait_for_url(re.compile(r"/runs/[0-9a-f]+$"))
+    assert page.inner_text("#scenario-name") == "ACT-AKI (AC607) virtual replicate"
+
+    expected = run_trial(load_trial(small), replicates=10, seed=3).to_dict()  # while the app computes
+    wait_done(page, timeout=120_000)
+    assert float(page.inner_text("#trial-power")) == expected["power"]
+    hr = expected["hazard_ratio"]
+    assert [float(page.inner_text(f"#trial-hr{s}")) for s in ("", "-lo", "-hi")] == [hr["median"], hr["lo"], hr["hi"]]
+    medians = {c.get_attribute("data-arm"): c.inner_text() for c in page.locator(".trial-median").all()}
+    assert set(medians) == {"placebo", "AC607"}
+    for arm, days in expected["median_recovery_days"].items():
+        assert medians[arm] == ("not reached" if days is None else str(days))
+    assert json.loads(download(page, "#dl-trial-json")) == json.loads(json.dumps(expected))
+    # the design it ran is the uploaded one
+    assert load_trial(small).model_dump() == \
+        load_trial(_write(tmp_path / "back.yaml", download(page, "#dl-trial-yaml"))).model_dump()
+
+
+def test_a_bad_trial_upload_is_named_and_runs_nothing(page, tmp_path):
+    bad = tmp_path / "bad_trial.yaml"
+    bad.write_text("name: x\nvirtual_patients: -5\n")
+    page.goto("/trials")
+    page.set_input_files("#trial-file", str(bad))
+    page.click("#trial-run")
+    problems = " ".join(page.locator("pre.problems").all_inner_texts())
+    assert "bad_trial.yaml" in problems and "virtual_patients" in problems
+    assert page.url.endswith("/trials")
+    assert "Runs (0" in page.inner_text("#nav-runs")
+
+
+def test_mechanisms_page_shares_sum_to_total_and_equal_attribute(page, tmp_path):
+    from nephrosim.analysis.attribution import attribute
+    from nephrosim.scenarios.schema import scenario_from_dict
+
+    page.goto("/mechanisms")  # the builder's draft of a fresh session: its IRI example with an MSC arm
+    page.select_option("#mech-outcome", "scr_auc")
+    page.fill("#mech-samples", "2")
+    page.fill("#mech-seed", "5")
+    page.click("#mech-run")
+    page.wait_for_url(re.compile(r"/runs/[0-9a-f]+$"))
+    scenario = scenario_from_dict(yaml.safe_load(download(page, "#dl-yaml")))  # what the app runs
+    assert any(a.treatments for a in scenario.arms) and not all(a.treatments for a in scenario.arms)
+    expected = attribute(scenario, "scr_auc", samples=2, seed=5, cv=0.3).to_dict()  # while the app computes
+    wait_done(page, timeout=120_000)
+    page.wait_for_selector("#mech-plot[data-ready='1']")
+
+    tables = page.locator("table.mech-table").all()
+    assert [t.get_attribute("data-arm") for t in tables] == list(expected)
+    for table in tables:
+        want = expected[table.get_attribute("data-arm")]
+        shares = {r.get_attribute("data-mechanism"): r for r in table.locator("tr.mech-share").all()}
+        assert set(shares) == set(want["shares"])
+        values = {m: json.loads(r.locator(".share").get_attribute("data-value")) for m, r in shares.items()}
+        total = json.loads(table.locator(".total").get_attribute("data-value"))
+        # efficiency: the shares shown add up to the total shown
+        assert abs(sum(values.values()) - total) <= 1e-9 * max(1.0, abs(total))
+        assert total == want["total"]
+        for m, row in shares.items():
+            assert values[m] == want["shares"][m]["value"]
+            assert json.loads(row.locator(".lo").get_attribute("data-value")) == want["shares"][m]["lo"]
+            assert json.loads(row.locator(".hi").get_attribute("data-value")) == want["shares"][m]["hi"]
+    # the chart draws the same shares
+    bars = page.evaluate("document.getElementById('mech-plot').data.map(t => [t.name, t.x, t.y])")
+    for name, x, y in bars:
+        assert dict(zip(x, y)) == {m: v["value"] for m, v in expected[name]["shares"].items()}
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
