@@ -1,4 +1,5 @@
-"""Figures of the mechanism analyses: Sobol' bars with CIs, Shapley waterfalls, Pareto fronts.
+"""Figures of the mechanism analyses: Sobol' bars with CIs, the convergence of the indices
+against N, Shapley waterfalls, Pareto fronts.
 
 Each function returns a :class:`matplotlib.figure.Figure` built with
 :func:`nephrosim.figures.subplots` (no pyplot state, the caller's backend untouched) and
@@ -15,7 +16,9 @@ import numpy as np
 from nephrosim.figures import subplots
 from nephrosim.io import atomic_path
 
-__all__ = ["pareto_plot", "save", "shapley_waterfall", "sobol_bars"]
+__all__ = ["convergence_plot", "pareto_plot", "save", "shapley_waterfall", "sobol_bars"]
+
+_LABELS = {"first": "first-order S1", "total": "total ST", "mu_star": "Morris μ*", "delta": "delta δ"}
 
 
 def save(fig, path: str | Path | None):
@@ -30,7 +33,7 @@ def sobol_bars(result, path: str | Path | None = None, top: int = 20):
     """Bar chart of the indices of a :class:`~nephrosim.analysis.sensitivity.SensitivityResult`
     (Sobol' S1 and ST, or Morris μ*), the ``top`` most influential parameters, with the
     bootstrap CIs as error bars. Parameters whose interval includes zero are drawn hatched."""
-    keys = ("first", "total") if result.method == "sobol" else ("mu_star",)
+    keys = {"sobol": ("first", "total"), "morris": ("mu_star",), "delta": ("delta",)}[result.method]
     names = result.ranking()[:top]
     idx = [result.names.index(n) for n in names]
     fig, ax = subplots(1, 1, figsize=(7.0, 0.35 * len(names) + 1.6))
@@ -40,7 +43,7 @@ def sobol_bars(result, path: str | Path | None = None, top: int = 20):
         value, lo, hi = (np.asarray(a)[idx] for a in result.indices[key])
         err = np.vstack([np.maximum(value - lo, 0), np.maximum(hi - value, 0)])
         bars = ax.barh(y + k * height - 0.4 + height / 2, value, height, xerr=err, capsize=2,
-                       label={"first": "first-order S1", "total": "total ST", "mu_star": "Morris μ*"}[key])
+                       label=_LABELS[key])
         for b, l_ in zip(bars, lo):
             if l_ <= 0:
                 b.set_hatch("//")
@@ -53,6 +56,45 @@ def sobol_bars(result, path: str | Path | None = None, top: int = 20):
     ax.set_xlabel(f"index of {where}; bars: {result.conf_level:.0%} bootstrap CI; hatched: CI includes 0")
     ax.legend(fontsize=8, loc="lower right")
     ax.grid(axis="x", alpha=0.3)
+    return save(fig, path)
+
+
+def _where(result) -> str:
+    c = result.context
+    unit = f" ({c['unit']})" if c.get("unit") else ""
+    return f"{c.get('readout', 'output')}{unit} at {c['at_h']:g} h, arm {c.get('arm')}" if "at_h" in c else "output"
+
+
+def convergence_plot(result, path: str | Path | None = None, top: int = 10):
+    """The indices against the sample size N (log₂ axis), one panel per index (S1 and ST,
+    μ*, or δ), one line per parameter (the ``top`` most influential), the bootstrap CI as a
+    band: from ``result.convergence`` (nested subsets N/8, N/4, N/2, N of one design, see
+    :mod:`nephrosim.analysis.sensitivity`). Converged indices flatten and their bands
+    narrow; a band still crossing 0 at N is not distinguishable from no effect."""
+    if not result.convergence:
+        raise ValueError("result has no convergence data; run the analysis with convergence=True")
+    keys = {"sobol": ("first", "total"), "morris": ("mu_star",), "delta": ("delta",)}[result.method]
+    names = result.ranking()[:top]
+    idx = [result.names.index(n) for n in names]
+    ns = np.array([n for n, _, _ in result.convergence], float)
+    fig, axes = subplots(1, len(keys), figsize=(5.2 * len(keys), 4.0), squeeze=False)
+    for ax, key in zip(axes[0], keys):
+        for j, (name, i) in enumerate(zip(names, idx)):
+            v = np.array([ind[key][0][i] for _, _, ind in result.convergence])
+            lo = np.array([ind[key][1][i] for _, _, ind in result.convergence])
+            hi = np.array([ind[key][2][i] for _, _, ind in result.convergence])
+            line, = ax.plot(ns, v, "o-", ms=3, lw=1.2, label=name)
+            ax.fill_between(ns, lo, hi, color=line.get_color(), alpha=0.15, lw=0)
+        ax.set_xscale("log", base=2)
+        ax.axhline(0, color="0.3", lw=0.8)
+        ax.set_xlabel("samples N" + (" (base samples)" if result.method == "sobol" else
+                                     " (trajectories)" if result.method == "morris" else " (rows)"))
+        ax.set_ylabel(_LABELS[key])
+        ax.grid(alpha=0.3)
+    axes[0][-1].legend(fontsize=7, loc="best")
+    fig.suptitle(f"convergence of the {result.method} indices of {_where(result)}; "
+                 f"bands: {result.conf_level:.0%} bootstrap CI", fontsize=10)
+    fig.tight_layout()
     return save(fig, path)
 
 

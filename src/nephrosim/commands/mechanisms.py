@@ -1,7 +1,7 @@
 """``nephrosim sensitivity`` and ``nephrosim attribute``: which parameters and which paracrine
 mechanisms a readout depends on.
 
-    nephrosim sensitivity SCENARIO --method sobol|morris --readout R --at T --arm A --samples N [--seed S] [--out DIR] [--plot f.png] [--json]
+    nephrosim sensitivity SCENARIO --method sobol|morris|delta --readout R --at T --arm A --samples N [--groups] [--seed S] [--out DIR] [--plot f.png] [--convergence-plot c.png] [--json]
     nephrosim attribute SCENARIO [--outcome scr_auc] [--arm A ...] [--samples K] [--seed S] [--out DIR] [--plot f.png] [--json]
     nephrosim optimize-protocol SPEC.yaml [--out DIR] [--trials N] [--plot front.png] [--json]
 
@@ -23,7 +23,7 @@ from nephrosim.errors import UserInputError
 _OPTION = {"readout": "--readout", "at": "--at", "samples": "--samples", "method": "--method",
            "parameters": "--parameter", "outcome": "--outcome", "arms": "--arm", "vehicle": "--arm",
            "seed": "--seed", "prior": "--prior", "cv": "--cv", "trials": "--trials", "out": "--out",
-           "search": "search"}
+           "search": "search", "groups": "--groups"}
 
 
 def _fail(message: str, code: int = 2):
@@ -52,12 +52,16 @@ def _echo_json(data) -> None:
 
 def sensitivity(
     scenario: Path = typer.Argument(..., help="scenario YAML or JSON"),
-    method: str = typer.Option("sobol", "--method", help="sobol (first-order and total indices) or morris (screening)"),
+    method: str = typer.Option("sobol", "--method", help="sobol (first-order and total indices), morris "
+                               "(screening) or delta (moment-independent)"),
     readout: str = typer.Option("serum_creatinine", "--readout", help="the readout analysed"),
     at: float = typer.Option(24.0, "--at", help="hours after the insult"),
     arm: Optional[str] = typer.Option(None, "--arm", help="the arm (default: the first)"),
     samples: int = typer.Option(64, "--samples", help="sobol: base samples, a power of 2 (samples·(D+2) "
-                                "simulations); morris: trajectories (samples·(D+1) simulations)"),
+                                "simulations); morris: trajectories (samples·(D+1) simulations); delta: "
+                                "Latin-hypercube rows (samples simulations, at least 64)"),
+    groups: bool = typer.Option(False, "--groups", help="sobol only: indices of the groups injury core, "
+                                "biodistribution, paracrine, host response (samples·(G+2) simulations)"),
     seed: int = typer.Option(0, "--seed", help="seed of the design and the bootstrap"),
     parameter: Optional[List[str]] = typer.Option(None, "--parameter", help="vary only this parameter (repeat "
                                                   "the option); default: every parameter ensembles vary"),
@@ -65,6 +69,9 @@ def sensitivity(
                                        "rerun the same command to continue an interrupted analysis"),
     plot: Optional[Path] = typer.Option(None, "--plot", help="write a bar chart of the indices with their CIs "
                                         "(png, svg, pdf)"),
+    convergence_plot: Optional[Path] = typer.Option(None, "--convergence-plot", help="write the indices against N "
+                                                    "(N/8, N/4, N/2, N: nested subsets of the design) with their "
+                                                    "CIs (png, svg, pdf)"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
 ):
     """Global sensitivity (SALib) of one readout of one arm at one time to the model's parameters."""
@@ -74,6 +81,8 @@ def sensitivity(
 
         if plot is not None:
             check_writable(plot)
+        if convergence_plot is not None:
+            check_writable(convergence_plot)
 
         if method not in METHODS:
             raise UserInputError(f"--method {method!r}: use one of {', '.join(METHODS)}")
@@ -83,25 +92,39 @@ def sensitivity(
                                  f"use {lower} or {lower * 2}")
         if method == "morris" and samples < 2:
             raise UserInputError(f"--samples {samples}: Morris needs at least 2 trajectories (10–50 is usual)")
+        if method == "delta" and samples < 64:
+            raise UserInputError(f"--samples {samples}: delta needs at least 64 rows (hundreds to thousands is usual)")
+        if groups and method != "sobol":
+            raise UserInputError(f"--groups: group sensitivity needs --method sobol, not {method}")
         result = scenario_sensitivity(scenario, readout=readout, at_h=at, arm=arm, method=method,
                                       samples=samples, seed=seed, parameters=parameter or None,
-                                      progress=True, out_dir=out)
+                                      progress=True, out_dir=out, groups=groups,
+                                      convergence=convergence_plot is not None)
         if plot is not None:
             from nephrosim.analysis.mechanism_plots import sobol_bars
 
             sobol_bars(result, plot)
+        if convergence_plot is not None:
+            from nephrosim.analysis.mechanism_plots import convergence_plot as draw_convergence
+
+            draw_convergence(result, convergence_plot)
     except _user_errors() as exc:
         _fail(_message(exc))
     if as_json:
         _echo_json(result.to_dict())
         return
     c = result.context
-    what = "Sobol' first-order and total indices" if result.method == "sobol" else "Morris μ* (screening)"
+    what = {"sobol": "Sobol' first-order and total indices", "morris": "Morris μ* (screening)",
+            "delta": "Delta moment-independent δ"}[result.method]
+    if result.groups:
+        what += " of the parameter groups"
     typer.echo(f"{what} of {c['readout']} ({c['unit']}) at {c['at_h']:g} h, arm {c['arm']}; "
-               f"{len(result.names)} parameters, {result.evaluations} simulations, "
+               f"{len(result.names)} {'groups' if result.groups else 'parameters'}, {result.evaluations} simulations, "
                f"{result.conf_level:.0%} bootstrap CIs")
     frame = result.to_frame().loc[result.ranking()]
     typer.echo(frame.to_string(float_format=lambda v: f"{v:.3g}"))
+    for g, members in result.groups.items():
+        typer.echo(f"group {g}: {', '.join(members)}")
     for w in result.warnings:
         typer.echo(f"warning: {w}")
 
