@@ -80,13 +80,23 @@ def test_build_simulate_plot_download_change_arm_compare(page):
     page.wait_for_function("document.getElementById('plot-bun').layout.xaxis.type === 'log'")
 
     # the CSV equals nephrosim's own result for the same scenario
-    expected = nephrosim.simulate(scenario_from_dict(CLEARANCE_SCENARIO)).to_frame()
+    api = nephrosim.simulate(scenario_from_dict(CLEARANCE_SCENARIO))
+    expected = api.to_frame()
     got = pd.read_csv(io.BytesIO(download(page, "#dl-csv")))
     assert list(got.columns) == list(expected.columns)
     assert got[["arm", "readout", "unit", "status"]].equals(expected[["arm", "readout", "unit", "status"]])
     np.testing.assert_allclose(got["time_h"], expected["time_h"])
     np.testing.assert_allclose(got["value"], expected["value"], rtol=1e-12)
     assert set(got.loc[got.readout == "serum_creatinine", "unit"]) == {"mg/dL"}
+    # the HTML report is nephrosim.report's report of the same result, but for the minute it was made
+    from nephrosim.report import render, simulate_report
+
+    def undated(html: str) -> str:
+        return re.sub(r"<dt>date</dt><dd>[^<]*</dd>", "", html)
+
+    report = download(page, "#dl-report").decode()
+    assert "data:image/png;base64," in report and "ui_clearance_drop" in report
+    assert undated(report) == undated(render(simulate_report(api, argv=["nephrosim", "app"])))
     # the scenario YAML it offers is the same scenario
     saved = yaml.safe_load(download(page, "#dl-yaml"))
     assert scenario_from_dict(saved).model_dump() == scenario_from_dict(CLEARANCE_SCENARIO).model_dump()

@@ -35,22 +35,22 @@ def test_virtual_trial_page_equals_run_trial(page, tmp_path):
     # examples/trials/act_aki.yaml as shipped (8,000 virtual patients) takes ~100 s; the test runs
     # the same design with a smaller virtual population and arms, uploaded as a user would
     design = yaml.safe_load(EXAMPLE.read_text())
-    design["virtual_patients"] = 400
+    design["virtual_patients"] = 250
     for arm in design["arms"]:
-        arm["n"] = 6
+        arm["n"] = 4
     small = tmp_path / "act_aki_small.yaml"
     small.write_text(yaml.safe_dump(design, sort_keys=False))
 
     page.goto("/trials")
     assert "act_aki.yaml" in page.locator("#trial-example option").all_inner_texts()
     page.set_input_files("#trial-file", str(small))
-    page.fill("#trial-replicates", "10")
+    page.fill("#trial-replicates", "6")
     page.fill("#trial-seed", "3")
     page.click("#trial-run")
     page.wait_for_url(re.compile(r"/runs/[0-9a-f]+$"))
     assert page.inner_text("#scenario-name") == "ACT-AKI (AC607) virtual replicate"
 
-    expected = run_trial(load_trial(small), replicates=10, seed=3).to_dict()  # while the app computes
+    expected = run_trial(load_trial(small), replicates=6, seed=3).to_dict()  # while the app computes
     wait_done(page, timeout=120_000)
     assert float(page.inner_text("#trial-power")) == expected["power"]
     hr = expected["hazard_ratio"]
@@ -82,14 +82,14 @@ def test_mechanisms_page_shares_sum_to_total_and_equal_attribute(page, tmp_path)
     from nephrosim.scenarios.schema import scenario_from_dict
 
     page.goto("/mechanisms")  # the builder's draft of a fresh session: its IRI example with an MSC arm
-    page.select_option("#mech-outcome", "scr_auc")
+    page.select_option("#mech-outcome", "scr_24h")
     page.fill("#mech-samples", "2")
     page.fill("#mech-seed", "5")
     page.click("#mech-run")
     page.wait_for_url(re.compile(r"/runs/[0-9a-f]+$"))
     scenario = scenario_from_dict(yaml.safe_load(download(page, "#dl-yaml")))  # what the app runs
     assert any(a.treatments for a in scenario.arms) and not all(a.treatments for a in scenario.arms)
-    expected = attribute(scenario, "scr_auc", samples=2, seed=5, cv=0.3).to_dict()  # while the app computes
+    expected = attribute(scenario, "scr_24h", samples=2, seed=5, cv=0.3).to_dict()  # while the app computes
     wait_done(page, timeout=120_000)
     page.wait_for_selector("#mech-plot[data-ready='1']")
 

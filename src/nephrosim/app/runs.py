@@ -77,7 +77,7 @@ class RunManager:
         # a fork server: runs start from a clean process that imported nephrosim once, not from a
         # copy of the threaded web server
         self._ctx = multiprocessing.get_context("forkserver")
-        self._ctx.set_forkserver_preload(["nephrosim.app.worker"])
+        self._ctx.set_forkserver_preload(["nephrosim.app.worker", "nephrosim.app.preload"])
 
     def warm_up(self) -> None:
         """Start the fork server now (it imports the model code once, ~3 s), not at the first run."""

@@ -270,6 +270,11 @@ def create_app(max_workers: int = 2, warm_up: bool = True) -> Starlette:
             return _attachment(sbml, f"{stem}_{_safe_name(arm)}.xml", "application/sbml+xml")
         if run.payload is None:
             return PlainTextResponse(f"run {run.id} has no results yet (state: {run.state})", 409)
+        if what == "report.html" and "result" in run.payload:
+            from starlette.concurrency import run_in_threadpool
+
+            html = await run_in_threadpool(_simulate_report_html, run)
+            return _attachment(html, f"{stem}_report.html", "text/html")
         frames = {"results": run.payload["frame"], "efficacy": run.payload.get("efficacy"),
                   "risk": run.payload.get("risk"), "bands": run.payload.get("bands")}
         name, _, ext = what.partition(".")
@@ -494,6 +499,25 @@ def _study_download(run, what: str, stem: str) -> Response:
         return _attachment(neutralise_formulas(run.payload["frame"]).to_csv(index=False), f"{stem}_mechanisms.csv",
                            "text/csv")
     return PlainTextResponse(f"no download {what!r} for this run", 404)
+
+
+#: The report's "command line": what made the run.
+REPORT_ARGV = ("nephrosim", "app")
+_REPORT_LOCK = threading.Lock()  # matplotlib's pyplot state is not thread-safe
+
+
+def _simulate_report_html(run) -> str:
+    """The self-contained HTML report of ``nephrosim simulate --report`` for a run's result."""
+    from nephrosim.engine.simulator import TrajectoryStatus
+    from nephrosim.report import render, simulate_report
+    from nephrosim.run.simulation import SimulationResult
+    from nephrosim.scenarios.schema import scenario_from_dict
+
+    parts = run.payload["result"]
+    result = SimulationResult(scenario_from_dict(run.scenario), parts["times_h"], parts["values"], parts["units"],
+                              {arm: TrajectoryStatus(code, text) for arm, (code, text) in run.payload["statuses"].items()})
+    with _REPORT_LOCK:
+        return render(simulate_report(result, argv=REPORT_ARGV))
 
 
 def _mechanism_table(run) -> dict:

@@ -180,6 +180,8 @@ def execute(kind: str, scenario_data: dict, report, options: dict | None = None)
     payload = {
         "frame": result.to_frame(),
         "statuses": {arm: (s.code, s.message) for arm, s in result.statuses.items()},
+        # for the HTML report, drawn on request (the result itself does not pickle: its scenario is rebuilt)
+        "result": {"times_h": result.times_h, "values": dict(result.values), "units": dict(result.units)},
     }
     if kind == "compare":
         report(total - 1, total, "efficacy and risk tables (every arm again, on a dense time grid)")
