@@ -9,6 +9,10 @@ Pages
     this browser session's runs: progress, cancel, the interactive plot (arms overlaid, linear
     or log time), the compare tables, and downloads (CSV, Parquet, SBML of each arm, the
     scenario YAML).
+``/mechanisms``
+    Shapley attribution of the builder's scenario to the paracrine mechanisms (``attribute``).
+``/trials``
+    a virtual trial of an example or uploaded design (``nephrosim.trials.run_trial``).
 ``/parameters``
     the parameter table with units, ranges and provenance.
 
