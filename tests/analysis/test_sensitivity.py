@@ -196,13 +196,13 @@ def test_convergence_plot_and_delta_command(tmp_path):
     runner = CliRunner()
     args = ["sensitivity", CLEARANCE, "--readout", "serum_creatinine", "--at", "24", "--arm", "vehicle"]
     done = runner.invoke(_app(), [*args, "--parameter", "gfr_ml_min_per_kg", "--method", "delta", "--samples", "64",
-                                  "--json", "--convergence-plot", str(tmp_path / "d.png")])
+                                  "--json", "--convergence-plot", str(tmp_path / "d.png"), "--plot", str(tmp_path / "b.png")])
     assert done.exit_code == 0, done.output
     data = json.loads(done.stdout)
     assert data["method"] == "delta" and data["evaluations"] == 64
     assert data["parameters"]["gfr_ml_min_per_kg"]["delta"]["lo"] > 0.3  # SCr at 24 h is set by GFR
     assert [c["samples"] for c in data["convergence"]] == [64]  # N/8 .. N/2 are below the 64-row minimum
-    assert (tmp_path / "d.png").is_file()
+    assert (tmp_path / "d.png").is_file() and (tmp_path / "b.png").is_file()
     for bad in (["--method", "morris", "--samples", "4", "--groups"], ["--method", "delta", "--samples", "32"]):
         done = runner.invoke(_app(), [*args, *bad])
         assert done.exit_code == 2 and bad[-1] in done.output, done.output
