@@ -128,7 +128,8 @@ def test_delta_ranks_ishigami_inputs_x2_then_x1_above_x3():
     assert result.ranking() == ["x2", "x1", "x3", "dummy"]
     value, lo, hi = result.indices["delta"]
     assert hi[0] < lo[1]  # x2 above x1 beyond the bootstrap CIs (x1 and x3 by the estimate: their
-    # CIs still overlap at N = 2048, 0.202 ± 0.016 and 0.181 ± 0.013)
+    # CIs still overlap at N = 2048, 0.202 ± 0.016 and 0.181 ± 0.013; the order held for seeds 1–4
+    # at N = 2048, but not for every seed at N = 1024)
     assert lo[2] > hi[3]  # x3 matters for the distribution although its S1 is 0
     with pytest.raises(UserInputError, match="at least 64"):
         delta(lambda X: X[:, 0], ISHIGAMI, 32)
