@@ -45,4 +45,8 @@ def test_states_stay_non_negative_under_perturbation(tmp_path):
     s = ensemble("examples/mouse_clearance_drop.yaml", 200, tmp_path / "e.parquet", cv=0.5, seed=11, chunk_size=50)
     assert s.status_counts.get("negative_state", 0) == 0
     assert s.failure_fraction <= 0.001
-    assert (pd.read_parquet(s.path)["value"] >= 0).all()
+    # readouts are non-negative up to round-off on their own scale (the engine's rule for
+    # states, nephrosim.engine.simulator): a 10^5-cell compartment that emptied may read -1e-8
+    frame = pd.read_parquet(s.path)
+    for readout, values in frame.groupby("readout")["value"]:
+        assert values.min() >= -1e-6 * values.abs().max(), (readout, values.min())

@@ -141,7 +141,7 @@ def test_ensemble_counts_recovered_trajectories_apart(tmp_path, monkeypatch):
 
     real = engine.integrate_with_retry
 
-    def first_attempt_fails(rr, options, integrate):  # the first attempt of every trajectory fails
+    def first_attempt_fails(rr, options, integrate, *scales):  # the first attempt of every trajectory fails
         attempts = iter(range(10))
 
         def flaky():
@@ -149,7 +149,7 @@ def test_ensemble_counts_recovered_trajectories_apart(tmp_path, monkeypatch):
                 raise RuntimeError("CVODE Error: CV_CONV_FAILURE: test")
             return integrate()
 
-        return real(rr, options, flaky)
+        return real(rr, options, flaky, *scales)
 
     monkeypatch.setattr(engine, "integrate_with_retry", first_attempt_fails)
     sc = {"species": "mouse", "injury": {"model": "clearance_change", "fraction": 0.5}, "readouts": ["serum_creatinine"],

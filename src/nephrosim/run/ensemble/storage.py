@@ -67,7 +67,13 @@ def open_parts(out: Path, request: dict) -> Iterator[Path]:
     _check_manifest(parts, digest)
     with _locked(parts, out):
         _remove_stale_temporaries(parts, out)
-        yield parts
+        try:
+            yield parts
+        except BaseException:
+            # an interrupt (Ctrl-C, SIGTERM) can land between a temporary file's creation and
+            # the cleanup that guards it; the lock is still ours, so sweep before releasing it
+            _remove_stale_temporaries(parts, out)
+            raise
 
 
 def _create(parts: Path, digest: str, request: dict) -> None:
