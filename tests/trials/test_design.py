@@ -39,6 +39,14 @@ def test_bad_designs_name_the_field(data, words):
         assert w in str(err.value)
 
 
+def test_a_written_out_design_loads_again():
+    """Every field written out (as the web app saves a design) reads back as the same design;
+    the treatment's default time_h = 0 was refused as 'the dose time goes in timing'."""
+    d = load_trial(ROOT / "examples/trials/act_aki.yaml")
+    again = trial_from_dict(d.model_dump(mode="json"), "dumped.yaml")
+    assert again == d
+
+
 def test_cli_reports_a_bad_design_on_one_line(app, tmp_path):
     p = tmp_path / "bad.yaml"
     p.write_text(yaml.safe_dump({"arms": [{"name": "placebo", "n": 20}]}))

@@ -82,7 +82,8 @@ class TrialArm(StrictModel):
 
     @model_validator(mode="after")
     def _time_in_timing(self):
-        if self.treatment is not None and "time_h" in self.treatment.model_fields_set:
+        # a written-out design (model_dump) carries the default time_h = 0: that is not a dose time
+        if self.treatment is not None and "time_h" in self.treatment.model_fields_set and self.treatment.time_h != 0:
             raise ValueError(f"arm {self.name!r}: the dose time goes in `timing` (relative_to, delay_h), "
                              "not in treatment.time_h; remove treatment.time_h")
         if self.treatment is not None and self.treatment.repeat_count > 1:
