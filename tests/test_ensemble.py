@@ -123,3 +123,23 @@ def test_bad_prior_file_names_the_line(tmp_path):
         ensemble(SCENARIO, 10, tmp_path / "p.parquet", prior=prior)
     assert "line 2, name: 'not_a_param'" in str(info.value) and "line 3, distribution" in str(info.value)
     assert not (tmp_path / "p.parquet.parts").exists()
+
+
+def test_mixed_priors_draw_without_overflow_warnings():
+    """A uniform prior with a large upper bound beside a log-normal one printed 'overflow
+    encountered in exp' in every run (np.where evaluated exp(upper · z)); the draws themselves
+    must stay the documented ones."""
+    import warnings
+
+    import numpy as np
+
+    from nephrosim.run.ensemble.priors import Prior, draw
+
+    priors = [Prior("x", "lognormal", 2.0, 0.3), Prior("y", "uniform", 1.0, 5e8)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rows = draw(priors, 3, 4, seed=11)
+    rng = np.random.default_rng([11, 3])
+    z, u = rng.standard_normal(2), rng.random(2)
+    assert rows[0, 0] == 2.0 * np.exp(0.3 * z[0])
+    assert rows[0, 1] == 1.0 + u[1] * (5e8 - 1.0)

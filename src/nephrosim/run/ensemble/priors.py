@@ -183,11 +183,14 @@ def draw(priors: list[Prior], start: int, stop: int, seed: int) -> np.ndarray:
     upper = np.array([np.nan if p.upper is None else p.upper for p in priors])
     logn, logu = kind == "lognormal", kind == "loguniform"
     safe_a, safe_b = np.where(logu, a, 1.0), np.where(logu, b, 1.0)
+    # np.where evaluates every branch: the log-SD of non-lognormal rows is 0, not their upper
+    # bound (exp(5e8 · z) overflowed and printed a RuntimeWarning in every run that mixed kinds)
+    log_sd = np.where(logn, b, 0.0)
     rows = np.empty((stop - start, len(priors)))
     for k, i in enumerate(range(start, stop)):
         rng = np.random.default_rng([seed, i])
         z, u = rng.standard_normal(len(priors)), rng.random(len(priors))
-        rows[k] = np.where(logn, a * np.exp(b * z),
+        rows[k] = np.where(logn, a * np.exp(log_sd * z),
                            np.where(logu, np.exp(np.log(safe_a) + u * (np.log(safe_b) - np.log(safe_a))),
                                     a + u * (b - a)))
     rows = np.where(np.isnan(lower), rows, np.maximum(rows, lower))
