@@ -22,6 +22,17 @@ Rule (also written into the file):
 
 The same seed and the same evidence give the same file (the date aside); the file records the
 seed, the date, the rule, a digest of the candidate list and what was excluded, and why.
+
+Amendments (``--amend``, ``--materialise``). The draw above is made once; re-running it on a grown
+evidence base would redraw the old studies, so the script refuses to overwrite an existing registry.
+Evidence curated *after* the draw is split by an amendment, written **before** that evidence
+exists: it records every publication key already registered and a rule that decides, for any
+later publication key alone, whether it is held out — ``u(key) = int(sha256("seed:key")[:13], 16) /
+16**13``, held out iff ``u < fraction`` (one fraction for publications with a treated arm, one for
+untreated time courses). The rule depends on nothing a curator or a fit can choose, so the split of
+studies not yet curated is fixed in advance. ``--materialise`` lists, under each amendment, the
+study ids the rule holds out (and keeps in-sample) in the evidence as it is now;
+``tests/calibration/test_held_out.py`` fails when that list is out of date.
 """
 
 from __future__ import annotations
@@ -145,28 +156,110 @@ RULE = ("units: publications with >=1 numeric evidence row (mean and time), entr
         "injury x product stratum (numpy default_rng(seed))")
 
 
+AMENDMENT_RULE = ("publications with >=1 numeric evidence row whose key is not in `registered` (curated after "
+                  "this amendment was written): held out iff u(key) < fraction_treated (a publication with a treated "
+                  "or comparator arm) or u(key) < fraction_untreated (untreated time courses), where u(key) = "
+                  "int(sha256(f'{seed}:{key}').hexdigest()[:13], 16) / 16**13")
+
+
+def hash_draw(seed: int, key: str) -> float:
+    """The amendment's uniform draw for one publication key: a function of the seed and the key alone."""
+    return int(hashlib.sha256(f"{seed}:{key}".encode()).hexdigest()[:13], 16) / 16 ** 13
+
+
+def _publication_info(records, key, sids):
+    rows = records[records["study_id"].isin(sids)]
+    treated = sorted({p for p, role in zip(rows["product"], rows["role"])
+                      if role in ("treated", "comparator") and isinstance(p, str) and p not in ("none", "")})
+    return {"key": key, "study_ids": sids, "injury": str(rows["injury"].iloc[0]),
+            "product": "+".join(treated) if treated else "none",
+            "species": ",".join(sorted({str(s) for s in rows["species"]}))}
+
+
+def materialise(records, amendment: dict, earlier_keys=frozenset()) -> dict:
+    """The amendment's held-out and in-sample lists on ``records`` (publications new since it was written)."""
+    pubs, _ = publications(records)
+    known = set(amendment["registered"]) | set(earlier_keys)
+    held, kept = [], []
+    for key in sorted(k for k in pubs if k not in known):
+        info = _publication_info(records, key, pubs[key])
+        fraction = amendment["fraction_treated"] if info["product"] != "none" else amendment["fraction_untreated"]
+        (held if hash_draw(amendment["seed"], key) < fraction else kept).append(info)
+    return {**amendment, "held_out": held, "in_sample": kept}
+
+
+def _shipped_records():
+    from nephrosim.evidence import EvidenceStore
+
+    with tempfile.TemporaryDirectory() as tmp:  # the shipped evidence, never the user's own store
+        return EvidenceStore(Path(tmp) / "evidence.duckdb").ensure().records()
+
+
+def _write(path: Path, doc: dict) -> None:
+    from nephrosim.io import write_text_atomic
+
+    header = ("# Pre-registered held-out studies (written by scripts/select_held_out.py; do not edit by hand).\n"
+              "# The calibration refuses any study listed here (nephrosim.calibration.held_out);\n"
+              "# `nephrosim validate --held-out` scores the model on them.\n")
+    write_text_atomic(path, header + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=110))
+
+
+def amend(path: Path, seed: int, fraction_treated: float, fraction_untreated: float, date: str) -> dict:
+    """Append an amendment to the registry at ``path``: every publication known now is registered."""
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    pubs, _ = publications(_shipped_records())
+    amendment = {"date": date, "seed": seed, "fraction_treated": fraction_treated,
+                 "fraction_untreated": fraction_untreated, "rule": AMENDMENT_RULE,
+                 "registered": sorted(pubs), "held_out": [], "in_sample": []}
+    doc.setdefault("amendments", []).append(amendment)
+    _write(path, doc)
+    return amendment
+
+
+def materialise_file(path: Path) -> dict:
+    """Refresh every amendment's lists in the registry at ``path`` from the shipped evidence."""
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    records = _shipped_records()
+    earlier: set = set()
+    out = []
+    for amendment in doc.get("amendments") or ():
+        out.append(materialise(records, amendment, earlier))
+        earlier |= set(amendment["registered"]) | {s["key"] for s in out[-1]["held_out"] + out[-1]["in_sample"]}
+    doc["amendments"] = out
+    _write(path, doc)
+    return doc
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seed", type=int, default=DEFAULT_SEED)
     ap.add_argument("--fraction", type=float, default=0.2)
     ap.add_argument("-o", "--output", type=Path, default=ROOT / "validation" / "held_out.yaml")
     ap.add_argument("--date", default=None, help="date to record (default: today, UTC)")
+    ap.add_argument("--amend", action="store_true", help="append an amendment for evidence curated from now on")
+    ap.add_argument("--fraction-treated", type=float, default=0.5, help="amendment: share of new treated publications")
+    ap.add_argument("--materialise", action="store_true", help="refresh the amendments' lists from the evidence")
+    ap.add_argument("--force", action="store_true", help="redraw an existing registry (never after a fit used it)")
     args = ap.parse_args(argv)
-    from nephrosim.evidence import EvidenceStore
-
-    with tempfile.TemporaryDirectory() as tmp:  # the shipped evidence, never the user's own store
-        records = EvidenceStore(Path(tmp) / "evidence.duckdb").ensure().records()
+    date = args.date or datetime.datetime.now(datetime.timezone.utc).date().isoformat()
+    if args.amend:
+        a = amend(args.output, args.seed, args.fraction_treated, args.fraction, date)
+        print(f"amendment registered {len(a['registered'])} known publications -> {args.output}")
+        return 0
+    if args.materialise:
+        doc = materialise_file(args.output)
+        for a in doc.get("amendments") or ():
+            print(f"amendment {a['date']}: {len(a['held_out'])} held out, {len(a['in_sample'])} in-sample")
+        return 0
+    if args.output.exists() and not args.force:
+        raise SystemExit(f"{args.output} exists: the draw is made once (use --amend for new evidence, --materialise "
+                         "to refresh amendments, or --force to redraw before any fit has used it)")
+    records = _shipped_records()
     result = select(records, args.seed, args.fraction)
-    doc = {"seed": args.seed, "fraction": args.fraction,
-           "date": args.date or datetime.datetime.now(datetime.timezone.utc).date().isoformat(),
+    doc = {"seed": args.seed, "fraction": args.fraction, "date": date,
            "rule": RULE, "script": "scripts/select_held_out.py", **result}
-    from nephrosim.io import write_text_atomic
-
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    header = ("# Pre-registered held-out studies (written by scripts/select_held_out.py; do not edit by hand).\n"
-              "# The calibration refuses any study listed here (nephrosim.calibration.held_out);\n"
-              "# `nephrosim validate --held-out` scores the model on them.\n")
-    write_text_atomic(args.output, header + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=110))
+    _write(args.output, doc)
     print(f"held out {result['n_held_out']} of {result['n_publications']} publications "
           f"({result['n_eligible']} eligible) -> {args.output}")
     return 0

@@ -4,6 +4,10 @@
 script ``scripts/select_held_out.py``: it holds the seed, the date, the selection rule and the
 list of held-out publications with every evidence ``study_id`` each one has in the store (one
 publication can be curated twice, e.g. ``Ashour 2016`` and ``PMC5009659_2016_StemCellResTher``).
+Evidence curated after that draw is split by the file's ``amendments``: each was written before
+the evidence it splits existed, and decides by a seeded hash of the publication key alone (see
+the script); their held-out publications join :attr:`HeldOutRegistry.studies` and the rest join
+:attr:`HeldOutRegistry.in_sample` (available to fits, scored apart).
 
 :func:`check_not_held_out` is called by the code that builds a calibration problem
 (:class:`~nephrosim.calibration.problem.CalibrationProblem`): a study that reads a held-out
@@ -98,13 +102,17 @@ def load_held_out(path: str | Path | None = None) -> HeldOutRegistry | None:
                                      f"or point ${HELD_OUT_ENV} at the file")
     data = read_mapping(path, "held-out registry", CalibrationConfigError)
     try:
-        def entries(key):
+        def entries(key, section=data):
             return tuple(HeldOutStudy(key=str(s["key"]), study_ids=tuple(str(i) for i in s["study_ids"]),
                                       injury=str(s["injury"]), product=str(s["product"]), species=str(s["species"]))
-                         for s in data.get(key) or ())
+                         for s in section.get(key) or ())
 
+        held, kept = entries("held_out"), entries("excluded_as_seen")
+        for amendment in data.get("amendments") or ():  # evidence curated after the draw, split by a prior rule
+            held += entries("held_out", amendment)
+            kept += entries("in_sample", amendment)
         return HeldOutRegistry(path=str(path), seed=int(data["seed"]), date=str(data["date"]), rule=str(data["rule"]),
-                               studies=entries("held_out"), in_sample=entries("excluded_as_seen"))
+                               studies=held, in_sample=kept)
     except (KeyError, TypeError, ValueError) as exc:
         raise CalibrationConfigError(f"{path}: malformed held-out registry ({type(exc).__name__}: {exc}); regenerate "
                                      "it with scripts/select_held_out.py") from None
