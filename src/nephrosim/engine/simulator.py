@@ -55,6 +55,13 @@ class SolverOptions(StrictModel):
     #: many patients per call: :mod:`nephrosim.engine.batch`)
     engine: Literal["roadrunner", "batch"] = "roadrunner"
     # --- end engine backend ---
+    # --- batch engine threads (issue 15; engine/batch) ---
+    #: threads one batch-engine call solves patients on (OpenMP, one patient per thread at a
+    #: time; results are bit-identical for any number); None: every core this process may use
+    #: (``os.sched_getaffinity``); 1: serial. libRoadRunner ignores it. Forked ensemble workers
+    #: always use 1 (libgomp is not fork-safe).
+    threads: int | None = Field(None, ge=1, le=1024, description="batch engine: threads per call (None: all usable cores)")
+    # --- end batch engine threads ---
 
 
 @dataclass(frozen=True)

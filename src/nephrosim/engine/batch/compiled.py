@@ -6,6 +6,12 @@ library and its metadata are written to temporary files and renamed into place
 (atomic on POSIX), so two processes compiling the same model at once both end with a
 complete library. Cache: ``platformdirs.user_cache_dir("nephrosim")/batch`` or
 ``$NEPHROSIM_BATCH_CACHE``.
+
+Libraries are built with OpenMP (``-fopenmp``) so that one call solves patients on
+several threads (:class:`~nephrosim.engine.batch.BatchSimulator`'s ``threads``). A
+compiler that cannot build OpenMP code is an error that says so; single-threaded
+libraries are built only when asked for with ``NEPHROSIM_BATCH_OPENMP=0`` (then
+``threads`` must be 1), never as a silent fallback.
 """
 
 from __future__ import annotations
@@ -19,10 +25,28 @@ from dataclasses import dataclass
 from pathlib import Path
 
 #: bump when the generated code or the solver template changes meaning
-CODEGEN_VERSION = "rodas4-1"
+CODEGEN_VERSION = "rodas4-2-openmp"
 CC = os.environ.get("CC", "gcc")
 #: -march=native: the library is built for this machine's CPU (its model is part of the cache key)
 CFLAGS = ("-O3", "-march=native", "-fPIC", "-shared", "-fno-math-errno")
+#: set to ``0`` to build single-threaded libraries (for a compiler without OpenMP)
+OPENMP_ENV = "NEPHROSIM_BATCH_OPENMP"
+
+
+def openmp_enabled() -> bool:
+    """Whether libraries are built with OpenMP: yes unless ``$NEPHROSIM_BATCH_OPENMP`` is ``0``."""
+    value = os.environ.get(OPENMP_ENV, "1").strip()
+    if value not in ("0", "1"):
+        from nephrosim.errors import UserInputError
+
+        raise UserInputError(f"${OPENMP_ENV}={value!r}: use 1 (build with OpenMP, the default) or 0 (single-threaded "
+                             "libraries, threads = 1)")
+    return value == "1"
+
+
+def cflags() -> tuple[str, ...]:
+    """The compiler flags: :data:`CFLAGS`, plus ``-fopenmp`` unless OpenMP is switched off."""
+    return CFLAGS + (("-fopenmp",) if openmp_enabled() else ())
 
 
 def _cpu() -> str:
@@ -51,6 +75,8 @@ class CompiledModel:
     parameter_values: tuple[float, ...]
     rules: tuple[str, ...]
     info: dict
+    #: threads the library's OpenMP runtime offers (``omp_get_max_threads``); 0: built without OpenMP
+    openmp_threads: int = 0
 
 
 def cache_dir() -> Path:
@@ -87,7 +113,7 @@ def _generator_digest() -> str:
 
 def model_key(sbml: str) -> str:
     h = hashlib.sha256()
-    for part in (CODEGEN_VERSION, _generator_digest(), CC, " ".join(CFLAGS), _cpu(), sbml):
+    for part in (CODEGEN_VERSION, _generator_digest(), CC, " ".join(cflags()), _cpu(), sbml):
         h.update(part.encode())
         h.update(b"\0")
     return h.hexdigest()[:24]
@@ -111,7 +137,7 @@ def load(sbml: str) -> CompiledModel:
     ffi.cdef(CDEF)
     lib = ffi.dlopen(str(lib_path))
     model = CompiledModel(key, lib, ffi, tuple(meta["species"]), tuple(meta["parameters"]),
-                          tuple(meta["parameter_values"]), tuple(meta["rules"]), meta["info"])
+                          tuple(meta["parameter_values"]), tuple(meta["rules"]), meta["info"], int(lib.nb_openmp()))
     _LOADED[key] = model
     return model
 
@@ -127,14 +153,17 @@ def _build(sbml: str, folder: Path, lib_path: Path, meta_path: Path) -> None:
         src = Path(tmp) / "model.c"
         src.write_text(gen.source)
         so = Path(tmp) / "model.so"
+        flags = cflags()
         try:
-            proc = subprocess.run([CC, *CFLAGS, "-o", str(so), str(src), "-lm"], capture_output=True, text=True)
+            proc = subprocess.run([CC, *flags, "-o", str(so), str(src), "-lm"], capture_output=True, text=True)
         except FileNotFoundError:
             from nephrosim.errors import UserInputError
 
             raise UserInputError(f"engine: batch needs a C compiler and {CC!r} was not found; install gcc (or set "
                                  "$CC to one), or use engine: roadrunner") from None
         if proc.returncode != 0:
+            if "-fopenmp" in flags:
+                _check_openmp(Path(tmp))
             raise RuntimeError(f"compiling the batch model failed ({CC}): {proc.stderr[-2000:]}")
         meta = {"species": model.species, "parameters": model.parameters,
                 "parameter_values": model.parameter_values, "rules": [r for r, _ in model.rules],
@@ -142,3 +171,17 @@ def _build(sbml: str, folder: Path, lib_path: Path, meta_path: Path) -> None:
                          "source_bytes": len(gen.source)}}
         _atomic_write(meta_path, json.dumps(meta).encode())
         _atomic_write(lib_path, so.read_bytes())
+
+
+def _check_openmp(folder: Path) -> None:
+    """Raise a clear error if the compiler cannot build OpenMP code (called after a failed build)."""
+    probe = folder / "openmp_probe.c"
+    probe.write_text("#include <omp.h>\nint nb_probe(void) { return omp_get_max_threads(); }\n")
+    proc = subprocess.run([CC, *cflags(), "-o", str(folder / "probe.so"), str(probe)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        from nephrosim.errors import UserInputError
+
+        raise UserInputError(
+            f"engine: batch builds its models with OpenMP (-fopenmp) and the C compiler {CC!r} cannot build OpenMP "
+            f"code ({proc.stderr.strip()[-500:]}) — install gcc with libgomp (Debian: apt install gcc), or set $CC to a "
+            f"compiler with OpenMP, or set {OPENMP_ENV}=0 to build single-threaded libraries (threads = 1)")

@@ -6,10 +6,19 @@ differs is the integrator — Rodas4 with an exact sparse Jacobian instead of CV
 a dense difference-quotient one — and hence the retry policy: a patient whose integration
 fails is rerun once at 100× tighter tolerances (there is no Adams fallback); success then
 is ``ok_recovered`` with the first failure in the message.
+
+Threads: one call solves its patients on ``options.threads`` OpenMP threads (default: every
+core this process may use, ``os.sched_getaffinity``), one patient per thread at a time,
+each thread with its own work space. Patients share nothing, so values, statuses and step
+counts are bit-identical for any number of threads. ``threads = 1`` never enters OpenMP:
+libgomp hangs in a ``fork()``ed child whose parent had used OpenMP threads, so forked
+ensemble workers run with ``threads = 1`` (:mod:`nephrosim.run.ensemble.executors`).
 """
 
 from __future__ import annotations
 
+import logging
+import os
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -19,6 +28,9 @@ from nephrosim.engine.simulator import (
     NEGATIVE_STATE, NON_FINITE, OK, OK_RECOVERED, SOLVER_FAILURE, SolverOptions, TrajectoryStatus,
     UnknownParameterError)
 from nephrosim.errors import UserInputError
+
+_log = logging.getLogger(__name__)
+_OK = TrajectoryStatus(OK)
 
 #: tolerance factors tried in order for a patient that failed (the batch engine's retry policy)
 BATCH_RETRY_FACTORS: tuple[float, ...] = (1.0, 0.01)
@@ -44,6 +56,10 @@ class BatchSimulator:
     state_scales : state id → typical magnitude: that state is solved to ``atol × scale`` and is
         negative only below ``−(negative_tolerance × scale)`` (and round-off relative to its peak),
         as in the reference simulator.
+
+    Attributes
+    ----------
+    threads : the number of threads each call uses (``options.threads``, or every usable core).
     """
 
     def __init__(self, sbml: str, outputs: Sequence[str], options: SolverOptions = SolverOptions(),
@@ -76,6 +92,18 @@ class BatchSimulator:
         if unknown:
             raise ValueError(f"state_scales names states the model does not have: {unknown}")
         self._scales = np.array([float(scales.get(s, 1.0)) for s in self.state_ids])
+        self.threads = self._threads(options.threads)
+
+    def _threads(self, asked: int | None) -> int:
+        """``asked``, or every core this process may use; 1 when the library has no OpenMP."""
+        if self._model.openmp_threads == 0:  # built with NEPHROSIM_BATCH_OPENMP=0, on request only
+            if asked is not None and asked > 1:
+                raise UserInputError(
+                    f"solver.threads={asked}: this batch library was built without OpenMP "
+                    "(NEPHROSIM_BATCH_OPENMP=0); set threads to 1, or unset NEPHROSIM_BATCH_OPENMP to build with OpenMP")
+            _log.info("batch engine: library built without OpenMP (NEPHROSIM_BATCH_OPENMP=0); solving on 1 thread")
+            return 1
+        return asked if asked is not None else usable_cores()
 
     def parameter_ids(self) -> tuple[str, ...]:
         return self._model.parameters
@@ -124,7 +152,7 @@ class BatchSimulator:
             return result, [TrajectoryStatus(SOLVER_FAILURE, msg)] * n
         P = self.parameter_matrix(names, values)
         model_times = np.ascontiguousarray(times - self.start_time)
-        statuses: list[TrajectoryStatus | None] = [None] * n
+        statuses: list[TrajectoryStatus] = [_OK] * n  # ok unless a retry or a check says otherwise
         todo = np.arange(n)
         first: dict[int, str] = {}
         states = None
@@ -135,12 +163,12 @@ class BatchSimulator:
             ok = code == 0
             result[todo[ok]] = out[ok]
             states[todo[ok]] = st[ok]
-            for j, m in enumerate(todo):
-                if not ok[j]:
-                    why = f"{_FAILURES[int(code[j])]} (at t = {fail_t[j] + self.start_time:.6g} h)"
-                    first.setdefault(int(m), why)
-                    last = why
-                elif attempt > 0:
+            for j in np.flatnonzero(~ok):  # failures only: rare
+                why = f"{_FAILURES[int(code[j])]} (at t = {fail_t[j] + self.start_time:.6g} h)"
+                first.setdefault(int(todo[j]), why)
+                last = why
+            if attempt > 0:
+                for m in todo[ok]:
                     statuses[m] = TrajectoryStatus(
                         OK_RECOVERED, f"recovered with Rodas4 at {factor:g}× the tolerances after: {first[int(m)]}")
             todo = todo[~ok]
@@ -150,7 +178,7 @@ class BatchSimulator:
             statuses[m] = TrajectoryStatus(
                 SOLVER_FAILURE, f"{first[int(m)]}; retries ({len(BATCH_RETRY_FACTORS) - 1}) failed too, the last "
                 f"with: {last}")
-        return result, [self._check(result[m], states[m], statuses[m]) for m in range(n)]
+        return result, self._check(result, states, statuses)
 
     def _solve(self, P: np.ndarray, model_times: np.ndarray, factor: float):
         m, ffi, lib = self._model, self._model.ffi, self._model.library
@@ -161,6 +189,7 @@ class BatchSimulator:
         code = np.zeros(n, dtype=np.intc)
         fail_t = np.zeros(n)
         steps = np.zeros((n, 2), dtype=np.int64 if ffi.sizeof("long") == 8 else np.int32)
+        team = ffi.new("int *")
 
         def ptr(a, ctype="double *"):
             return ffi.cast(ctype, ffi.from_buffer(a))
@@ -169,25 +198,40 @@ class BatchSimulator:
         rc = lib.nb_solve(n, ptr(P), T, ptr(model_times), self.options.rtol * factor, ptr(atol),
                           self.options.max_steps, O, ptr(self._kind, "int *"), ptr(self._idx, "int *"),
                           int(self._every_time), ptr(out), ptr(states), ptr(code, "int *"), ptr(fail_t),
-                          ptr(steps, "long *"))
+                          ptr(steps, "long *"), self.threads, team)
+        if rc == -2:
+            raise RuntimeError(f"the batch library was built without OpenMP and was asked for {self.threads} threads")
         if rc != 0:
             raise MemoryError("the batch solver could not allocate its work space")
         self.last_steps = steps  # (accepted, rejected) steps per patient of the last call
+        self.last_team = int(team[0])  # threads that ran the last call (1: serial, no OpenMP)
         return out, states, code, fail_t
 
-    def _check(self, out: np.ndarray, states: np.ndarray, status: TrajectoryStatus | None) -> TrajectoryStatus:
-        """The reference simulator's checks: finite readouts, no state below its round-off floor."""
-        if status is not None and not status.ok:
-            return status
-        status = status or TrajectoryStatus(OK)
-        if not np.all(np.isfinite(out)):
-            return TrajectoryStatus(NON_FINITE, "a readout became NaN or infinite — check for division by zero "
-                                                "in the parameters of this trajectory")
-        floor = -(self.options.negative_tolerance * self._scales + 1e-6 * np.abs(states).max(axis=0, initial=0.0))
-        below = states < floor
-        if below.any():
-            j = int(np.nonzero(below.any(axis=0))[0][0])
-            return TrajectoryStatus(
-                NEGATIVE_STATE, f"state {self.state_ids[j]!r} went negative ({states[:, j].min():.3g}); tighten "
+    def _check(self, out: np.ndarray, states: np.ndarray, statuses: list[TrajectoryStatus]) -> list[TrajectoryStatus]:
+        """The reference simulator's checks, for all patients at once: finite readouts, no state
+        below its round-off floor. ``out``: (patient, time, output); ``states``: (patient, time, state)."""
+        usable = np.fromiter((s.ok for s in statuses), dtype=bool, count=len(statuses))
+        finite = np.isfinite(out).reshape(out.shape[0], -1).all(axis=1)
+        with np.errstate(invalid="ignore"):
+            peak = np.abs(states).max(axis=1, keepdims=True, initial=0.0)  # NaN rows (failures) stay NaN
+            floor = -(self.options.negative_tolerance * self._scales + 1e-6 * peak)
+            below = (states < floor).any(axis=1)  # (patient, state)
+        negative = below.any(axis=1)
+        statuses = list(statuses)
+        for m in np.flatnonzero(usable & ~finite):
+            statuses[m] = TrajectoryStatus(NON_FINITE, "a readout became NaN or infinite — check for division by "
+                                                       "zero in the parameters of this trajectory")
+        for m in np.flatnonzero(usable & finite & negative):
+            j = int(np.argmax(below[m]))
+            statuses[m] = TrajectoryStatus(
+                NEGATIVE_STATE, f"state {self.state_ids[j]!r} went negative ({states[m, :, j].min():.3g}); tighten "
                 "solver.atol or check the parameters of this trajectory")
-        return status
+        return statuses
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (``os.sched_getaffinity``; ``os.cpu_count`` where that is missing)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)

@@ -7,8 +7,10 @@ right-hand sides and six triangular solves — no Newton iteration, so nothing t
 after a dose. Error estimate: the last stage; step-size control as in ``rodas.f``
 (factor 0.9·err^(−1/4) clamped to [0.2, 6], no growth right after a rejection).
 
-Each patient is integrated independently (its own step size, its own events) in one C
-loop over patients; events (``time >= c``) are hit exactly: integration stops at each
+Each patient is integrated independently (its own step size, its own events) by one
+thread with its own work space; one C call loops over the patients, on ``threads`` OpenMP
+threads (``schedule(dynamic)``: stiff patients cost more), so the results do not depend on
+the number of threads; events (``time >= c``) are hit exactly: integration stops at each
 event time, the event fires, and the solver restarts from a fresh initial step.
 Output at an event time is after the event, as in libRoadRunner.
 
@@ -21,6 +23,9 @@ Return codes per patient: 0 ok; 1 too many steps in one output interval (CVODE's
 SOLVER = r"""
 #ifdef __SSE__
 #include <xmmintrin.h>
+#endif
+#ifdef _OPENMP
+#include <omp.h>
 #endif
 /* ---- Rodas4 coefficients (Hairer & Wanner, rodas.f, METH=1) ---- */
 static const double G = 0.25;
@@ -141,63 +146,129 @@ static void pick_outputs(double t, const double *y, const double *p, double *w, 
     out[o] = kind[o] == 0 ? y[idx[o]] : (kind[o] == 1 ? w[idx[o]] : p[idx[o]]);
 }
 
-/* Simulate n patients. P: n x NP parameters; times: n_times model times (ascending, >= 0);
-   out: n x n_times x n_out; states: n x n_times x NS (all_states) or n x NS (final only);
-   code: n; fail_t: n (model time reached on failure); steps: n x 2 (accepted, rejected). */
+/* One patient m: integrate, write its outputs, states, code, failure time and step counts. */
+static void solve_patient(int m, work_t *W, const double *P, int n_times, const double *times, double rtol,
+                          const double *atol, long max_steps, int n_out, const int *kind, const int *idx,
+                          int all_states, double *out, double *states, int *code, double *fail_t, long *steps) {
+  double p[NP > 0 ? NP : 1];
+  memcpy(p, P + (size_t)m * NP, sizeof(double) * NP);
+  for (int i = 0; i < NS; i++) W->y[i] = 0.0;
+  init_state(p, W->y, W->w);
+  constants(p, W->w);
+  double t = 0.0, tlast = times[n_times - 1];
+  int e = 0, rc = 0;
+  long nsteps = 0, nrej = 0;
+  while (e < NEV && EVENT_TIME[e] <= t) { fire_event(e++, t, W->y, p, W->w); constants(p, W->w); }
+  double h = initial_step(t, W->y, p, W, rtol, atol, tlast > 0 ? tlast : 1.0);
+  for (int k = 0; k < n_times && rc == 0; k++) {
+    double tout = times[k];
+    while (rc == 0 && t < tout) {
+      double stop = tout;
+      if (e < NEV && EVENT_TIME[e] < stop) stop = EVENT_TIME[e];
+      if (stop > t) rc = advance(&t, stop, &h, p, W, rtol, atol, max_steps, &nsteps, &nrej);
+      if (rc) break;
+      t = stop;
+      int fired = 0;
+      while (e < NEV && EVENT_TIME[e] <= t) { fire_event(e++, t, W->y, p, W->w); constants(p, W->w); fired = 1; }
+      if (fired) h = initial_step(t, W->y, p, W, rtol, atol, tlast - t > 0 ? tlast - t : 1.0);
+    }
+    if (rc) break;
+    pick_outputs(t, W->y, p, W->w, n_out, kind, idx, out + ((size_t)m * n_times + k) * n_out);
+    if (all_states) memcpy(states + ((size_t)m * n_times + k) * NS, W->y, sizeof(double) * NS);
+  }
+  if (!all_states) memcpy(states + (size_t)m * NS, W->y, sizeof(double) * NS);
+  code[m] = rc;
+  fail_t[m] = t;
+  steps[2 * m] = nsteps;
+  steps[2 * m + 1] = nrej;
+}
+
+/* Flush subnormals to zero while solving (per thread: MXCSR is a per-thread register): amounts
+   decaying for weeks reach 1e-310, where every operation costs ~100 cycles; values below
+   2.2e-308 are far below any tolerance. Every thread sets the same mode, so a patient's
+   arithmetic is the same whichever thread runs it. */
+static unsigned int ftz_on(void) {
+#ifdef __SSE__
+  unsigned int saved = _mm_getcsr();
+  _mm_setcsr(saved | 0x8040);
+  return saved;
+#else
+  return 0;
+#endif
+}
+
+static void ftz_off(unsigned int saved) {
+#ifdef __SSE__
+  _mm_setcsr(saved);
+#else
+  (void)saved;
+#endif
+}
+
+/* Threads this library can use: 0 if it was built without OpenMP, else omp_get_max_threads(). */
+int nb_openmp(void) {
+#ifdef _OPENMP
+  return omp_get_max_threads();
+#else
+  return 0;
+#endif
+}
+
+/* Simulate n patients on `threads` threads. P: n x NP parameters; times: n_times model times
+   (ascending, >= 0); out: n x n_times x n_out; states: n x n_times x NS (all_states) or n x NS
+   (final only); code: n; fail_t: n (model time reached on failure); steps: n x 2 (accepted,
+   rejected). Patients are independent and each is integrated by one thread with its own work
+   space, so the results are bit-identical for any number of threads. threads <= 1 never enters
+   an OpenMP region (libgomp hangs in a fork()ed child whose parent used OpenMP: forked ensemble
+   workers run with threads = 1). team: the number of threads that ran (1, or the OpenMP team's
+   size). Returns 0; -1 if a work space could not be allocated; -2 if threads > 1 was asked of a
+   library built without OpenMP. */
 int nb_solve(int n, const double *P, int n_times, const double *times, double rtol, const double *atol, long max_steps,
              int n_out, const int *kind, const int *idx, int all_states, double *out, double *states, int *code,
-             double *fail_t, long *steps) {
-  work_t *W = (work_t *)malloc(sizeof(work_t));
-  if (!W) return -1;
-#ifdef __SSE__
-  /* flush subnormals to zero while solving: amounts decaying for weeks reach 1e-310, where
-     every operation costs ~100 cycles; values below 2.2e-308 are far below any tolerance */
-  unsigned int saved_csr = _mm_getcsr();
-  _mm_setcsr(saved_csr | 0x8040);
-#endif
-  double p[NP > 0 ? NP : 1];
-  for (int m = 0; m < n; m++) {
-    memcpy(p, P + (size_t)m * NP, sizeof(double) * NP);
-    for (int i = 0; i < NS; i++) W->y[i] = 0.0;
-    init_state(p, W->y, W->w);
-    constants(p, W->w);
-    double t = 0.0, tlast = times[n_times - 1];
-    int e = 0, rc = 0;
-    long nsteps = 0, nrej = 0;
-    while (e < NEV && EVENT_TIME[e] <= t) { fire_event(e++, t, W->y, p, W->w); constants(p, W->w); }
-    double h = initial_step(t, W->y, p, W, rtol, atol, tlast > 0 ? tlast : 1.0);
-    for (int k = 0; k < n_times && rc == 0; k++) {
-      double tout = times[k];
-      while (rc == 0 && t < tout) {
-        double stop = tout;
-        if (e < NEV && EVENT_TIME[e] < stop) stop = EVENT_TIME[e];
-        if (stop > t) rc = advance(&t, stop, &h, p, W, rtol, atol, max_steps, &nsteps, &nrej);
-        if (rc) break;
-        t = stop;
-        int fired = 0;
-        while (e < NEV && EVENT_TIME[e] <= t) { fire_event(e++, t, W->y, p, W->w); constants(p, W->w); fired = 1; }
-        if (fired) h = initial_step(t, W->y, p, W, rtol, atol, tlast - t > 0 ? tlast - t : 1.0);
-      }
-      if (rc) break;
-      pick_outputs(t, W->y, p, W->w, n_out, kind, idx, out + ((size_t)m * n_times + k) * n_out);
-      if (all_states) memcpy(states + ((size_t)m * n_times + k) * NS, W->y, sizeof(double) * NS);
-    }
-    if (!all_states) memcpy(states + (size_t)m * NS, W->y, sizeof(double) * NS);
-    code[m] = rc;
-    fail_t[m] = t;
-    steps[2 * m] = nsteps;
-    steps[2 * m + 1] = nrej;
+             double *fail_t, long *steps, int threads, int *team) {
+  *team = 1;
+  if (threads <= 1 || n <= 1) {
+    work_t *W = (work_t *)malloc(sizeof(work_t));
+    if (!W) return -1;
+    unsigned int saved = ftz_on();
+    for (int m = 0; m < n; m++)
+      solve_patient(m, W, P, n_times, times, rtol, atol, max_steps, n_out, kind, idx, all_states, out, states, code,
+                    fail_t, steps);
+    ftz_off(saved);
+    free(W);
+    return 0;
   }
-  free(W);
-#ifdef __SSE__
-  _mm_setcsr(saved_csr);
+#ifdef _OPENMP
+  int failed = 0;
+#pragma omp parallel num_threads(threads)
+  {
+    work_t *W = (work_t *)malloc(sizeof(work_t));
+    if (!W) {
+#pragma omp atomic write
+      failed = 1;
+    }
+#pragma omp single
+    *team = omp_get_num_threads();
+    unsigned int saved = ftz_on();
+    /* dynamic: a stiff patient costs several times an easy one */
+#pragma omp for schedule(dynamic, 1)
+    for (int m = 0; m < n; m++)
+      if (W)
+        solve_patient(m, W, P, n_times, times, rtol, atol, max_steps, n_out, kind, idx, all_states, out, states,
+                      code, fail_t, steps);
+    ftz_off(saved);
+    free(W);
+  }
+  return failed ? -1 : 0;
+#else
+  return -2;
 #endif
-  return 0;
 }
 """
 
 CDEF = """
 int nb_solve(int n, const double *P, int n_times, const double *times, double rtol, const double *atol, long max_steps,
              int n_out, const int *kind, const int *idx, int all_states, double *out, double *states, int *code,
-             double *fail_t, long *steps);
+             double *fail_t, long *steps, int threads, int *team);
+int nb_openmp(void);
 """

@@ -50,8 +50,14 @@ _WORKER: dict = {}
 _INHERITED: list[dict] = []
 
 
-def _init_worker(scenario_json: str, silence: bool) -> None:
-    """Compile every arm once in this worker process."""
+def _init_worker(scenario_json: str, silence: bool, threads: int | None = None) -> None:
+    """Compile every arm once in this worker process.
+
+    ``threads`` (batch engine, issue 15): threads per simulator call; None keeps the
+    scenario's ``solver.threads`` (default: every usable core). Forked workers pass 1:
+    libgomp (OpenMP) hangs in a ``fork()``ed child whose parent had used OpenMP threads,
+    and one thread per worker process uses the cores without oversubscribing them.
+    """
 
     if silence:  # SUNDIALS prints failures itself; statuses carry them instead
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -67,8 +73,12 @@ def _init_worker(scenario_json: str, silence: bool) -> None:
         key=hashlib.sha256(scenario_json.encode()).hexdigest(),
         scenario=scenario,
         programs=programs,
-        sims=[p.simulator(solver_options(scenario, check_states="final")) for p in programs],
+        sims=[p.simulator(_with_threads(solver_options(scenario, check_states="final"), threads)) for p in programs],
     )
+
+
+def _with_threads(options, threads: int | None):  # batch engine threads (issue 15)
+    return options if threads is None else options.model_copy(update={"threads": threads})
 
 
 def run_chunk(args):
@@ -142,7 +152,7 @@ def _init_process_worker(scenario_json: str, parent_pid: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     _die_with_parent(parent_pid)
-    _init_worker(scenario_json, silence=True)
+    _init_worker(scenario_json, silence=True, threads=1)  # forked: no OpenMP (see _init_worker)
 
 
 def _windowed(submit: Callable, jobs: Iterable, window: int) -> Iterator:
@@ -211,7 +221,7 @@ def _dask_chunk(scenario_json: str, job):
     """A chunk on a Dask worker: compile once per worker and scenario, then simulate."""
 
     if _WORKER.get("key") != hashlib.sha256(scenario_json.encode()).hexdigest():
-        _init_worker(scenario_json, silence=False)
+        _init_worker(scenario_json, silence=False, threads=1)  # one thread per Dask worker, as its cluster runs it
     with quiet_solver():
         return run_chunk(job)
 
