@@ -38,8 +38,11 @@ def trial(
     tls: tuple[Path, Path, Path] = typer.Option(None, "--tls", help="CA, certificate and key of a tls:// scheduler"),
     progress: bool = typer.Option(None, "--progress/--no-progress", help="progress with ETA on stderr: a bar on a terminal, plain lines elsewhere (default: on)"),
     report: Path = typer.Option(None, "--report", help="write one self-contained HTML report (.html)"),  # issue 18
+    out: Path = typer.Option(None, "--out", help="output folder: keeps every finished chunk, so a rerun of the same "
+                                                 "spec and seed resumes; summary.json and replicates.csv at the end"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="discard the chunks of a different run in --out"),
 ):
-    """Run a virtual two-arm trial: power, hazard ratio, median recovery times."""
+    """Run a virtual two-arm trial: power, hazard ratio, median recovery times (resumable with --out)."""
     import sys
 
     try:
@@ -52,7 +55,7 @@ def trial(
 
         result = run_trial(load_trial(design), replicates=replicates, seed=seed, scheduler=scheduler,
                            workers=workers, security=_security(tls),
-                           progress=True if progress is None else progress)
+                           progress=True if progress is None else progress, out=out, overwrite=overwrite)
     except _user_errors() as exc:
         _fail(" ".join(str(exc).strip("'\"").split()))
     out = result.to_dict()
@@ -67,6 +70,9 @@ def trial(
         typer.echo(json.dumps(out, allow_nan=False, default=str))
         return
     _print(out)
+    if result.out is not None:
+        typer.echo(f"wrote {result.out / 'summary.json'} and {result.out / 'replicates.csv'} (chunks: "
+                   f"{result.out / 'chunks'})")
     if report is not None:
         typer.echo(f"wrote {report}")
 

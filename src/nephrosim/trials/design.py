@@ -24,6 +24,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
+from nephrosim.engine.simulator import SolverOptions
 from nephrosim.inputs import InputFileError, StrictModel, read_mapping, validate
 from nephrosim.scenarios.products import EV, MSC
 from nephrosim.trials.population import PopulationSpec
@@ -127,6 +128,10 @@ class TrialDesign(StrictModel):
         None, ge=10, le=MAX_PLAUSIBLE,
         description="simulate at most this many eligible patients under each arm (a seeded random subset); "
                     "None = all. Bounds the cost of enrolment rules that admit most of the population")
+    solver: SolverOptions = Field(
+        default_factory=SolverOptions,
+        description="engine and tolerances of every virtual patient's simulation, untreated and treated alike: "
+                    "{engine: batch} for the generated-C batch engine (docs/engine.md); default libRoadRunner")
 
     @model_validator(mode="after")
     def _consistent(self):

@@ -45,6 +45,7 @@ from typing import Mapping
 import numpy as np
 from pydantic import Field
 
+from nephrosim.engine.simulator import SolverOptions
 from nephrosim.inputs import StrictModel
 from nephrosim.run.simulation import ArmProgram, compile_scenario, solver_options
 from nephrosim.scenarios.schema import Scenario, scenario_from_dict
@@ -135,14 +136,22 @@ class PopulationSpec(StrictModel):
     acceptance_rejection: bool = Field(True, description="false: keep every plausible patient")
 
 
-def population_scenario(treatments: tuple = (), name: str = "virtual_cardiac_surgery") -> Scenario:
-    """The one-arm scenario every virtual patient is simulated with (parameters set per patient)."""
-    return scenario_from_dict({
+def population_scenario(treatments: tuple = (), name: str = "virtual_cardiac_surgery",
+                        solver: SolverOptions | None = None) -> Scenario:
+    """The one-arm scenario every virtual patient is simulated with (parameters set per patient).
+
+    ``solver`` (default: the scenario default, libRoadRunner) picks the engine and its
+    tolerances, e.g. ``SolverOptions(engine="batch")``.
+    """
+    data = {
         "name": name, "species": "human", "body_weight_g": 80000.0,
         "injury": {"model": "cardiac_surgery", "bypass_min": 100.0, "baseline_egfr": 90.0},
         "arms": [{"name": "arm", "treatments": [t.model_dump() for t in treatments]}],
         "readouts": list(READOUTS), "times_h": [float(t) for t in TIMES_H],
-    })
+    }
+    if solver is not None:
+        data["solver"] = solver.model_dump()
+    return scenario_from_dict(data)
 
 
 _COMPILED: dict[str, tuple[ArmProgram, object]] = {}
@@ -265,6 +274,8 @@ class VirtualPopulation:
     failed: int                 # plausible patients whose simulation failed (dropped)
     acceptance: np.ndarray      # acceptance probability per category
     missing_categories: tuple[str, ...]
+    #: the engine and tolerances the patients were simulated with; treated arms use the same
+    solver: SolverOptions | None = None
 
     @property
     def size(self) -> int:
@@ -295,13 +306,18 @@ class VirtualPopulation:
 CHUNK_PATIENTS = 200
 
 
-def simulate_groups(groups, executor=None, advance=None) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+def simulate_groups(groups, executor=None, advance=None, *, chunk: int = CHUNK_PATIENTS,
+                    store=None) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Simulate groups of patients; one group = ``(scenario, covariates, extra_names, extra_values)``.
 
-    Each group is cut into chunks of :data:`CHUNK_PATIENTS`; all chunks of all groups are
-    independent tasks (:func:`nephrosim.trials.execute.simulate_patients`) handed to
-    ``executor`` at once. Returns ``(scr, survival, ok)`` per group; the values do not
-    depend on the executor or on the order in which chunks finish.
+    Each group is cut into chunks of ``chunk`` patients (default :data:`CHUNK_PATIENTS`); all
+    chunks of all groups are independent tasks (:func:`nephrosim.trials.execute.simulate_patients`)
+    handed to ``executor`` at once. Returns ``(scr, survival, ok)`` per group; the values do
+    not depend on the executor or on the order in which chunks finish.
+
+    ``store`` (a :class:`nephrosim.trials.checkpoint.ChunkStore`, or None) keeps each finished
+    chunk: chunks it already holds are read back instead of simulated, and ``advance`` is
+    called only for the chunks simulated now, each after it is stored.
     """
     from nephrosim.trials.execute import SerialExecutor, collect, simulate_patients
 
@@ -310,11 +326,14 @@ def simulate_groups(groups, executor=None, advance=None) -> list[tuple[np.ndarra
         n = len(next(iter(cov.values())))
         scenario_json = scenario.model_dump_json()
         extra = np.zeros((n, 0)) if extra_values is None else np.asarray(extra_values, dtype=float).reshape(n, -1)
-        for s in range(0, n, CHUNK_PATIENTS):
-            tasks.append((scenario_json, {k: v[s:s + CHUNK_PATIENTS] for k, v in cov.items()},
-                          tuple(extra_names), extra[s:s + CHUNK_PATIENTS]))
+        for s in range(0, n, chunk):
+            tasks.append((scenario_json, {k: v[s:s + chunk] for k, v in cov.items()},
+                          tuple(extra_names), extra[s:s + chunk]))
             owner.append(g)
-    parts = collect(executor or SerialExecutor(), simulate_patients, tasks, advance)
+    if store is None:
+        parts = collect(executor or SerialExecutor(), simulate_patients, tasks, advance)
+    else:
+        parts = store.collect(executor or SerialExecutor(), simulate_patients, tasks, advance)
     out = []
     for g in range(len(groups)):
         mine = [p for p, o in zip(parts, owner) if o == g]
@@ -325,25 +344,30 @@ def simulate_groups(groups, executor=None, advance=None) -> list[tuple[np.ndarra
     return out
 
 
-def chunks_of(n: int) -> int:
+def chunks_of(n: int, chunk: int = CHUNK_PATIENTS) -> int:
     """Simulation tasks for ``n`` patients (for progress bars)."""
-    return -(-int(n) // CHUNK_PATIENTS)
+    return -(-int(n) // int(chunk))
 
 
 def build_population(spec: PopulationSpec, plausible: int, seed: int, executor=None,
-                     advance=None) -> VirtualPopulation:
+                     advance=None, *, solver: SolverOptions | None = None, chunk: int = CHUNK_PATIENTS,
+                     store=None) -> VirtualPopulation:
     """Draw ``plausible`` patients, simulate them untreated, and accept–reject them.
 
     Deterministic for ``seed`` (covariates from ``default_rng([seed, 0])``, acceptance
-    draws from ``default_rng([seed, 1])``), whichever ``executor`` simulates the chunks.
+    draws from ``default_rng([seed, 1])``), whichever ``executor`` simulates the chunks of
+    ``chunk`` patients, with the engine of ``solver`` (default libRoadRunner).
     Patients whose simulation fails are dropped and counted in ``failed``. The last few
-    populations are kept in memory (same arguments, same object: treat it as read-only).
+    populations are kept in memory (same arguments, same object: treat it as read-only);
+    with a ``store`` (:func:`simulate_groups`) the finished chunks are kept there instead.
     """
-    key = (spec.model_dump_json(), int(plausible), int(seed))
-    if key in _POPULATIONS:
+    key = (spec.model_dump_json(), int(plausible), int(seed), int(chunk),
+           None if solver is None else solver.model_dump_json())
+    if store is None and key in _POPULATIONS:
         return _POPULATIONS[key]
     cov = draw_covariates(spec, plausible, np.random.default_rng([seed, 0]))
-    [(scr, surv, ok)] = simulate_groups([(population_scenario(), cov, (), None)], executor, advance)
+    [(scr, surv, ok)] = simulate_groups([(population_scenario(solver=solver), cov, (), None)], executor, advance,
+                                        chunk=chunk, store=store)
     nominal = compiled_parameters(population_scenario())
     names, values = parameter_matrix(cov, nominal)
     stage, onset = kdigo(TIMES_H, scr)
@@ -359,8 +383,10 @@ def build_population(spec: PopulationSpec, plausible: int, seed: int, executor=N
     pop = VirtualPopulation(
         covariates={k: v[keep] for k, v in cov.items()}, names=names, values=values[keep],
         scr=scr[keep], survival=surv[keep], stage=stage[keep], onset_h=onset[keep],
-        plausible=plausible, failed=int((~ok).sum()), acceptance=acc, missing_categories=missing)
-    if len(_POPULATIONS) >= 4:
-        _POPULATIONS.pop(next(iter(_POPULATIONS)))
-    _POPULATIONS[key] = pop
+        plausible=plausible, failed=int((~ok).sum()), acceptance=acc, missing_categories=missing,
+        solver=solver)
+    if store is None:
+        if len(_POPULATIONS) >= 4:
+            _POPULATIONS.pop(next(iter(_POPULATIONS)))
+        _POPULATIONS[key] = pop
     return pop

@@ -8,12 +8,27 @@ random — a 1:1 randomization when the arms' sizes are equal) and analyses thei
 outcomes. Replicates therefore share patients when the pool is not much larger than a
 trial: the spread over replicates is the sampling spread of trials drawn from this one
 pool, not from an infinite population. Everything is deterministic for a seed.
+
+**Resumable** with ``out`` (``nephrosim trial SPEC --out DIR``): every chunk of virtual
+patients (untreated population, then each treated arm) and every chunk of replicate trials
+is written to ``DIR`` as it finishes (:mod:`nephrosim.trials.checkpoint`); a rerun of the
+same spec and seed reads them back and continues, bit-identical to an uninterrupted run.
+
+**Progress** (``progress``): a callable ``progress(done, total, stage)`` — the protocol of
+the web app's runs (``report(done, total, label)`` in :mod:`nephrosim.app.worker`) — is
+called when each stage starts and after each of its chunks; ``done`` and ``total`` count
+the stage's chunks (those read back from ``out`` included), ``stage`` is one of
+:data:`STAGES`. ``progress=True`` shows one progress bar with ETA per stage
+(:class:`nephrosim.progress.ProgressBar`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -23,11 +38,14 @@ from nephrosim.trials.analysis import analyse_replicate, auc_test, summarise
 from nephrosim.trials.design import TrialDesign
 from nephrosim.trials.endpoints import PatientOutcomes, entry_times, outcomes
 from nephrosim.trials.execute import collect, open_executor
-from nephrosim.trials.population import TIMES_H, VirtualPopulation, build_population, population_scenario, \
-    simulate_groups
+from nephrosim.trials.population import CHUNK_PATIENTS, TIMES_H, VirtualPopulation, build_population, chunks_of, \
+    population_scenario, simulate_groups
 
 MAX_REPLICATES = 100_000
 MAX_SEED = 2**63 - 1
+MAX_CHUNK_PATIENTS = 10_000
+#: The stages a trial reports progress for, in order.
+STAGES = ("population", "treated arms", "replicates")
 
 
 @dataclass
@@ -41,6 +59,8 @@ class TrialResult:
     pool: np.ndarray
     arm_outcomes: dict[str, PatientOutcomes] = field(repr=False)
     replicates: list[dict] = field(repr=False)
+    #: the output folder (``summary.json``, ``replicates.csv``, ``chunks/``), when run with ``out``
+    out: Path | None = None
 
     def to_dict(self) -> dict:
         return {"trial": self.design.name, "seed": self.seed, **self.summary}
@@ -79,7 +99,8 @@ def treated_groups(treatment, timing, pop: VirtualPopulation, pool: np.ndarray, 
     groups, rows_of = [], []
     for t in np.unique(dose_t):
         rows = np.nonzero(dose_t == t)[0]
-        scenario = population_scenario((treatment.model_copy(update={"time_h": float(t)}),), name="virtual_trial_arm")
+        scenario = population_scenario((treatment.model_copy(update={"time_h": float(t)}),), name="virtual_trial_arm",
+                                       solver=pop.solver)
         cov = {k: v[pool[rows]] for k, v in pop.covariates.items()}
         names, cols = list(extra_names), [np.full(rows.size, float(v)) for v in (extra_values or ())]
         if treatment.product == "msc":
@@ -143,8 +164,69 @@ def primary_text(design: TrialDesign) -> str:
             f"{design.alpha:g}")
 
 
+class StageBars:
+    """``progress(done, total, stage)`` drawn as one :class:`~nephrosim.progress.ProgressBar`
+    (with ETA) per stage; ``close()`` at the end."""
+
+    def __init__(self, stream=None):
+        self._bar, self._stage, self._done, self._stream = None, None, 0, stream
+
+    def __call__(self, done: int, total: int, stage: str) -> None:
+        if stage != self._stage:
+            self.close()
+            self._stage, self._done = stage, int(done)
+            if total > 0:
+                self._bar = ProgressBar(stage, int(total), int(done), True, stream=self._stream)
+            return
+        if self._bar is not None:
+            for _ in range(int(done) - self._done):
+                self._bar.advance()
+        self._done = max(self._done, int(done))
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+class _Stage:
+    """Counts the chunks of one stage and reports them to ``progress``."""
+
+    def __init__(self, progress: Callable | None, stage: str, total: int, done: int = 0):
+        self.progress, self.stage, self.total, self.done = progress, stage, int(total), int(done)
+        if progress is not None:
+            progress(self.done, self.total, stage)
+
+    def advance(self) -> None:
+        self.done += 1
+        if self.progress is not None:
+            self.progress(self.done, self.total, self.stage)
+
+    def finish(self) -> None:
+        if self.progress is not None and self.done != self.total:
+            self.done = self.total
+            self.progress(self.done, self.total, self.stage)
+
+
+def _check_arguments(replicates, seed, chunk_patients, progress) -> None:
+    def integer(x):
+        return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
+
+    if not integer(replicates) or not 1 <= replicates <= MAX_REPLICATES:
+        raise UserInputError(f"replicates={replicates!r} (--replicates): give 1 to {MAX_REPLICATES}")
+    if not integer(seed) or not 0 <= seed <= MAX_SEED:
+        raise UserInputError(f"seed={seed!r} (--seed): give an integer from 0 to {MAX_SEED}")
+    if not integer(chunk_patients) or not 1 <= chunk_patients <= MAX_CHUNK_PATIENTS:
+        raise UserInputError(f"chunk_patients={chunk_patients!r}: give 1 to {MAX_CHUNK_PATIENTS} virtual patients "
+                             "per simulation task")
+    if not (isinstance(progress, bool) or callable(progress)):
+        raise UserInputError(f"progress={progress!r}: give True/False, or a callable progress(done, total, stage)")
+
+
 def run_trial(design: TrialDesign, replicates: int = 200, seed: int = 0, *, scheduler: str | None = None,
-              workers: int = 1, security=None, progress: bool = False) -> TrialResult:
+              workers: int = 1, security=None, progress: bool | Callable[[int, int, str], None] = False,
+              out: str | Path | None = None, overwrite: bool = False,
+              chunk_patients: int = CHUNK_PATIENTS) -> TrialResult:
     """Simulate the virtual population and the arms once, then ``replicates`` trials.
 
     Arguments
@@ -156,32 +238,65 @@ def run_trial(design: TrialDesign, replicates: int = 200, seed: int = 0, *, sche
         (:func:`nephrosim.trials.execute.open_executor`: ``None`` = this process,
         ``"local"`` = a Dask cluster on 127.0.0.1, or a scheduler's address). The result
         is identical for a seed whichever is used.
-    progress : show a progress bar.
+    progress : ``True`` shows a progress bar per stage; a callable is called as
+        ``progress(done, total, stage)`` (module docstring); ``False``: silent.
+    out : an output folder that makes the run resumable (:mod:`nephrosim.trials.checkpoint`):
+        finished chunks are kept there, a rerun with the same spec and seed continues from
+        them, and ``summary.json`` and ``replicates.csv`` are written at the end. A folder
+        of another spec, seed or chunk size is refused unless ``overwrite``.
+    overwrite : discard the finished chunks of a different run in ``out``.
+    chunk_patients : virtual patients per simulation task (the unit of resumption and of
+        distribution); recorded in ``out``'s manifest.
 
     Returns
     -------
     :class:`TrialResult`; ``to_dict()`` holds ``power``, ``hazard_ratio`` {median, lo, hi},
     ``median_recovery_days`` {arm: days} and the population's target table.
     """
-    if not 1 <= replicates <= MAX_REPLICATES:
-        raise UserInputError(f"replicates={replicates}: give 1 to {MAX_REPLICATES}")
-    if not 0 <= seed <= MAX_SEED:
-        raise UserInputError(f"seed={seed}: give an integer from 0 to {MAX_SEED}")
+    from nephrosim.trials.checkpoint import open_trial_folder
+
+    _check_arguments(replicates, seed, chunk_patients, progress)
+    replicates, seed, chunk = int(replicates), int(seed), int(chunk_patients)
     ctl, trt = design.arms
     need = ctl.n + trt.n
-    with open_executor(scheduler, workers, security) as executor, \
-            ProgressBar("trial", 3, 0, progress, stage="population") as bar:
-        pop = build_population(design.population, design.virtual_patients, seed, executor)
-        bar.advance(stage="treated arms")
+    with contextlib.ExitStack() as stack:
+        folder = None
+        if out is not None:
+            folder = stack.enter_context(open_trial_folder(out, design.model_dump(mode="json"), seed, chunk,
+                                                           overwrite))
+        executor = stack.enter_context(open_executor(scheduler, workers, security))
+        report = None
+        if progress is True:
+            report = StageBars()
+            stack.callback(report.close)
+        elif callable(progress):
+            report = progress
+
+        n_chunks = chunks_of(design.virtual_patients, chunk)
+        store = folder.store("population", n_chunks) if folder else None
+        stage = _Stage(report, "population", n_chunks, store.done() if store else 0)
+        pop = build_population(design.population, design.virtual_patients, seed, executor, stage.advance,
+                               solver=design.solver, chunk=chunk, store=store)
+        stage.finish()
+
         pool, entry = eligible_pool(design, pop, seed)
+        plans = {}
+        for k, arm in enumerate(design.arms):
+            if arm.treatment is not None:
+                groups, rows_of = treated_groups(arm.treatment, arm.timing, pop, pool, entry)
+                count = sum(chunks_of(rows.size, chunk) for rows in rows_of)
+                plans[arm.name] = (groups, rows_of, folder.store(f"arm{k}", count) if folder else None, count)
+        stage = _Stage(report, "treated arms", sum(p[3] for p in plans.values()),
+                       sum(p[2].done() for p in plans.values()) if folder else 0)
         scr_by_arm, surv_by_arm = {}, {}
         for arm in design.arms:
             if arm.treatment is None:
                 scr_by_arm[arm.name], surv_by_arm[arm.name] = pop.scr[pool], pop.survival[pool]
             else:
-                groups, rows_of = treated_groups(arm.treatment, arm.timing, pop, pool, entry)
+                groups, rows_of, arm_store, _ = plans[arm.name]
                 scr_by_arm[arm.name], surv_by_arm[arm.name] = assemble_groups(
-                    pool.size, rows_of, simulate_groups(groups, executor))
+                    pool.size, rows_of, simulate_groups(groups, executor, stage.advance, chunk=chunk, store=arm_store))
+        stage.finish()
         usable = np.all([np.isfinite(s).all(axis=1) for s in scr_by_arm.values()], axis=0)
         failed_treated = int((~usable).sum())
         if usable.sum() < need:
@@ -196,13 +311,28 @@ def run_trial(design: TrialDesign, replicates: int = 200, seed: int = 0, *, sche
         baseline = pop.scr[pool, 0]
         arm_out = {a.name: outcomes(TIMES_H, scr_by_arm[a.name][usable], surv_by_arm[a.name][usable], entry,
                                     baseline, design.endpoints) for a in design.arms}
-        bar.advance(stage="replicates")
-        tasks = [(seed, s, min(s + CHUNK_REPLICATES, replicates), ctl.n, trt.n, arm_out[ctl.name], arm_out[trt.name])
-                 for s in range(0, replicates, CHUNK_REPLICATES)]
-        reps = [r for chunk in collect(executor, _replicate_task, tasks) for r in chunk]
-        bar.advance(stage="done")
+        bounds = [(s, min(s + CHUNK_REPLICATES, replicates)) for s in range(0, replicates, CHUNK_REPLICATES)]
+        tasks = [(seed, s, e, ctl.n, trt.n, arm_out[ctl.name], arm_out[trt.name]) for s, e in bounds]
+        rep_store = folder.replicate_store(bounds) if folder else None
+        stage = _Stage(report, "replicates", len(tasks), rep_store.done() if rep_store else 0)
+        if rep_store is None:
+            chunks = collect(executor, _replicate_task, tasks, stage.advance)
+        else:
+            chunks = rep_store.collect(executor, _replicate_task, tasks, stage.advance)
+        reps = [r for chunk_reps in chunks for r in chunk_reps]
+        stage.finish()
 
-    rec = design.endpoints.recovery
+        summary = _summary(design, reps, pop, pool, failed_treated)
+        result = TrialResult(design, seed, summary, pop, pool, arm_out, reps)
+        if folder is not None:
+            folder.write_results(result.to_dict(), reps)
+            result.out = folder.root
+    return result
+
+
+def _summary(design: TrialDesign, reps: list[dict], pop: VirtualPopulation, pool: np.ndarray,
+             failed_treated: int) -> dict:
+    ctl, trt = design.arms
     summary = summarise(reps, (ctl.name, trt.name), design.alpha, design.endpoints.primary)
     summary.update({
         "primary_endpoint": primary_text(design),
@@ -222,4 +352,4 @@ def run_trial(design: TrialDesign, replicates: int = 200, seed: int = 0, *, sche
             "missing_categories": list(pop.missing_categories), "targets": pop.summary(),
         },
     })
-    return TrialResult(design, seed, summary, pop, pool, arm_out, reps)
+    return summary

@@ -438,7 +438,7 @@ def run_search(spec: DesignSearch, base: TrialDesign, out: str | Path, seed: int
             return parts / f"design-{_digest([c.condition, c.n_per_arm, c.endpoint])}.json"
 
         with ProgressBar("population", 1, 0, progress) as bar:
-            pop = build_population(base.population, base.virtual_patients, seed, executor)
+            pop = build_population(base.population, base.virtual_patients, seed, executor, solver=base.solver)
             bar.advance()
         pools = {}
         for i, inc in enumerate(inclusions):
