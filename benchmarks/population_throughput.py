@@ -1,0 +1,166 @@
+"""Virtual-population throughput of the batch engine: 1 vs 2 threads, and vs a libRoadRunner loop.
+
+Printed in one run (issue 15):
+
+1. **Engine** — one ``BatchSimulator.run_batch`` call per batch, ``threads`` = 1 and 2,
+   interleaved with a plain libRoadRunner loop (set parameters, reset, simulate — the least any
+   tool must do) on the *same SBML*, the same parameter sets and tolerances. Per repeat: wall
+   and CPU time per patient, patients/s, and the parallel efficiency
+   ``rate(2 threads) / (2 × rate(1 thread))`` (wall clock: on a shared machine another user's
+   job on the second core lowers it; the CPU-time ratio ``cpu(1) / cpu(2)`` shows whether
+   threading itself adds work). Medians (and min/max) over the repeats.
+2. **Ratio to libRoadRunner**: libRoadRunner µs per patient / batch µs per patient, for one
+   thread (CPU time against CPU time) and for the two-thread wall-clock throughput.
+3. **End to end** — ``nephrosim.ensemble`` (the serial executor, ``solver.threads`` = 1 and 2;
+   draws, unit conversion, status checks, Parquet chunks and the final file included, start-up
+   included), µs per patient, the share spent in the C solve, and the linear projection to
+   10^6 patients.
+
+The load average is printed before and after: compare numbers only between runs on a quiet
+machine, and run it 2–3 times.
+
+Run:  python benchmarks/population_throughput.py [--scenario examples/mouse_iri.yaml] [--arm vehicle]
+          [--patients 2000] [--rr-patients 200] [--repeats 3] [--ensemble 20000] [--chunk-size 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from nephrosim.engine.batch.simulator import BatchSimulator, usable_cores
+from nephrosim.run.ensemble.priors import donor_priors, draw, priors_from_table, varied_parameters
+from nephrosim.run.simulation import as_scenario, compile_arm, solver_options
+
+
+def _timed(f):
+    w, c = time.perf_counter(), time.process_time()
+    result = f()
+    return result, time.perf_counter() - w, time.process_time() - c
+
+
+def roadrunner_loop(program, options, names, values, times):
+    """A plain libRoadRunner loop over the patients (its model is loaded outside the timing)."""
+    import roadrunner
+
+    roadrunner.Logger.setLevel(roadrunner.Logger.LOG_FATAL)
+    rr = roadrunner.RoadRunner(program.sbml)
+    rr.integrator.relative_tolerance = options.rtol
+    rr.integrator.absolute_tolerance = [options.atol * float(program.state_scales.get(s, 1.0))
+                                        for s in rr.model.getFloatingSpeciesIds()]
+    rr.integrator.maximum_num_steps = options.max_steps
+    rr.timeCourseSelections = ["time", *program.outputs]
+    model_times = [t - program.start_h for t in times]
+
+    def run():
+        for row in values:
+            rr.setValues(names, row)
+            rr.reset()
+            rr.simulate(times=model_times)
+
+    return run
+
+
+def engine(scenario, arm: str, patients: int, rr_patients: int, repeats: int, seed: int) -> dict:
+    program = compile_arm(scenario, arm)
+    options = solver_options(scenario, check_states="final").model_copy(update={"engine": "batch"})
+    priors = [p for p in priors_from_table(varied_parameters(scenario), 0.3, "lognormal") + donor_priors(scenario)
+              if p.name in program.parameter_values]
+    names = [p.name for p in priors]
+    times = np.asarray(scenario.times_h, dtype=float)
+    sims = {t: program.simulator(options.model_copy(update={"threads": t})) for t in (1, 2)}
+    rows = {1: [], 2: [], "rr": []}
+    for r in range(repeats):
+        values = draw(priors, r * patients, (r + 1) * patients, seed)
+        for t, sim in sims.items():
+            (_, status), wall, cpu = _timed(lambda: sim.run_batch(times, names, values))
+            rows[t].append((wall / patients, cpu / patients, sum(not s.ok for s in status)))
+        rr = roadrunner_loop(program, options, names, values[:rr_patients], times)
+        _, wall, cpu = _timed(rr)
+        rows["rr"].append((wall / rr_patients, cpu / rr_patients, 0))
+    med = {k: (statistics.median(x[0] for x in v), statistics.median(x[1] for x in v)) for k, v in rows.items()}
+    eff = [a[0] / (2 * b[0]) for a, b in zip(rows[1], rows[2])]
+    cpu_ratio = [a[1] / b[1] for a, b in zip(rows[1], rows[2])]
+    return dict(states=len(sims[1].state_ids), med=med, eff=eff, cpu_ratio=cpu_ratio,
+                failures={k: sum(x[2] for x in v) for k, v in rows.items() if k != "rr"})
+
+
+def end_to_end(scenario, samples: int, chunk_size: int, threads: int, seed: int) -> dict:
+    from nephrosim import ensemble
+
+    solve = {"wall": 0.0}
+    original = BatchSimulator._solve
+
+    def timed_solve(self, *args):
+        t0 = time.perf_counter()
+        try:
+            return original(self, *args)
+        finally:
+            solve["wall"] += time.perf_counter() - t0
+
+    scenario = scenario.model_copy(update={"solver": scenario.solver.model_copy(
+        update={"engine": "batch", "threads": threads})})
+    BatchSimulator._solve = timed_solve
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            summary, wall, cpu = _timed(lambda: ensemble(scenario, samples, Path(tmp) / "population.parquet",
+                                                         seed=seed, chunk_size=chunk_size, workers=1))
+    finally:
+        BatchSimulator._solve = original
+    return dict(wall=wall, cpu=cpu, solve=solve["wall"], counts=dict(summary.status_counts))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--scenario", default="examples/mouse_iri.yaml")
+    ap.add_argument("--arm", default=None, help="arm for the engine comparison (default: the first)")
+    ap.add_argument("--patients", type=int, default=2000, help="patients per batch-engine call")
+    ap.add_argument("--rr-patients", type=int, default=200, help="patients per libRoadRunner loop")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--ensemble", type=int, default=20000, help="patients of the end-to-end ensemble (0: skip)")
+    ap.add_argument("--chunk-size", type=int, default=2000)
+    ap.add_argument("--seed", type=int, default=1)
+    args = ap.parse_args()
+
+    scenario = as_scenario(args.scenario)
+    arm = args.arm or scenario.arms[0].name
+    load0 = os.getloadavg()
+    print(f"{args.scenario} arm {arm}; usable cores {usable_cores()}; load average before "
+          f"{load0[0]:.2f} / {load0[1]:.2f} / {load0[2]:.2f} (1 / 5 / 15 min)")
+    r = engine(scenario, arm, args.patients, args.rr_patients, args.repeats, args.seed)
+    us = lambda s: 1e6 * s  # noqa: E731
+    print(f"\n1. engine: {args.patients} patients per call, {args.rr_patients} per libRoadRunner loop, "
+          f"{args.repeats} interleaved repeats, medians; {r['states']} states; failed patients "
+          f"1 thread {r['failures'][1]}, 2 threads {r['failures'][2]}")
+    print(f"{'':24s} {'wall µs/patient':>16s} {'CPU µs/patient':>15s} {'patients/s':>11s} {'10^6 patients':>14s}")
+    for key, label in ((1, "batch, 1 thread"), (2, "batch, 2 threads"), ("rr", "libRoadRunner loop")):
+        wall, cpu = r["med"][key]
+        print(f"{label:24s} {us(wall):16.1f} {us(cpu):15.1f} {1 / wall:11.0f} {1e6 * wall / 60:11.1f} min")
+    eff = r["eff"]
+    print(f"parallel efficiency (wall, 2 threads): median {100 * statistics.median(eff):.1f} % "
+          f"(min {100 * min(eff):.1f}, max {100 * max(eff):.1f}); CPU time 1 thread / 2 threads: "
+          f"{statistics.median(r['cpu_ratio']):.3f}")
+    rr_cpu, rr_wall = r["med"]["rr"][1], r["med"]["rr"][0]
+    print(f"\n2. ratio to libRoadRunner: 1 thread (CPU/CPU) {rr_cpu / r['med'][1][1]:.1f}x; "
+          f"2 threads (wall throughput) {rr_wall / r['med'][2][0]:.1f}x")
+    if args.ensemble:
+        print(f"\n3. end to end: nephrosim.ensemble, {args.ensemble} patients, chunks of {args.chunk_size}, "
+              "1 process, start-up and Parquet included")
+        print(f"{'':24s} {'wall s':>7s} {'CPU s':>7s} {'µs/patient':>11s} {'C solve %':>10s} {'10^6 patients':>14s}")
+        for threads in (1, 2):
+            e = end_to_end(scenario, args.ensemble, args.chunk_size, threads, args.seed)
+            per = e["wall"] / args.ensemble
+            print(f"{f'threads = {threads}':24s} {e['wall']:7.1f} {e['cpu']:7.1f} {us(per):11.1f} "
+                  f"{100 * e['solve'] / e['wall']:10.1f} {1e6 * per / 60:11.1f} min   {e['counts']}")
+    load1 = os.getloadavg()
+    print(f"\nload average after {load1[0]:.2f} / {load1[1]:.2f} / {load1[2]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
