@@ -651,6 +651,8 @@ def web_app(
     host: str = typer.Option("127.0.0.1", "--host", help="address to listen on (default: this computer only)"),
     port: int = typer.Option(8765, "--port", help="TCP port"),
     workers: int = typer.Option(2, "--workers", "-w", help="runs that compute at the same time"),
+    data: Optional[Path] = typer.Option(None, "--data", help="folder that keeps the runs across restarts (created if "
+                                        "missing; default: a per-user folder, e.g. ~/.local/share/nephrosim/app)"),
 ):
     """The web app: scenario builder, runs with progress and cancel, plots, parameters, evidence (docs/app.md)."""
     import ipaddress
@@ -665,6 +667,7 @@ def web_app(
         _fail(f"the web app needs its extra packages ({exc.name} is missing): pip install 'nephrosim[app]'")
     try:
         server.check_address(host, port)
+        store = server.RunStore.open(data)  # created, checked writable and locked before the server starts
     except UserInputError as exc:
         _fail(str(exc))
     try:
@@ -674,8 +677,8 @@ def web_app(
     if not loopback:
         typer.echo(f"warning: listening on {host}: the app has no login, so anyone who can reach this address can "
                    "run simulations on this computer", err=True)
-    typer.echo(f"nephrosim app on http://{host}:{port}/ (Ctrl+C stops it; runs are kept while it runs)")
-    server.serve(host=host, port=port, workers=workers)
+    typer.echo(f"nephrosim app on http://{host}:{port}/ (Ctrl+C stops it; runs are kept in {store.folder})")
+    server.serve(host=host, port=port, workers=workers, data=store)
 # --- end nephrosim app ---------------------------------------------------------------------
 
 

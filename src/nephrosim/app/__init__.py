@@ -13,15 +13,17 @@ from __future__ import annotations
 __all__ = ["create_app", "serve"]
 
 
-def create_app(max_workers: int = 2, warm_up: bool = True):
-    """The Starlette application (see :mod:`nephrosim.app.server`)."""
+def create_app(max_workers: int = 2, warm_up: bool = True, data=None):
+    """The Starlette application (see :mod:`nephrosim.app.server`); ``data``: the folder that
+    keeps its runs across restarts (``None``: in memory only)."""
     from nephrosim.app.server import create_app as build
 
-    return build(max_workers=max_workers, warm_up=warm_up)
+    return build(max_workers=max_workers, warm_up=warm_up, data=data)
 
 
-def serve(host: str = "127.0.0.1", port: int = 8765, workers: int = 2) -> None:
-    """Serve the app until interrupted."""
+def serve(host: str = "127.0.0.1", port: int = 8765, workers: int = 2, data=None) -> None:
+    """Serve the app until interrupted, its runs kept in the data folder ``data`` (default: a
+    per-user folder, :func:`nephrosim.app.store.default_folder`)."""
     from nephrosim.app.server import serve as run
 
-    run(host=host, port=port, workers=workers)
+    run(host=host, port=port, workers=workers, data=data)

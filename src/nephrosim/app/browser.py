@@ -15,6 +15,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -48,11 +49,19 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def app_server(port: int | None = None, workers: int = 2, timeout_s: float = 60.0,
-               env: dict[str, str] | None = None) -> Iterator[str]:
-    """Run ``nephrosim app`` in its own process (``env`` added to this one's environment);
-    yield its base URL; stop it on exit."""
-    port = port or free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "nephrosim", "app", "--port", str(port), "--workers", str(workers)],
+               env: dict[str, str] | None = None, data: str | Path | None = None) -> Iterator[str]:
+    """Run ``nephrosim app`` in its own process (``env`` added to this one's environment) with
+    the data folder ``data`` (default: a new temporary one, removed afterwards, never the
+    user's own); yield its base URL; stop it on exit."""
+    with contextlib.ExitStack() as stack:
+        if data is None:
+            data = stack.enter_context(tempfile.TemporaryDirectory(prefix="nephrosim-app-"))
+        yield from _serve(port or free_port(), workers, timeout_s, env, Path(data))
+
+
+def _serve(port, workers, timeout_s, env, data) -> Iterator[str]:
+    proc = subprocess.Popen([sys.executable, "-m", "nephrosim", "app", "--port", str(port), "--workers", str(workers),
+                             "--data", str(data)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env={**os.environ, **(env or {})})
     url = f"http://127.0.0.1:{port}"

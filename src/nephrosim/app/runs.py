@@ -5,11 +5,18 @@ running, and the page finds it again by the session cookie. Another session neve
 (:meth:`RunManager.get` answers ``None`` for a run of another session). At most
 ``max_workers`` runs compute at once; the others wait in order. Cancelling terminates the
 run's process at once, wherever the integration is.
+
+With a data folder (:class:`nephrosim.app.store.RunStore`, ``nephrosim app --data``) every run
+is recorded when it is submitted and again when it ends, with its result: a new server on the
+same folder lists them again for the same session cookie, and reads a finished run's result
+back when its page or a download asks for it. A run that was waiting or computing when the
+server stopped (or crashed) comes back as ``interrupted``; it is never shown as finished.
 """
 
 from __future__ import annotations
 
 import itertools
+import logging
 import multiprocessing
 import secrets
 import threading
@@ -18,7 +25,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nephrosim.app import worker
+from nephrosim.app.store import FIELDS, RunStore, session_key
 from nephrosim.errors import UserInputError
+
+log = logging.getLogger("nephrosim.app")
 
 #: Runs a session keeps (the oldest finished ones are forgotten first).
 MAX_RUNS_PER_SESSION = 30
@@ -41,7 +51,7 @@ class Run:
     scenario_name: str
     arms: tuple[str, ...]
     created: float = field(default_factory=time.time)
-    state: str = "queued"  # queued | running | done | failed | cancelled
+    state: str = "queued"  # queued | running | done | failed | cancelled | interrupted (the server stopped)
     done: int = 0
     total: int = 1
     label: str = "waiting for a free worker"
@@ -51,7 +61,9 @@ class Run:
     payload: dict[str, Any] | None = None
     options: dict[str, Any] = field(default_factory=dict)  # ensemble: samples, cv, seed
     cancel_requested: bool = False
+    stopping: bool = False  # the server is stopping: the run ends as interrupted, not cancelled
     process: Any = None
+    saved_payload: Any = None  # a restored run's result, still on disk (its manifest): read on first use
 
     @property
     def active(self) -> bool:
@@ -67,12 +79,15 @@ class Run:
 class RunManager:
     """Every run of the server, by session; starts, watches and cancels their processes."""
 
-    def __init__(self, max_workers: int = 2):
+    def __init__(self, max_workers: int = 2, store: RunStore | None = None):
         if max_workers < 1:
             raise UserInputError(f"--workers {max_workers}: use at least 1")
         self._lock = threading.Lock()
         self._runs: dict[str, Run] = {}
-        self._numbers = itertools.count(1)
+        self._store = store
+        if store is not None:
+            self._restore(store)
+        self._numbers = itertools.count(max((r.number for r in self._runs.values()), default=0) + 1)
         self._slots = threading.BoundedSemaphore(max_workers)
         # a fork server: runs start from a clean process that imported nephrosim once, not from a
         # copy of the threaded web server
@@ -90,13 +105,15 @@ class RunManager:
         ``scenario`` for ``session``; for ``trial``, ``scenario`` is a validated trial design."""
         if kind not in worker.KINDS:
             raise UserInputError(f"run kind {kind!r}: use one of {', '.join(worker.KINDS)}")
+        session = session_key(session)
         with self._lock:
             mine = [r for r in self._runs.values() if r.session == session]
             if sum(r.active for r in mine) >= MAX_ACTIVE_PER_SESSION:
                 raise UserInputError(f"{MAX_ACTIVE_PER_SESSION} runs of yours are already waiting or running; "
                                      "wait for one to finish or cancel one")
             finished = sorted((r for r in mine if not r.active), key=lambda r: r.created)
-            for old in finished[:max(0, len(mine) + 1 - MAX_RUNS_PER_SESSION)]:
+            forgotten = finished[:max(0, len(mine) + 1 - MAX_RUNS_PER_SESSION)]
+            for old in forgotten:
                 del self._runs[old.id]
             # a trial design keeps only what was given: its validators refuse some defaults written out
             # (a treatment's time_h beside the arm's timing)
@@ -106,19 +123,37 @@ class RunManager:
                       options=dict(options or {}),
                       total=worker.steps(kind, len(scenario.arms), int((options or {}).get("samples", 0))))
             self._runs[run.id] = run
+        if self._store is not None:
+            for old in forgotten:
+                try:
+                    self._store.delete(old.id)
+                except OSError as exc:  # left on disk; it comes back after a restart, nothing worse
+                    log.warning("nephrosim app: old run %s not deleted from %s: %s", old.id, self._store.folder, exc)
+            try:
+                self._store.save(run)  # recorded before it starts: a crash leaves it "queued" -> interrupted
+            except UserInputError as exc:
+                with self._lock:
+                    del self._runs[run.id]
+                raise UserInputError(f"the run was not started: {exc}") from None
         threading.Thread(target=self._drive, args=(run,), daemon=True, name=f"run-{run.id}").start()
         return run
 
     def get(self, session: str, run_id: str) -> Run | None:
-        """The run ``run_id`` if it belongs to ``session``; ``None`` otherwise (never another's)."""
+        """The run ``run_id`` if it belongs to ``session``; ``None`` otherwise (never another's).
+        A restored run's result is read from the data folder here, on first use."""
         with self._lock:
             run = self._runs.get(run_id)
-        return run if run is not None and run.session == session else None
+        if run is None or run.session != session_key(session):
+            return None
+        if run.saved_payload is not None:
+            self._read_result(run)
+        return run
 
     def of_session(self, session: str) -> list[Run]:
         """The session's runs, newest first."""
+        key = session_key(session)
         with self._lock:
-            return sorted((r for r in self._runs.values() if r.session == session), key=lambda r: -r.number)
+            return sorted((r for r in self._runs.values() if r.session == key), key=lambda r: -r.number)
 
     def cancel(self, session: str, run_id: str) -> Run | None:
         run = self.get(session, run_id)
@@ -132,20 +167,69 @@ class RunManager:
         return run
 
     def shutdown(self) -> None:
-        """Stop every running process (the server is closing)."""
+        """Stop every running process (the server is closing); their runs end as ``interrupted``."""
         with self._lock:
-            for run in self._runs.values():
-                if run.active:
-                    run.cancel_requested = True
-                    if run.process is not None and run.process.is_alive():
-                        run.process.terminate()
+            stopped = [run for run in self._runs.values() if run.active]
+            for run in stopped:
+                run.cancel_requested = run.stopping = True
+                if run.process is not None and run.process.is_alive():
+                    run.process.terminate()
+        for run in stopped:  # recorded now: the watching threads may not outlive the server
+            self._finish(run, "interrupted", _INTERRUPTED.format(done=run.done, total=run.total))
+        if self._store is not None:
+            self._store.close()
+
+    # --- the data folder -----------------------------------------------------------------
+    def _restore(self, store: RunStore) -> None:
+        """The runs of the data folder; those that never ended are recorded as interrupted."""
+        for record in store.records():
+            fields = {k: record[k] for k in FIELDS}
+            run = Run(**{**fields, "arms": tuple(record["arms"])}, saved_payload=record.get("payload"))
+            self._runs[run.id] = run
+            if run.active:
+                run.state, run.label = "interrupted", _INTERRUPTED.format(done=run.done, total=run.total)
+                run.finished = run.finished or time.time()
+                self._save(run)
+
+    def _save(self, run: Run) -> None:
+        """Record ``run`` in the data folder. A failure (disk full) is said on the run's page
+        and in the server's log; the run itself is as good as before."""
+        if self._store is None:
+            return
+        try:
+            self._store.save(run)
+        except (UserInputError, OSError, TypeError) as exc:
+            log.warning("nephrosim app: run %s not saved in %s: %s", run.id, self._store.folder, exc)
+            with self._lock:
+                run.label += f" — not saved in the data folder ({exc}); it is lost when the server stops"
+
+    def _read_result(self, run: Run) -> None:
+        try:
+            payload = self._store.load_payload(run.id, run.saved_payload)
+        except (OSError, ValueError, KeyError) as exc:  # deleted or damaged files: said, never a blank result
+            log.warning("nephrosim app: result of run %s not read from %s: %s", run.id, self._store.folder, exc)
+            with self._lock:
+                if run.saved_payload is not None:
+                    run.saved_payload = None
+                    run.state, run.label, run.error_kind = "failed", "its saved result could not be read", "input"
+                    run.error = (f"the result of this run could not be read from the data folder "
+                                 f"{self._store.folder} ({exc}); run it again")
+            return
+        with self._lock:
+            if run.saved_payload is not None:
+                run.payload, run.saved_payload = payload, None
 
     # --- the thread that watches one run -------------------------------------------------
     def _finish(self, run: Run, state: str, label: str, error: str = "", error_kind: str = "") -> None:
         with self._lock:
+            if run.state == "interrupted":  # recorded by shutdown() already
+                return
+            if run.stopping and state == "cancelled":
+                state, label = "interrupted", _INTERRUPTED.format(done=run.done, total=run.total)
             run.state, run.label, run.error, run.error_kind = state, label, error, error_kind
             run.finished = time.time()
             run.process = None
+        self._save(run)
 
     def _drive(self, run: Run) -> None:
         while not self._slots.acquire(timeout=0.1):
@@ -205,3 +289,7 @@ class RunManager:
                 run.payload = outcome[1]
                 run.done = run.total
             self._finish(run, "done", "done")
+
+
+_INTERRUPTED = ("interrupted: the server stopped after {done} of {total} steps, before this run finished; "
+                "it has no result — run it again")

@@ -17,7 +17,9 @@ Pages
     the parameter table with units, ranges and provenance.
 
 Each browser gets a random session cookie; runs and the builder's draft belong to it and no
-other session can see them (:class:`nephrosim.app.runs.RunManager`).
+other session can see them (:class:`nephrosim.app.runs.RunManager`). With a data folder
+(``--data``, :class:`nephrosim.app.store.RunStore`) the runs outlive the server; the cookie
+is kept by the browser for :data:`COOKIE_DAYS` days, so the same browser finds them again.
 """
 
 from __future__ import annotations
@@ -45,9 +47,13 @@ from starlette.staticfiles import StaticFiles
 
 from nephrosim.app import forms
 from nephrosim.app.runs import RunManager
+from nephrosim.app.store import RunStore
 from nephrosim.errors import UserInputError
 
 COOKIE = "nephrosim_session"
+#: How long a browser keeps its session cookie (renewed by every visit): its saved runs stay
+#: reachable across browser and server restarts for that long.
+COOKIE_DAYS = 30
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{32}")
 #: Most browser sessions whose builder draft the server remembers (least recently used forgotten).
 MAX_SESSIONS = 500
@@ -58,17 +64,19 @@ MAX_UPLOAD_BYTES = 2_000_000
 
 
 class _SessionCookie(BaseHTTPMiddleware):
-    """A random, HttpOnly, same-site session id per browser (its runs and its draft)."""
+    """A random, HttpOnly, same-site session id per browser (its runs and its draft).
+
+    The id is not signed (there is no server secret to lose on a restart): it is 144 random
+    bits, unguessable, and the server keeps only its SHA-256."""
 
     async def dispatch(self, request, call_next):
         sid = request.cookies.get(COOKIE, "")
-        new = not _TOKEN.fullmatch(sid)
-        if new:
+        if not _TOKEN.fullmatch(sid):
             sid = secrets.token_urlsafe(24)
         request.state.session = sid
         response = await call_next(request)
-        if new:
-            response.set_cookie(COOKIE, sid, httponly=True, samesite="strict", path="/")
+        if request.url.path != "/healthz":  # renewed by every visit
+            response.set_cookie(COOKIE, sid, max_age=COOKIE_DAYS * 86400, httponly=True, samesite="strict", path="/")
         return response
 
 
@@ -108,11 +116,15 @@ def _safe_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text)[:80] or "scenario"
 
 
-def create_app(max_workers: int = 2, warm_up: bool = True) -> Starlette:
-    """The app, with its own run manager (``max_workers`` runs compute at once)."""
+def create_app(max_workers: int = 2, warm_up: bool = True, data: str | Path | RunStore | None = None) -> Starlette:
+    """The app, with its own run manager (``max_workers`` runs compute at once).
+
+    ``data``: the data folder that keeps the runs across restarts (a path, opened with
+    :meth:`RunStore.open`, or an open store); ``None`` keeps them in memory only."""
     env = Environment(loader=PackageLoader("nephrosim.app", "templates"), autoescape=select_autoescape(),
                       trim_blocks=True, lstrip_blocks=True)
-    manager = RunManager(max_workers)
+    store = data if isinstance(data, RunStore) or data is None else RunStore.open(data)
+    manager = RunManager(max_workers, store)
     drafts = _Drafts()
 
     def page(request: Request, template: str, status: int = 200, **context) -> HTMLResponse:
@@ -211,7 +223,7 @@ def create_app(max_workers: int = 2, warm_up: bool = True) -> Starlette:
     def not_found(request: Request, what: str):
         return page(request, "message.html", 404, title="Not found",
                     text=f"{what} is not one of this browser session's runs (runs are private to the browser "
-                         "session that started them, and are forgotten when the server stops).")
+                         "session that started them; a session keeps its last 30 runs).")
 
     async def runs_list(request: Request):
         return page(request, "runs.html", runs=manager.of_session(request.state.session))
@@ -705,8 +717,10 @@ def check_address(host: str, port: int) -> None:
                                  "--port (another program, or another nephrosim app, uses this one)") from None
 
 
-def serve(host: str = "127.0.0.1", port: int = 8765, workers: int = 2) -> None:
-    """Serve the app with uvicorn until interrupted."""
+def serve(host: str = "127.0.0.1", port: int = 8765, workers: int = 2, data: str | Path | RunStore | None = None) -> None:
+    """Serve the app with uvicorn until interrupted; runs are kept in the data folder ``data``
+    (default :func:`nephrosim.app.store.default_folder`)."""
     import uvicorn
 
-    uvicorn.run(create_app(max_workers=workers), host=host, port=port, log_level="warning")
+    store = data if isinstance(data, RunStore) else RunStore.open(data)
+    uvicorn.run(create_app(max_workers=workers, data=store), host=host, port=port, log_level="warning")
