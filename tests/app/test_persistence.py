@@ -101,7 +101,7 @@ def test_a_run_left_running_by_a_crash_comes_back_interrupted(tmp_path):
     store.close()
     manager = RunManager(1, RunStore.open(tmp_path))
     run = manager.get("s" * 32, "0123456789abcdef")
-    assert run.state == "interrupted" and run.payload is None and "after 1 of 3 steps" in run.label
+    assert run.state == "interrupted" and run.payload is None and "killed or crashed" in run.label
     assert manager.get("t" * 32, "0123456789abcdef") is None
     assert json.loads((tmp_path / "runs" / run.id / "run.json").read_text())["state"] == "interrupted"
     manager.shutdown()
@@ -138,3 +138,31 @@ def test_an_unusable_data_folder_is_refused_with_the_fix(tmp_path):
     assert f"--data '{blocker / 'runs'}': cannot create it" in result.output
     assert "give a folder you can write with --data DIR" in result.output
     assert "nephrosim app on" not in result.output
+
+
+def _outlive(server_pid: int) -> None:  # a run's process that would compute for a minute
+    import time
+
+    from nephrosim.app.worker import _end_with
+
+    _end_with(server_pid)
+    time.sleep(60)
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "pidfd_open"), reason="pidfd_open is Linux-only")
+def test_a_run_ends_with_a_killed_server():
+    """A server killed outright cannot terminate its runs; they end themselves, so a restarted
+    server is not slowed by orphans still computing an interrupted run."""
+    import multiprocessing
+    import subprocess
+    import time
+
+    server = subprocess.Popen(["sleep", "60"])
+    run = multiprocessing.get_context("fork").Process(target=_outlive, args=(server.pid,))
+    run.start()
+    time.sleep(0.3)
+    assert run.is_alive()
+    server.kill()
+    server.wait()
+    run.join(timeout=5)
+    assert run.exitcode == 1

@@ -18,6 +18,7 @@ from __future__ import annotations
 import itertools
 import logging
 import multiprocessing
+import os
 import secrets
 import threading
 import time
@@ -187,7 +188,7 @@ class RunManager:
             run = Run(**{**fields, "arms": tuple(record["arms"])}, saved_payload=record.get("payload"))
             self._runs[run.id] = run
             if run.active:
-                run.state, run.label = "interrupted", _INTERRUPTED.format(done=run.done, total=run.total)
+                run.state, run.label = "interrupted", _CRASHED
                 run.finished = run.finished or time.time()
                 self._save(run)
 
@@ -243,8 +244,8 @@ class RunManager:
 
     def _compute(self, run: Run) -> None:
         receive, send = self._ctx.Pipe(duplex=False)
-        process = self._ctx.Process(target=worker.main, args=(run.kind, run.scenario, send, run.options), daemon=True,
-                                    name=f"nephrosim-run-{run.id}")
+        process = self._ctx.Process(target=worker.main, args=(run.kind, run.scenario, send, run.options, os.getpid()),
+                                    daemon=True, name=f"nephrosim-run-{run.id}")
         with self._lock:
             if run.cancel_requested:
                 cancelled = True
@@ -293,3 +294,5 @@ class RunManager:
 
 _INTERRUPTED = ("interrupted: the server stopped after {done} of {total} steps, before this run finished; "
                 "it has no result — run it again")
+_CRASHED = ("interrupted: the server ended (killed or crashed) while this run was waiting or computing, before it "
+            "finished; it has no result — run it again")

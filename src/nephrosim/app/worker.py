@@ -191,8 +191,33 @@ def execute(kind: str, scenario_data: dict, report, options: dict | None = None)
     return payload
 
 
-def main(kind: str, scenario_data: dict, conn, options: dict | None = None) -> None:
-    """Entry point of the run's process: everything it has to say goes through ``conn``."""
+def _end_with(server_pid: int) -> None:
+    """End this run's process when the server process ``server_pid`` ends, however it ends (a
+    killed server cannot terminate its runs; their work would go nowhere). Linux's pidfd is
+    immune to a reused pid; elsewhere the run goes on until it finishes, as before."""
+    import os
+    import select
+    import threading
+
+    if not hasattr(os, "pidfd_open"):
+        return
+    try:
+        fd = os.pidfd_open(server_pid)
+    except ProcessLookupError:  # gone already
+        os._exit(1)
+
+    def watch():
+        select.select([fd], [], [])  # readable once the process has ended
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="server-watch").start()
+
+
+def main(kind: str, scenario_data: dict, conn, options: dict | None = None, server_pid: int | None = None) -> None:
+    """Entry point of the run's process: everything it has to say goes through ``conn``; the
+    process ends with the server ``server_pid``."""
+    if server_pid is not None:
+        _end_with(server_pid)
     try:
         payload = execute(kind, scenario_data, lambda done, total, label: conn.send(("progress", done, total, label)),
                           options)
