@@ -8,7 +8,8 @@
 * libgomp hangs in a ``fork()``ed child whose parent used OpenMP threads (checked by hand
   with a 10-line C program: the child never returns), so forked ensemble workers run with
   one thread: a process-pool ensemble after OpenMP use in the parent finishes, with the
-  same Parquet as the serial, multi-threaded run.
+  same Parquet as the serial, multi-threaded run; a run interrupted with one thread count
+  resumes with another (threads are not part of the ensemble's request).
 * A compiler without OpenMP is a clear error; single-threaded libraries are built only on
   request (``NEPHROSIM_BATCH_OPENMP=0``), and then ``threads > 1`` is refused.
 """
@@ -93,12 +94,18 @@ class _Hung(Exception):
     pass
 
 
+def _batch(scenario, threads):
+    return scenario.model_copy(update={"solver": scenario.solver.model_copy(
+        update={"engine": "batch", "threads": threads})})
+
+
 def test_forked_workers_after_openmp_in_the_parent_finish_with_identical_results(tmp_path):
-    scenario = as_scenario("examples/mouse_iri.yaml")  # compiled already by the test above
-    scenario = scenario.model_copy(update={"solver": scenario.solver.model_copy(
-        update={"engine": "batch", "threads": 2})})
+    scenario = _batch(as_scenario("examples/mouse_iri.yaml"), 2)  # compiled already by the test above
     # this process uses OpenMP threads first (the serial executor honours solver.threads) ...
     serial = ensemble(scenario, 12, tmp_path / "serial.parquet", seed=2, chunk_size=3, workers=1)
+    # (threads change no result, so a run interrupted with 1 thread resumes with 2)
+    first = ensemble(_batch(scenario, 1), 12, tmp_path / "forked.parquet", seed=2, chunk_size=3, max_chunks=2)
+    assert first.chunks_computed == 2
 
     def hung(signum, frame):
         raise _Hung
@@ -112,6 +119,7 @@ def test_forked_workers_after_openmp_in_the_parent_finish_with_identical_results
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
+    assert forked.chunks_computed == 2  # resumed: only the missing chunks, in forked workers
     assert serial.status_counts == forked.status_counts and sum(serial.status_counts.values()) == 12
     pd.testing.assert_frame_equal(pd.read_parquet(serial.path), pd.read_parquet(forked.path))
 

@@ -234,6 +234,8 @@ def ensemble(
         "scenario": json.loads(scenario_json), "samples": samples, "cv": cv, "seed": seed,
         "prior": [p.__dict__ for p in priors], "chunk_size": chunk_size, "parameters": names,
     }
+    # batch engine threads (issue 15) change no result, so a run may resume with other threads
+    request["scenario"].get("solver", {}).pop("threads", None)
 
     bounds = [(s, min(s + chunk_size, samples)) for s in range(0, samples, chunk_size)]
     with executors.exit_on_sigterm(), storage.open_parts(out, request) as parts:
