@@ -123,6 +123,9 @@ def test_a_folder_in_use_or_of_something_else_is_refused(tmp_path):
         run_trial(_design(), **RUN, out=other)
     assert (other / "notes.txt").read_text() == "mine"
 
+    with pytest.raises(UserInputError, match="give the folder with out"):
+        run_trial(_design(), **RUN, overwrite=True)
+
     folder = tmp_path / "busy"
     with open_trial_folder(folder, _design().model_dump(mode="json"), 5, 50):
         with pytest.raises(UserInputError, match="another nephrosim trial is writing"):

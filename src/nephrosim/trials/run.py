@@ -35,6 +35,7 @@ import numpy as np
 from nephrosim.errors import UserInputError
 from nephrosim.progress import ProgressBar
 from nephrosim.trials.analysis import analyse_replicate, auc_test, summarise
+from nephrosim.trials.checkpoint import open_trial_folder
 from nephrosim.trials.design import TrialDesign
 from nephrosim.trials.endpoints import PatientOutcomes, entry_times, outcomes
 from nephrosim.trials.execute import collect, open_executor
@@ -253,9 +254,10 @@ def run_trial(design: TrialDesign, replicates: int = 200, seed: int = 0, *, sche
     :class:`TrialResult`; ``to_dict()`` holds ``power``, ``hazard_ratio`` {median, lo, hi},
     ``median_recovery_days`` {arm: days} and the population's target table.
     """
-    from nephrosim.trials.checkpoint import open_trial_folder
-
     _check_arguments(replicates, seed, chunk_patients, progress)
+    if overwrite and out is None:
+        raise UserInputError("overwrite (--overwrite) discards the chunks of an output folder; give the folder with "
+                             "out (--out DIR), or drop overwrite")
     replicates, seed, chunk = int(replicates), int(seed), int(chunk_patients)
     ctl, trt = design.arms
     need = ctl.n + trt.n
