@@ -162,10 +162,13 @@ class Calibration(ProfileLikelihoodMixin, PosteriorMixin, ShippingMixin):
                 t0 = time.perf_counter()
                 ev0 = problem.n_evaluations
                 if config.fit.method == "differential_evolution":
+                    # batch engine: the whole population in one call per experiment and generation
+                    batch = {"vectorized": True, "updating": "deferred"} if problem.batch else {}
                     de = optimize.differential_evolution(
-                        problem.nll, list(zip(problem.lower, problem.upper)), seed=config.fit.seed,
+                        (lambda X: problem.nll_many(X.T)) if problem.batch else problem.nll,
+                        list(zip(problem.lower, problem.upper)), seed=config.fit.seed,
                         maxiter=config.fit.maxiter, popsize=max(15, 3 * problem.dim), polish=False, tol=1e-8,
-                        init="latinhypercube")
+                        init="latinhypercube", **batch)
                     res = self._local(problem, de.x)
                     x0 = de.x
                 else:

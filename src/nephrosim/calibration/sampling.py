@@ -58,8 +58,15 @@ class PosteriorMixin:
                     return -np.inf
                 return -p.nll(x)
 
+            def logp_many(X):  # batch engine: every walker in one call per experiment
+                inside = np.all((X >= p.lower) & (X <= p.upper), axis=1)
+                out = np.full(len(X), -np.inf)
+                if inside.any():
+                    out[inside] = -p.nll_many(X[inside])
+                return out
+
             p0 = np.clip(self.x_ + 1e-3 * rng.standard_normal((nw, p.dim)), p.lower, p.upper)
-            sampler = emcee.EnsembleSampler(nw, p.dim, logp)
+            sampler = emcee.EnsembleSampler(nw, p.dim, logp_many if p.batch else logp, vectorize=p.batch)
             sampler.random_state = np.random.RandomState(seed).get_state()  # reproducible
             steps = burn + thin * (math.ceil(n / nw) + 1)
             sampler.run_mcmc(p0, steps, progress=self.progress)
