@@ -191,6 +191,8 @@ class ParameterSpec(_Frozen):
 
     name: str
     species: str | None = Field(None, description="only for studies of this species (default: all)")
+    across_species: bool = Field(False, description="one value for studies of several species: allowed only for a "
+                                 "parameter the table itself gives once for all species (a row for 'all')")
     lower: float | None = Field(None, gt=0.0)
     upper: float | None = Field(None, gt=0.0)
     nominal: float | None = Field(None, gt=0.0)

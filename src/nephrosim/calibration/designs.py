@@ -114,6 +114,10 @@ def treatment_of(row) -> dict:
     timing = row["timing_h"]
     if timing is None or (isinstance(timing, float) and math.isnan(timing)):
         raise NotEvaluable(f"arm {row['arm_id']!r}: time of the dose not reported")
+    repeated = re.search(r"n_doses=(\d+)", str(row.get("notes") or ""))
+    if repeated and int(repeated.group(1)) > 1:
+        raise NotEvaluable(f"arm {row['arm_id']!r}: {repeated.group(1)} doses, and the curated rows give no "
+                           "dosing interval")
     allowed = {"msc": ("cells", "cells/kg"), "ev": ("ug_protein", "particles")}.get(product, ())
     if unit in ("", "None") and product == "msc":
         unit = "cells"  # the store leaves unit empty for a plain cell count (dose_raw '5x10^6 cells')
