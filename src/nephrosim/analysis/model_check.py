@@ -496,10 +496,16 @@ def _ratio(a: float, b: float) -> float:
 
 
 def _quantity(c: Check, name: str, ts: TargetSet) -> float:
-    q, r = c.quantity, c.readout
-    if q == "max_state_drift":
+    if c.quantity == "max_state_drift":
         return _state_drift(json.dumps(_scenario_spec(ts.scenarios[name]), sort_keys=True), tuple(c.times_h))[0]
-    d = run_scenario(name, ts)
+    return quantity_of(c, run_scenario(name, ts), run_scenario(c.reference, ts) if c.reference else None)
+
+
+def quantity_of(c: Check, d: dict, reference: dict | None = None) -> float:
+    """The check's quantity from one run ``d`` (``{readout: values, "time_h": times}``) and, for
+    ``ratio_to``/``difference_to``, the reference scenario's run — the one definition that
+    ``check-model`` and the target calibration (:mod:`nephrosim.calibration.targets`) share."""
+    q, r = c.quantity, c.readout
     if q == "value_at":
         return _at(d, r, c.time_h)
     if q == "fold_at":
@@ -515,14 +521,20 @@ def _quantity(c: Check, name: str, ts: TargetSet) -> float:
     if q == "fold_between":
         return _ratio(_at(d, r, c.time_h), _at(d, r, c.from_h))
     if q == "ratio_to":
-        return _ratio(_at(d, r, c.time_h), _at(run_scenario(c.reference, ts), r, c.time_h))
+        return _ratio(_at(d, r, c.time_h), _at(reference, r, c.time_h))
     if q == "difference_to":
-        return _at(d, r, c.time_h) - _at(run_scenario(c.reference, ts), r, c.time_h)
+        return _at(d, r, c.time_h) - _at(reference, r, c.time_h)
     if q == "readout_ratio_at":
         return _ratio(_at(d, r, c.time_h), _at(d, c.reference_readout, c.time_h))
     if q == "peak_lag":
         return _peak_time(d, r, c) - _peak_time(d, c.reference_readout, c)
     raise ValueError(f"quantity {q} is not computed per scenario")
+
+
+def successive_peak_ratio(c: Check, runs: Sequence[dict]) -> float:
+    """``min_successive_peak_ratio`` over the ordered runs of ``c.scenarios``."""
+    peaks = [_peak_value(d, c.readout, c) for d in runs]
+    return min(_ratio(b, a) for a, b in zip(peaks, peaks[1:]))
 
 
 def _in_window(v: float, lo: float | None, hi: float | None, bounds: str) -> bool:
@@ -536,8 +548,7 @@ def _in_window(v: float, lo: float | None, hi: float | None, bounds: str) -> boo
 def _evaluate_check(target: Target, index: int, ts: TargetSet) -> CheckResult:
     c = target.checks[index]
     if c.quantity == "min_successive_peak_ratio":
-        peaks = [_peak_value(run_scenario(n, ts), c.readout, c) for n in c.scenarios]
-        values = (("series", min(_ratio(b, a) for a, b in zip(peaks, peaks[1:]))),)
+        values = (("series", successive_peak_ratio(c, [run_scenario(n, ts) for n in c.scenarios])),)
     else:
         values = tuple((n, _quantity(c, n, ts)) for n in c.scenarios)
     lo, hi, bounds, basis = ts.window(target, index)
