@@ -15,13 +15,16 @@ The 10^5 projection is linear in the patients simulated, with the per-patient co
 the difference between the 10^4 and the 10^3 run (so compilation and replicate analysis, which
 do not grow with the population, are counted once), plus the 10^4 run's fixed part.
 
+The batch engine uses ``--batch-threads`` OpenMP threads per call (default: every usable core);
+libRoadRunner runs on one. ``cpu_s`` is this process's CPU time.
+
 Every compiled arm is built once per process before timing (a warm-up trial of 200 patients),
 so the numbers are steady-state simulation cost, not LLVM/C compilation. The machine of the
 recorded numbers (docs/trials.md) was shared and loaded: the load average is printed before and
 after; compare engines only within one run.
 
 Run:  python benchmarks/trial_throughput.py [--sizes 1000 10000] [--replicates 20] [--engines roadrunner batch]
-          [--chunk-patients 200] [--n-per-arm 20] [--json out.json]
+          [--chunk-patients 200] [--n-per-arm 20] [--batch-threads N] [--json out.json]
 """
 
 from __future__ import annotations
@@ -43,11 +46,13 @@ DESIGN = {
 }
 
 
-def timed_trial(size: int, engine: str, replicates: int, chunk: int, seed: int = 0, n_per_arm: int = 20) -> dict:
+def timed_trial(size: int, engine: str, replicates: int, chunk: int, seed: int = 0, n_per_arm: int = 20,
+                threads: int | None = None) -> dict:
     from nephrosim.trials import run_trial, trial_from_dict
 
     arms = [{**arm, "n": n_per_arm} for arm in DESIGN["arms"]]
-    design = trial_from_dict({**DESIGN, "arms": arms, "virtual_patients": size, "solver": {"engine": engine}})
+    solver = {"engine": engine, **({"threads": threads} if engine == "batch" else {})}
+    design = trial_from_dict({**DESIGN, "arms": arms, "virtual_patients": size, "solver": solver})
     stamps: dict[str, list[float]] = {}
 
     def progress(done, total, stage):
@@ -66,7 +71,7 @@ def timed_trial(size: int, engine: str, replicates: int, chunk: int, seed: int =
                "replicates": end["replicates"] - begin["replicates"]}
     simulated = size + pop["eligible_pool"] + pop["failed_treated_simulations"]
     sim_s = stage_s["population"] + stage_s["treated arms"]
-    return {"engine": engine, "virtual_patients": size, "treated_pool": pop["eligible_pool"] +
+    return {"engine": engine, "threads": threads if engine == "batch" else 1, "virtual_patients": size, "treated_pool": pop["eligible_pool"] +
             pop["failed_treated_simulations"], "simulated_patients": simulated, "wall_s": round(wall, 2),
             "cpu_s": round(cpu, 2), "stage_s": {k: round(v, 2) for k, v in stage_s.items()},
             "patients_per_s": round(simulated / sim_s, 1), "accepted": pop["accepted_patients"],
@@ -80,6 +85,8 @@ def main() -> None:
     parser.add_argument("--replicates", type=int, default=20)
     parser.add_argument("--chunk-patients", type=int, default=200)
     parser.add_argument("--n-per-arm", type=int, default=20)
+    parser.add_argument("--batch-threads", type=int, default=None,
+                        help="threads per batch-engine call (default: every usable core)")
     parser.add_argument("--project", type=int, default=100_000)
     parser.add_argument("--json", default=None, help="also write the rows as JSON")
     args = parser.parse_args()
@@ -87,18 +94,19 @@ def main() -> None:
     print(f"load average before: {os.getloadavg()}; cores: {os.cpu_count()}", flush=True)
     rows = []
     for engine in args.engines:
-        timed_trial(200, engine, 2, args.chunk_patients, seed=99, n_per_arm=3)  # compile this engine's arms once
+        timed_trial(200, engine, 2, args.chunk_patients, seed=99, n_per_arm=3, threads=args.batch_threads)  # compile this engine's arms once
         for size in args.sizes:
-            row = timed_trial(size, engine, args.replicates, args.chunk_patients, n_per_arm=args.n_per_arm)
+            row = timed_trial(size, engine, args.replicates, args.chunk_patients, n_per_arm=args.n_per_arm,
+                              threads=args.batch_threads)
             rows.append(row)
             print(json.dumps(row), flush=True)
     print(f"load average after: {os.getloadavg()}")
 
-    print(f"\n{'engine':<11} {'patients':>9} {'simulated':>9} {'wall s':>8} {'population s':>12} "
+    print(f"\n{'engine':<11} {'threads':>7} {'patients':>9} {'simulated':>9} {'wall s':>8} {'population s':>12} "
           f"{'treated s':>9} {'replicates s':>12} {'patients/s':>10}")
     for r in rows:
         s = r["stage_s"]
-        print(f"{r['engine']:<11} {r['virtual_patients']:>9} {r['simulated_patients']:>9} {r['wall_s']:>8.1f} "
+        print(f"{r['engine']:<11} {str(r['threads'] or 'all'):>7} {r['virtual_patients']:>9} {r['simulated_patients']:>9} {r['wall_s']:>8.1f} "
               f"{s['population']:>12.1f} {s['treated arms']:>9.1f} {s['replicates']:>12.1f} {r['patients_per_s']:>10.1f}")
     projections = {}
     for engine in args.engines:
@@ -111,7 +119,7 @@ def main() -> None:
         projected = fixed + per_plausible * args.project
         projections[engine] = {"s_per_virtual_patient": per_plausible, "fixed_s": fixed, "projected_s": projected}
         print(f"{engine}: {1e3 * per_plausible:.2f} ms per virtual patient (treated pool included), fixed "
-              f"{fixed:.1f} s -> {args.project:,} virtual patients: about {projected / 60:.1f} min on one core")
+              f"{fixed:.1f} s -> {args.project:,} virtual patients: about {projected / 60:.1f} min in one process")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
             json.dump({"rows": rows, "projections": projections, "load_after": os.getloadavg()}, fh, indent=1)

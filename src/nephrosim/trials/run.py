@@ -264,8 +264,10 @@ def run_trial(design: TrialDesign, replicates: int = 200, seed: int = 0, *, sche
     with contextlib.ExitStack() as stack:
         folder = None
         if out is not None:
-            folder = stack.enter_context(open_trial_folder(out, design.model_dump(mode="json"), seed, chunk,
-                                                           overwrite))
+            # the batch engine's thread count changes no result (engine/batch/simulator.py): a run may
+            # resume with another
+            spec = design.model_dump(mode="json", exclude={"solver": {"threads"}})
+            folder = stack.enter_context(open_trial_folder(out, spec, seed, chunk, overwrite))
         executor = stack.enter_context(open_executor(scheduler, workers, security))
         report = None
         if progress is True:
