@@ -13,9 +13,9 @@ import pytest
 from typer.testing import CliRunner
 
 from nephrosim.errors import UserInputError
-from nephrosim.trials import run_trial, trial_from_dict
+from nephrosim.trials import build_population, run_trial, trial_from_dict
 from nephrosim.trials.checkpoint import open_trial_folder
-from nephrosim.trials.run import STAGES
+from nephrosim.trials.run import STAGES, eligible_pool, treated_groups
 
 #: 200 plausible patients in chunks of 50 = 4 population chunks; one compiled MSC arm.
 SPEC = {
@@ -58,6 +58,7 @@ def test_interrupted_trial_resumes_bit_identical_to_an_uninterrupted_run(tmp_pat
     design = _design()
     calls = []
     full = run_trial(design, **RUN, out=tmp_path / "full", progress=lambda *c: calls.append(c))
+    assert full.population.solver == design.solver  # the spec's engine reaches the simulations
 
     # the progress protocol: every stage in order, from 0 up by one per chunk to its total
     assert [c[2] for c in calls if c[0] == 0] == list(STAGES)
@@ -130,3 +131,17 @@ def test_a_folder_in_use_or_of_something_else_is_refused(tmp_path):
     with open_trial_folder(folder, _design().model_dump(mode="json"), 5, 50):
         with pytest.raises(UserInputError, match="another nephrosim trial is writing"):
             run_trial(_design(), **RUN, out=folder)
+
+
+def test_the_batch_engine_reaches_every_simulation_and_agrees_with_libroadrunner():
+    """``solver: {engine: batch}`` (benchmarks/trial_throughput.py) simulates the population with the
+    batch engine, and the treated arms are built with it too; libRoadRunner (CVODE) is the
+    independent reference."""
+    design = _design(solver={"engine": "batch"})
+    reference = build_population(design.population, 200, 5)
+    batch = build_population(design.population, 200, 5, solver=design.solver)
+    assert np.array_equal(batch.stage, reference.stage) and batch.size == reference.size
+    np.testing.assert_allclose(batch.scr, reference.scr, rtol=1e-4)
+    pool, entry = eligible_pool(design, batch, 5)
+    groups, _ = treated_groups(design.arms[1].treatment, design.arms[1].timing, batch, pool, entry)
+    assert groups and all(scenario.solver.engine == "batch" for scenario, *_ in groups)
