@@ -51,7 +51,8 @@ def case(path: str, arm: str, patients: int, repeats: int, seed: int = 1) -> dic
               if p.name in program.parameter_values]
     names = [p.name for p in priors]
     t0 = time.perf_counter()
-    batch = program.simulator(options.model_copy(update={"engine": "batch"}))  # same per-state scales as rr
+    # same per-state scales as rr; one thread, as libRoadRunner (threads: benchmarks/population_throughput.py)
+    batch = program.simulator(options.model_copy(update={"engine": "batch", "threads": 1}))
     load_s = time.perf_counter() - t0
     rr = program.simulator(options)
     rr_times, b_times, diffs, fails = [], [], [], [0, 0]
