@@ -429,6 +429,34 @@ def calibrate(
                    "src/nephrosim/biology/calibrated.json in a source checkout")
 
 
+# --- calibrate-targets (issue 14: formal fits replace hand tuning) ---
+@app.command("calibrate-targets")
+def calibrate_targets(
+    spec: Path = typer.Argument(..., help="target calibration YAML (see calibration/targets/)"),
+    out: Path = typer.Option(Path("targets-out"), "--out", help="results folder (result.json)"),
+    ship: bool = typer.Option(False, "--ship", help="also write OUT/<name>.json; copy it into "
+                              "src/nephrosim/biology/fitted/ in a source checkout to make it part of the default table"),
+):
+    """Fit hand-tuned injury parameters to in-sample literature targets: MAP, posterior, verdict."""
+    try:
+        from nephrosim.calibration.commands import calibrate_targets_command
+
+        result = calibrate_targets_command(spec, out, ship=ship, progress=True)
+    except _user_errors() as exc:
+        _fail(str(exc).strip("'\""))
+    typer.echo(f"{result['name']}: −log posterior at the MAP {result['nll_map']:.4g} (hand-tuned values: "
+               f"{result['nll_hand_tuned']:.4g}); {result['seconds']} s")
+    for label, est in result["parameters"].items():
+        lo, hi = est["interval_95"]
+        typer.echo(f"  {label} = {est['map']:.4g}  (95 % posterior {lo:.4g}–{hi:.4g}; hand-tuned "
+                   f"{est['hand_tuned_value']:.4g}) — {est['verdict']}")
+    for tid, met in result["targets_met_map"].items():
+        typer.echo(f"  target {tid}: {'met' if met else 'MISSED'} at the MAP")
+    if result.get("shipped"):
+        typer.echo(f"wrote {result['shipped']}; copy it into src/nephrosim/biology/fitted/ in a source checkout")
+# --- end calibrate-targets ---
+
+
 @app.command()
 def validate(
     out: Path = typer.Option(Path("calibration-out"), "--out", help="a finished calibration folder"),

@@ -79,8 +79,9 @@ class ParameterRecord:
             out.append(f"provenance {self.provenance!r} needs a reason")
         if self.provenance == "assumed" and self.vary and (self.lower is None or self.upper is None):
             out.append("provenance 'assumed' needs a range (lower and upper) to enter the uncertainty bands")
-        if self.provenance == "fitted" and "95 % profile interval" not in self.reason:
-            out.append("provenance 'fitted' needs the 95 % profile interval and identifiability verdict")
+        if self.provenance == "fitted" and not ("95 % profile interval" in self.reason
+                                                or "95 % posterior interval" in self.reason):
+            out.append("provenance 'fitted' needs the 95 % profile (or posterior) interval and identifiability verdict")
         if self.lower is not None and self.upper is not None:
             if not self.lower <= self.value <= self.upper:
                 out.append(f"value {self.value} outside its range [{self.lower}, {self.upper}]")
@@ -90,6 +91,22 @@ class ParameterRecord:
 
 
 CALIBRATED_FILE = "calibrated.json"
+#: folder (beside this module) of the shipped target calibrations (nephrosim.calibration.targets)
+FITTED_FOLDER = "fitted"
+
+
+def shipped_target_fits() -> list[dict]:
+    """The target calibrations shipped in the package (``biology/fitted/*.json``), in file-name order.
+
+    Each is the ``result.json`` of ``nephrosim calibrate-targets SPEC --ship``: the spec and its
+    digest, the targets used and their digest, seed, date, MAP, posterior median and 95 % interval
+    and the identifiability verdict of every parameter (:func:`nephrosim.calibration.targets.fit_targets`).
+    """
+    folder = resources.files("nephrosim.biology").joinpath(FITTED_FOLDER)
+    if not folder.is_dir():
+        return []
+    return [json.loads(f.read_text("utf-8")) for f in sorted(folder.iterdir(), key=lambda f: f.name)
+            if f.name.endswith(".json")]
 
 
 def shipped_calibration() -> dict | None:
@@ -155,10 +172,45 @@ class ParameterTable:
             records.extend(cls._from_rows(rows, f.name).records)
         table = cls(records)
         if calibrated:
+            for fit in shipped_target_fits():  # hand-tuned rows replaced by formal fits to the targets
+                table = table.with_target_fit(fit)
             shipped = shipped_calibration()
             if shipped is not None:
                 table = table.with_calibration(shipped)
         return table
+
+    def with_target_fit(self, fit: dict) -> "ParameterTable":
+        """A copy whose rows estimated by a target calibration (``fit``, see
+        :func:`shipped_target_fits`) carry its maximum a posteriori value.
+
+        An identifiable parameter becomes ``fitted``, its range the 95 % posterior interval. One the
+        targets do not pin down stays ``assumed``, with the fit's value, its cited range (which enters
+        every uncertainty band) and the verdict — no longer a number set by hand."""
+        tag = (f"target calibration {fit['name']!r} (spec digest {fit['spec_digest']}, targets digest "
+               f"{fit['targets_digest']}, seed {fit['seed']}, {fit['date']}; in-sample targets: "
+               f"{', '.join(fit['spec']['targets'])})")
+        out = list(self.records)
+        for label, est in fit["parameters"].items():
+            name, _, species = label.partition("[")
+            key = (name, species.rstrip("]") or "all")
+            if key not in self._index:
+                raise ValueError(f"shipped target fit {fit['name']!r} estimates {label!r}, which the parameter table "
+                                 "lacks; re-run it (nephrosim calibrate-targets ... --ship)")
+            rec = self._index[key]
+            lo, hi = est["interval_95"]
+            interval = f"95 % posterior interval {lo:.4g}–{hi:.4g} {rec.unit}"
+            was = f"hand-tuned value {est['hand_tuned_value']:.4g}"
+            if est["identifiable"]:
+                new = dataclasses.replace(
+                    rec, value=float(est["map"]), lower=float(min(lo, est["map"])), upper=float(max(hi, est["map"])),
+                    provenance="fitted", reason=f"fitted by {tag}: MAP; {interval}; {est['verdict']}; was {was}")
+            else:
+                new = dataclasses.replace(
+                    rec, value=float(est["map"]), provenance="assumed",
+                    reason=f"formally fitted by {tag}, {est['verdict']}: the value is the fit's MAP ({interval}; "
+                           f"was {was}); the cited range {rec.lower:g}–{rec.upper:g} enters every uncertainty band")
+            out[out.index(rec)] = new
+        return ParameterTable(out)
 
     def with_calibration(self, calibration: dict) -> "ParameterTable":
         """A copy whose rows estimated by ``calibration`` (a shipped-calibration mapping,

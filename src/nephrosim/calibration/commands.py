@@ -1,6 +1,7 @@
 """One function per ``nephrosim`` subcommand, so the CLI only parses arguments.
 
 * ``nephrosim calibrate CONFIG.yaml --out DIR [--profile] [--report]`` → :func:`calibrate_command`
+* ``nephrosim calibrate-targets SPEC.yaml --out DIR [--ship]``          → :func:`calibrate_targets_command`
 * ``nephrosim validate --report DIR [--config CONFIG.yaml]``            → :func:`validate_command`
 * ``nephrosim validate --held-out [--report DIR]``                      → :func:`validate_held_out_command`
 * ``nephrosim export petab CONFIG.yaml -o DIR``                         → :func:`export_petab_command`
@@ -43,6 +44,23 @@ def calibrate_command(config: str | Path, out: str | Path, *, profile: bool = Fa
             "intervals_95": getattr(cal, "intervals_", {}), "report": report_path, "shipped": shipped,
             "failed_evaluations": {r["start"]: (r.get("failed_evaluations", 0), r.get("failure_messages", []))
                                    for r in cal.starts_}}
+
+
+def calibrate_targets_command(spec: str | Path, out: str | Path, *, ship: bool = False,
+                              progress: bool = True) -> dict:
+    """Fit a target calibration (:mod:`nephrosim.calibration.targets`); with ``ship`` also write
+    ``OUT/<name>.json``, ready to be copied into ``src/nephrosim/biology/fitted/``."""
+    import json
+
+    from nephrosim.calibration.targets import fit_targets
+    from nephrosim.io import write_text_atomic
+
+    result = fit_targets(spec, out=out, progress=progress)
+    if ship:
+        path = Path(out) / f"{result['name']}.json"
+        write_text_atomic(path, json.dumps(result, indent=2) + "\n")
+        result = {**result, "shipped": str(path)}
+    return result
 
 
 def validate_command(out: str | Path, report_dir: str | Path | None = None, *, cv_starts: int = 3,
