@@ -96,6 +96,9 @@ _ROUTES = (("renal artery", "renal_artery"), ("renal_artery", "renal_artery"), (
 
 def route_of(raw) -> str:
     text = str(raw or "").lower()
+    if text.strip() == "intra_arterial":  # FORMAT.md's generic value: which artery decides the first pass
+        raise NotEvaluable("route 'intra_arterial' does not say which artery (renal artery or aorta: the "
+                           "kidney's first-pass share differs); curate the artery in `route`")
     for needle, route in _ROUTES:
         if needle in text:
             return route
@@ -143,7 +146,8 @@ def design_of(study_id: str, rows) -> Design:
         if role != "control":
             try:
                 treatments = (treatment_of(arm_rows.iloc[0]),)
-            except NotEvaluable:
+            except NotEvaluable as exc:
+                assumptions.append(f"arm {arm_id} left out: {exc}")
                 continue  # the arm stays out; the study may still have evaluable arms
         arms.append({"name": name, **({"treatments": list(treatments)} if treatments else {})})
         arm_of[str(arm_id)] = name
