@@ -16,8 +16,9 @@ Printed in one run (issue 15):
    included), µs per patient, the share spent in the C solve, and the linear projection to
    10^6 patients.
 
-The load average is printed before and after: compare numbers only between runs on a quiet
-machine, and run it 2–3 times.
+The load average is printed before and after, and the cores other processes kept busy during
+the timed runs (from ``/proc/stat``): on 2 cores, one core held by another user's job halves
+the 2-thread wall-clock figures. Run it 2–3 times.
 
 Run:  python benchmarks/population_throughput.py [--scenario examples/mouse_iri.yaml] [--arm vehicle]
           [--patients 2000] [--rr-patients 200] [--repeats 3] [--ensemble 20000] [--chunk-size 2000]
@@ -39,10 +40,27 @@ from nephrosim.run.ensemble.priors import donor_priors, draw, priors_from_table,
 from nephrosim.run.simulation import as_scenario, compile_arm, solver_options
 
 
-def _timed(f):
-    w, c = time.perf_counter(), time.process_time()
+def _busy_cpu_s() -> float:
+    """CPU seconds all processes on this machine have used (Linux /proc/stat; NaN elsewhere)."""
+    try:
+        with open("/proc/stat") as fh:
+            fields = fh.readline().split()[1:]
+    except OSError:
+        return float("nan")
+    user, nice, system, idle, iowait, irq, softirq, steal = (int(x) for x in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+#: cores other processes kept busy during each timed run: (label, cores)
+OTHERS: list[tuple[str, float]] = []
+
+
+def _timed(f, label: str = ""):
+    b, w, c = _busy_cpu_s(), time.perf_counter(), time.process_time()
     result = f()
-    return result, time.perf_counter() - w, time.process_time() - c
+    wall, cpu = time.perf_counter() - w, time.process_time() - c
+    OTHERS.append((label, max(0.0, (_busy_cpu_s() - b - cpu) / wall)))
+    return result, wall, cpu
 
 
 def roadrunner_loop(program, options, names, values, times):
@@ -79,10 +97,10 @@ def engine(scenario, arm: str, patients: int, rr_patients: int, repeats: int, se
     for r in range(repeats):
         values = draw(priors, r * patients, (r + 1) * patients, seed)
         for t, sim in sims.items():
-            (_, status), wall, cpu = _timed(lambda: sim.run_batch(times, names, values))
+            (_, status), wall, cpu = _timed(lambda: sim.run_batch(times, names, values), f"engine {t}")
             rows[t].append((wall / patients, cpu / patients, sum(not s.ok for s in status)))
         rr = roadrunner_loop(program, options, names, values[:rr_patients], times)
-        _, wall, cpu = _timed(rr)
+        _, wall, cpu = _timed(rr, "engine rr")
         rows["rr"].append((wall / rr_patients, cpu / rr_patients, 0))
     med = {k: (statistics.median(x[0] for x in v), statistics.median(x[1] for x in v)) for k, v in rows.items()}
     eff = [a[0] / (2 * b[0]) for a, b in zip(rows[1], rows[2])]
@@ -110,7 +128,8 @@ def end_to_end(scenario, samples: int, chunk_size: int, threads: int, seed: int)
     try:
         with tempfile.TemporaryDirectory() as tmp:
             summary, wall, cpu = _timed(lambda: ensemble(scenario, samples, Path(tmp) / "population.parquet",
-                                                         seed=seed, chunk_size=chunk_size, workers=1))
+                                                         seed=seed, chunk_size=chunk_size, workers=1),
+                                        f"ensemble {threads}")
     finally:
         BatchSimulator._solve = original
     return dict(wall=wall, cpu=cpu, solve=solve["wall"], counts=dict(summary.status_counts))
@@ -160,6 +179,11 @@ def main() -> None:
                   f"{100 * e['solve'] / e['wall']:10.1f} {1e6 * per / 60:11.1f} min   {e['counts']}")
     load1 = os.getloadavg()
     print(f"\nload average after {load1[0]:.2f} / {load1[1]:.2f} / {load1[2]:.2f}")
+    busy = {}
+    for label, cores in OTHERS:
+        busy.setdefault(label, []).append(cores)
+    print("cores kept busy by other processes during the timed runs (median; > 0.2 makes the 2-thread wall "
+          "figures unreliable): " + ", ".join(f"{k} {statistics.median(v):.2f}" for k, v in busy.items()))
 
 
 if __name__ == "__main__":
