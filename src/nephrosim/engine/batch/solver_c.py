@@ -220,8 +220,8 @@ int nb_openmp(void) {
    rejected). Patients are independent and each is integrated by one thread with its own work
    space, so the results are bit-identical for any number of threads. threads <= 1 never enters
    an OpenMP region (libgomp hangs in a fork()ed child whose parent used OpenMP: forked ensemble
-   workers run with threads = 1). team: the number of threads that ran (1, or the OpenMP team's
-   size). Returns 0; -1 if a work space could not be allocated; -2 if threads > 1 was asked of a
+   workers run with threads = 1); never more threads than patients. team: the number of threads
+   that ran (1, or the OpenMP team's size). Returns 0; -1 if a work space could not be allocated; -2 if threads > 1 was asked of a
    library built without OpenMP. */
 int nb_solve(int n, const double *P, int n_times, const double *times, double rtol, const double *atol, long max_steps,
              int n_out, const int *kind, const int *idx, int all_states, double *out, double *states, int *code,
@@ -240,7 +240,7 @@ int nb_solve(int n, const double *P, int n_times, const double *times, double rt
   }
 #ifdef _OPENMP
   int failed = 0;
-#pragma omp parallel num_threads(threads)
+#pragma omp parallel num_threads(threads < n ? threads : n)
   {
     work_t *W = (work_t *)malloc(sizeof(work_t));
     if (!W) {
