@@ -31,6 +31,7 @@ from nephrosim.engine.sbml import to_sbml
 from nephrosim.engine.simulator import NEGATIVE_STATE, OK, Simulator, SolverOptions
 from nephrosim.errors import UserInputError
 from nephrosim.modelspec import Flux, ModelSpec, ParameterUse, Process, State
+from nephrosim.run.ensemble import executors
 from nephrosim.run.ensemble.priors import draw, priors_from_table, varied_parameters
 from nephrosim.run.simulation import as_scenario, compile_arm, solver_options
 
@@ -103,6 +104,8 @@ def test_forked_workers_after_openmp_in_the_parent_finish_with_identical_results
     scenario = _batch(as_scenario("examples/mouse_iri.yaml"), 2)  # compiled already by the test above
     # this process uses OpenMP threads first (the serial executor honours solver.threads) ...
     serial = ensemble(scenario, 12, tmp_path / "serial.parquet", seed=2, chunk_size=3, workers=1)
+    sim = executors._WORKER["sims"][0]
+    assert (sim.threads, sim.last_team) == (2, 2)
     # (threads change no result, so a run interrupted with 1 thread resumes with 2)
     first = ensemble(_batch(scenario, 1), 12, tmp_path / "forked.parquet", seed=2, chunk_size=3, max_chunks=2)
     assert first.chunks_computed == 2
