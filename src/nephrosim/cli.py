@@ -444,14 +444,15 @@ def calibrate_targets(
         result = calibrate_targets_command(spec, out, ship=ship, progress=True)
     except _user_errors() as exc:
         _fail(str(exc).strip("'\""))
-    typer.echo(f"{result['name']}: −log posterior at the MAP {result['nll_map']:.4g} (hand-tuned values: "
-               f"{result['nll_hand_tuned']:.4g}); {result['seconds']} s")
+    typer.echo(f"{result['name']}: −log posterior {result['nll_point']:.4g} at the point estimate, "
+               f"{result['nll_map']:.4g} at the MAP, {result['nll_hand_tuned']:.4g} at the hand-tuned values; "
+               f"{result['seconds']} s")
     for label, est in result["parameters"].items():
         lo, hi = est["interval_95"]
-        typer.echo(f"  {label} = {est['map']:.4g}  (95 % posterior {lo:.4g}–{hi:.4g}; hand-tuned "
-                   f"{est['hand_tuned_value']:.4g}) — {est['verdict']}")
-    for tid, met in result["targets_met_map"].items():
-        typer.echo(f"  target {tid}: {'met' if met else 'MISSED'} at the MAP")
+        typer.echo(f"  {label} = {est['point']:.4g}  (MAP {est['map']:.4g}; 95 % posterior {lo:.4g}–{hi:.4g}; "
+                   f"hand-tuned {est['hand_tuned_value']:.4g}) — {est['verdict']}")
+    for tid, met in result["targets_met_point"].items():
+        typer.echo(f"  target {tid}: {'met' if met else 'MISSED'} at the point estimate")
     if result.get("shipped"):
         typer.echo(f"wrote {result['shipped']}; copy it into src/nephrosim/biology/fitted/ in a source checkout")
 # --- end calibrate-targets ---

@@ -156,13 +156,16 @@ class ParameterTable:
 
     @classmethod
     @lru_cache(maxsize=4)
-    def default(cls, calibrated: bool = True) -> "ParameterTable":
+    def default(cls, calibrated: bool = True, target_fits: bool = True) -> "ParameterTable":
         """The table shipped with nephrosim.
 
         One logical table, stored as ``parameters.csv`` (physiology) plus one
         ``parameters_<domain>.csv`` per biology domain beside it, so domains can be
-        reviewed separately. With ``calibrated`` (the default) the shipped
-        calibration's estimates replace the cited values they were fitted for.
+        reviewed separately. With ``target_fits`` (the default) the shipped target
+        calibrations (``fitted/*.json``) replace the values that were once tuned by hand: they
+        are the table's values now, in both parameter sets. With ``calibrated`` (the default)
+        the shipped evidence calibration's estimates then replace the values it fitted.
+        ``default(calibrated=False, target_fits=False)`` is the CSV as written.
         """
         folder = resources.files("nephrosim.biology")
         files = sorted(f for f in folder.iterdir() if f.name.startswith("parameters") and f.name.endswith(".csv"))
@@ -171,9 +174,10 @@ class ParameterTable:
             rows = csv.DictReader(io.StringIO(f.read_text("utf-8"), newline=""))
             records.extend(cls._from_rows(rows, f.name).records)
         table = cls(records)
-        if calibrated:
+        if target_fits:
             for fit in shipped_target_fits():  # hand-tuned rows replaced by formal fits to the targets
                 table = table.with_target_fit(fit)
+        if calibrated:
             shipped = shipped_calibration()
             if shipped is not None:
                 table = table.with_calibration(shipped)
@@ -181,7 +185,7 @@ class ParameterTable:
 
     def with_target_fit(self, fit: dict) -> "ParameterTable":
         """A copy whose rows estimated by a target calibration (``fit``, see
-        :func:`shipped_target_fits`) carry its maximum a posteriori value.
+        :func:`shipped_target_fits`) carry its point estimate (a near-optimal posterior draw).
 
         An identifiable parameter becomes ``fitted``, its range the 95 % posterior interval. One the
         targets do not pin down stays ``assumed``, with the fit's value, its cited range (which enters
@@ -200,15 +204,17 @@ class ParameterTable:
             lo, hi = est["interval_95"]
             interval = f"95 % posterior interval {lo:.4g}–{hi:.4g} {rec.unit}"
             was = f"hand-tuned value {est['hand_tuned_value']:.4g}"
+            point = float(est["point"])
             if est["identifiable"]:
                 new = dataclasses.replace(
-                    rec, value=float(est["map"]), lower=float(min(lo, est["map"])), upper=float(max(hi, est["map"])),
-                    provenance="fitted", reason=f"fitted by {tag}: MAP; {interval}; {est['verdict']}; was {was}")
+                    rec, value=point, lower=float(min(lo, point)), upper=float(max(hi, point)),
+                    provenance="fitted", reason=f"fitted by {tag}; {interval}; {est['verdict']}; was {was}")
             else:
                 new = dataclasses.replace(
-                    rec, value=float(est["map"]), provenance="assumed",
-                    reason=f"formally fitted by {tag}, {est['verdict']}: the value is the fit's MAP ({interval}; "
-                           f"was {was}); the cited range {rec.lower:g}–{rec.upper:g} enters every uncertainty band")
+                    rec, value=point, provenance="assumed",
+                    reason=f"formally fitted by {tag}, {est['verdict']}: the value is the fit's point estimate "
+                           f"({interval}; was {was}); the cited range {rec.lower:g}–{rec.upper:g} enters every "
+                           "uncertainty band")
             out[out.index(rec)] = new
         return ParameterTable(out)
 

@@ -21,12 +21,16 @@ scenario; a target's checks all count (they are one source's numbers).
 member of the first generation, so the fit is never worse than the hand) gives the maximum a
 posteriori point (MAP); then ``emcee`` samples the posterior from around the MAP. Both evaluate
 whole populations in one call of the compiled batch engine (:mod:`nephrosim.engine.batch`).
+Where the targets leave a parameter free, the MAP lies anywhere on a flat ridge, often at a bound
+of the range, so the value shipped is the *point*: among the posterior draws whose −log posterior
+is within χ²₁(0.95)/2 of the MAP's, the one nearest the posterior median (each parameter measured
+in units of its cited log-range). The targets hold there too (``targets_met_point``).
 
 **Verdict.** A parameter is *identifiable* when its 95 % posterior interval spans less than half
 of its cited log-range and neither end lies within 5 % of the range of a bound; otherwise the
 targets do not pin it down. The shipped result (``biology/fitted/<name>.json``) makes an
-identifiable parameter ``fitted`` (value: MAP; range: the 95 % posterior interval) and leaves a
-non-identifiable one ``assumed`` with the fit's MAP as its value, its cited range and the verdict
+identifiable parameter ``fitted`` (value: the point; range: the 95 % posterior interval) and leaves a
+non-identifiable one ``assumed`` with the fit's point as its value, its cited range and the verdict
 as the reason (:meth:`nephrosim.biology.parameters.ParameterTable.with_target_fit`).
 
 Only ``in_sample`` targets may be fitted: a ``held_out`` target used by a fit would no longer
@@ -51,6 +55,8 @@ from nephrosim.errors import UserInputError
 from nephrosim.inputs import StrictModel, read_mapping, validate
 
 FAILED_NLL = 1e10
+#: χ²₁(0.95)/2: draws within this of the best −log posterior count as near the optimum
+PROFILE_THRESHOLD = 1.920729410347062
 
 
 class TargetParameter(StrictModel):
@@ -165,7 +171,7 @@ class TargetProblem:
             program = compile_arm(sc, sc.arms[0].name)
             self.programs[name] = (sc, program)
             self.simulators[name] = program.simulator(options)
-        cited = ParameterTable.default(calibrated=False)
+        cited = ParameterTable.default(calibrated=False, target_fits=False)
         self.labels, self.lower, self.upper, self.nominal, self.cited = [], [], [], [], []
         used = set()
         for k, p in enumerate(spec.parameters):
@@ -303,7 +309,10 @@ def fit_targets(spec: TargetFitSpec | str | Path, *, out: str | Path | None = No
     with ProgressBar(f"fit targets {spec.name}", 2, 0, progress) as bar:
         de = optimize.differential_evolution(
             lambda X: problem.nll_many(X.T), bounds, seed=cfg.seed, popsize=cfg.popsize, maxiter=cfg.maxiter,
-            tol=1e-10, polish=False, init="latinhypercube", x0=problem.nominal, vectorized=True,
+            tol=1e-10, polish=False, init="latinhypercube", vectorized=True,
+            # the hand-tuned point joins the first generation (a hair inside a bound it sits on)
+            x0=np.clip(problem.nominal, problem.lower + 1e-9 * (problem.upper - problem.lower),
+                       problem.upper - 1e-9 * (problem.upper - problem.lower)),
             updating="deferred")
         bar.advance()
         rng = np.random.default_rng(cfg.seed)
@@ -314,19 +323,29 @@ def fit_targets(spec: TargetFitSpec | str | Path, *, out: str | Path | None = No
         sampler.random_state = np.random.RandomState(cfg.seed).get_state()
         sampler.run_mcmc(p0, cfg.steps)
         bar.advance()
-    chain = sampler.get_chain(discard=min(cfg.burn, cfg.steps - 1), flat=True)
-    logp = sampler.get_log_prob(flat=True)
-    best = int(np.argmax(logp))
-    x_map, nll_map = (sampler.get_chain(flat=True)[best], float(-logp[best]))
+    burn = min(cfg.burn, cfg.steps - 1)
+    chain = sampler.get_chain(discard=burn, flat=True)
+    logp = sampler.get_log_prob(discard=burn, flat=True)
+    every = sampler.get_log_prob(flat=True)
+    best = int(np.argmax(every))
+    x_map, nll_map = (sampler.get_chain(flat=True)[best], float(-every[best]))
     if de.fun <= nll_map:
         x_map, nll_map = de.x, float(de.fun)
     nll_nominal = float(problem.nll_many(problem.nominal[None, :])[0])
     q = np.quantile(chain, [0.025, 0.5, 0.975], axis=0)
+    # the point estimate: where the targets do not pin a parameter down, the MAP sits anywhere on a
+    # flat ridge (often at a bound), so the table takes the posterior draw nearest the posterior
+    # median (distance in units of each cited log-range) among the draws within χ²₁(0.95)/2 of the MAP
+    near = chain[-logp <= nll_map + PROFILE_THRESHOLD]
+    if len(near) == 0:
+        near = x_map[None, :]
+    x_point = near[int(np.argmin(np.sum(((near - q[1]) / (problem.upper - problem.lower)) ** 2, axis=1)))]
+    nll_point = float(problem.nll_many(x_point[None, :])[0])
     parameters = {}
     for k, label in enumerate(problem.labels):
         ident, why = verdict(q[0, k], q[2, k], problem.lower[k], problem.upper[k])
         parameters[label] = {
-            "map": float(10 ** x_map[k]), "median": float(10 ** q[1, k]),
+            "point": float(10 ** x_point[k]), "map": float(10 ** x_map[k]), "median": float(10 ** q[1, k]),
             "interval_95": [float(10 ** q[0, k]), float(10 ** q[2, k])], "cited_range": list(problem.cited[k]),
             "hand_tuned_value": float(10 ** problem.nominal[k]), "identifiable": ident, "verdict": why}
     from importlib import metadata
@@ -340,8 +359,9 @@ def fit_targets(spec: TargetFitSpec | str | Path, *, out: str | Path | None = No
         "name": spec.name, "spec_digest": spec.digest(), "spec": spec.model_dump(mode="json"),
         "targets_digest": hashlib.sha256(json.dumps(targets_used, sort_keys=True).encode()).hexdigest()[:16],
         "date": datetime.date.today().isoformat(), "nephrosim_version": version, "seed": cfg.seed,
-        "nll_map": nll_map, "nll_hand_tuned": nll_nominal,
-        "targets_met_map": problem.met(x_map), "targets_met_hand_tuned": problem.met(problem.nominal),
+        "nll_map": nll_map, "nll_point": nll_point, "nll_hand_tuned": nll_nominal,
+        "targets_met_point": problem.met(x_point), "targets_met_map": problem.met(x_map),
+        "targets_met_hand_tuned": problem.met(problem.nominal),
         "parameters": parameters, "acceptance_fraction": float(np.mean(sampler.acceptance_fraction)),
         "posterior_draws": int(len(chain)), "evaluations": problem.n_evaluations,
         "seconds": round(time.perf_counter() - t0, 1),
