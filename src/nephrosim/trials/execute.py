@@ -57,7 +57,7 @@ class DaskExecutor:
 
         def submit(k):
             for i, task in k:
-                future = self.client.submit(fn, task, pure=False)
+                future = self.client.submit(_one_thread_per_worker, fn, task, pure=False)
                 index[future.key] = i
                 yield future
 
@@ -69,6 +69,16 @@ class DaskExecutor:
                     futures.add(nxt)
         finally:
             futures.clear()
+
+
+def _one_thread_per_worker(fn: Callable, task):
+    """Run ``fn(task)`` on a Dask worker with one batch-engine thread per simulator call: each
+    worker thread already runs tasks in parallel, so every-core OpenMP teams would oversubscribe
+    the machine (the ensembles' Dask path does the same)."""
+    from nephrosim.trials import population
+
+    population.ONE_THREAD_PER_CALL = True
+    return fn(task)
 
 
 def _take(it, n):

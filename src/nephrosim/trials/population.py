@@ -155,6 +155,9 @@ def population_scenario(treatments: tuple = (), name: str = "virtual_cardiac_sur
 
 
 _COMPILED: dict[str, tuple[ArmProgram, object]] = {}
+#: set on Dask workers (:func:`nephrosim.trials.execute._one_thread_per_worker`): batch-engine calls
+#: whose scenario leaves ``solver.threads`` unset use one thread, not every core
+ONE_THREAD_PER_CALL = False
 _POPULATIONS: dict[tuple, "VirtualPopulation"] = {}
 _CACHE_SIZE = 16
 
@@ -171,7 +174,10 @@ def compiled(scenario: Scenario):
         if len(_COMPILED) >= _CACHE_SIZE:
             _COMPILED.pop(next(iter(_COMPILED)))
         program = compile_scenario(scenario)[0]
-        _COMPILED[key] = (program, program.simulator(solver_options(scenario, "final")))
+        options = solver_options(scenario, "final")
+        if ONE_THREAD_PER_CALL and options.threads is None:
+            options = options.model_copy(update={"threads": 1})
+        _COMPILED[key] = (program, program.simulator(options))
     return _COMPILED[key]
 
 
