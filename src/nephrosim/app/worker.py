@@ -126,8 +126,8 @@ def ensemble_bands(scenario, options: dict, report) -> dict:
 def virtual_trial(design_data: dict, options: dict, report) -> dict:
     """``nephrosim.trials.run_trial`` of the design ``design_data`` (``options``: replicates, seed).
 
-    ``run_trial`` reports no progress to a caller, so the run counts two steps: the design
-    read, then the whole trial (virtual population, treated arms, replicates).
+    Progress is ``run_trial``'s own: chunks done of each stage (virtual population, treated
+    arms, replicate trials), after the design is read.
     """
     from nephrosim.trials import run_trial, trial_from_dict
 
@@ -135,12 +135,15 @@ def virtual_trial(design_data: dict, options: dict, report) -> dict:
     if not 1 <= replicates <= MAX_APP_REPLICATES:
         raise UserInputError(f"replicates {replicates}: use 1 to {MAX_APP_REPLICATES} in the app (`nephrosim trial` "
                              "runs more)")
-    report(0, 2, "reading the trial design")
+    report(0, 1, "reading the trial design")
     design = trial_from_dict(design_data)
-    report(1, 2, f"{design.virtual_patients} virtual patients, the treated arms and {replicates} replicate trials "
-                 f"(seed {seed}); the trial reports no finer progress")
-    result = run_trial(design, replicates=replicates, seed=seed)
-    report(2, 2, "done")
+
+    def stage(done: int, total: int, name: str) -> None:
+        report(done, max(total, 1), f"{name}: {done} of {total} chunks ({design.virtual_patients} virtual "
+                                    f"patients, {replicates} replicate trials, seed {seed})")
+
+    result = run_trial(design, replicates=replicates, seed=seed, progress=stage)
+    report(1, 1, "done")
     return {"trial": result.to_dict(), "options": {"replicates": replicates, "seed": seed}}
 
 
