@@ -11,8 +11,10 @@ reproducible fit to the same windows:
 ``v`` is reported with log-normal error σ (``sigma_log``, stated in the spec), so the probability
 that the source's statement holds is Φ((log hi − log v)/σ) − Φ((log lo − log v)/σ) (one term for
 an open end). Inside the window the likelihood is flat; outside it falls off within about σ.
-Quantities that can be zero or negative (differences, lags) use the same form on the linear
-scale with σ × the window's largest |bound|. Each check of a target contributes one term per
+Quantities that can be negative (differences, lags) use the same form on the linear scale with
+σ × the window's largest |bound| (σ itself when that is 0); on the log scale a lower bound of 0 is
+no bound.
+A window that is a point ([24, 24] h) contributes the normal density of the value instead. Each check of a target contributes one term per
 scenario; a target's checks all count (they are one source's numbers).
 
 **Prior.** Uniform in log10 over each parameter's cited range in the parameter table.
@@ -28,7 +30,8 @@ in units of its cited log-range). The targets hold there too (``targets_met_poin
 
 **Verdict.** A parameter is *identifiable* when its 95 % posterior interval spans less than half
 of its cited log-range and neither end lies within 5 % of the range of a bound; otherwise the
-targets do not pin it down. The shipped result (``biology/fitted/<name>.json``) makes an
+targets do not pin it down. No parameter is called identifiable unless the chain ran at least 50
+integrated autocorrelation times (emcee's rule): an unconverged chain's intervals are too narrow. The shipped result (``biology/fitted/<name>.json``) makes an
 identifiable parameter ``fitted`` (value: the point; range: the 95 % posterior interval) and leaves a
 non-identifiable one ``assumed`` with the fit's point as its value, its cited range and the verdict
 as the reason (:meth:`nephrosim.biology.parameters.ParameterTable.with_target_fit`).
@@ -115,15 +118,21 @@ def censored_nll(v: np.ndarray, lo: float | None, hi: float | None, sigma: float
         with np.errstate(divide="ignore", invalid="ignore"):
             u = np.where(v > 0, np.log(v), -np.inf)
         top = math.inf if hi is None else math.log(hi)
-        bottom = -math.inf if lo is None else math.log(lo)
+        bottom = -math.inf if not lo else math.log(lo)  # a lower bound of 0 on a positive quantity is no bound
         s = sigma
     else:
         u = v
         top = math.inf if hi is None else hi
         bottom = -math.inf if lo is None else lo
-        s = sigma * max(abs(x) for x in (lo, hi) if x is not None)
-    with np.errstate(invalid="ignore"):
-        out = -_log_diff_ndtr((top - u) / s, (bottom - u) / s)
+        s = sigma * (max(abs(x) for x in (lo, hi) if x is not None) or 1.0)
+    if top == bottom:  # a point, not a window (e.g. "peak at 24 h"): the normal density of the value
+        z = (u - top) / s
+        out = 0.5 * z ** 2 + math.log(s * math.sqrt(2 * math.pi))
+    else:
+        with np.errstate(invalid="ignore"):  # an open end stays open whatever v is (also v = 0 on a log scale)
+            a = np.inf if math.isinf(top) else (top - u) / s
+            b = -np.inf if math.isinf(bottom) else (bottom - u) / s
+            out = -_log_diff_ndtr(a, b)
     return np.where(np.isfinite(v), out, np.inf)
 
 
@@ -155,8 +164,8 @@ class TargetProblem:
                 if c.quantity == "max_state_drift":
                     raise CalibrationConfigError(f"targets.{tid}: max_state_drift cannot be fitted")
                 lo, hi, _, _ = ts.window(target, i)
-                positive = all(x is None or x > 0 for x in (lo, hi)) and c.quantity not in ("difference_to",
-                                                                                           "peak_lag")
+                positive = (all(x is None or x >= 0 for x in (lo, hi)) and (hi is None or hi > 0)
+                            and c.quantity not in ("difference_to", "peak_lag"))
                 self.checks.append((tid, i, c, lo, hi, positive))
         names = []
         for _, _, c, *_ in self.checks:
@@ -341,9 +350,19 @@ def fit_targets(spec: TargetFitSpec | str | Path, *, out: str | Path | None = No
         near = x_map[None, :]
     x_point = near[int(np.argmin(np.sum(((near - q[1]) / (problem.upper - problem.lower)) ** 2, axis=1)))]
     nll_point = float(problem.nll_many(x_point[None, :])[0])
+    # convergence (emcee's rule: a chain of at least 50 integrated autocorrelation times); an
+    # unconverged chain's intervals are too narrow, so it withholds every "identifiable" verdict
+    tau = sampler.get_autocorr_time(tol=0)
+    converged = bool(np.all(np.isfinite(tau)) and cfg.steps >= 50 * float(np.max(tau)))
     parameters = {}
     for k, label in enumerate(problem.labels):
         ident, why = verdict(q[0, k], q[2, k], problem.lower[k], problem.upper[k])
+        if ident and not converged:
+            ident, why = False, (f"identifiability not claimed: the posterior sample has not converged ({cfg.steps} "
+                                 f"steps, under 50 autocorrelation times of {float(np.max(tau)):.0f} steps); on the "
+                                 f"unconverged sample the 95 % interval spans "
+                                 f"{(q[2, k] - q[0, k]) / (problem.upper[k] - problem.lower[k]):.0%} of the cited "
+                                 "log-range")
         parameters[label] = {
             "point": float(10 ** x_point[k]), "map": float(10 ** x_map[k]), "median": float(10 ** q[1, k]),
             "interval_95": [float(10 ** q[0, k]), float(10 ** q[2, k])], "cited_range": list(problem.cited[k]),
@@ -363,6 +382,7 @@ def fit_targets(spec: TargetFitSpec | str | Path, *, out: str | Path | None = No
         "targets_met_point": problem.met(x_point), "targets_met_map": problem.met(x_map),
         "targets_met_hand_tuned": problem.met(problem.nominal),
         "parameters": parameters, "acceptance_fraction": float(np.mean(sampler.acceptance_fraction)),
+        "autocorrelation_time_max": float(np.max(tau)), "converged": converged,
         "posterior_draws": int(len(chain)), "evaluations": problem.n_evaluations,
         "seconds": round(time.perf_counter() - t0, 1),
     }
