@@ -106,3 +106,28 @@ def write_frame(frame, path: str | Path) -> None:
             neutralise_formulas(frame).to_csv(tmp, index=False)
         else:
             frame.to_parquet(tmp, index=False)
+
+
+@contextlib.contextmanager
+def exclusive_lock(lock_file: str | Path, busy: str) -> Iterator[None]:
+    """Hold an exclusive, non-blocking ``flock`` on ``lock_file`` (created 0600) for the block.
+
+    Two runs writing one results folder would interleave their parts; the second is refused at
+    once with :class:`UserInputError` ``busy`` (which should say what to do). The lock dies with
+    the process, so a killed run never leaves the folder locked. Platforms without ``fcntl``
+    run unlocked.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover — not POSIX
+        yield
+        return
+    fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise UserInputError(busy) from None
+        yield
+    finally:
+        os.close(fd)

@@ -29,7 +29,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 import shutil
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
@@ -37,12 +36,7 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 
 from nephrosim.errors import UserInputError
-from nephrosim.io import OutputError, atomic_path, write_frame, write_text_atomic
-
-try:
-    import fcntl
-except ImportError:  # Windows: no advisory locks; one run per folder is then the user's care
-    fcntl = None
+from nephrosim.io import OutputError, atomic_path, exclusive_lock, write_frame, write_text_atomic
 
 MANIFEST = "manifest.json"
 CHUNKS = "chunks"
@@ -257,18 +251,6 @@ def _remove_own(root: Path) -> None:
             p.unlink()
 
 
-@contextlib.contextmanager
-def _locked(root: Path) -> Iterator[None]:
-    if fcntl is None:
-        yield
-        return
-    fd = os.open(root / LOCK, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise UserInputError(f"another nephrosim trial is writing --out {root} now; wait for it to finish, or "
-                                 "stop it and rerun this command to resume") from None
-        yield
-    finally:
-        os.close(fd)
+def _locked(root: Path):
+    return exclusive_lock(root / LOCK, f"another nephrosim trial is writing --out {root} now; wait for it to "
+                                       "finish, or stop it and rerun this command to resume")

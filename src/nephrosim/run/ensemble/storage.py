@@ -27,12 +27,7 @@ from pathlib import Path
 from typing import Iterator
 
 from nephrosim.errors import UserInputError
-from nephrosim.io import OutputError, atomic_path
-
-try:
-    import fcntl
-except ImportError:  # Windows: no advisory locks; one run per output is then the user's care
-    fcntl = None
+from nephrosim.io import OutputError, atomic_path, exclusive_lock
 
 MANIFEST = "manifest.json"
 LOCK = ".lock"
@@ -109,21 +104,9 @@ def _check_manifest(parts: Path, digest: str) -> None:
         )
 
 
-@contextlib.contextmanager
-def _locked(parts: Path, out: Path) -> Iterator[None]:
-    if fcntl is None:
-        yield
-        return
-    fd = os.open(parts / LOCK, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise UserInputError(f"another nephrosim ensemble is writing {out} now; wait for it to finish, "
-                                 "or stop it and rerun this command to resume") from None
-        yield
-    finally:
-        os.close(fd)
+def _locked(parts: Path, out: Path):
+    return exclusive_lock(parts / LOCK, f"another nephrosim ensemble is writing {out} now; wait for it to finish, "
+                                        "or stop it and rerun this command to resume")
 
 
 def _remove_stale_temporaries(parts: Path, out: Path) -> None:
