@@ -19,9 +19,13 @@ def test_msc_scr_rodent_aki_from_seed(store, tmp_path):
     res = meta_analyse(readout="serum_creatinine", injury="aki", species="rodent", product="msc", store=store)
     assert res.measure == "SMD"
     assert res.estimate < 0  # protection
-    # Honest count: only two rodent studies in the seed report SCr with n and dispersion in both arms.
-    assert res.k == 2
+    # Honest count: three rodent studies in the evidence report SCr with n and dispersion in both arms
+    # (two in the seed; Ioshino 2015, n = 15 per arm, from the session-6 curation).
+    assert res.k == 3
+    assert set(res.effects["study_id"]) == {"CN glycerol-biomembrane 2016 (authors not shown)",
+                                            "CN thesis cisplatin-mice (author/year not shown)", "Ioshino2015_SEMICPUCPR"}
     r = reasons(res)
+    assert r["ADRCfreshcryo_RatIRI"] == "n not reported"
     assert r["Cai 2014"] == "n not reported"
     assert "ratio" in r["Cao 2010 (first author not displayed in page read; verify)"]
     assert r["Ashour 2016"].startswith("no control arm")
