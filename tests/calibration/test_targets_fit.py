@@ -45,6 +45,16 @@ def test_verdict_needs_a_narrow_interval_away_from_both_bounds():
     assert not ok and "90%" in why
 
 
+def test_too_few_walkers_is_named_before_anything_runs():
+    from nephrosim.errors import UserInputError
+
+    spec = TargetFitSpec(name="x", targets=("mouse_cisplatin_day4",),
+                         parameters=({"name": "cis_stress_gain", "species": "mouse"}, {"name": "cis_k_uptake"},
+                                     {"name": "cis_k_transit"}), fit={"walkers": 4, "maxiter": 1, "popsize": 4})
+    with pytest.raises(UserInputError, match="fit.walkers = 4"):
+        fit_targets(spec)
+
+
 def test_only_in_sample_targets_may_be_fitted():
     spec = TargetFitSpec(name="x", targets=("rat_adult_iri_survival",), parameters=({"name": "k_uremic_hazard"},))
     with pytest.raises(CalibrationConfigError, match="only in_sample targets"):

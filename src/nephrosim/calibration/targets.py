@@ -314,6 +314,10 @@ def fit_targets(spec: TargetFitSpec | str | Path, *, out: str | Path | None = No
     t0 = time.perf_counter()
     problem = TargetProblem(spec, targets)
     cfg = spec.fit
+    walkers = cfg.walkers or max(4 * problem.dim, 16)
+    if walkers < 2 * problem.dim:
+        raise UserInputError(f"fit.walkers = {walkers}: emcee needs at least twice the number of parameters "
+                             f"({2 * problem.dim}); raise fit.walkers or leave it out (default 4 × parameters)")
     bounds = list(zip(problem.lower, problem.upper))
     with ProgressBar(f"fit targets {spec.name}", 2, 0, progress) as bar:
         de = optimize.differential_evolution(
@@ -325,7 +329,7 @@ def fit_targets(spec: TargetFitSpec | str | Path, *, out: str | Path | None = No
             updating="deferred")
         bar.advance()
         rng = np.random.default_rng(cfg.seed)
-        walkers = cfg.walkers or max(4 * problem.dim, 16)
+
         width = problem.upper - problem.lower
         p0 = np.clip(de.x + 0.01 * width * rng.standard_normal((walkers, problem.dim)), problem.lower, problem.upper)
         sampler = emcee.EnsembleSampler(walkers, problem.dim, lambda X: -problem.nll_many(X), vectorize=True)
