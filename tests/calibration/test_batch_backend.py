@@ -51,3 +51,22 @@ def test_a_fit_on_the_batch_backend_finds_the_exact_backends_optimum(problems):
     b = Calibration(batch.config).fit()
     assert b.nll_ == pytest.approx(a.nll_, abs=1e-4)
     assert np.allclose(b.x_[:3], a.x_[:3], atol=2e-3)
+
+
+def test_one_value_across_species_only_where_the_table_has_one_row():
+    from nephrosim.calibration.config import config_from_dict
+    from nephrosim.calibration.problem import resolve_parameters
+
+    def config(parameter):
+        study = lambda sid, species: {"id": sid, "scenario": {"species": species, "injury": {  # noqa: E731
+            "model": "ischemia_reperfusion", "clamp_min": 30}}, "observations": [
+            {"readout": "serum_creatinine", "time_h": 24, "mean": 1.0, "sem": 0.1}]}
+        return config_from_dict({"name": "x", "parameters": [parameter],
+                                 "studies": [study("a", "mouse"), study("b", "rat")]})
+
+    with pytest.raises(CalibrationConfigError, match="studies of several species"):
+        resolve_parameters(config({"name": "paracrine_ec50_cell_h_per_kg"}))
+    [p] = resolve_parameters(config({"name": "paracrine_ec50_cell_h_per_kg", "across_species": True}))
+    assert p.species is None  # the table's one row for all species
+    with pytest.raises(CalibrationConfigError, match="species-specific rows"):
+        resolve_parameters(config({"name": "iri_t50_min", "across_species": True}))
