@@ -6,12 +6,14 @@ overrides it). Provenance is one of
 
 * ``source``  – a published value: ``citation``, ``pmid_or_doi`` and the verbatim ``quote``;
 * ``derived`` – computed from sourced values: ``reason`` gives the computation;
-* ``fitted``  – estimated by a shipped calibration run (``calibrated.json``): the run, the data,
-  the 95 % profile interval and an identifiability verdict (set by :meth:`with_calibration`;
-  never written by hand in the CSV);
+* ``fitted``  – estimated by a shipped calibration run: the evidence calibration
+  (``calibrated.json``; the run, the data, the 95 % profile interval and an identifiability
+  verdict, set by :meth:`with_calibration`) or a target calibration (``fitted/*.json``; the 95 %
+  posterior interval and verdict, set by :meth:`with_target_fit`); never written by hand in the CSV;
 * ``assumed`` – no source yet: ``reason`` says why, and ``lower``/``upper`` give the range
   that enters every uncertainty band. A value tuned by hand to a target is ``assumed`` and
-  says so ("hand-tuned, not formally fitted"): the targets it was tuned to are in-sample.
+  says so ("hand-tuned, not formally fitted"): the targets it was tuned to are in-sample. A
+  target calibration that cannot identify a row leaves it ``assumed`` with its value and verdict.
 
 ``lower``/``upper`` bound the plausible range (used by ensembles with a prior and by
 calibration). ``vary`` says whether ensembles perturb the parameter (structural
