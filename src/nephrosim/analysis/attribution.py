@@ -501,3 +501,74 @@ def attribute(scenario: Scenario | str | Path | Mapping, outcome: str = "scr_auc
                 draw_coalitions=v[1:])
     auc_unit = f"{unit}·d" if out_def.kind == "auc" else unit
     return Attribution(scenario.name, outcome, auc_unit, vehicle, ref, results, int(samples), int(seed))
+
+
+# --- attribution over a grid of species and dose timing (issue 17) ---
+_PER_KG = {"cells": "cells/kg", "cell_equivalents": "cell_equivalents/kg"}
+
+
+def _condition(base: Scenario, species: str | None, dose_time_h: float | None) -> tuple[Scenario, str]:
+    """``base`` in another species (dose per kg kept) and/or with its doses moved to start at
+    ``dose_time_h`` (repeat spacing kept); and a note of what was changed."""
+    from nephrosim.run.assemble import body_weight_kg
+
+    data = base.model_dump(mode="json", exclude_none=True)
+    notes = []
+    if species is not None and species != base.species:
+        weight = body_weight_kg(base)
+        data["species"] = species
+        data.pop("body_weight_g", None)
+        new_weight = body_weight_kg(as_scenario({**data, "arms": [{"name": "vehicle"}]}))
+        for arm in data["arms"]:
+            for t in arm.get("treatments", []):
+                unit = t.get("dose_unit")
+                if unit in _PER_KG:  # same dose per kg
+                    t["dose"], t["dose_unit"] = t["dose"] / weight, _PER_KG[unit]
+                elif unit is not None and not unit.endswith("/kg"):  # EV protein or particles: scaled by weight
+                    t["dose"] = t["dose"] * new_weight / weight
+        notes.append(f"species {species}: doses kept per kg of body weight ({weight:g} → {new_weight:g} kg)")
+    if dose_time_h is not None:
+        for arm in data["arms"]:
+            treatments = arm.get("treatments", [])
+            if treatments:
+                first = min(float(t.get("time_h", 0.0)) for t in treatments)
+                for t in treatments:
+                    t["time_h"] = float(dose_time_h) + float(t.get("time_h", 0.0)) - first
+        notes.append(f"first dose of every treated arm at {dose_time_h:g} h")
+    return as_scenario(data), "; ".join(notes)
+
+
+def attribute_grid(scenario: Scenario | str | Path | Mapping, species: Sequence[str] | None = None,
+                   dose_times_h: Sequence[float] | None = None, outcome: str = "scr_auc", **options):
+    """:func:`attribute` on every combination of ``species`` and first-dose time ``dose_times_h``.
+
+    Moving a scenario to another species keeps each dose per kg of body weight (cell counts become
+    cells/kg; EV doses scale with body weight); moving the dose time shifts every treated arm so that
+    its first dose falls at that hour (repeat doses keep their spacing). ``options`` go to
+    :func:`attribute` (``samples``, ``seed``, ``prior``, ``cv``, ``arms``, ``vehicle``).
+
+    Returns one DataFrame: the columns of :meth:`Attribution.to_frame` plus ``species``,
+    ``dose_time_h``, ``total`` (the arm's paracrine benefit in the outcome's unit), ``unit`` and
+    ``condition`` (what was changed).
+    """
+    import pandas as pd
+
+    base = as_scenario(scenario)
+    species = list(species) if species else [None]
+    times = list(dose_times_h) if dose_times_h else [None]
+    bad = [s for s in species if s is not None and s not in ("mouse", "rat", "human")]
+    if bad:
+        raise UserInputError(f"species {bad}: use mouse, rat or human")
+    frames = []
+    for s in species:
+        for t in times:
+            sc, note = _condition(base, s, t)
+            result = attribute(sc, outcome, **options)
+            frame = result.to_frame()
+            frame.insert(0, "dose_time_h", float(t) if t is not None else math.nan)
+            frame.insert(0, "species", sc.species)
+            frame["total"] = frame["arm"].map({a: r.total for a, r in result.arms.items()})
+            frame["unit"] = result.unit
+            frame["condition"] = note or "as given"
+            frames.append(frame)
+    return pd.concat(frames, ignore_index=True)

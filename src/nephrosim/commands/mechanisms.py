@@ -145,8 +145,38 @@ def attribute(
                                        "command to continue an interrupted attribution"),
     plot: Optional[Path] = typer.Option(None, "--plot", help="write a Shapley waterfall per arm (png, svg, pdf)"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object: per arm total and shares"),
+    species: Optional[List[str]] = typer.Option(None, "--species", help="grid: attribute the scenario in this "
+                                                "species too (repeat; doses kept per kg)"),
+    dose_time: Optional[List[float]] = typer.Option(None, "--dose-time", help="grid: first dose of every treated "
+                                                    "arm at this hour (repeat)"),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="grid: write the long table (.csv, .parquet)"),
 ):
     """Exact Shapley attribution of each treated arm's benefit to the six paracrine mechanisms."""
+    if species or dose_time:  # a grid over species and dose timing
+        try:
+            from nephrosim.analysis.attribution import OUTCOMES, attribute_grid
+            from nephrosim.io import check_writable, write_frame
+
+            if outcome not in OUTCOMES:
+                raise UserInputError(f"--outcome {outcome!r}: use one of {', '.join(OUTCOMES)}")
+            if output is not None:
+                check_writable(output)
+            grid = attribute_grid(scenario, species=species, dose_times_h=dose_time, outcome=outcome,
+                                  arms=arm or None, samples=samples, seed=seed, prior=prior, cv=cv)
+            if output is not None:
+                write_frame(grid, output)
+        except _user_errors() as exc:
+            _fail(_message(exc))
+        if as_json:
+            _echo_json(grid.to_dict(orient="records"))
+            return
+        table = grid.pivot_table(index=["species", "dose_time_h", "arm"], columns="mechanism", values="fraction")
+        typer.echo(f"Share of each arm's paracrine benefit ({OUTCOMES[outcome].description}) per mechanism, by "
+                   "species and first-dose time:")
+        typer.echo(table.to_string(float_format=lambda v: f"{v:.0%}"))
+        totals = grid.groupby(["species", "dose_time_h", "arm"])["total"].first()
+        typer.echo(f"\nTotal paracrine benefit ({grid['unit'].iloc[0]}):\n" + totals.to_string(float_format="{:.4g}".format))
+        return
     try:
         from nephrosim.analysis.attribution import OUTCOMES, attribute as run
         from nephrosim.io import check_writable
