@@ -44,7 +44,6 @@ import json
 import math
 import re
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -189,10 +188,9 @@ def materialise(records, amendment: dict, earlier_keys=frozenset()) -> dict:
 
 
 def _shipped_records():
-    from nephrosim.evidence import EvidenceStore
+    from nephrosim.evidence import shipped_records
 
-    with tempfile.TemporaryDirectory() as tmp:  # the shipped evidence, never the user's own store
-        return EvidenceStore(Path(tmp) / "evidence.duckdb").ensure().records()
+    return shipped_records()
 
 
 def _write(path: Path, doc: dict) -> None:

@@ -119,25 +119,18 @@ def validate_held_out(calibration=None, registry: HeldOutRegistry | None = None,
     in_sample : score the registry's *in-sample* publications instead (those a fit or a hand-tuned
         target used) — the same measures, reported apart: meeting them shows the tuning, not prediction.
     """
-    import tempfile
-    from pathlib import Path
-
     import pandas as pd
 
     from nephrosim.calibration.config import CalibrationConfigError
     from nephrosim.calibration.fit import Calibration
-    from nephrosim.evidence import EvidenceStore
+    from nephrosim.evidence import shipped_records
 
     registry = registry or load_held_out()
     if registry is None:
         raise CalibrationConfigError("no held-out registry: run scripts/select_held_out.py in a source checkout or "
                                      "set $NEPHROSIM_HELD_OUT")
     cal = calibration if calibration is not None else Calibration.from_shipped()
-    if store is None:
-        with tempfile.TemporaryDirectory() as tmp:
-            records = EvidenceStore(Path(tmp) / "evidence.duckdb").ensure().records()
-    else:
-        records = store.ensure().records()
+    records = shipped_records() if store is None else store.ensure().records()
     samples = cal.sample(n_draws, method="laplace", seed=seed) if samples is None else np.atleast_2d(samples)
     n_draws = len(samples)
     rng = np.random.default_rng(seed)

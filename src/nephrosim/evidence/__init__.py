@@ -24,7 +24,7 @@ _LAZY = {
                      "confint_tau2", "leave1out", "regtest", "rma", "subgroups", "trimfill"), "meta"),
     **dict.fromkeys(("Assumption", "Exclusion", "MetaAnalysis", "effect_table", "meta_analyse"), "pooling"),
     **dict.fromkeys(("Arm", "Outcome", "Provenance", "Study"), "schema"),
-    **dict.fromkeys(("EvidenceStore", "ImportReport", "default_db_path"), "store"),
+    **dict.fromkeys(("EvidenceStore", "ImportReport", "default_db_path", "shipped_records"), "store"),
     **dict.fromkeys(("READOUTS", "convert"), "vocab"),
 }
 
@@ -56,5 +56,5 @@ __all__ = [
     "InputError", "MetaAnalysis", "MetaResult", "NotEnoughStudies", "Outcome", "Provenance", "READOUTS",
     "RegtestResult", "RowIssue", "Study", "SubgroupResult", "Tau2CI", "TrimfillResult", "confint_tau2", "convert",
     "default_db_path", "effect_table", "escalc", "forest_plot", "funnel_plot", "hedges_j", "leave1out",
-    "meta_analyse", "regtest", "rma", "sem_to_sd", "subgroups", "trimfill",
+    "meta_analyse", "regtest", "rma", "sem_to_sd", "shipped_records", "subgroups", "trimfill",
 ]

@@ -509,3 +509,10 @@ def _clean(d: dict) -> dict:
         if v is pd.NA:
             out[k] = None
     return out
+
+
+def shipped_records() -> pd.DataFrame:
+    """Every record of the evidence shipped with nephrosim, read through a fresh store in a temporary
+    folder — never the user's own store (whose imports would change a pre-registered split or a fit)."""
+    with tempfile.TemporaryDirectory(prefix="nephrosim-evidence-") as tmp:
+        return EvidenceStore(Path(tmp) / "evidence.duckdb").ensure().records()
