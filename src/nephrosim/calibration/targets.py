@@ -54,12 +54,11 @@ import numpy as np
 from pydantic import Field
 
 from nephrosim.calibration.config import CalibrationConfigError
+from nephrosim.calibration.profiles import PROFILE_THRESHOLD  # χ²₁(0.95)/2: "near the optimum"
 from nephrosim.errors import UserInputError
 from nephrosim.inputs import StrictModel, read_mapping, validate
 
 FAILED_NLL = 1e10
-#: χ²₁(0.95)/2: draws within this of the best −log posterior count as near the optimum
-PROFILE_THRESHOLD = 1.920729410347062
 
 
 class TargetParameter(StrictModel):
@@ -230,17 +229,19 @@ class TargetProblem:
                 runs[r][name] = d
         return runs, ok
 
-    def values(self, run: dict) -> list[tuple[str, str, float]]:
-        """(target id, scenario, value) of every check value of one row's runs."""
+    def values(self, run: dict) -> list[tuple[tuple, str, float]]:
+        """(check, scenario, value) of every check value of one row's runs; ``check`` is the entry of
+        :attr:`checks` (target id, index, Check, lo, hi, log scale)."""
         from nephrosim.analysis.model_check import quantity_of, successive_peak_ratio
 
         out = []
-        for tid, _, c, *_ in self.checks:
+        for check in self.checks:
+            c = check[2]
             if c.quantity == "min_successive_peak_ratio":
-                out.append((tid, "series", successive_peak_ratio(c, [run[n] for n in c.scenarios])))
+                out.append((check, "series", successive_peak_ratio(c, [run[n] for n in c.scenarios])))
                 continue
             for n in c.scenarios:
-                out.append((tid, n, quantity_of(c, run[n], run[c.reference] if c.reference else None)))
+                out.append((check, n, quantity_of(c, run[n], run[c.reference] if c.reference else None)))
         return out
 
     def nll_many(self, X: np.ndarray) -> np.ndarray:
@@ -249,16 +250,10 @@ class TargetProblem:
         X = np.atleast_2d(np.asarray(X, dtype=float))
         self.n_evaluations += len(X)
         runs, ok = self.runs_many(X)
-        total = np.zeros(len(X))
-        for r, run in enumerate(runs):
-            if not ok[r]:
-                total[r] = FAILED_NLL
-                continue
-            vals = iter(self.values(run))
-            for tid, _, c, lo, hi, positive in self.checks:
-                n = 1 if c.quantity == "min_successive_peak_ratio" else len(c.scenarios)
-                for _ in range(n):
-                    total[r] += float(censored_nll(next(vals)[2], lo, hi, self.spec.sigma_log, positive))
+        total = np.full(len(X), FAILED_NLL)
+        for r in np.flatnonzero(ok):
+            total[r] = sum(float(censored_nll(v, lo, hi, self.spec.sigma_log, positive))
+                           for (_, _, _, lo, hi, positive), _, v in self.values(runs[r]))
         outside = np.any((X < self.lower - 1e-12) | (X > self.upper + 1e-12), axis=1)
         return np.where(np.isfinite(total) & ~outside, np.minimum(total, FAILED_NLL), FAILED_NLL)
 
@@ -267,15 +262,11 @@ class TargetProblem:
         from nephrosim.analysis.model_check import _in_window
 
         runs, ok = self.runs_many(x[None, :])
-        if not ok[0]:
-            return {tid: False for tid in self.spec.targets}
-        met = {tid: True for tid in self.spec.targets}
-        vals = iter(self.values(runs[0]))
-        for tid, i, c, lo, hi, _ in self.checks:
-            bounds = self.targets_file.window(self.targets_file.get(tid), i)[2]
-            n = 1 if c.quantity == "min_successive_peak_ratio" else len(c.scenarios)
-            for _ in range(n):
-                met[tid] &= _in_window(next(vals)[2], lo, hi, bounds)
+        met = {tid: bool(ok[0]) for tid in self.spec.targets}
+        if ok[0]:
+            for (tid, i, _, lo, hi, _), _, v in self.values(runs[0]):
+                bounds = self.targets_file.window(self.targets_file.get(tid), i)[2]
+                met[tid] &= _in_window(v, lo, hi, bounds)
         return met
 
 
