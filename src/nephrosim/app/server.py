@@ -461,15 +461,16 @@ TRIAL_FIELDS = (("replicates", "replicates", int, 200), ("seed", "seed", int, 0)
 MECHANISM_FIELDS = (("samples", "samples", int, 8), ("seed", "seed", int, 0), ("cv", "cv", float, 0.3))
 
 
-def _number_options(form, fields) -> tuple[dict, list[str]]:
-    """Numbers typed into a page's settings (blank: the default), or the problems with them."""
+def _number_options(form, fields, what: str = "") -> tuple[dict, list[str]]:
+    """Numbers typed into a page's settings (blank: the default), or the problems with them
+    (each named ``what option``)."""
     options, problems = {}, []
     for name, option, kind, default in fields:
         text = str(form.get(name, "")).strip()
         try:
             options[option] = kind(text) if text else default
         except ValueError:
-            problems.append(f"{option}: {text!r} is not a {'whole ' if kind is int else ''}number")
+            problems.append(f"{what}{option}: {text!r} is not a {'whole ' if kind is int else ''}number")
     return options, problems
 
 
@@ -558,14 +559,7 @@ def _mechanism_table(run) -> dict:
 
 def _ensemble_options(form) -> tuple[dict, list[str]]:
     """The ensemble's samples, cv and seed from the builder, or the problems with them."""
-    options, problems = {}, []
-    for name, option, kind, default in ENSEMBLE_FIELDS:
-        text = str(form.get(name, "")).strip()
-        try:
-            options[option] = kind(text) if text else default
-        except ValueError:
-            problems.append(f"ensemble {option}: {text!r} is not a {'whole ' if kind is int else ''}number")
-    return options, problems
+    return _number_options(form, ENSEMBLE_FIELDS, "ensemble ")
 
 
 def _parameter_names() -> list[str]:
