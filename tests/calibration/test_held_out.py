@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import math
 from pathlib import Path
 
@@ -14,15 +13,14 @@ from nephrosim.calibration import CalibrationConfigError, CalibrationProblem, lo
 from nephrosim.calibration.designs import NotEvaluable, design_of
 from nephrosim.calibration.held_out import HELD_OUT_ENV, check_not_held_out, load_held_out
 
+from project_scripts import load_script
+
 ROOT = Path(__file__).resolve().parents[2]
 REGISTRY = ROOT / "validation" / "held_out.yaml"
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("select_held_out", ROOT / "scripts" / "select_held_out.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("select_held_out")
 
 
 def _records(studies):

@@ -2,29 +2,23 @@
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import tempfile
-from pathlib import Path
 
 from nephrosim.calibration.config import config_from_dict
 from nephrosim.calibration.held_out import load_held_out
-from nephrosim.evidence import EvidenceStore
+from nephrosim.evidence import shipped_records
 
-ROOT = Path(__file__).resolve().parents[2]
+from project_scripts import load_script
+
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("build_therapy", ROOT / "scripts" / "build_therapy_calibration.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("build_therapy_calibration")
 
 
 def test_generated_problem_uses_in_sample_contrasts_read_off_the_rows():
     script = _script()
-    with tempfile.TemporaryDirectory() as tmp:  # the shipped evidence, never the user's store
-        records = EvidenceStore(Path(tmp) / "e.duckdb").ensure().records()
+    records = shipped_records()
     registry = load_held_out()
     config, excluded, summary = script.build(records, registry)
     cfg = config_from_dict(config)  # a valid calibration config

@@ -3,7 +3,6 @@ what the schema generates, and every command of the tutorial names real files an
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import shlex
 import subprocess
@@ -14,14 +13,13 @@ import typer
 
 from nephrosim.cli import app
 
+from project_scripts import load_script
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _generator():
-    spec = importlib.util.spec_from_file_location("gen_scenario_reference", ROOT / "scripts" / "gen_scenario_reference.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("gen_scenario_reference")
 
 
 def test_scenario_reference_is_generated_from_the_current_schema():
