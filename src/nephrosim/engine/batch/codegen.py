@@ -34,9 +34,12 @@ class _Printer(C99CodePrinter):
     def _print_Symbol(self, expr):
         return self._names[expr.name]
 
+    #: integer powers up to this are multiplied out
+    MAX_MULTIPLY = 4
+
     def _print_Pow(self, expr):
         b, e = expr.base, expr.exp
-        if e.is_Integer and 1 <= abs(int(e)) <= 4:
+        if e.is_Integer and 1 <= abs(int(e)) <= self.MAX_MULTIPLY:
             prod = "*".join([f"({self._print(b)})"] * abs(int(e)))
             return f"({prod})" if int(e) > 0 else f"(1.0/({prod}))"
         if e == sp.Rational(1, 2):
@@ -44,6 +47,17 @@ class _Printer(C99CodePrinter):
         if e == sp.Rational(-1, 2):
             return f"(1.0/sqrt({self._print(b)}))"
         return f"pow({self._print(b)}, {self._print(e)})"
+
+    def _print_Max(self, expr):
+        return self._nested("nb_max", expr.args)
+
+    def _print_Min(self, expr):
+        return self._nested("nb_min", expr.args)
+
+    def _nested(self, f, args):
+        if len(args) == 1:
+            return self._print(args[0])
+        return f"{f}({self._print(args[0])}, {self._nested(f, args[1:])})"
 
     def _print_Float(self, expr):
         return repr(float(expr))
@@ -53,6 +67,13 @@ class _Printer(C99CodePrinter):
 
     def _print_Integer(self, expr):
         return f"{float(expr)!r}"
+
+
+#: fmax/fmin with their NaN rule (a NaN argument gives the other one), as inline compares: gcc
+#: calls libm for fmax (x86 maxsd differs on NaN), and each call spills every live register
+_MIN_MAX = """static inline double nb_max(double a, double b) { return (a >= b || b != b) ? a : b; }
+static inline double nb_min(double a, double b) { return (a <= b || b != b) ? a : b; }
+"""
 
 
 def _d(e: sp.Expr, x: sp.Symbol) -> sp.Expr:  # noqa: C901 - one rule per node type
@@ -157,40 +178,84 @@ def generate(model: SymbolicModel) -> Generated:
             static_rules.append((w, e))
             constant_syms.add(syms[w])
     static_names = {w for w, _ in static_rules}
+    # w holds the rules, then (in order of creation) the per-patient constants and the
+    # per-RHS temporaries; both are named with '$', which no SBML id contains
+    extra: list[str] = []
+
+    def slot(name: str) -> sp.Symbol:
+        names[name] = f"w[{R + len(extra)}]"
+        extra.append(name)
+        return sp.Symbol(name, real=True)
+
     hoisted: dict[sp.Expr, sp.Symbol] = {}
 
+    def is_constant(e) -> bool:
+        return bool(e.free_symbols) and e.free_symbols <= constant_syms
+
+    def constant(e: sp.Expr) -> sp.Expr:
+        if e.is_Symbol:
+            return e
+        if e not in hoisted:
+            hoisted[e] = slot(f"$const{len(hoisted)}")
+            constant_syms.add(hoisted[e])
+        return hoisted[e]
+
     def hoist(e):
+        """``e`` with every parameter-only subexpression (also the parameter-only factors of a
+        product and terms of a sum, ``k·w·y`` → ``(k·w)·y``) replaced by a per-patient constant."""
         if e.is_Atom or not isinstance(e, sp.Expr):
             return e.func(*[hoist(a) for a in e.args]) if e.args else e
-        if e.free_symbols <= constant_syms and e.free_symbols:
-            if e not in hoisted:
-                name = f"const_{len(hoisted)}"
-                hoisted[e] = sp.Symbol(name, real=True)
-                names[name] = f"w[{R + len(hoisted) - 1}]"
-            return hoisted[e]
+        if is_constant(e):
+            return constant(e)
+        if e.is_Mul or e.is_Add:
+            fixed = [a for a in e.args if a.is_Number or is_constant(a)]
+            if len(fixed) >= 2 and any(not a.is_Number for a in fixed):
+                rest = [hoist(a) for a in e.args if not (a.is_Number or is_constant(a))]
+                return e.func(constant(e.func(*fixed)), *rest)
         return e.func(*[hoist(a) for a in e.args])
 
-    dynamic_rules = [(w, hoist(e)) for w, e in model.rules if w not in static_names]
-    rates = [hoist(e) for e in model.rates]
+    # every pow/exp/log/sqrt of the states becomes a temporary in w, computed once per RHS,
+    # so that the Jacobian reuses its value (d(b^p)/db = p·b^p/b, d(exp u)/du = exp u)
+    # instead of calling libm again; the temporaries enter the rule graph like rules
+    dynamic_rules: list[tuple[sp.Symbol, sp.Expr]] = []
+    temps: dict[sp.Expr, sp.Symbol] = {}
+
+    def is_call(e) -> bool:
+        if isinstance(e, (sp.exp, sp.log)):
+            return True
+        return e.is_Pow and not (e.exp.is_Integer and abs(int(e.exp)) <= _Printer.MAX_MULTIPLY)
+
+    def extract(e):
+        if not e.args:
+            return e
+        e = e.func(*[extract(a) for a in e.args])
+        if isinstance(e, sp.Expr) and is_call(e) and e.free_symbols and not is_constant(e):
+            if e not in temps:
+                temps[e] = slot(f"$temp{len(temps)}")
+                dynamic_rules.append((temps[e], e))
+            return temps[e]
+        return e
+
+    for w, e in model.rules:
+        if w not in static_names:
+            dynamic_rules.append((syms[w], extract(hoist(e))))
+    rates = [extract(hoist(e)) for e in model.rates]
     pr = _Printer(names)
     c = pr.doprint
     out: list[str] = []
-    out.append("static void constants(const double *p, double *w) {")
-    for w, e in static_rules:
-        out.append(f"  w[{widx[w]}] = {c(e)};")
-    for e, z in hoisted.items():
-        out.append(f"  {names[z.name]} = {c(e)};")
-    out.append("}")
+    constants_at = len(out)  # constants() is printed last: the Jacobian adds constants too
 
     # --- rules and right-hand side -------------------------------------------------------
-    out.append("static void rules(double t, const double *y, const double *p, double *w) {")
-    for w, e in dynamic_rules:
-        out.append(f"  w[{widx[w]}] = {c(e)};")
+    out.append("static void rules(double t, const double *restrict y, const double *restrict p, "
+               "double *restrict w) {")
+    for z, e in dynamic_rules:
+        out.append(f"  {names[z.name]} = {c(e)};")
     out.append("}")
     by_species: dict[int, list[str]] = {}
     for i, k, s in model.stoichiometry:
         by_species.setdefault(i, []).append(f"{s!r}*r{k}")
-    out.append("static void rhs(double t, const double *y, const double *p, double *w, double *dy) {")
+    out.append("static void rhs(double t, const double *restrict y, const double *restrict p, double *restrict w, "
+               "double *restrict dy) {")
     out.append("  rules(t, y, p, w);")
     for k, e in enumerate(rates):
         out.append(f"  const double r{k} = {c(e)};")
@@ -200,26 +265,38 @@ def generate(model: SymbolicModel) -> Generated:
 
     # --- Jacobian by forward-mode chaining through the rules ------------------------------
     species_syms = {syms[s]: sidx[s] for s in model.species}
-    rule_syms = {syms[w]: widx[w] for w in widx}
     T = N  # column index standing for time
-    deriv: dict[int, dict[int, str]] = {}  # rule index -> {column: C name of d rule / d column}
+    deriv: dict[sp.Symbol, dict[int, str]] = {}  # rule -> {column: C name of d rule / d column}
     body: list[str] = []
     counter = [0]
 
-    def chain(e: sp.Expr, tag: str) -> dict[int, list[str]]:
+    def partial(z: sp.Symbol | None, e: sp.Expr, s: sp.Symbol) -> sp.Expr:
+        """∂e/∂s, where e defines z; for a temporary z, in terms of z's own value."""
+        if z in temps.values():
+            if isinstance(e, sp.exp):
+                return z * _d(e.args[0], s)
+            if e.is_Pow and (is_constant(e.exp) or e.exp.is_Number):
+                b, p = e.args
+                if p == sp.Rational(1, 2):
+                    return _d(b, s) / (2 * z)
+                # p·b^p/b, except at b = 0, where b^(p−1) is what is finite (or the true limit)
+                return sp.Piecewise((p * z / b, sp.Ne(b, 0)), (p * sp.Pow(b, p - 1), True)) * _d(b, s)
+        return _d(e, s)
+
+    def chain(e: sp.Expr, z: sp.Symbol | None = None) -> dict[int, list[str]]:
         terms: dict[int, list[str]] = {}
         for s in sorted(e.free_symbols, key=lambda z: z.name):
             if s in species_syms:
                 cols = {species_syms[s]: None}
-            elif s in rule_syms:
-                cols = deriv[rule_syms[s]]
+            elif s in deriv:
+                cols = deriv[s]
                 if not cols:
                     continue
             elif s == TIME:
                 cols = {T: None}
             else:
                 continue
-            g = _d(e, s)
+            g = hoist(partial(z, e, s))
             if g == 0:
                 continue
             counter[0] += 1
@@ -229,19 +306,16 @@ def generate(model: SymbolicModel) -> Generated:
                 terms.setdefault(j, []).append(gname if name is None else f"{gname}*{name}")
         return terms
 
-    for w in static_names:
-        deriv[widx[w]] = {}
-    for w, e in dynamic_rules:
-        k = widx[w]
-        terms = chain(e, w)
-        deriv[k] = {}
+    for k, (z, e) in enumerate(dynamic_rules):
+        terms = chain(e, z)
+        deriv[z] = {}
         for j, ts in sorted(terms.items()):
             name = f"d{k}_{j}"
             body.append(f"  const double {name} = {' + '.join(ts)};")
-            deriv[k][j] = name
+            deriv[z][j] = name
     entries: dict[tuple[int, int], list[str]] = {}
     for k, e in enumerate(rates):
-        terms = chain(e, f"rate{k}")
+        terms = chain(e)
         if not terms:
             continue
         for j, ts in sorted(terms.items()):
@@ -284,8 +358,8 @@ def generate(model: SymbolicModel) -> Generated:
         acc = "".join(f" - a[{slots[(v, j)]}] * b[{j}]" for j in U)
         solve_b.append(f"  b[{v}] = (b[{v}]{acc}) * a[{slots[(v, v)]}];")
 
-    out.append("static void jac(double t, const double *y, const double *p, const double *w, double *J, "
-               "double *fT) {")
+    out.append("static void jac(double t, const double *restrict y, const double *restrict p, "
+               "const double *restrict w, double *restrict J, double *restrict fT) {")
     out.extend(body)
     for (i, j), slot in sorted(slots.items(), key=lambda kv: kv[1]):
         if slot < jac_nnz:
@@ -300,10 +374,15 @@ def generate(model: SymbolicModel) -> Generated:
     out.append("static int lu_factor(double *a) {\n  double piv, inv;")
     out.extend(lu_code)
     out.append("  return 0;\n}")
-    out.append("static void lu_solve(const double *a, double *b) {")
+    out.append("static void lu_solve(const double *restrict a, double *restrict b) {")
     out.extend(solve_f)
     out.extend(solve_b)
     out.append("}")
+
+    const = ["static void constants(const double *restrict p, double *restrict w) {"]
+    const += [f"  w[{widx[w]}] = {c(e)};" for w, e in static_rules]
+    const += [f"  {names[z.name]} = {c(e)};" for e, z in hoisted.items()]
+    out[constants_at:constants_at] = [*const, "}"]
 
     # --- initial state: species' initial amounts and the rules they use, in order ----------
     init_exprs = {s: e for s, e in zip(model.species, model.initial)}
@@ -336,8 +415,8 @@ def generate(model: SymbolicModel) -> Generated:
     out.append("  default: break;\n  }\n}")
     times = ", ".join(repr(float(ev.time)) for ev in model.events) or "0.0"
     out.append(f"static const double EVENT_TIME[] = {{{times}}};")
-    head = (f"#include <math.h>\n#include <stdlib.h>\n#include <string.h>\n"
-            f"#define NS {N}\n#define NP {P}\n#define NW {max(R + len(hoisted), 1)}\n#define NJ {jac_nnz}\n"
+    head = (f"#include <math.h>\n#include <stdlib.h>\n#include <string.h>\n{_MIN_MAX}"
+            f"#define NS {N}\n#define NP {P}\n#define NW {max(R + len(extra), 1)}\n#define NJ {jac_nnz}\n"
             f"#define NLU {len(slots)}\n#define NEV {len(model.events)}\n")
     from nephrosim.engine.batch.solver_c import SOLVER
 
