@@ -60,7 +60,7 @@ class Run:
     error_kind: str = ""
     finished: float | None = None
     payload: dict[str, Any] | None = None
-    options: dict[str, Any] = field(default_factory=dict)  # ensemble: samples, cv, seed
+    options: dict[str, Any] = field(default_factory=dict)  # ensemble: samples, cv, seed; simulate/compare: band
     cancel_requested: bool = False
     stopping: bool = False  # the server is stopping: the run ends as interrupted, not cancelled
     process: Any = None
@@ -122,7 +122,8 @@ class RunManager:
             run = Run(id=secrets.token_hex(8), number=next(self._numbers), session=session, kind=kind,
                       scenario=data, scenario_name=scenario.name, arms=tuple(a.name for a in scenario.arms),
                       options=dict(options or {}),
-                      total=worker.steps(kind, len(scenario.arms), int((options or {}).get("samples", 0))))
+                      total=worker.steps(kind, len(scenario.arms), int((options or {}).get("samples", 0)),
+                                         band=(options or {}).get("band") is not None))
             self._runs[run.id] = run
         if self._store is not None:
             for old in forgotten:

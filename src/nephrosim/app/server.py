@@ -45,7 +45,7 @@ from starlette.responses import FileResponse, HTMLResponse, JSONResponse, PlainT
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from nephrosim.app import forms
+from nephrosim.app import forms, worker
 from nephrosim.app.runs import RunManager
 from nephrosim.app.store import RunStore
 from nephrosim.errors import UserInputError
@@ -134,9 +134,10 @@ def create_app(max_workers: int = 2, warm_up: bool = True, data: str | Path | Ru
                                                  n_runs=len(runs), **context)
         return HTMLResponse(html, status_code=status)
 
-    def builder_page(request, draft, problems=(), errors=None, message="", status=200):
+    def builder_page(request, draft, problems=(), errors=None, message="", status=200, band=None):
         return page(request, "builder.html", status, groups=forms.build_form(draft, errors), problems=problems,
-                    message=message, parameter_names=_parameter_names())
+                    message=message, parameter_names=_parameter_names(), band=band or _band_form(),
+                    band_limits=(worker.MIN_BAND_DRAWS, worker.MAX_BAND_DRAWS), band_sources=worker.BAND_SOURCES)
 
     async def builder(request: Request):
         return builder_page(request, drafts.get(request.state.session))
@@ -177,6 +178,11 @@ def create_app(max_workers: int = 2, warm_up: bool = True, data: str | Path | Ru
             options, problems = _ensemble_options(form)
             if problems:
                 return builder_page(request, draft, problems, status=422)
+        if action in ("simulate", "compare") and form.get("_band"):
+            band, problem = _band_options(form)
+            if problem:
+                return builder_page(request, draft, [problem], status=422, band={**_band_form(form), "error": problem})
+            options = {"band": band}
         try:
             run = manager.submit(sid, action, scenario, options)
         except UserInputError as exc:
@@ -291,7 +297,7 @@ def create_app(max_workers: int = 2, warm_up: bool = True, data: str | Path | Ru
 
             html = await run_in_threadpool(_simulate_report_html, run)
             return _attachment(html, f"{stem}_report.html", "text/html")
-        frames = {"results": run.payload["frame"], "efficacy": run.payload.get("efficacy"),
+        frames = {"results": _results_frame(run.payload), "efficacy": run.payload.get("efficacy"),
                   "risk": run.payload.get("risk"), "bands": run.payload.get("bands")}
         name, _, ext = what.partition(".")
         frame = frames.get(name)
@@ -557,6 +563,45 @@ def _mechanism_table(run) -> dict:
             "vehicle_outcome": p["vehicle_outcome"], "options": p["options"], "arms": arms}
 
 
+#: The uncertainty band's settings in the builder: (form name, option, type, default).
+BAND_FIELDS = (("_band_draws", "draws", int, worker.DEFAULT_BAND_DRAWS), ("_band_seed", "seed", int, 0))
+
+
+def _band_form(form=None) -> dict:
+    """The band's inputs as the builder shows them (typed values kept after a refusal)."""
+    if form is None:
+        return {"on": False, "draws": str(worker.DEFAULT_BAND_DRAWS), "seed": "0", "source": "shipped", "error": ""}
+    return {"on": bool(form.get("_band")), "draws": str(form.get("_band_draws", "")),
+            "seed": str(form.get("_band_seed", "")), "source": str(form.get("_band_source", "shipped")), "error": ""}
+
+
+def _band_options(form) -> tuple[dict, str]:
+    """The uncertainty band asked for in the builder (draws, seed, source), or the problem with
+    it, naming the field (``uncertainty band draws``) and what is allowed."""
+    options, problems = _number_options(form, BAND_FIELDS, "uncertainty band ")
+    if problems:
+        return {}, problems[0]
+    options["source"] = str(form.get("_band_source", "shipped"))
+    try:
+        worker.check_band(options)
+    except UserInputError as exc:
+        return {}, str(exc)
+    return options, ""
+
+
+def _results_frame(payload):
+    """The long table of a run; with an uncertainty band, each row also has the band's ``median``,
+    ``lo`` and ``hi`` (2.5 and 97.5 %) and ``band_n_ok`` (the draws that simulated) at its arm,
+    readout and time."""
+    frame = payload["frame"]
+    band = payload.get("band")
+    if band is None:
+        return frame
+    keys = ["arm", "time_h", "readout"]
+    extra = band[keys + ["median", "lo", "hi", "n_ok"]].rename(columns={"n_ok": "band_n_ok"})
+    return frame.merge(extra, on=keys, how="left", validate="many_to_one")
+
+
 def _ensemble_options(form) -> tuple[dict, list[str]]:
     """The ensemble's samples, cv and seed from the builder, or the problems with them."""
     return _number_options(form, ENSEMBLE_FIELDS, "ensemble ")
@@ -638,6 +683,9 @@ def _plot_data(run) -> dict:
     days = float(frame["time_h"].max()) > 96
     untreated = {a["name"] for a in run.scenario["arms"] if not a.get("treatments")}
     bands = run.payload.get("bands")
+    band = run.payload.get("band")  # the uncertainty band of a simulation or comparison
+    literature = run.payload.get("literature") or {}
+    scale = 24.0 if days else 1.0
 
     def finite(values):  # JSON has no NaN: a failed value is a gap
         return [v if math.isfinite(v) else None for v in values]
@@ -653,11 +701,16 @@ def _plot_data(run) -> dict:
             else:
                 sub = rows[rows["arm"] == arm]
                 y, extra = sub["value"], {}
-            t = sub["time_h"].to_numpy() / (24.0 if days else 1.0)
+            if band is not None:
+                b = band[(band["readout"] == readout) & (band["arm"] == arm)]
+                extra["band"] = {"x": (b["time_h"].to_numpy() / scale).tolist(), "lo": finite(b["lo"].tolist()),
+                                 "median": finite(b["median"].tolist()), "hi": finite(b["hi"].tolist())}
+            t = sub["time_h"].to_numpy() / scale
             arms.append({"arm": arm, "x": t.tolist(), "y": finite(y.tolist()), "untreated": arm in untreated,
                          "status": run.payload["statuses"][arm][0], **extra})
+        points = [{**p, "x": p["time_h"] / scale} for p in literature.get("points", []) if p["readout"] == readout]
         panels.append({"readout": readout, "unit": str(rows["unit"].iloc[0]) if len(rows) else "",
-                       "description": catalogue[readout].description, "arms": arms})
+                       "description": catalogue[readout].description, "arms": arms, "points": points})
     from nephrosim.scenarios.schema import scenario_from_dict
 
     doses: dict[float, list[str]] = {}
@@ -665,7 +718,24 @@ def _plot_data(run) -> dict:
         for t in arm.treatments:
             for at in t.dose_times_h():
                 doses.setdefault(round(at / (24.0 if days else 1.0), 9), []).append(f"{arm.name} ({t.product})")
-    return {"time_unit": "days" if days else "h", "panels": panels, "doses": doses}
+    return {"time_unit": "days" if days else "h", "panels": panels, "doses": doses,
+            "band_legend": _band_legend(run.payload.get("band_info"))}
+
+
+def _band_legend(info: dict | None) -> str:
+    """The legend entry of an uncertainty band: what it is, what varies, how many draws (the
+    number and its noun never split across lines)."""
+    if not info:
+        return ""
+    nb = "\u00a0"
+    if info["source"] == "shipped":
+        lab = " with a new lab's deviation" if info["between_lab"] else ""
+        varies = (f"{len(info['fitted'])}{nb}fitted parameters from the calibration's posterior{lab}, "
+                  f"{len(info['assumed'])}{nb}assumed on their table ranges")
+    else:
+        varies = f"{len(info['assumed'])}{nb}parameters on their table ranges" + \
+            (f", {len(info['donors'])}{nb}unknown donor(s)" if info["donors"] else "")
+    return f"{info['level']:.0%} band (2.5–97.5{nb}%) and median of {info['draws']}{nb}draws: {varies}"
 
 
 def _compare_tables(run) -> dict:

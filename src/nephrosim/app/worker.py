@@ -37,16 +37,143 @@ ENSEMBLE_CHUNKS = 10
 MAX_APP_SAMPLES = 5000
 #: The central interval drawn as a band around an ensemble's median.
 BAND = (0.025, 0.975)
+#: The uncertainty band of a simulation or comparison: fewest and most draws the app accepts
+#: (a 95 % interval needs a few draws to mean anything; ``nephrosim simulate --uncertainty``
+#: draws 200 by default and has no cap), and the default (small: a band in about half a minute).
+MIN_BAND_DRAWS, MAX_BAND_DRAWS, DEFAULT_BAND_DRAWS = 8, 2000, 32
+#: Where an uncertainty band's draws come from, as the command line draws them: the shipped
+#: calibration's posterior (``nephrosim simulate --uncertainty shipped``), or the parameter
+#: table's ranges (``nephrosim ensemble --prior table``).
+BAND_SOURCES = {"shipped": "the shipped calibration (as simulate --uncertainty shipped)",
+                "table": "the parameter table's ranges (as ensemble --prior table)"}
+#: The probability of the uncertainty band (2.5–97.5 % quantiles of the draws).
+BAND_LEVEL = 0.95
 
 
-def steps(kind: str, n_arms: int, samples: int = 0) -> int:
-    """Steps a run counts: the build, one per arm, and the comparison tables for ``compare``;
-    for ``ensemble``, one per chunk of parameter sets and the bands."""
+def steps(kind: str, n_arms: int, samples: int = 0, band: bool = False) -> int:
+    """Steps a run counts: the build, one per arm, the uncertainty band's two (the posterior
+    draws, then the predictions) and the comparison tables for ``compare``; for ``ensemble``,
+    one per chunk of parameter sets and the bands."""
     if kind == "ensemble":
         return -(-samples // _chunk_size(samples)) + 1
     if kind in ("trial", "mechanisms"):  # reading the input, then the library call in one piece
         return 2
-    return 1 + n_arms + (1 if kind == "compare" else 0)
+    return 1 + n_arms + (2 if band else 0) + (1 if kind == "compare" else 0)
+
+
+def check_band(band: dict) -> None:
+    """Refuse an uncertainty band the app does not run (each message names the field and the fix)."""
+    draws, source = band.get("draws"), band.get("source")
+    if source not in BAND_SOURCES:
+        raise UserInputError(f"uncertainty band source {source!r}: use one of {', '.join(BAND_SOURCES)}")
+    if isinstance(draws, bool) or not isinstance(draws, int) or not MIN_BAND_DRAWS <= draws <= MAX_BAND_DRAWS:
+        raise UserInputError(f"uncertainty band draws {draws!r}: use a whole number from {MIN_BAND_DRAWS} to "
+                             f"{MAX_BAND_DRAWS} (a 95 % band needs at least {MIN_BAND_DRAWS} draws; "
+                             "`nephrosim simulate --uncertainty shipped --samples N` runs more)")
+    seed = band.get("seed")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise UserInputError(f"uncertainty band seed {seed!r}: use a whole number ≥ 0")
+
+
+def _quantiles(frame):
+    """Per arm, readout and time: the median and the central 95 % (:data:`BAND`) of the usable
+    samples of a long ensemble table."""
+    usable = frame[frame["status"].isin(["ok", "ok_recovered"])]
+    q = usable.groupby(["arm", "readout", "time_h"], sort=False)["value"].quantile([BAND[0], 0.5, BAND[1]])
+    return q.unstack().reset_index().rename(columns={BAND[0]: "lower", 0.5: "median", BAND[1]: "upper"})
+
+
+def uncertainty_band(scenario, band: dict, report, done: int, total: int) -> dict:
+    """The 95 % band of every arm × readout × time of ``scenario`` over ``band["draws"]`` draws
+    of the source ``band["source"]``, drawn as the command line draws them (two progress steps):
+
+    ``shipped``
+        ``nephrosim simulate --uncertainty shipped --samples N``
+        (:func:`nephrosim.calibration.commands.simulate_uncertainty_command`): Laplace draws of
+        the shipped calibration's posterior, a new lab's between-study deviation per draw, and
+        every assumed parameter the scenario uses drawn log-uniformly on its table range
+        (:meth:`Calibration.predict_interval`). Its draws first compile the calibration's
+        sensitivities (about 20–30 s).
+    ``table``
+        ``nephrosim ensemble --prior table --samples N --seed S`` (:func:`nephrosim.run.ensemble.ensemble`):
+        every parameter the table lets vary drawn log-uniformly on its range, unknown donors
+        drawn too; the band is the 2.5 / 50 / 97.5 % quantiles of the usable draws.
+
+    Returns the band (``arm, time_h, readout, unit, median, lo, hi, n_ok``) and what varies in it.
+    """
+    check_band(band)
+    if band["source"] == "table":
+        return _table_band(scenario, band, report, done, total)
+    from nephrosim.calibration.fit import Calibration
+    from nephrosim.run.ensemble import varied_parameters
+
+    draws, seed = band["draws"], band["seed"]
+    report(done, total, f"uncertainty band: {draws} posterior draws of the shipped calibration (its sensitivities "
+                        "are compiled first, about 20 s)")
+    cal = Calibration.from_shipped()
+    samples = cal.sample(draws, method="laplace", seed=seed)
+    report(done + 1, total, f"uncertainty band: every arm simulated for each of the {draws} draws")
+    frame = cal.predict_interval(scenario, samples, level=BAND_LEVEL, new_study=True, seed=seed)
+    p = cal.problem_
+    used = varied_parameters(scenario, include_fixed=True)
+    fitted = sorted({q.name for q in p.parameters if q.name in used
+                     and (q.species is None or q.species == scenario.species)})
+    all_fitted = {q.name for q in p.parameters}
+    assumed = sorted(k for k in varied_parameters(scenario) if k not in all_fitted)  # as predict_draws does
+    between_lab = sorted({r.parameter for r in p.random_effects if r.sd_log10} & set(fitted))
+    frame = frame.rename(columns={"lower": "lo", "upper": "hi"})
+    info = {"draws": draws, "seed": seed, "source": band["source"], "level": BAND_LEVEL,
+            "source_text": BAND_SOURCES[band["source"]], "fitted": fitted, "assumed": assumed, "donors": [],
+            "between_lab": between_lab, "in_calibrated_domain": bool(frame["in_calibrated_domain"].all()),
+            "calibrated_domain": sorted(f"{s} {m}" for s, m in cal.calibrated_domain()),
+            "min_ok": int(frame["n_ok"].min()) if len(frame) else 0,
+            "command": f"nephrosim simulate SCENARIO --uncertainty shipped --samples {draws}"}
+    return {"band": frame.drop(columns=["in_calibrated_domain"]), "band_info": info}
+
+
+def _table_band(scenario, band: dict, report, done: int, total: int) -> dict:
+    """The ``table`` source of :func:`uncertainty_band` (``nephrosim ensemble --prior table``)."""
+    import tempfile
+    from pathlib import Path
+
+    import pandas as pd
+
+    from nephrosim.run.ensemble import donor_priors, ensemble, varied_parameters
+
+    draws, seed = band["draws"], band["seed"]
+    report(done, total, f"uncertainty band: {draws} draws of every varied parameter on its table range")
+    varied, donors = sorted(varied_parameters(scenario)), sorted(p.name for p in donor_priors(scenario))
+    report(done + 1, total, f"uncertainty band: every arm simulated for each of the {draws} draws")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "band.parquet"
+        ensemble(scenario, draws, out, prior="table", seed=seed, workers=1, chunk_size=draws)
+        frame = pd.read_parquet(out)
+    bands = _quantiles(frame).rename(columns={"lower": "lo", "upper": "hi"})
+    ok = frame[frame["status"].isin(["ok", "ok_recovered"])].drop_duplicates(["arm", "sample"]).groupby("arm").size()
+    units = frame.drop_duplicates("readout").set_index("readout")["unit"]
+    bands.insert(3, "unit", bands["readout"].map(units))
+    bands["n_ok"] = bands["arm"].map(ok).fillna(0).astype(int)
+    bands = bands[["arm", "time_h", "readout", "unit", "median", "lo", "hi", "n_ok"]]
+    info = {"draws": draws, "seed": seed, "source": "table", "level": BAND_LEVEL, "source_text": BAND_SOURCES["table"],
+            "fitted": [], "assumed": varied, "donors": donors, "between_lab": [], "in_calibrated_domain": None,
+            "calibrated_domain": [], "min_ok": int(bands["n_ok"].min()) if len(bands) else 0,
+            "command": f"nephrosim ensemble SCENARIO --prior table --samples {draws} --seed {seed} "
+                       f"--chunk-size {draws}"}
+    return {"band": bands, "band_info": info}
+
+
+def literature(scenario, frame) -> dict:
+    """The evidence store's data points for the run's plots (:mod:`nephrosim.app.literature`), in
+    the run's reporting units; a store that cannot be read is said on the page, not hidden."""
+    from nephrosim.app.literature import literature_points
+    from nephrosim.evidence import EvidenceError
+
+    units = dict(zip(frame["readout"], frame["unit"]))
+    try:
+        return literature_points(scenario, units)
+    except EvidenceError as exc:
+        return {"error": f"the evidence store could not be read: {exc}", "matched": 0, "drawn": 0, "skipped": [],
+                "points": []}
 
 
 def _chunk_size(samples: int) -> int:
@@ -111,9 +238,7 @@ def ensemble_bands(scenario, options: dict, report) -> dict:
             watcher.join()
         frame = pd.read_parquet(out)
     report(chunks, total, "median and 95 % band of every readout")
-    usable = frame[frame["status"].isin(["ok", "ok_recovered"])]
-    q = usable.groupby(["arm", "readout", "time_h"], sort=False)["value"].quantile([BAND[0], 0.5, BAND[1]])
-    bands = q.unstack().reset_index().rename(columns={BAND[0]: "lower", 0.5: "median", BAND[1]: "upper"})
+    bands = _quantiles(frame)
     per_arm = frame.drop_duplicates(["arm", "sample"]).groupby("arm")["status"]
     statuses = {arm: ("ok", "") if set(s) <= {"ok", "ok_recovered"} else
                 ("some_failed", f"{int((~s.isin(['ok', 'ok_recovered'])).sum())} of {len(s)} parameter sets "
@@ -176,9 +301,15 @@ def execute(kind: str, scenario_data: dict, report, options: dict | None = None)
         return mechanisms(scenario, options or {}, report)
     if kind == "ensemble":
         payload = ensemble_bands(scenario, options or {}, report)
-        report(steps(kind, 0, options["samples"]), steps(kind, 0, options["samples"]), "done")
+        total = steps(kind, 0, options["samples"])
+        report(total - 1, total, "literature data points: matching the evidence store")
+        payload["literature"] = literature(scenario, payload["frame"])
+        report(total, total, "done")
         return payload
-    total = steps(kind, len(scenario.arms))
+    band = (options or {}).get("band")
+    if band is not None:
+        check_band(band)  # before anything runs
+    total = steps(kind, len(scenario.arms), band=band is not None)
     result = simulate_arms(scenario, lambda done, label: report(done, total, label))
     payload = {
         "frame": result.to_frame(),
@@ -186,6 +317,10 @@ def execute(kind: str, scenario_data: dict, report, options: dict | None = None)
         # for the HTML report, drawn on request (the result itself does not pickle: its scenario is rebuilt)
         "result": {"times_h": result.times_h, "values": dict(result.values), "units": dict(result.units)},
     }
+    report(1 + len(scenario.arms), total, "literature data points: matching the evidence store")
+    payload["literature"] = literature(scenario, payload["frame"])
+    if band is not None:
+        payload.update(uncertainty_band(scenario, band, report, 1 + len(scenario.arms), total))
     if kind == "compare":
         report(total - 1, total, "efficacy and risk tables (every arm again, on a dense time grid)")
         efficacy, risk = compare(scenario)

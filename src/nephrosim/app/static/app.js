@@ -59,6 +59,11 @@ const nephrosim = {
     document.getElementById("mech-plot").dataset.ready = "1";
   },
 
+  // Text from the evidence store, safe inside plotly's HTML-like labels.
+  escape(text) {
+    return String(text).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+  },
+
   // Break a long title into lines of at most `width` characters.
   wrap(text, width) {
     const lines = [""];
@@ -103,7 +108,53 @@ const nephrosim = {
         treated += 1;
         return t;
       });
-      const traces = lines.concat(bands);
+      // the uncertainty band of a simulation: drawn first, behind the nominal lines; one legend
+      // entry (what the band is) toggles the bands and medians of every arm
+      const uncertainty = [];
+      panel.arms.forEach((a, i) => {
+        if (!a.band) return;
+        const colour = a.untreated ? "rgba(120,120,120,0.22)" : palette[i % palette.length] + "2e";
+        const lineColour = a.untreated ? "rgba(90,90,90,0.9)" : palette[i % palette.length];
+        const first = uncertainty.length === 0;
+        uncertainty.push({x: a.band.x, y: a.band.lo, mode: "lines", line: {width: 0}, showlegend: false,
+                          legendgroup: "uncertainty", name: `${a.arm}: 2.5 %`, hoverinfo: "skip",
+                          meta: "band-lo"});
+        uncertainty.push({x: a.band.x, y: a.band.hi, mode: "lines", line: {width: 0}, fill: "tonexty",
+                          fillcolor: colour, legendgroup: "uncertainty", showlegend: first,
+                          name: nephrosim.wrap(data.band_legend, 70), meta: "band-hi",
+                          customdata: a.band.lo, text: a.band.median.map((m) => `median ${m === null ? "—" : m.toPrecision(4)}`),
+                          hovertemplate: `${a.arm}: 95 % band %{customdata:.4g}–%{y:.4g} ${panel.unit}, %{text}<extra></extra>`});
+        uncertainty.push({x: a.band.x, y: a.band.median, mode: "lines", showlegend: false,
+                          legendgroup: "uncertainty", name: `${a.arm}: band median`, hoverinfo: "skip",
+                          line: {color: lineColour, width: 1.2, dash: "dot"}, meta: "band-median"});
+      });
+      // literature data points of the evidence store (hover: the study, its design and the quote)
+      const literature = [];
+      [["untreated", "circle-open", "#222"], ["treated", "diamond", "#7a1fa2"]].forEach(([role, symbol, colour]) => {
+        const pts = panel.points.filter((p) => p.role === role);
+        if (!pts.length) return;
+        const studies = new Set(pts.map((p) => p.study_id)).size;
+        const t = {x: pts.map((p) => p.x), y: pts.map((p) => p.value), mode: "markers", meta: "literature",
+                   name: `literature, ${role}: ${pts.length} value(s), ${studies} stud${studies === 1 ? "y" : "ies"}`,
+                   marker: {symbol, size: 9, color: colour, line: {width: 1.5, color: colour}},
+                   customdata: pts.map((p) => p.study_id), hoverinfo: "text", hoverlabel: {align: "left"},
+                   text: pts.map((p) => [
+                     `<b>${nephrosim.escape(p.study_id)}</b>${p.pmid ? " (PMID " + nephrosim.escape(p.pmid) + ")" : ""}`,
+                     `${nephrosim.escape(p.arm)}${p.treatment ? ": " + nephrosim.escape(p.treatment) : ""}`,
+                     `${p.value.toPrecision(4)} ${panel.unit} (reported ${nephrosim.escape(p.reported)})` +
+                       (p.dispersion !== null ? ` ± ${p.dispersion.toPrecision(3)} ${p.dispersion_type}` : "") +
+                       (p.n !== null ? `, n = ${p.n}` : "") + ` at ${p.time_h} h`,
+                     nephrosim.wrap(nephrosim.escape(p.injury_details), 70),
+                     p.co_intervention ? "co-intervention: " + nephrosim.escape(p.co_intervention) : "",
+                     p.quote ? nephrosim.wrap("“" + nephrosim.escape(p.quote) + "”", 70) : "(no source quote in the evidence store)",
+                   ].filter((line) => line).join("<br>"))};
+        if (pts.some((p) => p.dispersion !== null)) {
+          t.error_y = {type: "data", array: pts.map((p) => (p.dispersion === null ? 0 : p.dispersion)),
+                       visible: true, color: colour, thickness: 1, width: 3};
+        }
+        literature.push(t);
+      });
+      const traces = uncertainty.concat(lines, bands, literature);
       // doses: a dotted vertical line at each dose time (hover names the arms)
       const shapes = [], labels = [];
       Object.entries(data.doses).forEach(([t, arms]) => {
@@ -117,7 +168,8 @@ const nephrosim = {
                      text: labels, hoverinfo: "text", cliponaxis: false});
       }
       // the legend sits at the bottom of the figure, below the axis title, with room for every entry
-      const entries = panel.arms.length + (labels.length ? 1 : 0);
+      const entries = panel.arms.length + (labels.length ? 1 : 0) + literature.length +
+        (uncertainty.length ? 2 + Math.floor(data.band_legend.length / 70) : 0);
       const bottom = 64 + 21 * Math.ceil(entries / 2);
       const layout = {
         title: {text: nephrosim.wrap(panel.description, 52), font: {size: 13}},

@@ -1,0 +1,132 @@
+"""Literature data points for a run's plots: the evidence store's values that match the scenario.
+
+The matching is the project's one vocabulary (:mod:`nephrosim.vocabulary`), the same that the
+calibration and the held-out validation use to map evidence rows onto scenarios: the scenario's
+injury model gives its evidence injury term (:func:`~nephrosim.vocabulary.evidence_injury`), the
+store selects that term and the scenario's species (:meth:`EvidenceStore.records`), and each
+row's readout is mapped onto a model readout (:func:`~nephrosim.vocabulary.model_readout`). A row
+*matches* when that model readout is one of the scenario's readouts.
+
+A matching row is drawn only when its value can stand on the plot's axis as it is: a group mean
+(not a ratio between arms, not a sham arm), at a stated time within the scenario's times, of a
+readout the model computes in physical units (``absolute`` comparability; a score or a fold of
+normal on the model's own scale is not comparable as a value), in a unit that converts to the
+plot's unit with the package's one converter (:func:`nephrosim.units.convert`, with the molar
+masses of creatinine and urea nitrogen). Every other matching row is counted under the reason it
+was skipped, and the page says how many.
+
+Only the design's species and injury model are matched: a study's clamp time, dose or strain
+may differ from the scenario's. Each point's hover shows the study's injury details, so the
+reader can judge how close it is.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from typing import Mapping
+
+#: Characters of the source quote shown on hover.
+QUOTE_CHARS = 220
+#: Evidence roles drawn, and how the plot names them.
+ROLE_LABELS = {"control": "untreated", "treated": "treated", "comparator": "treated"}
+
+
+def _missing(value) -> bool:
+    if value is None:
+        return True
+    try:
+        return bool(value != value)  # NaN, pandas NA
+    except (TypeError, ValueError):  # pd.NA compares to NA, whose truth value is ambiguous
+        return True
+
+
+def _text(value) -> str:
+    return "" if _missing(value) else str(value)
+
+
+def _treatment(row) -> str:
+    """The treated arm in words, as the study gives it (product, dose, route, time)."""
+    parts = [_text(row["product_raw"]) or _text(row["product"]), _text(row["dose_raw"]), _text(row["route"]),
+             _text(row["timing_raw"])]
+    return ", ".join(p for p in parts if p)
+
+
+def literature_points(scenario, units: Mapping[str, str], store=None) -> dict:
+    """The evidence rows matching ``scenario`` and the points to draw of them.
+
+    Arguments
+    ---------
+    scenario : a validated :class:`~nephrosim.scenarios.schema.Scenario`.
+    units : the plot's unit of each readout (the run's reporting units).
+    store : an :class:`~nephrosim.evidence.EvidenceStore` (default: the user's store,
+        ``$NEPHROSIM_DB``, seeded with the shipped evidence on first use).
+
+    Returns
+    -------
+    A dict: ``injury_term`` (the evidence term of the scenario's injury, or ``None``),
+    ``store`` (its path), ``matched`` (rows of the species, injury term and a scenario readout),
+    ``drawn``, ``skipped`` (a list of ``{"reason", "rows"}``, most frequent first) and ``points``
+    (one dict per drawn row: readout, time_h, value and dispersion in the plot's unit, what was
+    reported, role, study id, arm, treatment, injury details, PMID/DOI and the quote).
+    """
+    from nephrosim.biology.physiology import READOUT_SUBSTANCE
+    from nephrosim.evidence import EvidenceStore
+    from nephrosim.units import UnitError, convert
+    from nephrosim.vocabulary import evidence_injury, model_readout
+
+    term = evidence_injury(scenario.injury.model)
+    out = {"injury_term": term, "species": scenario.species, "store": "", "matched": 0, "drawn": 0,
+           "skipped": [], "points": []}
+    if term is None:
+        return out
+    store = store if store is not None else EvidenceStore()
+    out["store"] = str(store.path)
+    rows = store.ensure().records(injury=term, species=scenario.species)
+    first, last = float(scenario.times_h[0]), float(scenario.times_h[-1])
+    skipped: Counter[str] = Counter()
+    points = []
+    for _, row in rows.iterrows():
+        match = model_readout(str(row["readout"]))
+        if match is None or match.model not in scenario.readouts:
+            continue  # not a readout of this scenario: not a match
+        out["matched"] += 1
+        role = str(row["role"])
+        unit = _text(row["unit"])
+        if role not in ROLE_LABELS:
+            skipped["a sham-operated arm (no injury)" if role == "sham" else
+                    f"role {role!r}: a ratio between arms, not a group's value"] += 1
+        elif match.comparability != "absolute":
+            skipped[f"{match.model}: the model computes it on its own scale (a score or fold of normal), so a "
+                    "study's value cannot stand on its axis"] += 1
+        elif _missing(row["mean"]):
+            skipped["no mean value reported"] += 1
+        elif _missing(row["time_h"]):
+            skipped["no single time stated"] += 1
+        elif not first <= float(row["time_h"]) <= last:
+            skipped[f"at a time outside the scenario's {first:g}–{last:g} h"] += 1
+        elif not unit:
+            skipped["unit not stated in the source"] += 1
+        else:
+            readout = match.model
+            try:
+                factor = float(convert(1.0, unit, units[readout], substance=READOUT_SUBSTANCE.get(readout)))
+            except UnitError:
+                skipped[f"unit {unit!r} does not convert to {units[readout]!r}"] += 1
+                continue
+            dispersion = None if _missing(row["dispersion"]) or _missing(row["dispersion_type"]) else \
+                float(row["dispersion"]) * factor
+            quote = _text(row["quote"])
+            points.append({
+                "readout": readout, "time_h": float(row["time_h"]), "value": float(row["mean"]) * factor,
+                "dispersion": dispersion if dispersion is None or math.isfinite(dispersion) else None,
+                "dispersion_type": _text(row["dispersion_type"]), "n": None if _missing(row["n"]) else int(row["n"]),
+                "reported": f"{float(row['mean']):g} {unit}", "role": ROLE_LABELS[role],
+                "study_id": str(row["study_id"]), "arm": _text(row["arm"]) or str(row["arm_id"]),
+                "treatment": _treatment(row) if role != "control" else "",
+                "co_intervention": _text(row["co_intervention"]), "injury_details": _text(row["injury_details"]), "pmid": _text(row["pmid"]), "doi": _text(row["doi"]),
+                "quote": quote if len(quote) <= QUOTE_CHARS else quote[:QUOTE_CHARS - 1].rstrip() + "…"})
+    out["points"] = points
+    out["drawn"] = len(points)
+    out["skipped"] = [{"reason": reason, "rows": n} for reason, n in skipped.most_common()]
+    return out

@@ -1,0 +1,164 @@
+"""Uncertainty bands and literature data points on a run's plots, in a real browser.
+
+The band is the shipped calibration's 95 % prediction band (``nephrosim simulate --uncertainty
+shipped``); its draws first compile the calibration's sensitivities (~20–30 s), so the band run
+is started by a module fixture before the other tests, which run while it computes.
+
+The literature points are checked against the evidence store read here through its own API,
+with the unit conversion of creatinine written out from KDIGO's table (1 mg/dL = 88.4 µmol/L),
+independently of the package's converter.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+# rat renal IRI: the species and injury model of the shipped calibration (in its domain)
+BAND_SCENARIO = {
+    "name": "ui_band",
+    "species": "rat",
+    "injury": {"model": "ischemia_reperfusion", "clamp_min": 45},
+    "arms": [
+        {"name": "vehicle"},
+        {"name": "msc_iv", "treatments": [{"product": "msc", "source": "bone_marrow", "donor": "allogeneic",
+                                           "dose": 1.0e6, "dose_unit": "cells", "route": "iv", "time_h": 0}]},
+    ],
+    "readouts": ["serum_creatinine"],
+    "units": {"serum_creatinine": "mg/dL"},
+    "times_h": [0, 6, 24, 48, 72],
+}
+BAND_DRAWS = 8
+
+# the same design with SCr in µmol/L (the store reports mg/dL: every point is converted) and BUN
+LITERATURE_SCENARIO = {**BAND_SCENARIO, "name": "ui_literature", "arms": [{"name": "vehicle"}],
+                       "readouts": ["serum_creatinine", "bun"], "units": {"serum_creatinine": "umol/L"}}
+KDIGO_UMOL_PER_MGDL = 88.4  # creatinine, KDIGO 2012 AKI guideline conversion table
+
+
+def load(page, scenario):
+    page.goto("/builder")
+    page.set_input_files("#load-file", files=[{"name": "s.yaml", "mimeType": "application/x-yaml",
+                                               "buffer": yaml.safe_dump(scenario).encode()}])
+    page.click("#load-button")
+    assert "loaded s.yaml" in page.inner_text("#builder-message")
+
+
+def wait_done(page, timeout=60_000):
+    page.wait_for_selector("#run-state.state-done, #run-state.state-failed", timeout=timeout)
+    assert page.inner_text("#run-state") == "done", page.inner_text("#run")
+
+
+def download(page, selector) -> bytes:
+    with page.expect_download() as info:
+        page.click(selector)
+    with open(info.value.path(), "rb") as f:
+        return f.read()
+
+
+@pytest.fixture(scope="module")
+def band_run(browser, app_url):
+    """A page on a simulation with an uncertainty band of 8 draws, started first (it computes
+    while the other tests of this module run)."""
+    context = browser.new_context(base_url=app_url, accept_downloads=True)
+    context.set_default_timeout(30_000)
+    page = context.new_page()
+    load(page, BAND_SCENARIO)
+    page.check("#band")
+    page.fill("#band-draws", str(BAND_DRAWS))
+    page.select_option("#band-source", "table")
+    page.click("#simulate")
+    page.wait_for_url(re.compile(r"/runs/[0-9a-f]+$"))
+    yield page
+    context.close()
+
+
+def test_a_bad_band_input_names_the_field_and_runs_nothing(page, band_run):
+    load(page, BAND_SCENARIO)
+    for draws in ("0", "100000", "many"):
+        page.check("#band")
+        page.fill("#band-draws", draws)
+        page.click("#simulate")
+        problems = page.inner_text("#problems")
+        assert "uncertainty band draws" in problems, problems
+        assert ("use a whole number from 8 to 2000" if draws != "many" else "'many' is not a whole number") in problems
+        assert "uncertainty band draws" in page.inner_text("#band-error")  # beside the input too
+        assert page.input_value("#band-draws") == draws  # what was typed stays, to be corrected
+    assert page.inner_text("#nav-runs") == "Runs (0)"
+
+
+def test_literature_points_are_the_stores_matching_values_with_their_study(page, band_run, evidence_db):
+    from nephrosim.evidence import EvidenceStore
+
+    load(page, LITERATURE_SCENARIO)
+    page.click("#simulate")
+    page.wait_for_url(re.compile(r"/runs/[0-9a-f]+$"))
+    wait_done(page)
+    page.wait_for_selector("#plots[data-ready='1']")
+
+    rows = EvidenceStore(evidence_db).records(species="rat", injury="ischemia_reperfusion")
+    rows = rows[rows["readout"].isin(["serum_creatinine", "bun"])]
+    drawable = rows[rows["role"].isin(["control", "treated", "comparator"]) & rows["mean"].notna()
+                    & rows["time_h"].between(0, 72) & rows["unit"].isin(["mg/dL", "umol/L"])]
+    assert int(page.inner_text("#lit-matched")) == len(rows)
+    assert int(page.inner_text("#lit-drawn")) == len(drawable) > 0
+    assert int(page.inner_text("#lit-skipped")) == len(rows) - len(drawable)
+    assert "no mean value reported" in page.inner_text("#lit-skipped-reasons")
+
+    for readout in ("serum_creatinine", "bun"):
+        want = drawable[drawable["readout"] == readout]
+        factor = np.where(want["unit"] == "mg/dL", KDIGO_UMOL_PER_MGDL if readout == "serum_creatinine" else 1.0, 1.0)
+        expected = sorted(zip(want["study_id"], want["time_h"].astype(float), want["mean"] * factor))
+        traces = page.evaluate(f"document.getElementById('plot-{readout}').data"
+                               ".filter(t => t.meta === 'literature').map(t => [t.customdata, t.x, t.y, t.text])")
+        got = sorted((s, x, y) for ids, xs, ys, _ in traces for s, x, y in zip(ids, xs, ys))
+        assert [(s, x) for s, x, _ in got] == [(s, x) for s, x, _ in expected]
+        np.testing.assert_allclose([y for *_, y in got], [y for *_, y in expected], rtol=1e-3)
+        # each point names its study on hover, with a piece of the quote the value comes from
+        for ids, _, _, texts in traces:
+            for study, text in zip(ids, texts):
+                shown = " ".join(text.replace("<br>", " ").replace("&amp;", "&").replace("&lt;", "<").split())
+                assert f"<b>{study}</b>" in shown
+                quotes = [" ".join(q[:40].split()) if isinstance(q, str) and q else
+                          "(no source quote in the evidence store)" for q in want.loc[want["study_id"] == study, "quote"]]
+                assert any(q in shown for q in quotes), shown
+
+
+def test_a_band_run_draws_the_band_behind_each_arm_and_downloads_it(band_run, tmp_path):
+    from nephrosim.run.ensemble import ensemble
+    from nephrosim.scenarios.schema import scenario_from_dict
+
+    page = band_run
+    assert page.inner_text("#run-steps").endswith("/ 5 steps")  # build, 2 arms, the draws, their simulations
+    page.reload()  # the run is the server's: a reload finds it again
+    wait_done(page)
+    page.wait_for_selector("#plots[data-ready='1']")
+    traces = page.evaluate("document.getElementById('plot-serum_creatinine').data"
+                           ".map(t => ({meta: t.meta || '', fill: t.fill || '', name: t.name, legend: t.showlegend}))")
+    highs = [t for t in traces if t["meta"] == "band-hi"]
+    assert len(highs) == 2 and all(t["fill"] == "tonexty" for t in highs)  # one band per arm
+    assert sum(t["meta"] == "band-median" for t in traces) == 2
+    assert traces.index(highs[-1]) < [t["name"] for t in traces].index("msc_iv")  # behind the arms' lines
+    legend = [t["name"].replace("<br>", " ") for t in highs if t["legend"]]  # one entry says what the band is
+    assert len(legend) == 1 and f"{BAND_DRAWS}\u00a0draws" in legend[0] and "table ranges" in legend[0]
+    assert page.locator("#plot-serum_creatinine .js-fill").count() >= 2  # the shaded areas are drawn
+    assert page.inner_text("#band-draws") == str(BAND_DRAWS)
+    assert "ensemble --prior table" in page.inner_text("#band-source")
+
+    got = pd.read_csv(io.BytesIO(download(page, "#dl-csv")))
+    assert len(got) == len(BAND_SCENARIO["arms"]) * len(BAND_SCENARIO["times_h"])
+    assert got[["lo", "median", "hi"]].notna().all().all()
+    assert (got["lo"] <= got["median"]).all() and (got["median"] <= got["hi"]).all()
+    assert (got["lo"] < got["hi"]).any()  # a band, not a line
+    # the band is the 2.5 / 50 / 97.5 % quantiles of `nephrosim ensemble --prior table` with the same seed
+    samples = pd.read_parquet(ensemble(scenario_from_dict(BAND_SCENARIO), BAND_DRAWS, tmp_path / "e.parquet",
+                                       prior="table", seed=0, chunk_size=BAND_DRAWS).path)
+    q = samples.groupby(["arm", "time_h"])["value"].quantile([0.025, 0.5, 0.975]).unstack()
+    got = got.set_index(["arm", "time_h"]).loc[q.index]
+    for column, quantile in (("lo", 0.025), ("median", 0.5), ("hi", 0.975)):
+        np.testing.assert_allclose(got[column], q[quantile], rtol=1e-12)
