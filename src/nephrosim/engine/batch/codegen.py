@@ -144,6 +144,35 @@ def _markowitz_order(n: int, pattern: set[tuple[int, int]]) -> list[int]:
     return order
 
 
+def _short_sum(base: str, ready_base: int, terms: list[tuple[str, int]], ready: dict[int, int]) -> tuple[str, int]:
+    """``base − Σ a·b[x]`` over ``terms`` (a, x) as C, and when it is ready.
+
+    Summed left to right, the terms form one chain of dependent multiply-adds; here each term
+    (earliest-known b[x] first) extends the partial sum that is ready by the time b[x] is, or
+    starts a partial sum of its own, and the partial sums are then added earliest first.
+    ``ready`` gives when each b[x] is known, ``ready_base`` when ``base`` is, counted in
+    dependent floating-point operations.
+    """
+    chains = [[ready_base, base, True]]  # [ready, C, holds base]; the others are sums of products
+    for a, x in sorted(terms, key=lambda t: (ready[t[1]], t[1])):
+        rx = ready[x]
+        best = min(chains, key=lambda ch: (ch[0], not ch[2]))
+        if best[0] <= rx:
+            best[0] = rx + 1
+            best[1] = f"({best[1]} - {a}*b[{x}])" if best[2] else f"({best[1]} + {a}*b[{x}])"
+        else:
+            chains.append([rx + 1, f"{a}*b[{x}]", False])
+    while len(chains) > 1:
+        chains.sort(key=lambda ch: (ch[0], not ch[2]))
+        (r1, c1, b1), (r2, c2, b2) = chains.pop(0), chains.pop(0)
+        if b1 or b2:
+            pos, neg = (c1, c2) if b1 else (c2, c1)
+            chains.append([max(r1, r2) + 1, f"({pos} - {neg})", True])
+        else:
+            chains.append([max(r1, r2) + 1, f"({c1} + {c2})", False])
+    return chains[0][1], chains[0][0]
+
+
 @dataclass(frozen=True)
 class Generated:
     """C source plus the sizes the Python side needs."""
@@ -351,12 +380,22 @@ def generate(model: SymbolicModel) -> Generated:
                     cols_of[i].add(j)
                 lu_code.append(f"  a[{slots[(i, j)]}] -= a[{slots[(i, v)]}] * a[{slots[(v, j)]}];")
                 flops += 2
-            solve_f.append(f"  b[{i}] -= a[{slots[(i, v)]}] * b[{v}];")
+    # the solves, row by row, each sum associated for a short dependency chain (they are
+    # latency-bound: every row waits for the rows it uses)
     position = {v: k for k, v in enumerate(order)}
+    forward = {}
+    for v in order:
+        terms = [(f"a[{slots[(v, u)]}]", u) for u in cols_of[v] if position[u] < position[v]]
+        code, forward[v] = _short_sum(f"b[{v}]", 0, terms, forward)
+        if terms:
+            solve_f.append(f"  b[{v}] = {code};")
+    backward = {}
     for v in reversed(order):
-        U = sorted(j for j in cols_of[v] if position[j] > position[v])
-        acc = "".join(f" - a[{slots[(v, j)]}] * b[{j}]" for j in U)
-        solve_b.append(f"  b[{v}] = (b[{v}]{acc}) * a[{slots[(v, v)]}];")
+        terms = [(f"a[{slots[(v, j)]}]", j) for j in cols_of[v] if position[j] > position[v]]
+        code, ready = _short_sum(f"b[{v}]", forward[v], terms, backward)
+        backward[v] = ready + 1
+        solve_b.append(f"  b[{v}] = {code} * a[{slots[(v, v)]}];")
+    solve_latency = max(backward.values())
 
     out.append("static void jac(double t, const double *restrict y, const double *restrict p, "
                "const double *restrict w, double *restrict J, double *restrict fT) {")

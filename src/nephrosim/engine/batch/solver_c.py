@@ -60,7 +60,7 @@ static double initial_step(double t, const double *y, const double *p, work_t *W
   if (h > span) h = span;
   h *= 1e-2;
   /* never start below what the time can resolve (a dose late in a run, tight atol) */
-  double hmin = 1e-12 * fmax(1.0, fabs(t));
+  double hmin = 1e-12 * nb_max(1.0, fabs(t));
   return h > hmin ? h : hmin;
 }
 
@@ -71,12 +71,12 @@ static int advance(double *t_io, double tend, double *h_io, const double *p, wor
   int reject = 0;
   long n = 0;
   double *y = W->y;
-  while (tend - t > 1e-13 * fmax(1.0, fabs(tend))) {
+  while (tend - t > 1e-13 * nb_max(1.0, fabs(tend))) {
     if (++n > max_steps) { *t_io = t; return 1; }
     double hh = h;
     int last = 0;
     if (t + hh >= tend || tend - (t + hh) < 1e-10 * hh) { hh = tend - t; last = 1; }
-    if (hh < 1e-15 * fmax(1.0, fabs(t))) { *t_io = t; return 2; }
+    if (hh < 1e-15 * nb_max(1.0, fabs(t))) { *t_io = t; return 2; }
     rhs(t, y, p, W->w, W->f);
     jac(t, y, p, W->w, W->J, W->fT);
     double dg = 1.0 / (hh * G);
@@ -112,24 +112,24 @@ static int advance(double *t_io, double tend, double *h_io, const double *p, wor
     double err = 0.0;
     for (int i = 0; i < NS; i++) {
       double ynew = yn[i] + k6[i];
-      double sc = atol[i] + rtol * fmax(fabs(y[i]), fabs(ynew));
+      double sc = atol[i] + rtol * nb_max(fabs(y[i]), fabs(ynew));
       err += (k6[i] / sc) * (k6[i] / sc);
       yn[i] = ynew;
     }
     err = sqrt(err / NS);
     if (!isfinite(err)) { h = hh * 0.1; reject = 1; (*rejected)++; continue; }
-    double fac = 0.9 * pow(fmax(err, 1e-10), -0.25);
+    double fac = 0.9 / sqrt(sqrt(nb_max(err, 1e-10)));  /* 0.9·err^(-1/4), without a libm pow call */
     if (err <= 1.0) {
       t = last ? tend : t + hh;
       memcpy(y, yn, sizeof(double) * NS);
-      double grow = reject ? fmin(1.0, fac) : fmin(6.0, fac);
-      double hnew = hh * fmax(0.2, grow);
+      double grow = reject ? nb_min(1.0, fac) : nb_min(6.0, fac);
+      double hnew = hh * nb_max(0.2, grow);
       /* a step shortened to land on tend does not shrink the next one */
-      h = last ? fmax(h, hnew) : hnew;
+      h = last ? nb_max(h, hnew) : hnew;
       reject = 0;
       (*steps)++;
     } else {
-      h = hh * fmax(0.2, fac);
+      h = hh * nb_max(0.2, fac);
       reject = 1;
       (*rejected)++;
     }
