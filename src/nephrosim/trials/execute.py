@@ -6,134 +6,48 @@ seeded by the task's own indices, never by the order in which tasks run). The re
 therefore identical whichever executor computes them; the callers store each result
 under its task's index.
 
-The Dask cluster is the ensembles' one (:func:`nephrosim.run.ensemble.executors.dask_client`):
-``scheduler="local"`` starts a ``LocalCluster`` bound to 127.0.0.1, mutual TLS with a
-certificate made for the run, no dashboard and no HTTP routes; ``scheduler="tls://host:port"``
-(with credentials) or ``"tcp://host:port"`` connects to a running scheduler.
+The executors themselves are the run layer's (:mod:`nephrosim.run.executors`, shared with the
+mechanism analyses); this module adds the trials' tasks and, on Dask workers, switches the
+trials' cached simulators (:func:`nephrosim.trials.population.compiled`) to one batch-engine
+thread per call.
 """
 
 from __future__ import annotations
 
 import contextlib
-import warnings
-from typing import Any, Callable, Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
 from nephrosim.engine.simulator import quiet_solver
-from nephrosim.errors import UserInputError
-from nephrosim.run.ensemble import executors
+from nephrosim.run import executors
+from nephrosim.run.executors import SerialExecutor, _take, collect  # noqa: F401 (importable from here, as before)
+
+__all__ = ["DaskExecutor", "SerialExecutor", "collect", "open_executor", "simulate_patients"]
 
 
-class SerialExecutor:
-    """Run every task in this process, in order."""
-
-    name = "serial"
-
-    def map(self, fn: Callable, tasks: Sequence) -> Iterator[tuple[int, Any]]:
-        """``(index, fn(task))`` for each task."""
-        for i, task in enumerate(tasks):
-            yield i, fn(task)
-
-
-class DaskExecutor:
-    """Run tasks on a ``distributed.Client``; results arrive as they finish.
-
-    At most ``2 × threads`` tasks are in flight, so the cluster's memory does not grow with
-    the number of tasks.
-    """
-
-    name = "dask"
-
-    def __init__(self, client):
-        self.client = client
-
-    def map(self, fn: Callable, tasks: Sequence) -> Iterator[tuple[int, Any]]:
-        from distributed import as_completed
-
-        window = 2 * max(1, sum(self.client.nthreads().values()))
-        todo = iter(enumerate(tasks))
-        index: dict = {}
-
-        def submit(k):
-            for i, task in k:
-                future = self.client.submit(_one_thread_per_worker, fn, task, pure=False)
-                index[future.key] = i
-                yield future
-
-        futures = as_completed(list(submit(_take(todo, window))))
-        try:
-            for future in futures:
-                yield index.pop(future.key), future.result()
-                for nxt in submit(_take(todo, 1)):
-                    futures.add(nxt)
-        finally:
-            futures.clear()
-
-
-def _one_thread_per_worker(fn: Callable, task):
-    """Run ``fn(task)`` on a Dask worker with one batch-engine thread per simulator call: each
+def _one_thread_per_worker() -> None:
+    """On a Dask worker: batch-engine calls of the trials' simulators use one thread each; each
     worker thread already runs tasks in parallel, so every-core OpenMP teams would oversubscribe
     the machine (the ensembles' Dask path does the same)."""
     from nephrosim.trials import population
 
     population.ONE_THREAD_PER_CALL = True
-    return fn(task)
 
 
-def _take(it, n):
-    out = []
-    for _ in range(n):
-        try:
-            out.append(next(it))
-        except StopIteration:
-            break
-    return out
+class DaskExecutor(executors.DaskExecutor):
+    """:class:`nephrosim.run.executors.DaskExecutor` that also runs the trials' thread hook."""
 
-
-def collect(executor, fn: Callable, tasks: Sequence, advance: Callable | None = None) -> list:
-    """The results of ``fn`` on ``tasks`` in the order of ``tasks``, whoever computed them."""
-    out: list = [None] * len(tasks)
-    for i, result in executor.map(fn, tasks):
-        out[i] = result
-        if advance is not None:
-            advance()
-    return out
+    def __init__(self, client, on_worker: Sequence[Callable[[], None]] = ()):
+        super().__init__(client, (_one_thread_per_worker, *on_worker))
 
 
 @contextlib.contextmanager
 def open_executor(scheduler: str | None = None, workers: int = 1, security=None) -> Iterator:
-    """An executor for ``scheduler``.
-
-    Arguments
-    ---------
-    scheduler : ``None`` or ``"serial"`` — this process; ``"local"`` — a Dask
-        ``LocalCluster`` of ``workers`` processes on 127.0.0.1 (TLS, no dashboard);
-        ``"tls://host:port"`` / ``"tcp://host:port"`` — a running Dask scheduler.
-    workers : worker processes of the local cluster.
-    security : TLS credentials (see :func:`nephrosim.run.ensemble.executors.dask_security`).
-    """
-    if scheduler in (None, "serial"):
-        yield SerialExecutor()
-        return
-    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or not 1 <= workers <= 1024:
-        raise UserInputError(f"workers={workers!r} (--workers): give 1 to 1024 worker processes")
-    security = executors.dask_security(security)
-    if scheduler == "local":
-        with executors.exit_on_sigterm(), executors.dask_client(int(workers), None, security) as client:
-            yield DaskExecutor(client)
-        return
-    if not str(scheduler).startswith(("tls://", "tcp://")):
-        raise UserInputError(f"scheduler={scheduler!r} (--scheduler): use 'serial', 'local' (a Dask cluster on "
-                             "127.0.0.1) or the address of a running scheduler, tls://host:port or tcp://host:port")
-    if str(scheduler).startswith("tls://") and security is None:
-        raise UserInputError(f"scheduler={scheduler!r} is a TLS scheduler; give its credentials "
-                             "(security=(ca_file, cert_file, key_file))")
-    if str(scheduler).startswith("tcp://"):
-        warnings.warn(f"the Dask scheduler at {scheduler} is unauthenticated: anyone who can reach it can run "
-                      "code as you; secure it with TLS (docs/reliability.md)", stacklevel=3)
-    with executors.exit_on_sigterm(), executors.dask_client(1, str(scheduler), security) as client:
-        yield DaskExecutor(client)
+    """An executor for ``scheduler`` (:func:`nephrosim.run.executors.open_executor`) whose Dask
+    tasks run the trials' one-thread-per-call hook."""
+    with executors.open_executor(scheduler, workers, security, on_worker=(_one_thread_per_worker,)) as ex:
+        yield ex
 
 
 # --- tasks --------------------------------------------------------------------------------
