@@ -397,19 +397,23 @@ def generate(model: SymbolicModel) -> Generated:
         solve_b.append(f"  b[{v}] = {code} * a[{slots[(v, v)]}];")
     solve_latency = max(backward.values())
 
+    # jac writes W = dg·I − J straight into the LU's array (fill-in slots zeroed): J itself is
+    # used for nothing else, and a copy loop read the just-stored values back as vectors
     out.append("static void jac(double t, const double *restrict y, const double *restrict p, "
-               "const double *restrict w, double *restrict J, double *restrict fT) {")
+               "const double *restrict w, double dg, double *restrict a, double *restrict fT) {")
     out.extend(body)
     for (i, j), slot in sorted(slots.items(), key=lambda kv: kv[1]):
-        if slot < jac_nnz:
-            ts = entries.get((i, j))
-            out.append(f"  J[{slot}] = {' + '.join(ts) if ts else '0.0'};")
+        ts = entries.get((i, j))
+        value = f"-({' + '.join(ts)})" if ts else "-0.0"
+        if slot >= jac_nnz:
+            value = "0.0"
+        elif i == j:
+            value = f"{value} + dg"
+        out.append(f"  a[{slot}] = {value};")
     for i in range(N):
         ts = entries.get((i, T))
         out.append(f"  fT[{i}] = {' + '.join(ts) if ts else '0.0'};")
     out.append("}")
-    diag = [slots[(i, i)] for i in range(N)]
-    out.append(f"static const int DIAG[{N}] = {{{', '.join(map(str, diag))}}};")
     out.append("static int lu_factor(double *a) {\n  double piv, inv;")
     out.extend(lu_code)
     out.append("  return 0;\n}")

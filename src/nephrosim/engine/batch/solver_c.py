@@ -42,7 +42,7 @@ static const double D1 = 0.25, D2 = -0.1043, D3 = 0.1035, D4 = -0.0362;
 
 typedef struct {
   double y[NS], yn[NS], f[NS], fT[NS], k1[NS], k2[NS], k3[NS], k4[NS], k5[NS], k6[NS];
-  double w[NW], J[NJ], a[NLU];
+  double w[NW], a[NLU];
 } work_t;
 
 static double initial_step(double t, const double *y, const double *p, work_t *W, double rtol, const double *atol,
@@ -78,11 +78,8 @@ static int advance(double *t_io, double tend, double *h_io, const double *p, wor
     if (t + hh >= tend || tend - (t + hh) < 1e-10 * hh) { hh = tend - t; last = 1; }
     if (hh < 1e-15 * nb_max(1.0, fabs(t))) { *t_io = t; return 2; }
     rhs(t, y, p, W->w, W->f);
-    jac(t, y, p, W->w, W->J, W->fT);
     double dg = 1.0 / (hh * G);
-    for (int s = 0; s < NJ; s++) W->a[s] = -W->J[s];
-    for (int s = NJ; s < NLU; s++) W->a[s] = 0.0;
-    for (int i = 0; i < NS; i++) W->a[DIAG[i]] += dg;
+    jac(t, y, p, W->w, dg, W->a, W->fT); /* W->a = dg·I − J */
     if (lu_factor(W->a) != 0) { h = hh * 0.25; reject = 1; (*rejected)++; continue; }
     double *k1 = W->k1, *k2 = W->k2, *k3 = W->k3, *k4 = W->k4, *k5 = W->k5, *k6 = W->k6, *yn = W->yn, *f = W->f;
     double hd1 = hh * D1, hd2 = hh * D2, hd3 = hh * D3, hd4 = hh * D4, ih = 1.0 / hh;
