@@ -735,7 +735,7 @@ def _band_legend(info: dict | None) -> str:
     else:
         varies = f"{len(info['assumed'])}{nb}parameters on their table ranges" + \
             (f", {len(info['donors'])}{nb}unknown donor(s)" if info["donors"] else "")
-    return f"{info['level']:.0%} band (2.5–97.5{nb}%) and median of {info['draws']}{nb}draws: {varies}"
+    return f"{info['level'] * 100:g}{nb}% band (2.5–97.5{nb}%) and median of {info['draws']}{nb}draws: {varies}"
 
 
 def _compare_tables(run) -> dict:

@@ -1,5 +1,7 @@
 // nephrosim app: the little JavaScript the server-rendered pages need.
 "use strict";
+// Characters per line of the uncertainty band's legend entry (it must fit a plot's width).
+const BAND_LEGEND_WIDTH = 46;
 const nephrosim = {
   // The builder: changing an injury model or a product redraws the form on the server.
   builder() {
@@ -120,8 +122,8 @@ const nephrosim = {
                           legendgroup: "uncertainty", name: `${a.arm}: 2.5 %`, hoverinfo: "skip",
                           meta: "band-lo"});
         uncertainty.push({x: a.band.x, y: a.band.hi, mode: "lines", line: {width: 0}, fill: "tonexty",
-                          fillcolor: colour, legendgroup: "uncertainty", showlegend: first,
-                          name: nephrosim.wrap(data.band_legend, 70), meta: "band-hi",
+                          fillcolor: colour, legendgroup: "uncertainty", showlegend: first, legendrank: 1001,
+                          name: nephrosim.wrap(data.band_legend, BAND_LEGEND_WIDTH), meta: "band-hi",
                           customdata: a.band.lo, text: a.band.median.map((m) => `median ${m === null ? "—" : m.toPrecision(4)}`),
                           hovertemplate: `${a.arm}: 95 % band %{customdata:.4g}–%{y:.4g} ${panel.unit}, %{text}<extra></extra>`});
         uncertainty.push({x: a.band.x, y: a.band.median, mode: "lines", showlegend: false,
@@ -135,6 +137,7 @@ const nephrosim = {
         if (!pts.length) return;
         const studies = new Set(pts.map((p) => p.study_id)).size;
         const t = {x: pts.map((p) => p.x), y: pts.map((p) => p.value), mode: "markers", meta: "literature",
+                   legendrank: 1002,
                    name: `literature, ${role}: ${pts.length} value(s), ${studies} stud${studies === 1 ? "y" : "ies"}`,
                    marker: {symbol, size: 9, color: colour, line: {width: 1.5, color: colour}},
                    customdata: pts.map((p) => p.study_id), hoverinfo: "text", hoverlabel: {align: "left"},
@@ -168,9 +171,10 @@ const nephrosim = {
                      text: labels, hoverinfo: "text", cliponaxis: false});
       }
       // the legend sits at the bottom of the figure, below the axis title, with room for every entry
-      const entries = panel.arms.length + (labels.length ? 1 : 0) + literature.length +
-        (uncertainty.length ? 2 + Math.floor(data.band_legend.length / 70) : 0);
-      const bottom = 64 + 21 * Math.ceil(entries / 2);
+      // (the band's and the literature's entries are long: each takes whole rows)
+      const bandRows = uncertainty.length ? nephrosim.wrap(data.band_legend, BAND_LEGEND_WIDTH).split("<br>").length : 0;
+      const bottom = 64 + 21 * Math.ceil((panel.arms.length + (labels.length ? 1 : 0)) / 2) + 21 * literature.length +
+        16 * bandRows + (bandRows ? 8 : 0);
       const layout = {
         title: {text: nephrosim.wrap(panel.description, 52), font: {size: 13}},
         xaxis: {title: {text: `time after insult [${data.time_unit}]`}, type: "linear"},
