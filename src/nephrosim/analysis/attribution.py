@@ -67,7 +67,8 @@ from nephrosim.analysis.checkpoints import Checkpoints
 from nephrosim.progress import ProgressBar
 from nephrosim.run.assemble import build_model, scenario_table
 from nephrosim.run.ensemble.priors import Prior, donor_priors, draw, priors_from_table, varied_parameters
-from nephrosim.run.simulation import as_scenario, compile_arm, solver_options
+from nephrosim.run.executors import check_scheduler, compiled_arm, open_executor
+from nephrosim.run.simulation import as_scenario
 from nephrosim.scenarios.schema import Scenario
 
 __all__ = ["ArmAttribution", "Attribution", "OUTCOMES", "attribute", "knockout_values", "shapley", "shapley_interactions",
@@ -350,10 +351,50 @@ def uncertainty_priors(scenario: Scenario, prior: str = "lognormal", cv: float =
     return priors + (donor_priors(scenario) if donor_variability else [])
 
 
+def simulate_coalitions(task) -> tuple[np.ndarray, tuple | None, list, str]:
+    """Coalition runs of one arm for a chunk of parameter sets (a task for any executor).
+
+    ``task = (scenario_json, arm, names, outcome, rows, check_knockouts)``: the scenario with
+    the outcome's readout and the six effect quantities as readouts on the outcome's time grid,
+    the arm, the parameter names, the outcome key, ``rows[set, coalition, parameter]`` and whether
+    the coalitions are the 2⁶ knockout masks (then a knocked-out mechanism's effect quantity
+    must stay exactly 0). Distinct rows are simulated once; the arm is compiled once per
+    process (:func:`nephrosim.run.executors.compiled_arm`).
+
+    Returns ``(outcome[set, coalition], failed, leaked, unit)``: ``failed`` is ``None`` or
+    ``(count, simulations, first solver message)``; ``leaked`` lists the mechanisms whose
+    knockout left their effect non-zero (empty when the knockout map holds).
+    """
+    scenario_json, arm, names, outcome, rows, check_knockouts = task
+    out_def = OUTCOMES[outcome]
+    program, sim = compiled_arm(scenario_json, arm, names)
+    times = np.asarray(json.loads(scenario_json)["times_h"], dtype=float)
+    n_sets, n_masks, width = rows.shape
+    flat = rows.reshape(n_sets * n_masks, width)
+    if width:
+        unique, inverse = np.unique(flat, axis=0, return_inverse=True)
+    else:
+        unique, inverse = flat[:1], np.zeros(len(flat), int)
+    raw, statuses = sim.run_batch(times, names, unique)
+    bad = [st for st in statuses if not st.ok]
+    if bad:
+        return np.zeros((n_sets, n_masks)), (len(bad), len(statuses), bad[0].message), [], program.units[0]
+    values = program.convert(raw)[np.asarray(inverse).reshape(-1)]
+    y = _scalar(out_def, times, values[:, :, 0]).reshape(n_sets, n_masks)
+    leaked: list[str] = []
+    if check_knockouts:
+        effects = values[:, :, 1:].reshape(n_sets, n_masks, len(times), -1)
+        for mask in range(n_masks):
+            leaked += [m for i, m in enumerate(MECHANISMS)
+                       if not mask >> i & 1 and np.max(np.abs(effects[:, mask, :, i])) > 0.0 and m not in leaked]
+    return y, None, leaked, program.units[0]
+
+
 def attribute(scenario: Scenario | str | Path | Mapping, outcome: str = "scr_auc",
               arms: Sequence[str] | None = None, vehicle: str | None = None, *,
               samples: int = 0, seed: int = 0, prior: str = "lognormal", cv: float = 0.3,
-              conf_level: float = 0.95, progress: bool = False, out_dir: str | Path | None = None) -> Attribution:
+              conf_level: float = 0.95, progress: bool = False, out_dir: str | Path | None = None,
+              chunk: int = 1, scheduler: str | None = None, workers: int = 1, security=None) -> Attribution:
     """Exact Shapley attribution of each treated arm's benefit to the six paracrine mechanisms.
 
     Arguments
@@ -365,10 +406,17 @@ def attribute(scenario: Scenario | str | Path | Mapping, outcome: str = "scr_auc
     samples : parameter draws for the intervals (0: nominal parameters only, ``lo == hi``).
     seed, prior, cv : the draws (:func:`uncertainty_priors`; as ``nephrosim ensemble``).
     conf_level : central probability of the ``lo``–``hi`` percentile interval.
-    progress : show a progress bar (one step per arm).
-    out_dir : keep each finished arm's simulated outcomes in this folder (``vehicle.npz``,
-        ``arm-<k>.npz``, written atomically, with ``request.json``); rerunning the same request
-        computes only the arms not yet there, and a different request is refused.
+    progress : show a progress bar (one step per task).
+    out_dir : keep the simulated outcomes in this folder as they arrive (``vehicle.npz``; per
+        arm, each finished chunk of parameter sets ``arm-<k>-sets-<start>-<stop>.npz`` and the
+        finished arm ``arm-<k>.npz``; written atomically, with ``request.json``); rerunning the
+        same request computes only what is not there yet, and a different request is refused.
+    chunk : parameter sets per task (each set is 64 coalition runs; the nominal set is the first).
+    scheduler, workers, security : where the tasks run (:func:`nephrosim.run.executors.open_executor`):
+        ``None``/``"serial"`` this process; ``"local"`` a Dask cluster of ``workers`` processes on
+        127.0.0.1 (TLS); ``"tls://host:port"`` (with ``security``) or ``"tcp://host:port"`` a running
+        scheduler. Each task is a pure function of its parameter values, so the shares are
+        bit-identical whichever runs them.
 
     Returns
     -------
@@ -385,6 +433,9 @@ def attribute(scenario: Scenario | str | Path | Mapping, outcome: str = "scr_auc
         raise UserInputError(f"seed: {seed!r}; give a whole number from 0 to 2**63 - 1")
     if not 0.0 < conf_level < 1.0:
         raise UserInputError(f"conf_level: {conf_level!r}; give a probability between 0 and 1, e.g. 0.95")
+    if isinstance(chunk, bool) or not isinstance(chunk, (int, np.integer)) or chunk < 1:
+        raise UserInputError(f"chunk: {chunk!r}; give a whole number of parameter sets per task >= 1")
+    check_scheduler(scheduler, workers, security)
     out_def = OUTCOMES[outcome]
     scenario = as_scenario(scenario)
     if vehicle is None:
@@ -406,29 +457,11 @@ def attribute(scenario: Scenario | str | Path | Mapping, outcome: str = "scr_auc
     mechanisms = tuple(MECHANISMS)
     times = np.arange(0.0, out_def.window_h + STEP_H / 2, STEP_H)
     sub = scenario.model_copy(update={"readouts": (out_def.readout, *mechanisms), "times_h": tuple(times)})
-    options = solver_options(sub, "final")
     sign = 1.0 if out_def.higher_is_better else -1.0
     priors = uncertainty_priors(sub, prior, cv) if samples else []
     # row 0: nominal parameters; rows 1..samples: the draws (ensemble samples 0..samples-1)
     drawn = draw(priors, 0, samples, int(seed)) if samples else np.zeros((0, 0))
     prior_names = [p.name for p in priors]
-
-    def run(arm: str, names, rows):
-        """Outcome and effect quantities of each row of parameter values (distinct rows simulated once)."""
-        program = compile_arm(sub, arm)
-        sim = program.simulator(options)
-        if rows.shape[1]:
-            unique, inverse = np.unique(rows, axis=0, return_inverse=True)
-        else:
-            unique, inverse = rows[:1], np.zeros(len(rows), int)
-        raw, statuses = sim.run_batch(times, names, unique)
-        bad = [s for s in statuses if not s.ok]
-        if bad:
-            raise UserInputError(f"arms: {len(bad)} of {len(statuses)} simulations of arm {arm!r} failed "
-                                 f"({bad[0].message}); fix the scenario so that `nephrosim simulate` runs it"
-                                 + ("" if not samples else ", or draw closer to the nominal values (--cv)"))
-        values = program.convert(raw)[np.asarray(inverse).reshape(-1)]
-        return _scalar(out_def, times, values[:, :, 0]), values[:, :, 1:], program.units[0]
 
     def sets(program_values: Mapping[str, float]) -> tuple[list[str], np.ndarray]:
         """The arm's parameter sets: nominal, then each draw (only the priors this arm's model has)."""
@@ -440,8 +473,8 @@ def attribute(scenario: Scenario | str | Path | Mapping, outcome: str = "scr_auc
     n_sets = samples + 1
     n_masks = 1 << len(mechanisms)
 
-    def arm_outcomes(arm: str) -> np.ndarray:
-        """Outcome of every parameter set (rows) and coalition (columns) of ``arm``; checks the knockouts."""
+    def coalition_rows(arm: str) -> tuple[list[str], np.ndarray]:
+        """Parameter names and values of every parameter set (axis 0) and coalition (axis 1) of ``arm``."""
         kos = knockout_values(sub, arm)
         program_values = build_model(sub, arm).parameter_values
         prior_cols, param_sets = sets(program_values)
@@ -457,48 +490,88 @@ def attribute(scenario: Scenario | str | Path | Mapping, outcome: str = "scr_auc
                     rows[:, mask, j] = param_sets[:, j]
                 else:
                     rows[:, mask, j] = program_values[n]
-        y, effects, _ = run(arm, names, rows.reshape(n_sets * n_masks, len(names)))
-        y, effects = y.reshape(n_sets, n_masks), effects.reshape(n_sets, n_masks, *effects.shape[1:])
-        for mask in range(n_masks):
-            leaked = [m for i, m in enumerate(mechanisms)
-                      if not mask >> i & 1 and np.max(np.abs(effects[:, mask, :, i])) > 0.0]
-            if leaked:
-                raise RuntimeError(f"arm {arm!r}: knocking out {leaked} left their effect non-zero; the knockout "
-                                   "map of nephrosim.analysis.attribution no longer matches the biology")
+        return names, rows
+
+    def check(arm: str, result) -> np.ndarray:
+        """The outcomes of a task, after refusing failed simulations and leaking knockouts."""
+        y, failed, leaked, _ = result
+        if failed:
+            count, total, message = failed
+            raise UserInputError(f"arms: {count} of {total} simulations of arm {arm!r} failed "
+                                 f"({message}); fix the scenario so that `nephrosim simulate` runs it"
+                                 + ("" if not samples else ", or draw closer to the nominal values (--cv)"))
+        if leaked:
+            raise RuntimeError(f"arm {arm!r}: knocking out {leaked} left their effect non-zero; the knockout "
+                               "map of nephrosim.analysis.attribution no longer matches the biology")
         return y
 
     request = {"scenario": json.loads(sub.model_dump_json()), "outcome": outcome, "vehicle": vehicle,
                "samples": int(samples), "seed": int(seed), "prior": prior, "cv": float(cv)}
     store = Checkpoints(out_dir, "an attribution", request)
-    done = sum(store.has(k) for k in ["vehicle", *(f"arm-{i}" for i, _ in enumerate(arms))])
-    with ProgressBar("attribution (arms)", len(arms) + 1, done, progress) as bar:
-        cached = store.load("vehicle")
-        if cached is None:
-            names, sets_vehicle = sets(build_model(sub, vehicle).parameter_values)
-            ref_all, _, unit = run(vehicle, names, sets_vehicle)
-            store.save("vehicle", y=ref_all, unit=np.array(unit))
-            bar.advance()
-        else:
-            ref_all, unit = cached["y"], str(cached["unit"])
-        ref = float(ref_all[0])
-        results = {}
-        for index, arm in enumerate(arms):
-            cached = store.load(f"arm-{index}")
-            if cached is not None and str(cached["arm"]) == arm:
-                y = cached["y"]
-            else:
-                y = arm_outcomes(arm)
-                store.save(f"arm-{index}", y=y, arm=np.array(arm))
-                bar.advance()
-            v = sign * (y - y[:, :1])  # benefit over the all-knocked-out arm, per parameter set
-            phi = np.array([shapley(vk) for vk in v])
-            vs_vehicle = sign * (y[:, -1] - ref_all)
-            full = float(v[0, -1])
-            results[arm] = ArmAttribution(
-                arm, mechanisms, full, float(vs_vehicle[0]), float(vs_vehicle[0]) - full,
-                {m: float(p) for m, p in zip(mechanisms, phi[0])}, shapley_interactions(v[0]), v[0],
-                draw_shares=phi[1:], draw_totals=v[1:, -1], draw_vs_vehicle=vs_vehicle[1:], conf_level=conf_level,
-                draw_coalitions=v[1:])
+    scenario_json = sub.model_dump_json()
+    # Tasks: the vehicle's parameter sets, then each arm's coalitions in chunks of `chunk`
+    # parameter sets. A finished chunk is kept as `arm-<k>-sets-<start>-<stop>`, a finished arm
+    # as `arm-<k>` (what a resumed run reads first).
+    tasks, keys = [], []
+    unit = None
+    cached = store.load("vehicle")
+    if cached is None:
+        names, sets_vehicle = sets(build_model(sub, vehicle).parameter_values)
+        tasks.append((scenario_json, vehicle, names, outcome, sets_vehicle[:, None, :], False))
+        keys.append(("vehicle", None, None))
+    else:
+        ref_all, unit = cached["y"], str(cached["unit"])
+    arm_y: dict[int, np.ndarray] = {}
+    for index, arm in enumerate(arms):
+        cached = store.load(f"arm-{index}")
+        if cached is not None and str(cached["arm"]) == arm:
+            arm_y[index] = cached["y"]
+            continue
+        arm_y[index] = np.full((n_sets, n_masks), np.nan)
+        names, rows = coalition_rows(arm)
+        for start in range(0, n_sets, chunk):
+            stop = min(start + chunk, n_sets)
+            piece = store.load(f"arm-{index}-sets-{start:06d}-{stop:06d}")
+            if piece is not None and str(piece["arm"]) == arm:
+                arm_y[index][start:stop] = piece["y"]
+                continue
+            tasks.append((scenario_json, arm, names, outcome, rows[start:stop], True))
+            keys.append((f"arm-{index}", start, stop))
+    finished = {f"arm-{i}" for i, y in arm_y.items() if not np.isnan(y).any()}
+    for index, arm in enumerate(arms):
+        if f"arm-{index}" in finished and not store.has(f"arm-{index}"):
+            store.save(f"arm-{index}", y=arm_y[index], arm=np.array(arm))  # every chunk was there
+    with ProgressBar("attribution (parameter-set chunks)", len(tasks), 0, progress) as bar:
+        if tasks:
+            with open_executor(scheduler, workers, security) as executor:
+                for t, result in executor.map(simulate_coalitions, tasks):
+                    key, start, stop = keys[t]
+                    if key == "vehicle":
+                        ref_all, unit = check(vehicle, result)[:, 0], result[3]
+                        store.save("vehicle", y=ref_all, unit=np.array(unit))
+                    else:
+                        index = int(key.split("-")[1])
+                        arm = arms[index]
+                        arm_y[index][start:stop] = check(arm, result)
+                        if np.isnan(arm_y[index]).any():
+                            store.save(f"{key}-sets-{start:06d}-{stop:06d}", y=arm_y[index][start:stop],
+                                       arm=np.array(arm))
+                        else:
+                            store.save(key, y=arm_y[index], arm=np.array(arm))
+                    bar.advance()
+    ref = float(ref_all[0])
+    results = {}
+    for index, arm in enumerate(arms):
+        y = arm_y[index]
+        v = sign * (y - y[:, :1])  # benefit over the all-knocked-out arm, per parameter set
+        phi = np.array([shapley(vk) for vk in v])
+        vs_vehicle = sign * (y[:, -1] - ref_all)
+        full = float(v[0, -1])
+        results[arm] = ArmAttribution(
+            arm, mechanisms, full, float(vs_vehicle[0]), float(vs_vehicle[0]) - full,
+            {m: float(p) for m, p in zip(mechanisms, phi[0])}, shapley_interactions(v[0]), v[0],
+            draw_shares=phi[1:], draw_totals=v[1:, -1], draw_vs_vehicle=vs_vehicle[1:], conf_level=conf_level,
+            draw_coalitions=v[1:])
     auc_unit = f"{unit}·d" if out_def.kind == "auc" else unit
     return Attribution(scenario.name, outcome, auc_unit, vehicle, ref, results, int(samples), int(seed))
 

@@ -8,8 +8,10 @@ Two entry points:
   indices, with bootstrap confidence intervals.
 * :func:`scenario_sensitivity` — one readout of one arm of a scenario at one time: varies
   the arm's parameters (by default every parameter the ensemble varies, log-uniform within
-  the parameter table's plausible range), compiles the arm once and simulates every design
-  row with :meth:`~nephrosim.engine.simulator.Simulator.run_batch`.
+  the parameter table's plausible range) and simulates the design rows in chunks with
+  :meth:`~nephrosim.engine.simulator.Simulator.run_batch`; each chunk is a task
+  (:func:`simulate_design_rows`) run in this process or on a Dask cluster
+  (:mod:`nephrosim.run.executors`), with the same result either way.
 
 Indices whose confidence interval includes zero, or that come out negative (sampling
 error), are listed in ``warnings``: they cannot be told apart from no effect at this
@@ -50,7 +52,8 @@ from nephrosim.analysis.checkpoints import Checkpoints
 from nephrosim.errors import UserInputError
 from nephrosim.progress import ProgressBar
 from nephrosim.run.ensemble import priors_from_table, varied_parameters
-from nephrosim.run.simulation import as_scenario, compile_arm, solver_options
+from nephrosim.run.executors import check_scheduler, compiled_arm, open_executor
+from nephrosim.run.simulation import as_scenario, compile_arm
 from nephrosim.scenarios.schema import Scenario
 
 __all__ = ["GROUPS", "SensitivityResult", "delta", "morris", "parameter_group", "scenario_sensitivity", "sobol"]
@@ -451,13 +454,32 @@ def _refuse_unknown(unknown, known) -> None:
                          "`nephrosim params` lists the table's parameters and ranges")
 
 
+def simulate_design_rows(task) -> tuple[np.ndarray, tuple[int, int, str] | None]:
+    """A chunk of design rows of :func:`scenario_sensitivity` (a task for any executor).
+
+    ``task = (scenario_json, arm, names, values)``: the scenario reduced to the one readout
+    and time, the arm, the varied parameters and one row of their values per simulation.
+    Returns the readout of each row (reporting units) and ``None``, or, when simulations
+    failed, ``(count, first failed row, its solver message)``. The arm is compiled once per
+    process (:func:`nephrosim.run.executors.compiled_arm`).
+    """
+    scenario_json, arm, names, values = task
+    program, sim = compiled_arm(scenario_json, arm, names)
+    times = json.loads(scenario_json)["times_h"]
+    out, statuses = sim.run_batch(times, names, values)
+    bad = [i for i, st in enumerate(statuses) if not st.ok]
+    y = program.convert(out)[:, -1, 0]
+    return y, ((len(bad), bad[0], statuses[bad[0]].message) if bad else None)
+
+
 def scenario_sensitivity(scenario: Scenario | str | Path | Mapping, readout: str = "serum_creatinine",
                          at_h: float = 24.0, arm: str | None = None,
                          method: Literal["sobol", "morris", "delta"] = "sobol", samples: int = 64, seed: int = 0,
                          parameters: Sequence[str] | Mapping[str, tuple[float, float]] | None = None, *,
                          num_resamples: int = 100, conf_level: float = 0.95, progress: bool = False,
                          out_dir: str | Path | None = None, chunk: int = 256,
-                         groups: bool | Mapping[str, str] = False, convergence: bool = False) -> SensitivityResult:
+                         groups: bool | Mapping[str, str] = False, convergence: bool = False,
+                         scheduler: str | None = None, workers: int = 1, security=None) -> SensitivityResult:
     """Global sensitivity of one readout of one arm at one time to the model's parameters.
 
     Arguments
@@ -484,6 +506,12 @@ def scenario_sensitivity(scenario: Scenario | str | Path | Mapping, readout: str
     out_dir : keep each finished chunk of design rows in this folder (atomic ``.npz`` files and
         ``request.json``); rerunning the same request simulates only the missing chunks (the
         design depends only on the seed and the sample size), a different request is refused.
+    chunk : design rows per task.
+    scheduler, workers, security : where the chunks run (:func:`nephrosim.run.executors.open_executor`):
+        ``None``/``"serial"`` this process; ``"local"`` a Dask cluster of ``workers`` processes on
+        127.0.0.1 (TLS); ``"tls://host:port"`` (with ``security``) or ``"tcp://host:port"`` a running
+        scheduler. Each chunk is a pure function of its rows, so the indices are bit-identical
+        whichever runs them; finished chunks are kept in ``out_dir`` as they arrive.
 
     Returns
     -------
@@ -493,6 +521,7 @@ def scenario_sensitivity(scenario: Scenario | str | Path | Mapping, readout: str
     """
     if method not in METHODS:
         raise UserInputError(f"method: {method!r} is not one of {', '.join(METHODS)}")
+    check_scheduler(scheduler, workers, security)  # before anything is compiled
     scenario = as_scenario(scenario)
     from nephrosim.biology.readouts import available_readouts
 
@@ -525,41 +554,40 @@ def scenario_sensitivity(scenario: Scenario | str | Path | Mapping, readout: str
             problem["groups"] = [parameter_group(n) for n in names]
         else:
             raise UserInputError(f"groups: {groups!r}; give True or a mapping parameter → group")
-    sim = program.simulator(solver_options(sub, "final"))
-
     if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
         raise UserInputError(f"chunk: {chunk!r}; give a whole number of design rows >= 1")
     store = Checkpoints(out_dir, "a sensitivity analysis", {
         "scenario": json.loads(sub.model_dump_json()), "arm": arm, "method": method, "samples": int(samples),
         "seed": int(seed), "chunk": chunk, "ranges": {n: list(r) for n, r in ranges.items()},
         **({"groups": problem["groups"]} if "groups" in problem else {})})
-
-    def simulate_rows(values: np.ndarray) -> np.ndarray:
-        out, statuses = sim.run_batch(sub.times_h, names, values)
-        bad = [i for i, s in enumerate(statuses) if not s.ok]
-        if bad:
-            i = bad[0]
-            row = ", ".join(f"{n}={v:.4g}" for n, v in zip(names, values[i]))
-            raise UserInputError(
-                f"parameters: {len(bad)} of {len(statuses)} simulations failed (first: {statuses[i].message}; "
-                f"at {row}); narrow the ranges of the parameters involved or choose fewer parameters")
-        return program.convert(out)[:, -1, 0]
+    scenario_json = sub.model_dump_json()
 
     def model_fn(X: np.ndarray) -> np.ndarray:
         values = np.where(logs, np.exp(X), X)
         starts = range(0, len(values), chunk)
-        done = sum(store.has(f"rows-{s:09d}") for s in starts)
         out = np.empty(len(values))
-        with ProgressBar(f"sensitivity ({chunk} simulations)", len(starts), done, progress) as bar:
-            for s in starts:
-                key = f"rows-{s:09d}"
-                cached = store.load(key)
-                if cached is not None and np.array_equal(cached["x"], values[s:s + chunk]):
-                    out[s:s + chunk] = cached["y"]
-                    continue
-                out[s:s + chunk] = simulate_rows(values[s:s + chunk])
-                store.save(key, x=values[s:s + chunk], y=out[s:s + chunk])
-                bar.advance()
+        todo = []
+        for s in starts:
+            cached = store.load(f"rows-{s:09d}")
+            if cached is not None and np.array_equal(cached["x"], values[s:s + chunk]):
+                out[s:s + chunk] = cached["y"]
+            else:
+                todo.append(s)
+        tasks = [(scenario_json, arm, names, values[s:s + chunk]) for s in todo]
+        with ProgressBar(f"sensitivity ({chunk} simulations)", len(starts), len(starts) - len(todo), progress) as bar:
+            if tasks:
+                with open_executor(scheduler, workers, security) as executor:
+                    for i, (y, failed) in executor.map(simulate_design_rows, tasks):
+                        s = todo[i]
+                        if failed:
+                            count, first, message = failed
+                            row = ", ".join(f"{n}={v:.4g}" for n, v in zip(names, values[s + first]))
+                            raise UserInputError(
+                                f"parameters: {count} of {len(y)} simulations of a chunk failed (first: {message}; "
+                                f"at {row}); narrow the ranges of the parameters involved or choose fewer parameters")
+                        out[s:s + chunk] = y
+                        store.save(f"rows-{s:09d}", x=values[s:s + chunk], y=y)  # kept as it arrives
+                        bar.advance()
         return out
 
     run = {"sobol": sobol, "morris": morris, "delta": delta}[method]

@@ -1,8 +1,8 @@
 """``nephrosim sensitivity`` and ``nephrosim attribute``: which parameters and which paracrine
 mechanisms a readout depends on.
 
-    nephrosim sensitivity SCENARIO --method sobol|morris|delta --readout R --at T --arm A --samples N [--groups] [--seed S] [--out DIR] [--plot f.png] [--convergence-plot c.png] [--json]
-    nephrosim attribute SCENARIO [--outcome scr_auc] [--arm A ...] [--samples K] [--seed S] [--out DIR] [--plot f.png] [--json]
+    nephrosim sensitivity SCENARIO --method sobol|morris|delta --readout R --at T --arm A --samples N [--groups] [--seed S] [--out DIR] [--plot f.png] [--convergence-plot c.png] [--json] [--scheduler local --workers W] [--tls CA CERT KEY]
+    nephrosim attribute SCENARIO [--outcome scr_auc] [--arm A ...] [--samples K] [--seed S] [--out DIR] [--plot f.png] [--json] [--scheduler local --workers W] [--tls CA CERT KEY]
     nephrosim optimize-protocol SPEC.yaml [--out DIR] [--trials N] [--plot front.png] [--json]
 
 Register them on the ``nephrosim`` app with ``mechanisms.register(app)``. Errors in user input
@@ -17,13 +17,19 @@ from typing import List, Optional
 
 import typer
 
+from nephrosim.commands.trials import SCHEDULER_HELP
 from nephrosim.errors import UserInputError
 
 #: the library's field names → this command's options, for error messages
 _OPTION = {"readout": "--readout", "at": "--at", "samples": "--samples", "method": "--method",
            "parameters": "--parameter", "outcome": "--outcome", "arms": "--arm", "vehicle": "--arm",
            "seed": "--seed", "prior": "--prior", "cv": "--cv", "trials": "--trials", "out": "--out",
-           "search": "search", "groups": "--groups"}
+           "search": "search", "groups": "--groups", "chunk": "--chunk"}
+
+
+def _security(tls) -> tuple[str, str, str] | None:
+    """``--tls CA CERT KEY`` as the paths :func:`nephrosim.run.executors.open_executor` takes."""
+    return None if tls is None else tuple(str(p) for p in tls)
 
 
 def _fail(message: str, code: int = 2):
@@ -73,6 +79,9 @@ def sensitivity(
                                                     "(N/8, N/4, N/2, N: nested subsets of the design) with their "
                                                     "CIs (png, svg, pdf)"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
+    scheduler: str = typer.Option("serial", "--scheduler", help=SCHEDULER_HELP),
+    workers: int = typer.Option(2, "--workers", help="worker processes of --scheduler local"),
+    tls: tuple[Path, Path, Path] = typer.Option(None, "--tls", help="CA, certificate and key of a tls:// scheduler"),
 ):
     """Global sensitivity (SALib) of one readout of one arm at one time to the model's parameters."""
     try:
@@ -99,7 +108,8 @@ def sensitivity(
         result = scenario_sensitivity(scenario, readout=readout, at_h=at, arm=arm, method=method,
                                       samples=samples, seed=seed, parameters=parameter or None,
                                       progress=True, out_dir=out, groups=groups,
-                                      convergence=convergence_plot is not None)
+                                      convergence=convergence_plot is not None, scheduler=scheduler,
+                                      workers=workers, security=_security(tls))
         if plot is not None:
             from nephrosim.analysis.mechanism_plots import sobol_bars
 
@@ -150,6 +160,9 @@ def attribute(
     dose_time: Optional[List[float]] = typer.Option(None, "--dose-time", help="grid: first dose of every treated "
                                                     "arm at this hour (repeat)"),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="grid: write the long table (.csv, .parquet)"),
+    scheduler: str = typer.Option("serial", "--scheduler", help=SCHEDULER_HELP),
+    workers: int = typer.Option(2, "--workers", help="worker processes of --scheduler local"),
+    tls: tuple[Path, Path, Path] = typer.Option(None, "--tls", help="CA, certificate and key of a tls:// scheduler"),
 ):
     """Exact Shapley attribution of each treated arm's benefit to the six paracrine mechanisms."""
     if species or dose_time:  # a grid over species and dose timing
@@ -162,7 +175,8 @@ def attribute(
             if output is not None:
                 check_writable(output)
             grid = attribute_grid(scenario, species=species, dose_times_h=dose_time, outcome=outcome,
-                                  arms=arm or None, samples=samples, seed=seed, prior=prior, cv=cv)
+                                  arms=arm or None, samples=samples, seed=seed, prior=prior, cv=cv,
+                                  scheduler=scheduler, workers=workers, security=_security(tls))
             if output is not None:
                 write_frame(grid, output)
         except _user_errors() as exc:
@@ -186,7 +200,7 @@ def attribute(
         if plot is not None:
             check_writable(plot)
         result = run(scenario, outcome=outcome, arms=arm or None, samples=samples, seed=seed, prior=prior, cv=cv,
-                     progress=True, out_dir=out)
+                     progress=True, out_dir=out, scheduler=scheduler, workers=workers, security=_security(tls))
         if plot is not None:
             from nephrosim.analysis.mechanism_plots import shapley_waterfall
 
