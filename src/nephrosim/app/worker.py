@@ -109,8 +109,12 @@ def uncertainty_band(scenario, band: dict, report, done: int, total: int) -> dic
 
     draws, seed = band["draws"], band["seed"]
     report(done, total, f"uncertainty band: {draws} posterior draws of the shipped calibration (its sensitivities "
-                        "are compiled first, about 20 s)")
-    cal = Calibration.from_shipped()
+                        "are compiled first, about 20–30 s)")
+    try:
+        cal = Calibration.from_shipped()
+    except FileNotFoundError as exc:  # an installation without a shipped calibration
+        raise UserInputError(f"uncertainty band source 'shipped': {exc}; or draw the band from the table's "
+                             "ranges") from None
     samples = cal.sample(draws, method="laplace", seed=seed)
     report(done + 1, total, f"uncertainty band: every arm simulated for each of the {draws} draws")
     frame = cal.predict_interval(scenario, samples, level=BAND_LEVEL, new_study=True, seed=seed)
