@@ -129,8 +129,8 @@ def check_scheduler(scheduler: str | None = None, workers: int = 1, security=Non
         raise UserInputError(f"scheduler={scheduler!r} (--scheduler): use 'serial', 'local' (a Dask cluster on "
                              "127.0.0.1) or the address of a running scheduler, tls://host:port or tcp://host:port")
     if scheduler.startswith("tls://") and security is None:
-        raise UserInputError(f"scheduler={scheduler!r} is a TLS scheduler; give its credentials "
-                             "(security=(ca_file, cert_file, key_file), --tls CA CERT KEY)")
+        raise UserInputError(f"scheduler={scheduler!r} (--scheduler) is a TLS scheduler; give its credentials "
+                             "(--tls CA CERT KEY; security=(ca_file, cert_file, key_file))")
 
 
 @contextlib.contextmanager
