@@ -124,7 +124,8 @@ def literature_points(scenario, units: Mapping[str, str], store=None) -> dict:
                 "reported": f"{float(row['mean']):g} {unit}", "role": ROLE_LABELS[role],
                 "study_id": str(row["study_id"]), "arm": _text(row["arm"]) or str(row["arm_id"]),
                 "treatment": _treatment(row) if role != "control" else "",
-                "co_intervention": _text(row["co_intervention"]), "injury_details": _text(row["injury_details"]), "pmid": _text(row["pmid"]), "doi": _text(row["doi"]),
+                "co_intervention": _text(row["co_intervention"]), "injury_details": _text(row["injury_details"]),
+                "pmid": _text(row["pmid"]), "doi": _text(row["doi"]),
                 "quote": quote if len(quote) <= QUOTE_CHARS else quote[:QUOTE_CHARS - 1].rstrip() + "…"})
     out["points"] = points
     out["drawn"] = len(points)

@@ -124,8 +124,10 @@ const nephrosim = {
         uncertainty.push({x: a.band.x, y: a.band.hi, mode: "lines", line: {width: 0}, fill: "tonexty",
                           fillcolor: colour, legendgroup: "uncertainty", showlegend: first, legendrank: 1001,
                           name: nephrosim.wrap(data.band_legend, BAND_LEGEND_WIDTH), meta: "band-hi",
-                          customdata: a.band.lo, text: a.band.median.map((m) => `median ${m === null ? "—" : m.toPrecision(4)}`),
-                          hovertemplate: `${a.arm}: 95 % band %{customdata:.4g}–%{y:.4g} ${panel.unit}, %{text}<extra></extra>`});
+                          customdata: a.band.lo,
+                          text: a.band.median.map((m) => `median ${m === null ? "—" : m.toPrecision(4)}`),
+                          hovertemplate: `${a.arm}: band %{customdata:.4g}–%{y:.4g} ${panel.unit}, %{text}` +
+                                         "<extra></extra>"});
         uncertainty.push({x: a.band.x, y: a.band.median, mode: "lines", showlegend: false,
                           legendgroup: "uncertainty", name: `${a.arm}: band median`, hoverinfo: "skip",
                           line: {color: lineColour, width: 1.2, dash: "dot"}, meta: "band-median"});
@@ -149,7 +151,8 @@ const nephrosim = {
                        (p.n !== null ? `, n = ${p.n}` : "") + ` at ${p.time_h} h`,
                      nephrosim.wrap(nephrosim.escape(p.injury_details), 70),
                      p.co_intervention ? "co-intervention: " + nephrosim.escape(p.co_intervention) : "",
-                     p.quote ? nephrosim.wrap("“" + nephrosim.escape(p.quote) + "”", 70) : "(no source quote in the evidence store)",
+                     p.quote ? nephrosim.wrap("“" + nephrosim.escape(p.quote) + "”", 70)
+                             : "(no source quote in the evidence store)",
                    ].filter((line) => line).join("<br>"))};
         if (pts.some((p) => p.dispersion !== null)) {
           t.error_y = {type: "data", array: pts.map((p) => (p.dispersion === null ? 0 : p.dispersion)),
