@@ -74,6 +74,8 @@ def test_build_simulate_plot_download_change_arm_compare(page):
     assert page.locator("#plots .plot").count() == 3
     traces = page.evaluate("document.getElementById('plot-serum_creatinine').data.map(t => [t.name, t.x])")
     assert [name for name, _ in traces] == ["vehicle (untreated)", "msc_iv", "dose"]
+    # clearance_change is not a study design: no literature points, and the page says why
+    assert "not a study design of the evidence store" in page.inner_text("#literature-summary")
     assert traces[0][1] == CLEARANCE_SCENARIO["times_h"] and traces[2][1] == [0]  # hours; one dose at t = 0
     assert page.evaluate("document.getElementById('plot-bun').layout.xaxis.type") == "linear"
     page.check("#time-log")
