@@ -1,17 +1,25 @@
 """Generate C for one model structure: rules, right-hand side, sparse Jacobian, sparse LU.
 
 * ``rules`` evaluates every assignment rule once, in dependency order.
-* ``jac`` is the exact Jacobian ∂f/∂y and the time derivative ∂f/∂t (Rosenbrock methods
-  need both), by forward-mode differentiation through the rules: each rule's partial
-  derivatives with respect to the symbols it uses directly are differentiated symbolically
-  (sympy) and chained along the rule graph as sparse vectors, so the code grows with the
-  model, not with its fully inlined size.
-* ``lu_factor``/``lu_solve`` are straight-line sparse LU code for the pattern of
+* ``vjac`` writes W = I/(hγ) − J (straight into the LU array) from the exact Jacobian ∂f/∂y,
+  and the time derivative ∂f/∂t (Rosenbrock methods need both), by forward-mode
+  differentiation through the rules: each rule's partial derivatives with respect to the
+  symbols it uses directly are differentiated symbolically (sympy) and chained along the
+  rule graph as sparse vectors, so the code grows with the model, not with its fully
+  inlined size.
+* ``vrules``/``vrhs``/``vjac``/``vlu_factor``/``vlu_solve`` work on ``LANES``
+  patients at once (one per vector lane, see :mod:`.solver_c`); ``rules``/``rhs`` for one
+  patient serve the outputs, events and first steps.
+* parameter-only subexpressions (also parameter-only factors of products) are computed once
+  per patient into ``w`` (``constants``); each pow/exp/log/sqrt of the states once per
+  right-hand side, also into ``w``, where the Jacobian reuses it.
+* ``vlu_factor``/``vlu_solve`` are straight-line sparse LU code for the pattern of
   W = I/(hγ) − J: the elimination order (Markowitz) and the fill-in are found once,
   here, and shared by every patient — the "symbolic factorization" of KLU, unrolled.
   The factor keeps 1/pivot on the diagonal, so the solve multiplies. There is no
   pivoting: W's diagonal dominates for small h, and a zero or non-finite pivot makes
-  the step fail and retry with a smaller h (see the solver template).
+  the step fail and retry with a smaller h (see the solver template). The solves go row
+  by row, each sum associated for a short dependency chain (:func:`_short_sum`).
 """
 
 from __future__ import annotations
@@ -24,18 +32,30 @@ from sympy.printing.c import C99CodePrinter
 from nephrosim.engine.batch.symbolic import TIME, SymbolicModel
 
 
+class _PowDerivative(sp.Function):
+    """d(b^p)/db given z = b^p: p·z/b, or p·b^(p−1) where b = 0 (printed as a C helper)."""
+
+    nargs = 3
+
+
 class _Printer(C99CodePrinter):
     """C99 with model symbols mapped to arrays and small integer powers multiplied out."""
+
+    #: integer powers up to this are multiplied out
+    MAX_MULTIPLY = 4
+    #: the C function for each operation
+    FUNCTIONS = {"sqrt": "sqrt", "pow": "pow", "exp": "exp", "log": "log", "fabs": "fabs", "floor": "floor",
+                 "ceil": "ceil", "max": "nb_max", "min": "nb_min", "pow_derivative": "nb_pow_derivative"}
 
     def __init__(self, names: dict[str, str]):
         super().__init__()
         self._names = names
 
+    def _call(self, f, *args):
+        return f"{self.FUNCTIONS[f]}({', '.join(self._print(a) for a in args)})"
+
     def _print_Symbol(self, expr):
         return self._names[expr.name]
-
-    #: integer powers up to this are multiplied out
-    MAX_MULTIPLY = 4
 
     def _print_Pow(self, expr):
         b, e = expr.base, expr.exp
@@ -43,21 +63,39 @@ class _Printer(C99CodePrinter):
             prod = "*".join([f"({self._print(b)})"] * abs(int(e)))
             return f"({prod})" if int(e) > 0 else f"(1.0/({prod}))"
         if e == sp.Rational(1, 2):
-            return f"sqrt({self._print(b)})"
+            return self._call("sqrt", b)
         if e == sp.Rational(-1, 2):
-            return f"(1.0/sqrt({self._print(b)}))"
-        return f"pow({self._print(b)}, {self._print(e)})"
+            return f"(1.0/{self._call('sqrt', b)})"
+        return self._call("pow", b, e)
+
+    def _print_exp(self, expr):
+        return self._call("exp", expr.args[0])
+
+    def _print_log(self, expr):
+        return self._call("log", expr.args[0])
+
+    def _print_Abs(self, expr):
+        return self._call("fabs", expr.args[0])
+
+    def _print_floor(self, expr):
+        return self._call("floor", expr.args[0])
+
+    def _print_ceiling(self, expr):
+        return self._call("ceil", expr.args[0])
+
+    def _print__PowDerivative(self, expr):
+        return self._call("pow_derivative", *expr.args)
 
     def _print_Max(self, expr):
-        return self._nested("nb_max", expr.args)
+        return self._nested("max", expr.args)
 
     def _print_Min(self, expr):
-        return self._nested("nb_min", expr.args)
+        return self._nested("min", expr.args)
 
     def _nested(self, f, args):
         if len(args) == 1:
             return self._print(args[0])
-        return f"{f}({self._print(args[0])}, {self._nested(f, args[1:])})"
+        return f"{self.FUNCTIONS[f]}({self._print(args[0])}, {self._nested(f, args[1:])})"
 
     def _print_Float(self, expr):
         return repr(float(expr))
@@ -69,11 +107,75 @@ class _Printer(C99CodePrinter):
         return f"{float(expr)!r}"
 
 
+class _LanePrinter(_Printer):
+    """The same expressions for ``LANES`` patients at once (GCC vector extensions, type ``vd``):
+    numbers broadcast (``VS``), conditions are lane masks, libm calls go lane by lane."""
+
+    FUNCTIONS = {k: "v" + k.removeprefix("nb_") for k in _Printer.FUNCTIONS}
+
+    def _print_Float(self, expr):
+        return f"VS({super()._print_Float(expr)})"
+
+    def _print_Rational(self, expr):
+        return f"VS({super()._print_Rational(expr)})"
+
+    def _print_Integer(self, expr):
+        return f"VS({super()._print_Integer(expr)})"
+
+    def _print_Piecewise(self, expr):
+        *pieces, (last, cond) = expr.args
+        if cond != sp.true:
+            raise NotImplementedError("a Piecewise without an otherwise branch")
+        code = self._print(last)
+        for value, cond in reversed(pieces):
+            code = f"vsel({self._print(cond)}, {self._print(value)}, {code})"
+        return code
+
+    def _print_And(self, expr):
+        return "(" + " & ".join(f"({self._print(a)})" for a in expr.args) + ")"
+
+    def _print_Or(self, expr):
+        return "(" + " | ".join(f"({self._print(a)})" for a in expr.args) + ")"
+
+    def _print_Not(self, expr):
+        return f"(~({self._print(expr.args[0])}))"
+
+
 #: fmax/fmin with their NaN rule (a NaN argument gives the other one), as inline compares: gcc
 #: calls libm for fmax (x86 maxsd differs on NaN), and each call spills every live register
 _MIN_MAX = """static inline double nb_max(double a, double b) { return (a >= b || b != b) ? a : b; }
 static inline double nb_min(double a, double b) { return (a <= b || b != b) ? a : b; }
+static inline double nb_pow_derivative(double p, double z, double b) { return b != 0.0 ? p * z / b : p * pow(b, p - 1.0); }
 """
+
+#: patients integrated side by side in the lanes of one vector (see solver_c)
+LANES = 4
+
+
+def _lanes_header(lanes: int) -> str:
+    """C for ``lanes`` patients at once: the vector types ``vd`` (values) and ``vl`` (masks:
+    all bits set where a comparison holds), broadcasts, selects, and the libm functions lane
+    by lane (each lane calls the same scalar function, so a patient's numbers do not depend
+    on its lane)."""
+    splat = ", ".join(["(c)"] * lanes)
+    one = "static inline vd v{0}(vd a) {{ vd r; for (int l = 0; l < LANES; l++) r[l] = {1}(a[l]); return r; }}"
+    return "\n".join([
+        f"#define LANES {lanes}",
+        "typedef double vd __attribute__((vector_size(8 * LANES)));",
+        "typedef __typeof__((vd){0} < (vd){0}) vl;  /* what a comparison gives: a lane mask */",
+        f"#define VS(c) ((vd){{{splat}}})",
+        "#define VL0 (VS(0.0) != VS(0.0))  /* no lane set */",
+        "static inline vd vsel(vl m, vd a, vd b) { return (vd)(((vl)a & m) | ((vl)b & ~m)); }",
+        "static inline vd vmax(vd a, vd b) { return vsel((vl)((a >= b) | (b != b)), a, b); }",
+        "static inline vd vmin(vd a, vd b) { return vsel((vl)((a <= b) | (b != b)), a, b); }",
+        *(one.format(f, f) for f in ("sqrt", "exp", "log", "fabs", "floor", "ceil")),
+        "static inline vd vpow(vd a, vd b) { vd r; for (int l = 0; l < LANES; l++) r[l] = pow(a[l], b[l]); return r; }",
+        "static inline vd vpow_derivative(vd p, vd z, vd b) {",
+        "  vd r = p * z / b;",
+        "  for (int l = 0; l < LANES; l++) if (b[l] == 0.0) r[l] = nb_pow_derivative(p[l], z[l], b[l]);",
+        "  return r;",
+        "}",
+        ""])
 
 
 def _d(e: sp.Expr, x: sp.Symbol) -> sp.Expr:  # noqa: C901 - one rule per node type
@@ -269,34 +371,35 @@ def generate(model: SymbolicModel) -> Generated:
         if w not in static_names:
             dynamic_rules.append((syms[w], extract(hoist(e))))
     rates = [extract(hoist(e)) for e in model.rates]
-    pr = _Printer(names)
-    c = pr.doprint
+    c, vc = _Printer(names).doprint, _LanePrinter(names).doprint
     out: list[str] = []
     constants_at = len(out)  # constants() is printed last: the Jacobian adds constants too
 
-    # --- rules and right-hand side -------------------------------------------------------
-    out.append("static void rules(double t, const double *restrict y, const double *restrict p, "
-               "double *restrict w) {")
-    for z, e in dynamic_rules:
-        out.append(f"  {names[z.name]} = {c(e)};")
-    out.append("}")
+    # --- rules and right-hand side, for one patient (outputs, events, first step) and for
+    # LANES patients at once (the steps) --------------------------------------------------
     by_species: dict[int, list[str]] = {}
     for i, k, s in model.stoichiometry:
         by_species.setdefault(i, []).append(f"{s!r}*r{k}")
-    out.append("static void rhs(double t, const double *restrict y, const double *restrict p, double *restrict w, "
-               "double *restrict dy) {")
-    out.append("  rules(t, y, p, w);")
-    for k, e in enumerate(rates):
-        out.append(f"  const double r{k} = {c(e)};")
-    for i in range(N):
-        out.append(f"  dy[{i}] = {' + '.join(by_species.get(i, ['0.0']))};")
-    out.append("}")
+    for v, ty, cc, zero in (("", "double", c, "0.0"), ("v", "vd", vc, "VS(0.0)")):
+        out.append(f"static void {v}rules({ty} t, const {ty} *restrict y, const {ty} *restrict p, "
+                   f"{ty} *restrict w) {{")
+        for z, e in dynamic_rules:
+            out.append(f"  {names[z.name]} = {cc(e)};")
+        out.append("}")
+        out.append(f"static void {v}rhs({ty} t, const {ty} *restrict y, const {ty} *restrict p, "
+                   f"{ty} *restrict w, {ty} *restrict dy) {{")
+        out.append(f"  {v}rules(t, y, p, w);")
+        for k, e in enumerate(rates):
+            out.append(f"  const {ty} r{k} = {cc(e)};")
+        for i in range(N):
+            out.append(f"  dy[{i}] = {' + '.join(by_species[i]) if i in by_species else zero};")
+        out.append("}")
 
     # --- Jacobian by forward-mode chaining through the rules ------------------------------
     species_syms = {syms[s]: sidx[s] for s in model.species}
     T = N  # column index standing for time
     deriv: dict[sp.Symbol, dict[int, str]] = {}  # rule -> {column: C name of d rule / d column}
-    body: list[str] = []
+    body: list[tuple[str, sp.Expr | str]] = []  # (C name, expression or C code)
     counter = [0]
 
     def partial(z: sp.Symbol | None, e: sp.Expr, s: sp.Symbol) -> sp.Expr:
@@ -309,7 +412,7 @@ def generate(model: SymbolicModel) -> Generated:
                 if p == sp.Rational(1, 2):
                     return _d(b, s) / (2 * z)
                 # p·b^p/b, except at b = 0, where b^(p−1) is what is finite (or the true limit)
-                return sp.Piecewise((p * z / b, sp.Ne(b, 0)), (p * sp.Pow(b, p - 1), True)) * _d(b, s)
+                return _PowDerivative(p, z, b) * _d(b, s)
         return _d(e, s)
 
     def chain(e: sp.Expr, z: sp.Symbol | None = None) -> dict[int, list[str]]:
@@ -330,7 +433,7 @@ def generate(model: SymbolicModel) -> Generated:
                 continue
             counter[0] += 1
             gname = f"g{counter[0]}"
-            body.append(f"  const double {gname} = {c(g)};")
+            body.append((gname, g))
             for j, name in cols.items():
                 terms.setdefault(j, []).append(gname if name is None else f"{gname}*{name}")
         return terms
@@ -340,7 +443,7 @@ def generate(model: SymbolicModel) -> Generated:
         deriv[z] = {}
         for j, ts in sorted(terms.items()):
             name = f"d{k}_{j}"
-            body.append(f"  const double {name} = {' + '.join(ts)};")
+            body.append((name, " + ".join(ts)))
             deriv[z][j] = name
     entries: dict[tuple[int, int], list[str]] = {}
     for k, e in enumerate(rates):
@@ -348,7 +451,7 @@ def generate(model: SymbolicModel) -> Generated:
         if not terms:
             continue
         for j, ts in sorted(terms.items()):
-            body.append(f"  const double q{k}_{j} = {' + '.join(ts)};")
+            body.append((f"q{k}_{j}", " + ".join(ts)))
         for i, kk, s in model.stoichiometry:
             if kk == k:
                 for j in terms:
@@ -368,7 +471,7 @@ def generate(model: SymbolicModel) -> Generated:
         done.add(v)
         L = sorted(i for i in rows_of[v] if i not in done)
         U = sorted(j for j in cols_of[v] if j not in done)
-        lu_code.append(f"  piv = a[{slots[(v, v)]}]; if (!(fabs(piv) > 0.0) || !isfinite(piv)) return {v + 1};")
+        lu_code.append(f"  piv = a[{slots[(v, v)]}]; bad |= ~((vfabs(piv) > VS(0.0)) & (piv - piv == VS(0.0)));")
         lu_code.append(f"  inv = 1.0 / piv; a[{slots[(v, v)]}] = inv;  /* the solve multiplies by it */")
         for i in L:
             lu_code.append(f"  a[{slots[(i, v)]}] *= inv;")
@@ -399,25 +502,28 @@ def generate(model: SymbolicModel) -> Generated:
 
     # jac writes W = dg·I − J straight into the LU's array (fill-in slots zeroed): J itself is
     # used for nothing else, and a copy loop read the just-stored values back as vectors
-    out.append("static void jac(double t, const double *restrict y, const double *restrict p, "
-               "const double *restrict w, double dg, double *restrict a, double *restrict fT) {")
-    out.extend(body)
+    out.append("static void vjac(vd t, const vd *restrict y, const vd *restrict p, const vd *restrict w, vd dg, "
+               "vd *restrict a, vd *restrict fT) {")
+    for name, e in body:
+        out.append(f"  const vd {name} = {e if isinstance(e, str) else vc(e)};")
     for (i, j), slot in sorted(slots.items(), key=lambda kv: kv[1]):
         ts = entries.get((i, j))
-        value = f"-({' + '.join(ts)})" if ts else "-0.0"
         if slot >= jac_nnz:
-            value = "0.0"
+            value = "VS(0.0)"
         elif i == j:
-            value = f"{value} + dg"
+            value = f"dg - ({' + '.join(ts)})" if ts else "dg"
+        else:
+            value = f"-({' + '.join(ts)})" if ts else "VS(-0.0)"
         out.append(f"  a[{slot}] = {value};")
     for i in range(N):
         ts = entries.get((i, T))
-        out.append(f"  fT[{i}] = {' + '.join(ts) if ts else '0.0'};")
+        out.append(f"  fT[{i}] = {' + '.join(ts) if ts else 'VS(0.0)'};")
     out.append("}")
-    out.append("static int lu_factor(double *a) {\n  double piv, inv;")
+    out.append("/* sparse LU in place; the lanes whose pivot was zero or not finite come back set */")
+    out.append("static vl vlu_factor(vd *restrict a) {\n  vd piv, inv;\n  vl bad = VL0;")
     out.extend(lu_code)
-    out.append("  return 0;\n}")
-    out.append("static void lu_solve(const double *restrict a, double *restrict b) {")
+    out.append("  return bad;\n}")
+    out.append("static void vlu_solve(const vd *restrict a, vd *restrict b) {")
     out.extend(solve_f)
     out.extend(solve_b)
     out.append("}")
@@ -458,7 +564,7 @@ def generate(model: SymbolicModel) -> Generated:
     out.append("  default: break;\n  }\n}")
     times = ", ".join(repr(float(ev.time)) for ev in model.events) or "0.0"
     out.append(f"static const double EVENT_TIME[] = {{{times}}};")
-    head = (f"#include <math.h>\n#include <stdlib.h>\n#include <string.h>\n{_MIN_MAX}"
+    head = (f"#include <math.h>\n#include <stdlib.h>\n#include <string.h>\n{_MIN_MAX}{_lanes_header(LANES)}"
             f"#define NS {N}\n#define NP {P}\n#define NW {max(R + len(extra), 1)}\n#define NJ {jac_nnz}\n"
             f"#define NLU {len(slots)}\n#define NEV {len(model.events)}\n")
     from nephrosim.engine.batch.solver_c import SOLVER

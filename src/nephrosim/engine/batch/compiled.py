@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 #: bump when the generated code or the solver template changes meaning
-CODEGEN_VERSION = "rodas4-3-openmp-temps"
+CODEGEN_VERSION = "rodas4-4-lanes"
 CC = os.environ.get("CC", "gcc")
 #: -march=native: the library is built for this machine's CPU (its model is part of the cache key)
 CFLAGS = ("-O3", "-march=native", "-fPIC", "-shared", "-fno-math-errno")

@@ -7,12 +7,20 @@ right-hand sides and six triangular solves — no Newton iteration, so nothing t
 after a dose. Error estimate: the last stage; step-size control as in ``rodas.f``
 (factor 0.9·err^(−1/4) clamped to [0.2, 6], no growth right after a rejection).
 
-Each patient is integrated independently (its own step size, its own events) by one
-thread with its own work space; one C call loops over the patients, on ``threads`` OpenMP
-threads (``schedule(dynamic)``: stiff patients cost more), so the results do not depend on
-the number of threads; events (``time >= c``) are hit exactly: integration stops at each
-event time, the event fires, and the solver restarts from a fresh initial step.
-Output at an event time is after the event, as in libRoadRunner.
+Each patient is integrated independently (its own step size, its own events), but
+``LANES`` patients (4) share one thread and advance side by side in the lanes of vectors
+(GCC vector extensions; 256-bit SIMD on x86-64): every lane takes one step attempt at a
+time, with its own time and step size, and a lane whose patient is done takes the next
+one. The right-hand side, Jacobian, LU and triangular solves then run once for four
+patients — the triangular solves are latency-bound, so four independent dependency chains
+cost little more than one — while libm calls (pow, exp, log) go lane by lane. What one
+lane computes never depends on the others (no cross-lane operation; the step logic, events
+and outputs are per lane, in scalar code), so a patient's numbers do not depend on its
+lane, on the other patients, or on the number of threads. One C call solves the patients on
+``threads`` OpenMP threads, each taking the next patient from a shared counter whenever one
+of its lanes is free (a stiff patient costs more). Events (``time >= c``) are hit exactly:
+integration stops at each event time, the event fires, and the solver restarts from a fresh
+initial step. Output at an event time is after the event, as in libRoadRunner.
 
 ``atol`` is one absolute tolerance per state (``atol × scale``).
 
@@ -40,19 +48,42 @@ static const double C21 = -5.6688, C31 = -2.430093356833875, C32 = -0.2063599157
 static const double CC2 = 0.386, CC3 = 0.21, CC4 = 0.63;
 static const double D1 = 0.25, D2 = -0.1043, D3 = 0.1035, D4 = -0.0362;
 
+/* The work space of one thread: LANES patients side by side, lane l of every vector
+   belonging to patient lane[l].m (-1: the lane is idle and its numbers are ignored). */
 typedef struct {
-  double y[NS], yn[NS], f[NS], fT[NS], k1[NS], k2[NS], k3[NS], k4[NS], k5[NS], k6[NS];
-  double w[NW], a[NLU];
-} work_t;
+  vd y[NS], yn[NS], f[NS], fT[NS], k1[NS], k2[NS], k3[NS], k4[NS], k5[NS], k6[NS];
+  vd p[NP > 0 ? NP : 1], w[NW], a[NLU];
+} lanes_t;
 
-static double initial_step(double t, const double *y, const double *p, work_t *W, double rtol, const double *atol,
-                           double span) {
+/* Where one lane's patient stands: its next output k, next event e, time t, step size h,
+   the end tend of the interval it integrates (the next output or event time), the steps
+   taken in that interval (n) and whether its last step was rejected. */
+typedef struct {
+  int m, k, e, reject, rc, last;
+  double t, h, hh, tend;
+  long n, steps, rejected;
+} lane_t;
+
+/* One patient's numbers, for the work done one patient at a time (start, events, outputs). */
+typedef struct {
+  double y[NS], p[NP > 0 ? NP : 1], w[NW], f[NS];
+} one_t;
+
+/* The arguments of nb_solve, shared by every thread. */
+typedef struct {
+  int n; const double *P; int n_times; const double *times; double rtol; const double *atol; long max_steps;
+  int n_out; const int *kind; const int *idx; int all_states; double *out; double *states; int *code;
+  double *fail_t; long *steps;
+} problem_t;
+
+static double initial_step(double t, const double *y, const double *p, double *w, double *f, double rtol,
+                           const double *atol, double span) {
   double d0 = 0.0, d1 = 0.0;
-  rhs(t, y, p, W->w, W->f);
+  rhs(t, y, p, w, f);
   for (int i = 0; i < NS; i++) {
     double sc = atol[i] + rtol * fabs(y[i]);
     d0 += (y[i] / sc) * (y[i] / sc);
-    d1 += (W->f[i] / sc) * (W->f[i] / sc);
+    d1 += (f[i] / sc) * (f[i] / sc);
   }
   d0 = sqrt(d0 / NS); d1 = sqrt(d1 / NS);
   double h = (d0 < 1e-5 || d1 < 1e-5) ? 1e-6 : 0.01 * d0 / d1;
@@ -64,76 +95,16 @@ static double initial_step(double t, const double *y, const double *p, work_t *W
   return h > hmin ? h : hmin;
 }
 
-/* advance one patient from t to tend; returns 0, 1 (max steps) or 2 (underflow) */
-static int advance(double *t_io, double tend, double *h_io, const double *p, work_t *W, double rtol, const double *atol,
-                   long max_steps, long *steps, long *rejected) {
-  double t = *t_io, h = *h_io;
-  int reject = 0;
-  long n = 0;
-  double *y = W->y;
-  while (tend - t > 1e-13 * nb_max(1.0, fabs(tend))) {
-    if (++n > max_steps) { *t_io = t; return 1; }
-    double hh = h;
-    int last = 0;
-    if (t + hh >= tend || tend - (t + hh) < 1e-10 * hh) { hh = tend - t; last = 1; }
-    if (hh < 1e-15 * nb_max(1.0, fabs(t))) { *t_io = t; return 2; }
-    rhs(t, y, p, W->w, W->f);
-    double dg = 1.0 / (hh * G);
-    jac(t, y, p, W->w, dg, W->a, W->fT); /* W->a = dg·I − J */
-    if (lu_factor(W->a) != 0) { h = hh * 0.25; reject = 1; (*rejected)++; continue; }
-    double *k1 = W->k1, *k2 = W->k2, *k3 = W->k3, *k4 = W->k4, *k5 = W->k5, *k6 = W->k6, *yn = W->yn, *f = W->f;
-    double hd1 = hh * D1, hd2 = hh * D2, hd3 = hh * D3, hd4 = hh * D4, ih = 1.0 / hh;
-    for (int i = 0; i < NS; i++) k1[i] = f[i] + hd1 * W->fT[i];
-    lu_solve(W->a, k1);
-    for (int i = 0; i < NS; i++) yn[i] = y[i] + A21 * k1[i];
-    rhs(t + CC2 * hh, yn, p, W->w, f);
-    for (int i = 0; i < NS; i++) k2[i] = f[i] + hd2 * W->fT[i] + C21 * k1[i] * ih;
-    lu_solve(W->a, k2);
-    for (int i = 0; i < NS; i++) yn[i] = y[i] + A31 * k1[i] + A32 * k2[i];
-    rhs(t + CC3 * hh, yn, p, W->w, f);
-    for (int i = 0; i < NS; i++) k3[i] = f[i] + hd3 * W->fT[i] + (C31 * k1[i] + C32 * k2[i]) * ih;
-    lu_solve(W->a, k3);
-    for (int i = 0; i < NS; i++) yn[i] = y[i] + A41 * k1[i] + A42 * k2[i] + A43 * k3[i];
-    rhs(t + CC4 * hh, yn, p, W->w, f);
-    for (int i = 0; i < NS; i++) k4[i] = f[i] + hd4 * W->fT[i] + (C41 * k1[i] + C42 * k2[i] + C43 * k3[i]) * ih;
-    lu_solve(W->a, k4);
-    for (int i = 0; i < NS; i++) yn[i] = y[i] + A51 * k1[i] + A52 * k2[i] + A53 * k3[i] + A54 * k4[i];
-    rhs(t + hh, yn, p, W->w, f);
-    for (int i = 0; i < NS; i++) k5[i] = f[i] + (C51 * k1[i] + C52 * k2[i] + C53 * k3[i] + C54 * k4[i]) * ih;
-    lu_solve(W->a, k5);
-    for (int i = 0; i < NS; i++) yn[i] += k5[i];
-    rhs(t + hh, yn, p, W->w, f);
-    for (int i = 0; i < NS; i++)
-      k6[i] = f[i] + (C61 * k1[i] + C62 * k2[i] + C63 * k3[i] + C64 * k4[i] + C65 * k5[i]) * ih;
-    lu_solve(W->a, k6);
-    double err = 0.0;
-    for (int i = 0; i < NS; i++) {
-      double ynew = yn[i] + k6[i];
-      double sc = atol[i] + rtol * nb_max(fabs(y[i]), fabs(ynew));
-      err += (k6[i] / sc) * (k6[i] / sc);
-      yn[i] = ynew;
-    }
-    err = sqrt(err / NS);
-    if (!isfinite(err)) { h = hh * 0.1; reject = 1; (*rejected)++; continue; }
-    double fac = 0.9 / sqrt(sqrt(nb_max(err, 1e-10)));  /* 0.9·err^(-1/4), without a libm pow call */
-    if (err <= 1.0) {
-      t = last ? tend : t + hh;
-      memcpy(y, yn, sizeof(double) * NS);
-      double grow = reject ? nb_min(1.0, fac) : nb_min(6.0, fac);
-      double hnew = hh * nb_max(0.2, grow);
-      /* a step shortened to land on tend does not shrink the next one */
-      h = last ? nb_max(h, hnew) : hnew;
-      reject = 0;
-      (*steps)++;
-    } else {
-      h = hh * nb_max(0.2, fac);
-      reject = 1;
-      (*rejected)++;
-    }
-  }
-  *t_io = tend;
-  *h_io = h;
-  return 0;
+static void lane_get(const lanes_t *V, int l, one_t *o) {
+  for (int i = 0; i < NS; i++) o->y[i] = V->y[i][l];
+  for (int i = 0; i < NP; i++) o->p[i] = V->p[i][l];
+  for (int i = 0; i < NW; i++) o->w[i] = V->w[i][l];
+}
+
+static void lane_put(lanes_t *V, int l, const one_t *o) {
+  for (int i = 0; i < NS; i++) V->y[i][l] = o->y[i];
+  for (int i = 0; i < NP; i++) V->p[i][l] = o->p[i];
+  for (int i = 0; i < NW; i++) V->w[i][l] = o->w[i];
 }
 
 static void pick_outputs(double t, const double *y, const double *p, double *w, int n_out, const int *kind,
@@ -143,41 +114,202 @@ static void pick_outputs(double t, const double *y, const double *p, double *w, 
     out[o] = kind[o] == 0 ? y[idx[o]] : (kind[o] == 1 ? w[idx[o]] : p[idx[o]]);
 }
 
-/* One patient m: integrate, write its outputs, states, code, failure time and step counts. */
-static void solve_patient(int m, work_t *W, const double *P, int n_times, const double *times, double rtol,
-                          const double *atol, long max_steps, int n_out, const int *kind, const int *idx,
-                          int all_states, double *out, double *states, int *code, double *fail_t, long *steps) {
-  double p[NP > 0 ? NP : 1];
-  memcpy(p, P + (size_t)m * NP, sizeof(double) * NP);
-  for (int i = 0; i < NS; i++) W->y[i] = 0.0;
-  init_state(p, W->y, W->w);
-  constants(p, W->w);
-  double t = 0.0, tlast = times[n_times - 1];
-  int e = 0, rc = 0;
-  long nsteps = 0, nrej = 0;
-  while (e < NEV && EVENT_TIME[e] <= t) { fire_event(e++, t, W->y, p, W->w); constants(p, W->w); }
-  double h = initial_step(t, W->y, p, W, rtol, atol, tlast > 0 ? tlast : 1.0);
-  for (int k = 0; k < n_times && rc == 0; k++) {
-    double tout = times[k];
-    while (rc == 0 && t < tout) {
+/* Fire the events due at the lane's time; after any, restart with a fresh initial step. */
+static void lane_events(const problem_t *Q, lanes_t *V, lane_t *L, int l, one_t *o) {
+  if (!(L->e < NEV && EVENT_TIME[L->e] <= L->t)) return;
+  lane_get(V, l, o);
+  while (L->e < NEV && EVENT_TIME[L->e] <= L->t) { fire_event(L->e++, L->t, o->y, o->p, o->w); constants(o->p, o->w); }
+  double tlast = Q->times[Q->n_times - 1];
+  L->h = initial_step(L->t, o->y, o->p, o->w, o->f, Q->rtol, Q->atol, tlast - L->t > 0 ? tlast - L->t : 1.0);
+  lane_put(V, l, o);
+}
+
+/* Move a lane on, between integrations, to its next interval (returns 1; tend set) or to the
+   end of its patient (returns 0): write the outputs it has reached, fire its events. */
+static int lane_plan(const problem_t *Q, lanes_t *V, lane_t *L, int l, one_t *o) {
+  while (L->k < Q->n_times) {
+    double tout = Q->times[L->k];
+    if (L->t < tout) {
       double stop = tout;
-      if (e < NEV && EVENT_TIME[e] < stop) stop = EVENT_TIME[e];
-      if (stop > t) rc = advance(&t, stop, &h, p, W, rtol, atol, max_steps, &nsteps, &nrej);
-      if (rc) break;
-      t = stop;
-      int fired = 0;
-      while (e < NEV && EVENT_TIME[e] <= t) { fire_event(e++, t, W->y, p, W->w); constants(p, W->w); fired = 1; }
-      if (fired) h = initial_step(t, W->y, p, W, rtol, atol, tlast - t > 0 ? tlast - t : 1.0);
+      if (L->e < NEV && EVENT_TIME[L->e] < stop) stop = EVENT_TIME[L->e];
+      if (stop > L->t) { L->tend = stop; L->n = 0; L->reject = 0; return 1; }
+      L->t = stop;
+      lane_events(Q, V, L, l, o);
+      continue;
     }
-    if (rc) break;
-    pick_outputs(t, W->y, p, W->w, n_out, kind, idx, out + ((size_t)m * n_times + k) * n_out);
-    if (all_states) memcpy(states + ((size_t)m * n_times + k) * NS, W->y, sizeof(double) * NS);
+    lane_get(V, l, o);
+    size_t row = (size_t)L->m * Q->n_times + L->k;
+    pick_outputs(L->t, o->y, o->p, o->w, Q->n_out, Q->kind, Q->idx, Q->out + row * Q->n_out);
+    if (Q->all_states) memcpy(Q->states + row * NS, o->y, sizeof(double) * NS);
+    L->k++;
   }
-  if (!all_states) memcpy(states + (size_t)m * NS, W->y, sizeof(double) * NS);
-  code[m] = rc;
-  fail_t[m] = t;
-  steps[2 * m] = nsteps;
-  steps[2 * m + 1] = nrej;
+  return 0;
+}
+
+/* The lane's patient is done (rc: its code): write its final state, code and step counts. */
+static void lane_finish(const problem_t *Q, lanes_t *V, lane_t *L, int l) {
+  int m = L->m;
+  if (!Q->all_states)
+    for (int i = 0; i < NS; i++) Q->states[(size_t)m * NS + i] = V->y[i][l];
+  Q->code[m] = L->rc;
+  Q->fail_t[m] = L->t;
+  Q->steps[2 * m] = L->steps;
+  Q->steps[2 * m + 1] = L->rejected;
+  L->m = -1;
+}
+
+/* Start patient m in a lane: its parameters, initial state, events at time 0, first step. */
+static void lane_start(const problem_t *Q, lanes_t *V, lane_t *L, int l, int m, one_t *o) {
+  memcpy(o->p, Q->P + (size_t)m * NP, sizeof(double) * NP);
+  for (int i = 0; i < NS; i++) o->y[i] = 0.0;
+  init_state(o->p, o->y, o->w);
+  constants(o->p, o->w);
+  L->m = m; L->k = 0; L->e = 0; L->rc = 0; L->reject = 0; L->t = 0.0; L->steps = 0; L->rejected = 0;
+  while (L->e < NEV && EVENT_TIME[L->e] <= 0.0) { fire_event(L->e++, 0.0, o->y, o->p, o->w); constants(o->p, o->w); }
+  double tlast = Q->times[Q->n_times - 1];
+  L->h = initial_step(0.0, o->y, o->p, o->w, o->f, Q->rtol, Q->atol, tlast > 0 ? tlast : 1.0);
+  lane_put(V, l, o);
+}
+
+/* Get the lane ready for its next step attempt (the head of the step loop of one patient):
+   finish intervals and patients, and start new patients (next_patient() gives their index,
+   or -1), until the lane has a step to take (returns 1) or nothing left to do (returns 0). */
+static int lane_ready(const problem_t *Q, lanes_t *V, lane_t *L, int l, one_t *o, int (*next_patient)(void *),
+                      void *arg) {
+  for (;;) {
+    if (L->m < 0) {
+      int m = next_patient(arg);
+      if (m < 0) return 0;
+      lane_start(Q, V, L, l, m, o);
+      if (!lane_plan(Q, V, L, l, o)) { lane_finish(Q, V, L, l); continue; }
+    }
+    double t = L->t, tend = L->tend;
+    if (!(tend - t > 1e-13 * nb_max(1.0, fabs(tend)))) {  /* the interval is done */
+      L->t = tend;
+      lane_events(Q, V, L, l, o);
+      if (!lane_plan(Q, V, L, l, o)) lane_finish(Q, V, L, l);
+      continue;
+    }
+    if (++L->n > Q->max_steps) { L->rc = 1; lane_finish(Q, V, L, l); continue; }
+    double hh = L->h;
+    L->last = 0;
+    if (t + hh >= tend || tend - (t + hh) < 1e-10 * hh) { hh = tend - t; L->last = 1; }
+    if (hh < 1e-15 * nb_max(1.0, fabs(t))) { L->rc = 2; lane_finish(Q, V, L, l); continue; }
+    L->hh = hh;
+    return 1;
+  }
+}
+
+/* Solve patients with one work space until next_patient() runs out: every lane takes one
+   Rodas4 step attempt at a time, each with its own time and step size; the step logic per
+   lane is that of a lone patient (return codes 1: too many steps in one output interval,
+   2: step size underflow). */
+static void solve_lanes(const problem_t *Q, lanes_t *V, int (*next_patient)(void *), void *arg) {
+  lane_t lane[LANES];
+  one_t o;
+  int active = 0;
+  for (int l = 0; l < LANES; l++) {
+    lane[l].m = -1;
+    active += lane_ready(Q, V, &lane[l], l, &o, next_patient, arg);
+  }
+  const double rtol = Q->rtol, *atol = Q->atol;
+  while (active) {
+    vd t, hh;
+    for (int l = 0; l < LANES; l++) {
+      t[l] = lane[l].m >= 0 ? lane[l].t : 0.0;
+      hh[l] = lane[l].m >= 0 ? lane[l].hh : 1.0;
+    }
+    vd *y = V->y, *yn = V->yn, *f = V->f, *fT = V->fT, *p = V->p, *w = V->w;
+    vd *k1 = V->k1, *k2 = V->k2, *k3 = V->k3, *k4 = V->k4, *k5 = V->k5, *k6 = V->k6;
+    vrhs(t, y, p, w, f);
+    vd dg = 1.0 / (hh * G);
+    vjac(t, y, p, w, dg, V->a, fT); /* V->a = dg·I − J */
+    vl bad = vlu_factor(V->a);
+    vd hd1 = hh * D1, hd2 = hh * D2, hd3 = hh * D3, hd4 = hh * D4, ih = 1.0 / hh;
+    for (int i = 0; i < NS; i++) k1[i] = f[i] + hd1 * fT[i];
+    vlu_solve(V->a, k1);
+    for (int i = 0; i < NS; i++) yn[i] = y[i] + A21 * k1[i];
+    vrhs(t + CC2 * hh, yn, p, w, f);
+    for (int i = 0; i < NS; i++) k2[i] = f[i] + hd2 * fT[i] + C21 * k1[i] * ih;
+    vlu_solve(V->a, k2);
+    for (int i = 0; i < NS; i++) yn[i] = y[i] + A31 * k1[i] + A32 * k2[i];
+    vrhs(t + CC3 * hh, yn, p, w, f);
+    for (int i = 0; i < NS; i++) k3[i] = f[i] + hd3 * fT[i] + (C31 * k1[i] + C32 * k2[i]) * ih;
+    vlu_solve(V->a, k3);
+    for (int i = 0; i < NS; i++) yn[i] = y[i] + A41 * k1[i] + A42 * k2[i] + A43 * k3[i];
+    vrhs(t + CC4 * hh, yn, p, w, f);
+    for (int i = 0; i < NS; i++) k4[i] = f[i] + hd4 * fT[i] + (C41 * k1[i] + C42 * k2[i] + C43 * k3[i]) * ih;
+    vlu_solve(V->a, k4);
+    for (int i = 0; i < NS; i++) yn[i] = y[i] + A51 * k1[i] + A52 * k2[i] + A53 * k3[i] + A54 * k4[i];
+    vrhs(t + hh, yn, p, w, f);
+    for (int i = 0; i < NS; i++) k5[i] = f[i] + (C51 * k1[i] + C52 * k2[i] + C53 * k3[i] + C54 * k4[i]) * ih;
+    vlu_solve(V->a, k5);
+    for (int i = 0; i < NS; i++) yn[i] += k5[i];
+    vrhs(t + hh, yn, p, w, f);
+    for (int i = 0; i < NS; i++)
+      k6[i] = f[i] + (C61 * k1[i] + C62 * k2[i] + C63 * k3[i] + C64 * k4[i] + C65 * k5[i]) * ih;
+    vlu_solve(V->a, k6);
+    vd err = VS(0.0);
+    for (int i = 0; i < NS; i++) {
+      vd ynew = yn[i] + k6[i];
+      vd sc = atol[i] + rtol * vmax(vfabs(y[i]), vfabs(ynew));
+      err += (k6[i] / sc) * (k6[i] / sc);
+      yn[i] = ynew;
+    }
+    err = vsqrt(err / NS);
+    vl accept = VL0;
+    for (int l = 0; l < LANES; l++) {
+      lane_t *L = &lane[l];
+      if (L->m < 0) continue;
+      double hl = L->hh, e = err[l];
+      if (bad[l]) { L->h = hl * 0.25; L->reject = 1; L->rejected++; continue; }
+      if (!isfinite(e)) { L->h = hl * 0.1; L->reject = 1; L->rejected++; continue; }
+      double fac = 0.9 / sqrt(sqrt(nb_max(e, 1e-10)));  /* 0.9·err^(-1/4), without a libm pow call */
+      if (e <= 1.0) {
+        L->t = L->last ? L->tend : L->t + hl;
+        accept[l] = -1;
+        double grow = L->reject ? nb_min(1.0, fac) : nb_min(6.0, fac);
+        double hnew = hl * nb_max(0.2, grow);
+        /* a step shortened to land on tend does not shrink the next one */
+        L->h = L->last ? nb_max(L->h, hnew) : hnew;
+        L->reject = 0;
+        L->steps++;
+      } else {
+        L->h = hl * nb_max(0.2, fac);
+        L->reject = 1;
+        L->rejected++;
+      }
+    }
+    for (int i = 0; i < NS; i++) y[i] = vsel(accept, yn[i], y[i]);
+    active = 0;
+    for (int l = 0; l < LANES; l++)
+      if (lane[l].m >= 0) active += lane_ready(Q, V, &lane[l], l, &o, next_patient, arg);
+  }
+}
+
+/* The next patient for a thread: from a counter shared by the team (OpenMP) or one's own. */
+typedef struct { int next, n; } counter_t;
+
+static int next_serial(void *arg) {
+  counter_t *c = (counter_t *)arg;
+  return c->next < c->n ? c->next++ : -1;
+}
+
+#ifdef _OPENMP
+static int next_shared(void *arg) {
+  counter_t *c = (counter_t *)arg;
+  int m;
+#pragma omp atomic capture
+  m = c->next++;
+  return m < c->n ? m : -1;
+}
+#endif
+
+static lanes_t *new_lanes(void) {
+  size_t size = (sizeof(lanes_t) + 63) / 64 * 64;
+  lanes_t *V = (lanes_t *)aligned_alloc(64, size);
+  if (V) memset(V, 0, size);
+  return V;
 }
 
 /* Flush subnormals to zero while solving (per thread: MXCSR is a per-thread register): amounts
@@ -223,38 +355,36 @@ int nb_openmp(void) {
 int nb_solve(int n, const double *P, int n_times, const double *times, double rtol, const double *atol, long max_steps,
              int n_out, const int *kind, const int *idx, int all_states, double *out, double *states, int *code,
              double *fail_t, long *steps, int threads, int *team) {
+  problem_t Q = {n, P, n_times, times, rtol, atol, max_steps, n_out, kind, idx, all_states, out, states, code, fail_t,
+                 steps};
+  counter_t next = {0, n};
   *team = 1;
   if (threads <= 1 || n <= 1) {
-    work_t *W = (work_t *)malloc(sizeof(work_t));
-    if (!W) return -1;
+    lanes_t *V = new_lanes();
+    if (!V) return -1;
     unsigned int saved = ftz_on();
-    for (int m = 0; m < n; m++)
-      solve_patient(m, W, P, n_times, times, rtol, atol, max_steps, n_out, kind, idx, all_states, out, states, code,
-                    fail_t, steps);
+    solve_lanes(&Q, V, next_serial, &next);
     ftz_off(saved);
-    free(W);
+    free(V);
     return 0;
   }
 #ifdef _OPENMP
   int failed = 0;
+  /* never more threads than patients; each thread takes the next patient whenever one of
+     its lanes is free (a stiff patient costs several times an easy one) */
 #pragma omp parallel num_threads(threads < n ? threads : n)
   {
-    work_t *W = (work_t *)malloc(sizeof(work_t));
-    if (!W) {
+    lanes_t *V = new_lanes();
+    if (!V) {
 #pragma omp atomic write
       failed = 1;
     }
 #pragma omp single
     *team = omp_get_num_threads();
     unsigned int saved = ftz_on();
-    /* dynamic: a stiff patient costs several times an easy one */
-#pragma omp for schedule(dynamic, 1)
-    for (int m = 0; m < n; m++)
-      if (W)
-        solve_patient(m, W, P, n_times, times, rtol, atol, max_steps, n_out, kind, idx, all_states, out, states,
-                      code, fail_t, steps);
+    if (V) solve_lanes(&Q, V, next_shared, &next);
     ftz_off(saved);
-    free(W);
+    free(V);
   }
   return failed ? -1 : 0;
 #else
