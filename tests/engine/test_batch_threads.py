@@ -1,7 +1,7 @@
 """The batch engine on several threads: the same answers as on one, and safe to fork.
 
 * Patients are independent, so values, statuses and step counts must be bit-identical for
-  1, 2 and 3 threads (more threads than cores included), also when some patients fail and
+  any neighbours in the SIMD lanes (a patient alone, or in reversed order) and for 1, 2 and 3 threads (more threads than cores included), also when some patients fail and
   are retried; and the OpenMP team really had that many threads.
 * A batch that mixes patients that stay positive with patients driven negative gets, per
   patient, the reference simulator's status (the checks run on the whole batch at once).
@@ -71,6 +71,30 @@ def test_any_thread_count_gives_bit_identical_results():
         np.testing.assert_array_equal(steps, steps1)
         assert team == threads  # the OpenMP team really had that many threads
     assert team1 == 1
+
+
+def test_a_patients_numbers_do_not_depend_on_the_patients_beside_it():
+    """Four patients share a thread, side by side in the lanes of SIMD vectors (solver_c), each
+    lane with its own step size and events: a patient alone, or in another order among others
+    (its lane and neighbours change), gives the same bits, failures and retries included."""
+    scenario = as_scenario("examples/mouse_iri.yaml")
+    program = compile_arm(scenario, "vehicle")
+    priors = [p for p in priors_from_table(varied_parameters(scenario), 0.6, "lognormal")
+              if p.name in program.parameter_values]
+    names = [p.name for p in priors]
+    values = draw(priors, 0, 11, seed=4)
+    times = np.asarray(scenario.times_h, dtype=float)
+    options = solver_options(scenario).model_copy(update={"engine": "batch", "max_steps": 90, "threads": 1})
+    sim = program.simulator(options)
+    out, status = sim.run_batch(times, names, values)
+    assert {s.code for s in status} >= {OK, "solver_failure"}, "the batch should mix successes and failures"
+    reversed_out, reversed_status = sim.run_batch(times, names, values[::-1])
+    assert reversed_out[::-1].tobytes() == out.tobytes()  # NaN rows of failures included
+    assert [s.message for s in reversed_status[::-1]] == [s.message for s in status]  # failure times too
+    for i in range(len(values)):
+        alone, (alone_status,) = sim.run_batch(times, names, values[i:i + 1])
+        assert alone.tobytes() == out[i:i + 1].tobytes()
+        assert (alone_status.code, alone_status.message) == (status[i].code, status[i].message)
 
 
 def test_threads_default_to_the_usable_cores_and_are_validated():
