@@ -98,6 +98,35 @@ def test_events_fire_at_their_exact_times_and_match_the_closed_form():
     np.testing.assert_allclose(out2[1, :, 0], [_exact(t, x0=3.0) for t in times], rtol=1e-6)
 
 
+def _power_decay() -> ModelSpec:
+    """x' = −k·x^n (n per patient, not an integer), z' = −ln x: pow and log of a state."""
+    process = Process(
+        name="power_decay", description="decay of order n, and the integral of −ln x (test model)",
+        states=(State("x", "mg", "x0", "amount"), State("z", "mg", 0.0, "amount")),
+        parameters=(ParameterUse("k", "1/h", "rate"), ParameterUse("n", "1", "order"),
+                    ParameterUse("x0", "mg", "start")),
+        fluxes=(Flux("decay", "k * x^n", "mg/h", "order-n loss", consumes={"x": 1}),
+                Flux("log_gain", "-ln(x)", "mg/h", "grows while x < 1", produces={"z": 1})))
+    return ModelSpec("power_decay", (process,), {"k": 0.5, "n": 1.7, "x0": 0.5}, {})
+
+
+@pytest.mark.parametrize("libmvec", ["1", "0"])
+def test_pow_and_log_of_states_match_the_closed_form(libmvec, monkeypatch):
+    """With glibc's vector pow/log (libmvec, where there is one) and with libm lane by lane."""
+    monkeypatch.setenv("NEPHROSIM_BATCH_LIBMVEC", libmvec)
+    times = np.array([0.0, 0.5, 1.0, 2.0, 5.0, 10.0])
+    orders = np.array([1.05, 1.3, 1.7, 2.45, 3.1])
+    sim = BatchSimulator(to_sbml(_power_decay()), ["x", "z"], SolverOptions(rtol=1e-10, atol=1e-14))
+    out, status = sim.run_batch(times, ["n"], orders[:, None])
+    assert [s.code for s in status] == [OK] * len(orders)
+    for got, n in zip(out, orders):
+        a, b = 0.5 ** (1 - n), (n - 1) * 0.5  # x = u^(−1/(n−1)), u = a + b·t
+        u = a + b * times
+        np.testing.assert_allclose(got[:, 0], u ** (-1 / (n - 1)), rtol=1e-7)
+        np.testing.assert_allclose(got[:, 1], ((u * np.log(u) - u) - (a * np.log(a) - a)) / (b * (n - 1)),
+                                   rtol=1e-7, atol=1e-12)
+
+
 def test_statuses_mirror_the_reference_simulator():
     ok_model = to_sbml(_one_compartment())
     drained = Process(
