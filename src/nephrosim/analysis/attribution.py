@@ -518,7 +518,7 @@ def attribute(scenario: Scenario | str | Path | Mapping, outcome: str = "scr_auc
     if cached is None:
         names, sets_vehicle = sets(build_model(sub, vehicle).parameter_values)
         tasks.append((scenario_json, vehicle, names, outcome, sets_vehicle[:, None, :], False))
-        keys.append(("vehicle", None, None))
+        keys.append((None, 0, n_sets))  # (arm index, first set, end): None is the vehicle
     else:
         ref_all, unit = cached["y"], str(cached["unit"])
     arm_y: dict[int, np.ndarray] = {}
@@ -536,28 +536,26 @@ def attribute(scenario: Scenario | str | Path | Mapping, outcome: str = "scr_auc
                 arm_y[index][start:stop] = piece["y"]
                 continue
             tasks.append((scenario_json, arm, names, outcome, rows[start:stop], True))
-            keys.append((f"arm-{index}", start, stop))
-    finished = {f"arm-{i}" for i, y in arm_y.items() if not np.isnan(y).any()}
+            keys.append((index, start, stop))
     for index, arm in enumerate(arms):
-        if f"arm-{index}" in finished and not store.has(f"arm-{index}"):
+        if not np.isnan(arm_y[index]).any() and not store.has(f"arm-{index}"):
             store.save(f"arm-{index}", y=arm_y[index], arm=np.array(arm))  # every chunk was there
     with ProgressBar("attribution (parameter-set chunks)", len(tasks), 0, progress) as bar:
         if tasks:
             with open_executor(scheduler, workers, security) as executor:
                 for t, result in executor.map(simulate_coalitions, tasks):
-                    key, start, stop = keys[t]
-                    if key == "vehicle":
+                    index, start, stop = keys[t]
+                    if index is None:
                         ref_all, unit = check(vehicle, result)[:, 0], result[3]
                         store.save("vehicle", y=ref_all, unit=np.array(unit))
                     else:
-                        index = int(key.split("-")[1])
                         arm = arms[index]
                         arm_y[index][start:stop] = check(arm, result)
-                        if np.isnan(arm_y[index]).any():
-                            store.save(f"{key}-sets-{start:06d}-{stop:06d}", y=arm_y[index][start:stop],
+                        if np.isnan(arm_y[index]).any():  # a chunk; the arm when it is complete
+                            store.save(f"arm-{index}-sets-{start:06d}-{stop:06d}", y=arm_y[index][start:stop],
                                        arm=np.array(arm))
                         else:
-                            store.save(key, y=arm_y[index], arm=np.array(arm))
+                            store.save(f"arm-{index}", y=arm_y[index], arm=np.array(arm))
                     bar.advance()
     ref = float(ref_all[0])
     results = {}

@@ -24,7 +24,7 @@ from nephrosim.errors import UserInputError
 _OPTION = {"readout": "--readout", "at": "--at", "samples": "--samples", "method": "--method",
            "parameters": "--parameter", "outcome": "--outcome", "arms": "--arm", "vehicle": "--arm",
            "seed": "--seed", "prior": "--prior", "cv": "--cv", "trials": "--trials", "out": "--out",
-           "search": "search", "groups": "--groups", "chunk": "--chunk"}
+           "search": "search", "groups": "--groups"}
 
 
 def _security(tls) -> tuple[str, str, str] | None:
