@@ -16,7 +16,6 @@ libraries are built only when asked for with ``NEPHROSIM_BATCH_OPENMP=0`` (then
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import os
@@ -32,8 +31,6 @@ CC = os.environ.get("CC", "gcc")
 CFLAGS = ("-O3", "-march=native", "-fPIC", "-shared", "-fno-math-errno")
 #: set to ``0`` to build single-threaded libraries (for a compiler without OpenMP)
 OPENMP_ENV = "NEPHROSIM_BATCH_OPENMP"
-#: set to ``0`` to call libm lane by lane instead of glibc's vector math library (libmvec)
-LIBMVEC_ENV = "NEPHROSIM_BATCH_LIBMVEC"
 
 
 def openmp_enabled() -> bool:
@@ -47,36 +44,9 @@ def openmp_enabled() -> bool:
     return value == "1"
 
 
-@functools.lru_cache(maxsize=None)
-def _have_libmvec() -> bool:
-    import ctypes.util
-    import platform
-
-    return platform.system() == "Linux" and platform.machine() == "x86_64" and bool(ctypes.util.find_library("mvec"))
-
-
-def libmvec_enabled() -> bool:
-    """Whether pow and log of the four SIMD lanes go to glibc's libmvec in one call (Linux x86-64
-    with libmvec, CPU with AVX2 — the C checks ``__AVX2__``), unless ``$NEPHROSIM_BATCH_LIBMVEC``
-    is ``0``. Elsewhere libm is called lane by lane; libmvec's pow and log are within 1 ulp of
-    libm's and measured 10 % faster on the whole solve (mouse IRI vehicle)."""
-    value = os.environ.get(LIBMVEC_ENV, "1").strip()
-    if value not in ("0", "1"):
-        from nephrosim.errors import UserInputError
-
-        raise UserInputError(f"${LIBMVEC_ENV}={value!r}: use 1 (libmvec where there is one, the default) or 0 "
-                             "(libm lane by lane)")
-    return value == "1" and _have_libmvec()
-
-
 def cflags() -> tuple[str, ...]:
-    """The compiler flags: :data:`CFLAGS`, plus ``-fopenmp`` unless OpenMP is switched off, plus
-    ``-DNB_LIBMVEC`` where libmvec is used (so the cache key tells the builds apart)."""
-    return CFLAGS + (("-fopenmp",) if openmp_enabled() else ()) + (("-DNB_LIBMVEC",) if libmvec_enabled() else ())
-
-
-def _libs(flags: tuple[str, ...]) -> list[str]:
-    return ["-lm", *(["-lmvec"] if "-DNB_LIBMVEC" in flags else [])]
+    """The compiler flags: :data:`CFLAGS`, plus ``-fopenmp`` unless OpenMP is switched off."""
+    return CFLAGS + (("-fopenmp",) if openmp_enabled() else ())
 
 
 def _cpu() -> str:
@@ -185,8 +155,7 @@ def _build(sbml: str, folder: Path, lib_path: Path, meta_path: Path) -> None:
         so = Path(tmp) / "model.so"
         flags = cflags()
         try:
-            proc = subprocess.run([CC, *flags, "-o", str(so), str(src), *_libs(flags)], capture_output=True,
-                                  text=True)
+            proc = subprocess.run([CC, *flags, "-o", str(so), str(src), "-lm"], capture_output=True, text=True)
         except FileNotFoundError:
             from nephrosim.errors import UserInputError
 
