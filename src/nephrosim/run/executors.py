@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import warnings
 from typing import Any, Callable, Iterator, Sequence
 
@@ -166,6 +167,11 @@ def open_executor(scheduler: str | None = None, workers: int = 1, security=None,
 # --- a compiled arm per process, for tasks ---------------------------------------------------
 _COMPILED: dict[tuple, tuple] = {}
 _CACHE_SIZE = 8
+#: the process whose simulators ``_COMPILED`` holds, and what forked children inherited: never
+#: freed in a child (freeing a libRoadRunner model compiled by LLJIT in a ``fork()``ed child
+#: waits forever on its parent's compile threads; see ``run.ensemble.executors._INHERITED``)
+_OWNER = [os.getpid()]
+_INHERITED: list[dict] = []
 
 
 def worker_solver_options(options):
@@ -189,6 +195,10 @@ def compiled_arm(scenario_json: str, arm: str, names: Sequence[str]):
     from nephrosim.run.simulation import compile_arm, solver_options
     from nephrosim.scenarios.schema import Scenario
 
+    if _OWNER[0] != os.getpid():  # a forked child: keep the parent's simulators alive, start afresh
+        _INHERITED.append(dict(_COMPILED))
+        _COMPILED.clear()
+        _OWNER[0] = os.getpid()
     key = (hashlib.sha256(scenario_json.encode()).hexdigest(), arm, tuple(names), ONE_THREAD_PER_CALL)
     if key not in _COMPILED:
         if len(_COMPILED) >= _CACHE_SIZE:
