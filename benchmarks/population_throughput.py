@@ -35,6 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
+from nephrosim.engine.batch import compiled
+from nephrosim.engine.batch.codegen import LANES
 from nephrosim.engine.batch.simulator import BatchSimulator, usable_cores
 from nephrosim.run.ensemble.priors import donor_priors, draw, priors_from_table, varied_parameters
 from nephrosim.run.simulation import as_scenario, compile_arm, solver_options
@@ -152,6 +154,8 @@ def main() -> None:
     load0 = os.getloadavg()
     print(f"{args.scenario} arm {arm}; usable cores {usable_cores()}; load average before "
           f"{load0[0]:.2f} / {load0[1]:.2f} / {load0[2]:.2f} (1 / 5 / 15 min)")
+    print(f"batch build: {compiled.CODEGEN_VERSION}, {LANES} patients per thread in SIMD lanes, "
+          f"{compiled.CC} {' '.join(compiled.cflags())}")
     r = engine(scenario, arm, args.patients, args.rr_patients, args.repeats, args.seed)
     us = lambda s: 1e6 * s  # noqa: E731
     print(f"\n1. engine: {args.patients} patients per call, {args.rr_patients} per libRoadRunner loop, "
