@@ -402,9 +402,11 @@ def generate(model: SymbolicModel) -> Generated:
     body: list[tuple[str, sp.Expr | str]] = []  # (C name, expression or C code)
     counter = [0]
 
+    temp_symbols = set(temps.values())
+
     def partial(z: sp.Symbol | None, e: sp.Expr, s: sp.Symbol) -> sp.Expr:
         """∂e/∂s, where e defines z; for a temporary z, in terms of z's own value."""
-        if z in temps.values():
+        if z in temp_symbols:
             if isinstance(e, sp.exp):
                 return z * _d(e.args[0], s)
             if e.is_Pow and (is_constant(e.exp) or e.exp.is_Number):
