@@ -53,13 +53,22 @@ def app_server(port: int | None = None, workers: int = 2, timeout_s: float = 60.
     """Run ``nephrosim app`` in its own process (``env`` added to this one's environment) with
     the data folder ``data`` (default: a new temporary one, removed afterwards, never the
     user's own); yield its base URL; stop it on exit."""
+    with app_server_process(port, workers, timeout_s, env, data) as (url, _):
+        yield url
+
+
+@contextlib.contextmanager
+def app_server_process(port: int | None = None, workers: int = 2, timeout_s: float = 60.0,
+                       env: dict[str, str] | None = None,
+                       data: str | Path | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
+    """:func:`app_server`, yielding the server's process too (to kill it as a crash would)."""
     with contextlib.ExitStack() as stack:
         if data is None:
             data = stack.enter_context(tempfile.TemporaryDirectory(prefix="nephrosim-app-"))
         yield from _serve(port or free_port(), workers, timeout_s, env, Path(data))
 
 
-def _serve(port, workers, timeout_s, env, data) -> Iterator[str]:
+def _serve(port, workers, timeout_s, env, data) -> Iterator[tuple[str, subprocess.Popen]]:
     proc = subprocess.Popen([sys.executable, "-m", "nephrosim", "app", "--port", str(port), "--workers", str(workers),
                              "--data", str(data)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -79,7 +88,7 @@ def _serve(port, workers, timeout_s, env, data) -> Iterator[str]:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"nephrosim app did not answer on {url} within {timeout_s:g} s")
             time.sleep(0.1)
-        yield url
+        yield url, proc
     finally:
         proc.terminate()
         try:

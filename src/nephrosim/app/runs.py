@@ -11,6 +11,14 @@ is recorded when it is submitted and again when it ends, with its result: a new 
 same folder lists them again for the same session cookie, and reads a finished run's result
 back when its page or a download asks for it. A run that was waiting or computing when the
 server stopped (or crashed) comes back as ``interrupted``; it is never shown as finished.
+
+An interrupted run can be resumed (:meth:`RunManager.resume`) by its own session: it is queued
+again with its stored request (scenario or trial design, and options). The kinds that compute
+in chunks (:data:`RESUMABLE`: an ensemble's chunks of parameter sets, a trial's chunks of
+virtual patients and replicates) keep their finished chunks under the run's folder in the data
+folder while they compute, so a resumed run continues from them; each chunk is a pure function
+of the request and its index, so the result is the same as an uninterrupted run's. The other
+kinds keep no partial result and compute again from the start.
 """
 
 from __future__ import annotations
@@ -26,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nephrosim.app import worker
-from nephrosim.app.store import FIELDS, RunStore, session_key
+from nephrosim.app.store import FIELDS, OPTIONAL_FIELDS, RunStore, session_key
 from nephrosim.errors import UserInputError
 
 log = logging.getLogger("nephrosim.app")
@@ -37,6 +45,8 @@ MAX_RUNS_PER_SESSION = 30
 MAX_ACTIVE_PER_SESSION = 4
 
 ACTIVE = ("queued", "running")
+#: Kinds whose finished chunks are kept while they compute, so that *Resume* continues from them.
+RESUMABLE = ("ensemble", "trial")
 
 
 @dataclass
@@ -65,6 +75,8 @@ class Run:
     stopping: bool = False  # the server is stopping: the run ends as interrupted, not cancelled
     process: Any = None
     saved_payload: Any = None  # a restored run's result, still on disk (its manifest): read on first use
+    resumed: float | None = None  # when it was last resumed after an interruption
+    resumes: int = 0  # how many times it was resumed
 
     @property
     def active(self) -> bool:
@@ -73,8 +85,9 @@ class Run:
     def status(self) -> dict:
         """What the page polls: state, progress and any error, as JSON-able data."""
         end = self.finished if self.finished is not None else time.time()
+        start = self.resumed if self.resumed is not None else self.created
         return {"id": self.id, "state": self.state, "done": self.done, "total": self.total, "label": self.label,
-                "error": self.error, "error_kind": self.error_kind, "elapsed_s": round(end - self.created, 1)}
+                "error": self.error, "error_kind": self.error_kind, "elapsed_s": round(end - start, 1)}
 
 
 class RunManager:
@@ -168,6 +181,39 @@ class RunManager:
                     run.process.terminate()
         return run
 
+    def kept_chunks(self, run: Run) -> int:
+        """How many finished chunks of ``run`` are kept in the data folder (0 without one)."""
+        if self._store is None or run.kind not in RESUMABLE:
+            return 0
+        work = self._store.work_folder(run.id)
+        if run.kind == "ensemble":
+            return len(list(work.glob(f"{worker.ENSEMBLE_FILE}.parts/chunk-*.parquet")))
+        return len(list(work.glob(f"{worker.TRIAL_FOLDER}/chunks/*-*.*")))
+
+    def resume(self, session: str, run_id: str) -> Run | None:
+        """Queue the interrupted run ``run_id`` of ``session`` again, with its stored request; a
+        :data:`RESUMABLE` kind continues from its kept chunks. ``None`` for another session's run
+        (or none); a :class:`UserInputError` for a run that was not interrupted."""
+        run = self.get(session, run_id)
+        if run is None:
+            return None
+        with self._lock:
+            if run.state != "interrupted":
+                raise UserInputError(f"run {run.number} is {run.state}: only an interrupted run can be resumed")
+            active = sum(r.active for r in self._runs.values() if r.session == run.session)
+            if active >= MAX_ACTIVE_PER_SESSION:
+                raise UserInputError(f"{MAX_ACTIVE_PER_SESSION} runs of yours are already waiting or running; "
+                                     "wait for one to finish or cancel one, then resume this one")
+            kept = self.kept_chunks(run)
+            run.state, run.done, run.error, run.error_kind = "queued", kept if run.kind == "ensemble" else 0, "", ""
+            run.label = "resumed: waiting for a free worker"
+            run.finished, run.payload, run.saved_payload = None, None, None
+            run.cancel_requested = run.stopping = False
+            run.resumed, run.resumes = time.time(), run.resumes + 1
+        self._save(run)
+        threading.Thread(target=self._drive, args=(run,), daemon=True, name=f"run-{run.id}").start()
+        return run
+
     def shutdown(self) -> None:
         """Stop every running process (the server is closing); their runs end as ``interrupted``."""
         with self._lock:
@@ -185,7 +231,7 @@ class RunManager:
     def _restore(self, store: RunStore) -> None:
         """The runs of the data folder; those that never ended are recorded as interrupted."""
         for record in store.records():
-            fields = {k: record[k] for k in FIELDS}
+            fields = {k: record[k] for k in (*FIELDS, *OPTIONAL_FIELDS)}
             run = Run(**{**fields, "arms": tuple(record["arms"])}, saved_payload=record.get("payload"))
             self._runs[run.id] = run
             if run.active:
@@ -232,6 +278,11 @@ class RunManager:
             run.finished = time.time()
             run.process = None
         self._save(run)
+        if state != "interrupted" and self._store is not None:
+            try:  # the chunks are of no more use: the result (if any) is saved, a new run starts afresh
+                self._store.drop_work(run.id)
+            except OSError as exc:
+                log.warning("nephrosim app: chunks of run %s not removed from %s: %s", run.id, self._store.folder, exc)
 
     def _drive(self, run: Run) -> None:
         while not self._slots.acquire(timeout=0.1):
@@ -245,7 +296,9 @@ class RunManager:
 
     def _compute(self, run: Run) -> None:
         receive, send = self._ctx.Pipe(duplex=False)
-        process = self._ctx.Process(target=worker.main, args=(run.kind, run.scenario, send, run.options, os.getpid()),
+        work = str(self._store.work_folder(run.id)) if self._store is not None and run.kind in RESUMABLE else None
+        process = self._ctx.Process(target=worker.main,
+                                    args=(run.kind, run.scenario, send, run.options, os.getpid(), work),
                                     daemon=True, name=f"nephrosim-run-{run.id}")
         with self._lock:
             if run.cancel_requested:
@@ -294,6 +347,6 @@ class RunManager:
 
 
 _INTERRUPTED = ("interrupted: the server stopped after {done} of {total} steps, before this run finished; "
-                "it has no result — run it again")
+                "it has no result yet — resume it")
 _CRASHED = ("interrupted: the server ended (killed or crashed) while this run was waiting or computing, before it "
-            "finished; it has no result — run it again")
+            "finished; it has no result yet — resume it")

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import math
 import re
 import secrets
@@ -47,8 +48,10 @@ from starlette.staticfiles import StaticFiles
 
 from nephrosim.app import forms, worker
 from nephrosim.app.runs import RunManager
-from nephrosim.app.store import RunStore
+from nephrosim.app.store import DraftStore, RunStore
 from nephrosim.errors import UserInputError
+
+log = logging.getLogger("nephrosim.app")
 
 COOKIE = "nephrosim_session"
 #: How long a browser keeps its session cookie (renewed by every visit): its saved runs stay
@@ -81,20 +84,50 @@ class _SessionCookie(BaseHTTPMiddleware):
 
 
 class _Drafts:
-    """The builder's draft scenario of each session (kept in memory, bounded)."""
+    """The builder's draft scenario of each session: in memory (bounded, least recently used
+    forgotten) and, with a data folder, on disk (:class:`nephrosim.app.store.DraftStore`), so a
+    draft survives a reload, a closed browser and a server restart."""
 
-    def __init__(self):
+    def __init__(self, store: DraftStore | None = None):
         self._lock = threading.Lock()
         self._drafts: OrderedDict[str, dict] = OrderedDict()
+        self._store = store
 
-    def get(self, sid: str) -> dict:
+    def saved(self, sid: str) -> dict | None:
+        """The session's own draft, or ``None`` when it has none (the form shows the example)."""
         with self._lock:
             if sid in self._drafts:
                 self._drafts.move_to_end(sid)
                 return self._drafts[sid]
-        return forms.DEFAULT_DRAFT
+        draft = self._store.get(sid) if self._store is not None else None
+        if draft is not None:
+            self._remember(sid, draft)
+        return draft
 
-    def put(self, sid: str, draft: dict) -> None:
+    def get(self, sid: str) -> dict:
+        draft = self.saved(sid)
+        return forms.DEFAULT_DRAFT if draft is None else draft
+
+    def put(self, sid: str, draft: dict) -> str:
+        """Keep ``draft`` for ``sid``; the problem (a full disk) if it could only be kept in
+        memory, else ``""``. The problem is logged, and said by the page that saved the draft."""
+        self._remember(sid, draft)
+        if self._store is None:
+            return ""
+        try:
+            self._store.put(sid, draft)
+        except UserInputError as exc:  # OutputError: read-only folder, full disk
+            log.warning("nephrosim app: builder draft not saved: %s", exc)
+            return f"the draft is kept in memory only, not in the data folder ({exc}); it is lost when the server stops"
+        return ""
+
+    def discard(self, sid: str) -> None:
+        with self._lock:
+            self._drafts.pop(sid, None)
+        if self._store is not None:
+            self._store.discard(sid)
+
+    def _remember(self, sid: str, draft: dict) -> None:
         with self._lock:
             self._drafts[sid] = draft
             self._drafts.move_to_end(sid)
@@ -125,7 +158,7 @@ def create_app(max_workers: int = 2, warm_up: bool = True, data: str | Path | Ru
                       trim_blocks=True, lstrip_blocks=True)
     store = data if isinstance(data, RunStore) or data is None else RunStore.open(data)
     manager = RunManager(max_workers, store)
-    drafts = _Drafts()
+    drafts = _Drafts(DraftStore(store.folder, COOKIE_DAYS) if store is not None else None)
 
     def page(request: Request, template: str, status: int = 200, **context) -> HTMLResponse:
         sid = request.state.session
@@ -136,6 +169,7 @@ def create_app(max_workers: int = 2, warm_up: bool = True, data: str | Path | Ru
 
     def builder_page(request, draft, problems=(), errors=None, message="", status=200, band=None):
         return page(request, "builder.html", status, groups=forms.build_form(draft, errors), problems=problems,
+                    draft_kept=drafts.saved(request.state.session) is not None,
                     message=message, parameter_names=_parameter_names(), band=band or _band_form(),
                     band_limits=(worker.MIN_BAND_DRAWS, worker.MAX_BAND_DRAWS), band_sources=worker.BAND_SOURCES)
 
@@ -220,8 +254,19 @@ def create_app(max_workers: int = 2, warm_up: bool = True, data: str | Path | Ru
         return builder_page(request, draft, message=f"loaded {upload.filename}")
 
     async def builder_new(request: Request):
-        drafts.put(request.state.session, forms.DEFAULT_DRAFT)
+        """Discard the session's draft (from memory and the data folder): the form shows the example."""
+        drafts.discard(request.state.session)
         return RedirectResponse("/builder", status_code=303)
+
+    async def builder_draft(request: Request):
+        """Keep the form as it is typed (the page posts it a moment after each change): the draft
+        survives a reload and a server restart. Answers what was kept, for the page to show."""
+        form = await request.form(max_fields=MAX_FORM_FIELDS)
+        draft = forms.draft_from_form([(k, str(v)) for k, v in form.multi_items()])
+        problem = drafts.put(request.state.session, draft)
+        if problem:
+            return JSONResponse({"saved": False, "error": problem}, status_code=507)
+        return JSONResponse({"saved": True, "where": "server" if store is not None else "memory"})
 
     def _run_or_404(request: Request):
         return manager.get(request.state.session, request.path_params["run_id"])
@@ -238,14 +283,16 @@ def create_app(max_workers: int = 2, warm_up: bool = True, data: str | Path | Ru
         run = _run_or_404(request)
         if run is None:
             return not_found(request, f"run {request.path_params['run_id']}")
+        plan = _resume_plan(run, manager.kept_chunks(run)) if run.state == "interrupted" else ""
         if run.kind == "trial":
-            return page(request, "trial_run.html", run=run, result=(run.payload or {}).get("trial"))
+            return page(request, "trial_run.html", run=run, result=(run.payload or {}).get("trial"), resume_plan=plan)
         if run.kind == "mechanisms":
-            return page(request, "mechanisms_run.html", run=run, about=_describe(run.scenario),
+            return page(request, "mechanisms_run.html", run=run, about=_describe(run.scenario), resume_plan=plan,
                         mech=_mechanism_table(run) if run.payload else None)
         notes = [(arm, code, text) for arm, (code, text) in (run.payload or {}).get("statuses", {}).items()
                  if code != "ok"]
-        return page(request, "run.html", run=run, notes=notes, about=_describe(run.scenario), plot=_plot_data(run) if run.payload else None,
+        return page(request, "run.html", run=run, notes=notes, about=_describe(run.scenario), resume_plan=plan,
+                    plot=_plot_data(run) if run.payload else None,
                     tables=_compare_tables(run) if run.payload and "efficacy" in run.payload else None)
 
     async def run_status(request: Request):
@@ -256,6 +303,16 @@ def create_app(max_workers: int = 2, warm_up: bool = True, data: str | Path | Ru
 
     async def run_cancel(request: Request):
         run = manager.cancel(request.state.session, request.path_params["run_id"])
+        if run is None:
+            return not_found(request, f"run {request.path_params['run_id']}")
+        return RedirectResponse(f"/runs/{run.id}", status_code=303)
+
+    async def run_resume(request: Request):
+        """Start an interrupted run again from its stored request (its chunks kept, if any)."""
+        try:
+            run = manager.resume(request.state.session, request.path_params["run_id"])
+        except UserInputError as exc:
+            return page(request, "message.html", 409, title="Cannot resume", text=str(exc))
         if run is None:
             return not_found(request, f"run {request.path_params['run_id']}")
         return RedirectResponse(f"/runs/{run.id}", status_code=303)
@@ -437,6 +494,8 @@ def create_app(max_workers: int = 2, warm_up: bool = True, data: str | Path | Ru
         Route("/builder", builder_post, methods=["POST"]),
         Route("/builder/load", builder_load, methods=["POST"]),
         Route("/builder/new", builder_new, methods=["POST"]),
+        Route("/builder/draft", builder_draft, methods=["POST"]),
+        Route("/runs/{run_id:str}/resume", run_resume, methods=["POST"]),
         Route("/runs", runs_list),
         Route("/runs/{run_id:str}", run_page),
         Route("/runs/{run_id:str}/cancel", run_cancel, methods=["POST"]),
@@ -587,6 +646,22 @@ def _band_options(form) -> tuple[dict, str]:
     except UserInputError as exc:
         return {}, str(exc)
     return options, ""
+
+
+def _resume_plan(run, kept: int) -> str:
+    """What *Resume* will do with an interrupted run: continue from its kept chunks, or compute
+    it again from the start (the kinds that keep no partial result)."""
+    from nephrosim.app.runs import RESUMABLE
+
+    same = "The result is the same as an uninterrupted run's."
+    if run.kind in RESUMABLE and kept:
+        return (f"Resume starts it again with the same request and continues from the {kept} chunk(s) finished "
+                f"before the interruption, kept in the data folder; only the missing ones are computed. {same}")
+    if run.kind in RESUMABLE:
+        return (f"Resume starts it again with the same request. No chunk of it had finished before the "
+                f"interruption, so it computes from the start. {same}")
+    return (f"Resume runs it again from the start with the same request: a {run.kind} run keeps no partial "
+            f"result to continue from. {same}")
 
 
 def _results_frame(payload):

@@ -7,6 +7,11 @@ Layout::
                                  options, progress, and the manifest of its results
     DIR/runs/<id>/t<k>.parquet   the result's tables (pandas, written with their index and dtypes)
     DIR/runs/<id>/a<k>.npy       the result's arrays (numpy, no pickles)
+    DIR/runs/<id>/work/          the finished chunks of a resumable run while it computes (an
+                                 ensemble's ``ensemble.parquet.parts/``, a trial's ``trial/``
+                                 output folder); removed when the run ends, kept when it is
+                                 interrupted, so that *Resume* continues from them
+    DIR/drafts/<key>.json        the builder's draft of one session (:class:`DraftStore`)
 
 Every file is written atomically (:func:`nephrosim.io.atomic_path`), and a finished run's
 ``run.json`` only after its result files: a server stopped half-way through saving leaves the
@@ -26,6 +31,7 @@ import json
 import logging
 import os
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +43,8 @@ FORMAT = 1
 #: What a record keeps of a :class:`~nephrosim.app.runs.Run`, besides its result.
 FIELDS = ("id", "number", "session", "kind", "scenario", "scenario_name", "arms", "created", "state", "done", "total",
           "label", "error", "error_kind", "finished", "options")
+#: Fields a record may lack (written by a later nephrosim than the record), with their default.
+OPTIONAL_FIELDS = {"resumed": None, "resumes": 0}
 
 log = logging.getLogger("nephrosim.app")
 
@@ -111,7 +119,7 @@ class RunStore:
             raise UserInputError(f"the data folder {self.folder} was closed (the server is stopping)")
         folder = self._dir(run.id)
         folder.mkdir(mode=0o700, exist_ok=True)
-        record: dict[str, Any] = {"format": FORMAT, **{f: getattr(run, f) for f in FIELDS}}
+        record: dict[str, Any] = {"format": FORMAT, **{f: getattr(run, f) for f in (*FIELDS, *OPTIONAL_FIELDS)}}
         record["arms"] = list(run.arms)
         if run.payload is not None:
             files: dict[str, Any] = {}
@@ -126,6 +134,16 @@ class RunStore:
 
                             np.save(f, value, allow_pickle=False)
         write_text_atomic(folder / "run.json", json.dumps(record, allow_nan=True))
+
+    def work_folder(self, run_id: str) -> Path:
+        """Where a resumable run keeps its finished chunks while it computes (see the layout)."""
+        return self._dir(run_id) / "work"
+
+    def drop_work(self, run_id: str) -> None:
+        """Remove a run's chunks (the run ended: its result, if any, is saved beside them)."""
+        work = self.work_folder(run_id)
+        if work.exists():
+            shutil.rmtree(work)
 
     def delete(self, run_id: str) -> None:
         """Remove a run (its record first: a half-deleted run is never listed)."""
@@ -153,8 +171,58 @@ class RunStore:
             except (OSError, ValueError) as exc:
                 log.warning("nephrosim app: run record %s not loaded: %s", path, exc)
                 continue
-            out.append(record)
+            out.append({**OPTIONAL_FIELDS, **record})
         return sorted(out, key=lambda r: (r["created"], r["number"]))
+
+
+class DraftStore:
+    """The builder's draft of each session, one JSON file per session in ``DIR/drafts/``.
+
+    A draft is saved whenever the form changes (the page posts it as it is typed), written
+    atomically, and named by the session's key (:func:`session_key`, the SHA-256 of the
+    cookie): a draft is read back only for the cookie that wrote it. Drafts not touched for
+    ``max_age_days`` (the cookie's lifetime: no browser can ask for them any more) are removed
+    when the store opens.
+    """
+
+    def __init__(self, folder: Path, max_age_days: float):
+        self.folder = folder / "drafts"
+        try:
+            self.folder.mkdir(mode=0o700, exist_ok=True)
+        except OSError as exc:
+            raise _unusable(folder, f"cannot create {self.folder.name}/ in it ({exc.strerror})") from None
+        cutoff = time.time() - max_age_days * 86400
+        for path in self.folder.glob("*.json"):
+            with contextlib.suppress(FileNotFoundError):
+                if path.stat().st_mtime < cutoff:
+                    path.unlink()
+
+    def _path(self, session: str) -> Path:
+        return self.folder / f"{session_key(session)}.json"
+
+    def get(self, session: str) -> dict | None:
+        """The session's saved draft, or ``None`` (none saved, or discarded). A file that cannot
+        be read is logged with its path and treated as no draft (the form then starts from the
+        example; the file is left for inspection until the next save replaces it)."""
+        path = self._path(session)
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            log.warning("nephrosim app: builder draft %s not read: %s", path, exc)
+            return None
+        if not isinstance(record, dict) or record.get("format") != FORMAT or not isinstance(record.get("draft"), dict):
+            log.warning("nephrosim app: builder draft %s is not a draft of format %s", path, FORMAT)
+            return None
+        return record["draft"]
+
+    def put(self, session: str, draft: dict) -> None:
+        write_text_atomic(self._path(session), json.dumps({"format": FORMAT, "saved": time.time(), "draft": draft}))
+
+    def discard(self, session: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self._path(session).unlink()
 
 
 # --- a run's result on disk: tables as Parquet, arrays as .npy, the rest as JSON -------------

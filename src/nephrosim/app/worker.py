@@ -35,6 +35,9 @@ MAX_APP_DRAWS = 200
 ENSEMBLE_CHUNKS = 10
 #: Most parameter sets one ensemble run of the app may ask for (the command line has no such cap).
 MAX_APP_SAMPLES = 5000
+#: Where a resumable run keeps its finished chunks, inside its work folder (``RunStore.work_folder``):
+#: the ensemble's output file (its chunks are in ``<file>.parts/``) and the trial's output folder.
+ENSEMBLE_FILE, TRIAL_FOLDER = "ensemble.parquet", "trial"
 #: The central interval drawn as a band around an ensemble's median.
 BAND = (0.025, 0.975)
 #: The uncertainty band of a simulation or comparison: fewest and most draws the app accepts
@@ -199,12 +202,15 @@ def simulate_arms(scenario, report) -> SimulationResult:
     return SimulationResult(scenario, times, values, units, statuses)
 
 
-def ensemble_bands(scenario, options: dict, report) -> dict:
+def ensemble_bands(scenario, options: dict, report, work: str | None = None) -> dict:
     """``nephrosim ensemble`` of ``scenario`` (``options``: samples, cv, seed; one worker), its
     table, and per arm, readout and time the median and the central 95 % of the usable samples.
 
-    Progress is the count of finished chunks, read from the ensemble's own parts folder.
+    Progress is the count of finished chunks, read from the ensemble's own parts folder. With a
+    ``work`` folder the chunks are kept there (``ensemble()``'s own resumable storage): a run
+    started again on the same folder computes only the missing chunks, with the same result.
     """
+    import contextlib
     import tempfile
     import threading
     from pathlib import Path
@@ -221,18 +227,26 @@ def ensemble_bands(scenario, options: dict, report) -> dict:
     chunk = _chunk_size(samples)
     chunks = -(-samples // chunk)
     total = chunks + 1
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "ensemble.parquet"
+    with contextlib.ExitStack() as stack:
+        if work is None:
+            folder = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        else:
+            folder = Path(work)
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        out = folder / ENSEMBLE_FILE
         stop = threading.Event()
+
+        kept = len(list(parts_folder(out).glob("chunk-*.parquet")))
+        resuming = f" (resumed: {kept} of them finished before the interruption)" if kept else ""
 
         def watch():
             while not stop.wait(0.25):
                 parts = parts_folder(out)
                 done = len(list(parts.glob("chunk-*.parquet"))) if parts.is_dir() else 0
                 report(done, total, f"{samples} parameter sets (cv {cv:g}, seed {seed}): {done} of {chunks} "
-                                    "chunks done")
+                                    f"chunks done{resuming}")
 
-        report(0, total, f"building the model of every arm; {samples} parameter sets in {chunks} chunks")
+        report(kept, total, f"building the model of every arm; {samples} parameter sets in {chunks} chunks{resuming}")
         watcher = threading.Thread(target=watch, daemon=True)
         watcher.start()
         try:
@@ -249,14 +263,17 @@ def ensemble_bands(scenario, options: dict, report) -> dict:
                  "failed; the band uses the others") for arm, s in per_arm}
     return {"frame": frame, "bands": bands, "statuses": statuses,
             "summary": {"samples": summary.samples, "status_counts": dict(summary.status_counts),
+                        "chunks": summary.chunks, "chunks_computed": summary.chunks_computed,
                         "failures": list(summary.failures), "chunk_size": chunk, "cv": cv, "seed": seed}}
 
 
-def virtual_trial(design_data: dict, options: dict, report) -> dict:
+def virtual_trial(design_data: dict, options: dict, report, work: str | None = None) -> dict:
     """``nephrosim.trials.run_trial`` of the design ``design_data`` (``options``: replicates, seed).
 
     Progress is ``run_trial``'s own: chunks done of each stage (virtual population, treated
-    arms, replicate trials), after the design is read.
+    arms, replicate trials), after the design is read. With a ``work`` folder the trial's output
+    folder is kept there (``run_trial(out=...)``, :mod:`nephrosim.trials.checkpoint`): a run
+    started again on it reads the finished chunks back, bit-identical to an uninterrupted run.
     """
     from nephrosim.trials import run_trial, trial_from_dict
 
@@ -271,7 +288,15 @@ def virtual_trial(design_data: dict, options: dict, report) -> dict:
         report(done, max(total, 1), f"{name}: {done} of {total} chunks ({design.virtual_patients} virtual "
                                     f"patients, {replicates} replicate trials, seed {seed})")
 
-    result = run_trial(design, replicates=replicates, seed=seed, progress=stage)
+    out = None
+    if work is not None:
+        from pathlib import Path
+
+        out = Path(work) / TRIAL_FOLDER
+        kept = len(list(out.glob("chunks/*-*.*")))
+        if kept:
+            report(0, 1, f"resuming: {kept} chunks finished before the interruption are kept")
+    result = run_trial(design, replicates=replicates, seed=seed, progress=stage, out=out)
     report(1, 1, "done")
     return {"trial": result.to_dict(), "options": {"replicates": replicates, "seed": seed}}
 
@@ -294,17 +319,18 @@ def mechanisms(scenario, options: dict, report) -> dict:
             "options": dict(options)}
 
 
-def execute(kind: str, scenario_data: dict, report, options: dict | None = None) -> dict:
-    """Run ``kind`` on the scenario ``scenario_data``; the payload the app stores and shows."""
+def execute(kind: str, scenario_data: dict, report, options: dict | None = None, work: str | None = None) -> dict:
+    """Run ``kind`` on the scenario ``scenario_data``; the payload the app stores and shows.
+    ``work``: the folder where an ensemble or a trial keeps its finished chunks (resumable)."""
     if kind not in KINDS:
         raise UserInputError(f"run kind {kind!r}: use one of {', '.join(KINDS)}")
     if kind == "trial":
-        return virtual_trial(scenario_data, options or {}, report)
+        return virtual_trial(scenario_data, options or {}, report, work)
     scenario = scenario_from_dict(scenario_data)
     if kind == "mechanisms":
         return mechanisms(scenario, options or {}, report)
     if kind == "ensemble":
-        payload = ensemble_bands(scenario, options or {}, report)
+        payload = ensemble_bands(scenario, options or {}, report, work)
         total = steps(kind, 0, options["samples"])
         report(total - 1, total, "literature data points: matching the evidence store")
         payload["literature"] = literature(scenario, payload["frame"])
@@ -355,14 +381,15 @@ def _end_with(server_pid: int) -> None:
     threading.Thread(target=watch, daemon=True, name="server-watch").start()
 
 
-def main(kind: str, scenario_data: dict, conn, options: dict | None = None, server_pid: int | None = None) -> None:
+def main(kind: str, scenario_data: dict, conn, options: dict | None = None, server_pid: int | None = None,
+         work: str | None = None) -> None:
     """Entry point of the run's process: everything it has to say goes through ``conn``; the
-    process ends with the server ``server_pid``."""
+    process ends with the server ``server_pid``; ``work`` keeps the chunks of a resumable run."""
     if server_pid is not None:
         _end_with(server_pid)
     try:
         payload = execute(kind, scenario_data, lambda done, total, label: conn.send(("progress", done, total, label)),
-                          options)
+                          options, work)
     except UserInputError as exc:
         conn.send(("error", "input", str(exc)))
     except Exception:  # a bug: reported with its traceback on the run's page, never as a result

@@ -15,6 +15,37 @@ const nephrosim = {
     form.addEventListener("submit", (event) => {
       if (event.submitter && event.submitter.id !== "refresh") remember(event.submitter);
     });
+    nephrosim.keepDraft(form);
+  },
+
+  // The draft is kept on the server as it is typed (a moment after the last change), so it comes
+  // back after a reload or a server restart; one save at a time, the latest form wins.
+  keepDraft(form) {
+    const status = document.getElementById("draft-status");
+    let timer = null, sending = false, again = false;
+    const save = async () => {
+      if (sending) { again = true; return; }
+      sending = true;
+      try {
+        const response = await fetch("/builder/draft", {method: "POST", body: new FormData(form), cache: "no-store"});
+        const answer = await response.json();
+        status.textContent = answer.saved
+          ? "Draft kept on the server for this browser (" + new Date().toLocaleTimeString() + ")."
+          : "Draft NOT kept: " + answer.error;
+        if (answer.saved) status.dataset.saves = String(Number(status.dataset.saves) + 1);
+        else status.dataset.error = "1";
+      } catch (err) {
+        status.textContent = "Draft not kept: the server is not reachable (" + err + ")";
+        status.dataset.error = "1";
+      }
+      sending = false;
+      if (again) { again = false; save(); }
+    };
+    const changed = () => { clearTimeout(timer); timer = setTimeout(save, 400); };
+    form.addEventListener("input", changed);
+    form.addEventListener("change", changed);
+    // a submitted form (run, redraw, load, discard) carries or replaces the draft itself: no late save after it
+    document.addEventListener("submit", () => clearTimeout(timer), true);
   },
 
   // A run's page: poll its state until it ends, then show the results.
