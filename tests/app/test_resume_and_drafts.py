@@ -61,18 +61,27 @@ def _wait_for(predicate, timeout_s: float, what: str):
 
 def test_a_run_killed_with_its_server_resumes_from_its_chunks_and_equals_an_uninterrupted_run(
         browser, evidence_db, tmp_path):
+    """The ensemble continues from its chunks; a simulation waiting behind it (one worker) keeps
+    no partial result, so it is computed again, and the page says so."""
     data, port, env = tmp_path / "app-data", free_port(), {"NEPHROSIM_DB": str(evidence_db)}
-    with app_server_process(port=port, data=data, env=env) as (url, server):
+    with app_server_process(port=port, data=data, env=env, workers=1) as (url, server):
         mine = browser.new_context(base_url=url, accept_downloads=True)
         mine.set_default_timeout(30_000)
         page = mine.new_page()
         run_url = _start_ensemble(page)
         run_id = run_url.rsplit("/", 1)[1]
+        waiting = mine.new_page()
+        waiting.goto("/builder")
+        waiting.click("#simulate")
+        waiting.wait_for_url(re.compile(r"/runs/[0-9a-f]+$"))
+        simulate_url = waiting.url
+        assert waiting.inner_text("#run-state") == "queued"
         parts = data / "runs" / run_id / "work" / "ensemble.parquet.parts"
         _wait_for(lambda: list(parts.glob("chunk-*.parquet")), 60, "the ensemble's first finished chunk")
         server.kill()  # a crash: the server records nothing more, and its run's process ends with it
         server.wait()
-        page.goto("about:blank")  # the run's page would reload itself when the next server answers its poll
+        for p in (page, waiting):  # a run's page would reload itself when the next server answers its poll
+            p.goto("about:blank")
 
     with app_server(port=port, data=data, env=env):
         kept = len(list(parts.glob("chunk-*.parquet")))
@@ -99,6 +108,22 @@ def test_a_run_killed_with_its_server_resumes_from_its_chunks_and_equals_an_unin
             assert _download(page, selector) == _download(reference, selector), selector
         assert json.loads(page.inner_text("#plot-data")) == json.loads(reference.inner_text("#plot-data"))
         assert not (data / "runs" / run_id / "work").exists()  # the chunks go once the result is saved
+
+        # the simulation that was waiting: run again from the start, the same as a run never interrupted
+        waiting.goto(simulate_url)
+        assert waiting.inner_text("#run-state") == "interrupted"
+        assert "runs it again from the start with the same request: a simulate run keeps no partial result" in \
+            waiting.inner_text("#resume-plan")
+        waiting.click("#resume")
+        waiting.wait_for_selector("#run-state.state-done", timeout=60_000)
+        assert waiting.inner_text("#resumed-note") == ("Resumed 1 time(s) after an interruption, computed again "
+                                                       "from the start.")
+        reference.goto("/builder")
+        reference.click("#simulate")
+        reference.wait_for_url(re.compile(r"/runs/[0-9a-f]+$"))
+        reference.wait_for_selector("#run-state.state-done", timeout=60_000)
+        for selector in ("#dl-csv", "#dl-parquet", "#dl-yaml"):
+            assert _download(waiting, selector) == _download(reference, selector), selector
         # only an interrupted run resumes: a finished one is refused with the reason
         answer = page.request.post(run_url + "/resume")
         assert answer.status == 409 and "only an interrupted run can be resumed" in answer.text()
