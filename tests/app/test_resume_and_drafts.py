@@ -165,11 +165,21 @@ def test_a_typed_draft_survives_a_reload_and_a_restart_for_its_session_only(brow
         other.goto("/builder")
         assert _draft_value(other) == example and typed not in other.content()
         assert other.get_attribute("#draft-status", "data-kept") == "0"
+        # a draft the data folder cannot keep (a folder stands where its file goes) is said, not claimed
+        cookie_b = next(c["value"] for c in b.cookies() if c["name"] == "nephrosim_session")
+        (data / "drafts" / f"{session_key(cookie_b)}.json").mkdir()
+        other.fill("input[name='name']", "unkeepable")
+        other.wait_for_function("document.getElementById('draft-status').dataset.error === '1'")
+        assert "Draft NOT kept: the draft is kept in memory only, not in the data folder" in \
+            other.inner_text("#draft-status") and "it is a folder" in other.inner_text("#draft-status")
+        other.reload()
+        assert other.inner_text("#draft-status").startswith("Draft NOT kept on the server: the draft is kept in "
+                                                           "memory only")
         b.close()
         page.click("#discard-draft")  # back to the example, in memory and on disk
         page.wait_for_url(re.compile(r"/builder$"))
         assert _draft_value(page) == example and page.get_attribute("#draft-status", "data-kept") == "0"
-        assert not list((data / "drafts").glob("*.json"))
+        assert not (data / "drafts" / f"{session_key(cookie)}.json").exists()
         a.close()
 
 

@@ -92,6 +92,7 @@ class _Drafts:
         self._lock = threading.Lock()
         self._drafts: OrderedDict[str, dict] = OrderedDict()
         self._store = store
+        self._problems: dict[str, str] = {}  # sessions whose last draft is in memory only, and why
 
     def saved(self, sid: str) -> dict | None:
         """The session's own draft, or ``None`` when it has none (the form shows the example)."""
@@ -118,12 +119,24 @@ class _Drafts:
             self._store.put(sid, draft)
         except UserInputError as exc:  # OutputError: read-only folder, full disk
             log.warning("nephrosim app: builder draft not saved: %s", exc)
-            return f"the draft is kept in memory only, not in the data folder ({exc}); it is lost when the server stops"
+            problem = (f"the draft is kept in memory only, not in the data folder ({exc}); it is lost when the server "
+                       "stops")
+            with self._lock:
+                self._problems[sid] = problem
+            return problem
+        with self._lock:
+            self._problems.pop(sid, None)
         return ""
+
+    def problem(self, sid: str) -> str:
+        """Why the session's last draft is in memory only (``""`` when it is kept on disk)."""
+        with self._lock:
+            return self._problems.get(sid, "")
 
     def discard(self, sid: str) -> None:
         with self._lock:
             self._drafts.pop(sid, None)
+            self._problems.pop(sid, None)
         if self._store is not None:
             self._store.discard(sid)
 
@@ -132,7 +145,8 @@ class _Drafts:
             self._drafts[sid] = draft
             self._drafts.move_to_end(sid)
             while len(self._drafts) > MAX_SESSIONS:
-                self._drafts.popitem(last=False)
+                forgotten, _ = self._drafts.popitem(last=False)
+                self._problems.pop(forgotten, None)
 
 
 def _yaml(scenario) -> str:
@@ -170,6 +184,7 @@ def create_app(max_workers: int = 2, warm_up: bool = True, data: str | Path | Ru
     def builder_page(request, draft, problems=(), errors=None, message="", status=200, band=None):
         return page(request, "builder.html", status, groups=forms.build_form(draft, errors), problems=problems,
                     draft_kept=drafts.saved(request.state.session) is not None,
+                    draft_problem=drafts.problem(request.state.session),
                     message=message, parameter_names=_parameter_names(), band=band or _band_form(),
                     band_limits=(worker.MIN_BAND_DRAWS, worker.MAX_BAND_DRAWS), band_sources=worker.BAND_SOURCES)
 
