@@ -210,6 +210,15 @@ class TargetProblem:
     def dim(self) -> int:
         return len(self.labels)
 
+    @staticmethod
+    def natural(k: int, v: float) -> float:
+        """The parameter value of search coordinate ``v`` (every target parameter is searched in log10)."""
+        return float(10.0 ** v)
+
+    @staticmethod
+    def range_name(k: int) -> str:
+        return "cited log-range"
+
     def runs_many(self, X: np.ndarray) -> tuple[list[dict], np.ndarray]:
         """Per row of ``X``: ``{scenario: {readout: values, "time_h": times}}``, and which rows solved."""
         X = np.atleast_2d(np.asarray(X, dtype=float))
@@ -270,16 +279,18 @@ class TargetProblem:
         return met
 
 
-def verdict(q_lo: float, q_hi: float, lower: float, upper: float) -> tuple[bool, str]:
-    """Identifiability from the 95 % posterior interval (log10) against the cited log-range."""
+def verdict(q_lo: float, q_hi: float, lower: float, upper: float, range_name: str = "cited log-range"
+            ) -> tuple[bool, str]:
+    """Identifiability from the 95 % posterior interval (search scale, log10 unless ``range_name`` says
+    otherwise) against the cited range."""
     width = upper - lower
     share = (q_hi - q_lo) / width if width > 0 else 1.0
     open_lo = q_lo - lower < 0.05 * width
     open_hi = upper - q_hi < 0.05 * width
     if share < 0.5 and not open_lo and not open_hi:
-        return True, f"identifiable (95 % posterior interval spans {share:.0%} of the cited log-range)"
+        return True, f"identifiable (95 % posterior interval spans {share:.0%} of the {range_name})"
     sides = [s for s, o in (("lower", open_lo), ("upper", open_hi)) if o]
-    why = f"the 95 % posterior interval spans {share:.0%} of the cited log-range"
+    why = f"the 95 % posterior interval spans {share:.0%} of the {range_name}"
     if sides:
         why += f" and reaches the {' and '.join(sides)} bound"
     return False, f"not identifiable from these targets ({why})"
@@ -289,28 +300,64 @@ def fit_targets(spec: TargetFitSpec | str | Path, *, out: str | Path | None = No
                 progress: bool = False) -> dict:
     """Fit ``spec`` (a :class:`TargetFitSpec` or its YAML): MAP by differential evolution, posterior
     by emcee, a verdict per parameter. Writes ``out/result.json`` (atomic) when ``out`` is given."""
+    if not isinstance(spec, TargetFitSpec):
+        spec = load_target_fit(spec)
+    t0 = time.perf_counter()
+    problem = TargetProblem(spec, targets)
+    fit = sample_posterior(problem, spec.fit, f"fit targets {spec.name}", progress)
+    targets_used = {tid: problem.targets_file.get(tid).model_dump(mode="json") for tid in spec.targets}
+    result = {
+        "name": spec.name, "spec_digest": spec.digest(), "spec": spec.model_dump(mode="json"),
+        "targets_digest": hashlib.sha256(json.dumps(targets_used, sort_keys=True).encode()).hexdigest()[:16],
+        "date": datetime.date.today().isoformat(), "nephrosim_version": package_version(), "seed": spec.fit.seed,
+        **fit, "seconds": round(time.perf_counter() - t0, 1),
+    }
+    if out is not None:
+        write_result(out, result)
+    return result
+
+
+def package_version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("nephrosim")
+    except metadata.PackageNotFoundError:  # pragma: no cover — a source tree
+        return "unknown"
+
+
+def write_result(out: str | Path, result: dict) -> None:
+    """``out/result.json``, written atomically."""
+    from nephrosim.io import write_text_atomic
+
+    Path(out).mkdir(parents=True, exist_ok=True)
+    write_text_atomic(Path(out) / "result.json", json.dumps(result, indent=2) + "\n")
+
+
+def sample_posterior(problem, cfg: TargetFitSettings, title: str, progress: bool = False) -> dict:
+    """MAP, posterior sample, point estimate and verdicts of a calibration ``problem``.
+
+    ``problem`` has ``dim``, ``labels``, ``lower``/``upper``/``nominal`` (the search scale: log10 of
+    the value, or the value itself where ``natural(k, v)`` says so), ``cited`` (natural ranges),
+    ``nll_many(X)``, ``met(x)``, ``natural(k, v)``, ``range_name(k)`` and ``n_evaluations``. Differential evolution
+    (the hand-tuned point in its first generation) then emcee, both on whole populations per call.
+    """
     from scipy import optimize
 
     try:
         import emcee
     except ImportError:
-        raise UserInputError("calibrate-targets samples the posterior with emcee, which is not installed: "
+        raise UserInputError("the calibration samples the posterior with emcee, which is not installed: "
                              "pip install 'nephrosim[calibration]'") from None
 
-    from nephrosim.io import write_text_atomic
     from nephrosim.progress import ProgressBar
 
-    if not isinstance(spec, TargetFitSpec):
-        spec = load_target_fit(spec)
-    t0 = time.perf_counter()
-    problem = TargetProblem(spec, targets)
-    cfg = spec.fit
     walkers = cfg.walkers or max(4 * problem.dim, 16)
     if walkers < 2 * problem.dim:
         raise UserInputError(f"fit.walkers = {walkers}: emcee needs at least twice the number of parameters "
                              f"({2 * problem.dim}); raise fit.walkers or leave it out (default 4 × parameters)")
     bounds = list(zip(problem.lower, problem.upper))
-    with ProgressBar(f"fit targets {spec.name}", 2, 0, progress) as bar:
+    with ProgressBar(title, 2, 0, progress) as bar:
         de = optimize.differential_evolution(
             lambda X: problem.nll_many(X.T), bounds, seed=cfg.seed, popsize=cfg.popsize, maxiter=cfg.maxiter,
             tol=1e-10, polish=False, init="latinhypercube", vectorized=True,
@@ -339,7 +386,8 @@ def fit_targets(spec: TargetFitSpec | str | Path, *, out: str | Path | None = No
     q = np.quantile(chain, [0.025, 0.5, 0.975], axis=0)
     # the point estimate: where the targets do not pin a parameter down, the MAP sits anywhere on a
     # flat ridge (often at a bound), so the table takes the posterior draw nearest the posterior
-    # median (distance in units of each cited log-range) among the draws within χ²₁(0.95)/2 of the MAP
+    # median (distance in units of each cited range on the search scale) among the draws within
+    # χ²₁(0.95)/2 of the MAP
     near = chain[-logp <= nll_map + PROFILE_THRESHOLD]
     if len(near) == 0:
         near = x_map[None, :]
@@ -350,41 +398,29 @@ def fit_targets(spec: TargetFitSpec | str | Path, *, out: str | Path | None = No
     tau = sampler.get_autocorr_time(tol=0)
     converged = bool(np.all(np.isfinite(tau)) and cfg.steps >= 50 * float(np.max(tau)))
     parameters = {}
+    nat = problem.natural
     for k, label in enumerate(problem.labels):
-        ident, why = verdict(q[0, k], q[2, k], problem.lower[k], problem.upper[k])
+        range_name = problem.range_name(k)
+        ident, why = verdict(q[0, k], q[2, k], problem.lower[k], problem.upper[k], range_name)
         if ident and not converged:
             ident, why = False, (f"identifiability not claimed: the posterior sample has not converged ({cfg.steps} "
                                  f"steps, under 50 autocorrelation times of {float(np.max(tau)):.0f} steps); on the "
                                  f"unconverged sample the 95 % interval spans "
-                                 f"{(q[2, k] - q[0, k]) / (problem.upper[k] - problem.lower[k]):.0%} of the cited "
-                                 "log-range")
+                                 f"{(q[2, k] - q[0, k]) / (problem.upper[k] - problem.lower[k]):.0%} of the "
+                                 f"{range_name}")
         parameters[label] = {
-            "point": float(10 ** x_point[k]), "map": float(10 ** x_map[k]), "median": float(10 ** q[1, k]),
-            "interval_95": [float(10 ** q[0, k]), float(10 ** q[2, k])], "cited_range": list(problem.cited[k]),
-            "hand_tuned_value": float(10 ** problem.nominal[k]), "identifiable": ident, "verdict": why}
-    from importlib import metadata
-
-    try:
-        version = metadata.version("nephrosim")
-    except metadata.PackageNotFoundError:  # pragma: no cover — a source tree
-        version = "unknown"
-    targets_used = {tid: problem.targets_file.get(tid).model_dump(mode="json") for tid in spec.targets}
-    result = {
-        "name": spec.name, "spec_digest": spec.digest(), "spec": spec.model_dump(mode="json"),
-        "targets_digest": hashlib.sha256(json.dumps(targets_used, sort_keys=True).encode()).hexdigest()[:16],
-        "date": datetime.date.today().isoformat(), "nephrosim_version": version, "seed": cfg.seed,
+            "point": nat(k, x_point[k]), "map": nat(k, x_map[k]), "median": nat(k, q[1, k]),
+            "interval_95": [nat(k, q[0, k]), nat(k, q[2, k])], "cited_range": list(problem.cited[k]),
+            "hand_tuned_value": nat(k, problem.nominal[k]), "identifiable": ident, "verdict": why}
+    return {
         "nll_map": nll_map, "nll_point": nll_point, "nll_hand_tuned": nll_nominal,
         "targets_met_point": problem.met(x_point), "targets_met_map": problem.met(x_map),
         "targets_met_hand_tuned": problem.met(problem.nominal),
         "parameters": parameters, "acceptance_fraction": float(np.mean(sampler.acceptance_fraction)),
         "autocorrelation_time_max": float(np.max(tau)), "converged": converged,
         "posterior_draws": int(len(chain)), "evaluations": problem.n_evaluations,
-        "seconds": round(time.perf_counter() - t0, 1),
     }
-    if out is not None:
-        Path(out).mkdir(parents=True, exist_ok=True)
-        write_text_atomic(Path(out) / "result.json", json.dumps(result, indent=2) + "\n")
-    return result
 
 
-__all__ = ["TargetFitSpec", "TargetProblem", "censored_nll", "fit_targets", "load_target_fit", "verdict"]
+__all__ = ["TargetFitSpec", "TargetProblem", "censored_nll", "fit_targets", "load_target_fit", "sample_posterior",
+           "verdict"]
