@@ -245,12 +245,15 @@ def ensemble(
             todo = todo[:max_chunks]
         jobs = ((s, e, names, draw(priors, s, e, seed)) for s, e in todo)
 
-        def save(result):
-            start, columns = result
-            storage.save_chunk(chunk_file[start], columns)
-
         try:
-            with ProgressBar("chunks", len(bounds), len(bounds) - len(todo), progress) as bar:
+            # chunks are written by a background thread while the next ones are computed (issue 15)
+            with ProgressBar("chunks", len(bounds), len(bounds) - len(todo), progress) as bar, \
+                    storage.ChunkWriter() as writer:
+
+                def save(result):
+                    start, columns = result
+                    writer.put(chunk_file[start], columns)
+
                 if scheduler == "dask":
                     with executors.dask_client(workers, dask_address, security) as client:
                         executors.run_dask(client, scenario_json, jobs, save, bar.advance,

@@ -22,9 +22,11 @@ import hashlib
 import json
 import os
 import shutil
+import queue
 import tempfile
+import threading
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from nephrosim.errors import UserInputError
 from nephrosim.io import OutputError, atomic_path, exclusive_lock
@@ -122,34 +124,128 @@ def _remove_stale_temporaries(parts: Path, out: Path) -> None:
                 tmp.unlink(missing_ok=True)
 
 
+#: Columns of a chunk and of the final file, in order. The text columns are held as
+#: dictionary arrays (int32 codes + their strings, as :func:`~nephrosim.run.ensemble.executors.run_chunk`
+#: returns them): Parquet stores them dictionary-encoded, and the final file, written without the
+#: Arrow schema, reads back as plain strings (issue 15: casting to strings before writing cost
+#: ~5 µs per sample, and Parquet then hashed every string again to re-encode it).
+TEXT_COLUMNS = ("arm", "readout", "unit", "status")
+#: Dictionary-encode these; ``value`` is almost always unique per row, so trying a dictionary
+#: for it only cost time (and a larger file) before Parquet fell back to plain encoding.
+DICTIONARY_COLUMNS = ["arm", "sample", "time_h", "readout", "unit", "status"]
+#: Key of a chunk's Parquet metadata holding its status counts and first failures (JSON).
+STATUS_KEY = b"nephrosim.statuses"
+#: Failures listed per chunk (and in the summary).
+FAILURES_KEPT = 20
+
+
+def _schema():
+    import pyarrow as pa
+
+    text = pa.dictionary(pa.int32(), pa.string())
+    return pa.schema([("arm", text), ("sample", pa.int64()), ("time_h", pa.float64()), ("readout", text),
+                      ("value", pa.float64()), ("unit", text), ("status", text)])
+
+
 def save_chunk(path: Path, result) -> None:
-    """Write one chunk's columns (from :func:`~nephrosim.run.ensemble.executors.run_chunk`) atomically."""
+    """Write one chunk's columns (from :func:`~nephrosim.run.ensemble.executors.run_chunk`) atomically.
+
+    The chunk's status counts and first failures go into the file's metadata, so that
+    :func:`assemble` need not recount them (a chunk without them — written by an older
+    version of nephrosim before an interrupted run — is recounted).
+    """
     import pyarrow.parquet as pq
 
+    table = _table(result)
+    counts, failures = _statuses_of_columns(result)
+    table = table.replace_schema_metadata({STATUS_KEY: json.dumps({"counts": counts, "failures": failures})})
     with atomic_path(path) as tmp:
-        pq.write_table(_table(result), tmp)
+        pq.write_table(table, tmp, use_dictionary=DICTIONARY_COLUMNS)
+
+
+class ChunkWriter:
+    """Saves finished chunks in a background thread while the next chunks are computed (issue 15).
+
+    ``put(path, result)`` queues a chunk and returns at once (it waits only while ``depth``
+    chunks are already queued, so memory stays bounded); one thread writes them in order with
+    :func:`save_chunk` — atomically, so every chunk file is complete or absent. The batch
+    engine's C solve releases the GIL, so writing overlaps it.
+
+    Leaving the ``with`` block waits until every queued chunk is written — also when it is
+    left by an exception or an interrupt, so no write is cut short and the finished chunks
+    are kept for a rerun. The first write error (a full disk: :class:`OutputError`) is raised
+    in the caller's thread at its next ``put`` or at the end of the block, and the chunks
+    queued after it are dropped (a rerun computes them).
+    """
+
+    def __init__(self, save: Callable[[Path, object], None] | None = None, depth: int = 1):
+        self._save = save or save_chunk
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._work, name="nephrosim-chunk-writer", daemon=True)
+
+    def __enter__(self) -> "ChunkWriter":
+        self._thread.start()
+        return self
+
+    def _work(self) -> None:
+        while (item := self._queue.get()) is not None:
+            if self._error is None:
+                try:
+                    self._save(*item)
+                except BaseException as exc:  # handed to the caller's thread, never swallowed
+                    self._error = exc
+            del item  # free the chunk's columns before waiting for the next one
+
+    def _raise_error(self) -> None:
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+    def put(self, path: Path, result) -> None:
+        """Queue ``result`` to be written to ``path``; raises an earlier write's error."""
+        self._raise_error()
+        self._queue.put((path, result))
+
+    def __exit__(self, kind, value, traceback) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        if kind is None:
+            self._raise_error()
 
 
 def assemble(out: Path, files: list[Path]) -> tuple[dict[str, int], list[str]]:
-    """Concatenate ``files`` in order into ``out`` (atomically); return status counts and failures."""
+    """Concatenate ``files`` in order into ``out`` (atomically); return status counts and failures.
+
+    ``out`` holds the text columns as Parquet strings (dictionary-encoded), without the Arrow
+    schema, so every reader gets plain strings, as from the chunks' values.
+    """
     import pyarrow.parquet as pq
 
+    schema = _schema()
     counts: dict[str, int] = {}
     failures: list[str] = []
     writer = None
     try:
         with atomic_path(out) as tmp:
+            writer = pq.ParquetWriter(tmp, schema, store_schema=False, use_dictionary=DICTIONARY_COLUMNS)
             for path in files:
                 table = pq.read_table(path)
-                writer = writer or pq.ParquetWriter(tmp, table.schema)
-                writer.write_table(table)
-                _count_statuses(table, counts, failures)
+                kept = (table.schema.metadata or {}).get(STATUS_KEY)
+                if kept is None:  # a chunk of an older nephrosim (plain string columns): count it here
+                    _count_statuses(table, counts, failures)
+                else:
+                    chunk = json.loads(kept)
+                    for code, n in chunk["counts"].items():
+                        counts[code] = counts.get(code, 0) + n
+                    failures.extend(chunk["failures"])
+                writer.write_table(table.replace_schema_metadata(None).cast(schema))
             writer.close()
             writer = None
     finally:
         if writer is not None:
             writer.close()
-    return counts, failures
+    return counts, failures[:FAILURES_KEPT]
 
 
 def _table(result):
@@ -157,18 +253,43 @@ def _table(result):
 
     cols, dicts = result
 
-    def text(name):  # decoded to plain strings so every chunk has the same schema
-        return pa.DictionaryArray.from_arrays(pa.array(cols[name]), pa.array(dicts[name], pa.string())).cast(pa.string())
+    def text(name):
+        return pa.DictionaryArray.from_arrays(pa.array(cols[name], pa.int32()), pa.array(dicts[name], pa.string()))
 
-    return pa.table({
-        "arm": text("arm"),
-        "sample": pa.array(cols["sample"], pa.int64()),
-        "time_h": pa.array(cols["time_h"], pa.float64()),
-        "readout": text("readout"),
-        "value": pa.array(cols["value"], pa.float64()),
-        "unit": text("unit"),
-        "status": text("status"),
-    })
+    return pa.Table.from_arrays([
+        text("arm"),
+        pa.array(cols["sample"], pa.int64()),
+        pa.array(cols["time_h"], pa.float64()),
+        text("readout"),
+        pa.array(cols["value"], pa.float64()),
+        text("unit"),
+        text("status"),
+    ], schema=_schema())
+
+
+def _statuses_of_columns(result) -> tuple[dict[str, int], list[str]]:
+    """Status counts (by code) and the first failures of one chunk's columns, one per trajectory.
+
+    A trajectory (one sample of one arm) is a run of consecutive rows (rows are ordered
+    sample → arm → time → readout), and has one status.
+    """
+    import numpy as np
+
+    cols, dicts = result
+    arm, sample, status = cols["arm"], cols["sample"], cols["status"]
+    if arm.size == 0:
+        return {}, []
+    first = np.flatnonzero(np.r_[True, (arm[1:] != arm[:-1]) | (sample[1:] != sample[:-1])])
+    codes = status[first]
+    counts: dict[str, int] = {}
+    for code, n in enumerate(np.bincount(codes, minlength=len(dicts["status"]))):
+        if n:
+            name = dicts["status"][code].split(":")[0]
+            counts[name] = counts.get(name, 0) + int(n)
+    not_ok = np.array([s != "ok" for s in dicts["status"]], dtype=bool)
+    bad = first[not_ok[codes]][:FAILURES_KEPT]
+    failures = [f"arm {dicts['arm'][arm[i]]}, sample {int(sample[i])}: {dicts['status'][status[i]]}" for i in bad]
+    return counts, failures
 
 
 def _count_statuses(table, counts: dict, failures: list) -> None:
