@@ -44,12 +44,18 @@ from nephrosim.run.ensemble.priors import (
 from nephrosim.run.simulation import as_scenario
 
 __all__ = [
-    "DEFAULT_CHUNK", "MAX_CHUNK_ROWS", "MAX_CHUNKS", "MAX_OUTPUT_ROWS", "MAX_SAMPLES", "MAX_SEED", "MAX_WORKERS",
+    "BATCH_CHUNK", "DEFAULT_CHUNK", "MAX_CHUNK_ROWS", "MAX_CHUNKS", "MAX_OUTPUT_ROWS", "MAX_SAMPLES", "MAX_SEED", "MAX_WORKERS",
     "PRIOR_COLUMNS", "EnsembleSummary", "Prior", "donor_priors", "draw", "ensemble", "priors_from_table",
     "read_prior_file", "rows_per_sample", "varied_parameters",
 ]
 
+#: Samples per chunk when ``chunk_size`` is not given: libRoadRunner (~8 ms a sample; small
+#: chunks keep worker processes balanced) ...
 DEFAULT_CHUNK = 250
+#: ... and the batch engine (~0.2 ms a sample: per-chunk costs — a C call, a file, SIMD lanes
+#: left idle at a chunk's end — were ~20 µs a sample with 250; issue 15). A chunk of 2,000
+#: samples holds ~160,000 rows of mouse IRI (~7 MB).
+BATCH_CHUNK = 2000
 #: Most samples one ensemble may draw (also the largest chunk size).
 MAX_SAMPLES = 10**8
 #: Most rows (sample × arm × time × readout) one ensemble may write: about 5–15 GB of Parquet.
@@ -98,8 +104,10 @@ def _whole(name: str, option: str, value, lowest: int, highest: int, fix: str) -
 def _check_options(samples, workers, cv, seed, chunk_size, max_chunks, scheduler, dask_address, prior, out):
     """Everything that can be checked without the scenario; raises :class:`UserInputError`."""
     _whole("samples", "--samples", samples, 1, MAX_SAMPLES, f"give 1 to {MAX_SAMPLES:,} samples")
-    _whole("chunk_size", "--chunk-size", chunk_size, 1, MAX_SAMPLES,
-           f"give 1 to {MAX_SAMPLES:,} samples per chunk (default {DEFAULT_CHUNK})")
+    if chunk_size is not None:
+        _whole("chunk_size", "--chunk-size", chunk_size, 1, MAX_SAMPLES,
+               f"give 1 to {MAX_SAMPLES:,} samples per chunk (default {DEFAULT_CHUNK}, {BATCH_CHUNK} with the "
+               "batch engine)")
     _whole("workers", "--workers", workers, 1, MAX_WORKERS, f"give 1 to {MAX_WORKERS} worker processes")
     _whole("seed", "--seed", seed, 0, MAX_SEED, "give a seed from 0 to 2**63 - 1")
     if max_chunks is not None:
@@ -148,6 +156,15 @@ def _check_size(scenario, samples: int, chunk_size: int) -> None:
                              f"{-(-samples // MAX_CHUNKS):,} or more")
 
 
+def _default_chunk_size(scenario, out) -> int:
+    """The chunk size of an interrupted run of ``out`` (so it resumes), else the engine's default."""
+    resumed = storage.resumable_chunk_size(Path(out))
+    if resumed is not None:
+        return resumed
+    default = BATCH_CHUNK if scenario.solver.engine == "batch" else DEFAULT_CHUNK
+    return max(1, min(default, MAX_CHUNK_ROWS // rows_per_sample(scenario)))  # a default within the bounds
+
+
 def ensemble(
     scenario,
     samples: int,
@@ -157,7 +174,7 @@ def ensemble(
     seed: int = 0,
     workers: int = 1,
     prior: str | Path = "lognormal",
-    chunk_size: int = DEFAULT_CHUNK,
+    chunk_size: int | None = None,
     progress: bool = False,
     max_chunks: int | None = None,
     scheduler: Literal["processes", "dask"] = "processes",
@@ -179,7 +196,9 @@ def ensemble(
     prior : ``"lognormal"`` (nominal × LN with ``cv``), ``"table"`` (log-uniform on the
         parameter table's [lower, upper]), or the path of a prior CSV
         (:func:`read_prior_file`) naming the parameters to vary and their distributions.
-    chunk_size : samples per chunk (the unit of resumption).
+    chunk_size : samples per chunk (the unit of resumption); ``None``: :data:`DEFAULT_CHUNK`, or
+        :data:`BATCH_CHUNK` with the batch engine — or, when ``out`` has an interrupted run to
+        resume, the chunk size that run used.
     progress : show a progress bar.
     max_chunks : stop after computing this many chunks (as if interrupted) — for tests.
     scheduler : ``"processes"`` (local worker processes) or ``"dask"`` (a Dask cluster:
@@ -215,8 +234,9 @@ def ensemble(
     if security is None and dask_address is not None:
         warnings.warn(f"the Dask scheduler at {dask_address} is unauthenticated: anyone who can reach it can run "
                       "code as you; secure it with TLS (docs/reliability.md)", stacklevel=2)
-    samples, chunk_size, workers, seed = int(samples), int(chunk_size), int(workers), int(seed)
+    samples, workers, seed = int(samples), int(workers), int(seed)
     scenario = as_scenario(scenario)
+    chunk_size = _default_chunk_size(scenario, out) if chunk_size is None else int(chunk_size)
     _check_size(scenario, samples, chunk_size)
     out = Path(out)
     prior_is_file = str(prior) not in ("lognormal", "table")

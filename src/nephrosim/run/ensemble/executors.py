@@ -122,10 +122,60 @@ def run_chunk(args):
 # --- this process ----------------------------------------------------------------------
 def run_serial(scenario_json: str, jobs: Iterable, save: Callable, advance: Callable) -> None:
     _init_worker(scenario_json, silence=False)
-    with quiet_solver():
-        for job in jobs:
+    with quiet_solver(), prefetched(jobs) as ahead:
+        for job in ahead:
             save(run_chunk(job))
             advance()
+
+
+class prefetched:
+    """Iterate ``jobs`` one item ahead in a background thread (issue 15).
+
+    The next chunk's parameters are drawn while this one is simulated (the batch engine's C
+    solve releases the GIL). Items come in order; an exception raised by ``jobs`` is raised
+    by the iteration, in the caller's thread. Leaving the ``with`` block stops the thread
+    after the item it is producing.
+    """
+
+    _END = object()
+
+    def __init__(self, jobs: Iterable):
+        import queue
+
+        self._jobs = iter(jobs)
+        self._queue: queue.Queue = queue.Queue(maxsize=1)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._work, name="nephrosim-chunk-draws", daemon=True)
+
+    def _work(self) -> None:
+        try:
+            for job in self._jobs:
+                self._queue.put((True, job))
+                if self._stop.is_set():
+                    return
+            self._queue.put((True, self._END))
+        except BaseException as exc:  # handed to the caller's thread, never swallowed
+            self._queue.put((False, exc))
+
+    def __enter__(self) -> "prefetched":
+        self._thread.start()
+        return self
+
+    def __iter__(self) -> Iterator:
+        while True:
+            ok, job = self._queue.get()
+            if not ok:
+                raise job
+            if job is self._END:
+                return
+            yield job
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        while self._thread.is_alive():  # unblock a put waiting on the full queue
+            with contextlib.suppress(Exception):
+                self._queue.get(timeout=0.01)
+        self._thread.join()
 
 
 # --- local worker processes ------------------------------------------------------------

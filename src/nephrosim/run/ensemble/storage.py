@@ -73,6 +73,19 @@ def open_parts(out: Path, request: dict) -> Iterator[Path]:
             raise
 
 
+def resumable_chunk_size(out: Path) -> int | None:
+    """The chunk size recorded in the manifest of ``out``'s parts folder, if a run left one.
+
+    Lets a run whose chunk size was not given resume an interrupted run made with another
+    default (the request, checked by :func:`open_parts`, must still match in everything else).
+    """
+    try:
+        recorded = json.loads((parts_folder(out) / MANIFEST).read_text(encoding="utf-8"))["request"]["chunk_size"]
+    except (OSError, ValueError, KeyError, TypeError):  # no folder or no readable manifest: open_parts decides
+        return None
+    return recorded if isinstance(recorded, int) and not isinstance(recorded, bool) and recorded >= 1 else None
+
+
 def _create(parts: Path, digest: str, request: dict) -> None:
     try:
         parts.parent.mkdir(parents=True, exist_ok=True)
