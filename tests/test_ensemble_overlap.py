@@ -86,6 +86,8 @@ def test_a_run_interrupted_by_an_older_version_resumes_to_the_same_file(tmp_path
     ensemble(SCENARIO, 12, out, seed=3, chunk_size=4, max_chunks=2)
     chunks = sorted(storage.parts_folder(out).glob("chunk-*.parquet"))
     assert len(chunks) == 2
+    # the final file, appended to as chunks finish, is not left half-built by a stopped run
+    assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
     for chunk in chunks:
         _as_older_chunk(chunk)
         assert storage.STATUS_KEY not in (pq.read_schema(chunk).metadata or {})

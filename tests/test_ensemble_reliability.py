@@ -257,7 +257,9 @@ def test_a_second_run_on_the_same_output_is_refused_while_the_first_holds_it(tmp
 
 def test_a_full_disk_loses_no_chunk_and_the_rerun_completes_exactly(tmp_path, monkeypatch):
     """ENOSPC while writing a chunk, then while assembling the file: the error surfaces,
-    nothing partial stays, and the rerun gives the clean result."""
+    nothing partial stays, and the rerun gives the clean result. (Since issue 15 the final file
+    is appended to as chunks finish, so its failure stops the run at the first append: the
+    chunk kept from before and the one just written.)"""
     import pyarrow.parquet as pq
 
     out, parts = tmp_path / "f.parquet", tmp_path / "f.parquet.parts"
@@ -284,14 +286,14 @@ def test_a_full_disk_loses_no_chunk_and_the_rerun_completes_exactly(tmp_path, mo
             raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(pq, "ParquetWriter", FullDiskWriter)  # pq.write_table keeps the real one
-    with pytest.raises(UserInputError, match="3 of 3 chunks are finished .* rerun the same command"):
+    with pytest.raises(UserInputError, match="2 of 3 chunks are finished .* rerun the same command"):
         ensemble(SCENARIO, 30, out, seed=6, chunk_size=10)
     monkeypatch.undo()
-    assert not out.exists() and len(list(parts.glob("chunk-*.parquet"))) == 3
+    assert not out.exists() and len(list(parts.glob("chunk-*.parquet"))) == 2
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
     last = ensemble(SCENARIO, 30, out, seed=6, chunk_size=10)
-    assert last.chunks_computed == 0
+    assert last.chunks_computed == 1
     clean = ensemble(SCENARIO, 30, tmp_path / "clean.parquet", seed=6, chunk_size=30)
     frame = pd.read_parquet(out)
     pd.testing.assert_frame_equal(frame, pd.read_parquet(clean.path))

@@ -265,10 +265,12 @@ def ensemble(
             todo = todo[:max_chunks]
         jobs = ((s, e, names, draw(priors, s, e, seed)) for s, e in todo)
 
+        # chunks are written, and appended to the final file, by a background thread while the
+        # next ones are computed (issue 15)
+        final = storage.Assembler(out, [chunk_file[s] for s, _ in bounds])
         try:
-            # chunks are written by a background thread while the next ones are computed (issue 15)
             with ProgressBar("chunks", len(bounds), len(bounds) - len(todo), progress) as bar, \
-                    storage.ChunkWriter() as writer:
+                    storage.ChunkWriter(then=final.advance) as writer:
 
                 def save(result):
                     start, columns = result
@@ -285,11 +287,13 @@ def ensemble(
 
             counts: dict[str, int] = {}
             failures: list[str] = []
-            if all(chunk_file[s].exists() for s, _ in bounds):
-                counts, failures = storage.assemble(out, [chunk_file[s] for s, _ in bounds])
+            if all(chunk_file[s].exists() for s, _ in bounds) and final.finish():
+                counts, failures = final.counts, final.failures
                 shutil.rmtree(parts)
         except OutputError as exc:  # a full disk: say that the finished chunks are kept
             kept = sum(chunk_file[s].exists() for s, _ in bounds)
             raise OutputError(f"{exc}; {kept} of {len(bounds)} chunks are finished and kept in {parts} — free "
                               "disk space and rerun the same command to resume") from None
+        finally:
+            final.abandon()  # an unfinished final file (interrupted, failed, or max_chunks reached)
     return EnsembleSummary(out, samples, len(bounds), len(todo), counts, tuple(failures[:20]))

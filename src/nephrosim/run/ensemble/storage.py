@@ -181,7 +181,8 @@ class ChunkWriter:
 
     ``put(path, result)`` queues a chunk and returns at once (it waits only while ``depth``
     chunks are already queued, so memory stays bounded); one thread writes them in order with
-    :func:`save_chunk` — atomically, so every chunk file is complete or absent. The batch
+    :func:`save_chunk` — atomically, so every chunk file is complete or absent — and then calls
+    ``then()`` (the ensemble appends the chunk to the final file: :class:`Assembler`). The batch
     engine's C solve releases the GIL, so writing overlaps it.
 
     Leaving the ``with`` block waits until every queued chunk is written — also when it is
@@ -191,8 +192,10 @@ class ChunkWriter:
     queued after it are dropped (a rerun computes them).
     """
 
-    def __init__(self, save: Callable[[Path, object], None] | None = None, depth: int = 1):
+    def __init__(self, save: Callable[[Path, object], None] | None = None, depth: int = 1,
+                 then: Callable[[], None] | None = None):
         self._save = save or save_chunk
+        self._then = then
         self._queue: queue.Queue = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._work, name="nephrosim-chunk-writer", daemon=True)
@@ -206,6 +209,8 @@ class ChunkWriter:
             if self._error is None:
                 try:
                     self._save(*item)
+                    if self._then is not None:
+                        self._then()
                 except BaseException as exc:  # handed to the caller's thread, never swallowed
                     self._error = exc
             del item  # free the chunk's columns before waiting for the next one
@@ -228,37 +233,86 @@ class ChunkWriter:
 
 
 def assemble(out: Path, files: list[Path]) -> tuple[dict[str, int], list[str]]:
-    """Concatenate ``files`` in order into ``out`` (atomically); return status counts and failures.
+    """Concatenate ``files`` in order into ``out`` (atomically); return status counts and failures."""
+    final = Assembler(out, files)
+    try:
+        if not final.finish():
+            raise FileNotFoundError(f"{out}: not every chunk is finished")
+    finally:
+        final.abandon()
+    return final.counts, final.failures[:FAILURES_KEPT]
+
+
+class _Abandoned(Exception):
+    """Leaves the final file's temporary file without renaming it."""
+
+
+class Assembler:
+    """Builds the final file from the chunk files, in order, while the run goes on (issue 15).
+
+    :meth:`advance` appends every chunk file that follows the ones already appended and now
+    exists (the background writer calls it after each chunk, so the final file is written while
+    the next chunks are simulated, instead of all at the end). The file grows under a temporary
+    name (:func:`nephrosim.io.atomic_path`, swept by the next run if this one is killed);
+    :meth:`finish` renames it onto ``out`` once every chunk is in, :meth:`abandon` removes it.
 
     ``out`` holds the text columns as Parquet strings (dictionary-encoded), without the Arrow
-    schema, so every reader gets plain strings, as from the chunks' values.
+    schema, so every reader gets plain strings, as from the chunks' values. Status counts and
+    failures come from each chunk's metadata, or are counted for a chunk of an older nephrosim.
     """
-    import pyarrow.parquet as pq
 
-    schema = _schema()
-    counts: dict[str, int] = {}
-    failures: list[str] = []
-    writer = None
-    try:
-        with atomic_path(out) as tmp:
-            writer = pq.ParquetWriter(tmp, schema, store_schema=False, use_dictionary=DICTIONARY_COLUMNS)
-            for path in files:
-                table = pq.read_table(path)
-                kept = (table.schema.metadata or {}).get(STATUS_KEY)
-                if kept is None:  # a chunk of an older nephrosim (plain string columns): count it here
-                    _count_statuses(table, counts, failures)
-                else:
-                    chunk = json.loads(kept)
-                    for code, n in chunk["counts"].items():
-                        counts[code] = counts.get(code, 0) + n
-                    failures.extend(chunk["failures"])
-                writer.write_table(table.replace_schema_metadata(None).cast(schema))
-            writer.close()
-            writer = None
-    finally:
-        if writer is not None:
-            writer.close()
-    return counts, failures[:FAILURES_KEPT]
+    def __init__(self, out: Path, files: list[Path]):
+        self._out, self._files, self._next = out, list(files), 0
+        self._open = contextlib.ExitStack()
+        self._writer = None
+        self.counts: dict[str, int] = {}
+        self.failures: list[str] = []
+
+    def advance(self) -> None:
+        """Append, in order, every chunk file that follows the appended ones and exists.
+
+        A refusal of the operating system (a full disk) is an :class:`OutputError`; the file is
+        then unusable, and :meth:`abandon` removes it.
+        """
+        try:
+            self._append_ready()
+        except OSError as exc:
+            raise OutputError(f"cannot write {str(self._out)!r}: {exc.strerror or exc} — choose another output "
+                              "path, or free disk space") from None
+
+    def _append_ready(self) -> None:
+        import pyarrow.parquet as pq
+
+        while self._next < len(self._files) and self._files[self._next].exists():
+            if self._writer is None:
+                tmp = self._open.enter_context(atomic_path(self._out))
+                self._writer = self._open.enter_context(
+                    pq.ParquetWriter(tmp, _schema(), store_schema=False, use_dictionary=DICTIONARY_COLUMNS))
+            table = pq.read_table(self._files[self._next])
+            kept = (table.schema.metadata or {}).get(STATUS_KEY)
+            if kept is None:  # a chunk of an older nephrosim (plain string columns): count it here
+                _count_statuses(table, self.counts, self.failures)
+            else:
+                chunk = json.loads(kept)
+                for code, n in chunk["counts"].items():
+                    self.counts[code] = self.counts.get(code, 0) + n
+                self.failures.extend(chunk["failures"][:max(0, FAILURES_KEPT - len(self.failures))])
+            self._writer.write_table(table.replace_schema_metadata(None).cast(_schema()))
+            self._next += 1
+
+    def finish(self) -> bool:
+        """Append what is left and rename the file onto ``out``; False (nothing renamed) if a chunk is missing."""
+        self.advance()
+        if self._next < len(self._files) or self._writer is None:
+            return False
+        self._writer = None
+        self._open.close()  # closes the Parquet writer, then renames
+        return True
+
+    def abandon(self) -> None:
+        """Remove the unfinished file (nothing if :meth:`finish` renamed it)."""
+        self._writer = None
+        self._open.__exit__(_Abandoned, _Abandoned(), None)
 
 
 def _table(result):
