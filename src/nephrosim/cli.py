@@ -458,6 +458,38 @@ def calibrate_targets(
 # --- end calibrate-targets ---
 
 
+# --- calibrate-population (issues 14 and 16: the human model fitted to its population) ---
+@app.command("calibrate-population")
+def calibrate_population(
+    spec: Path = typer.Argument(..., help="population calibration YAML (see calibration/population/)"),
+    out: Path = typer.Option(Path("population-out"), "--out", help="results folder (result.json)"),
+    ship: bool = typer.Option(False, "--ship", help="also write OUT/<name>.json; copy it into "
+                              "src/nephrosim/biology/fitted/ in a source checkout to make it part of the default table"),
+):
+    """Fit the human cardiac-surgery model to reported population shares; check it on the ACT-AKI placebo arm."""
+    try:
+        from nephrosim.calibration.commands import calibrate_population_command
+
+        result = calibrate_population_command(spec, out, ship=ship, progress=True)
+    except _user_errors() as exc:
+        _fail(str(exc).strip("'\""))
+    typer.echo(f"{result['name']}: −log posterior {result['nll_point']:.4g} at the point estimate, "
+               f"{result['nll_map']:.4g} at the MAP, {result['nll_hand_tuned']:.4g} at the hand-tuned values; "
+               f"{result['seconds']} s")
+    for label, est in result["parameters"].items():
+        lo, hi = est["interval_95"]
+        typer.echo(f"  {label} = {est['point']:.4g}  (95 % posterior {lo:.4g}–{hi:.4g}; "
+                   f"before {est['hand_tuned_value']:.4g}) — {est['verdict']}")
+    for name, row in result["statistics_point"].items():
+        typer.echo(f"  {name}: simulated {row['simulated']:.3g}, reported {row['reported']:.3g}")
+    for name, row in result["held_out_point"].items():
+        typer.echo(f"  held out {name}: simulated {row['simulated']:.3g}, reported {row['reported']:.3g} — "
+                   f"{'met' if row['met'] else 'MISSED'}")
+    if result.get("shipped"):
+        typer.echo(f"wrote {result['shipped']}; copy it into src/nephrosim/biology/fitted/ in a source checkout")
+# --- end calibrate-population ---
+
+
 @app.command()
 def validate(
     out: Path = typer.Option(Path("calibration-out"), "--out", help="a finished calibration folder"),

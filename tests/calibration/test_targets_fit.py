@@ -100,6 +100,8 @@ def test_a_shipped_fit_replaces_the_hand_tuned_rows():
 
 def test_every_shipped_fit_is_the_run_of_its_current_spec():
     for fit in shipped_target_fits():
+        if fit.get("kind") == "population":  # tests/calibration/test_population_fit.py checks those
+            continue
         spec = load_target_fit(ROOT / "calibration" / "targets" / f"{fit['name']}.yaml")
         assert spec.digest() == fit["spec_digest"], (
             f"src/nephrosim/biology/fitted/{fit['name']}.json is stale: re-run nephrosim calibrate-targets "

@@ -17,10 +17,13 @@ from nephrosim.trials import build_population, run_trial, trial_from_dict
 from nephrosim.trials.checkpoint import open_trial_folder
 from nephrosim.trials.run import STAGES, eligible_pool, treated_groups
 
-#: 200 plausible patients in chunks of 50 = 4 population chunks; one compiled MSC arm.
+#: 200 plausible patients in chunks of 50 = 4 population chunks (all kept); one compiled MSC arm.
 SPEC = {
     "name": "resume",
     "virtual_patients": 200,
+    # every plausible patient is kept: with 200 patients the acceptance step's category shares are too
+    # noisy to leave enough eligible ones, and resumption does not depend on it
+    "population": {"acceptance_rejection": False},
     "inclusion": {"kind": "scr_rise", "rise_mg_dl": 0.3, "within_h": 48},
     "arms": [{"name": "placebo", "n": 10},
              {"name": "msc", "n": 10, "treatment": {"product": "msc", "dose": 2.0e6, "dose_unit": "cells/kg",

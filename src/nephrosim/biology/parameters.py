@@ -192,8 +192,10 @@ class ParameterTable:
         An identifiable parameter becomes ``fitted``, its range the 95 % posterior interval. One the
         targets do not pin down stays ``assumed``, with the fit's value, its cited range (which enters
         every uncertainty band) and the verdict — no longer a number set by hand."""
-        tag = (f"target calibration {fit['name']!r} (spec digest {fit['spec_digest']}, targets digest "
-               f"{fit['targets_digest']}, seed {fit['seed']}, {fit['date']}; in-sample targets: "
+        kind, data = (("population calibration", "reported population shares") if fit.get("kind") == "population"
+                      else ("target calibration", "in-sample targets"))
+        tag = (f"{kind} {fit['name']!r} (spec digest {fit['spec_digest']}, targets digest "
+               f"{fit['targets_digest']}, seed {fit['seed']}, {fit['date']}; {data}: "
                f"{', '.join(fit['spec']['targets'])})")
         out = list(self.records)
         for label, est in fit["parameters"].items():
@@ -205,7 +207,8 @@ class ParameterTable:
             rec = self._index[key]
             lo, hi = est["interval_95"]
             interval = f"95 % posterior interval {lo:.4g}–{hi:.4g} {rec.unit}"
-            was = f"hand-tuned value {est['hand_tuned_value']:.4g}"
+            was = (f"hand-tuned value {est['hand_tuned_value']:.4g}" if "hand-tuned" in rec.reason
+                   else f"table value {est['hand_tuned_value']:.4g} ({rec.provenance})")
             point = float(est["point"])
             if est["identifiable"]:
                 new = dataclasses.replace(

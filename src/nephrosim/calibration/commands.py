@@ -63,6 +63,23 @@ def calibrate_targets_command(spec: str | Path, out: str | Path, *, ship: bool =
     return result
 
 
+def calibrate_population_command(spec: str | Path, out: str | Path, *, ship: bool = False,
+                                 progress: bool = True) -> dict:
+    """Fit a population calibration (:mod:`nephrosim.calibration.population`); with ``ship`` also write
+    ``OUT/<name>.json``, ready to be copied into ``src/nephrosim/biology/fitted/``."""
+    import json
+
+    from nephrosim.calibration.population import fit_population
+    from nephrosim.io import write_text_atomic
+
+    result = fit_population(spec, out=out, progress=progress)
+    if ship:
+        path = Path(out) / f"{result['name']}.json"
+        write_text_atomic(path, json.dumps(result, indent=2) + "\n")
+        result = {**result, "shipped": str(path)}
+    return result
+
+
 def validate_command(out: str | Path, report_dir: str | Path | None = None, *, cv_starts: int = 3,
                      progress: bool = True) -> str:
     """Leave-one-study-out validation of a finished calibration folder; returns the report path."""

@@ -35,6 +35,12 @@ Covariate sources (``clinical.md`` §3 and the ``EPI:`` rows of ``clinical_trial
 * injury severity — a log-normal factor on ``cpb_stress_max`` (log-SD 0.7, ``assumed``),
   susceptibility to bypass time — on ``cpb_t50_min`` (log-SD 0.25, ``assumed``), and
   repair — one factor on ``k_tub_recovery`` and ``k_tub_redif`` (log-SD 0.5, ``assumed``).
+
+The typical values these factors multiply (``cpb_stress_max``, ``cpb_t50_min``), the other bypass
+constants and the adult time scale of the injury core (``allometric_exponent`` and
+``repair_allometric_exponent``, human rows) are fitted to the incidence, stage mix, onset and
+duration of AKI after cardiac surgery on this plausible population
+(:mod:`nephrosim.calibration.population`); the ACT-AKI placebo arm is held out of that fit.
 """
 
 from __future__ import annotations

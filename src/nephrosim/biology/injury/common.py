@@ -21,6 +21,17 @@ and multiplied by ``rate_scale = (BW / BW_ref)^(-1/4)``: "time-scales ... scale 
 simple powers of 1/4" (West GB, Brown JH 2005, J Exp Biol 208:1575,
 doi:10.1242/jeb.01589). A rat (275 g) runs 1.8 times, a human (70 kg) 7.3 times
 slower than a mouse.
+
+Tubular repair (recovery of sublethal injury, regeneration onto denuded membrane,
+redifferentiation, exit from G2/M arrest) and the wash-out of casts from the lumen scale with
+their own exponent, ``repair_rate_scale = (BW / BW_ref)^(-repair_allometric_exponent)``. In
+rodents both exponents are the quarter power. In adults after cardiac surgery the quarter power
+is contradicted by the clinical course: it makes a human kidney run 7.5 times more slowly than a
+mouse kidney, so SCr peaks on day 4–6 and nearly every AKI lasts a week or more, where AKI onset
+peaks "at 36-48 h" after surgery (Li 2022) and most AKI lasts 1–2 days (Brown 2010: 18 %, 11 %
+and 9 % of all patients for 1–2, 3–6 and ≥ 7 days). The two human exponents are therefore
+fitted to the cardiac-surgery population (``calibration/population/cardiac_surgery.yaml``,
+:mod:`nephrosim.calibration.population`).
 """
 
 from __future__ import annotations
@@ -88,10 +99,14 @@ def scaling() -> Process:
         parameters=(
             ParameterUse("allometric_reference_bw_kg", "kg", "Body weight at which rate constants are given (mouse)"),
             ParameterUse("allometric_exponent", "dimensionless", "Exponent of body-weight scaling of biological times"),
+            ParameterUse("repair_allometric_exponent", "dimensionless",
+                         "Exponent of body-weight scaling of tubular repair and cast wash-out"),
         ),
         quantities=(
             Quantity("rate_scale", "pow(body_weight_kg / allometric_reference_bw_kg, -allometric_exponent)",
                      "dimensionless", "Multiplier of biological rate constants for this body weight"),
+            Quantity("repair_rate_scale", "pow(body_weight_kg / allometric_reference_bw_kg, -repair_allometric_exponent)",
+                     "dimensionless", "Multiplier of tubular repair rate constants for this body weight"),
         ),
     )
 

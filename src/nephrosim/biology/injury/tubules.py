@@ -23,7 +23,8 @@ denuded basement membrane, ``vacancy``):
 
 Paracrine therapy effects: HGF, IGF-1 and EV RNA reduce injury and death
 (``1 − max·effect`` each); HGF and EV RNA speed proliferation; HGF lowers
-maladaptive arrest. Rates scale with ``rate_scale``.
+maladaptive arrest. Rates scale with ``rate_scale``; recovery, regeneration, exit from
+arrest and cast wash-out with ``repair_rate_scale`` (:mod:`nephrosim.biology.injury.common`).
 
 Repair-phase action (a dose into an established injury)
 -------------------------------------------------------
@@ -163,6 +164,7 @@ def tubules(side: str) -> Process:
     stress = f"tubular_stress_{s}"
     vac = f"vacancy_{s}"
     rs = "rate_scale"
+    rr = "repair_rate_scale"  # recovery, regeneration, arrest exit, cast wash-out (common.py: own allometry)
     where = SIDE_NAMES[s]
     return Process(
         name=f"tubules_{s}",
@@ -192,28 +194,28 @@ def tubules(side: str) -> Process:
                  "Healthy cells injured by stress", consumes={h: 1}, produces={i: 1}),
             Flux(f"tub_death_{s}", f"k_tub_death * {rs} * {stress} * {stress} / ({stress} + tub_death_half) * {i} * tubular_survival_factor", "1/h",
                  "Injured cells die under persisting stress", consumes={i: 1}, produces={d: 1}),
-            Flux(f"tub_recovery_{s}", f"k_tub_recovery * {rs} * {i}", "1/h", "Sublethal injury repaired",
+            Flux(f"tub_recovery_{s}", f"k_tub_recovery * {rr} * {i}", "1/h", "Sublethal injury repaired",
                  consumes={i: 1}, produces={h: 1}),
             Flux(f"tub_dediff_{s}", f"k_tub_dediff * {rs} * {i}", "1/h", "Injured cells dedifferentiate",
                  consumes={i: 1}, produces={p: 1}),
-            Flux(f"tub_activation_{s}", f"k_tub_activation * {rs} * {vac} * {h} * tubular_prolif_factor", "1/h",
+            Flux(f"tub_activation_{s}", f"k_tub_activation * {rr} * {vac} * {h} * tubular_prolif_factor", "1/h",
                  "Healthy neighbours of denuded membrane re-enter the cycle", consumes={h: 1}, produces={p: 1}),
             Flux(f"tub_proliferation_{s}",
-                 f"k_tub_prolif * {rs} * {p} * {vac} * tubular_prolif_factor * tubular_regeneration_factor", "1/h",
+                 f"k_tub_prolif * {rr} * {p} * {vac} * tubular_prolif_factor * tubular_regeneration_factor", "1/h",
                  "Division of dedifferentiated cells onto denuded membrane", produces={p: 1}),
             Flux(f"tub_redifferentiation_{s}",
-                 f"k_tub_redif * {rs} * {p} * (1 - {vac}) * tubular_regeneration_factor", "1/h",
+                 f"k_tub_redif * {rr} * {p} * (1 - {vac}) * tubular_regeneration_factor", "1/h",
                  "Adaptive repair: redifferentiation once covered", consumes={p: 1}, produces={h: 1}),
             Flux(f"tub_maladaptive_{s}",
                  f"k_tub_maladaptive * {rs} * {p} * (maladaptive_base + hypoxia_{s} + maladaptive_w_tgfb * tgfb_{s})"
                  " * tubular_maladaptive_factor", "1/h",
                  "Maladaptive repair: G2/M arrest", consumes={p: 1}, produces={m: 1}),
-            Flux(f"tub_m_resolution_{s}", f"k_tub_m_resolve * {rs} * {m} * tubular_arrest_exit_factor", "1/h",
+            Flux(f"tub_m_resolution_{s}", f"k_tub_m_resolve * {rr} * {m} * tubular_arrest_exit_factor", "1/h",
                  "Slow resolution of arrested cells", consumes={m: 1}, produces={h: 1}),
             Flux(f"tub_slough_{s}", f"k_tub_slough * {rs} * {d}", "1/h",
                  "Dead cells slough into the lumen as casts", consumes={d: 1}, produces={c: 1}),
             Flux(f"cast_insult_{s}", f"k_tub_slough * {rs} * in_casts_{s}", "1/h",
                  "Casts formed by the insult itself (haem pigment)", produces={c: 1}),
-            Flux(f"cast_clearance_{s}", f"k_cast_clear * {rs} * {c}", "1/h", "Casts washed out", consumes={c: 1}),
+            Flux(f"cast_clearance_{s}", f"k_cast_clear * {rr} * {c}", "1/h", "Casts washed out", consumes={c: 1}),
         ),
     )

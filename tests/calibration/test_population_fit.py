@@ -1,0 +1,133 @@
+"""The population calibration of the human cardiac-surgery model (nephrosim.calibration.population):
+the AKI-duration rule on hand-made trajectories, the likelihood against scipy, the refusals, and
+what the shipped fit does to the virtual population — fitted shares (in-sample) apart from the
+ACT-AKI placebo arm and the onset peak (held out: never in the likelihood)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from nephrosim.biology.parameters import ParameterTable, shipped_target_fits
+from nephrosim.calibration.config import CalibrationConfigError
+from nephrosim.calibration.population import (STATISTICS, PopulationFitSpec, PopulationProblem,
+                                              aki_durations_days, load_population_fit, population_shares,
+                                              share_nll)
+
+ROOT = Path(__file__).resolve().parents[2]
+SPEC = ROOT / "calibration" / "population" / "cardiac_surgery.yaml"
+
+
+def test_aki_duration_counts_whole_days_above_the_baseline_criterion():
+    t = np.arange(0.0, 240.0 + 1e-9, 6.0)
+    base = 1.0
+    # above min(base + 0.3, 1.5 base) = 1.3 from 24 h to 66 h inclusive, below at 72 h: 48 h -> 2 days
+    two = np.where((t >= 24) & (t < 72), 1.6, base)
+    # above from 24 h to 150 h, below at 156 h: 132 h -> 6 days
+    six = np.where((t >= 24) & (t < 156), 2.2, base)
+    # never below again within 240 h
+    open_ended = np.where(t >= 24, 3.5, base)
+    # a 0.3 rise within 48 h that stays under the baseline criterion only for high baselines: base 2.0,
+    # criterion min(2.3, 3.0) = 2.3; SCr 2.3 from 30 h to 42 h (below at 48 h) -> 18 h -> 1 day
+    short = np.where((t >= 30) & (t < 48), 2.3, 2.0)
+    scr = np.vstack([two, six, open_ended, short, np.full(t.size, base)])
+    from nephrosim.trials.population import kdigo
+
+    stage, _ = kdigo(t, scr)
+    assert stage.tolist() == [1, 2, 3, 1, 0]
+    d = aki_durations_days(t, scr, stage)
+    assert d[:4].tolist() == [2.0, 6.0, math.inf, 1.0] and math.isnan(d[4])
+    shares, n_all, n_aki = population_shares(t, scr, np.ones(5, dtype=bool))
+    assert (n_all, n_aki) == (5, 4)
+    assert shares["aki_incidence"] == pytest.approx(0.8)
+    assert shares["aki_lasting_1_2_days"] == pytest.approx(0.5)      # 2 d and 1 d
+    assert shares["aki_lasting_3_6_days"] == pytest.approx(0.25)     # 6 d
+    assert shares["stage1_share_of_aki"] == pytest.approx(0.5)
+
+
+def test_share_likelihood_is_a_lognormal_with_source_and_simulation_sampling_error():
+    brown = STATISTICS["aki_lasting_1_2_days"]
+    sim, n_sim, sigma = 0.40, 300, 0.1
+    p = brown.value
+    se = math.sqrt(sigma ** 2 + (1 - p) / (brown.n * p) + (1 - p) / (n_sim * p))
+    expected = -stats.norm(0.0, se).logpdf(math.log(sim / brown.value)) - 0.5 * math.log(2 * math.pi)
+    assert share_nll(sim, brown, sigma, n_sim) == pytest.approx(expected, rel=1e-12)
+    # the incidence carries the meta-analysis' CI instead of a binomial n
+    hu = STATISTICS["aki_incidence"]
+    assert hu.se_log == pytest.approx((math.log(25.1) - math.log(19.8)) / 3.92)
+    # a share no simulated patient showed is half a patient, not an infinite misfit
+    assert math.isfinite(share_nll(0.0, brown, sigma, 200)) and share_nll(0.0, brown, sigma, 200) > 100
+
+
+@pytest.mark.parametrize("change, words", [
+    ({"statistics": ["aki_incidence", "dialysis_share"]}, ["dialysis_share", "statistics", "choose from"]),
+    ({"parameters": [{"name": "allometric_exponent", "species": "human"}]}, ["allometric_exponent", "scale: linear"]),
+    ({"parameters": [{"name": "no_such_rate"}]}, ["no_such_rate"]),
+])
+def test_a_bad_spec_names_the_field_before_anything_runs(change, words):
+    data = {**load_population_fit(SPEC).model_dump(mode="json"), **change}
+    with pytest.raises(CalibrationConfigError) as err:
+        PopulationProblem(PopulationFitSpec.model_validate(data))
+    for w in words:
+        assert w in str(err.value)
+
+
+def _shipped():
+    fits = {f["name"]: f for f in shipped_target_fits()}
+    if "cardiac_surgery" not in fits:
+        pytest.fail("src/nephrosim/biology/fitted/cardiac_surgery.json is missing: run nephrosim calibrate-population "
+                    "calibration/population/cardiac_surgery.yaml --ship and copy it")
+    return fits["cardiac_surgery"]
+
+
+def test_the_shipped_fit_is_the_run_of_its_current_spec_and_replaces_the_hand_tuned_rows():
+    fit = _shipped()
+    assert fit["kind"] == "population"
+    assert load_population_fit(SPEC).digest() == fit["spec_digest"], (
+        "src/nephrosim/biology/fitted/cardiac_surgery.json is stale: re-run nephrosim calibrate-population "
+        "calibration/population/cardiac_surgery.yaml --ship and copy it")
+    table, cited = ParameterTable.default(), ParameterTable.default(calibrated=False, target_fits=False)
+    for label, est in fit["parameters"].items():
+        name, _, species = label.partition("[")
+        rec = table.record(name, species.rstrip("]") or "human")
+        assert rec.value == est["point"] and "hand-tuned, not formally fitted" not in rec.reason and not rec.problems()
+        assert rec.provenance == ("fitted" if est["identifiable"] else "assumed")
+        assert cited.record(name, species.rstrip("]") or "human").value == pytest.approx(est["hand_tuned_value"])
+    # the mouse and rat time scales are the quarter power still: the fit is of human rows only
+    assert table.record("allometric_exponent", "rat").value == 0.25
+    assert table.record("repair_allometric_exponent", "mouse").value == 0.25
+
+
+@pytest.fixture(scope="module")
+def shipped_population():
+    """The plausible population at the shipped point (the fit's own patients) and the held-out checks."""
+    from nephrosim.calibration.population import held_out_checks
+
+    fit = _shipped()
+    problem = PopulationProblem(load_population_fit(SPEC))
+    point = np.array([v["point"] if problem.linear[k] else math.log10(v["point"])
+                      for k, v in enumerate(fit["parameters"][lab] for lab in problem.labels)])
+    return fit, problem, point, held_out_checks(problem, point)
+
+
+def test_in_sample_the_shipped_point_reproduces_its_saved_fit(shipped_population):
+    """In-sample: the shares at the shipped point are those the fit saved (a regression check of the
+    fit's own numbers, not a validation)."""
+    fit, problem, point, _ = shipped_population
+    now = problem.report(point)
+    for name in fit["spec"]["statistics"]:
+        assert now[name]["simulated"] == pytest.approx(fit["statistics_point"][name]["simulated"], abs=1e-9)
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "known miss: at the shipped fit the ACT-AKI placebo pool recovers in a median 3.5 days (SCr <= baseline + "
+    "max(0.3 mg/dL, 25 %)), against 12 (IQR 6-21); the hand-tuned values gave about 22-24 days. Fitted to Brown "
+    "2010's mostly short AKI, the model's severe patients recover as fast as its mild ones (docs/trials.md)"))
+def test_held_out_act_aki_placebo_recovery_lies_in_the_trials_iqr(shipped_population):
+    """Held out: ACT-AKI placebo, median time to recovery 12 days (IQR 6-21), Swaminathan 2018."""
+    check = shipped_population[3]["act_aki_placebo_median_recovery_days"]
+    assert 6.0 <= check["simulated"] <= 21.0, check
