@@ -11,8 +11,10 @@ Design
   (:mod:`.storage`) — memory stays flat in N. A manifest records a hash of the request;
   rerunning the same command after an interruption computes only the missing chunks, and
   a different request refuses to mix with old parts.
-* When all chunks exist they are concatenated, in order, into ``<out>`` (atomic rename)
-  and the parts folder is removed.
+* The chunks are appended, in order, to a temporary copy of ``<out>`` as they finish; when
+  all are in, it is renamed onto ``<out>`` and the parts folder is removed.
+* In this process the writing (and the next chunk's draws) runs in background threads while
+  the batch engine's C solve, which releases the GIL, computes the next chunk (issue 15).
 * Every option is checked, and the size of the output bounded, before the parts folder is
   created or anything is simulated (docs/reliability.md lists the guarantees and their tests).
 """

@@ -11,8 +11,9 @@
 * While a run uses the folder it holds an exclusive lock on ``<out>.parts/.lock``
   (POSIX ``flock``; released by the kernel when the process dies, even by ``kill -9``),
   so two runs never write the same output at once.
-* When all chunks exist they are concatenated, in order, into ``<out>`` and the folder is
-  removed.
+* The chunks are appended, in order, to a temporary copy of ``<out>`` as they are written
+  (:class:`Assembler`, in the background writer :class:`ChunkWriter`); when all are in it is
+  renamed onto ``<out>`` and the folder is removed.
 """
 
 from __future__ import annotations
