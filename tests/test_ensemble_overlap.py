@@ -110,3 +110,18 @@ def test_without_a_chunk_size_a_run_resumes_with_the_chunk_size_it_was_started_w
     fresh = ensemble(SCENARIO, 6, tmp_path / "fresh.parquet", seed=5, chunk_size=6)
     pd.testing.assert_frame_equal(pd.read_parquet(out), pd.read_parquet(fresh.path))
     assert not os.path.exists(storage.parts_folder(out))
+
+
+def test_the_default_chunk_size_follows_the_engine_and_bounds_a_chunks_rows(tmp_path):
+    from nephrosim.run.ensemble import BATCH_CHUNK, BATCH_CHUNK_ROWS, DEFAULT_CHUNK, _default_chunk_size, rows_per_sample
+    from nephrosim.run.simulation import as_scenario
+
+    scenario = as_scenario(str(ROOT / "examples" / "mouse_iri.yaml"))
+    batch = scenario.model_copy(update={"solver": scenario.solver.model_copy(update={"engine": "batch"})})
+    out = tmp_path / "e.parquet"
+    assert _default_chunk_size(scenario, out) == DEFAULT_CHUNK
+    assert _default_chunk_size(batch, out) == BATCH_CHUNK
+    many_times = batch.model_copy(update={"times_h": [float(t) for t in range(2000)]})
+    size = _default_chunk_size(many_times, out)
+    assert size < BATCH_CHUNK and size * rows_per_sample(many_times) <= BATCH_CHUNK_ROWS < \
+        (size + 1) * rows_per_sample(many_times)

@@ -46,7 +46,7 @@ from nephrosim.run.ensemble.priors import (
 from nephrosim.run.simulation import as_scenario
 
 __all__ = [
-    "BATCH_CHUNK", "DEFAULT_CHUNK", "MAX_CHUNK_ROWS", "MAX_CHUNKS", "MAX_OUTPUT_ROWS", "MAX_SAMPLES", "MAX_SEED", "MAX_WORKERS",
+    "BATCH_CHUNK", "BATCH_CHUNK_ROWS", "DEFAULT_CHUNK", "MAX_CHUNK_ROWS", "MAX_CHUNKS", "MAX_OUTPUT_ROWS", "MAX_SAMPLES", "MAX_SEED", "MAX_WORKERS",
     "PRIOR_COLUMNS", "EnsembleSummary", "Prior", "donor_priors", "draw", "ensemble", "priors_from_table",
     "read_prior_file", "rows_per_sample", "varied_parameters",
 ]
@@ -56,8 +56,11 @@ __all__ = [
 DEFAULT_CHUNK = 250
 #: ... and the batch engine (~0.2 ms a sample: per-chunk costs — a C call, a file, SIMD lanes
 #: left idle at a chunk's end — were ~20 µs a sample with 250; issue 15). A chunk of 2,000
-#: samples holds ~160,000 rows of mouse IRI (~7 MB).
+#: samples holds ~160,000 rows of mouse IRI (~7 MB); a scenario with more rows per sample gets
+#: fewer samples per chunk, at most :data:`BATCH_CHUNK_ROWS` rows (up to three chunks are in
+#: memory at once: one being simulated, one queued, one being written).
 BATCH_CHUNK = 2000
+BATCH_CHUNK_ROWS = 500_000
 #: Most samples one ensemble may draw (also the largest chunk size).
 MAX_SAMPLES = 10**8
 #: Most rows (sample × arm × time × readout) one ensemble may write: about 5–15 GB of Parquet.
@@ -163,8 +166,9 @@ def _default_chunk_size(scenario, out) -> int:
     resumed = storage.resumable_chunk_size(Path(out))
     if resumed is not None:
         return resumed
-    default = BATCH_CHUNK if scenario.solver.engine == "batch" else DEFAULT_CHUNK
-    return max(1, min(default, MAX_CHUNK_ROWS // rows_per_sample(scenario)))  # a default within the bounds
+    if scenario.solver.engine == "batch":
+        return max(1, min(BATCH_CHUNK, BATCH_CHUNK_ROWS // rows_per_sample(scenario)))
+    return max(1, min(DEFAULT_CHUNK, MAX_CHUNK_ROWS // rows_per_sample(scenario)))  # a default within the bounds
 
 
 def ensemble(
