@@ -138,12 +138,12 @@ def _remove_stale_temporaries(parts: Path, out: Path) -> None:
                 tmp.unlink(missing_ok=True)
 
 
-#: Columns of a chunk and of the final file, in order. The text columns are held as
-#: dictionary arrays (int32 codes + their strings, as :func:`~nephrosim.run.ensemble.executors.run_chunk`
-#: returns them): Parquet stores them dictionary-encoded, and the final file, written without the
-#: Arrow schema, reads back as plain strings (issue 15: casting to strings before writing cost
-#: ~5 µs per sample, and Parquet then hashed every string again to re-encode it).
-TEXT_COLUMNS = ("arm", "readout", "unit", "status")
+# Columns of a chunk and of the final file: :func:`_schema`. The text columns are held as
+# dictionary arrays (int32 codes + their strings, as :func:`~nephrosim.run.ensemble.executors.run_chunk`
+# returns them): Parquet stores them dictionary-encoded, and the final file, written without the
+# Arrow schema, reads back as plain strings (issue 15: casting to strings before writing cost
+# ~5 µs per sample, and Parquet then hashed every string again to re-encode it).
+
 #: Dictionary-encode these; ``value`` is almost always unique per row, so trying a dictionary
 #: for it only cost time (and a larger file) before Parquet fell back to plain encoding.
 DICTIONARY_COLUMNS = ["arm", "sample", "time_h", "readout", "unit", "status"]
@@ -165,7 +165,7 @@ def save_chunk(path: Path, result) -> None:
     """Write one chunk's columns (from :func:`~nephrosim.run.ensemble.executors.run_chunk`) atomically.
 
     The chunk's status counts and first failures go into the file's metadata, so that
-    :func:`assemble` need not recount them (a chunk without them — written by an older
+    :class:`Assembler` need not recount them (a chunk without them — written by an older
     version of nephrosim before an interrupted run — is recounted).
     """
     import pyarrow.parquet as pq
@@ -231,17 +231,6 @@ class ChunkWriter:
         self._thread.join()
         if kind is None:
             self._raise_error()
-
-
-def assemble(out: Path, files: list[Path]) -> tuple[dict[str, int], list[str]]:
-    """Concatenate ``files`` in order into ``out`` (atomically); return status counts and failures."""
-    final = Assembler(out, files)
-    try:
-        if not final.finish():
-            raise FileNotFoundError(f"{out}: not every chunk is finished")
-    finally:
-        final.abandon()
-    return final.counts, final.failures[:FAILURES_KEPT]
 
 
 class _Abandoned(Exception):
