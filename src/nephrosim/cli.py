@@ -291,7 +291,9 @@ def ensemble(
     seed: int = typer.Option(0, "--seed"),
     workers: int = typer.Option(1, "--workers", "-w"),
     prior: str = typer.Option("lognormal", "--prior", help="lognormal (with --cv), table (log-uniform on the table's bounds), or a prior CSV file (name, distribution, median, cv, lower, upper)"),
-    chunk_size: int = typer.Option(250, "--chunk-size", help="samples per chunk (unit of resumption)"),
+    chunk_size: Optional[int] = typer.Option(None, "--chunk-size", help="samples per chunk (unit of resumption); "
+                                             "default 250, 2000 with the batch engine, or what an interrupted run "
+                                             "recorded"),
     scheduler: str = typer.Option("processes", "--scheduler", help="processes (this machine) or dask"),
     dask_address: Optional[str] = typer.Option(None, "--dask-address", help="address of a running Dask scheduler (default: a local cluster on 127.0.0.1)"),
     dask_tls: Optional[str] = typer.Option(None, "--dask-tls", metavar="CA,CERT,KEY", help="TLS files for the Dask scheduler (tls:// address) or for the local cluster instead of temporary credentials: CA certificate, certificate and private key, comma-separated (docs/reliability.md)"),
