@@ -446,15 +446,21 @@ def calibrate_targets(
         result = calibrate_targets_command(spec, out, ship=ship, progress=True)
     except _user_errors() as exc:
         _fail(str(exc).strip("'\""))
+    _echo_fit(result, [f"target {tid}: {'met' if met else 'MISSED'} at the point estimate"
+                       for tid, met in result["targets_met_point"].items()])
+
+
+def _echo_fit(result: dict, checks: list[str]) -> None:
+    """The summary of a target or population calibration: likelihoods, estimates, ``checks``, the shipped file."""
     typer.echo(f"{result['name']}: −log posterior {result['nll_point']:.4g} at the point estimate, "
-               f"{result['nll_map']:.4g} at the MAP, {result['nll_hand_tuned']:.4g} at the hand-tuned values; "
+               f"{result['nll_map']:.4g} at the MAP, {result['nll_hand_tuned']:.4g} at the values before; "
                f"{result['seconds']} s")
     for label, est in result["parameters"].items():
         lo, hi = est["interval_95"]
         typer.echo(f"  {label} = {est['point']:.4g}  (MAP {est['map']:.4g}; 95 % posterior {lo:.4g}–{hi:.4g}; "
-                   f"hand-tuned {est['hand_tuned_value']:.4g}) — {est['verdict']}")
-    for tid, met in result["targets_met_point"].items():
-        typer.echo(f"  target {tid}: {'met' if met else 'MISSED'} at the point estimate")
+                   f"before {est['hand_tuned_value']:.4g}) — {est['verdict']}")
+    for line in checks:
+        typer.echo(f"  {line}")
     if result.get("shipped"):
         typer.echo(f"wrote {result['shipped']}; copy it into src/nephrosim/biology/fitted/ in a source checkout")
 # --- end calibrate-targets ---
@@ -475,20 +481,10 @@ def calibrate_population(
         result = calibrate_population_command(spec, out, ship=ship, progress=True)
     except _user_errors() as exc:
         _fail(str(exc).strip("'\""))
-    typer.echo(f"{result['name']}: −log posterior {result['nll_point']:.4g} at the point estimate, "
-               f"{result['nll_map']:.4g} at the MAP, {result['nll_hand_tuned']:.4g} at the hand-tuned values; "
-               f"{result['seconds']} s")
-    for label, est in result["parameters"].items():
-        lo, hi = est["interval_95"]
-        typer.echo(f"  {label} = {est['point']:.4g}  (95 % posterior {lo:.4g}–{hi:.4g}; "
-                   f"before {est['hand_tuned_value']:.4g}) — {est['verdict']}")
-    for name, row in result["statistics_point"].items():
-        typer.echo(f"  {name}: simulated {row['simulated']:.3g}, reported {row['reported']:.3g}")
-    for name, row in result["held_out_point"].items():
-        typer.echo(f"  held out {name}: simulated {row['simulated']:.3g}, reported {row['reported']:.3g} — "
-                   f"{'met' if row['met'] else 'MISSED'}")
-    if result.get("shipped"):
-        typer.echo(f"wrote {result['shipped']}; copy it into src/nephrosim/biology/fitted/ in a source checkout")
+    _echo_fit(result, [f"{name}: simulated {row['simulated']:.3g}, reported {row['reported']:.3g}"
+                       for name, row in result["statistics_point"].items()]
+              + [f"held out {name}: simulated {row['simulated']:.3g}, reported {row['reported']:.3g} — "
+                 f"{'met' if row['met'] else 'MISSED'}" for name, row in result["held_out_point"].items()])
 # --- end calibrate-population ---
 
 

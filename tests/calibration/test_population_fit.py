@@ -131,3 +131,16 @@ def test_held_out_act_aki_placebo_recovery_lies_in_the_trials_iqr(shipped_popula
     """Held out: ACT-AKI placebo, median time to recovery 12 days (IQR 6-21), Swaminathan 2018."""
     check = shipped_population[3]["act_aki_placebo_median_recovery_days"]
     assert 6.0 <= check["simulated"] <= 21.0, check
+
+
+def test_cli_refuses_a_bad_spec_on_one_line_naming_the_field(tmp_path):
+    from typer.testing import CliRunner
+
+    from nephrosim.cli import app
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(SPEC.read_text().replace("aki_lasting_3_6_days]", "aki_lasting_3_6_weeks]"))
+    r = CliRunner().invoke(app, ["calibrate-population", str(bad), "--out", str(tmp_path / "out")])
+    assert r.exit_code == 2, r.output
+    assert "aki_lasting_3_6_weeks" in r.output and "statistics" in r.output
+    assert not (tmp_path / "out" / "result.json").exists()

@@ -50,34 +50,31 @@ def calibrate_targets_command(spec: str | Path, out: str | Path, *, ship: bool =
                               progress: bool = True) -> dict:
     """Fit a target calibration (:mod:`nephrosim.calibration.targets`); with ``ship`` also write
     ``OUT/<name>.json``, ready to be copied into ``src/nephrosim/biology/fitted/``."""
-    import json
-
     from nephrosim.calibration.targets import fit_targets
-    from nephrosim.io import write_text_atomic
 
-    result = fit_targets(spec, out=out, progress=progress)
-    if ship:
-        path = Path(out) / f"{result['name']}.json"
-        write_text_atomic(path, json.dumps(result, indent=2) + "\n")
-        result = {**result, "shipped": str(path)}
-    return result
+    return _shipped(fit_targets(spec, out=out, progress=progress), out, ship)
 
 
 def calibrate_population_command(spec: str | Path, out: str | Path, *, ship: bool = False,
                                  progress: bool = True) -> dict:
     """Fit a population calibration (:mod:`nephrosim.calibration.population`); with ``ship`` also write
     ``OUT/<name>.json``, ready to be copied into ``src/nephrosim/biology/fitted/``."""
+    from nephrosim.calibration.population import fit_population
+
+    return _shipped(fit_population(spec, out=out, progress=progress), out, ship)
+
+
+def _shipped(result: dict, out: str | Path, ship: bool) -> dict:
+    """With ``ship``, the result also as ``OUT/<name>.json`` (atomic), its path under ``shipped``."""
     import json
 
-    from nephrosim.calibration.population import fit_population
     from nephrosim.io import write_text_atomic
 
-    result = fit_population(spec, out=out, progress=progress)
-    if ship:
-        path = Path(out) / f"{result['name']}.json"
-        write_text_atomic(path, json.dumps(result, indent=2) + "\n")
-        result = {**result, "shipped": str(path)}
-    return result
+    if not ship:
+        return result
+    path = Path(out) / f"{result['name']}.json"
+    write_text_atomic(path, json.dumps(result, indent=2) + "\n")
+    return {**result, "shipped": str(path)}
 
 
 def validate_command(out: str | Path, report_dir: str | Path | None = None, *, cv_starts: int = 3,

@@ -50,8 +50,7 @@ import numpy as np
 from pydantic import Field
 
 from nephrosim.calibration.config import CalibrationConfigError
-from nephrosim.calibration.targets import (FAILED_NLL, TargetFitSettings, package_version, sample_posterior,
-                                           write_result)
+from nephrosim.calibration.targets import FAILED_NLL, FitSpec, package_version, sample_posterior, write_result
 from nephrosim.inputs import StrictModel, read_mapping, validate
 
 #: Parameters a population fit may estimate whose per-patient value is ``value × covariate factor``
@@ -105,20 +104,14 @@ class PopulationParameter(StrictModel):
                                                                       "range starts at 0")
 
 
-class PopulationFitSpec(StrictModel):
+class PopulationFitSpec(FitSpec):
     """A population calibration: which reported shares, which parameters, how many virtual patients."""
 
-    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    description: str = ""
     statistics: tuple[str, ...] = Field(min_length=1)
     parameters: tuple[PopulationParameter, ...] = Field(min_length=1)
     plausible: int = Field(1000, ge=100, le=100000, description="plausible virtual patients per evaluation")
     population_seed: int = Field(0, description="seed of the covariate draw (common to every evaluation)")
     sigma_log: float = Field(0.1, gt=0.0, le=1.0, description="reporting noise of a share (log scale, assumed)")
-    fit: TargetFitSettings = TargetFitSettings()
-
-    def digest(self) -> str:
-        return hashlib.sha256(json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:16]
 
 
 def load_population_fit(path: str | Path) -> PopulationFitSpec:

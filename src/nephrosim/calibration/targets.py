@@ -77,20 +77,26 @@ class TargetFitSettings(StrictModel):
     burn: int = Field(150, ge=0)
 
 
-class TargetFitSpec(StrictModel):
-    """A target calibration: which in-sample targets, which parameters, with what noise."""
+class FitSpec(StrictModel):
+    """What every calibration spec has: a name (its shipped file's name), a description, the fit settings,
+    and a digest that ties a shipped result to the spec it ran."""
 
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     description: str = ""
+    fit: TargetFitSettings = TargetFitSettings()
+
+    def digest(self) -> str:
+        return hashlib.sha256(json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:16]
+
+
+class TargetFitSpec(FitSpec):
+    """A target calibration: which in-sample targets, which parameters, with what noise."""
+
     targets: tuple[str, ...] = Field(min_length=1)
     parameters: tuple[TargetParameter, ...] = Field(min_length=1)
     sigma_log: float = Field(0.1, gt=0.0, le=1.0, description="reporting noise of a window (log scale, assumed)")
     rtol: float = Field(1e-6, gt=0.0, le=1e-3)
     atol: float = Field(1e-9, gt=0.0, le=1e-4)
-    fit: TargetFitSettings = TargetFitSettings()
-
-    def digest(self) -> str:
-        return hashlib.sha256(json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:16]
 
 
 def load_target_fit(path: str | Path) -> TargetFitSpec:
@@ -422,5 +428,5 @@ def sample_posterior(problem, cfg: TargetFitSettings, title: str, progress: bool
     }
 
 
-__all__ = ["TargetFitSpec", "TargetProblem", "censored_nll", "fit_targets", "load_target_fit", "sample_posterior",
+__all__ = ["FitSpec", "TargetFitSpec", "TargetProblem", "censored_nll", "fit_targets", "load_target_fit", "sample_posterior",
            "verdict"]
