@@ -1,8 +1,8 @@
 """Formal calibration of the human cardiac-surgery model to the epidemiology of its population.
 
 The virtual-trial population (:mod:`nephrosim.trials.population`) rests on a handful of human
-constants that were set by hand (``cpb_stress_max``, ``cpb_t50_min``, ``cpb_endothelial_max``) and
-on the quarter-power scaling of every injury rate from a 25-g mouse to an adult
+constants that were set by hand (``cpb_stress_max``, ``cpb_t50_min``, ``cpb_endothelial_max``) or
+assumed (``cpb_tau_h``, how long the post-bypass hit lasts), and on the quarter-power scaling of every injury rate from a 25-g mouse to an adult
 (``allometric_exponent``, ``repair_allometric_exponent``). With the quarter power an adult kidney
 runs 7.5 times slower than a mouse kidney: SCr peaks on day 4–6 and AKI lasts more than a week in
 nearly every patient, where after cardiac surgery AKI begins at "36-48 h" (Li 2022) and most of it
@@ -44,7 +44,7 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Literal
+from typing import Literal
 
 import numpy as np
 from pydantic import Field
