@@ -272,11 +272,14 @@ def ensemble(
         jobs = ((s, e, names, draw(priors, s, e, seed)) for s, e in todo)
 
         # chunks are written, and appended to the final file, by a background thread while the
-        # next ones are computed (issue 15)
+        # next ones are computed (issue 15) — except while this process itself runs libRoadRunner,
+        # which gains nothing from it and must not share the process with such a thread
+        # (executors.run_serial says why)
         final = storage.Assembler(out, [chunk_file[s] for s, _ in bounds])
+        in_process_roadrunner = scheduler != "dask" and workers == 1 and scenario.solver.engine != "batch"
         try:
             with ProgressBar("chunks", len(bounds), len(bounds) - len(todo), progress) as bar, \
-                    storage.ChunkWriter(then=final.advance) as writer:
+                    storage.ChunkWriter(then=final.advance, background=not in_process_roadrunner) as writer:
 
                 def save(result):
                     start, columns = result

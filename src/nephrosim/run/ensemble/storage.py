@@ -194,15 +194,19 @@ class ChunkWriter:
     """
 
     def __init__(self, save: Callable[[Path, object], None] | None = None, depth: int = 1,
-                 then: Callable[[], None] | None = None):
+                 then: Callable[[], None] | None = None, background: bool = True):
         self._save = save or save_chunk
         self._then = then
         self._queue: queue.Queue = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
+        #: False: ``put`` writes at once, in the caller's thread (the ensemble does so when this process
+        #: itself simulates with libRoadRunner: see :func:`nephrosim.run.ensemble.executors.run_serial`)
+        self._background = background
         self._thread = threading.Thread(target=self._work, name="nephrosim-chunk-writer", daemon=True)
 
     def __enter__(self) -> "ChunkWriter":
-        self._thread.start()
+        if self._background:
+            self._thread.start()
         return self
 
     def _work(self) -> None:
@@ -224,11 +228,17 @@ class ChunkWriter:
     def put(self, path: Path, result) -> None:
         """Queue ``result`` to be written to ``path``; raises an earlier write's error."""
         self._raise_error()
+        if not self._background:
+            self._save(path, result)
+            if self._then is not None:
+                self._then()
+            return
         self._queue.put((path, result))
 
     def __exit__(self, kind, value, traceback) -> None:
-        self._queue.put(None)
-        self._thread.join()
+        if self._background:
+            self._queue.put(None)
+            self._thread.join()
         if kind is None:
             self._raise_error()
 
