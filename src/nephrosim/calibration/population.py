@@ -68,6 +68,17 @@ class PopulationStatistic:
     se_log: float | None  # standard error of log(value) when the source gives an interval instead
     denominator: str      # "all" patients or "aki" patients (for the simulated sampling error)
     source: str
+    quote: str = ""       # the source's sentence and identifier (evidence/data/clinical_trials.csv, EPI rows)
+
+
+#: The sources' sentences, as curated in evidence/data/clinical_trials.csv (EPI rows).
+HU_QUOTE = ('Hu 2016, J Cardiothorac Vasc Anesth (91 studies, n = 320,086): "pooled incidence rates of AKI were 22.3% '
+            '(95% confidence interval [CI], 19.8 to 25.1)"; "13.6%, 3.8%, and 2.7% at stages 1, 2, and 3"')
+LI_QUOTE = ('Li 2022, ICVTS, PMID 35575352, doi:10.1093/icvts/ivac118: "The incidence of early and late AKI was 41.9% '
+            'and 9.2%"')
+BROWN_QUOTE = ('Brown 2010, Ann Thorac Surg, doi:10.1016/j.athoracsur.2010.04.039 (n = 4987): "Thirty-nine percent of '
+               'patients exhibited AKI."; "1 to 2 days (18%; adjusted hazard ratio, 1.66"; "3 to 6 days (11%; adjusted '
+               'hazard ratio, 1.94"; ">=7 days (9%; adjusted hazard ratio, 3.40"')
 
 
 #: Shares a population fit may use. Every number is quoted in evidence/data/clinical.md §3.
@@ -75,23 +86,29 @@ STATISTICS: dict[str, PopulationStatistic] = {s.name: s for s in (
     PopulationStatistic(
         "aki_incidence", 0.223, None, (math.log(25.1) - math.log(19.8)) / (2 * 1.96), "all",
         "Hu 2016 meta-analysis (91 studies, n = 320,086): any AKI 22.3 % (95 % CI 19.8-25.1); se of the log "
-        "from the CI"),
+        "from the CI",
+        quote=HU_QUOTE),
     PopulationStatistic(
         "stage1_share_of_aki", 13.6 / 20.1, None, 0.0, "aki",
         "Hu 2016: '13.6%, 3.8%, and 2.7% at stages 1, 2, and 3' (share among staged AKI computed: 13.6/20.1; "
-        "the pooled n makes its sampling error negligible)"),
+        "the pooled n makes its sampling error negligible)",
+        quote=HU_QUOTE),
     PopulationStatistic(
-        "stage2_share_of_aki", 3.8 / 20.1, None, 0.0, "aki", "Hu 2016 (as above): 3.8/20.1"),
+        "stage2_share_of_aki", 3.8 / 20.1, None, 0.0, "aki", "Hu 2016 (as above): 3.8/20.1",
+        quote=HU_QUOTE),
     PopulationStatistic(
         "early_onset_share_of_aki", 41.9 / (41.9 + 9.2), None, 0.0, "aki",
         "Li 2022 (MIMIC-III cardiac surgery): 'incidence of early and late AKI was 41.9% and 9.2%' (share "
-        "within 48 h computed: 41.9/51.1)"),
+        "within 48 h computed: 41.9/51.1)",
+        quote=LI_QUOTE),
     PopulationStatistic(
         "aki_lasting_1_2_days", 18.0 / 38.0, round(4987 * 0.38), None, "aki",
         "Brown 2010 (n = 4987 after cardiac surgery): AKI lasting 1-2 days in 18 %, 3-6 days in 11 %, >= 7 days "
-        "in 9 % of all patients (share among AKI computed: 18/38; n of AKI = 0.38 x 4987)"),
+        "in 9 % of all patients (share among AKI computed: 18/38; n of AKI = 0.38 x 4987)",
+        quote=BROWN_QUOTE),
     PopulationStatistic(
-        "aki_lasting_3_6_days", 11.0 / 38.0, round(4987 * 0.38), None, "aki", "Brown 2010 (as above): 11/38"),
+        "aki_lasting_3_6_days", 11.0 / 38.0, round(4987 * 0.38), None, "aki", "Brown 2010 (as above): 11/38",
+        quote=BROWN_QUOTE),
 )}
 
 
@@ -313,18 +330,11 @@ def held_out_checks(problem: PopulationProblem, x: np.ndarray, seed: int = 0) ->
 
     from nephrosim.trials.design import Endpoints, Inclusion, Recovery
     from nephrosim.trials.endpoints import entry_times, outcomes
-    from nephrosim.trials.population import (TIMES_H, _category_targets, acceptance_probabilities, categories,
-                                             kdigo, VirtualPopulation)
+    from nephrosim.trials.population import TIMES_H, accept_reject, target_summary
 
     [(scr, surv, ok)] = problem.simulate_many(x[None, :])
-    stage, onset = kdigo(TIMES_H, scr)
-    cat = categories(stage, onset)
-    acc = acceptance_probabilities(cat[ok], _category_targets())
-    keep = ok & (np.random.default_rng([seed, 1]).random(len(ok)) < acc[cat])
-    summary = {row["target"]: row for row in VirtualPopulation(
-        covariates={}, names=[], values=np.zeros((int(keep.sum()), 0)), scr=scr[keep], survival=surv[keep],
-        stage=stage[keep], onset_h=onset[keep], plausible=len(ok), failed=int((~ok).sum()), acceptance=acc,
-        missing_categories=()).summary()}
+    stage, onset, _, keep, _ = accept_reject(scr, ok, seed)
+    summary = {row["target"]: row for row in target_summary(stage[keep], onset[keep])}
     inclusion = Inclusion(kind="scr_rise", rise_mg_dl=0.5, within_h=48.0)
     endpoints = Endpoints(recovery=Recovery(margin_mg_dl=0.3, margin_fraction=0.25), horizon_days=30)
     entry = entry_times(TIMES_H, scr[keep], inclusion)

@@ -295,23 +295,45 @@ class VirtualPopulation:
 
     def summary(self) -> list[dict]:
         """Each target: reported value and range, simulated value, and whether it is in range."""
-        aki = self.stage > 0
-        n_aki = max(int(aki.sum()), 1)
-        onset = self.onset_h[aki]
-        bins = np.arange(0.0, KDIGO_WINDOW_H + 12.0, 12.0)
-        hist, _ = np.histogram(onset, bins=bins)
-        peak = float(bins[int(np.argmax(hist))] + 6.0) if hist.sum() else float("nan")
-        sim = {
-            "aki_incidence": 100.0 * aki.mean(),
-            "stage1_share_of_aki": 100.0 * (self.stage == 1).sum() / n_aki,
-            "stage2_share_of_aki": 100.0 * (self.stage == 2).sum() / n_aki,
-            "stage3_share_of_aki": 100.0 * (self.stage == 3).sum() / n_aki,
-            "early_onset_share_of_aki": 100.0 * (onset <= EARLY_ONSET_H).sum() / n_aki,
-            "onset_peak_h": peak,
-        }
-        return [{"target": t.name, "reported": t.value, "low": t.low, "high": t.high, "unit": t.unit,
-                 "simulated": round(float(sim[t.name]), 2), "in_range": bool(t.low <= sim[t.name] <= t.high),
-                 "source": t.source} for t in TARGETS]
+        return target_summary(self.stage, self.onset_h)
+
+
+def accept_reject(scr: np.ndarray, ok: np.ndarray, seed: int, enabled: bool = True):
+    """Allen 2016 acceptance–rejection of simulated plausible patients on KDIGO stage × onset.
+
+    Returns ``(stage, onset_h, acceptance per category, keep, missing categories)``; the acceptance
+    draws come from ``default_rng([seed, 1])``, one per plausible patient. ``enabled=False`` keeps
+    every patient that solved.
+    """
+    stage, onset = kdigo(TIMES_H, scr)
+    cat = categories(stage, onset)
+    target = _category_targets()
+    acc = acceptance_probabilities(cat[ok], target)
+    keep = ok & (np.random.default_rng([seed, 1]).random(len(ok)) < acc[cat]) if enabled else ok
+    present = np.bincount(cat[ok], minlength=target.size) > 0
+    missing = tuple(n for n, p, t in zip(CATEGORY_NAMES, present, target) if t > 0 and not p)
+    return stage, onset, acc, keep, missing
+
+
+def target_summary(stage: np.ndarray, onset_h: np.ndarray) -> list[dict]:
+    """Each target of :data:`TARGETS`: reported value and range, simulated value, whether it is in range."""
+    aki = stage > 0
+    n_aki = max(int(aki.sum()), 1)
+    onset = onset_h[aki]
+    bins = np.arange(0.0, KDIGO_WINDOW_H + 12.0, 12.0)
+    hist, _ = np.histogram(onset, bins=bins)
+    peak = float(bins[int(np.argmax(hist))] + 6.0) if hist.sum() else float("nan")
+    sim = {
+        "aki_incidence": 100.0 * aki.mean(),
+        "stage1_share_of_aki": 100.0 * (stage == 1).sum() / n_aki,
+        "stage2_share_of_aki": 100.0 * (stage == 2).sum() / n_aki,
+        "stage3_share_of_aki": 100.0 * (stage == 3).sum() / n_aki,
+        "early_onset_share_of_aki": 100.0 * (onset <= EARLY_ONSET_H).sum() / n_aki,
+        "onset_peak_h": peak,
+    }
+    return [{"target": t.name, "reported": t.value, "low": t.low, "high": t.high, "unit": t.unit,
+             "simulated": round(float(sim[t.name]), 2), "in_range": bool(t.low <= sim[t.name] <= t.high),
+             "source": t.source} for t in TARGETS]
 
 
 #: Virtual patients per simulation task (the unit an executor distributes).
@@ -382,16 +404,7 @@ def build_population(spec: PopulationSpec, plausible: int, seed: int, executor=N
                                         chunk=chunk, store=store)
     nominal = compiled_parameters(population_scenario())
     names, values = parameter_matrix(cov, nominal)
-    stage, onset = kdigo(TIMES_H, scr)
-    cat = categories(stage, onset)
-    target = _category_targets()
-    acc = acceptance_probabilities(cat[ok], target)
-    if spec.acceptance_rejection:
-        keep = ok & (np.random.default_rng([seed, 1]).random(plausible) < acc[cat])
-    else:
-        keep = ok
-    present = np.bincount(cat[ok], minlength=target.size) > 0
-    missing = tuple(n for n, p, t in zip(CATEGORY_NAMES, present, target) if t > 0 and not p)
+    stage, onset, acc, keep, missing = accept_reject(scr, ok, seed, spec.acceptance_rejection)
     pop = VirtualPopulation(
         covariates={k: v[keep] for k, v in cov.items()}, names=names, values=values[keep],
         scr=scr[keep], survival=surv[keep], stage=stage[keep], onset_h=onset[keep],
