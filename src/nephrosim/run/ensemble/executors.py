@@ -180,8 +180,10 @@ class prefetched:
 
     def __exit__(self, *exc) -> None:
         self._stop.set()
+        import queue
+
         while self._thread.is_alive():  # unblock a put waiting on the full queue
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(queue.Empty):
                 self._queue.get(timeout=0.01)
         self._thread.join()
 
