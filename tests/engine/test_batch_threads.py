@@ -46,16 +46,21 @@ def _drained() -> str:
     return to_sbml(ModelSpec("drained", (process,), {"rate": 1.0}, {}))
 
 
-def test_any_thread_count_gives_bit_identical_results():
+def _varied_mouse_iri(patients: int):
+    """Mouse IRI vehicle with ``patients`` draws of its varied parameters, on the batch engine with
+    few steps allowed per output interval, so that some patients fail, are retried and fail again:
+    ``(program, names, values, times, options)``."""
     scenario = as_scenario("examples/mouse_iri.yaml")
     program = compile_arm(scenario, "vehicle")
     priors = [p for p in priors_from_table(varied_parameters(scenario), 0.6, "lognormal")
               if p.name in program.parameter_values]
-    names = [p.name for p in priors]
-    values = draw(priors, 0, 24, seed=4)
-    times = np.asarray(scenario.times_h, dtype=float)
-    # few steps allowed per output interval, so that some patients fail, are retried and fail again
     options = solver_options(scenario).model_copy(update={"engine": "batch", "max_steps": 90})
+    return (program, [p.name for p in priors], draw(priors, 0, patients, seed=4),
+            np.asarray(scenario.times_h, dtype=float), options)
+
+
+def test_any_thread_count_gives_bit_identical_results():
+    program, names, values, times, options = _varied_mouse_iri(24)
     runs = []
     for threads in (1, 2, 3):
         sim = program.simulator(options.model_copy(update={"threads": threads}))
@@ -77,15 +82,8 @@ def test_a_patients_numbers_do_not_depend_on_the_patients_beside_it():
     """Four patients share a thread, side by side in the lanes of SIMD vectors (solver_c), each
     lane with its own step size and events: a patient alone, or in another order among others
     (its lane and neighbours change), gives the same bits, failures and retries included."""
-    scenario = as_scenario("examples/mouse_iri.yaml")
-    program = compile_arm(scenario, "vehicle")
-    priors = [p for p in priors_from_table(varied_parameters(scenario), 0.6, "lognormal")
-              if p.name in program.parameter_values]
-    names = [p.name for p in priors]
-    values = draw(priors, 0, 11, seed=4)
-    times = np.asarray(scenario.times_h, dtype=float)
-    options = solver_options(scenario).model_copy(update={"engine": "batch", "max_steps": 90, "threads": 1})
-    sim = program.simulator(options)
+    program, names, values, times, options = _varied_mouse_iri(11)
+    sim = program.simulator(options.model_copy(update={"threads": 1}))
     out, status = sim.run_batch(times, names, values)
     assert {s.code for s in status} >= {OK, "solver_failure"}, "the batch should mix successes and failures"
     reversed_out, reversed_status = sim.run_batch(times, names, values[::-1])
