@@ -123,14 +123,18 @@ def test_in_sample_the_shipped_point_reproduces_its_saved_fit(shipped_population
         assert now[name]["simulated"] == pytest.approx(fit["statistics_point"][name]["simulated"], abs=1e-9)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "known miss: at the shipped fit the ACT-AKI placebo pool recovers in a median 3.5 days (SCr <= baseline + "
-    "max(0.3 mg/dL, 25 %)), against 12 (IQR 6-21); the hand-tuned values gave about 22-24 days. Fitted to Brown "
-    "2010's mostly short AKI, the model's severe patients recover as fast as its mild ones (docs/trials.md)"))
 def test_held_out_act_aki_placebo_recovery_lies_in_the_trials_iqr(shipped_population):
-    """Held out: ACT-AKI placebo, median time to recovery 12 days (IQR 6-21), Swaminathan 2018."""
-    check = shipped_population[3]["act_aki_placebo_median_recovery_days"]
+    """Held out: ACT-AKI placebo, median time to recovery 12 days (IQR 6-21), Swaminathan 2018, under the
+    trial's own rule (first SCr <= the pre-operative value) read on measured SCr (daily samples, sourced
+    within-subject and assay CVs). Never fitted; but the measurement model was added after the noise-free
+    proxy (SCr <= baseline + max(0.3 mg/dL, 25 %)) had missed (3.5 days), so this is a check of a
+    rule chosen after seeing the data's definition, not a blind prediction (docs/trials.md §3)."""
+    checks = shipped_population[3]
+    check = checks["act_aki_placebo_median_recovery_days"]
     assert 6.0 <= check["simulated"] <= 21.0, check
+    # the proxy is a different endpoint: model AKI falls back under +0.3 mg/dL within days (Brown 2010's
+    # mostly short AKI, fitted), and SCr then approaches baseline slowly — measured noise decides when
+    assert checks["act_aki_placebo_median_recovery_days_kdigo_margin"]["simulated"] < check["simulated"]
 
 
 def test_cli_refuses_a_bad_spec_on_one_line_naming_the_field(tmp_path):

@@ -22,6 +22,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
+import numpy as np
 from pydantic import Field, model_validator
 
 from nephrosim.engine.simulator import SolverOptions
@@ -100,6 +101,44 @@ class Recovery(StrictModel):
     margin_fraction: float = Field(0.25, ge=0.0, le=5.0)
 
 
+class Measurement(StrictModel):
+    """How the trial *measures* SCr for the recovery endpoint: with noise, at fixed intervals.
+
+    A trial does not see the model's smooth SCr: it sees one pre-operative value and one value
+    per sampling interval, each carrying the patient's within-subject biological variation and the
+    assay's analytical variation. Each measured value is ``true × exp(s·z − s²/2)`` with
+    ``s² = ln(1 + cv_within_subject²) + ln(1 + cv_analytical²)`` and ``z`` standard normal, drawn
+    independently per sample (and for the baseline) from the trial's seed.
+
+    * ``cv_within_subject`` 0.052 — **source**: meta-analysis of 37 studies, Front Med 2022;
+      9:1009358 (doi:10.3389/fmed.2022.1009358): "Meta-analysis of all studies yielded a CVICr of
+      5.2% (95% confidence interval [CI] 4.6–5.8%)". Those were mostly stable subjects; after
+      cardiac surgery fluid shifts may add to it (not quantified: a sensitivity, not a default).
+    * ``cv_analytical`` 0.0251 — **source**: Mercan 2022, Clin Lab (doi:10.7754/Clin.Lab.2022.220524):
+      "The average CVA calculated at 95% confidence interval for creatinine using Jaffe's method
+      was 2.51%" (2.43 % enzymatic).
+    * ``every_h`` 24 — one value a day after randomization (**assumed**: daily ward sampling).
+    """
+
+    cv_within_subject: float = Field(0.052, ge=0.0, le=1.0,
+                                     description="within-subject biological CV of SCr (fraction)")
+    cv_analytical: float = Field(0.0251, ge=0.0, le=1.0, description="assay CV of SCr (fraction)")
+    every_h: float = Field(24.0, ge=6.0, le=168.0,
+                           description="hours between SCr samples after randomization (a multiple of 6)")
+
+    @model_validator(mode="after")
+    def _on_the_grid(self):
+        if abs(self.every_h / 6.0 - round(self.every_h / 6.0)) > 1e-9:
+            raise ValueError(f"every_h={self.every_h:g}: SCr is simulated on a 6-h grid; give a multiple of 6 "
+                             "(e.g. 12 or 24)")
+        return self
+
+    @property
+    def sdlog(self) -> float:
+        """Standard deviation of log(measured / true SCr) of one sample."""
+        return float(np.sqrt(np.log1p(self.cv_within_subject ** 2) + np.log1p(self.cv_analytical ** 2)))
+
+
 class Endpoints(StrictModel):
     """Primary: time to recovery (censored at ``horizon_days`` after randomization), or the
     SCr AUC above baseline over the horizon.
@@ -110,6 +149,9 @@ class Endpoints(StrictModel):
     primary: Literal["recovery", "scr_auc"] = Field(
         "recovery", description="recovery: log-rank on time to recovery; scr_auc: Mann–Whitney on SCr AUC")
     recovery: Recovery = Field(default_factory=Recovery)
+    measurement: Measurement | None = Field(
+        None, description="measure SCr with noise at fixed intervals for the recovery endpoint (the trial's view); "
+                          "None = the model's SCr on its 6-h grid, noise-free")
     horizon_days: float = Field(30.0, gt=0.0, le=30.0)
 
 

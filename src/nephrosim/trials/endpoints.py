@@ -4,7 +4,12 @@
   with SCr ≥ baseline + ``rise_mg_dl`` within ``within_h``; inclusion ``all``: 0 h.
 * **Time to recovery** (days after entry) — the first output time after entry with
   SCr ≤ baseline + max(``margin_mg_dl``, ``margin_fraction`` × baseline); censored at the
-  horizon (30 days after entry). Baseline = the pre-operative (time-0) SCr.
+  horizon (30 days after entry). Baseline = the pre-operative (time-0) SCr. With
+  ``endpoints.measurement`` the rule is applied to *measured* SCr instead, as a trial sees it:
+  one noisy pre-operative value and one noisy value every ``every_h`` hours after entry
+  (:class:`nephrosim.trials.design.Measurement`, sourced CVs). Model SCr approaches its baseline
+  asymptotically, so the trial's own rule (first SCr ≤ the pre-operative value, margin 0) can be
+  met only through measurement noise — which is also how a real patient meets it.
 * **Death by the horizon** — probability ``1 − survival(entry + horizon)`` from the model's
   survival state (uraemic hazard only: the model carries no cardiac or surgical mortality).
 * **Death by stage (30 days)** — probability from the patient's peak KDIGO SCr stage within
@@ -53,9 +58,39 @@ class PatientOutcomes:
     death_by_stage: np.ndarray  # 30-day death probability from the peak KDIGO stage (DEATH_BY_STAGE)
 
 
+def measured_recovery(times_h: np.ndarray, scr: np.ndarray, entry_h: np.ndarray, baseline: np.ndarray,
+                      endpoints: Endpoints, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Time to recovery (days) and event flag from *measured* SCr (``endpoints.measurement``).
+
+    Row ``i`` is sampled at ``entry_h[i] + k·every_h`` (k = 1, 2, … up to the horizon); the
+    baseline and every sample get their own log-normal noise (mean-preserving, ``sdlog`` of the
+    measurement), drawn from ``rng`` as one ``(n, 1 + K)`` block so that results depend only on the
+    generator's seed and the rows' order.
+    """
+    m, r = endpoints.measurement, endpoints.recovery
+    k = np.arange(1, int(np.floor(endpoints.horizon_days * 24.0 / m.every_h + 1e-9)) + 1)
+    at = entry_h[:, None] + m.every_h * k[None, :]
+    idx = np.clip(np.searchsorted(times_h, at - 1e-9), 0, times_h.size - 1)
+    if not np.allclose(times_h[idx], at, atol=1e-6):
+        raise ValueError(f"SCr samples every {m.every_h:g} h after entry do not fall on the output grid")
+    s = m.sdlog
+    noise = np.exp(s * rng.standard_normal((scr.shape[0], 1 + k.size)) - 0.5 * s * s)
+    base = baseline * noise[:, 0]
+    sampled = np.take_along_axis(scr, idx, axis=1) * noise[:, 1:]
+    hit = sampled <= (base + np.maximum(r.margin_mg_dl, r.margin_fraction * base))[:, None] + 1e-12
+    recovered = hit.any(axis=1)
+    days = np.where(recovered, m.every_h * k[np.argmax(hit, axis=1)] / 24.0, endpoints.horizon_days)
+    return days, recovered
+
+
 def outcomes(times_h: np.ndarray, scr: np.ndarray, survival: np.ndarray, entry_h: np.ndarray,
-             baseline: np.ndarray, endpoints: Endpoints) -> PatientOutcomes:
-    """Endpoints for each row of ``scr``/``survival`` (``entry_h`` and ``baseline`` per row)."""
+             baseline: np.ndarray, endpoints: Endpoints, rng: np.random.Generator | None = None) -> PatientOutcomes:
+    """Endpoints for each row of ``scr``/``survival`` (``entry_h`` and ``baseline`` per row).
+
+    ``rng`` draws the measurement noise when ``endpoints.measurement`` is set (required then).
+    """
+    if endpoints.measurement is not None and rng is None:
+        raise ValueError("endpoints.measurement needs a random generator (rng) for the measurement noise")
     horizon_h = endpoints.horizon_days * 24.0
     r = endpoints.recovery
     threshold = baseline + np.maximum(r.margin_mg_dl, r.margin_fraction * baseline)
@@ -76,6 +111,8 @@ def outcomes(times_h: np.ndarray, scr: np.ndarray, survival: np.ndarray, entry_h
         window = (times_h >= t0 - 1e-9) & (times_h <= t1 + 1e-9)
         auc[i] = np.trapezoid(scr[i, window] - baseline[i], times_h[window] / 24.0)
         death[i] = 1.0 - float(np.interp(t1, times_h, survival[i]))
+    if endpoints.measurement is not None:
+        rec_days, recovered = measured_recovery(times_h, scr, entry_h, baseline, endpoints, rng)
     from nephrosim.trials.population import kdigo
 
     stage, _ = kdigo(times_h, scr)

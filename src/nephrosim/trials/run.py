@@ -160,8 +160,12 @@ def primary_text(design: TrialDesign) -> str:
     if ep.primary == "scr_auc":
         return (f"SCr AUC above baseline from randomization to {ep.horizon_days:g} days; Mann-Whitney U test at "
                 f"alpha {design.alpha:g}")
+    m = ep.measurement
+    measured = ("" if m is None else
+                f" (measured SCr: one sample every {m.every_h:g} h and the baseline, each with CV "
+                f"{100 * m.cv_within_subject:.3g} % within-subject and {100 * m.cv_analytical:.3g} % analytical)")
     return (f"time to recovery: first SCr <= baseline + max({rec.margin_mg_dl:g} mg/dL, {rec.margin_fraction:g} x "
-            f"baseline) after randomization, censored at {ep.horizon_days:g} days; log-rank test at alpha "
+            f"baseline) after randomization{measured}, censored at {ep.horizon_days:g} days; log-rank test at alpha "
             f"{design.alpha:g}")
 
 
@@ -313,8 +317,11 @@ def run_trial(design: TrialDesign, replicates: int = 200, seed: int = 0, *, sche
         pool = pool[usable]
         entry = entry[usable]
         baseline = pop.scr[pool, 0]
+        # measurement noise (endpoints.measurement) of arm k from default_rng([seed, 5, k + 1]) (no trailing
+        # zero: numpy seeds [s, 5] and [s, 5, 0] alike)
         arm_out = {a.name: outcomes(TIMES_H, scr_by_arm[a.name][usable], surv_by_arm[a.name][usable], entry,
-                                    baseline, design.endpoints) for a in design.arms}
+                                    baseline, design.endpoints, np.random.default_rng([seed, 5, k + 1]))
+                   for k, a in enumerate(design.arms)}
         bounds = [(s, min(s + CHUNK_REPLICATES, replicates)) for s in range(0, replicates, CHUNK_REPLICATES)]
         tasks = [(seed, s, e, ctl.n, trt.n, arm_out[ctl.name], arm_out[trt.name]) for s, e in bounds]
         rep_store = folder.replicate_store(bounds) if folder else None

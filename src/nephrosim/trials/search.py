@@ -444,7 +444,8 @@ def run_search(spec: DesignSearch, base: TrialDesign, out: str | Path, seed: int
         for i, inc in enumerate(inclusions):
             design = base.model_copy(update={"inclusion": inc, "pool_limit": spec.pool_limit})
             pool, entry = eligible_pool(design, pop, seed)
-            control = outcomes(TIMES_H, pop.scr[pool], pop.survival[pool], entry, pop.scr[pool, 0], base.endpoints)
+            control = outcomes(TIMES_H, pop.scr[pool], pop.survival[pool], entry, pop.scr[pool, 0], base.endpoints,
+                               np.random.default_rng([seed, 5, 1, i + 1]))
             pools[i] = (pool, entry, control)
         cands = [c if c.design is None or 2 * c.n_per_arm <= pools[c.inclusion][0].size else
                  Candidate(c.inclusion, c.timing, c.treatment, c.n_per_arm, c.endpoint, None,
@@ -472,7 +473,8 @@ def run_search(spec: DesignSearch, base: TrialDesign, out: str | Path, seed: int
                 usable = np.isfinite(scr).all(axis=1)
                 filled_scr = np.where(usable[:, None], scr, pop.scr[pool])
                 filled_surv = np.where(usable[:, None], surv, pop.survival[pool])
-                o = outcomes(TIMES_H, filled_scr, filled_surv, entry, pop.scr[pool, 0], base.endpoints)
+                o = outcomes(TIMES_H, filled_scr, filled_surv, entry, pop.scr[pool, 0], base.endpoints,
+                             np.random.default_rng([seed, 5, 2, i + 1, t + 1, j + 1, k + 1]))
                 _save_outcomes(cond_file(cond, k), o, usable)
                 computed["conditions"] += 1
                 bar.advance(stage="conditions")
