@@ -20,6 +20,13 @@ All three are relative to a healthy kidney (1 = normal)::
 ``s`` is ``rate_scale`` (quarter-power allometry). Rate constants and weights are
 assumed/calibrated (see ``parameters_injury.csv``).
 
+Insults may consume GSH directly as well: cisplatin is conjugated to glutathione
+(Hanigan 1994, PMID 7954424), so its retained tubular exposure adds a drain
+``−k_gsh·s·cis_gsh_conjugation·cis_kidney·gsh`` (:mod:`nephrosim.biology.insults.cisplatin`).
+With GSH near 0 scavenging falls to ``1 − f_gsh`` of normal, so a GSH loss alone
+raises ROS (and MDA) at most ``1/(1 − f_gsh)``-fold (3.3-fold at ``ros_gsh_share``
+0.7); Ashour 2016 reports MDA ×4.6 at day 4 after cisplatin.
+
 ``excess(x)`` is max(0, x) with its corner smoothed (:func:`smooth_excess`):
 ½·(x + √(x² + w²))·x²/(x² + w²). It is exactly 0 at rest (x = 0), within w/2 of
 max(0, x) everywhere and infinitely differentiable. The plain corner sat exactly at
