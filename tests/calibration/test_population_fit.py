@@ -143,7 +143,9 @@ def test_cli_refuses_a_bad_spec_on_one_line_naming_the_field(tmp_path):
     from nephrosim.cli import app
 
     bad = tmp_path / "bad.yaml"
-    bad.write_text(SPEC.read_text().replace("aki_lasting_3_6_days]", "aki_lasting_3_6_weeks]"))
+    text = SPEC.read_text()
+    assert text.count(" aki_lasting_3_6_days,") == 1  # the spec must really change, or the CLI runs a whole fit
+    bad.write_text(text.replace(" aki_lasting_3_6_days,", " aki_lasting_3_6_weeks,"))
     r = CliRunner().invoke(app, ["calibrate-population", str(bad), "--out", str(tmp_path / "out")])
     assert r.exit_code == 2, r.output
     assert "aki_lasting_3_6_weeks" in r.output and "statistics" in r.output

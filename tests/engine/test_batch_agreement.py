@@ -30,6 +30,7 @@ TIGHT = SolverOptions(rtol=1e-8, atol=1e-14)
 @pytest.mark.parametrize("path, arm, n", [
     ("examples/mouse_iri.yaml", "vehicle", 100),
     ("examples/head_to_head_mouse_iri.yaml", "msc", 100),
+    ("examples/human_cardiac_surgery.yaml", "vehicle", 50),   # the fluid load: a time-varying volume
 ])
 def test_random_parameter_sets_agree_with_roadrunner(path, arm, n):
     scenario = as_scenario(path)

@@ -16,6 +16,22 @@ def test_kdigo_criteria_and_stages():
     assert [CATEGORY_NAMES[c] for c in categories(stage, onset)] == ["no_aki", "no_aki", "s1_early", "s3_late"]
 
 
+def test_a_rise_back_from_a_dilution_dip_is_not_aki_but_a_rise_above_baseline_is():
+    """Baseline 1.2 mg/dL, diluted to 0.85 at 6 h: coming back to 1.2 by 48 h is a rise of 0.35 from the
+    nadir (AKI under a bare rolling minimum) but none above the pre-operative value; going on to 1.55 is
+    AKI, with onset when it first stands 0.3 above the pre-operative value. A patient whose SCr rises,
+    falls back to 1.3 (above baseline) and then rises 0.3 within 48 h counts from 1.3."""
+    t = np.arange(0.0, 200.0, 6.0)
+    dip = np.interp(t, [0, 6, 48, 200], [1.2, 0.85, 1.2, 1.2])
+    dip_then_rise = np.interp(t, [0, 6, 48, 96, 200], [1.2, 0.85, 1.2, 1.55, 1.55])
+    relapse = np.interp(t, [0, 24, 48, 96, 120, 200], [1.2, 1.45, 1.3, 1.3, 1.62, 1.62])
+    stage, onset = kdigo(t, np.vstack([dip, dip_then_rise, relapse]))
+    assert stage.tolist() == [0, 1, 1]
+    first_over = t[np.argmax(dip_then_rise >= 1.5 - 1e-12)]
+    assert onset[1] == first_over
+    assert onset[2] == t[np.argmax((relapse - 1.3 >= 0.3 - 1e-12) & (t > 96))]
+
+
 def test_acceptance_probabilities_follow_allen_rule():
     cat = np.array([0] * 80 + [1] * 20)
     target = np.array([0.5, 0.5])

@@ -11,7 +11,10 @@ reports about the whole population, not about one patient:
 
 **Data** (:data:`STATISTICS`; sources and quotes in ``evidence/data/clinical.md`` §3): AKI
 incidence and its KDIGO stage mix (Hu 2016 meta-analysis), the share of AKI that begins within
-48 h (Li 2022), and the shares of AKI lasting 1–2 and 3–6 days (Brown 2010). Each is computed on
+48 h (Li 2022), the shares of AKI lasting 1–2 and 3–6 days (Brown 2010), and the shares whose SCr
+6 h after surgery lies more than 10 % below or above the pre-operative value (Ho 2012: the
+haemodilution dip, which fits the fluid load ``cpb_fluid_excess`` and its removal
+``cpb_fluid_tau_h``). Each is computed on
 the *plausible* population — every patient drawn from the covariate distributions, before
 acceptance–rejection — so that the population itself, not the rejection step, reproduces them.
 The covariates are drawn once (seeded), so every candidate is simulated on the same patients
@@ -55,7 +58,7 @@ from nephrosim.inputs import StrictModel, read_mapping, validate
 
 #: Parameters a population fit may estimate whose per-patient value is ``value × covariate factor``
 #: (:func:`nephrosim.trials.population.parameter_matrix`): the fit rescales the factor.
-COVARIATE_SCALED = {"cpb_stress_max": "severity", "cpb_t50_min": "susceptibility"}
+COVARIATE_SCALED = {"cpb_stress_max": "severity", "cpb_t50_min": "susceptibility", "cpb_fluid_excess": "fluid"}
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,10 @@ BROWN_QUOTE = ('Brown 2010, Ann Thorac Surg, doi:10.1016/j.athoracsur.2010.04.03
                'patients exhibited AKI."; "1 to 2 days (18%; adjusted hazard ratio, 1.66"; "3 to 6 days (11%; adjusted '
                'hazard ratio, 1.94"; ">=7 days (9%; adjusted hazard ratio, 3.40"')
 
+
+HO_QUOTE = ('Ho 2012, Am J Kidney Dis, PMID 21967775, doi:10.1053/j.ajkd.2011.08.023 (n = 350; SCr within 6 h of '
+            'surgery against the pre-operative value): "176 patients (52%) experienced a decrease >10% in SCr level"; '
+            '"26 (7.4%) experienced an increase >10%"')
 
 #: Shares a population fit may use. Every number is quoted in evidence/data/clinical.md §3.
 STATISTICS: dict[str, PopulationStatistic] = {s.name: s for s in (
@@ -109,7 +116,19 @@ STATISTICS: dict[str, PopulationStatistic] = {s.name: s for s in (
     PopulationStatistic(
         "aki_lasting_3_6_days", 11.0 / 38.0, round(4987 * 0.38), None, "aki", "Brown 2010 (as above): 11/38",
         quote=BROWN_QUOTE),
+    PopulationStatistic(
+        "scr_fall_over_10pct_at_6h", 176 / 350, 350, None, "all",
+        "Ho 2012 (n = 350): SCr > 10 % below the pre-operative value within 6 h of surgery in 176 (52 %) — the "
+        "haemodilution dip; simulated at 6 h after the end of bypass",
+        quote=HO_QUOTE),
+    PopulationStatistic(
+        "scr_rise_over_10pct_at_6h", 26 / 350, 350, None, "all",
+        "Ho 2012 (as above): SCr > 10 % above the pre-operative value within 6 h in 26 (7.4 %)",
+        quote=HO_QUOTE),
 )}
+
+#: Output time of Ho 2012's "within 6 h" SCr (h after the end of bypass).
+HO_TIME_H = 6.0
 
 
 class PopulationParameter(StrictModel):
@@ -166,7 +185,10 @@ def population_shares(times_h: np.ndarray, scr: np.ndarray, ok: np.ndarray) -> t
     n_aki = int(aki.sum())
     dur = aki_durations_days(times_h, scr, stage)[aki]
     share = (lambda x: float(np.sum(x)) / n_aki) if n_aki else (lambda x: float("nan"))
+    at_6h = scr[:, int(np.argmin(np.abs(times_h - HO_TIME_H)))] / scr[:, 0]
     return {
+        "scr_fall_over_10pct_at_6h": float(np.mean(at_6h < 0.9)) if len(aki) else float("nan"),
+        "scr_rise_over_10pct_at_6h": float(np.mean(at_6h > 1.1)) if len(aki) else float("nan"),
         "aki_incidence": float(aki.mean()) if len(aki) else float("nan"),
         "stage1_share_of_aki": share(stage[aki] == 1),
         "stage2_share_of_aki": share(stage[aki] == 2),

@@ -74,7 +74,7 @@ def assemble(scenario, arm_name: str | None = None, table: ParameterTable | None
 
     insult = build_insult(scenario.injury, species)
     therapy = build_therapy(arm.treatments, species, bw, tracked)
-    function = kidney_function(insult.function_factor, insult.secretion_factor)
+    function = kidney_function(insult.function_factor, insult.secretion_factor, insult.volume_factor)
     # Every arm carries the same states (undosed products sit at zero), so arms compare.
     # A therapy that defines the paracrine effects names its process "paracrine_effects";
     # merge keeps the first, so no_therapy() only fills in for vehicle arms.

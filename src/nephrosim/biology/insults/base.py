@@ -19,12 +19,15 @@ class InsultSpec:
     function_factor : expression for GFR relative to baseline (``"1"`` = unchanged).
     secretion_factor : expression for tubular creatinine secretion relative to
         baseline (``None`` = same as ``function_factor``).
+    volume_factor : expression for the creatinine/urea distribution volume relative to
+        pre-insult total body water (``None`` = unchanged; cardiac surgery's fluid load).
     """
 
     processes: tuple[Process, ...] = ()
     values: Mapping[str, float] = field(default_factory=dict)
     function_factor: str = "1"
     secretion_factor: str | None = None
+    volume_factor: str | None = None
 
 
 _BUILDERS: dict[str, Callable[..., InsultSpec]] = {}
