@@ -104,3 +104,23 @@ def test_a_bad_measurement_block_names_the_field(measurement, words):
         trial_from_dict(data, "t.yaml")
     for w in words:
         assert w in str(err.value)
+
+
+def test_each_replicate_reads_its_own_noise_draw():
+    """A patient's baseline error is shared by all their samples; frozen into the pool, one draw would bias
+    every replicate the same way. ``realizations`` gives independent draws, one per replicate (modulo)."""
+    ep = Endpoints(recovery=TRIAL_RULE, measurement=Measurement(), horizon_days=30)
+    scr = _flat(1.04, 400)
+    surv = np.ones_like(scr)
+    entry = np.full(400, 24.0)
+    o = outcomes(T, scr, surv, entry, scr[:, 0], ep, np.random.default_rng(1), realizations=5)
+    assert o.recovery_days.shape == (400, 5) and o.size == 400
+    # independent draws: the same patient recovers on different days in different draws
+    assert np.mean(o.recovery_days[:, 0] != o.recovery_days[:, 1]) > 0.3
+    assert np.array_equal(o.recovery(7)[0], o.recovery_days[:, 2])
+    # the first draw is the single draw of the same generator
+    one = outcomes(T, scr, surv, entry, scr[:, 0], ep, np.random.default_rng(1))
+    assert np.array_equal(one.recovery_days, o.recovery_days[:, 0])
+    # noise-free endpoints are the same for every replicate
+    free = outcomes(T, scr, surv, entry, scr[:, 0], Endpoints(horizon_days=30))
+    assert free.recovery_days.ndim == 1 and np.array_equal(free.recovery(3)[0], free.recovery_days)

@@ -40,6 +40,19 @@ def test_acceptance_probabilities_follow_allen_rule():
     np.testing.assert_allclose(acc, [0.25, 1.0])  # ratio (0.5/0.8) : (0.5/0.2)
 
 
+def test_a_rare_category_does_not_set_the_acceptance_of_all_others():
+    """Two common categories and one with 2 patients against a 10 % target: by Allen's bare rule the rare
+    one sets the scale and the common ones are accepted at 1/50; with a minimum count it is kept whole
+    (probability 1) and the common ones follow their own ratio."""
+    cat = np.array([0] * 700 + [1] * 298 + [2] * 2)
+    target = np.array([0.6, 0.3, 0.1])
+    bare = acceptance_probabilities(cat, target)
+    np.testing.assert_allclose(bare, np.array([0.6 / 0.7, 0.3 / 0.298, 0.1 / 0.002]) / 50.0)
+    acc = acceptance_probabilities(cat, target, min_count=10)
+    ratio = np.array([0.6 / 0.7, 0.3 / 0.298])
+    np.testing.assert_allclose(acc, [*(ratio / ratio.max()), 1.0])
+
+
 def test_acceptance_rejection_keeps_aki_incidence_in_range():
     spec = PopulationSpec()
     pop = build_population(spec, 800, seed=11)

@@ -49,7 +49,12 @@ def entry_times(times_h: np.ndarray, scr: np.ndarray, inclusion: Inclusion) -> n
 
 @dataclass(frozen=True)
 class PatientOutcomes:
-    """Endpoints of one arm for every patient of the eligible pool (aligned rows)."""
+    """Endpoints of one arm for every patient of the eligible pool (aligned rows).
+
+    With measured SCr (``endpoints.measurement``) ``recovery_days`` and ``recovered`` have one
+    column per independent draw of the measurement noise (:meth:`recovery` picks one per
+    replicate trial); without it they are one-dimensional.
+    """
 
     recovery_days: np.ndarray   # time to recovery or censoring, days after entry
     recovered: np.ndarray       # event indicator (bool)
@@ -57,16 +62,36 @@ class PatientOutcomes:
     scr_auc: np.ndarray         # mg/dL·day above baseline, entry → entry + horizon
     death_by_stage: np.ndarray  # 30-day death probability from the peak KDIGO stage (DEATH_BY_STAGE)
 
+    @property
+    def size(self) -> int:
+        """Patients (rows)."""
+        return int(self.scr_auc.shape[0])
+
+    def recovery(self, realization: int) -> tuple[np.ndarray, np.ndarray]:
+        """Time to recovery and event flags under noise draw ``realization`` (modulo the draws held;
+        the same for every realization without measurement noise)."""
+        if self.recovery_days.ndim == 1:
+            return self.recovery_days, self.recovered
+        k = realization % self.recovery_days.shape[1]
+        return self.recovery_days[:, k], self.recovered[:, k]
+
 
 def measured_recovery(times_h: np.ndarray, scr: np.ndarray, entry_h: np.ndarray, baseline: np.ndarray,
-                      endpoints: Endpoints, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+                      endpoints: Endpoints, rng: np.random.Generator,
+                      realizations: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Time to recovery (days) and event flag from *measured* SCr (``endpoints.measurement``).
 
     Row ``i`` is sampled at ``entry_h[i] + k·every_h`` (k = 1, 2, … up to the horizon); the
     baseline and every sample get their own log-normal noise (mean-preserving, ``sdlog`` of the
-    measurement), drawn from ``rng`` as one ``(n, 1 + K)`` block so that results depend only on the
-    generator's seed and the rows' order.
+    measurement), drawn from ``rng`` as one ``(n, 1 + K)`` block per realization, so that results
+    depend only on the generator's seed and the rows' order. ``realizations=None`` gives one draw
+    as 1-D arrays; an integer gives ``(n, realizations)`` arrays of independent draws (a trial
+    draws the noise anew for every replicate: a patient's baseline error, shared by all of their
+    samples, must not be frozen into the pool that every replicate resamples).
     """
+    if realizations is not None:
+        draws = [measured_recovery(times_h, scr, entry_h, baseline, endpoints, rng) for _ in range(realizations)]
+        return np.column_stack([d for d, _ in draws]), np.column_stack([r for _, r in draws])
     m, r = endpoints.measurement, endpoints.recovery
     k = np.arange(1, int(np.floor(endpoints.horizon_days * 24.0 / m.every_h + 1e-9)) + 1)
     at = entry_h[:, None] + m.every_h * k[None, :]
@@ -84,10 +109,12 @@ def measured_recovery(times_h: np.ndarray, scr: np.ndarray, entry_h: np.ndarray,
 
 
 def outcomes(times_h: np.ndarray, scr: np.ndarray, survival: np.ndarray, entry_h: np.ndarray,
-             baseline: np.ndarray, endpoints: Endpoints, rng: np.random.Generator | None = None) -> PatientOutcomes:
+             baseline: np.ndarray, endpoints: Endpoints, rng: np.random.Generator | None = None,
+             realizations: int | None = None) -> PatientOutcomes:
     """Endpoints for each row of ``scr``/``survival`` (``entry_h`` and ``baseline`` per row).
 
-    ``rng`` draws the measurement noise when ``endpoints.measurement`` is set (required then).
+    ``rng`` draws the measurement noise when ``endpoints.measurement`` is set (required then):
+    one draw (1-D recovery arrays) or ``realizations`` independent draws (one column each).
     """
     if endpoints.measurement is not None and rng is None:
         raise ValueError("endpoints.measurement needs a random generator (rng) for the measurement noise")
@@ -112,7 +139,7 @@ def outcomes(times_h: np.ndarray, scr: np.ndarray, survival: np.ndarray, entry_h
         auc[i] = np.trapezoid(scr[i, window] - baseline[i], times_h[window] / 24.0)
         death[i] = 1.0 - float(np.interp(t1, times_h, survival[i]))
     if endpoints.measurement is not None:
-        rec_days, recovered = measured_recovery(times_h, scr, entry_h, baseline, endpoints, rng)
+        rec_days, recovered = measured_recovery(times_h, scr, entry_h, baseline, endpoints, rng, realizations)
     from nephrosim.trials.population import kdigo
 
     stage, _ = kdigo(times_h, scr)

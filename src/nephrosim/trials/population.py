@@ -279,11 +279,25 @@ def categories(stage: np.ndarray, onset: np.ndarray) -> np.ndarray:
     return np.where(stage == 0, 0, 2 * stage - 1 + late.astype(int))
 
 
-def acceptance_probabilities(cat: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """Allen 2016 acceptance probability of each category (0 for a category absent from ``cat``)."""
-    q = np.bincount(cat, minlength=target.size) / max(cat.size, 1)
+#: A category with fewer plausible patients than this does not set the acceptance scale (below).
+MIN_CATEGORY_COUNT = 10
+
+
+def acceptance_probabilities(cat: np.ndarray, target: np.ndarray, min_count: int = 1) -> np.ndarray:
+    """Allen 2016 acceptance probability of each category (0 for a category absent from ``cat``).
+
+    Allen's rule accepts category ``c`` with probability ``(t_c / q_c) / max_c' (t_c' / q_c')``.
+    A rare category (a few plausible patients against a target share of several per cent) would
+    set that maximum alone and reject nearly everyone else: one late-onset patient in 800 made
+    the accepted population 38. Categories with fewer than ``min_count`` plausible patients are
+    therefore left out of the maximum; their patients are all kept (probability clipped at 1),
+    and they stay under-represented (reported by :func:`accept_reject`).
+    """
+    counts = np.bincount(cat, minlength=target.size)
+    q = counts / max(cat.size, 1)
     ratio = np.divide(target, q, out=np.zeros_like(target), where=q > 0)
-    return ratio / ratio.max()
+    scale = ratio[counts >= min_count].max() if (counts >= min_count).any() else ratio.max()
+    return np.minimum(ratio / scale, 1.0)
 
 
 @dataclass
@@ -323,10 +337,11 @@ def accept_reject(scr: np.ndarray, ok: np.ndarray, seed: int, enabled: bool = Tr
     stage, onset = kdigo(TIMES_H, scr)
     cat = categories(stage, onset)
     target = _category_targets()
-    acc = acceptance_probabilities(cat[ok], target)
+    acc = acceptance_probabilities(cat[ok], target, MIN_CATEGORY_COUNT)
     keep = ok & (np.random.default_rng([seed, 1]).random(len(ok)) < acc[cat]) if enabled else ok
-    present = np.bincount(cat[ok], minlength=target.size) > 0
-    missing = tuple(n for n, p, t in zip(CATEGORY_NAMES, present, target) if t > 0 and not p)
+    counts = np.bincount(cat[ok], minlength=target.size)
+    missing = tuple(n if c == 0 else f"{n} (only {c} plausible: under-represented)"
+                    for n, c, t in zip(CATEGORY_NAMES, counts, target) if t > 0 and c < MIN_CATEGORY_COUNT)
     return stage, onset, acc, keep, missing
 
 

@@ -130,15 +130,16 @@ def _replicate_task(task) -> list[dict]:
     so a replicate's result depends only on the seed and ``r``.
     """
     seed, start, stop, n_ctl, n_trt, oc, ot = task
-    pool_size = oc.recovery_days.size
+    pool_size = oc.size
     reps = []
     for r in range(start, stop):
         rng = np.random.default_rng([seed, 2, r])
         pick = rng.permutation(pool_size)[:n_ctl + n_trt]
         ic, it = pick[:n_ctl], pick[n_ctl:]
-        rep = analyse_replicate(oc.recovery_days[ic], oc.recovered[ic], ot.recovery_days[it], ot.recovered[it])
-        rep["recovered_control"] = float(oc.recovered[ic].mean())
-        rep["recovered_treatment"] = float(ot.recovered[it].mean())
+        (days_c, rec_c), (days_t, rec_t) = oc.recovery(r), ot.recovery(r)  # replicate r's measurement noise
+        rep = analyse_replicate(days_c[ic], rec_c[ic], days_t[it], rec_t[it])
+        rep["recovered_control"] = float(rec_c[ic].mean())
+        rep["recovered_treatment"] = float(rec_t[it].mean())
         rep["death_control"] = float((rng.random(ic.size) < oc.death_probability[ic]).mean())
         rep["death_treatment"] = float((rng.random(it.size) < ot.death_probability[it]).mean())
         rep["auc_control"] = float(oc.scr_auc[ic].mean())
@@ -318,9 +319,10 @@ def run_trial(design: TrialDesign, replicates: int = 200, seed: int = 0, *, sche
         entry = entry[usable]
         baseline = pop.scr[pool, 0]
         # measurement noise (endpoints.measurement) of arm k from default_rng([seed, 5, k + 1]) (no trailing
-        # zero: numpy seeds [s, 5] and [s, 5, 0] alike)
+        # zero: numpy seeds [s, 5] and [s, 5, 0] alike), one independent draw per replicate
         arm_out = {a.name: outcomes(TIMES_H, scr_by_arm[a.name][usable], surv_by_arm[a.name][usable], entry,
-                                    baseline, design.endpoints, np.random.default_rng([seed, 5, k + 1]))
+                                    baseline, design.endpoints, np.random.default_rng([seed, 5, k + 1]),
+                                    realizations=replicates)
                    for k, a in enumerate(design.arms)}
         bounds = [(s, min(s + CHUNK_REPLICATES, replicates)) for s in range(0, replicates, CHUNK_REPLICATES)]
         tasks = [(seed, s, e, ctl.n, trt.n, arm_out[ctl.name], arm_out[trt.name]) for s, e in bounds]

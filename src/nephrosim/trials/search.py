@@ -307,11 +307,12 @@ def design_power(control: PatientOutcomes, treated_by_draw: list[PatientOutcomes
 
     ``control`` and each ``treated_by_draw[k]`` hold the same pool patients (row ``i`` is one
     patient, untreated and treated). Replicate ``r`` randomizes ``n_per_arm`` + ``n_per_arm``
-    distinct pool patients with ``default_rng([seed, 2, r])``.
+    distinct pool patients with ``default_rng([seed, 2, r])`` and, with measured SCr, reads the
+    recovery times of noise draw ``r`` (:meth:`PatientOutcomes.recovery`).
     """
     from statsmodels.stats.proportion import proportion_confint
 
-    pool = control.recovery_days.size
+    pool = control.size
     if 2 * n_per_arm > pool:
         raise UserInputError(f"n_per_arm={n_per_arm}: the eligible pool has {pool} patients, fewer than the "
                              f"{2 * n_per_arm} one trial needs; raise pool_limit or virtual_patients")
@@ -322,12 +323,12 @@ def design_power(control: PatientOutcomes, treated_by_draw: list[PatientOutcomes
         effect = true_effect(control, treated, endpoint)
         effects.append(effect)
         beneficial = effect >= minimal_effect
-        for pick in picks:
+        for r, pick in enumerate(picks):
             ic, it = pick[:n_per_arm], pick[n_per_arm:]
             if endpoint == "recovery":
-                p = _logrank_p(control.recovery_days[ic], control.recovered[ic],
-                               treated.recovery_days[it], treated.recovered[it])
-                favours = treated.recovery_days[it].mean() < control.recovery_days[ic].mean()
+                (days_c, rec_c), (days_t, rec_t) = control.recovery(r), treated.recovery(r)
+                p = _logrank_p(days_c[ic], rec_c[ic], days_t[it], rec_t[it])
+                favours = days_t[it].mean() < days_c[ic].mean()
             else:
                 p = _auc_p(control.scr_auc[ic], treated.scr_auc[it])
                 favours = treated.scr_auc[it].mean() < control.scr_auc[ic].mean()
@@ -445,7 +446,7 @@ def run_search(spec: DesignSearch, base: TrialDesign, out: str | Path, seed: int
             design = base.model_copy(update={"inclusion": inc, "pool_limit": spec.pool_limit})
             pool, entry = eligible_pool(design, pop, seed)
             control = outcomes(TIMES_H, pop.scr[pool], pop.survival[pool], entry, pop.scr[pool, 0], base.endpoints,
-                               np.random.default_rng([seed, 5, 1, i + 1]))
+                               np.random.default_rng([seed, 5, 1, i + 1]), realizations=spec.replicates)
             pools[i] = (pool, entry, control)
         cands = [c if c.design is None or 2 * c.n_per_arm <= pools[c.inclusion][0].size else
                  Candidate(c.inclusion, c.timing, c.treatment, c.n_per_arm, c.endpoint, None,
@@ -474,14 +475,15 @@ def run_search(spec: DesignSearch, base: TrialDesign, out: str | Path, seed: int
                 filled_scr = np.where(usable[:, None], scr, pop.scr[pool])
                 filled_surv = np.where(usable[:, None], surv, pop.survival[pool])
                 o = outcomes(TIMES_H, filled_scr, filled_surv, entry, pop.scr[pool, 0], base.endpoints,
-                             np.random.default_rng([seed, 5, 2, i + 1, t + 1, j + 1, k + 1]))
+                             np.random.default_rng([seed, 5, 2, i + 1, t + 1, j + 1, k + 1]),
+                             realizations=spec.replicates)
                 _save_outcomes(cond_file(cond, k), o, usable)
                 computed["conditions"] += 1
                 bar.advance(stage="conditions")
             for c in todo_designs:
                 control_all = pools[c.inclusion][2]
                 if treatments[c.treatment] is None:
-                    treated_by_draw, usable = [control_all], np.ones(control_all.recovery_days.size, bool)
+                    treated_by_draw, usable = [control_all], np.ones(control_all.size, bool)
                 else:
                     loaded = [_load_outcomes(cond_file(c.condition, k)) for k in range(n_draws)]
                     usable = np.all([u for _, u in loaded], axis=0)
