@@ -137,6 +137,17 @@ def test_held_out_act_aki_placebo_recovery_lies_in_the_trials_iqr(shipped_popula
     assert checks["act_aki_placebo_median_recovery_days_kdigo_margin"]["simulated"] < check["simulated"]
 
 
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "known miss: AKIN AKI by POD 3 in plausible patients with eGFR > 40 is 14 % at the shipped fit, against 49.25 % "
+    "(95 % CI 41-58 %) in PMC7034201 (held-out split). The fit matches Hu 2016's pooled 22.3 %; this young cohort "
+    "(mean age 38, surgery type not given) had twice that, which a population drawn for all-comer CABG does not reach"))
+def test_held_out_pmc7034201_akin_incidence_by_pod3(shipped_population):
+    """Held out (validation/held_out.yaml): PMC7034201, "About 49.25% of patients suffered from CSA-AKI by the
+    3rd postoperative day" (n = 134, eGFR > 40, AKIN)."""
+    check = shipped_population[3]["akin_incidence_by_pod3_egfr_over_40"]
+    assert check["reported_ci95"][0] <= check["simulated"] <= check["reported_ci95"][1], check
+
+
 def test_cli_refuses_a_bad_spec_on_one_line_naming_the_field(tmp_path):
     from typer.testing import CliRunner
 

@@ -402,7 +402,34 @@ def held_out_checks(problem: PopulationProblem, x: np.ndarray, seed: int = 0) ->
                          "simulated": summary["onset_peak_h"]["simulated"],
                          "met": bool(summary["onset_peak_h"]["in_range"]),
                          "source": summary["onset_peak_h"]["source"]},
+        "akin_incidence_by_pod3_egfr_over_40": akin_by_pod3_check(problem, scr, ok),
     }
+
+
+#: PMC7034201 (a publication of the pre-registered held-out split, validation/held_out.yaml):
+#: 134 adults on bypass with pre-operative eGFR > 40 (mean 70.2), AKIN criteria over POD 0-3.
+PMC7034201_QUOTE = "About 49.25% of patients suffered from CSA-AKI by the 3rd postoperative day."
+
+
+def akin_by_pod3_check(problem: PopulationProblem, scr: np.ndarray, ok: np.ndarray) -> dict:
+    """Held out: the AKIN incidence within 72 h of surgery among plausible patients with eGFR > 40,
+    against PMC7034201's 49.25 % (66 of 134; met inside its 95 % Clopper-Pearson interval).
+
+    The cohort was young (mean age 38) and its surgery type is not given; the virtual population
+    is an older all-comer CABG mix, so a miss may be the cohort's as much as the model's."""
+    from statsmodels.stats.proportion import proportion_confint
+
+    from nephrosim.trials.population import TIMES_H, kdigo
+
+    keep = ok & (problem.covariates["baseline_egfr"] > 40.0)
+    upto = TIMES_H <= 72.0 + 1e-9
+    stage, _ = kdigo(TIMES_H[upto], scr[keep][:, upto])
+    lo, hi = proportion_confint(66, 134, alpha=0.05, method="beta")
+    sim = float(np.mean(stage > 0))
+    return {"reported": 0.4925, "reported_ci95": [float(lo), float(hi)], "simulated": sim,
+            "patients": int(keep.sum()), "met": bool(lo <= sim <= hi),
+            "source": f"PMC7034201 (held-out split; n = 134, eGFR > 40, AKIN over POD 0-3): \"{PMC7034201_QUOTE}\" "
+                      "Simulated on the plausible population with eGFR > 40 (SCr criteria only)"}
 
 
 def fit_population(spec: PopulationFitSpec | str | Path, *, out: str | Path | None = None,
