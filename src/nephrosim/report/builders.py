@@ -272,9 +272,23 @@ def meta_report(result, *, argv: Sequence[str] | None = None) -> Report:
     return Report("nephrosim meta", command_line(argv), tuple(sections), (("seed", "none: pooling draws nothing"),))
 
 
+def _trial_figures_section(result) -> Section:
+    """Kaplan–Meier curves per arm, the replicate hazard ratios and the eGFR subgroup forest plot
+    (:mod:`nephrosim.report.trial_figures`), with the subgroup table the forest plot draws."""
+    from nephrosim.report import trial_figures as tf
+
+    subgroups = tf.subgroup_hazard_ratios(result)
+    arms = tuple(a.name for a in result.design.arms)
+    figures = tuple(figure_data(fig, caption) for fig, caption in (
+        tf.recovery_figure(result), tf.hazard_ratio_figure(result), tf.forest_figure(subgroups, arms)))
+    return Section("Figures", tables=(Table.from_frame(subgroups, "hazard ratio by pre-operative eGFR subgroup"),),
+                   figures=figures)
+
+
 def trial_report(result, design_path=None, *, argv: Sequence[str] | None = None) -> Report:
     """The report of ``nephrosim trial``: power, hazard ratio, per-arm outcomes, population
-    targets, the trial YAML, and the provenance of the arms' models."""
+    targets, Kaplan–Meier curves, replicate hazard ratios, eGFR subgroup forest plot, the trial
+    YAML, and the provenance of the arms' models."""
     from nephrosim.trials.population import population_scenario
 
     out = result.to_dict()
@@ -299,6 +313,7 @@ def trial_report(result, design_path=None, *, argv: Sequence[str] | None = None)
                     Table(f"population: {pop['accepted_patients']} accepted of {pop['plausible_patients']} "
                           f"plausible; eligible pool {pop['eligible_pool']}",
                           ("target", "simulated", "unit", "reported", "low", "high", "in range"), targets))),
+        _trial_figures_section(result),
         Section("Trial design", preformatted=(("trial YAML", text),)),
         provenance_section(scenarios),
     ]
