@@ -93,7 +93,9 @@ def test_a_bad_band_input_names_the_field_and_runs_nothing(page, band_run):
 
 
 def test_literature_points_are_the_stores_matching_values_with_their_study(page, band_run, evidence_db):
+    from nephrosim.app.literature import design_match
     from nephrosim.evidence import EvidenceStore
+    from nephrosim.scenarios.schema import scenario_from_dict
 
     load(page, LITERATURE_SCENARIO)
     page.click("#simulate")
@@ -103,7 +105,12 @@ def test_literature_points_are_the_stores_matching_values_with_their_study(page,
 
     rows = EvidenceStore(evidence_db).records(species="rat", injury="ischemia_reperfusion")
     rows = rows[rows["readout"].isin(["serum_creatinine", "bun"])]
-    drawable = rows[rows["role"].isin(["control", "treated", "comparator"]) & rows["mean"].notna()
+    # the studies of the scenario's clamp time (the design rule is tested on its own below)
+    design = {study: design_match(scenario_from_dict(LITERATURE_SCENARIO).injury, study_rows)
+              for study, study_rows in rows.groupby("study_id")}
+    rows = rows[[design[s][0] or design[s][1] is not None for s in rows["study_id"]]]
+    unknown = rows["study_id"].map(lambda s: design[s][1] is not None)
+    drawable = rows[~unknown & rows["role"].isin(["control", "treated", "comparator"]) & rows["mean"].notna()
                     & rows["time_h"].between(0, 72) & rows["unit"].isin(["mg/dL", "umol/L"])]
     assert int(page.inner_text("#lit-matched")) == len(rows)
     assert int(page.inner_text("#lit-drawn")) == len(drawable) > 0
@@ -162,3 +169,83 @@ def test_a_band_run_draws_the_band_behind_each_arm_and_downloads_it(band_run, tm
     got = got.set_index(["arm", "time_h"]).loc[q.index]
     for column, quantile in (("lo", 0.025), ("median", 0.5), ("hi", 0.975)):
         np.testing.assert_allclose(got[column], q[quantile], rtol=1e-12)
+
+
+# --- the design rule of literature matching (issue 18): fast, no browser -----------------------
+
+def _injury(**fields):
+    from nephrosim.scenarios.schema import scenario_from_dict
+
+    return scenario_from_dict({"name": "m", "species": "rat", "injury": fields, "arms": [{"name": "v"}],
+                               "readouts": ["serum_creatinine"], "times_h": [0, 24]}).injury
+
+
+def _study(injury: str, details: str | None) -> pd.DataFrame:
+    """A study's rows as :meth:`EvidenceStore.records` gives them (the design is the study's text)."""
+    return pd.DataFrame({"injury": [injury, injury], "injury_details": [details, details]})
+
+
+def test_a_45_min_clamp_study_matches_a_45_min_scenario_not_a_25_min_one():
+    from nephrosim.app.literature import design_match
+
+    study = _study("ischemia_reperfusion", "bilateral renal pedicle clamping for 45 min at 37 °C")
+    assert design_match(_injury(model="ischemia_reperfusion", clamp_min=45), study) == (True, None)
+    assert design_match(_injury(model="ischemia_reperfusion", clamp_min=25), study) == (False, None)
+    # ±20 % of the scenario's clamp time
+    assert design_match(_injury(model="ischemia_reperfusion", clamp_min=40), study)[0]  # 45 within 40 ± 8
+    assert not design_match(_injury(model="ischemia_reperfusion", clamp_min=35), study)[0]  # 45 > 35 + 7
+    assert design_match(_injury(model="ischemia_reperfusion", clamp_min=50), study)[0]  # 45 within 50 ± 10
+
+
+def test_a_clamp_study_of_another_laterality_does_not_match_and_an_unstated_one_is_not_compared():
+    from nephrosim.app.literature import design_match
+
+    solitary = _study("ischemia_reperfusion", "45 min occlusion of left renal pedicle + right nephrectomy")
+    bilateral = _injury(model="ischemia_reperfusion", clamp_min=45)
+    assert design_match(bilateral, solitary) == (False, None)
+    assert design_match(_injury(model="ischemia_reperfusion", clamp_min=45, bilateral=False,
+                                contralateral_nephrectomy=True), solitary) == (True, None)
+    unstated = _study("ischemia_reperfusion", "renal artery occlusion 45 min")
+    assert design_match(_injury(model="ischemia_reperfusion", clamp_min=45, bilateral=False), unstated) == (True, None)
+
+
+def test_a_study_without_its_clamp_time_or_dose_is_skipped_with_the_reason():
+    from nephrosim.app.literature import design_match
+
+    for details in ("bilateral renal artery clamping", None):
+        agrees, reason = design_match(_injury(model="ischemia_reperfusion", clamp_min=45),
+                                      _study("ischemia_reperfusion", details))
+        assert not agrees and reason.startswith("design not given") and "clamp time" in reason
+    agrees, reason = design_match(_injury(model="cisplatin", dose_mg_per_kg=5),
+                                  _study("cisplatin", "cisplatin AKI (dose not in abstract)"))
+    assert not agrees and reason.startswith("design not given") and "mg/kg" in reason
+
+
+def test_a_20_mg_per_kg_cisplatin_study_is_not_drawn_on_a_5_mg_per_kg_scenario():
+    from nephrosim.app.literature import design_match
+
+    high = _study("cisplatin", "cisplatin 20 mg/kg i.p. single")
+    low = _study("cisplatin", "single IP cisplatin 5 mg/kg")
+    assert design_match(_injury(model="cisplatin", dose_mg_per_kg=5), high) == (False, None)
+    assert design_match(_injury(model="cisplatin", dose_mg_per_kg=5), low) == (True, None)
+    assert design_match(_injury(model="cisplatin", dose_mg_per_kg=20), high) == (True, None)
+
+
+def test_the_points_of_a_45_min_rat_scenario_are_of_38_to_54_min_studies_and_the_rest_are_counted(tmp_path):
+    """On the shipped evidence: every drawn point's study names a clamp of 45 ± 9 min, and the rows of
+    studies that name no single clamp time are in the skipped count under their reason."""
+    from nephrosim.app.literature import literature_points
+    from nephrosim.evidence import EvidenceStore
+    from nephrosim.scenarios.schema import scenario_from_dict
+
+    store = EvidenceStore(tmp_path / "e.duckdb")
+    scenario = scenario_from_dict(LITERATURE_SCENARIO)
+    out = literature_points(scenario, {"serum_creatinine": "mg/dL", "bun": "mg/dL"}, store)
+    details = store.records(species="rat", injury="ischemia_reperfusion").groupby("study_id")["injury_details"].first()
+    assert out["drawn"] > 0
+    for point in out["points"]:
+        minutes = [float(m) for m in re.findall(r"(\d+(?:\.\d+)?)\s*-?\s*min", details[point["study_id"]])]
+        assert minutes and all(36 <= m <= 54 for m in minutes), (point["study_id"], details[point["study_id"]])
+    reasons = {s["reason"]: s["rows"] for s in out["skipped"]}
+    assert any(r.startswith("design not given") for r in reasons)
+    assert out["matched"] == out["drawn"] + sum(reasons.values())

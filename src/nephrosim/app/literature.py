@@ -15,9 +15,21 @@ plot's unit with the package's one converter (:func:`nephrosim.units.convert`, w
 masses of creatinine and urea nitrogen). Every other matching row is counted under the reason it
 was skipped, and the page says how many.
 
-Only the design's species and injury model are matched: a study's clamp time, dose or strain
-may differ from the scenario's. Each point's hover shows the study's injury details, so the
-reader can judge how close it is.
+The injury's design number must agree too, read off the study with the calibration's own reader
+(:func:`nephrosim.calibration.designs.injury_of`, which parses the study's ``injury_details``):
+ischaemia–reperfusion clamp minutes, cisplatin / LPS / adriamycin / streptozotocin mg/kg, glycerol
+mL/kg. A row matches only when its study's number is within ±:data:`DESIGN_TOLERANCE` (20 %) of
+the scenario's. The 20 % is **assumed**, not sourced: it keeps a 40–50 min clamp on a 45 min
+simulation (clamp-time series in rodents step by 10–15 min) and keeps 25 min or 20 mg/kg studies
+off 45 min or 5 mg/kg simulations; range considered 10–30 %. For ischaemia–reperfusion the
+laterality must agree where the study states it (bilateral, unilateral, or unilateral with the
+other kidney removed; a study that names none is not compared on it). A row of the scenario's
+species, injury and readouts whose study does not give the number as one value (or gives a
+design the model is not: a cold or transplant ischaemia) is counted as matched and skipped under
+``design not given: <why>``, never guessed. Injuries without a design number (CLP, UUO, 5/6
+nephrectomy, cardiac surgery) match on species and injury model only. Strain, sex and body
+temperature are not matched; each point's hover shows the study's injury details, so the reader
+can judge how close it is.
 """
 
 from __future__ import annotations
@@ -28,6 +40,11 @@ from typing import Mapping
 
 #: Characters of the source quote shown on hover.
 QUOTE_CHARS = 220
+#: Relative tolerance on the injury's design number (assumed, range 0.1–0.3: see the module text).
+DESIGN_TOLERANCE = 0.20
+#: The scenario injury field that is each injury model's design number.
+DESIGN_NUMBER = {"ischemia_reperfusion": "clamp_min", "cisplatin": "dose_mg_per_kg", "lps": "dose_mg_per_kg",
+                 "adriamycin": "dose_mg_per_kg", "stz_diabetes": "dose_mg_per_kg", "glycerol": "dose_ml_per_kg"}
 #: Evidence roles drawn, and how the plot names them.
 ROLE_LABELS = {"control": "untreated", "treated": "treated", "comparator": "treated"}
 
@@ -52,6 +69,38 @@ def _treatment(row) -> str:
     return ", ".join(p for p in parts if p)
 
 
+def _laterality(injury: Mapping) -> str:
+    if injury.get("contralateral_nephrectomy"):
+        return "unilateral with the other kidney removed"
+    return "bilateral" if injury.get("bilateral", True) else "unilateral"
+
+
+def design_match(scenario_injury, study_rows) -> tuple[bool, str | None]:
+    """Whether a study's design agrees with the scenario's injury, and the skip reason if unknown.
+
+    Returns ``(True, None)`` when it agrees (or the injury model has no design number),
+    ``(False, None)`` when it differs (the rows are not a match), and ``(False, reason)`` when the
+    study does not give its design (the rows match but are skipped under ``reason``).
+    """
+    from nephrosim.calibration.designs import NotEvaluable, injury_of
+
+    field = DESIGN_NUMBER.get(scenario_injury.model)
+    if field is None:
+        return True, None
+    try:
+        study, assumptions = injury_of(study_rows)
+    except NotEvaluable as exc:
+        return False, f"design not given: {exc}"
+    wanted = float(getattr(scenario_injury, field))
+    if abs(float(study[field]) - wanted) > DESIGN_TOLERANCE * wanted:
+        return False, None
+    laterality_stated = not any(a.startswith("laterality not stated") for a in assumptions)
+    if field == "clamp_min" and laterality_stated and \
+            _laterality(study) != _laterality(scenario_injury.model_dump()):
+        return False, None
+    return True, None
+
+
 def literature_points(scenario, units: Mapping[str, str], store=None) -> dict:
     """The evidence rows matching ``scenario`` and the points to draw of them.
 
@@ -65,7 +114,8 @@ def literature_points(scenario, units: Mapping[str, str], store=None) -> dict:
     Returns
     -------
     A dict: ``injury_term`` (the evidence term of the scenario's injury, or ``None``),
-    ``store`` (its path), ``matched`` (rows of the species, injury term and a scenario readout),
+    ``store`` (its path), ``matched`` (rows of the species, injury term and a scenario readout
+    whose study's design number agrees or is not given: see the module text),
     ``drawn``, ``skipped`` (a list of ``{"reason", "rows"}``, most frequent first) and ``points``
     (one dict per drawn row: readout, time_h, value and dispersion in the plot's unit, what was
     reported, role, study id, arm, treatment, injury details, PMID/DOI and the quote).
@@ -86,14 +136,20 @@ def literature_points(scenario, units: Mapping[str, str], store=None) -> dict:
     first, last = float(scenario.times_h[0]), float(scenario.times_h[-1])
     skipped: Counter[str] = Counter()
     points = []
+    designs = {study: design_match(scenario.injury, study_rows) for study, study_rows in rows.groupby("study_id")}
     for _, row in rows.iterrows():
         match = model_readout(str(row["readout"]))
         if match is None or match.model not in scenario.readouts:
             continue  # not a readout of this scenario: not a match
+        agrees, design_unknown = designs[row["study_id"]]
+        if not agrees and design_unknown is None:
+            continue  # another clamp time, dose or laterality: not a match
         out["matched"] += 1
         role = str(row["role"])
         unit = _text(row["unit"])
-        if role not in ROLE_LABELS:
+        if design_unknown is not None:
+            skipped[design_unknown] += 1
+        elif role not in ROLE_LABELS:
             skipped["a sham-operated arm (no injury)" if role == "sham" else
                     f"role {role!r}: a ratio between arms, not a group's value"] += 1
         elif match.comparability != "absolute":
