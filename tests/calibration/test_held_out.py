@@ -110,6 +110,9 @@ def test_a_design_is_read_off_the_rows_never_filled_in():
         design_of("S", _rows("bilateral IRI, clamp 30/35/45 min"))
     with pytest.raises(NotEvaluable, match="dose"):
         design_of("S", _rows("dose not in abstract", injury="cisplatin"))
+    # a kidney removed days after the clamp is not the model's nephrectomy at clamping (Zou 2014's wording)
+    with pytest.raises(NotEvaluable, match="another time"):
+        design_of("S", _rows("left kidney ischemia 60 min; right (uninjured) kidney removed on day 12"))
     no_dose = design_of("S", _rows("bilateral 45 min", dose=float("nan"), dose_unit="cells", route="iv",
                                    timing_h=0.0))
     assert [a["name"] for a in no_dose.scenario["arms"]] == ["vehicle"]  # the arm without a dose is left out

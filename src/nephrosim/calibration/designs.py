@@ -59,8 +59,9 @@ def injury_of(rows) -> tuple[dict, list[str]]:
         if re.search(r"cold|transplant|cardiac arrest", text, re.IGNORECASE):
             raise NotEvaluable("not a warm renal-pedicle/artery clamp")
         injury = {"model": model, "clamp_min": clamp}
-        nephrectomy = re.search(r"nephrectomy|solitary", text, re.IGNORECASE)
-        if nephrectomy and re.search(r"1 wk|week later|days? before|delayed", text, re.IGNORECASE):
+        nephrectomy = re.search(r"nephrectomy|solitary|kidney (?:was )?removed", text, re.IGNORECASE)
+        later = r"1 wk|week later|days? before|delayed|on day [1-9]\d*|day [1-9]\d* after"
+        if nephrectomy and re.search(later, text, re.IGNORECASE):
             raise NotEvaluable("nephrectomy at another time than the clamp (the model removes it at clamping)")
         if nephrectomy:
             injury.update(bilateral=False, contralateral_nephrectomy=True)
