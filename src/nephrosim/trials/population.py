@@ -256,8 +256,9 @@ def kdigo(times_h: np.ndarray, scr: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     pre-operative value: after bypass SCr first *falls* by dilution (Ho 2012, PMID 21967775: > 10 %
     in 52 % of patients within 6 h), and a rise back from that nadir is the fluid leaving, not
     kidney injury. Surgical AKI cohorts measure "postoperative changes from preoperative baseline
-    creatinine" (Kork 2015, Anesthesiology 123(6):1301), as ACT-AKI's entry rule does. Without a
-    dip below baseline this is the rolling-minimum rule unchanged.
+    creatinine" ("Minor Postoperative Increases of Creatinine ...", Anesthesiology 2015;
+    123(6):1301), as ACT-AKI's entry rule does. Without a dip below baseline this is the
+    rolling-minimum rule unchanged.
     """
     in7 = times_h <= KDIGO_WINDOW_H + 1e-9
     t, s = times_h[in7], scr[:, in7]
