@@ -89,23 +89,26 @@ def measured_recovery(times_h: np.ndarray, scr: np.ndarray, entry_h: np.ndarray,
     draws the noise anew for every replicate: a patient's baseline error, shared by all of their
     samples, must not be frozen into the pool that every replicate resamples).
     """
-    if realizations is not None:
-        draws = [measured_recovery(times_h, scr, entry_h, baseline, endpoints, rng) for _ in range(realizations)]
-        return np.column_stack([d for d, _ in draws]), np.column_stack([r for _, r in draws])
     m, r = endpoints.measurement, endpoints.recovery
     k = np.arange(1, int(np.floor(endpoints.horizon_days * 24.0 / m.every_h + 1e-9)) + 1)
     at = entry_h[:, None] + m.every_h * k[None, :]
     idx = np.clip(np.searchsorted(times_h, at - 1e-9), 0, times_h.size - 1)
     if not np.allclose(times_h[idx], at, atol=1e-6):
         raise ValueError(f"SCr samples every {m.every_h:g} h after entry do not fall on the output grid")
+    true_samples = np.take_along_axis(scr, idx, axis=1)  # the sampling times, once for every draw
     s = m.sdlog
-    noise = np.exp(s * rng.standard_normal((scr.shape[0], 1 + k.size)) - 0.5 * s * s)
-    base = baseline * noise[:, 0]
-    sampled = np.take_along_axis(scr, idx, axis=1) * noise[:, 1:]
-    hit = sampled <= (base + np.maximum(r.margin_mg_dl, r.margin_fraction * base))[:, None] + 1e-12
-    recovered = hit.any(axis=1)
-    days = np.where(recovered, m.every_h * k[np.argmax(hit, axis=1)] / 24.0, endpoints.horizon_days)
-    return days, recovered
+
+    def one_draw():
+        noise = np.exp(s * rng.standard_normal((scr.shape[0], 1 + k.size)) - 0.5 * s * s)
+        base = baseline * noise[:, 0]
+        hit = true_samples * noise[:, 1:] <= (base + np.maximum(r.margin_mg_dl, r.margin_fraction * base))[:, None] + 1e-12
+        recovered = hit.any(axis=1)
+        return np.where(recovered, m.every_h * k[np.argmax(hit, axis=1)] / 24.0, endpoints.horizon_days), recovered
+
+    if realizations is None:
+        return one_draw()
+    draws = [one_draw() for _ in range(realizations)]
+    return np.column_stack([d for d, _ in draws]), np.column_stack([e for _, e in draws])
 
 
 def outcomes(times_h: np.ndarray, scr: np.ndarray, survival: np.ndarray, entry_h: np.ndarray,
@@ -126,19 +129,20 @@ def outcomes(times_h: np.ndarray, scr: np.ndarray, survival: np.ndarray, entry_h
     recovered = np.zeros(n, dtype=bool)
     death = np.zeros(n)
     auc = np.zeros(n)
+    noise_free = endpoints.measurement is None
     for i in range(n):
         t0, t1 = entry_h[i], entry_h[i] + horizon_h
         if t1 > times_h[-1] + 1e-9:
             raise ValueError(f"follow-up to {t1:g} h is past the simulated {times_h[-1]:g} h")
         after = (times_h > t0 + 1e-9) & (times_h <= t1 + 1e-9)
-        hit = after & (scr[i] <= threshold[i] + 1e-12)
+        hit = after & (scr[i] <= threshold[i] + 1e-12) if noise_free else np.zeros(1, dtype=bool)
         if hit.any():
             recovered[i] = True
             rec_days[i] = (times_h[np.argmax(hit)] - t0) / 24.0
         window = (times_h >= t0 - 1e-9) & (times_h <= t1 + 1e-9)
         auc[i] = np.trapezoid(scr[i, window] - baseline[i], times_h[window] / 24.0)
         death[i] = 1.0 - float(np.interp(t1, times_h, survival[i]))
-    if endpoints.measurement is not None:
+    if not noise_free:
         rec_days, recovered = measured_recovery(times_h, scr, entry_h, baseline, endpoints, rng, realizations)
     from nephrosim.trials.population import kdigo
 
