@@ -281,6 +281,8 @@ def categories(stage: np.ndarray, onset: np.ndarray) -> np.ndarray:
 
 
 #: A category with fewer plausible patients than this does not set the acceptance scale (below).
+#: Assumed (a method setting, not biology): below about ten patients a share is estimated too poorly to
+#: reweight a whole population by it; 5-20 are defensible, and the count is reported, not hidden.
 MIN_CATEGORY_COUNT = 10
 
 
