@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from nephrosim.biology.assay import OFFSET, creatinine_assay
 from nephrosim.biology.insults import build_insult
 from nephrosim.biology.parameters import ParameterTable
 from nephrosim.biology.physiology import kidney_function
@@ -56,6 +57,11 @@ def body_weight_kg(scenario, table: ParameterTable | None = None) -> float:
     return table.record("body_weight_kg", scenario.species).value
 
 
+def assay_of(scenario) -> str:
+    """The serum-creatinine assay the scenario's readouts stand for (``observation.creatinine_assay``)."""
+    return scenario.observation.creatinine_assay
+
+
 @dataclass(frozen=True)
 class AssembledArm:
     """The model of one arm and the table rows its builders read."""
@@ -78,7 +84,8 @@ def assemble(scenario, arm_name: str | None = None, table: ParameterTable | None
     # Every arm carries the same states (undosed products sit at zero), so arms compare.
     # A therapy that defines the paracrine effects names its process "paracrine_effects";
     # merge keeps the first, so no_therapy() only fills in for vehicle arms.
-    processes = merge((*insult.processes, *therapy.processes, biodistribution(()), no_therapy(), function))
+    processes = merge((*insult.processes, *therapy.processes, biodistribution(()), no_therapy(), function,
+                       *creatinine_assay(assay_of(scenario))))  # the observation model (issue 14 item 9)
 
     values = dict(table.values(species))
     units = {r.name: r.unit for r in table.for_species(species)}
@@ -148,7 +155,9 @@ def check_overrides(scenario, arms: list[AssembledArm]) -> None:
                 unused.append(name)
     unused = sorted(unused)
     if unused:
+        assay_hint = ("; jaffe_chromogen_offset_mg_dl acts only on a Jaffé reading (observation: {creatinine_assay: "
+                      "jaffe})" if OFFSET in unused else "")  # issue 14 item 9
         raise OverrideError(
             f"parameters: {unused} do not change the model of any arm of this scenario (injury model "
             f"{scenario.injury.model!r}, products {sorted({t.product for a in scenario.arms for t in a.treatments})}"
-            "); remove them, or add the injury, product or protocol they belong to")
+            "); remove them, or add the injury, product or protocol they belong to" + assay_hint)

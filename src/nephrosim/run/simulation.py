@@ -20,7 +20,8 @@ from nephrosim.engine.simulator import SolverOptions, Simulator, TrajectoryStatu
 from nephrosim.biology.physiology import READOUT_SUBSTANCE
 from nephrosim.biology.readouts import available_readouts
 from nephrosim.errors import UserInputError
-from nephrosim.run.assemble import assemble, check_overrides, scenario_table
+from nephrosim.biology.assay import reported_quantity
+from nephrosim.run.assemble import assay_of, assemble, check_overrides, scenario_table
 from nephrosim.scenarios.schema import Scenario, load_scenario
 from nephrosim.units import convert
 
@@ -112,7 +113,7 @@ def _program(scenario: Scenario, arm: str, spec, table) -> ArmProgram:
     for name in scenario.readouts:
         r = catalogue[name]
         unit = scenario.unit_of(name)
-        outputs.append(r.quantity)
+        outputs.append(reported_quantity(name, r.quantity, assay_of(scenario)))  # a Jaffé SCr reads + chromogen
         units.append(unit)
         factors.append(float(convert(1.0, r.unit, unit, substance=READOUT_SUBSTANCE.get(name),
                                      body_weight_kg=bw, bsa_m2=bsa)))
@@ -230,4 +231,4 @@ def export_sbml(scenario: Scenario | str | Path | Mapping, arm: str | None = Non
 
 def readout_outputs(scenario: Scenario) -> Sequence[str]:
     catalogue = available_readouts()
-    return [catalogue[r].quantity for r in scenario.readouts]
+    return [reported_quantity(r, catalogue[r].quantity, assay_of(scenario)) for r in scenario.readouts]

@@ -18,6 +18,7 @@ from pydantic import field_serializer, Field, field_validator, model_validator
 
 from nephrosim.inputs import StrictModel
 
+from nephrosim.biology.assay import CREATININE_ASSAYS
 from nephrosim.biology.parameters import ParameterTable
 from nephrosim.biology.readouts import available_readouts
 from nephrosim.engine.simulator import SolverOptions
@@ -73,6 +74,24 @@ class Arm(StrictModel):
         return self
 
 
+# --- observation model (issue 14 item 9: assay-aware creatinine) -------------------------
+CreatinineAssay = Literal[tuple(CREATININE_ASSAYS)]
+
+
+class Observation(StrictModel):
+    """How the readouts are measured (the observation model; :mod:`nephrosim.biology.assay`).
+
+    ``creatinine_assay``: ``enzymatic`` (the default) and ``hplc`` read true serum creatinine;
+    ``jaffe`` (colorimetric alkaline picrate) reads it plus the species' non-creatinine chromogen
+    offset (``jaffe_chromogen_offset_mg_dl``). Only the reported serum creatinine changes; GFR,
+    creatinine clearance, BUN and the kinetics stay true.
+    """
+
+    creatinine_assay: CreatinineAssay = Field(
+        "enzymatic", description="enzymatic | hplc | jaffe: the serum-creatinine assay the readout stands for")
+# --- end observation model ------------------------------------------------------------
+
+
 class Scenario(StrictModel):
     """A complete in-silico experiment."""
 
@@ -92,6 +111,7 @@ class Scenario(StrictModel):
         "calibrated", description="calibrated: the shipped calibration's estimates replace the values they "
         "were fitted for (the default); table: every parameter at its cited table value")
     solver: SolverOptions = Field(default_factory=SolverOptions)
+    observation: Observation = Field(default_factory=Observation)  # issue 14 item 9: creatinine assay
 
     @field_validator("parameters", "units", mode="after")
     @classmethod

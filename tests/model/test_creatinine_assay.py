@@ -1,0 +1,123 @@
+"""The creatinine assay as an observation model (issue 14 item 9).
+
+A Jaffé (alkaline picrate) reading is true serum creatinine plus the species' non-creatinine
+chromogen offset; the body — GFR, creatinine clearance, BUN, every kinetic — is the same
+whichever assay reads it. Enzymatic and HPLC read true creatinine: their model is the model of
+before, bit for bit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import roadrunner
+
+from nephrosim import ParameterTable, simulate
+from nephrosim.errors import UserInputError
+from nephrosim.run.ensemble import varied_parameters
+from nephrosim.run.simulation import as_scenario, compile_arm, export_sbml
+
+OFFSET = "jaffe_chromogen_offset_mg_dl"
+#: µmol/L per mg/dL of creatinine (molar mass 113.12 g/mol: 10 dL/L / 113.12 g/mol × 1000)
+UMOL_PER_MG_DL = 10_000 / 113.12
+
+# a fall and recovery of kidney function: SCr rises about 5-fold and comes back
+INJURY = {"model": "clearance_change", "fraction": 0.8, "duration_h": 30, "recovery_h": 20}
+TIMES = [0, 6, 12, 24, 36, 48, 72]
+READOUTS = ["serum_creatinine", "bun", "gfr", "creatinine_clearance"]
+
+
+def _scenario(species, assay=None, **extra):
+    data = {"species": species, "injury": INJURY, "readouts": READOUTS, "times_h": TIMES, **extra}
+    if assay is not None:
+        data["observation"] = {"creatinine_assay": assay}
+    return as_scenario(data)
+
+
+@pytest.mark.parametrize("species", ["mouse", "rat", "human"])
+def test_a_jaffe_reading_is_true_creatinine_plus_the_species_offset(species):
+    offset = ParameterTable.default().record(OFFSET, species).value
+    true = simulate(_scenario(species))
+    jaffe = simulate(_scenario(species, "jaffe"))
+    assert true.ok and jaffe.ok
+    scr_true, scr_jaffe = true.get("vehicle", "serum_creatinine"), jaffe.get("vehicle", "serum_creatinine")
+    assert scr_true.max() > 3 * scr_true[0]  # the injury moves creatinine: the offset stays additive
+    # the SBML rule is true + offset: the same double-precision sum at every time
+    np.testing.assert_array_equal(scr_jaffe, scr_true + offset)
+    for readout in ("bun", "gfr", "creatinine_clearance"):  # the assay does not change the body
+        np.testing.assert_array_equal(jaffe.get("vehicle", readout), true.get("vehicle", readout))
+
+
+def test_the_offset_is_the_same_amount_in_every_unit():
+    units = {"units": {"serum_creatinine": "umol/L"}}
+    true = simulate(_scenario("rat", **units)).get("vehicle", "serum_creatinine")
+    jaffe = simulate(_scenario("rat", "jaffe", **units)).get("vehicle", "serum_creatinine")
+    offset = ParameterTable.default().record(OFFSET, "rat").value
+    np.testing.assert_allclose(jaffe - true, offset * UMOL_PER_MG_DL, rtol=1e-4)
+
+
+def test_enzymatic_and_hplc_are_the_model_of_before():
+    """The default builds no assay parameter or rule, so its SBML and numbers are unchanged, and
+    a scenario that leaves the field out keeps its digest (calibration configs hash scenarios
+    without their defaults)."""
+    default = _scenario("rat")
+    sbml = export_sbml(default)
+    assert "jaffe" not in sbml.lower()
+    assert "observation" not in default.model_dump(exclude_defaults=True)
+    for assay in ("enzymatic", "hplc"):
+        explicit = _scenario("rat", assay)
+        assert export_sbml(explicit) == sbml
+        np.testing.assert_array_equal(simulate(explicit).values["vehicle"], simulate(default).values["vehicle"])
+    jaffe = export_sbml(_scenario("rat", "jaffe"))
+    assert OFFSET in jaffe and jaffe != sbml
+
+
+def test_the_exported_sbml_carries_the_offset_as_a_live_parameter():
+    """Any SBML tool running the exported file reports the Jaffé reading, and changing the
+    offset parameter there moves the reading by exactly that much."""
+    scenario = _scenario("mouse", "jaffe")
+    program = compile_arm(scenario, "vehicle")
+    rr = roadrunner.RoadRunner(export_sbml(scenario))
+    assert rr[OFFSET] == ParameterTable.default().record(OFFSET, "mouse").value
+    rr.timeCourseSelections = ["time", "serum_creatinine_mg_dl", "serum_creatinine_jaffe_mg_dl"]
+    out = rr.simulate(0, 24, 3)
+    np.testing.assert_allclose(out[:, 2] - out[:, 1], rr[OFFSET], rtol=1e-12)
+    rr.reset()
+    rr[OFFSET] = 0.75
+    out = rr.simulate(0, 24, 3)
+    np.testing.assert_allclose(out[:, 2] - out[:, 1], 0.75, rtol=1e-12)
+    assert program.outputs[0] == "serum_creatinine_jaffe_mg_dl"
+
+
+def test_the_batch_engine_reads_the_same_jaffe_creatinine_as_libroadrunner():
+    scenario = _scenario("rat", "jaffe", readouts=["serum_creatinine", "bun"])
+    batch = simulate(scenario.model_copy(update={"solver": scenario.solver.model_copy(update={"engine": "batch"})}))
+    reference = simulate(scenario)
+    assert batch.ok and reference.ok
+    # same SCr within the engines' agreement (tests/engine/test_batch_agreement.py) ...
+    np.testing.assert_allclose(batch.values["vehicle"], reference.values["vehicle"], rtol=1e-4)
+    # ... and the batch engine's Jaffé reading is its own true creatinine + the offset
+    true_batch = simulate(_scenario("rat", readouts=["serum_creatinine"], solver={"engine": "batch"}))
+    np.testing.assert_allclose(batch.get("vehicle", "serum_creatinine") - true_batch.get("vehicle", "serum_creatinine"),
+                               ParameterTable.default().record(OFFSET, "rat").value, rtol=1e-12)
+
+
+def test_the_offset_enters_the_uncertainty_bands_only_where_a_jaffe_assay_reads():
+    record = ParameterTable.default().record(OFFSET, "rat")
+    assert varied_parameters(_scenario("rat", "jaffe"))[OFFSET] == (record.value, record.lower, record.upper)
+    assert OFFSET not in varied_parameters(_scenario("rat"))
+    # an override moves a Jaffé reading; on an enzymatic reading it would change nothing: refused, with the fix
+    moved = simulate(_scenario("rat", "jaffe", parameters={OFFSET: 0.6}))
+    np.testing.assert_array_equal(moved.get("vehicle", "serum_creatinine"),
+                                  simulate(_scenario("rat")).get("vehicle", "serum_creatinine") + 0.6)
+    with pytest.raises(UserInputError, match="creatinine_assay: jaffe"):
+        simulate(_scenario("rat", parameters={OFFSET: 0.6}))
+
+
+def test_an_unknown_assay_names_the_field_and_the_allowed_values():
+    with pytest.raises(UserInputError) as err:
+        _scenario("mouse", "colorimetric")
+    text = str(err.value)
+    assert "observation.creatinine_assay" in text and "'colorimetric'" in text
+    for allowed in ("enzymatic", "hplc", "jaffe"):
+        assert allowed in text
