@@ -154,7 +154,8 @@ class BatchSimulator:
         model_times = np.ascontiguousarray(times - self.start_time)
         statuses: list[TrajectoryStatus] = [_OK] * n  # ok unless a retry or a check says otherwise
         todo = np.arange(n)
-        first: dict[int, str] = {}
+        first: dict[int, str] = {}  # per patient: its first failure, and its latest one
+        last: dict[int, str] = {}
         states = None
         for attempt, factor in enumerate(BATCH_RETRY_FACTORS):
             out, st, code, fail_t = self._solve(P[todo], model_times, factor)
@@ -166,7 +167,7 @@ class BatchSimulator:
             for j in np.flatnonzero(~ok):  # failures only: rare
                 why = f"{_FAILURES[int(code[j])]} (at t = {fail_t[j] + self.start_time:.6g} h)"
                 first.setdefault(int(todo[j]), why)
-                last = why
+                last[int(todo[j])] = why
             if attempt > 0:
                 for m in todo[ok]:
                     statuses[m] = TrajectoryStatus(
@@ -177,7 +178,7 @@ class BatchSimulator:
         for m in todo:
             statuses[m] = TrajectoryStatus(
                 SOLVER_FAILURE, f"{first[int(m)]}; retries ({len(BATCH_RETRY_FACTORS) - 1}) failed too, the last "
-                f"with: {last}")
+                f"with: {last[int(m)]}")
         return result, self._check(result, states, statuses)
 
     def _solve(self, P: np.ndarray, model_times: np.ndarray, factor: float):
