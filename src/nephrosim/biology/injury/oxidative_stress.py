@@ -58,6 +58,8 @@ PARAMETERS = (
     ParameterUse("ros_gsh_share", "dimensionless", "Share of ROS scavenging that depends on GSH"),
     ParameterUse("antioxidant_max_effect", "dimensionless", "Maximal rise in ROS scavenging from paracrine antioxidant action"),
     ParameterUse("k_gsh", "1/h", "GSH resynthesis rate constant"),
+    ParameterUse("antioxidant_gsh_synthesis_gain", "dimensionless",
+                 "Rise in GSH synthesis per unit paracrine antioxidant effect (Nrf2/ARE induction of GCL)"),
     ParameterUse("gsh_oxidation_gain", "dimensionless", "GSH consumption per unit excess ROS"),
     ParameterUse("k_mda", "1/h", "MDA turnover rate constant"),
 )
@@ -70,6 +72,11 @@ def oxidative_stress(side: str) -> Process:
                   f" + ros_w_hypoxia * hypoxia_{s}")
     scavenging = (f"(1 - ros_gsh_share + ros_gsh_share * {gsh})"
                   f" * (1 + antioxidant_max_effect * {eff('paracrine_antioxidant')})")
+    # The effect itself, not eff(): eff's rounded corner adds 5e-10 at rest, and the induction must be
+    # exactly 0 where no product is given (paracrine_antioxidant is then the constant 0), so that
+    # untreated arms compute bit for bit what they computed before the term existed. The effect is
+    # x/(1 + x) of a non-negative exposure, already in [0, 1), and the product is linear: no corner.
+    synthesis = "(1 + antioxidant_gsh_synthesis_gain * paracrine_antioxidant)"
     return Process(
         name=f"oxidative_stress_{s}",
         description=f"ROS, antioxidant capacity and lipid peroxidation, {SIDE_NAMES[s]}",
@@ -88,7 +95,8 @@ def oxidative_stress(side: str) -> Process:
                  "ROS production: basal + insult + inflammatory cells + hypoxia", produces={ros: 1}),
             Flux(f"ros_scavenging_{s}", f"k_ros * rate_scale * {ros} * {scavenging}", "1/h",
                  "ROS removal by antioxidants", consumes={ros: 1}),
-            Flux(f"gsh_synthesis_{s}", "k_gsh * rate_scale", "1/h", "GSH synthesis", produces={gsh: 1}),
+            Flux(f"gsh_synthesis_{s}", f"k_gsh * rate_scale * {synthesis}", "1/h",
+                 "GSH synthesis, raised by the paracrine antioxidant action (Nrf2/ARE → GCL)", produces={gsh: 1}),
             Flux(f"gsh_consumption_{s}", f"k_gsh * rate_scale * {gsh} * (1 + gsh_oxidation_gain * ros_excess_{s})",
                  "1/h", "GSH turnover and oxidation by excess ROS", consumes={gsh: 1}),
             Flux(f"mda_formation_{s}", f"k_mda * rate_scale * {ros}", "1/h", "Lipid peroxidation by ROS",
