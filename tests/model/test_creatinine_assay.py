@@ -147,3 +147,27 @@ def test_the_offset_is_a_fittable_observation_parameter():
     truth = {OFFSET: 0.6, "gfr_ml_min_per_kg": 6.0}
     fit = calibrate(synthesize(config, truth, noise=False))
     np.testing.assert_allclose(10 ** fit.x_, [truth[p.name] for p in fit.problem_.parameters], rtol=1e-3)
+
+
+@pytest.mark.parametrize("notes, assay, why", [
+    ("SCr by the Jaffe method", "jaffe", "stated"),
+    ("creatinine: enzymatic kit (Roche)", "enzymatic", "stated"),
+    ("plasma creatinine measured by HPLC", "hplc", "stated"),
+    ("Jaffe/enzymatic not stated", None, "not stated"),  # a curator's negation names no assay
+    ("commercial colorimetric kit", None, "colorimetric"),  # Jaffé and enzymatic kits are both colorimetric
+    ("Jaffé and HPLC compared", None, "several"),
+    ("", None, "not stated"),
+])
+def test_a_studys_assay_is_read_off_its_rows_never_defaulted(notes, assay, why):
+    import pandas as pd
+
+    from nephrosim.calibration.designs import design_of
+
+    base = {"study_id": "S", "species": "rat", "injury": "ischemia_reperfusion", "injury_details": "bilateral 45 min",
+            "arm_id": "vehicle", "role": "control", "product": "none", "unit": "mg/dL", "quote": ""}
+    rows = pd.DataFrame([{**base, "readout": "serum_creatinine", "notes": notes},
+                         {**base, "readout": "mda", "notes": "MDA by HPLC"}])  # another readout's method is not SCr's
+    design = design_of("S", rows)
+    assert design.creatinine_assay == assay and why in design.creatinine_assay_note
+    assert design.scenario.get("observation") == ({"creatinine_assay": assay} if assay else None)
+    as_scenario({**design.scenario, "readouts": ["serum_creatinine"], "times_h": [0, 24]})  # the schema takes it

@@ -37,6 +37,10 @@ class Design:
     scenario: dict
     arm_of: dict[str, str]  # evidence arm_id → scenario arm name
     assumptions: list[str] = field(default_factory=list)
+    #: the serum-creatinine assay the study's rows state (enzymatic | hplc | jaffe), None when they
+    #: state none — then the scenario reads true creatinine and the scoring says the assay is unknown
+    creatinine_assay: str | None = None
+    creatinine_assay_note: str = ""
 
 
 def _number(pattern: str, text: str) -> float | None:
@@ -131,6 +135,44 @@ def treatment_of(row) -> dict:
             "time_h": float(timing)}
 
 
+# --- the creatinine assay a study states (issue 14 item 9) -------------------------------------
+#: Words that name an assay; "colorimetric" alone names none (Jaffé and enzymatic kits are both read
+#: by colour), and "picrosirius" (a collagen stain) is not picrate.
+_ASSAY_WORDS = (("jaffe", r"jaff[eé]|alkaline picrate|picric acid|\bpicrate\b"),
+                ("enzymatic", r"enzymatic|creatininase|creatinine[- ]?pap|sarcosine oxidase"),
+                ("hplc", r"\bhplc\b|\blc[- ]?ms|mass spectrometr|isotope dilution"))
+_ASSAY_NOT_STATED = r"(?:jaff[eé]|enzymatic|hplc|assay|method)[^.;]*?\bnot (?:stated|given|reported|known)"
+
+
+def creatinine_assay_of(rows) -> tuple[str | None, str]:
+    """The serum-creatinine assay a study's serum-creatinine rows state, and a note.
+
+    Read from the rows' ``notes``, ``unit`` and ``quote`` (the curators' and the paper's words):
+    Jaffé/alkaline picrate → ``jaffe``; enzymatic/creatininase → ``enzymatic``; HPLC/LC-MS →
+    ``hplc``. Nothing is guessed: no statement, a negated one ("Jaffe/enzymatic not stated"),
+    "colorimetric" alone, or two different assays → ``None``, with the reason in the note.
+    """
+    if "readout" not in getattr(rows, "columns", ()):
+        return None, ""
+    scr = [(r, m) for r in rows["readout"].astype(str).unique() if (m := model_readout(r)) is not None
+           and m.model == "serum_creatinine"]
+    if not scr:
+        return None, ""
+    mine = rows[rows["readout"].astype(str).isin([r for r, _ in scr])]
+    columns = [c for c in ("notes", "unit", "quote") if c in mine.columns]
+    text = " ".join(str(v) for c in columns for v in mine[c].dropna().unique())
+    text = re.sub(_ASSAY_NOT_STATED, " ", text, flags=re.IGNORECASE)
+    named = sorted({assay for assay, pattern in _ASSAY_WORDS if re.search(pattern, text, re.IGNORECASE)})
+    if len(named) == 1:
+        return named[0], f"creatinine assay stated: {named[0]}"
+    if len(named) > 1:
+        return None, f"creatinine assay not stated: the rows name several ({', '.join(named)})"
+    if re.search(r"colou?rimetric", text, re.IGNORECASE):
+        return None, "creatinine assay not stated: 'colorimetric' does not say Jaffé or enzymatic"
+    return None, "creatinine assay not stated"
+# --- end creatinine assay ---------------------------------------------------------------------
+
+
 def design_of(study_id: str, rows) -> Design:
     """The scenario of one evidence study (its rows from :meth:`EvidenceStore.records`)."""
     species = str(rows["species"].iloc[0])
@@ -156,7 +198,11 @@ def design_of(study_id: str, rows) -> Design:
         arms.insert(0, {"name": "untreated"})
     scenario = {"name": re.sub(r"[^A-Za-z0-9_]", "_", study_id)[:80], "species": species, "injury": injury,
                 "arms": arms}
-    return Design(study_id=study_id, scenario=scenario, arm_of=arm_of, assumptions=assumptions)
+    assay, assay_note = creatinine_assay_of(rows)  # stated: the scenario reads as that lab did
+    if assay is not None:
+        scenario["observation"] = {"creatinine_assay": assay}
+    return Design(study_id=study_id, scenario=scenario, arm_of=arm_of, assumptions=assumptions,
+                  creatinine_assay=assay, creatinine_assay_note=assay_note)
 
 
 def comparable_readout(evidence_readout: str):

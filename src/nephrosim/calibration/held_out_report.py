@@ -187,7 +187,8 @@ def validate_held_out(calibration=None, registry: HeldOutRegistry | None = None,
                                  "time_h": float(r["time_h"]), "observed": float(r["mean"]),
                                  "predicted": float(np.median(v)), "pi_lower": float(lo), "pi_upper": float(hi),
                                  "covered": bool(lo <= r["mean"] <= hi),
-                                 "fold_width": float(hi / lo) if lo > 0 else math.inf})
+                                 "fold_width": float(hi / lo) if lo > 0 else math.inf,
+                                 "creatinine_assay": _assay_label(design, m.model)})
         by_key = {}  # arms are paired within one curation of the publication (never across two copies)
         for r, m in matched:
             by_key.setdefault((str(r["study_id"]), m.model, float(r["time_h"])), []).append(r)
@@ -217,16 +218,41 @@ def validate_held_out(calibration=None, registry: HeldOutRegistry | None = None,
                         "pi_lower": math.exp(lo), "pi_upper": math.exp(hi),
                         "direction_right": bool(np.sign(point) == np.sign(observed)),
                         "abs_log_error": abs(point - observed), "covered": bool(lo <= observed <= hi),
-                        "fold_width": math.exp(hi - lo)})
+                        "fold_width": math.exp(hi - lo), "creatinine_assay": _assay_label(design, readout)})
         if not any(o["study"] == sid for o in observations) and not any(c["study"] == sid for c in contrasts):
             skipped.append({"study": sid, "reason": "no readout with a convertible unit or a treated-vs-control pair"})
     cols_c = ["study", "treated", "control", "readout", "time_h", "observed_ratio", "predicted_ratio", "pi_lower",
-              "pi_upper", "direction_right", "abs_log_error", "covered", "fold_width"]
+              "pi_upper", "direction_right", "abs_log_error", "covered", "fold_width", "creatinine_assay"]
     cols_o = ["study", "arm", "readout", "unit", "time_h", "observed", "predicted", "pi_lower", "pi_upper", "covered",
-              "fold_width"]
+              "fold_width", "creatinine_assay"]
     return HeldOutValidation(contrasts=pd.DataFrame(contrasts, columns=cols_c),
                              observations=pd.DataFrame(observations, columns=cols_o), not_evaluable=skipped,
                              registry=registry, n_draws=n_draws, in_sample=in_sample)
+
+
+# --- creatinine assay of the scored serum creatinine (issue 14 item 9) -------------------------
+NOT_STATED = "not stated (read as true creatinine)"
+
+
+def _assay_label(design, readout: str) -> str:
+    """The assay behind a serum-creatinine value as the study states it (``designs.creatinine_assay_of``);
+    empty for other readouts. An unstated assay is scored as true (enzymatic/HPLC) creatinine and says so."""
+    if readout != "serum_creatinine":
+        return ""
+    return design.creatinine_assay or NOT_STATED
+
+
+def _assay_lines(result: HeldOutValidation) -> list[str]:
+    values = [v for frame in (result.contrasts, result.observations) if len(frame)
+              for v in frame["creatinine_assay"] if v]
+    if not values:
+        return []
+    unstated = sum(v == NOT_STATED for v in values)
+    return [f"- serum creatinine: {len(values)} scored values; {unstated} from studies that do not state the assay, "
+            "scored as true (enzymatic/HPLC) creatinine — a Jaffé lab reads higher by the species' "
+            "jaffe_chromogen_offset_mg_dl (`nephrosim params --name jaffe`), which also pulls treated/vehicle "
+            "ratios toward 1", ""]
+# --- end creatinine assay ---------------------------------------------------------------------
 
 
 def write_held_out_report(result: HeldOutValidation, path, in_sample: HeldOutValidation | None = None) -> str:
@@ -245,6 +271,7 @@ def write_held_out_report(result: HeldOutValidation, path, in_sample: HeldOutVal
              f"median |log(predicted / observed ratio)|: {s['median_abs_log_ratio_error']:.3g}",
              f"- 95 % prediction intervals: coverage {s['pi95_coverage']:.0%} of {s['contrasts'] + s['observations']} "
              f"held-out values; median fold-width {s['pi95_median_fold_width']:.3g}", ""]
+    lines += _assay_lines(result)  # issue 14 item 9
     if len(result.contrasts):
         lines += ["## Contrasts", "", _md_table(result.contrasts), ""]
     if len(result.observations):
