@@ -187,11 +187,12 @@ def _number(v: float) -> str:
     return "0" if abs(v) < 1e-12 else f"{v:.4g}"
 
 
-LISTS = ("injuries", "readouts", "products", "routes", "sources", "donors")
+LISTS = ("injuries", "readouts", "products", "routes", "sources", "donors", "assays")
 
 
 @app.command("list")
-def list_names(what: str = typer.Argument(..., help="injuries | readouts | products | routes | sources | donors")):
+def list_names(what: str = typer.Argument(..., help="injuries | readouts | products | routes | sources | donors | "
+                                                    "assays")):
     """The names a scenario may use, with what each means (and units for readouts)."""
     import typing
 
@@ -213,6 +214,11 @@ def list_names(what: str = typer.Argument(..., help="injuries | readouts | produ
         for name, r in sorted(available_readouts().items()):
             units = ", ".join((r.unit, *r.units))
             console.print(f"{name:38} {escape('[' + units + ']'):28} {escape(r.description)}")
+    elif what == "assays":  # observation.creatinine_assay (issue 14 item 9)
+        from nephrosim.biology.assay import CREATININE_ASSAYS
+
+        for name, meaning in CREATININE_ASSAYS.items():
+            console.print(f"{name:12} {escape(meaning)}")
     elif what == "products":
         for cls in (products.MSC, products.ConditionedMedium, products.EV):
             units = typing.get_args(cls.model_fields["dose_unit"].annotation)
@@ -247,6 +253,8 @@ arms:                          # groups; an arm without treatments is the vehicl
 readouts: [serum_creatinine, bun, gfr, tubular_injury_score]   # nephrosim list readouts
 units: {serum_creatinine: mg/dL}                                # optional reporting units
 times_h: [0, 6, 24, 48, 72, 168, 336]                           # output times, hours after the insult
+observation: {creatinine_assay: enzymatic}   # enzymatic | hplc | jaffe (nephrosim list assays): the lab's SCr assay;
+                                             # jaffe reads true SCr + the species' non-creatinine chromogen offset
 """
 
 

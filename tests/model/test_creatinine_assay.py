@@ -171,3 +171,19 @@ def test_a_studys_assay_is_read_off_its_rows_never_defaulted(notes, assay, why):
     assert design.creatinine_assay == assay and why in design.creatinine_assay_note
     assert design.scenario.get("observation") == ({"creatinine_assay": assay} if assay else None)
     as_scenario({**design.scenario, "readouts": ["serum_creatinine"], "times_h": [0, 24]})  # the schema takes it
+
+
+def test_nephrosim_list_assays_and_the_template_show_the_schemas_values():
+    import typing
+
+    import yaml
+    from typer.testing import CliRunner
+
+    from nephrosim.cli import TEMPLATE, app
+    from nephrosim.scenarios.schema import Observation
+
+    allowed = list(typing.get_args(Observation.model_fields["creatinine_assay"].annotation))
+    listed = CliRunner().invoke(app, ["list", "assays"])
+    assert listed.exit_code == 0
+    assert [line.split()[0] for line in listed.output.splitlines() if line.strip()] == allowed
+    assert yaml.safe_load(TEMPLATE)["observation"] == {"creatinine_assay": "enzymatic"}
