@@ -79,7 +79,7 @@ CreatinineAssay = Literal[tuple(CREATININE_ASSAYS)]
 
 
 class Observation(StrictModel):
-    """How the readouts are measured (the observation model; :mod:`nephrosim.biology.assay`).
+    """How the readouts are measured: the observation model (``nephrosim.biology.assay``).
 
     ``creatinine_assay``: ``enzymatic`` (the default) and ``hplc`` read true serum creatinine;
     ``jaffe`` (colorimetric alkaline picrate) reads it plus the species' non-creatinine chromogen
@@ -88,7 +88,8 @@ class Observation(StrictModel):
     """
 
     creatinine_assay: CreatinineAssay = Field(
-        "enzymatic", description="enzymatic | hplc | jaffe: the serum-creatinine assay the readout stands for")
+        "enzymatic", description="the serum-creatinine assay the readout stands for; jaffe adds the species' "
+        "non-creatinine chromogen offset (jaffe_chromogen_offset_mg_dl), enzymatic and hplc read true creatinine")
 # --- end observation model ------------------------------------------------------------
 
 
@@ -111,7 +112,8 @@ class Scenario(StrictModel):
         "calibrated", description="calibrated: the shipped calibration's estimates replace the values they "
         "were fitted for (the default); table: every parameter at its cited table value")
     solver: SolverOptions = Field(default_factory=SolverOptions)
-    observation: Observation = Field(default_factory=Observation)  # issue 14 item 9: creatinine assay
+    observation: Observation = Field(  # issue 14 item 9: creatinine assay
+        default_factory=Observation, description="how the readouts are measured (the creatinine assay)")
 
     @field_validator("parameters", "units", mode="after")
     @classmethod
