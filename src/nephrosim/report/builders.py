@@ -273,21 +273,34 @@ def meta_report(result, *, argv: Sequence[str] | None = None) -> Report:
 
 
 def _trial_figures_section(result) -> Section:
-    """Kaplan–Meier curves per arm, the replicate hazard ratios and the eGFR subgroup forest plot
-    (:mod:`nephrosim.report.trial_figures`), with the subgroup table the forest plot draws."""
+    """Kaplan–Meier curves per arm, the replicate hazard ratios and the subgroup forest plot of every
+    baseline covariate (:mod:`nephrosim.report.trial_figures`), with the subgroup table the forest
+    plot draws and the cuts (:mod:`nephrosim.report.trial_subgroups`)."""
     from nephrosim.report import trial_figures as tf
+    from nephrosim.report.trial_subgroups import MAX_SUBGROUP_PATIENTS
 
     subgroups = tf.subgroup_hazard_ratios(result)
     arms = tuple(a.name for a in result.design.arms)
     figures = tuple(figure_data(fig, caption) for fig, caption in (
         tf.recovery_figure(result), tf.hazard_ratio_figure(result), tf.forest_figure(subgroups, arms)))
-    return Section("Figures", tables=(Table.from_frame(subgroups, "hazard ratio by pre-operative eGFR subgroup"),),
-                   figures=figures)
+    analysed = int(subgroups["patients"].iloc[0])
+    which = (f"all {analysed} pool patients" if analysed == result.pool.size else
+             f"a seeded random {analysed} of the {result.pool.size} pool patients (at most {MAX_SUBGROUP_PATIENTS}, "
+             "to bound the cost)")
+    cuts = subgroups[subgroups["covariate"] != "all"].drop_duplicates("covariate")[["covariate", "cut"]]
+    return Section("Figures", paragraphs=(
+        f"Subgroups: {which}, each under both arms; hazard ratios and 95 % intervals from a Cox model with robust "
+        "variance clustered by patient; interaction p: robust Wald test of treatment × subgroup, not adjusted for "
+        "the number of covariates. Age and sex change no model parameter, so their interactions are null checks.",),
+        tables=(Table.from_frame(subgroups.drop(columns=["cut"]), "hazard ratio by pre-operative eGFR subgroup and by "
+                                 "every other baseline covariate, with the treatment × subgroup interaction p-value"),
+                Table.from_frame(cuts, "subgroup cuts: clinical where the evidence gives one, else the pool median")),
+        figures=figures)
 
 
 def trial_report(result, design_path=None, *, argv: Sequence[str] | None = None) -> Report:
     """The report of ``nephrosim trial``: power, hazard ratio, per-arm outcomes, population
-    targets, Kaplan–Meier curves, replicate hazard ratios, eGFR subgroup forest plot, the trial
+    targets, Kaplan–Meier curves, replicate hazard ratios, subgroup forest plot, the trial
     YAML, and the provenance of the arms' models."""
     from nephrosim.trials.population import population_scenario
 

@@ -7,27 +7,24 @@
   pool's recovery as a trial would measure it, averaged over the measurement noise.
 * :func:`hazard_ratio_figure` — the replicate trials' hazard ratios (treatment vs control), with
   their median and 2.5 / 97.5 % quantiles.
-* :func:`subgroup_hazard_ratios` / :func:`forest_figure` — hazard ratios by pre-operative eGFR
-  (< 60 vs ≥ 60 mL/min/1.73 m², the CKD threshold of KDIGO) on the pooled eligible pool.
-  Design: **every** pool patient under **both** arms (the model's counterfactual pair), not a
-  random half per arm — halving would only add randomization noise to a quantity the simulation
-  knows for every patient. Because each patient then contributes two correlated rows, the
-  intervals use lifelines' robust (sandwich) variance clustered by patient. They describe this
-  pool, not a trial of the design's size: the replicate histogram shows that spread. With
-  measured SCr the first noise draw is used (``PatientOutcomes.recovery(0)``).
+* :func:`subgroup_hazard_ratios` / :func:`forest_figure` — hazard ratios by subgroup of every
+  baseline covariate the virtual population carries (pre-operative eGFR < 60 vs ≥ 60, the KDIGO
+  CKD threshold; age and bypass time at the AKICS score's cuts; sex; weight and
+  the model's between-patient factors at the pool median), each with its treatment × subgroup
+  interaction p-value (:mod:`nephrosim.report.trial_subgroups`, which states the cuts and their
+  sources). Design: **every** pool patient under **both** arms (the model's counterfactual pair),
+  not a random half per arm — halving would only add randomization noise to a quantity the
+  simulation knows for every patient. Because each patient then contributes two correlated rows,
+  the intervals and p-values use lifelines' robust (sandwich) variance clustered by patient. They
+  describe this pool, not a trial of the design's size: the replicate histogram shows that
+  spread. With measured SCr the first noise draw is used (``PatientOutcomes.recovery(0)``).
 
 Curves and fits are lifelines' (``KaplanMeierFitter``, ``CoxPHFitter``); nothing is hand-rolled.
 """
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
-
-#: Pre-operative eGFR (mL/min/1.73 m²) separating the subgroups: the KDIGO CKD threshold (G3a
-#: starts below 60), the usual pre-specified split of cardiac-surgery AKI trials.
-EGFR_SPLIT = 60.0
 
 
 def _readable_log_axis(ax) -> None:
@@ -108,61 +105,52 @@ def hazard_ratio_figure(result):
 
 
 def subgroup_hazard_ratios(result):
-    """Hazard ratio (treatment vs control) per pre-operative eGFR subgroup of the eligible pool.
+    """Hazard ratio (treatment vs control) per subgroup of every baseline covariate of the eligible pool.
 
-    Returns a ``pandas.DataFrame`` with one row per subgroup (``all``, ``eGFR < 60``,
-    ``eGFR ≥ 60``): ``patients``, ``events`` (both arms), ``hr``, ``hr_lo``, ``hr_hi`` (95 %,
-    robust variance clustered by patient); NaN where the subgroup has no patient or no events.
+    Returns a ``pandas.DataFrame`` (:func:`nephrosim.report.trial_subgroups.subgroup_table`): the
+    row ``all``, then two rows per covariate (``eGFR < 60``, ``eGFR ≥ 60``, ``age > 65 y``, ...)
+    with ``patients``, ``events`` (both arms), ``hr``, ``hr_lo``, ``hr_hi`` (95 %, robust variance
+    clustered by patient) and the covariate's ``interaction_p``; NaN where not estimable. Pools
+    above :data:`~nephrosim.report.trial_subgroups.MAX_SUBGROUP_PATIENTS` are analysed on a seeded
+    subset of that size.
     """
-    import pandas as pd
-    from lifelines import CoxPHFitter
-    from lifelines.exceptions import ConvergenceError
+    from nephrosim.report.trial_subgroups import trial_subgroups
 
-    ctl, trt = (a.name for a in result.design.arms)
-    egfr = np.asarray(result.population.covariates["baseline_egfr"], float)[result.pool]
-    (t_c, e_c), (t_t, e_t) = result.arm_outcomes[ctl].recovery(0), result.arm_outcomes[trt].recovery(0)
-    n = egfr.size
-    rows = []
-    for label, keep in (("all", np.ones(n, bool)), (f"eGFR < {EGFR_SPLIT:g}", egfr < EGFR_SPLIT),
-                        (f"eGFR ≥ {EGFR_SPLIT:g}", egfr >= EGFR_SPLIT)):
-        ids = np.nonzero(keep)[0]
-        df = pd.DataFrame({"T": np.r_[t_c[ids], t_t[ids]], "E": np.r_[e_c[ids], e_t[ids]].astype(int),
-                           "treated": np.r_[np.zeros(ids.size), np.ones(ids.size)],
-                           "patient": np.r_[ids, ids]})
-        row = {"subgroup": label, "patients": int(ids.size), "events": int(df["E"].sum()),
-               "hr": np.nan, "hr_lo": np.nan, "hr_hi": np.nan}
-        if ids.size and df["E"].sum() > 0:
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    cph = CoxPHFitter().fit(df, duration_col="T", event_col="E", cluster_col="patient")
-                ci = cph.confidence_intervals_.loc["treated"]
-                row.update(hr=float(np.exp(cph.params_["treated"])), hr_lo=float(np.exp(ci.iloc[0])),
-                           hr_hi=float(np.exp(ci.iloc[1])))
-            except ConvergenceError:
-                pass  # no finite HR (e.g. every event in one arm): shown as not estimable
-        rows.append(row)
-    return pd.DataFrame(rows)
+    return trial_subgroups(result)[0]
 
 
 def forest_figure(table, arms: tuple[str, str]):
-    """``(figure, caption)``: forest plot of :func:`subgroup_hazard_ratios`."""
+    """``(figure, caption)``: forest plot of :func:`subgroup_hazard_ratios`, one block per covariate,
+    its interaction p-value on the right."""
     from nephrosim.figures import subplots
 
-    fig, ax = subplots(figsize=(6.0, 0.6 * len(table) + 1.4))
-    y = np.arange(len(table))[::-1]
-    ok = np.isfinite(table["hr"].to_numpy())
-    hr, lo, hi = (table[c].to_numpy() for c in ("hr", "hr_lo", "hr_hi"))
-    ax.errorbar(hr[ok], y[ok], xerr=[hr[ok] - lo[ok], hi[ok] - hr[ok]], fmt="s", color="k", capsize=3)
+    rows = len(table)
+    fig, ax = subplots(figsize=(7.5, 0.32 * rows + 1.4))
+    y = np.arange(rows)[::-1].astype(float)
+    ok = np.isfinite(table["hr"].to_numpy(float))
+    hr, lo, hi = (table[c].to_numpy(float) for c in ("hr", "hr_lo", "hr_hi"))
+    ax.errorbar(hr[ok], y[ok], xerr=[hr[ok] - lo[ok], hi[ok] - hr[ok]], fmt="s", ms=4, color="k", capsize=2)
     ax.axvline(1.0, color="tab:red", lw=0.8)
     ax.set_yticks(y)
     ax.set_yticklabels([f"{s} (n={p}{'' if f else ', not estimable'})"
-                        for s, p, f in zip(table["subgroup"], table["patients"], ok)])
+                        for s, p, f in zip(table["subgroup"], table["patients"], ok)], fontsize=7)
+    covariate = table["covariate"].to_numpy()
+    for k in range(1, rows):
+        if covariate[k] != covariate[k - 1]:
+            ax.axhline(y[k] + 0.5, color="0.85", lw=0.6)
+            p = table["interaction_p"].iloc[k]
+            ax.annotate("interaction p " + (f"{p:.2g}" if np.isfinite(p) else "–"), xy=(1.0, y[k] - 0.5),
+                        xycoords=("axes fraction", "data"), xytext=(4, 0), textcoords="offset points",
+                        va="center", fontsize=7)
     ax.set_xscale("log")
     _readable_log_axis(ax)
     ax.set_xlabel(f"hazard ratio of recovery, {arms[1]} vs {arms[0]} (> 1: faster recovery)")
     ax.set_ylim(y.min() - 0.7, y.max() + 0.7)
-    return fig, ("Hazard ratio by pre-operative eGFR (mL/min/1.73 m²) on the eligible pool: every patient under "
-                 "both arms (the simulation's counterfactual pair, no randomization), Cox model with 95 % intervals "
-                 "from the robust variance clustered by patient; the intervals describe this pool, not a trial of "
-                 "the design's size (see the replicate histogram). Measured SCr: first noise draw.")
+    n = int(table["patients"].iloc[0])
+    return fig, (f"Hazard ratio by subgroup of every baseline covariate on the eligible pool ({n} patients): every "
+                 "patient under both arms (the simulation's counterfactual pair, no randomization), Cox model with "
+                 "95 % intervals from the robust variance clustered by patient; interaction p: robust Wald test of "
+                 "treatment × subgroup in a Cox model with both main effects, not adjusted for the covariates "
+                 "tested. Cuts: clinical where the evidence gives one, else the pool median (table). The intervals "
+                 "describe this pool, not a trial of the design's size (see the replicate histogram). Measured "
+                 "SCr: first noise draw.")
