@@ -104,6 +104,8 @@ def trial_design(
     tls: tuple[Path, Path, Path] = typer.Option(None, "--tls", help="CA, certificate and key of a tls:// scheduler"),
     progress: bool = typer.Option(None, "--progress/--no-progress", help="progress with ETA on stderr: a bar on a terminal, plain lines elsewhere (default: on)"),
     top: int = typer.Option(15, "--top", help="designs printed (the table holds all)"),
+    report: Path = typer.Option(None, "--report", help="write one self-contained HTML report (.html) of the "
+                                                       "ranked design table"),
 ):
     """Rank trial designs by power and n under the model's uncertainty (resumable: rerun to continue)."""
     import sys
@@ -111,9 +113,18 @@ def trial_design(
     try:
         from nephrosim.trials.search import load_search, run_search
 
+        if report is not None:  # refused before the search, like `trial --report`
+            from nephrosim.report import check_report_path
+
+            check_report_path(report)
         search, base = load_search(spec)
         result = run_search(search, base, out, seed=seed, scheduler=scheduler, workers=workers,
                             security=_security(tls), progress=True if progress is None else progress)
+        if report is not None:
+            from nephrosim.report import write
+            from nephrosim.report.design_report import trial_design_report
+
+            write(trial_design_report(result, search, base, spec), report)
     except _user_errors() as exc:
         _fail(" ".join(str(exc).strip("'\"").split()))
     table = result.table
@@ -136,6 +147,8 @@ def trial_design(
     skipped = table[table["skipped"] != ""]
     if len(skipped):
         typer.echo(f"  skipped {len(skipped)}: e.g. {skipped.iloc[0]['skipped'][:200]}")
+    if report is not None:
+        typer.echo(f"wrote {report}")
 
 
 def register(app: typer.Typer) -> None:
