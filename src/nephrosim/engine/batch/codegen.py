@@ -24,6 +24,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import sympy as sp
@@ -443,10 +444,20 @@ def generate(model: SymbolicModel) -> Generated:
     by_species: dict[int, list[str]] = {}
     for i, k, s in model.stoichiometry:
         by_species.setdefault(i, []).append(f"{s!r}*r{k}")
-    for v, ty, cc, zero in (("", "double", c, "0.0"), ("v", "vd", vc, "VS(0.0)")):
+    # the steps need only the rules the rates use (and the rules those use): a rule that only a
+    # readout, an event or an initial value reads (many are plain aliases of a state, e.g. the
+    # readouts of the left kidney) is left out of vrules, and computed by the one-patient rules()
+    # that the outputs and events call — not in every right-hand side of every stage
+    used_by_rates: set[sp.Symbol] = set().union(*(e.free_symbols for e in rates))
+    for z, e in reversed(dynamic_rules):  # dependency order: a rule's users come after it
+        if z in used_by_rates:
+            used_by_rates |= e.free_symbols
+    step_rules = [(z, e) for z, e in dynamic_rules if z in used_by_rates]
+    for v, ty, cc, zero, own_rules in (("", "double", c, "0.0", dynamic_rules),
+                                       ("v", "vd", vc, "VS(0.0)", step_rules)):
         out.append(f"static void {v}rules({ty} t, const {ty} *restrict y, const {ty} *restrict p, "
                    f"{ty} *restrict w) {{")
-        for z, e in dynamic_rules:
+        for z, e in own_rules:
             out.append(f"  {names[z.name]} = {cc(e)};")
         out.append("}")
         out.append(f"static void {v}rhs({ty} t, const {ty} *restrict y, const {ty} *restrict p, "
@@ -503,7 +514,7 @@ def generate(model: SymbolicModel) -> Generated:
                 terms.setdefault(j, []).append(gname if name is None else f"{gname}*{name}")
         return terms
 
-    for k, (z, e) in enumerate(dynamic_rules):
+    for k, (z, e) in enumerate(step_rules):  # the rules the rates use, as vrules computes them
         terms = chain(e, z)
         deriv[z] = {}
         for j, ts in sorted(terms.items()):
@@ -567,8 +578,9 @@ def generate(model: SymbolicModel) -> Generated:
 
     # jac writes W = dg·I − J straight into the LU's array (fill-in slots zeroed): J itself is
     # used for nothing else, and a copy loop read the just-stored values back as vectors
-    out.append("static void vjac(vd t, const vd *restrict y, const vd *restrict p, const vd *restrict w, vd dg, "
-               "vd *restrict a, vd *restrict fT) {")
+    vjac_head = ("static void vjac(vd t, const vd *restrict y, const vd *restrict p, const vd *restrict w, vd dg, "
+                 "vd *restrict a, vd *restrict fT) {")
+    out.append(vjac_head)
     for name, e in body:
         out.append(f"  const vd {name} = {e if isinstance(e, str) else vc(e)};")
     for (i, j), slot in sorted(slots.items(), key=lambda kv: kv[1]):
@@ -584,6 +596,12 @@ def generate(model: SymbolicModel) -> Generated:
         ts = entries.get((i, T))
         out.append(f"  fT[{i}] = {' + '.join(ts) if ts else 'VS(0.0)'};")
     out.append("}")
+    # vjac reads w as the step's last vrhs left it: only rules vrules computes, or constants
+    fresh = {names[z.name] for z, _ in step_rules} | {names[w] for w in static_names}
+    fresh |= {names[z.name] for z in hoisted.values()}
+    stale = sorted(set(re.findall(r"w\[\d+\]", "\n".join(out[out.index(vjac_head):]))) - fresh)
+    if stale:
+        raise AssertionError(f"the Jacobian reads rules that vrules leaves out: {stale}")
     out.append("/* sparse LU in place; the lanes whose pivot was zero or not finite come back set */")
     out.append("static vl vlu_factor(vd *restrict a) {\n  vd piv, inv;\n  vl bad = VL0;")
     out.extend(lu_code)
