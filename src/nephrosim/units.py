@@ -21,7 +21,9 @@ from nephrosim.errors import UserInputError
 MOLAR_MASS_G_PER_MOL = {"creatinine": 113.12, "urea_nitrogen": 28.014}
 
 
+@lru_cache(maxsize=1)
 def _pint_errors() -> tuple[type[BaseException], ...]:
+    """What pint raises for a text that is not a unit (and only that: anything else is a bug)."""
     import tokenize
 
     from pint.errors import PintError
@@ -29,8 +31,13 @@ def _pint_errors() -> tuple[type[BaseException], ...]:
     return (PintError, AttributeError, ValueError, TypeError, SyntaxError, tokenize.TokenError)
 
 
-#: What pint raises for a text that is not a unit (and only that: anything else is a bug).
-UNIT_PARSE_ERRORS = _pint_errors()
+def __getattr__(name: str):
+    # ``UNIT_PARSE_ERRORS`` is looked up on first use: importing pint costs ~0.25 s of every
+    # command's start-up (its compat layer imports dask), and a scenario whose readouts are
+    # in the model's own units never converts anything (issue 15, cold start)
+    if name == "UNIT_PARSE_ERRORS":
+        return _pint_errors()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class UnitError(UserInputError):
@@ -54,7 +61,7 @@ def _parse(unit: str):
     text = unit.replace("µ", "u").replace("μ", "u").replace("1.73m2", "").strip()
     try:
         return ureg.Unit(text) if text else ureg.dimensionless
-    except UNIT_PARSE_ERRORS as exc:  # pint raises several error types
+    except _pint_errors() as exc:  # pint raises several error types
         raise UnitError(f"unknown unit {unit!r}") from exc
 
 
@@ -111,7 +118,7 @@ def convert(
             for candidate in (src / mm, src * mm):
                 if candidate.dimensionality == dst.dimensionality:
                     return arr * factor * candidate.to(dst).magnitude
-    except UNIT_PARSE_ERRORS as exc:
+    except _pint_errors() as exc:
         raise UnitError(f"cannot convert {from_unit!r} to {to_unit!r}: {exc}") from exc
     raise UnitError(
         f"cannot convert {from_unit!r} to {to_unit!r}"
