@@ -8,17 +8,34 @@ Biology encoded (BIOLOGY.md §1.1)
   consumed when ROS exceed normal; it is resynthesised towards its normal level.
 * MDA (malondialdehyde, lipid peroxidation) follows ROS with a delay; studies
   read out MDA and GSH (e.g. cisplatin rats, days 4–30, Ashour 2016 in BIOLOGY.md).
-* MSC antioxidant action (``paracrine_antioxidant``) raises scavenging.
+* MSC antioxidant action (``paracrine_antioxidant``) raises scavenging, and it induces GSH
+  synthesis: the MSC/EV secretome activates Nrf2 ("Studies have confirmed that exosomes derived
+  from stem cells could act as Nrf2 effective agonists", Vahidinia 2024, doi
+  10.1186/s11658-024-00551-3), and Nrf2 "governs basal and inducible GCLC and GCLM expression by
+  means of the antioxidant response element (ARE)" (Suh 2004, PMCID PMC373470), glutamate-cysteine
+  ligase being "the rate-limiting enzyme" of GSH synthesis (Lu 2009, Mol Aspects Med 30:42-59).
+  hucMSC exosomes after cisplatin in rats: "Cisplatin-induced AKI rats treated with hucMSC-ex,
+  however, showed a significant reduction in all the above indexes" (oxidative stress among them;
+  Zhou 2013, PMID 23618405); rBMSC after cisplatin raise renal GSH 2.5- to 5.1-fold over the
+  vehicle on days 4-30 (Ashour 2016 Table 2, doi 10.1186/s13287-016-0386-0).
 
 All three are relative to a healthy kidney (1 = normal)::
 
     d ros/dt = k_ros·s·[(1 + in_ros + w_inf·(neutrophils + m1) + w_hyp·hypoxia)
                         − ros·(1 − f_gsh + f_gsh·gsh)·(1 + a_max·paracrine_antioxidant)]
-    d gsh/dt = k_gsh·s·[1 − gsh·(1 + c_ox·excess(ros − 1))]
+    d gsh/dt = k_gsh·s·[(1 + g_syn·paracrine_antioxidant) − gsh·(1 + c_ox·excess(ros − 1))]
     d mda/dt = k_mda·s·(ros − mda)
 
 ``s`` is ``rate_scale`` (quarter-power allometry). Rate constants and weights are
 assumed/calibrated (see ``parameters_injury.csv``).
+
+``g_syn`` (``antioxidant_gsh_synthesis_gain``) is assumed (1; range 0.1–30). Fitted formally to
+Ashour's rBMSC-vs-vehicle GSH contrasts (``calibration/msc_gsh_synthesis.yaml``) it runs to the top
+of its range (29) and still misses: the induction lasts only as long as the antioxidant exposure,
+which follows the cells (effect 0.48 at 30 h, 0.16 on day 4, 0.02 on day 7, < 0.002 from day 11
+after 5×10⁶ IV MSC in a rat), while the observed GSH gain lasts 30 days. At rest
+``paracrine_antioxidant`` is the constant 0, so the induction is exactly 0 in untreated arms (it
+multiplies the effect itself, not the corner-rounded ``eff``).
 
 Insults may consume GSH directly as well: cisplatin is conjugated to glutathione
 (Hanigan 1994, PMID 7954424), so its retained tubular exposure adds a drain
