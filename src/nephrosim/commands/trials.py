@@ -85,6 +85,11 @@ def _print(out: dict) -> None:
     for arm, days in out["median_recovery_days"].items():
         typer.echo(f"  median recovery {arm}: {days} d; recovered by horizon {out['recovered_by_horizon'][arm]:.2f}; "
                    f"death {out['death_by_horizon'][arm]:.3f} (uraemic), {out['death_by_stage_30d'][arm]:.3f} (stage-linked); SCr AUC {out['scr_auc_mg_dl_day'][arm]:.1f} mg/dL*d")
+        typer.echo(f"    {arm}: dialysis {out['dialysis_30d'][arm]:.3f}; death or dialysis "
+                   f"{out['death_or_dialysis_30d'][arm]:.3f}; MAKE30 {out['make30'][arm]:.3f}")
+    rd = out["make30_risk_difference"]
+    typer.echo(f"  MAKE30 risk difference (treatment - control) median {rd['median']} (2.5-97.5 %: {rd['lo']}-"
+               f"{rd['hi']}); power {out['make30_power']:.3f} (Fisher)")
     pop = out["population"]
     typer.echo(f"  population: {pop['accepted_patients']} accepted of {pop['plausible_patients']} plausible; "
                f"eligible pool {pop['eligible_pool']}")

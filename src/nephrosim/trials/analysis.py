@@ -8,7 +8,10 @@ Per replicate (treatment arm vs control):
 * Cox proportional-hazards hazard ratio of recovery with its 95 % CI (``CoxPHFitter``);
   HR > 1 = faster recovery with treatment (ACT-AKI reported 0.81);
 * death by the horizon per arm (Bernoulli draws from the model's survival);
-* SCr AUC above baseline per arm, Mann–Whitney U p-value (``scipy.stats``).
+* SCr AUC above baseline per arm, Mann–Whitney U p-value (``scipy.stats``);
+* dialysis, death or dialysis, and MAKE30 by 30 days per arm (Bernoulli draws from each
+  patient's probabilities, :mod:`nephrosim.trials.endpoints`), MAKE30 compared by Fisher's exact
+  test (``scipy.stats.fisher_exact``).
 """
 
 from __future__ import annotations
@@ -52,6 +55,29 @@ def auc_test(auc_ctl, auc_trt) -> float:
     return float(mannwhitneyu(auc_ctl, auc_trt).pvalue)
 
 
+def fisher_p(events_ctl: np.ndarray, events_trt: np.ndarray) -> float:
+    """Two-sided Fisher's exact test of two event proportions (booleans per patient)."""
+    from scipy.stats import fisher_exact
+
+    a, b = int(events_ctl.sum()), int(events_trt.sum())
+    table = [[a, events_ctl.size - a], [b, events_trt.size - b]]
+    return float(fisher_exact(table).pvalue)
+
+
+def binary_endpoints(rng: np.random.Generator, control, treated) -> dict:
+    """Dialysis, death or dialysis, and MAKE30 of one replicate trial: one Bernoulli draw per
+    patient and endpoint from ``rng`` (control, then treatment), and Fisher's p for MAKE30.
+    ``control``/``treated`` are the randomized patients' :class:`~nephrosim.trials.endpoints.PatientOutcomes`."""
+    out = {}
+    for name, prob in (("dialysis", "dialysis"), ("death_dialysis", "death_or_dialysis"), ("make", "make30")):
+        events = {arm: rng.random(o.size) < getattr(o, prob) for arm, o in (("control", control), ("treatment", treated))}
+        out[f"{name}_control"] = float(events["control"].mean())
+        out[f"{name}_treatment"] = float(events["treatment"].mean())
+        if name == "make":
+            out["p_make"] = fisher_p(events["control"], events["treatment"])
+    return out
+
+
 def _finite_or_none(x: float):
     return None if not np.isfinite(x) else round(float(x), 4)
 
@@ -69,11 +95,15 @@ def summarise(reps: list[dict], arm_names: tuple[str, str], alpha: float, primar
     """The summary over replicates (the ``--json`` object's statistics).
 
     ``power`` is the share of replicates with p < ``alpha`` on the primary endpoint's test
-    (log-rank for ``recovery``, Mann–Whitney for ``scr_auc``).
+    (log-rank for ``recovery``, Mann–Whitney for ``scr_auc``, Fisher's exact for ``make30``).
     """
     ctl, trt = arm_names
     col = {k: np.array([r[k] for r in reps], dtype=float) for k in reps[0]}
-    p = col["p_auc"] if primary == "scr_auc" else col["p_logrank"]
+    p = {"scr_auc": col["p_auc"], "make30": col["p_make"]}.get(primary, col["p_logrank"])
+
+    def per_arm(key):
+        return {ctl: round(float(col[f"{key}_control"].mean()), 4), trt: round(float(col[f"{key}_treatment"].mean()), 4)}
+
     med = {ctl: col["median_control"], trt: col["median_treatment"]}
     return {
         "replicates": len(reps),
@@ -95,4 +125,9 @@ def summarise(reps: list[dict], arm_names: tuple[str, str], alpha: float, primar
         "scr_auc_mg_dl_day": {ctl: round(float(col["auc_control"].mean()), 4),
                               trt: round(float(col["auc_treatment"].mean()), 4)},
         "scr_auc_power": round(float(np.mean(col["p_auc"] < alpha)), 4),
+        "dialysis_30d": per_arm("dialysis"),
+        "death_or_dialysis_30d": per_arm("death_dialysis"),
+        "make30": per_arm("make"),
+        "make30_risk_difference": quantiles(col["make_treatment"] - col["make_control"]),
+        "make30_power": round(float(np.mean(col["p_make"] < alpha)), 4),
     }

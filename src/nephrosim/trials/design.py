@@ -140,19 +140,26 @@ class Measurement(StrictModel):
 
 
 class Endpoints(StrictModel):
-    """Primary: time to recovery (censored at ``horizon_days`` after randomization), or the
-    SCr AUC above baseline over the horizon.
+    """Primary: time to recovery (censored at ``horizon_days`` after randomization), the SCr AUC
+    above baseline over the horizon, or MAKE30 (major adverse kidney events by 30 days).
 
-    Secondary: death by the horizon (from the model's survival), SCr AUC above baseline.
+    Secondary: death by the horizon (from the model's survival), SCr AUC above baseline, death by
+    stage, dialysis, death or dialysis, MAKE30 (:mod:`nephrosim.trials.endpoints`).
     """
 
-    primary: Literal["recovery", "scr_auc"] = Field(
-        "recovery", description="recovery: log-rank on time to recovery; scr_auc: Mann–Whitney on SCr AUC")
+    primary: Literal["recovery", "scr_auc", "make30"] = Field(
+        "recovery", description="recovery: log-rank on time to recovery; scr_auc: Mann–Whitney on SCr AUC; "
+                                "make30: Fisher's exact test on major adverse kidney events by 30 days (death, "
+                                "dialysis or persistent dysfunction)")
     recovery: Recovery = Field(default_factory=Recovery)
     measurement: Measurement | None = Field(
         None, description="measure SCr with noise at fixed intervals for the recovery endpoint (the trial's view); "
                           "None = the model's SCr on its 6-h grid, noise-free")
     horizon_days: float = Field(30.0, gt=0.0, le=30.0)
+    persistent_dysfunction_ratio: float = Field(
+        2.0, ge=1.0, le=10.0,
+        description="persistent renal dysfunction (a MAKE component): SCr at the horizon >= this x baseline "
+                    "(assumed convention: the '>= 200 % of baseline' of MAKE definitions)")
 
 
 class TrialDesign(StrictModel):

@@ -22,11 +22,32 @@
   2.02 / 9.18 / 37.72 say the association survives adjustment, not that it is causal).
 * **SCr AUC** — area of SCr above baseline, mg/dL·day, from entry to entry + horizon
   (trapezoids on the 6-h grid, ``numpy.trapezoid``).
+* **Dialysis (30 days)** — probability :data:`RRT_GIVEN_STAGE3` for a patient whose peak KDIGO
+  SCr stage within 7 days is 3, else 0. The model has no urine output, potassium or acidosis,
+  so it cannot decide dialysis itself; the share is **derived** from Hu 2016 (the cardiac-surgery
+  meta-analysis behind the population's stage targets): "13.6%, 3.8%, and 2.7% at stages 1, 2,
+  and 3" and "2.3% of patients received renal replacement therapy", i.e. 2.3 / 2.7 = 0.85 of
+  stage 3, under KDIGO's own convention that starting RRT *is* stage 3 (RRT ⊂ stage 3). If the
+  pooled studies counted RRT apart from stage 3 the share would be 2.3 / (2.7 + 2.3) = 0.46:
+  that is the lower end of its range (:data:`RRT_GIVEN_STAGE3_RANGE`).
+* **Persistent renal dysfunction** — SCr at the horizon ≥ ``persistent_dysfunction_ratio`` ×
+  baseline (model SCr, noise-free; 2.0 by default, the "≥ 200 % of baseline" threshold of MAKE
+  definitions — an **assumed** convention here, not a quoted source).
+* **MAKE30** — major adverse kidney events, "a composite of death, new kidney replacement
+  therapy, or persistent kidney dysfunction" ("Major Adverse Kidney Events in Pediatric Sepsis",
+  Clin J Am Soc Nephrol 2019;14(5):664-672, doi:10.2215/CJN.12201018, PMID 31000518),
+  the composite the NIDDK workgroup recommended for phase 3 trials in established AKI ("a
+  composite endpoint of death, provision of dialysis, and sustained loss of kidney function", as
+  quoted in Sukmark 2020, Ann Intensive Care 10:42). Per patient its probability is
+  1 − (1 − death by stage)(1 − dialysis)(1 − persistent): the components are taken as
+  independent given the patient's SCr course (**assumed**; all three rise with the stage, which
+  the course already carries). ACT-AKI's secondary endpoint, death or dialysis at 30 days, is
+  the same without the third factor.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -36,6 +57,13 @@ from nephrosim.trials.design import Endpoints, Inclusion
 #: (doi:10.21470/1678-9741-2022-0108): "non-acute kidney injury = 2.0%"; "stage 1 = 4.3%,
 #: stage 2 = 23.9%, stage 3 = 59.7%". Source for the values; their causal use is assumed.
 DEATH_BY_STAGE = np.array([0.020, 0.043, 0.239, 0.597])
+#: Probability of dialysis (renal replacement therapy) within 30 days given peak KDIGO SCr stage 3:
+#: derived from Hu 2016 (J Cardiothorac Vasc Anesth, 91 studies, n = 320,086; clinical_trials.csv
+#: EPI rows) — stage 3 in 2.7 % and RRT in 2.3 % of patients, 2.3 / 2.7, with RRT counted within
+#: stage 3 as KDIGO defines it. Stages 0–2: no dialysis (the model has no other trigger).
+RRT_GIVEN_STAGE3 = 2.3 / 2.7
+#: Its plausible range: 2.3 / (2.7 + 2.3) if the pooled studies counted RRT apart from stage 3.
+RRT_GIVEN_STAGE3_RANGE = (2.3 / 5.0, 2.3 / 2.7)
 
 
 def entry_times(times_h: np.ndarray, scr: np.ndarray, inclusion: Inclusion) -> np.ndarray:
@@ -61,11 +89,27 @@ class PatientOutcomes:
     death_probability: np.ndarray
     scr_auc: np.ndarray         # mg/dL·day above baseline, entry → entry + horizon
     death_by_stage: np.ndarray  # 30-day death probability from the peak KDIGO stage (DEATH_BY_STAGE)
+    dialysis: np.ndarray        # 30-day dialysis probability (RRT_GIVEN_STAGE3 at peak stage 3, else 0)
+    persistent_dysfunction: np.ndarray  # bool: SCr at the horizon ≥ persistent_dysfunction_ratio × baseline
 
     @property
     def size(self) -> int:
         """Patients (rows)."""
         return int(self.scr_auc.shape[0])
+
+    @property
+    def death_or_dialysis(self) -> np.ndarray:
+        """30-day probability of death (by stage) or dialysis (ACT-AKI's secondary endpoint)."""
+        return 1.0 - (1.0 - self.death_by_stage) * (1.0 - self.dialysis)
+
+    @property
+    def make30(self) -> np.ndarray:
+        """30-day probability of a major adverse kidney event: death, dialysis or persistent dysfunction."""
+        return 1.0 - (1.0 - self.death_or_dialysis) * (1.0 - self.persistent_dysfunction.astype(float))
+
+    def rows(self, index: np.ndarray) -> PatientOutcomes:
+        """The outcomes of the patients ``index`` (rows, in that order)."""
+        return PatientOutcomes(*(getattr(self, f.name)[index] for f in fields(self)))
 
     def recovery(self, realization: int) -> tuple[np.ndarray, np.ndarray]:
         """Time to recovery and event flags under noise draw ``realization`` (modulo the draws held;
@@ -147,4 +191,7 @@ def outcomes(times_h: np.ndarray, scr: np.ndarray, survival: np.ndarray, entry_h
     from nephrosim.trials.population import kdigo
 
     stage, _ = kdigo(times_h, scr)
-    return PatientOutcomes(rec_days, recovered, np.clip(death, 0.0, 1.0), auc, DEATH_BY_STAGE[stage])
+    end = np.array([np.interp(entry_h[i] + horizon_h, times_h, scr[i]) for i in range(n)])
+    persistent = end >= endpoints.persistent_dysfunction_ratio * baseline - 1e-12
+    return PatientOutcomes(rec_days, recovered, np.clip(death, 0.0, 1.0), auc, DEATH_BY_STAGE[stage],
+                           np.where(stage == 3, RRT_GIVEN_STAGE3, 0.0), persistent)

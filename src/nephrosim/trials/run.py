@@ -34,7 +34,7 @@ import numpy as np
 
 from nephrosim.errors import UserInputError
 from nephrosim.progress import ProgressBar
-from nephrosim.trials.analysis import analyse_replicate, auc_test, summarise
+from nephrosim.trials.analysis import analyse_replicate, auc_test, binary_endpoints, summarise
 from nephrosim.trials.checkpoint import open_trial_folder
 from nephrosim.trials.design import TrialDesign
 from nephrosim.trials.endpoints import PatientOutcomes, entry_times, outcomes
@@ -147,6 +147,8 @@ def _replicate_task(task) -> list[dict]:
         rep["p_auc"] = auc_test(oc.scr_auc[ic], ot.scr_auc[it])
         rep["death_stage_control"] = float((rng.random(ic.size) < oc.death_by_stage[ic]).mean())
         rep["death_stage_treatment"] = float((rng.random(it.size) < ot.death_by_stage[it]).mean())
+        # drawn after the draws above, so that their numbers are those of earlier versions
+        rep.update(binary_endpoints(rng, oc.rows(ic), ot.rows(it)))
         reps.append(rep)
     return reps
 
@@ -160,6 +162,10 @@ def primary_text(design: TrialDesign) -> str:
     rec, ep = design.endpoints.recovery, design.endpoints
     if ep.primary == "scr_auc":
         return (f"SCr AUC above baseline from randomization to {ep.horizon_days:g} days; Mann-Whitney U test at "
+                f"alpha {design.alpha:g}")
+    if ep.primary == "make30":
+        return (f"MAKE30: death (by peak KDIGO stage), dialysis (stage 3) or persistent renal dysfunction (SCr >= "
+                f"{ep.persistent_dysfunction_ratio:g} x baseline at {ep.horizon_days:g} days); Fisher's exact test at "
                 f"alpha {design.alpha:g}")
     m = ep.measurement
     measured = ("" if m is None else

@@ -8,7 +8,8 @@ choice, the candidates to compare:
 * ``timing`` — when the dose is given (after diagnosis, at or after surgery);
 * ``treatment`` — product, dose, route (``null`` = a second placebo arm: a zero-effect control);
 * ``n_per_arm`` — sample size;
-* ``endpoint`` — ``recovery`` (time to recovery, log-rank) or ``scr_auc`` (Mann–Whitney).
+* ``endpoint`` — ``recovery`` (time to recovery, log-rank), ``scr_auc`` (Mann–Whitney) or
+  ``make30`` (major adverse kidney events by 30 days, Fisher's exact test).
 
 Every combination is a candidate design; a combination the trial schema refuses (a dose
 before the diagnosis that randomizes the patient) is listed as skipped, with the reason.
@@ -48,7 +49,7 @@ import hashlib
 import itertools
 import json
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -60,6 +61,7 @@ from nephrosim.inputs import InputFileError, StrictModel, read_mapping, validate
 from nephrosim.io import atomic_path, check_writable, write_frame, write_text_atomic
 from nephrosim.progress import ProgressBar
 from nephrosim.scenarios.products import EV, MSC
+from nephrosim.trials.analysis import fisher_p
 from nephrosim.trials.design import Inclusion, Timing, TrialDesign, TrialError, load_trial, trial_from_dict
 from nephrosim.trials.endpoints import PatientOutcomes, outcomes
 from nephrosim.trials.execute import open_executor
@@ -87,7 +89,7 @@ class Candidates(StrictModel):
         description="products and doses; null = placebo (zero-effect control); default: the base trial's")
     n_per_arm: tuple[Annotated[int, Field(ge=2, le=5000)], ...] | None = Field(
         None, max_length=20, description="patients per arm; default: the base trial's")
-    endpoint: tuple[Literal["recovery", "scr_auc"], ...] | None = Field(
+    endpoint: tuple[Literal["recovery", "scr_auc", "make30"], ...] | None = Field(
         None, max_length=2, description="primary endpoints; default: the base trial's")
 
     @field_validator("inclusion", "timing", "treatment", "n_per_arm", "endpoint")
@@ -124,6 +126,7 @@ class MinimalEffect(StrictModel):
 
     recovery: float = Field(0.10, ge=0.0, lt=1.0, description="relative reduction of mean time to recovery")
     scr_auc: float = Field(0.10, ge=0.0, lt=1.0, description="relative reduction of mean SCr AUC")
+    make30: float = Field(0.10, ge=0.0, lt=1.0, description="relative reduction of the MAKE30 risk")
 
 
 class DesignSearch(StrictModel):
@@ -296,6 +299,8 @@ def true_effect(control: PatientOutcomes, treated: PatientOutcomes, endpoint: st
     """Pool-level relative reduction: mean time to recovery (restricted at the horizon) or mean SCr AUC."""
     if endpoint == "recovery":
         c, t = control.recovery_days.mean(), treated.recovery_days.mean()
+    elif endpoint == "make30":
+        c, t = control.make30.mean(), treated.make30.mean()
     else:
         c, t = control.scr_auc.mean(), treated.scr_auc.mean()
     return float(1.0 - t / c) if c > 0 else 0.0
@@ -319,7 +324,7 @@ def design_power(control: PatientOutcomes, treated_by_draw: list[PatientOutcomes
     picks = [np.random.default_rng([seed, 2, r]).permutation(pool)[:2 * n_per_arm] for r in range(replicates)]
     sig = fav = correct = 0
     effects = []
-    for treated in treated_by_draw:
+    for k, treated in enumerate(treated_by_draw):
         effect = true_effect(control, treated, endpoint)
         effects.append(effect)
         beneficial = effect >= minimal_effect
@@ -329,6 +334,11 @@ def design_power(control: PatientOutcomes, treated_by_draw: list[PatientOutcomes
                 (days_c, rec_c), (days_t, rec_t) = control.recovery(r), treated.recovery(r)
                 p = _logrank_p(days_c[ic], rec_c[ic], days_t[it], rec_t[it])
                 favours = days_t[it].mean() < days_c[ic].mean()
+            elif endpoint == "make30":  # events drawn per draw and replicate: control patients, then treated
+                rng = np.random.default_rng([seed, 7, k + 1, r + 1])
+                ev_c, ev_t = rng.random(n_per_arm) < control.make30[ic], rng.random(n_per_arm) < treated.make30[it]
+                p = fisher_p(ev_c, ev_t)
+                favours = ev_t.mean() < ev_c.mean()
             else:
                 p = _auc_p(control.scr_auc[ic], treated.scr_auc[it])
                 favours = treated.scr_auc[it].mean() < control.scr_auc[ic].mean()
@@ -375,20 +385,16 @@ def _digest(obj) -> str:
 
 def _save_outcomes(path: Path, o: PatientOutcomes, usable: np.ndarray) -> None:
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-        np.savez(fh, recovery_days=o.recovery_days, recovered=o.recovered, death_probability=o.death_probability,
-                 scr_auc=o.scr_auc, death_by_stage=o.death_by_stage, usable=usable)
+        np.savez(fh, usable=usable, **{f.name: getattr(o, f.name) for f in fields(o)})
 
 
 def _load_outcomes(path: Path) -> tuple[PatientOutcomes, np.ndarray]:
     with np.load(path) as z:
-        return (PatientOutcomes(z["recovery_days"], z["recovered"], z["death_probability"], z["scr_auc"],
-                                z["death_by_stage"]),
-                z["usable"].copy())
+        return PatientOutcomes(**{f.name: z[f.name] for f in fields(PatientOutcomes)}), z["usable"].copy()
 
 
 def _subset(o: PatientOutcomes, rows: np.ndarray) -> PatientOutcomes:
-    return PatientOutcomes(o.recovery_days[rows], o.recovered[rows], o.death_probability[rows], o.scr_auc[rows],
-                           o.death_by_stage[rows])
+    return o.rows(rows)
 
 
 def run_search(spec: DesignSearch, base: TrialDesign, out: str | Path, seed: int = 0, *,
@@ -428,7 +434,7 @@ def run_search(spec: DesignSearch, base: TrialDesign, out: str | Path, seed: int
     if not any(c.design is not None for c in cands):
         raise UserInputError(f"none of the {len(cands)} candidate designs is valid; first reason: {cands[0].skipped}")
     request = {"spec": spec.model_dump(mode="json"), "base": base.model_dump(mode="json"), "seed": int(seed),
-               "what": "nephrosim trial-design v1"}
+               "what": "nephrosim trial-design v2"}  # v2: outcomes carry dialysis and MAKE30
     computed = {"conditions": 0, "designs": 0}
     n_draws = draws.shape[0]
     with storage.open_parts(out, request) as parts, open_executor(scheduler, workers, security) as executor:
