@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from nephrosim.report import trial_figures as tf
+from nephrosim.report import trial_subgroups as tf_subgroups
 from nephrosim.report import trial_report
 from nephrosim.trials import run_trial, trial_from_dict
 
@@ -78,20 +79,22 @@ def test_subgroup_hazard_ratios_match_an_independent_cox_fit(result):
 
     table = tf.subgroup_hazard_ratios(result).set_index("subgroup")
     egfr = result.population.covariates["baseline_egfr"][result.pool]
-    t_c, e_c = result.arm_outcomes["placebo"].recovery_days[:, 0], result.arm_outcomes["placebo"].recovered[:, 0]
-    t_t, e_t = result.arm_outcomes["msc"].recovery_days[:, 0], result.arm_outcomes["msc"].recovered[:, 0]
+    # every noise draw of every pool patient (12 x 87 rows per arm fit within MAX_SUBGROUP_ROWS), one row each
+    t_c, e_c = result.arm_outcomes["placebo"].recovery_days, result.arm_outcomes["placebo"].recovered
+    t_t, e_t = result.arm_outcomes["msc"].recovery_days, result.arm_outcomes["msc"].recovered
+    assert t_c.shape[1] * result.pool.size <= tf_subgroups.MAX_SUBGROUP_ROWS
     assert table.loc["all", "patients"] == result.pool.size
     assert table.loc["eGFR < 60", "patients"] + table.loc["eGFR ≥ 60", "patients"] == result.pool.size
     for name, rows in (("eGFR < 60", np.flatnonzero(egfr < 60)), ("eGFR ≥ 60", np.flatnonzero(egfr >= 60))):
         assert rows.size >= 10, "the small design should have patients on both sides of eGFR 60"
         long = pd.concat([
-            pd.DataFrame({"time": t_c[rows], "event": e_c[rows], "arm_msc": 0, "id": rows}),
-            pd.DataFrame({"time": t_t[rows], "event": e_t[rows], "arm_msc": 1, "id": rows})])
+            pd.DataFrame({"time": t[rows, k], "event": e[rows, k], "arm_msc": arm, "id": rows})
+            for arm, (t, e) in enumerate(((t_c, e_c), (t_t, e_t))) for k in range(t.shape[1])])
         ref = CoxPHFitter().fit(long, "time", "event", cluster_col="id", robust=True)
         s = ref.summary.loc["arm_msc"]
         np.testing.assert_allclose(table.loc[name, ["hr", "hr_lo", "hr_hi"]].to_numpy(float),
                                    [s["exp(coef)"], s["exp(coef) lower 95%"], s["exp(coef) upper 95%"]], rtol=1e-6)
-        assert table.loc[name, "events"] == int(e_c[rows].sum() + e_t[rows].sum())
+        assert table.loc[name, "events"] == int(e_c[rows].sum() + e_t[rows].sum())  # every draw's events
 
 
 def test_trial_report_embeds_the_three_figures(result, tmp_path):

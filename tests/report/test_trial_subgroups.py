@@ -12,6 +12,8 @@ from nephrosim.trials.endpoints import PatientOutcomes
 from nephrosim.trials.population import PopulationSpec, draw_covariates
 
 HORIZON = 30.0
+#: two cuts (a clinical one and a pool median) where a test is about rows and draws, not about the cuts
+SOME = (SUBGROUP_CUTS[0], SUBGROUP_CUTS[5])
 
 
 def _paired_pool(hazard_ratio, rng):
@@ -125,8 +127,8 @@ def test_a_trial_result_is_analysed_on_its_pool_rows_and_large_pools_on_a_seeded
     """``trial_subgroups`` reads the covariates of the pool patients (pool = indices into the accepted
     population) and the first noise draw; above the limit it analyses a seeded, sorted subset."""
     rng = np.random.default_rng(3)
-    population = _population_like(400, rng)
-    pool = np.sort(rng.choice(400, 150, replace=False))
+    population = _population_like(300, rng)
+    pool = np.sort(rng.choice(300, 100, replace=False))
     control, treated = _paired_pool(np.full(pool.size, 1.4), rng)
     noise_draws = 3  # measured SCr: one column per draw; the report reads draw 0
 
@@ -141,14 +143,23 @@ def test_a_trial_result_is_analysed_on_its_pool_rows_and_large_pools_on_a_seeded
         arm_outcomes={"placebo": outcomes(*control), "msc": outcomes(*treated)})
     np.testing.assert_array_equal(analysed_rows(pool.size, 11), np.arange(pool.size))  # below the limit: all
 
-    limited, rows = trial_subgroups(result, limit=60)
-    assert rows.size == 60 and np.all(np.diff(rows) > 0)
-    np.testing.assert_array_equal(rows, analysed_rows(pool.size, 11, 60))  # deterministic for the seed
-    assert not np.array_equal(rows, analysed_rows(pool.size, 12, 60))
-    assert limited["patients"].iloc[0] == 60
+    limited, rows, draws = trial_subgroups(result, limit=40, cuts=SOME)
+    assert rows.size == 40 and np.all(np.diff(rows) > 0) and draws == 1  # 40 patients fill the 40 rows
+    np.testing.assert_array_equal(rows, analysed_rows(pool.size, 11, 40))  # deterministic for the seed
+    assert not np.array_equal(rows, analysed_rows(pool.size, 12, 40))
+    assert limited["patients"].iloc[0] == 40
     sub = subgroup_table({k: v[pool[rows]] for k, v in population.items()},
-                         tuple(x[rows] for x in control), tuple(x[rows] for x in treated))
+                         tuple(x[rows] for x in control), tuple(x[rows] for x in treated), SOME)
     pd.testing.assert_frame_equal(limited, sub)
+
+    # room for two noise draws of every pool patient: both pooled, one row per patient, arm and draw
+    pooled, rows, draws = trial_subgroups(result, limit=2 * pool.size, cuts=SOME)
+    assert rows.size == pool.size and draws == 2
+    arms = [result.arm_outcomes[a] for a in ("placebo", "msc")]
+    expected = subgroup_table({k: v[pool] for k, v in population.items()},
+                              *[(o.recovery_days[:, :2], o.recovered[:, :2]) for o in arms], SOME)
+    pd.testing.assert_frame_equal(pooled, expected)
+    assert pooled["events"].iloc[0] == sum(int(o.recovered[:, :2].sum()) for o in arms)
 
 
 def test_forest_figure_marks_each_covariates_interaction_p():
@@ -157,7 +168,7 @@ def test_forest_figure_marks_each_covariates_interaction_p():
     rng = np.random.default_rng(4)
     cov = _population_like(120, rng)
     control, treated = _paired_pool(np.full(120, 1.3), rng)
-    table = subgroup_table(cov, control, treated)
+    table = subgroup_table(cov, control, treated, SUBGROUP_CUTS[:4])
     fig, caption = forest_figure(table, ("placebo", "msc"))
     ax = fig.axes[0]
     notes = [t.get_text() for t in ax.texts]

@@ -277,19 +277,22 @@ def _trial_figures_section(result) -> Section:
     baseline covariate (:mod:`nephrosim.report.trial_figures`), with the subgroup table the forest
     plot draws and the cuts (:mod:`nephrosim.report.trial_subgroups`)."""
     from nephrosim.report import trial_figures as tf
-    from nephrosim.report.trial_subgroups import MAX_SUBGROUP_PATIENTS
+    from nephrosim.report.trial_subgroups import MAX_SUBGROUP_ROWS, trial_subgroups
 
-    subgroups = tf.subgroup_hazard_ratios(result)
+    subgroups, rows, draws = trial_subgroups(result)
     arms = tuple(a.name for a in result.design.arms)
     figures = tuple(figure_data(fig, caption) for fig, caption in (
         tf.recovery_figure(result), tf.hazard_ratio_figure(result), tf.forest_figure(subgroups, arms)))
-    analysed = int(subgroups["patients"].iloc[0])
-    which = (f"all {analysed} pool patients" if analysed == result.pool.size else
-             f"a seeded random {analysed} of the {result.pool.size} pool patients (at most {MAX_SUBGROUP_PATIENTS}, "
-             "to bound the cost)")
+    which = (f"all {rows.size} pool patients" if rows.size == result.pool.size else
+             f"a seeded random {rows.size} of the {result.pool.size} pool patients (at most {MAX_SUBGROUP_ROWS}, "
+             "to bound the cost)") + ", each under both arms"
+    held = result.arm_outcomes[arms[0]].recovery_days
+    if held.ndim == 2:
+        which += (f"; measured SCr: {draws} of the run's {held.shape[1]} noise draws pooled (one row per patient, "
+                  f"arm and draw; at most {MAX_SUBGROUP_ROWS} patient-draws per arm)")
     cuts = subgroups[subgroups["covariate"] != "all"].drop_duplicates("covariate")[["covariate", "cut"]]
     return Section("Figures", paragraphs=(
-        f"Subgroups: {which}, each under both arms; hazard ratios and 95 % intervals from a Cox model with robust "
+        f"Subgroups: {which}. Hazard ratios and 95 % intervals from a Cox model with robust "
         "variance clustered by patient; interaction p: robust Wald test of treatment × subgroup, not adjusted for "
         "the number of covariates. Age and sex change no model parameter, so their interactions are null checks.",),
         tables=(Table.from_frame(subgroups.drop(columns=["cut"]), "hazard ratio by pre-operative eGFR subgroup and by "

@@ -17,7 +17,9 @@
   simulation knows for every patient. Because each patient then contributes two correlated rows,
   the intervals and p-values use lifelines' robust (sandwich) variance clustered by patient. They
   describe this pool, not a trial of the design's size: the replicate histogram shows that
-  spread. With measured SCr the first noise draw is used (``PatientOutcomes.recovery(0)``).
+  spread. With measured SCr several noise draws are pooled (one row per patient, arm and draw),
+  as many as keep the fits within :data:`~nephrosim.report.trial_subgroups.MAX_SUBGROUP_ROWS` rows
+  per arm.
 
 Curves and fits are lifelines' (``KaplanMeierFitter``, ``CoxPHFitter``); nothing is hand-rolled.
 """
@@ -107,12 +109,11 @@ def hazard_ratio_figure(result):
 def subgroup_hazard_ratios(result):
     """Hazard ratio (treatment vs control) per subgroup of every baseline covariate of the eligible pool.
 
-    Returns a ``pandas.DataFrame`` (:func:`nephrosim.report.trial_subgroups.subgroup_table`): the
-    row ``all``, then two rows per covariate (``eGFR < 60``, ``eGFR ≥ 60``, ``age > 65 y``, ...)
-    with ``patients``, ``events`` (both arms), ``hr``, ``hr_lo``, ``hr_hi`` (95 %, robust variance
-    clustered by patient) and the covariate's ``interaction_p``; NaN where not estimable. Pools
-    above :data:`~nephrosim.report.trial_subgroups.MAX_SUBGROUP_PATIENTS` are analysed on a seeded
-    subset of that size.
+    Returns a ``pandas.DataFrame`` (:func:`nephrosim.report.trial_subgroups.subgroup_table`, the
+    table of :func:`~nephrosim.report.trial_subgroups.trial_subgroups`): the row ``all``, then two
+    rows per covariate (``eGFR < 60``, ``eGFR ≥ 60``, ``age > 65 y``, ...) with ``patients``,
+    ``events`` (both arms, every pooled noise draw), ``hr``, ``hr_lo``, ``hr_hi`` (95 %, robust
+    variance clustered by patient) and the covariate's ``interaction_p``; NaN where not estimable.
     """
     from nephrosim.report.trial_subgroups import trial_subgroups
 
@@ -153,4 +154,4 @@ def forest_figure(table, arms: tuple[str, str]):
                  "treatment × subgroup in a Cox model with both main effects, not adjusted for the covariates "
                  "tested. Cuts: clinical where the evidence gives one, else the pool median (table). The intervals "
                  "describe this pool, not a trial of the design's size (see the replicate histogram). Measured "
-                 "SCr: first noise draw.")
+                 "SCr: noise draws pooled, as stated above the table.")

@@ -22,22 +22,29 @@ so AKICS's SCr > 1.2 mg/dL is eGFR < 61.1) and its subgroups would repeat eGFR's
 subgroups differ only by chance, and their interaction p-values are a built-in null check
 (uniform on [0, 1] over seeds).
 
-**Design.** As the eGFR forest plot before it: every analysed pool patient under **both** arms
-(the simulation's counterfactual pair), one row per patient and arm, so each fit uses
-lifelines' robust (sandwich) variance clustered by patient. Per covariate:
+**Design.** Every analysed pool patient under **both** arms (the simulation's counterfactual
+pair), so each fit uses lifelines' robust (sandwich) variance clustered by patient. With measured
+SCr (``endpoints.measurement``) a patient's recovery time differs between noise draws, and one
+draw is a noisy reading of the pool (ACT-AKI example, seed 0: the pool's HR on single draws
+ranged 1.16–1.53 over 40 draws, median 1.34, the replicate median 1.34); the fits therefore pool
+several draws — one row per patient, arm and draw, still clustered by patient — as the
+Kaplan–Meier curves of the report pool every draw. Per covariate:
 
 * the hazard ratio (treatment vs control) in each subgroup: a Cox fit on that subgroup's rows;
 * the interaction p-value: one Cox fit on all analysed rows with ``treated``, the subgroup
   indicator and their product ``treated × subgroup``; the robust Wald p of the product term.
 
 The p-values are not adjusted for the nine covariates tested: at alpha 0.05 about one in twenty
-null covariates reads "significant".
+null covariates reads "significant". The intervals describe this pool, not a trial of the
+design's size (the report's replicate histogram shows that spread).
 
-**Cost.** 3 Cox fits per covariate, each linear in the patients fitted (lifelines, clustered:
-about 0.05 s at 300 patients, 0.4 s at 3000, 4–8 s at 20 000, measured on the 2-core machine).
-Pools larger than :data:`MAX_SUBGROUP_PATIENTS` are analysed on a seeded random subset of that
-size (``default_rng([seed, 7])``), stated in the table's caption, so the report costs at most
-about 15 s whatever the pool.
+**Cost.** 3 Cox fits per covariate, each about linear in the rows fitted (lifelines, clustered,
+measured on the loaded 2-core machine: 2 s for all fits at 301 patient-draws, 8.6 s at 3000,
+36 s at 10 000, continuous times; daily-sampled times with ties fit faster). The analysis is
+bounded by :data:`MAX_SUBGROUP_ROWS` patient-draws: the draws used are
+``min(draws held, MAX_SUBGROUP_ROWS // patients)`` (at least one), and a pool larger than
+:data:`MAX_SUBGROUP_ROWS` is analysed on one draw of a seeded random subset of that many patients
+(``default_rng([seed, 7])``); the report states which.
 """
 
 from __future__ import annotations
@@ -48,9 +55,9 @@ from typing import Literal, Mapping
 
 import numpy as np
 
-#: Pool patients the subgroup analysis fits at most (a seeded random subset above it): bounds the
-#: report's cost (module docstring). A method setting, not biology.
-MAX_SUBGROUP_PATIENTS = 3000
+#: Patient × noise-draw pairs the subgroup analysis fits at most (fewer draws, then a seeded random
+#: subset of patients above it): bounds the report's cost (module docstring). A method setting, not biology.
+MAX_SUBGROUP_ROWS = 3000
 
 AKICS = "AKICS score, Palomba 2007 (Kidney Int 72:624, PMID 17622275)"
 
@@ -115,16 +122,20 @@ COLUMNS = ("covariate", "subgroup", "cut", "patients", "events", "hr", "hr_lo", 
 
 
 def _long(ids: np.ndarray, control, treated, indicator: np.ndarray | None = None):
-    """One row per patient and arm: time ``T``, event ``E``, ``treated``, ``patient`` (cluster)
-    and, with ``indicator``, the subgroup ``sub`` and ``treated_x_sub``."""
+    """One row per patient, arm and noise draw (``control``/``treated`` are ``[patient, draw]``):
+    time ``T``, event ``E``, ``treated``, ``patient`` (the cluster) and, with ``indicator``, the
+    subgroup ``sub`` and ``treated_x_sub``."""
     import pandas as pd
 
-    (t_c, e_c), (t_t, e_t) = control, treated
-    df = pd.DataFrame({"T": np.r_[t_c[ids], t_t[ids]], "E": np.r_[e_c[ids], e_t[ids]].astype(int),
-                       "treated": np.r_[np.zeros(ids.size), np.ones(ids.size)], "patient": np.r_[ids, ids]})
+    (t_c, e_c), (t_t, e_t) = _as_draws(control), _as_draws(treated)
+    draws = t_c.shape[1]
+    times = np.r_[t_c[ids].ravel(order="F"), t_t[ids].ravel(order="F")]
+    events = np.r_[e_c[ids].ravel(order="F"), e_t[ids].ravel(order="F")].astype(int)
+    per_arm = ids.size * draws
+    df = pd.DataFrame({"T": times, "E": events, "treated": np.r_[np.zeros(per_arm), np.ones(per_arm)],
+                       "patient": np.tile(ids, 2 * draws)})
     if indicator is not None:
-        sub = np.asarray(indicator, float)[ids]
-        df["sub"] = np.r_[sub, sub]
+        df["sub"] = np.tile(np.asarray(indicator, float)[ids], 2 * draws)
         df["treated_x_sub"] = df["treated"] * df["sub"]
     return df
 
@@ -162,6 +173,12 @@ def interaction_p(ids: np.ndarray, control, treated, indicator: np.ndarray) -> f
     return float("nan") if cph is None else float(cph.summary.loc["treated_x_sub", "p"])
 
 
+def _as_draws(arm) -> tuple[np.ndarray, np.ndarray]:
+    """``(time, event)`` as ``[patient, draw]`` arrays (one column when given per patient)."""
+    days, rec = (np.asarray(x) for x in arm)
+    return (days[:, None], rec[:, None]) if days.ndim == 1 else (days, rec)
+
+
 def subgroup_table(covariates: Mapping[str, np.ndarray], control, treated,
                    cuts: tuple[SubgroupCut, ...] = SUBGROUP_CUTS):
     """Hazard ratios by subgroup of every covariate in ``cuts``, with the interaction p-values.
@@ -170,25 +187,29 @@ def subgroup_table(covariates: Mapping[str, np.ndarray], control, treated,
     ---------
     covariates : ``{covariate: one value per patient}`` (every covariate ``cuts`` names).
     control, treated : ``(time to recovery, recovered)`` of the same patients, in the same order,
-        under the control and the treated arm.
+        under the control and the treated arm: one value per patient, or ``[patient, noise draw]``
+        (every draw is a row of the fits, clustered by patient).
     cuts : the splits (default :data:`SUBGROUP_CUTS`).
 
     Returns
     -------
     ``pandas.DataFrame`` with :data:`COLUMNS`: first the row ``all``, then two rows per covariate
-    (its first and second subgroup), each with its patients, events (both arms), hazard ratio and
-    95 % interval (robust, clustered by patient; NaN when not estimable) and the covariate's
-    interaction p-value (on both of its rows).
+    (its first and second subgroup), each with its patients, events (both arms, every draw),
+    hazard ratio and 95 % interval (robust, clustered by patient; NaN when not estimable) and the
+    covariate's interaction p-value (on both of its rows).
     """
     import pandas as pd
 
-    control = tuple(np.asarray(x) for x in control)
-    treated = tuple(np.asarray(x) for x in treated)
-    n = control[0].size
-    if not (control[1].size == treated[0].size == treated[1].size == n):
-        raise ValueError("control and treated must hold the same patients (equal lengths)")
+    control, treated = _as_draws(control), _as_draws(treated)
+    n = control[0].shape[0]
+    if not (control[0].shape == control[1].shape == treated[0].shape == treated[1].shape):
+        raise ValueError("control and treated must hold the same patients and draws (equal shapes)")
+
+    def events(ids):
+        return int(control[1][ids].sum() + treated[1][ids].sum())
+
     everyone = np.arange(n)
-    rows = [dict(zip(COLUMNS, ("all", "all", "", n, int(control[1][everyone].sum() + treated[1][everyone].sum()),
+    rows = [dict(zip(COLUMNS, ("all", "all", "", n, events(everyone),
                                *_hazard_ratio(_long(everyone, control, treated)), np.nan)))]
     for cut in cuts:
         if cut.covariate not in covariates:
@@ -200,8 +221,7 @@ def subgroup_table(covariates: Mapping[str, np.ndarray], control, treated,
         p = interaction_p(everyone, control, treated, inside)
         for label, keep in zip(labels, (inside, ~inside)):
             ids = np.flatnonzero(keep)
-            events = int(control[1][ids].sum() + treated[1][ids].sum())
-            rows.append(dict(zip(COLUMNS, (cut.name, label, text, int(ids.size), events,
+            rows.append(dict(zip(COLUMNS, (cut.name, label, text, int(ids.size), events(ids),
                                            *_hazard_ratio(_long(ids, control, treated)), p))))
     return pd.DataFrame(rows, columns=list(COLUMNS))
 
@@ -212,19 +232,23 @@ def pool_covariates(result, rows: np.ndarray | None = None) -> dict[str, np.ndar
     return {k: np.asarray(v)[pool] for k, v in result.population.covariates.items()}
 
 
-def analysed_rows(pool_size: int, seed: int, limit: int = MAX_SUBGROUP_PATIENTS) -> np.ndarray:
+def analysed_rows(pool_size: int, seed: int, limit: int = MAX_SUBGROUP_ROWS) -> np.ndarray:
     """Pool rows the subgroup analysis fits: all of them, or a sorted seeded subset of ``limit``."""
     if pool_size <= limit:
         return np.arange(pool_size)
     return np.sort(np.random.default_rng([int(seed), 7]).choice(pool_size, limit, replace=False))
 
 
-def trial_subgroups(result, limit: int = MAX_SUBGROUP_PATIENTS):
-    """:func:`subgroup_table` of a :class:`~nephrosim.trials.run.TrialResult`: every pool patient
-    (or :func:`analysed_rows`) under both arms; with measured SCr the first noise draw
-    (``PatientOutcomes.recovery(0)``). Returns ``(table, rows analysed)``."""
+def trial_subgroups(result, limit: int = MAX_SUBGROUP_ROWS, cuts: tuple[SubgroupCut, ...] = SUBGROUP_CUTS):
+    """:func:`subgroup_table` of a :class:`~nephrosim.trials.run.TrialResult`: the pool patients (a
+    seeded subset above ``limit``) under both arms, with measured SCr the first
+    ``min(draws held, limit // patients)`` noise draws pooled (at least one).
+
+    Returns ``(table, pool rows analysed, noise draws pooled)``.
+    """
     ctl, trt = (a.name for a in result.design.arms)
     rows = analysed_rows(result.pool.size, result.seed, limit)
-    control = tuple(x[rows] for x in result.arm_outcomes[ctl].recovery(0))
-    treated = tuple(x[rows] for x in result.arm_outcomes[trt].recovery(0))
-    return subgroup_table(pool_covariates(result, rows), control, treated), rows
+    held = [_as_draws((o.recovery_days, o.recovered)) for o in (result.arm_outcomes[ctl], result.arm_outcomes[trt])]
+    draws = min(held[0][0].shape[1], max(1, limit // max(rows.size, 1)))
+    control, treated = (tuple(x[rows, :draws] for x in arm) for arm in held)
+    return subgroup_table(pool_covariates(result, rows), control, treated, cuts), rows, draws
