@@ -356,10 +356,12 @@ def _summary(design: TrialDesign, reps: list[dict], pop: VirtualPopulation, pool
     summary.update({
         "primary_endpoint": primary_text(design),
         "n_per_arm": {ctl.name: ctl.n, trt.name: trt.n},
-        "dialysis_by_horizon": None,
-        "make": None,
         "notes": [
-            "dialysis is not modelled (null), hence no MAKE30/MAKE90 (null): see docs/trials.md",
+            "dialysis_30d is a probability of 2.3/2.7 at peak KDIGO SCr stage 3 (derived from Hu 2016: RRT 2.3 %, "
+            "stage 3 2.7 % after cardiac surgery), else 0 — the model has no dialysis indication; its causal use is "
+            "assumed. make30 = death by stage, dialysis or SCr at the horizon >= "
+            f"{design.endpoints.persistent_dysfunction_ratio:g} x baseline (assumed convention), components independent "
+            "given the SCr course (assumed); MAKE90 needs a 90-day horizon: see docs/trials.md",
             "death_by_horizon uses the model's survival state (uraemic hazard only; no cardiac/surgical mortality)",
             "death_by_stage_30d maps each patient's peak KDIGO SCr stage to Marco 2022's hospital mortality by "
             "stage (2.0/4.3/23.9/59.7 %, doi:10.21470/1678-9741-2022-0108); its causal use is assumed",
