@@ -12,8 +12,9 @@ Biology encoded (BIOLOGY.md §1.1)
   synthesis: the MSC/EV secretome activates Nrf2 ("Studies have confirmed that exosomes derived
   from stem cells could act as Nrf2 effective agonists", Vahidinia 2024, doi
   10.1186/s11658-024-00551-3), and Nrf2 "governs basal and inducible GCLC and GCLM expression by
-  means of the antioxidant response element (ARE)" (Suh 2004, PMCID PMC373470), glutamate-cysteine
-  ligase being "the rate-limiting enzyme" of GSH synthesis (Lu 2009, Mol Aspects Med 30:42-59).
+  means of the antioxidant response element (ARE)" (PMCID PMC373470, rat liver; authors not shown
+  on the page read), glutamate-cysteine ligase being "the rate-limiting enzyme" of GSH synthesis
+  (Lu 2009, Mol Aspects Med 30:42-59).
   hucMSC exosomes after cisplatin in rats: "Cisplatin-induced AKI rats treated with hucMSC-ex,
   however, showed a significant reduction in all the above indexes" (oxidative stress among them;
   Zhou 2013, PMID 23618405); rBMSC after cisplatin raise renal GSH 2.5- to 5.1-fold over the
