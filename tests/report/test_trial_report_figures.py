@@ -107,3 +107,42 @@ def test_trial_report_embeds_the_three_figures(result, tmp_path):
     for words in ("Kaplan–Meier time to recovery", "pooled over the run", "Cox hazard ratio of each replicate",
                   "robust variance clustered by patient", "hazard ratio by pre-operative eGFR subgroup"):
         assert words in html
+
+
+def test_trial_report_table_carries_dialysis_and_make30_per_arm(result, tmp_path):
+    """The per-arm table shows the summary's stage-linked death, dialysis, death or dialysis and MAKE30."""
+    from html.parser import HTMLParser
+
+    from nephrosim.report import write
+
+    class Rows(HTMLParser):  # every table row's cell texts (header rows included)
+        def __init__(self):
+            super().__init__()
+            self.rows, self._cell = [], None
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "tr":
+                self.rows.append([])
+            elif tag in ("td", "th"):
+                self._cell = ""
+
+        def handle_data(self, data):
+            if self._cell is not None:
+                self._cell += data
+
+        def handle_endtag(self, tag):
+            if tag in ("td", "th") and self._cell is not None:
+                self.rows[-1].append(self._cell.strip())
+                self._cell = None
+
+    path = tmp_path / "trial.html"
+    write(trial_report(result), path)
+    parser = Rows()
+    parser.feed(path.read_text(encoding="utf-8"))
+    header = next(r for r in parser.rows if "MAKE30" in r)
+    out = result.to_dict()
+    for arm in out["median_recovery_days"]:
+        row = dict(zip(header, next(r for r in parser.rows if r and r[0] == arm and len(r) == len(header))))
+        for column, key in (("death by stage, 30 d", "death_by_stage_30d"), ("dialysis, 30 d", "dialysis_30d"),
+                            ("death or dialysis, 30 d", "death_or_dialysis_30d"), ("MAKE30", "make30")):
+            assert float(row[column]) == pytest.approx(out[key][arm], abs=5e-4), (arm, column)

@@ -310,7 +310,10 @@ def trial_report(result, design_path=None, *, argv: Sequence[str] | None = None)
     out = result.to_dict()
     hr = out["hazard_ratio"]
     arms = tuple((arm, out["median_recovery_days"][arm], out["recovered_by_horizon"][arm],
-                  out["death_by_horizon"][arm], out["scr_auc_mg_dl_day"][arm]) for arm in out["median_recovery_days"])
+                  out["death_by_horizon"][arm], out["scr_auc_mg_dl_day"][arm], out["death_by_stage_30d"][arm],
+                  out["dialysis_30d"][arm], out["death_or_dialysis_30d"][arm], out["make30"][arm])
+                 for arm in out["median_recovery_days"])
+    make_rd = out["make30_risk_difference"]
     pop = out["population"]
     targets = tuple((t["target"], t["simulated"], t["unit"], t["reported"], t["low"], t["high"],
                      "ok" if t["in_range"] else "MISS") for t in pop["targets"])
@@ -323,9 +326,13 @@ def trial_report(result, design_path=None, *, argv: Sequence[str] | None = None)
     sections = [
         Section("Trial", paragraphs=(
             f"{out['replicates']} replicate trials; primary endpoint: {out['primary_endpoint']}.",
-            f"Power {out['power']:.3f}; hazard ratio median {hr['median']} (2.5–97.5 %: {hr['lo']}–{hr['hi']})."),
+            f"Power {out['power']:.3f}; hazard ratio median {hr['median']} (2.5–97.5 %: {hr['lo']}–{hr['hi']}).",
+            f"MAKE30 risk difference (treatment − control) median {make_rd['median']} (2.5–97.5 %: {make_rd['lo']}–"
+            f"{make_rd['hi']}); power on MAKE30 (Fisher) {out['make30_power']:.3f}. Death by stage, dialysis and MAKE30 "
+            "are stage-linked probabilities (docs/trials.md §2)."),
             tables=(Table("per arm", ("arm", "median recovery [d]", "recovered by horizon", "death by horizon",
-                                      "SCr AUC [mg/dL·d]"), arms),
+                                      "SCr AUC [mg/dL·d]", "death by stage, 30 d", "dialysis, 30 d",
+                                      "death or dialysis, 30 d", "MAKE30"), arms),
                     Table(f"population: {pop['accepted_patients']} accepted of {pop['plausible_patients']} "
                           f"plausible; eligible pool {pop['eligible_pool']}",
                           ("target", "simulated", "unit", "reported", "low", "high", "in range"), targets))),
