@@ -23,8 +23,16 @@ so the numbers are steady-state simulation cost, not LLVM/C compilation. The mac
 recorded numbers (docs/trials.md) was shared and loaded: the load average is printed before and
 after; compare engines only within one run.
 
+**Dask scaling** (``--workers 1 2``): the same trial on a local Dask cluster
+(``scheduler="local"``, the TLS ``LocalCluster`` of ``nephrosim trial --scheduler local``) with
+1 and then 2 worker processes, batch engine, one thread per worker, at the largest size. The
+speed-up from 1 to 2 workers, and the per-patient cost on one worker, give the projection to
+10^7 virtual patients on a cluster of W workers: ``10^7 × cost / (W × efficiency)``, with the
+efficiency measured here (the cluster's own scheduling overhead grows with W; this is an
+estimate, not a measurement at scale). The cluster start-up is timed apart.
+
 Run:  python benchmarks/trial_throughput.py [--sizes 1000 10000] [--replicates 20] [--engines roadrunner batch]
-          [--chunk-patients 200] [--n-per-arm 20] [--batch-threads N] [--json out.json]
+          [--chunk-patients 200] [--n-per-arm 20] [--batch-threads N] [--workers 1 2] [--json out.json]
 """
 
 from __future__ import annotations
@@ -47,7 +55,7 @@ DESIGN = {
 
 
 def timed_trial(size: int, engine: str, replicates: int, chunk: int, seed: int = 0, n_per_arm: int = 20,
-                threads: int | None = None) -> dict:
+                threads: int | None = None, workers: int | None = None) -> dict:
     from nephrosim.trials import run_trial, trial_from_dict
 
     arms = [{**arm, "n": n_per_arm} for arm in DESIGN["arms"]]
@@ -60,7 +68,8 @@ def timed_trial(size: int, engine: str, replicates: int, chunk: int, seed: int =
 
     t0 = time.perf_counter()
     cpu0 = time.process_time()
-    result = run_trial(design, replicates=replicates, seed=seed, chunk_patients=chunk, progress=progress)
+    cluster = {} if workers is None else {"scheduler": "local", "workers": workers}
+    result = run_trial(design, replicates=replicates, seed=seed, chunk_patients=chunk, progress=progress, **cluster)
     wall = time.perf_counter() - t0
     cpu = time.process_time() - cpu0
     pop = result.summary["population"]
@@ -71,7 +80,8 @@ def timed_trial(size: int, engine: str, replicates: int, chunk: int, seed: int =
                "replicates": end["replicates"] - begin["replicates"]}
     simulated = size + pop["eligible_pool"] + pop["failed_treated_simulations"]
     sim_s = stage_s["population"] + stage_s["treated arms"]
-    return {"engine": engine, "threads": threads if engine == "batch" else 1, "virtual_patients": size, "treated_pool": pop["eligible_pool"] +
+    return {"engine": engine, "threads": threads if engine == "batch" else 1, "workers": workers,
+            "start_s": round(begin["population"] - t0, 2), "virtual_patients": size, "treated_pool": pop["eligible_pool"] +
             pop["failed_treated_simulations"], "simulated_patients": simulated, "wall_s": round(wall, 2),
             "cpu_s": round(cpu, 2), "stage_s": {k: round(v, 2) for k, v in stage_s.items()},
             "patients_per_s": round(simulated / sim_s, 1), "accepted": pop["accepted_patients"],
@@ -88,6 +98,8 @@ def main() -> None:
     parser.add_argument("--batch-threads", type=int, default=None,
                         help="threads per batch-engine call (default: every usable core)")
     parser.add_argument("--project", type=int, default=100_000)
+    parser.add_argument("--workers", type=int, nargs="*", default=[],
+                        help="also run the largest size on a local Dask cluster with these worker counts (batch engine)")
     parser.add_argument("--json", default=None, help="also write the rows as JSON")
     args = parser.parse_args()
 
@@ -100,17 +112,36 @@ def main() -> None:
                               threads=args.batch_threads)
             rows.append(row)
             print(json.dumps(row), flush=True)
+    for w in args.workers:
+        row = timed_trial(max(args.sizes), "batch", args.replicates, args.chunk_patients, n_per_arm=args.n_per_arm,
+                          threads=1, workers=w)
+        rows.append(row)
+        print(json.dumps(row), flush=True)
     print(f"load average after: {os.getloadavg()}")
 
-    print(f"\n{'engine':<11} {'threads':>7} {'patients':>9} {'simulated':>9} {'wall s':>8} {'population s':>12} "
-          f"{'treated s':>9} {'replicates s':>12} {'patients/s':>10}")
+    print(f"\n{'engine':<11} {'threads':>7} {'workers':>7} {'patients':>9} {'simulated':>9} {'wall s':>8} "
+          f"{'population s':>12} {'treated s':>9} {'replicates s':>12} {'patients/s':>10}")
     for r in rows:
         s = r["stage_s"]
-        print(f"{r['engine']:<11} {str(r['threads'] or 'all'):>7} {r['virtual_patients']:>9} {r['simulated_patients']:>9} {r['wall_s']:>8.1f} "
+        print(f"{r['engine']:<11} {str(r['threads'] or 'all'):>7} {str(r['workers'] or '-'):>7} "
+              f"{r['virtual_patients']:>9} {r['simulated_patients']:>9} {r['wall_s']:>8.1f} "
               f"{s['population']:>12.1f} {s['treated arms']:>9.1f} {s['replicates']:>12.1f} {r['patients_per_s']:>10.1f}")
     projections = {}
+    dask = {r["workers"]: r for r in rows if r["workers"]}
+    if 1 in dask and len(dask) > 1:
+        one, w_max = dask[1], max(dask)
+        speedup = dask[w_max]["patients_per_s"] / one["patients_per_s"]
+        efficiency = speedup / w_max
+        cost = 1.0 / one["patients_per_s"]  # simulation seconds per simulated patient on one worker
+        projections["dask"] = {"speedup": speedup, "workers": w_max, "efficiency": efficiency,
+                               "s_per_simulated_patient_one_worker": cost}
+        print(f"Dask, local cluster: {w_max} workers simulate {speedup:.2f}x the patients/s of 1 (efficiency "
+              f"{100 * efficiency:.0f} %); one worker {1e3 * cost:.2f} ms per simulated patient")
+        for w in (16, 64, 256):
+            print(f"  10^7 virtual patients (+ their treated pool) on {w} workers at that efficiency: about "
+                  f"{1e7 * (one['simulated_patients'] / one['virtual_patients']) * cost / (w * efficiency) / 60:.0f} min")
     for engine in args.engines:
-        mine = sorted((r for r in rows if r["engine"] == engine), key=lambda r: r["virtual_patients"])
+        mine = sorted((r for r in rows if r["engine"] == engine and not r["workers"]), key=lambda r: r["virtual_patients"])
         if len(mine) < 2:
             continue
         small, large = mine[0], mine[-1]
