@@ -601,7 +601,7 @@ def generate(model: SymbolicModel) -> Generated:
     fresh |= {names[z.name] for z in hoisted.values()}
     stale = sorted(set(re.findall(r"w\[\d+\]", "\n".join(out[out.index(vjac_head):]))) - fresh)
     if stale:
-        raise AssertionError(f"the Jacobian reads rules that vrules leaves out: {stale}")
+        raise RuntimeError(f"batch code generator bug: the Jacobian reads rules that vrules leaves out: {stale}")
     out.append("/* sparse LU in place; the lanes whose pivot was zero or not finite come back set */")
     out.append("static vl vlu_factor(vd *restrict a) {\n  vd piv, inv;\n  vl bad = VL0;")
     out.extend(lu_code)
