@@ -126,8 +126,7 @@ def trial_design(
         result = run_search(search, base, out, seed=seed, scheduler=scheduler, workers=workers,
                             security=_security(tls), progress=True if progress is None else progress)
         if report is not None:
-            from nephrosim.report import write
-            from nephrosim.report.design_report import trial_design_report
+            from nephrosim.report import trial_design_report, write
 
             write(trial_design_report(result, search, base, spec), report)
     except _user_errors() as exc:
