@@ -12,8 +12,9 @@ matches when the published fraction lies inside the model's interval over the pa
 
 Only one study in the evidence gives numbers for a single-factor knockout of an MSC product in
 kidney injury: TSG-6-silenced BMSC in rat bilateral 45-min IRI (``TSG6BMSC2019_BioMedResInt``,
-``curated/abstract_numbers.csv``). The VEGF (Tögel 2009), IGF-1 (Imberti 2007) and RNase-EV
-(Gatti 2011, Bruno 2009, Zou 2016) reports read are qualitative (``curated/knockouts.md``); the
+``curated/abstract_numbers.csv``). The VEGF (Tögel 2009), IGF-1 (Imberti 2007), IL-10 (Milwid
+2012) and RNase-EV (Gatti 2011, Bruno 2009, Zou 2016) reports read are qualitative
+(``curated/knockouts.md``); the
 RNase-EV and VEGF directions are tested in ``test_attribution.py``.
 """
 
