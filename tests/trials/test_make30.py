@@ -99,3 +99,18 @@ def test_summary_uses_fisher_for_a_make30_primary():
     assert s["make30"] == {"placebo": 0.4, "msc": 0.2}
     assert s["make30_risk_difference"]["median"] == pytest.approx(-0.2)
     assert summarise(reps, ("placebo", "msc"), 0.05, "recovery")["power"] == 0.0
+
+
+def test_an_almost_event_free_replicate_gives_infinite_hr_bounds_without_a_warning():
+    """One recovery among six patients: the Cox CI bound's log-HR passes ±709, so exp() overflows;
+    the bound is reported as 0 / inf (skipped by the summary's quantiles), not printed as a warning."""
+    import warnings
+
+    from nephrosim.trials.analysis import analyse_replicate
+
+    t = np.array([30.0, 30.0, 30.0, 30.0, 5.0, 30.0])
+    e = np.array([0, 0, 0, 0, 1, 0], bool)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = analyse_replicate(t[:3], e[:3], t[3:], e[3:])
+    assert out["hr_lo"] == 0.0 and out["hr_hi"] == np.inf and out["hr"] > 1.0
