@@ -56,7 +56,9 @@ DESIGN = {
 
 def timed_trial(size: int, engine: str, replicates: int, chunk: int, seed: int = 0, n_per_arm: int = 20,
                 threads: int | None = None, workers: int | None = None) -> dict:
-    from nephrosim.trials import run_trial, trial_from_dict
+    from nephrosim.trials import population, run_trial, trial_from_dict
+
+    population._POPULATIONS.clear()  # every timed run simulates its population (no in-memory reuse)
 
     arms = [{**arm, "n": n_per_arm} for arm in DESIGN["arms"]]
     solver = {"engine": engine, **({"threads": threads} if engine == "batch" else {})}
@@ -139,7 +141,7 @@ def main() -> None:
               f"{100 * efficiency:.0f} %); one worker {1e3 * cost:.2f} ms per simulated patient")
         for w in (16, 64, 256):
             print(f"  10^7 virtual patients (+ their treated pool) on {w} workers at that efficiency: about "
-                  f"{1e7 * (one['simulated_patients'] / one['virtual_patients']) * cost / (w * efficiency) / 60:.0f} min")
+                  f"{1e7 * (one['simulated_patients'] / one['virtual_patients']) * cost / (w * efficiency) / 60:.1f} min")
     for engine in args.engines:
         mine = sorted((r for r in rows if r["engine"] == engine and not r["workers"]), key=lambda r: r["virtual_patients"])
         if len(mine) < 2:
