@@ -296,7 +296,8 @@ def _auc_p(a_c, a_t) -> float:
 
 
 def true_effect(control: PatientOutcomes, treated: PatientOutcomes, endpoint: str) -> float:
-    """Pool-level relative reduction: mean time to recovery (restricted at the horizon) or mean SCr AUC."""
+    """Pool-level relative reduction: mean time to recovery (restricted at the horizon), mean SCr AUC or
+    mean MAKE30 risk."""
     if endpoint == "recovery":
         c, t = control.recovery_days.mean(), treated.recovery_days.mean()
     elif endpoint == "make30":
