@@ -247,7 +247,13 @@ class ArmAttribution:
 
     def knockout_kept(self, mechanism: str) -> tuple[float, float, float]:
         """Fraction of the paracrine benefit kept when only ``mechanism`` is knocked out (the
-        single-factor knockout of an experiment): nominal value and its interval over the draws."""
+        single-factor knockout of an experiment): nominal value and its interval over the draws.
+
+        With N the six mechanisms and v the coalition worth, kept = v(N∖{m}) / v(N)
+        = 1 − [v(N) − v(N∖{m})] / v(N): one minus the marginal loss of removing ``m`` last,
+        as a fraction of the total (not its Shapley share, which averages the marginal loss over
+        every order). NaN when the arm's total is 0; draws with a zero total are left out of the
+        interval, which uses the ``conf_level`` percentiles as the shares do."""
         full = (1 << len(self.mechanisms)) - 1
         mask = full & ~(1 << self.mechanisms.index(mechanism))
         nominal = self.coalitions[mask] / self.total if self.total else float("nan")
@@ -287,6 +293,8 @@ class ArmAttribution:
         return self._interval(self.draw_shares[ok, i] / self.draw_totals[ok], nominal)
 
     def to_dict(self) -> dict:
+        """``total``, ``shares`` and ``knockout_kept`` (per mechanism ``value``, ``lo``, ``hi`` of
+        :meth:`knockout_kept`; ``None`` where the arm has no paracrine benefit to keep a fraction of)."""
         iv = self.intervals()
         return {"total": self.total, "total_lo": iv["total"][0], "total_hi": iv["total"][1],
                 "vs_vehicle": self.vs_vehicle, "non_paracrine": self.non_paracrine,
@@ -295,7 +303,10 @@ class ArmAttribution:
                                "fraction": v / self.total if self.total else None,
                                "fraction_lo": self.fraction_interval(m)[0] if self.total else None,
                                "fraction_hi": self.fraction_interval(m)[1] if self.total else None}
-                           for m, v in self.shares.items()}}
+                           for m, v in self.shares.items()},
+                "knockout_kept": {m: dict(zip(("value", "lo", "hi"), (None if math.isnan(x) else x
+                                                                       for x in self.knockout_kept(m))))
+                                  for m in self.mechanisms}}
 
 
 @dataclass(frozen=True)
@@ -313,11 +324,13 @@ class Attribution:
 
     def to_dict(self) -> dict:
         """Per treated arm ``{"total", "total_lo", "total_hi", "vs_vehicle", "non_paracrine", "draws",
-        "conf_level", "shares": {m: {value, lo, hi}}}``."""
+        "conf_level", "shares": {m: {value, lo, hi, ...}}, "knockout_kept": {m: {value, lo, hi}}}``."""
         return {a: r.to_dict() for a, r in self.arms.items()}
 
     def to_frame(self):
-        """One row per arm and mechanism: share with its interval, fraction of the total, interaction with VEGF."""
+        """One row per arm and mechanism: share with its interval, fraction of the total, the fraction
+        a single-factor knockout of the mechanism keeps (:meth:`ArmAttribution.knockout_kept`, with
+        its interval), interaction with VEGF."""
         import pandas as pd
 
         rows = []
@@ -326,6 +339,8 @@ class Attribution:
             for m, v in r.shares.items():
                 rows.append({"arm": a, "mechanism": m, "share": v, "lo": iv[m][0], "hi": iv[m][1],
                              "fraction": v / r.total if r.total else float("nan"),
+                             **dict(zip(("knockout_kept", "knockout_kept_lo", "knockout_kept_hi"),
+                                        r.knockout_kept(m))),
                              "interaction_with_vegf": r.interaction(m, "paracrine_vegf") if m != "paracrine_vegf" else 0.0})
         return pd.DataFrame(rows)
 

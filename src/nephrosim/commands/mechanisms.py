@@ -188,6 +188,10 @@ def attribute(
         typer.echo(f"Share of each arm's paracrine benefit ({OUTCOMES[outcome].description}) per mechanism, by "
                    "species and first-dose time:")
         typer.echo(table.to_string(float_format=lambda v: f"{v:.0%}"))
+        kept = grid.pivot_table(index=["species", "dose_time_h", "arm"], columns="mechanism", values="knockout_kept")
+        typer.echo("\nFraction of each arm's paracrine benefit kept when only that mechanism is knocked out "
+                   "(nominal parameters; intervals in the --json / --output table):")
+        typer.echo(kept.to_string(float_format=lambda v: f"{v:.0%}"))
         totals = grid.groupby(["species", "dose_time_h", "arm"])["total"].first()
         typer.echo(f"\nTotal paracrine benefit ({grid['unit'].iloc[0]}):\n" + totals.to_string(float_format="{:.4g}".format))
         return
@@ -216,14 +220,20 @@ def attribute(
     typer.echo(f"Outcome: {OUTCOMES[outcome].description}, {result.unit} (vehicle arm {result.vehicle!r}: "
                f"{result.vehicle_outcome:.4g}). Benefit of each arm over the same arm with all six mechanisms "
                f"knocked out, split by exact Shapley values ({spread}).")
+    typer.echo("Per mechanism: Shapley share [interval], its fraction of the total; 'knockout keeps': the fraction "
+               "of the total kept when only that mechanism is knocked out (v(all without it) / v(all)) [interval], "
+               "to compare with a published single-factor knockout.")
     for name, r in result.arms.items():
         iv = r.intervals()
         typer.echo(f"\n{name}: total {r.total:.4g} [{iv['total'][0]:.3g}, {iv['total'][1]:.3g}] "
                    f"(vs vehicle {r.vs_vehicle:.4g})")
         for m, v in sorted(r.shares.items(), key=lambda kv: -abs(kv[1])):
             frac = f"{v / r.total:6.1%}" if r.total else "     -"
+            kept, kept_lo, kept_hi = r.knockout_kept(m)
+            keeps = (f"   knockout keeps {kept:.1%} [{kept_lo:.1%}, {kept_hi:.1%}]" if r.total else
+                     "   knockout keeps -")
             vegf = "" if m == "paracrine_vegf" else f"   interaction with VEGF {r.interaction(m, 'paracrine_vegf'):+.3g}"
-            typer.echo(f"  {m:28s} {v:10.4g} [{iv[m][0]:.3g}, {iv[m][1]:.3g}] {frac}{vegf}")
+            typer.echo(f"  {m:28s} {v:10.4g} [{iv[m][0]:.3g}, {iv[m][1]:.3g}] {frac}{keeps}{vegf}")
 
 
 def optimize_protocol(
