@@ -90,7 +90,7 @@ class Candidates(StrictModel):
     n_per_arm: tuple[Annotated[int, Field(ge=2, le=5000)], ...] | None = Field(
         None, max_length=20, description="patients per arm; default: the base trial's")
     endpoint: tuple[Literal["recovery", "scr_auc", "make30"], ...] | None = Field(
-        None, max_length=2, description="primary endpoints; default: the base trial's")
+        None, max_length=3, description="primary endpoints; default: the base trial's")
 
     @field_validator("inclusion", "timing", "treatment", "n_per_arm", "endpoint")
     @classmethod
