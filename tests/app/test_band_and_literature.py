@@ -116,6 +116,13 @@ def test_literature_points_are_the_stores_matching_values_with_their_study(page,
     assert int(page.inner_text("#lit-drawn")) == len(drawable) > 0
     assert int(page.inner_text("#lit-skipped")) == len(rows) - len(drawable)
     assert "no mean value reported" in page.inner_text("#lit-skipped-reasons")
+    # drawn rows whose study states no clamp temperature (no "<number> °C" anywhere in its rows) are
+    # counted as such under the summary
+    said = rows.assign(text=rows[["injury_details", "arm", "notes", "quote"]].astype(str).agg(" ".join, axis=1))
+    stated = {s for s, g in said.groupby("study_id") if g["text"].str.contains(r"\d\s*(?:°|º)\s*C").any()}
+    unstated = int((~drawable["study_id"].isin(stated)).sum())
+    if unstated:
+        assert f"{unstated} drawn: temperature not stated" in page.inner_text("#lit-drawn-notes")
 
     for readout in ("serum_creatinine", "bun"):
         want = drawable[drawable["readout"] == readout]

@@ -181,6 +181,9 @@ const nephrosim = {
                        (p.dispersion !== null ? ` ± ${p.dispersion.toPrecision(3)} ${p.dispersion_type}` : "") +
                        (p.n !== null ? `, n = ${p.n}` : "") + ` at ${p.time_h} h`,
                      nephrosim.wrap(nephrosim.escape(p.injury_details), 70),
+                     [p.strain && "strain: " + nephrosim.escape(p.strain), p.sex && "sex: " + nephrosim.escape(p.sex),
+                      p.temperature && "clamp temperature: " + nephrosim.escape(p.temperature)]
+                       .filter(Boolean).join("; "),
                      p.co_intervention ? "co-intervention: " + nephrosim.escape(p.co_intervention) : "",
                      p.quote ? nephrosim.wrap("“" + nephrosim.escape(p.quote) + "”", 70)
                              : "(no source quote in the evidence store)",
