@@ -24,8 +24,14 @@ answer is a Pareto front, not one protocol.
   ``microembolism_peak``, ``dsa_probability_cumulative_upper``, ``fibrogenic_cell_days``,
   ``maldifferentiated_cell_days``, ``tumorigenicity_exposure_cell_days`` (see
   :mod:`nephrosim.biology.therapy.risks` for what each means and its sources).
-* **Optimizer**: optuna's NSGA-II (Deb et al. 2002, IEEE Trans Evol Comput 6:182), seeded;
-  trials run one after the other, so the same spec and seed give the same front. The study
+* **Optimizer**: optuna's NSGA-II (Deb et al. 2002, IEEE Trans Evol Comput 6:182), seeded.
+  The sampler proposes one generation at a time (``optimizer.population`` trials; fewer where
+  the current generation is partly done) in the calling process, in trial order; the
+  candidates' evaluations — each a pure function of the spec and the candidate — run in this
+  process or on Dask (``scheduler``: :func:`nephrosim.run.executors.open_executor`), and are
+  told to the study as they finish. NSGA-II draws a generation's candidates only from the
+  completed trials of the generations before it, so the same spec and seed give the same
+  trials and front serially, on any cluster, and as optuna's one-trial-at-a-time loop. The study
   lives in ``out_dir/study.journal`` (optuna's journal file, appended under a file lock):
   rerunning the same command continues the study up to ``optimizer.trials``; a changed
   spec is refused. A trial whose simulation fails is recorded as failed, with its reason,
@@ -44,6 +50,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,6 +68,7 @@ from nephrosim.io import check_writable, write_frame
 from nephrosim.progress import ProgressBar
 from nephrosim.run.assemble import assemble, base_table
 from nephrosim.run.ensemble.priors import draw, priors_from_table
+from nephrosim.run.executors import check_scheduler, open_executor, worker_solver_options
 from nephrosim.run.simulation import SimulationResult, compile_arm, solver_options
 from nephrosim.scenarios.products import Donor, Route
 from nephrosim.scenarios.protocols import Culture, Priming, TissueSource, load_protocol
@@ -270,7 +278,8 @@ class Evaluator:
         except InputFileError as exc:
             raise UserInputError("scenario: " + str(exc).replace("\n", "\n  ")) from None
         self.table = base_table(self.base).with_overrides(dict(self.base.parameters), self.base.species)
-        self.options = solver_options(self.base, "final")
+        # one batch-engine thread per call in a Dask task (solver.threads unset), as the other Dask paths
+        self.options = worker_solver_options(solver_options(self.base, "final"))
         u = spec.uncertainty
         self.n_sets = u.samples + 1
         # the ensemble priors of every product × route the search may choose (and the vehicle)
@@ -361,16 +370,42 @@ class Evaluator:
                 varied[r] = (rec.value, rec.lower, rec.upper)
         return priors_from_table(varied, 0.0, "table")
 
-    def _simulate(self, scenario: Scenario, arm: str, value_sets: list[Mapping[str, float]]) -> np.ndarray:
-        """Readouts ``[set, readout, time]`` of ``arm`` for each full parameter mapping."""
+    def _structure(self, scenario: Scenario, arm: str) -> tuple:
+        """What must match for two scenarios to share a compiled model: dose events and parameters."""
         spec = assemble(scenario, arm, self.table).spec
-        key = (repr(sorted((e.time_h, sorted(e.assignments.items())) for e in spec.events)),
-               tuple(sorted(spec.parameter_values)))
+        return (repr(sorted((e.time_h, sorted(e.assignments.items())) for e in spec.events)),
+                tuple(sorted(spec.parameter_values)))
+
+    def _canonical(self, candidate: Mapping) -> Scenario:
+        """The scenario whose compiled model serves every candidate of ``candidate``'s structure.
+
+        A compiled model keeps the tolerance scales of the scenario it was compiled from (the
+        dose magnitude of the cell and factor states, :func:`nephrosim.biology.therapy.base.
+        therapy_scale`), so compiling whichever candidate comes first would make a candidate's
+        result depend, at the solver-tolerance level, on the candidates evaluated before it in
+        the same process. The candidate is compiled instead with the low end of the search's
+        dose range for its product (every candidate in the range is then solved at least as
+        tightly as it would be on its own); a reference of a product the search does not choose
+        keeps its own dose.
+        """
+        d = self.spec.search.dose.get(candidate["product"])
+        if d is None:
+            return self._with_arm(self._treatment(candidate))
+        return self._with_arm(self._treatment({**candidate, "dose": d.low, "dose_unit": d.unit}))
+
+    def _simulate(self, scenario: Scenario, arm: str, value_sets: list[Mapping[str, float]],
+                  compile_from: Scenario | None = None) -> np.ndarray:
+        """Readouts ``[set, readout, time]`` of ``arm`` for each full parameter mapping; a model
+        not yet compiled for this structure is compiled from ``compile_from`` (default ``scenario``)."""
+        key = self._structure(scenario, arm)
         if key in self._cache:
             self._cache.move_to_end(key)
             program, sim = self._cache[key]
         else:
-            program = compile_arm(scenario, arm)
+            if compile_from is not None and self._structure(compile_from, arm) != key:
+                raise RuntimeError(f"the dose of a {arm} changes its model's structure, not only its values; "
+                                   "nephrosim.analysis.protocol_search cannot share one compiled model")
+            program = compile_arm(compile_from or scenario, arm)
             sim = program.simulator(self.options)
             self._cache[key] = (program, sim)
             if len(self._cache) > CACHE_SIZE:
@@ -397,7 +432,7 @@ class Evaluator:
             overrides = {p.name: float(draw([p], k, k + 1, _row_seed(seed, p.name))[0, 0]) for p in proto_priors}
             table = self.table.with_overrides(overrides, self.base.species) if overrides else self.table
             value_sets.append(self._drawn(assemble(scenario, "candidate", table).spec.parameter_values, k))
-        y = self._simulate(scenario, "candidate", value_sets)
+        y = self._simulate(scenario, "candidate", value_sets, compile_from=self._canonical(candidate))
         out = self._scalar(y[:, 0, :])
         sign = 1.0 if self.outcome.higher_is_better else -1.0
         benefit = sign * (out - self.vehicle)
@@ -412,6 +447,45 @@ class Evaluator:
                      if r.startswith("protocol_")}
         return Evaluation(efficacy, float(benefit[0]), float(np.median(draws)) if draws.size else float(benefit[0]),
                           {r: float(risk[r]) for r in self.spec.risks}, modifiers)
+
+
+#: Evaluators of this process, for Dask tasks: (spec hash, one thread per call) → Evaluator; and
+#: the process that built them. A forked child keeps its parent's evaluators alive and never frees
+#: them (their compiled models; see :data:`nephrosim.run.executors._INHERITED`).
+_EVALUATORS: OrderedDict = OrderedDict()
+_EVALUATORS_OWNER = [os.getpid()]
+_EVALUATORS_INHERITED: list = []
+
+
+def evaluate_candidate(task) -> tuple[str, Any]:
+    """One candidate's evaluation as a task for any executor: ``task = (spec_json, candidate)``.
+
+    Returns ``("ok", Evaluation)`` or ``("failed", reason)`` (a :class:`CandidateFailed`). The
+    :class:`Evaluator` of the spec is built once per process (its vehicle sets and compiled arms
+    are reused by every later task of the same spec); an evaluation does not depend on which
+    candidates the process evaluated before (every parameter is set for every run, and each
+    structure's model is compiled from the same canonical candidate, :meth:`Evaluator._canonical`).
+    """
+    from nephrosim.run import executors
+
+    spec_json, candidate = task
+    if _EVALUATORS_OWNER[0] != os.getpid():
+        _EVALUATORS_INHERITED.append(dict(_EVALUATORS))
+        _EVALUATORS.clear()
+        _EVALUATORS_OWNER[0] = os.getpid()
+    key = (hashlib.sha256(spec_json.encode()).hexdigest(), executors.ONE_THREAD_PER_CALL)
+    if key not in _EVALUATORS:
+        if len(_EVALUATORS) >= 2:
+            _EVALUATORS.popitem(last=False)
+        _EVALUATORS[key] = Evaluator(ProtocolSearchSpec.model_validate_json(spec_json))
+    return _evaluate(_EVALUATORS[key], candidate)
+
+
+def _evaluate(evaluator: "Evaluator", candidate: Mapping) -> tuple[str, Any]:
+    try:
+        return "ok", evaluator.evaluate(candidate)
+    except CandidateFailed as exc:
+        return "failed", str(exc)
 
 
 def _row_seed(seed: int, name: str) -> int:
@@ -524,8 +598,25 @@ def _open_study(spec: ProtocolSearchSpec, out_dir: Path):
     return study
 
 
+def _open_slots(study, population: int) -> int:
+    """Trials the current NSGA-II generation still needs: ``population`` minus its completed
+    trials (optuna's rule: a generation is done when ``population`` of its trials completed;
+    failed trials do not count, so the generation goes on)."""
+    import optuna
+
+    key = study.sampler._get_generation_key()
+    generations = [t.system_attrs.get(key) for t in study.get_trials(
+        deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))]
+    generations = [g for g in generations if g is not None]
+    if not generations:
+        return population
+    done = generations.count(max(generations))
+    return population - done if done < population else population
+
+
 def optimize_protocol(spec, out_dir: str | Path, *, trials: int | None = None, progress: bool = False,
-                      evaluator: Evaluator | None = None) -> SearchResult:
+                      evaluator: Evaluator | None = None, scheduler: str | None = None, workers: int = 1,
+                      security=None) -> SearchResult:
     """Search cultivation and administration protocols for efficacy against risk.
 
     Arguments
@@ -537,7 +628,14 @@ def optimize_protocol(spec, out_dir: str | Path, *, trials: int | None = None, p
     trials : total trials wanted (default ``optimizer.trials`` of the spec).
     progress : show a progress bar.
     evaluator : an :class:`Evaluator` of the same spec to reuse (its compiled arms), e.g.
-        for several searches in one session.
+        for several searches in one session (the serial path evaluates on it; Dask workers
+        build their own).
+    scheduler, workers, security : where the candidates are evaluated
+        (:func:`nephrosim.run.executors.open_executor`): ``None``/``"serial"`` this process;
+        ``"local"`` a Dask cluster of ``workers`` processes on 127.0.0.1 (TLS);
+        ``"tls://host:port"`` (with ``security``) or ``"tcp://host:port"`` a running scheduler.
+        optuna proposes the candidates here, one generation at a time; the trials and the front
+        are the same whichever evaluates them.
 
     Returns
     -------
@@ -552,6 +650,7 @@ def optimize_protocol(spec, out_dir: str | Path, *, trials: int | None = None, p
     total = spec.optimizer.trials if trials is None else trials
     if isinstance(total, bool) or not isinstance(total, int) or total < 1:
         raise UserInputError(f"trials: {total!r}; give a whole number of trials >= 1")
+    check_scheduler(scheduler, workers, security)
     references = [(r, load_protocol(root / r.protocol)) for r in spec.compare]
     if evaluator is None:
         evaluator = Evaluator(spec)
@@ -560,26 +659,47 @@ def optimize_protocol(spec, out_dir: str | Path, *, trials: int | None = None, p
     study = _open_study(spec, out_dir)
     done = len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,
                                                          optuna.trial.TrialState.FAIL)))
-    todo = max(0, total - done)
+    todo = computed = max(0, total - done)
     s = spec.search
 
-    def objective(trial):
-        c = _suggest(trial, s)
-        trial.set_user_attr("candidate", json.dumps(c))
-        try:
-            ev = evaluator.evaluate(c)
-        except CandidateFailed as exc:
-            trial.set_user_attr("failure", str(exc))
-            raise
+    serial = scheduler in (None, "serial")
+    spec_json = spec.model_dump_json()
+    generation_key = study.sampler._get_generation_key()
+
+    def tell(trial, outcome):
+        status, ev = outcome
+        if status == "failed":
+            trial.set_user_attr("failure", ev)
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            return
         trial.set_user_attr("nominal_benefit", ev.nominal_benefit)
         trial.set_user_attr("median_benefit", ev.median_benefit)
         trial.set_user_attr("modifiers", json.dumps(ev.modifiers))
-        return [ev.efficacy, *(ev.risks[r] for r in spec.risks)]
+        study.tell(trial, [ev.efficacy, *(ev.risks[r] for r in spec.risks)])
 
     with ProgressBar("protocol trials", total, min(done, total), progress) as bar:
-        for _ in range(todo):  # one trial at a time: deterministic, and the journal is current after each
-            study.optimize(objective, n_trials=1, catch=(CandidateFailed,))
-            bar.advance()
+        with open_executor(None if serial or not todo else scheduler, workers, security) as executor:
+            fn = (lambda task: _evaluate(evaluator, task[1])) if serial else evaluate_candidate
+            while todo > 0:
+                # one generation (or what is left of it) at a time: NSGA-II draws these candidates
+                # from the completed trials of earlier generations only, so evaluating them together
+                # proposes what the one-at-a-time loop would
+                asked = [study.ask() for _ in range(min(todo, _open_slots(study, spec.optimizer.population)))]
+                candidates = []
+                for trial in asked:
+                    candidates.append(_suggest(trial, s))
+                    trial.set_user_attr("candidate", json.dumps(candidates[-1]))
+                numbers = {t.number for t in asked}
+                generations = {t.system_attrs.get(generation_key) for t in study.get_trials(deepcopy=False)
+                               if t.number in numbers}
+                if len(generations) > 1:  # ({None}: every choice of the space is fixed, nothing was sampled)
+                    raise RuntimeError(f"optuna put one batch of candidates in generations {generations}; "
+                                       "this optuna version assigns generations differently from what "
+                                       "nephrosim.analysis.protocol_search expects")
+                for i, outcome in executor.map(fn, [(spec_json, c) for c in candidates]):
+                    tell(asked[i], outcome)  # as each finishes: the journal is current after every trial
+                    bar.advance()
+                todo -= len(asked)
 
     trials_frame = _trials_frame(study, spec)
     # NSGA-II may propose the same protocol twice: the front lists it once (its first trial)
@@ -592,7 +712,7 @@ def optimize_protocol(spec, out_dir: str | Path, *, trials: int | None = None, p
         write_frame(refs, out_dir / "references.csv")
     failed = int((~trials_frame["complete"]).sum()) if len(trials_frame) else 0
     return SearchResult(front, trials_frame[trials_frame["complete"]], refs, int(trials_frame["complete"].sum()),
-                        failed, todo, out_dir)
+                        failed, computed, out_dir)
 
 
 def _modifier_columns(modifiers: Mapping[str, str]) -> dict:

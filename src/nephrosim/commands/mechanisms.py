@@ -3,7 +3,7 @@ mechanisms a readout depends on.
 
     nephrosim sensitivity SCENARIO --method sobol|morris|delta --readout R --at T --arm A --samples N [--groups] [--seed S] [--out DIR] [--plot f.png] [--convergence-plot c.png] [--json] [--scheduler local --workers W] [--tls CA CERT KEY]
     nephrosim attribute SCENARIO [--outcome scr_auc] [--arm A ...] [--samples K] [--seed S] [--out DIR] [--plot f.png] [--json] [--scheduler local --workers W] [--tls CA CERT KEY]
-    nephrosim optimize-protocol SPEC.yaml [--out DIR] [--trials N] [--plot front.png] [--json]
+    nephrosim optimize-protocol SPEC.yaml [--out DIR] [--trials N] [--plot front.png] [--json] [--scheduler local --workers W] [--tls CA CERT KEY]
 
 Register them on the ``nephrosim`` app with ``mechanisms.register(app)``. Errors in user input
 print one line naming the option and the fix, and exit with status 2.
@@ -244,16 +244,23 @@ def optimize_protocol(
     plot: Optional[Path] = typer.Option(None, "--plot", help="write the Pareto front (efficacy vs the first risk), "
                                         "protocols labelled (png, svg, pdf)"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object: front, references, counts"),
+    scheduler: str = typer.Option("serial", "--scheduler", help=SCHEDULER_HELP + "; optuna proposes the "
+                                  "candidates here, a generation at a time, the workers evaluate them"),
+    workers: int = typer.Option(2, "--workers", help="worker processes of --scheduler local"),
+    tls: tuple[Path, Path, Path] = typer.Option(None, "--tls", help="CA, certificate and key of a tls:// scheduler"),
 ):
     """Multi-objective search (optuna NSGA-II) of cultivation and administration protocols: robust efficacy vs risk."""
     try:
         from nephrosim.analysis.protocol_search import EFFICACY, optimize_protocol as run, load_spec
         from nephrosim.io import check_writable
+        from nephrosim.run.executors import check_scheduler
 
+        check_scheduler(scheduler, workers, _security(tls))
         if plot is not None:
             check_writable(plot)
         parsed = load_spec(spec)
-        result = run(spec, out, trials=trials, progress=True)
+        result = run(spec, out, trials=trials, progress=True, scheduler=scheduler, workers=workers,
+                     security=_security(tls))
         if plot is not None:
             import pandas as pd
             from nephrosim.analysis.mechanism_plots import pareto_plot
