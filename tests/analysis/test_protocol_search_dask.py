@@ -86,6 +86,37 @@ def test_search_on_dask_is_the_serial_search(cluster, tmp_path):
     assert out["computed_now"] == 6 and out["front"] == json.loads(serial.front.to_json(orient="records"))
 
 
+def test_an_interrupted_dask_search_resumes(cluster, tmp_path, monkeypatch):
+    """Ctrl-C right after the second result is told, with the rest of the generation in flight on
+    the workers: the rerun keeps the two told trials, marks the unfinished ones failed
+    (interrupted) and evaluates only what the requested total still lacks."""
+    import optuna
+
+    _, address, security = cluster
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(small_spec(optimizer=TINY)))
+    evaluator = Evaluator(load_spec(path))
+    real, told = optuna.study.Study.tell, []
+
+    def tell_then_interrupt(self, *args, **kwargs):
+        out = real(self, *args, **kwargs)
+        told.append(out.number)
+        if len(told) == 2:
+            raise KeyboardInterrupt
+        return out
+
+    monkeypatch.setattr(optuna.study.Study, "tell", tell_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        optimize_protocol(path, tmp_path / "out", evaluator=evaluator, scheduler=address, security=security)
+    monkeypatch.undo()
+    resumed = optimize_protocol(path, tmp_path / "out", evaluator=evaluator, scheduler=address, security=security)
+    frame = pd.read_csv(tmp_path / "out" / "trials.csv")
+    interrupted = frame[~frame["complete"]]
+    assert len(interrupted) == 1 and (interrupted["failure"] == "interrupted before it finished").all()
+    assert set(told) <= set(resumed.trials["trial"])  # the told trials were kept, not evaluated again
+    assert resumed.computed == 6 - 3 and resumed.completed + resumed.failed == 6
+
+
 def test_command_refuses_a_bad_scheduler_before_any_work(tmp_path):
     path = tmp_path / "spec.yaml"
     path.write_text(yaml.safe_dump(small_spec(optimizer=TINY)))
