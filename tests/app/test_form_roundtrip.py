@@ -78,3 +78,17 @@ def test_every_kind_of_field_survives_the_form():
     back, problems, _ = forms.validate_draft(forms.draft_from_form(posted(forms.build_form(draft))))
     assert problems == []
     assert back.model_dump() == scenario.model_dump()
+
+
+def test_the_default_draft_and_a_jaffe_scenario_survive_the_form():
+    """A draft without an observation block (the builder's default) posts a valid scenario: the
+    observation's assay is a select of its own group, not a JSON box filled with pydantic's
+    'undefined' default (which refused every run from the builder)."""
+    from nephrosim.scenarios.schema import scenario_from_dict
+
+    back, problems, _ = forms.validate_draft(forms.draft_from_form(posted(forms.build_form(forms.DEFAULT_DRAFT))))
+    assert problems == [] and back.observation.creatinine_assay == "enzymatic"
+    jaffe = scenario_from_dict({**forms.DEFAULT_DRAFT, "observation": {"creatinine_assay": "jaffe"}})
+    draft = jaffe.model_dump(mode="json", exclude_none=True)
+    back, problems, _ = forms.validate_draft(forms.draft_from_form(posted(forms.build_form(draft))))
+    assert problems == [] and back.model_dump() == jaffe.model_dump()

@@ -226,12 +226,16 @@ def _dose_unit_help(inputs: list[Input]) -> None:
             i.unit = f"in dose_unit ({unit.value})"
 
 
+#: The scenario's observation block (a nested object: drawn as its own group, like the solver's).
+_OBSERVATION = type(Scenario.model_fields["observation"].default_factory())
+
+
 def build_form(draft: dict, errors: dict[str, str] | None = None) -> list[Group]:
     """The builder's groups of inputs for ``draft``, with ``errors`` (by input name) attached."""
     draft = draft if isinstance(draft, dict) else {}
     groups = []
     basics = model_inputs(Scenario, draft, "", skip=("injury", "arms", "readouts", "units", "times_h",
-                                                       "parameters", "solver"))
+                                                       "parameters", "solver", "observation"))
     groups.append(Group("Subject and parameter set", basics, name="basics"))
 
     injury = draft.get("injury") if isinstance(draft.get("injury"), dict) else {}
@@ -275,6 +279,10 @@ def build_form(draft: dict, errors: dict[str, str] | None = None) -> list[Group]
         else shown(value), unit="h after the insult", range="≥ 0, increasing",
         help="hours after the insult (reperfusion, toxin dose), separated by commas")], name="times"))
     groups.append(_parameter_group(draft))
+    observation = draft.get("observation") if isinstance(draft.get("observation"), dict) else {}
+    groups.append(Group("Observation (how readouts are measured)",
+                        model_inputs(_OBSERVATION, observation, "observation."), name="observation",
+                        help="the serum-creatinine assay: jaffe adds the species' non-creatinine chromogen offset"))
     solver = draft.get("solver") if isinstance(draft.get("solver"), dict) else {}
     groups.append(Group("Solver (advanced)", model_inputs(type(Scenario.model_fields["solver"].default_factory()),
                                                          solver, "solver."), name="solver",
@@ -423,6 +431,10 @@ def draft_from_form(items) -> dict:
         root["solver"] = _clean(type(Scenario.model_fields["solver"].default_factory()), root["solver"])
         if not root["solver"]:
             del root["solver"]
+    if isinstance(root.get("observation"), dict):
+        root["observation"] = _clean(_OBSERVATION, root["observation"])
+        if not root["observation"]:
+            del root["observation"]
     return _clean(Scenario, root)
 
 
