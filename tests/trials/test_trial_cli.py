@@ -47,3 +47,15 @@ def test_too_small_pool_is_a_user_error(small_yaml):
     d = load_trial(small_yaml).model_copy(update={"virtual_patients": 50})
     with pytest.raises(UserInputError, match="raise virtual_patients"):
         run_trial(d, replicates=2, seed=1)
+
+
+def test_chunk_patients_reaches_the_run_and_a_bad_value_names_the_option(app, small_yaml):
+    """--chunk-patients sets the simulation task size: the same seed gives the same trial at any size
+    (every chunk is a pure function of the spec and seed), and 0 is refused naming the option."""
+    from typer.testing import CliRunner
+
+    a = json.loads(_run(app, small_yaml, "--replicates", "3", "--seed", "5", "--json").stdout)
+    b = json.loads(_run(app, small_yaml, "--replicates", "3", "--seed", "5", "--json", "--chunk-patients", "1000").stdout)
+    assert a == b
+    res = CliRunner().invoke(app, ["trial", str(small_yaml), "--chunk-patients", "0", "--json"])
+    assert res.exit_code == 2 and "chunk_patients" in res.output
