@@ -5,13 +5,12 @@ from itertools import product
 
 import numpy as np
 import pytest
-import typer
 import yaml
 from typer.testing import CliRunner
 
 from nephrosim.analysis.attribution import attribute, knockout_values, shapley, shapley_interactions
 from nephrosim.biology.therapy.paracrine import MECHANISMS
-from nephrosim.commands.mechanisms import register
+from tests.analysis._cli import mechanisms_app
 from nephrosim.errors import UserInputError
 from nephrosim.scenarios.schema import scenario_from_dict
 
@@ -107,9 +106,7 @@ def test_attribute_command_json(tmp_path):
         data = yaml.safe_load(f)
     data["arms"] = [a for a in data["arms"] if a["name"] in ("vehicle", "ev")]
     path.write_text(yaml.safe_dump(data))
-    app = typer.Typer()
-    register(app)
-    runner = CliRunner()
+    runner, app = CliRunner(), mechanisms_app()
     done = runner.invoke(app, ["attribute", str(path), "--outcome", "scr_auc", "--samples", "0", "--json"])
     assert done.exit_code == 0, done.output
     out = json.loads(done.stdout)

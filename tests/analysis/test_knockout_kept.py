@@ -6,26 +6,14 @@ import json
 
 import numpy as np
 import pytest
-import typer
 import yaml
 from typer.testing import CliRunner
 
 from nephrosim.analysis.attribution import ArmAttribution, attribute, shapley, shapley_interactions
 from nephrosim.biology.therapy.paracrine import MECHANISMS
-from nephrosim.commands.mechanisms import register
+from tests.analysis._cli import mechanisms_app
 
 HEAD_TO_HEAD = "examples/head_to_head_mouse_iri.yaml"
-
-
-def _app():
-    app = typer.Typer()
-
-    @app.callback()
-    def main():
-        """test app"""
-
-    register(app)
-    return app
 
 
 def test_hand_computed_game():
@@ -78,7 +66,7 @@ def test_command_json_and_text_give_the_knockout_kept_of_the_run(tmp_path):
     out = tmp_path / "run"
     runner = CliRunner()
     args = ["attribute", str(scenario), "--samples", "2", "--seed", "4", "--out", str(out)]
-    done = runner.invoke(_app(), [*args, "--json"])
+    done = runner.invoke(mechanisms_app(), [*args, "--json"])
     assert done.exit_code == 0, done.output
     ev = json.loads(done.stdout)["ev"]
     assert set(ev["knockout_kept"]) == set(MECHANISMS)
@@ -104,7 +92,7 @@ def test_command_json_and_text_give_the_knockout_kept_of_the_run(tmp_path):
     # RNase (no RNA cargo) keeps under 5 % of the EV benefit (test_attribution: the RNase coalition)
     assert ev["knockout_kept"]["paracrine_ev_rna"]["hi"] < 0.05
 
-    text = runner.invoke(_app(), args)  # the kept run again, as text
+    text = runner.invoke(mechanisms_app(), args)  # the kept run again, as text
     assert text.exit_code == 0, text.output
     rna = next(line for line in text.stdout.splitlines() if line.strip().startswith("paracrine_ev_rna"))
     value, lo, hi = (ev["knockout_kept"]["paracrine_ev_rna"][k] for k in ("value", "lo", "hi"))

@@ -11,14 +11,13 @@ import json
 
 import numpy as np
 import pytest
-import typer
 import yaml
 from typer.testing import CliRunner
 
 from nephrosim.analysis.attribution import attribute
 from nephrosim.analysis.checkpoints import Checkpoints
 from nephrosim.analysis.sensitivity import scenario_sensitivity
-from nephrosim.commands.mechanisms import register
+from tests.analysis._cli import mechanisms_app
 from nephrosim.scenarios.schema import scenario_from_dict
 
 CLEARANCE = "examples/mouse_clearance_drop.yaml"
@@ -116,17 +115,6 @@ def test_interrupted_dask_attribution_resumes_and_equals_serial(cluster, tmp_pat
     assert sum(b.shares.values()) == pytest.approx(b.total, rel=1e-9)  # Shapley efficiency
 
 
-def _app():
-    app = typer.Typer()
-
-    @app.callback()
-    def main():
-        """test app"""
-
-    register(app)
-    return app
-
-
 def test_commands_run_on_a_tls_scheduler_and_refuse_a_bad_one(cluster, serial_morris, tmp_path):
     address, security = cluster
     pems = []
@@ -137,7 +125,7 @@ def test_commands_run_on_a_tls_scheduler_and_refuse_a_bad_one(cluster, serial_mo
     runner = CliRunner()
     args = ["sensitivity", CLEARANCE, "--method", "morris", "--arm", "vehicle", "--samples", "4", "--seed", "3",
             "--parameter", "gfr_ml_min_per_kg", "--parameter", "tbw_fraction", "--json"]
-    done = runner.invoke(_app(), [*args, "--scheduler", address, "--tls", *map(str, pems)])
+    done = runner.invoke(mechanisms_app(), [*args, "--scheduler", address, "--tls", *map(str, pems)])
     assert done.exit_code == 0, done.output
     data = json.loads(done.stdout)
     assert data["parameters"]["gfr_ml_min_per_kg"]["mu_star"]["value"] == serial_morris.value(
@@ -145,7 +133,7 @@ def test_commands_run_on_a_tls_scheduler_and_refuse_a_bad_one(cluster, serial_mo
     for command in (args, ["attribute", "examples/head_to_head_mouse_iri.yaml", "--samples", "0"]):
         for bad, fix in ((["--scheduler", "dask"], "'local'"), (["--scheduler", address], "--tls CA CERT KEY"),
                          (["--scheduler", "local", "--workers", "0"], "give 1 to 1024")):
-            done = runner.invoke(_app(), [*command, *bad])
+            done = runner.invoke(mechanisms_app(), [*command, *bad])
             assert done.exit_code == 2, done.output
             assert ("--scheduler" in done.output or "--workers" in done.output) and fix in done.output
             assert "Traceback" not in done.output

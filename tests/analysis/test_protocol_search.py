@@ -5,12 +5,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import typer
 import yaml
 from typer.testing import CliRunner
 
 from nephrosim.analysis.protocol_search import EFFICACY, Evaluator, load_spec, optimize_protocol
-from nephrosim.commands.mechanisms import register
+from tests.analysis._cli import mechanisms_app
 from nephrosim.errors import UserInputError
 
 PROTOCOLS = Path("examples/protocols").resolve()
@@ -113,9 +112,7 @@ def test_bad_spec_names_the_field(tmp_path, change, field):
 def test_command_refuses_a_bad_spec_with_one_message(tmp_path):
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(small_spec(risks=["thrombosis"])))
-    app = typer.Typer()
-    register(app)
-    done = CliRunner().invoke(app, ["optimize-protocol", str(path), "--out", str(tmp_path / "o")])
+    done = CliRunner().invoke(mechanisms_app(), ["optimize-protocol", str(path), "--out", str(tmp_path / "o")])
     assert done.exit_code == 2 and "risks" in done.output and "thrombosis_index" in done.output
     assert "Traceback" not in done.output and not (tmp_path / "o").exists()
 

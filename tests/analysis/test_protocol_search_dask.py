@@ -11,28 +11,16 @@ import json
 
 import pandas as pd
 import pytest
-import typer
 import yaml
 from typer.testing import CliRunner
 
 from nephrosim.analysis import protocol_search
 from nephrosim.analysis.protocol_search import Evaluator, load_spec, optimize_protocol
-from nephrosim.commands.mechanisms import register
+from tests.analysis._cli import mechanisms_app
 from tests.analysis.test_protocol_search import small_spec
 
 #: 2 generations of 3 candidates (MSC IV, 2 parameter sets each)
 TINY = {"trials": 6, "population": 3, "seed": 7}
-
-
-def _app():
-    app = typer.Typer()
-
-    @app.callback()
-    def main():
-        """test app"""
-
-    register(app)
-    return app
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +67,7 @@ def test_search_on_dask_is_the_serial_search(cluster, tmp_path):
 
     # the command: --scheduler with --tls gives the library's front
     runner = CliRunner()
-    done = runner.invoke(_app(), ["optimize-protocol", str(path), "--out", str(tmp_path / "cli"), "--json",
+    done = runner.invoke(mechanisms_app(), ["optimize-protocol", str(path), "--out", str(tmp_path / "cli"), "--json",
                                   "--scheduler", address, "--tls", *_pems(security, tmp_path)])
     assert done.exit_code == 0, done.output
     out = json.loads(done.stdout)
@@ -123,7 +111,7 @@ def test_command_refuses_a_bad_scheduler_before_any_work(tmp_path):
     runner = CliRunner()
     for bad, fix in ((["--scheduler", "dask"], "'local'"), (["--scheduler", "tls://127.0.0.1:1"], "--tls CA CERT KEY"),
                      (["--scheduler", "local", "--workers", "0"], "give 1 to 1024")):
-        done = runner.invoke(_app(), ["optimize-protocol", str(path), "--out", str(tmp_path / "o"), *bad])
+        done = runner.invoke(mechanisms_app(), ["optimize-protocol", str(path), "--out", str(tmp_path / "o"), *bad])
         assert done.exit_code == 2, done.output
         assert ("--scheduler" in done.output or "--workers" in done.output) and fix in done.output
         assert "Traceback" not in done.output and not (tmp_path / "o").exists()

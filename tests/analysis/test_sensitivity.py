@@ -4,12 +4,11 @@ import json
 
 import numpy as np
 import pytest
-import typer
 from SALib.test_functions import Ishigami
 from typer.testing import CliRunner
 
 from nephrosim.analysis.sensitivity import delta, parameter_group, scenario_sensitivity, sobol
-from nephrosim.commands.mechanisms import register
+from tests.analysis._cli import mechanisms_app
 from nephrosim.errors import UserInputError
 
 CLEARANCE = "examples/mouse_clearance_drop.yaml"
@@ -69,28 +68,22 @@ def test_default_parameters_are_the_arms_varied_ones():
         scenario_sensitivity(CLEARANCE, "serum_creatinine", 24.0, "vehicle", "morris", 4, 0, ["gfr_ml_min_per_kgg"])
 
 
-def _app():
-    app = typer.Typer()
-    register(app)
-    return app
-
-
 def test_sensitivity_command_json_and_errors():
     runner = CliRunner()
     args = ["sensitivity", CLEARANCE, "--method", "morris", "--readout", "serum_creatinine", "--at", "24",
             "--arm", "vehicle", "--samples", "4", "--seed", "3", "--parameter", "gfr_ml_min_per_kg",
             "--parameter", "tbw_fraction"]
-    done = runner.invoke(_app(), [*args, "--json"])
+    done = runner.invoke(mechanisms_app(), [*args, "--json"])
     assert done.exit_code == 0, done.output
     data = json.loads(done.stdout)
     assert data["method"] == "morris" and data["arm"] == "vehicle" and data["evaluations"] == 12
     assert set(data["parameters"]) == {"gfr_ml_min_per_kg", "tbw_fraction"}
     assert set(data["parameters"]["gfr_ml_min_per_kg"]["mu_star"]) == {"value", "lo", "hi"}
-    text = runner.invoke(_app(), args)
+    text = runner.invoke(mechanisms_app(), args)
     assert text.exit_code == 0 and "gfr_ml_min_per_kg" in text.output
     for bad, option in ((["--samples", "100"], "--samples"), (["--method", "fast"], "--method"),
                         (["--readout", "serum_creatinin"], "--readout"), (["--arm", "nope"], "--arm")):
-        done = runner.invoke(_app(), ["sensitivity", CLEARANCE, "--samples", "64", *bad])
+        done = runner.invoke(mechanisms_app(), ["sensitivity", CLEARANCE, "--samples", "64", *bad])
         assert done.exit_code == 2, done.output
         assert option in done.output and "Traceback" not in done.output
 
@@ -196,7 +189,7 @@ def test_convergence_plot_and_delta_command(tmp_path):
         convergence_plot(sobol(additive_groups, {"names": ["a", "b", "c"], "bounds": [[0, 1]] * 3}, 8))
     runner = CliRunner()
     args = ["sensitivity", CLEARANCE, "--readout", "serum_creatinine", "--at", "24", "--arm", "vehicle"]
-    done = runner.invoke(_app(), [*args, "--parameter", "gfr_ml_min_per_kg", "--method", "delta", "--samples", "64",
+    done = runner.invoke(mechanisms_app(), [*args, "--parameter", "gfr_ml_min_per_kg", "--method", "delta", "--samples", "64",
                                   "--json", "--convergence-plot", str(tmp_path / "d.png"), "--plot", str(tmp_path / "b.png")])
     assert done.exit_code == 0, done.output
     data = json.loads(done.stdout)
@@ -205,7 +198,7 @@ def test_convergence_plot_and_delta_command(tmp_path):
     assert [c["samples"] for c in data["convergence"]] == [64]  # N/8 .. N/2 are below the 64-row minimum
     assert (tmp_path / "d.png").is_file() and (tmp_path / "b.png").is_file()
     for bad in (["--method", "morris", "--samples", "4", "--groups"], ["--method", "delta", "--samples", "32"]):
-        done = runner.invoke(_app(), [*args, *bad])
+        done = runner.invoke(mechanisms_app(), [*args, *bad])
         assert done.exit_code == 2 and bad[-1] in done.output, done.output
 
 
@@ -213,7 +206,7 @@ def test_group_sensitivity_of_a_scenario():
     # a clearance drop imposed on the host: creatinine is the host's physiology (GFR, production);
     # the MSC arm's biodistribution and paracrine groups have no path to it in this injury model
     runner = CliRunner()
-    done = runner.invoke(_app(), ["sensitivity", CLEARANCE, "--readout", "serum_creatinine", "--at", "48",
+    done = runner.invoke(mechanisms_app(), ["sensitivity", CLEARANCE, "--readout", "serum_creatinine", "--at", "48",
                                   "--arm", "msc_iv", "--samples", "8", "--groups", "--json"])
     assert done.exit_code == 0, done.output
     data = json.loads(done.stdout)
