@@ -12,18 +12,13 @@ import yaml
 from typer.testing import CliRunner
 
 from nephrosim.commands.trials import register
+from tests.trials.conftest import SMALL
 
 #: tests/trials/conftest.py's small base trial (the population of tests/report/test_trial_report_figures.py
 #: at seed 3, so a run of tests/report/ simulates it once), two timings of which one is refused.
 SEARCH = {
     "name": "small search",
-    "base": {"name": "small", "virtual_patients": 800,
-             "inclusion": {"kind": "scr_rise", "rise_mg_dl": 0.3, "within_h": 48},
-             "arms": [{"name": "placebo", "n": 20},
-                      {"name": "msc", "n": 20,
-                       "treatment": {"product": "msc", "dose": 2.0e6, "dose_unit": "cells/kg",
-                                     "route": "intra_arterial_aorta"},
-                       "timing": {"relative_to": "surgery", "delay_h": 48}}]},
+    "base": yaml.safe_load(SMALL),
     "candidates": {"treatment": [None, {"product": "msc", "dose": 2.0e6, "dose_unit": "cells/kg",
                                         "route": "intra_arterial_aorta"}],
                    "timing": [{"relative_to": "surgery", "delay_h": 48}, {"relative_to": "surgery", "delay_h": 0}],

@@ -13,28 +13,17 @@ from nephrosim.report import trial_figures as tf
 from nephrosim.report import trial_subgroups as tf_subgroups
 from nephrosim.report import trial_report
 from nephrosim.trials import run_trial, trial_from_dict
+from tests.trials.conftest import SMALL
 
 #: tests/trials/conftest.py's SMALL design, with the trial's measured-SCr endpoint so that the
 #: two-dimensional (one column per noise draw) recovery path is the one exercised.
-DESIGN = """
-name: small-measured
-virtual_patients: 800
-inclusion: {kind: scr_rise, rise_mg_dl: 0.3, within_h: 48}
-arms:
-  - {name: placebo, n: 20}
-  - name: msc
-    n: 20
-    treatment: {product: msc, dose: 2.0e6, dose_unit: cells/kg, route: intra_arterial_aorta}
-    timing: {relative_to: surgery, delay_h: 48}
-endpoints:
-  measurement: {every_h: 24}
-"""
+DESIGN = {**yaml.safe_load(SMALL), "name": "small-measured", "endpoints": {"measurement": {"every_h": 24}}}
 REPLICATES = 12
 
 
 @pytest.fixture(scope="module")
 def result():
-    return run_trial(trial_from_dict(yaml.safe_load(DESIGN)), replicates=REPLICATES, seed=3)
+    return run_trial(trial_from_dict(DESIGN), replicates=REPLICATES, seed=3)
 
 
 def _product_limit(days, events, at):
