@@ -35,3 +35,25 @@ def small_config(n_starts: int = 3, seed: int = 0, random_effects=()) -> dict:
     }
 
 
+
+
+def kept_run(name: str):
+    """A formal fit kept in the repository: ``(config, run, problem)`` for ``calibration/<name>.yaml``
+    and its run ``calibration/runs/<name>/calibrated.json``."""
+    import json
+    from pathlib import Path
+
+    from nephrosim.calibration import CalibrationProblem, load_config
+
+    root = Path(__file__).resolve().parents[2]
+    config = load_config(root / "calibration" / f"{name}.yaml")
+    run = json.loads((root / "calibration" / "runs" / name / "calibrated.json").read_text(encoding="utf-8"))
+    return config, run, CalibrationProblem(config)
+
+
+def assert_run_belongs(run: dict, config, problem, n_observations: int, study: str, evidence_id: str) -> None:
+    """The kept run was made from this config (digest, seed) and from the data it builds today."""
+    assert run["config_digest"] == config.digest() and run["seed"] == config.fit.seed
+    assert run["evidence"]["digest"] == problem.evidence_digest()
+    assert run["evidence"]["n_observations"] == problem.n_observations == n_observations
+    assert list(run["studies"]) == [study] and evidence_id in run["evidence"]["studies"][study]

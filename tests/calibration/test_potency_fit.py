@@ -10,38 +10,36 @@ identifies it).
 
 from __future__ import annotations
 
-import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
+from calib_problems import assert_run_belongs, kept_run
 
 from nephrosim.biology.parameters import ParameterTable
-from nephrosim.calibration import PROFILE_THRESHOLD, CalibrationProblem, load_config
+from nephrosim.calibration import PROFILE_THRESHOLD
 
-ROOT = Path(__file__).resolve().parents[2]
-CONFIG = ROOT / "calibration" / "msc_potency.yaml"
-RUN = ROOT / "calibration" / "runs" / "msc_potency" / "calibrated.json"
 LABEL = "paracrine_ec50_cell_h_per_kg[rat]"
 
 
 @pytest.fixture(scope="module")
-def run():
-    return json.loads(RUN.read_text(encoding="utf-8"))
+def kept():
+    return kept_run("msc_potency")
 
 
 @pytest.fixture(scope="module")
-def problem():
-    return CalibrationProblem(load_config(CONFIG))
+def run(kept):
+    return kept[1]
 
 
-def test_the_run_belongs_to_its_config_and_its_data(run, problem):
-    cfg = load_config(CONFIG)
-    assert run["config_digest"] == cfg.digest() and run["seed"] == cfg.fit.seed
-    assert run["evidence"]["digest"] == problem.evidence_digest()
-    assert run["evidence"]["n_observations"] == problem.n_observations == 1
-    assert list(run["studies"]) == ["Cai2014_msc"] and "Cai 2014" in run["evidence"]["studies"]["Cai2014_msc"]
+@pytest.fixture(scope="module")
+def problem(kept):
+    return kept[2]
+
+
+def test_the_run_belongs_to_its_config_and_its_data(kept):
+    cfg, run, problem = kept
+    assert_run_belongs(run, cfg, problem, 1, "Cai2014_msc", "Cai 2014")
 
 
 def test_the_recorded_optimum_is_reproduced_and_the_profile_is_open(run, problem):
