@@ -161,7 +161,8 @@ def _hazard_ratio(df) -> tuple[float, float, float]:
     if cph is None:
         return (np.nan, np.nan, np.nan)
     lo, hi = cph.confidence_intervals_.loc["treated"]
-    return float(np.exp(cph.params_["treated"])), float(np.exp(lo)), float(np.exp(hi))
+    with np.errstate(over="ignore"):  # an unbounded interval is inf, not a printed warning
+        return float(np.exp(cph.params_["treated"])), float(np.exp(lo)), float(np.exp(hi))
 
 
 def interaction_p(ids: np.ndarray, control, treated, indicator: np.ndarray) -> float:
