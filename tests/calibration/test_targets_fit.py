@@ -106,3 +106,48 @@ def test_every_shipped_fit_is_the_run_of_its_current_spec():
         assert spec.digest() == fit["spec_digest"], (
             f"src/nephrosim/biology/fitted/{fit['name']}.json is stale: re-run nephrosim calibrate-targets "
             f"calibration/targets/{fit['name']}.yaml --ship and copy it")
+
+
+class _Quadratic:
+    """A problem whose optimum is known: Σ ((x − c) / s)² inside a box; rows with x₀ > fail_above
+    fail to solve (FAILED_NLL), as a stiff parameter region would."""
+
+    def __init__(self, centre, fail_above=np.inf):
+        self.centre = np.asarray(centre, dtype=float)
+        self.lower, self.upper = np.full(len(centre), -2.0), np.full(len(centre), 2.0)
+        self.fail_above = fail_above
+        self.calls = 0
+
+    def nll_many(self, X):
+        from nephrosim.calibration.targets import FAILED_NLL
+
+        self.calls += 1
+        X = np.atleast_2d(X)
+        f = np.sum(((X - self.centre) / np.arange(1, X.shape[1] + 1)) ** 2, axis=1)
+        return np.where(X[:, 0] > self.fail_above, FAILED_NLL, f)
+
+
+def test_the_polish_reaches_a_known_optimum_and_never_worsens_the_start():
+    from nephrosim.calibration.targets import polish_optimum
+
+    q = _Quadratic([0.3, -1.2, 1.9])
+    x, f = polish_optimum(q, np.zeros(3), float(q.nll_many(np.zeros(3))[0]), 100)
+    assert np.allclose(x, q.centre, atol=1e-4) and f < 1e-8
+    # the gradient is one batch per iteration, not one call per coordinate
+    assert q.calls < 60
+    # an optimum beyond a region that fails to solve: the polish stops at its edge, never inside it
+    q = _Quadratic([1.5, 0.0], fail_above=1.0)
+    x, f = polish_optimum(q, np.zeros(2), float(q.nll_many(np.zeros(2))[0]), 100)
+    assert x[0] <= 1.0 and f < q.nll_many(np.zeros(2))[0]
+    # a start that is already optimal is returned unchanged
+    start = np.array([0.3, -1.2, 1.9])
+    q = _Quadratic(start)
+    x, f = polish_optimum(q, start, 0.0, 100)
+    assert np.array_equal(x, start) and f == 0.0
+
+
+def test_a_polish_setting_leaves_the_digest_of_a_spec_without_it_unchanged():
+    base = TargetFitSpec(name="x", targets=("mouse_cisplatin_day4",), parameters=({"name": "cis_k_uptake"},))
+    explicit = base.model_copy(update={"fit": base.fit.model_copy(update={"polish": 0})})
+    polished = base.model_copy(update={"fit": base.fit.model_copy(update={"polish": 50})})
+    assert base.digest() == explicit.digest() != polished.digest()
