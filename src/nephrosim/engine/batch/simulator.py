@@ -157,10 +157,14 @@ class BatchSimulator:
         first: dict[int, str] = {}  # per patient: its first failure, and its latest one
         last: dict[int, str] = {}
         states = None
+        steps = None
         for attempt, factor in enumerate(BATCH_RETRY_FACTORS):
             out, st, code, fail_t = self._solve(P[todo], model_times, factor)
             if states is None:
                 states = np.full((n, *st.shape[1:]), np.nan)
+                steps = np.zeros((n, 2), dtype=self._steps.dtype)
+                team = self._team  # the whole call's team (a retry of one patient runs on one thread)
+            steps[todo] += self._steps  # a retried patient's steps add up over its tries
             ok = code == 0
             result[todo[ok]] = out[ok]
             states[todo[ok]] = st[ok]
@@ -179,6 +183,8 @@ class BatchSimulator:
             statuses[m] = TrajectoryStatus(
                 SOLVER_FAILURE, f"{first[int(m)]}; retries ({len(BATCH_RETRY_FACTORS) - 1}) failed too, the last "
                 f"with: {last[int(m)]}")
+        self.last_steps = steps  # (accepted, rejected) steps per patient of the last call, over all its tries
+        self.last_team = team  # threads that ran the last call's first solve (1: serial, no OpenMP)
         return result, self._check(result, states, statuses)
 
     def _solve(self, P: np.ndarray, model_times: np.ndarray, factor: float):
@@ -204,8 +210,8 @@ class BatchSimulator:
             raise RuntimeError(f"the batch library was built without OpenMP and was asked for {self.threads} threads")
         if rc != 0:
             raise MemoryError("the batch solver could not allocate its work space")
-        self.last_steps = steps  # (accepted, rejected) steps per patient of the last call
-        self.last_team = int(team[0])  # threads that ran the last call (1: serial, no OpenMP)
+        self._steps = steps  # (accepted, rejected) steps per patient of this solve
+        self._team = int(team[0])  # threads that ran this solve
         return out, states, code, fail_t
 
     def _check(self, out: np.ndarray, states: np.ndarray, statuses: list[TrajectoryStatus]) -> list[TrajectoryStatus]:
