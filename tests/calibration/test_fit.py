@@ -162,6 +162,19 @@ def test_powell_option_reaches_the_gradient_optimum_without_sensitivities(synthe
     assert all(math.isnan(r["grad_norm"]) for r in powell.starts_)
 
 
+def test_one_parameter_powell_fit_reaches_an_optimum_on_a_bound(synthetic_config):
+    """With the true production (1.7 mg/kg/h) above the allowed range, the optimum is the upper bound;
+    a one-parameter Powell fit (a bounded Brent search) must end there."""
+    cfg = synthetic_config.replace(parameters=[{"name": "creatinine_production_mg_per_kg_h", "lower": 0.5,
+                                                "upper": 1.2}],
+                                   fit={"method": "Powell", "n_starts": 2})
+    cal = calibrate(cfg)
+    assert cal.parameters_["creatinine_production_mg_per_kg_h"] == pytest.approx(1.2, rel=1e-12)  # on it
+    problem = cal.problem_
+    inside = problem.nll(cal.x_ - 0.01)
+    assert cal.nll_ <= inside  # the likelihood still falls toward the bound
+
+
 def test_load_fitted_run_and_predict(tmp_path, synthetic_config):
     cal = calibrate(synthetic_config.replace(fit={"n_starts": 1}), out=tmp_path)
     again = Calibration.load(tmp_path)

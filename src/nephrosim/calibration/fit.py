@@ -120,6 +120,20 @@ class Calibration(ProfileLikelihoodMixin, PosteriorMixin, ShippingMixin):
         if np.all(np.asarray(lo) == np.asarray(hi)):  # nothing left to optimise (a profile of a 1-parameter fit)
             return optimize.OptimizeResult(x=np.asarray(x0, dtype=float), fun=problem.nll(x0), jac=None, success=True,
                                            message="every parameter fixed: the likelihood at the point")
+        if cfg.method == "Powell" and len(x0) == 1:
+            # one parameter: Powell is a bounded Brent line search, so run that directly. scipy 1.17's
+            # Powell adds an extrapolation step whose bound check raised "zero-size array to reduction
+            # operation maximum" on the GSH-synthesis fit, whose optimum lies on the upper bound.
+            # Brent's bounded search never evaluates the ends, so an optimum on a bound is checked there.
+            r = optimize.minimize_scalar(lambda v: problem.nll(np.array([v])), bounds=(float(lo[0]), float(hi[0])),
+                                         method="bounded", options={"xatol": 1e-4, "maxiter": cfg.maxiter})
+            x, fun = float(r.x), float(r.fun)
+            for end in (float(lo[0]), float(hi[0])):
+                f_end = problem.nll(np.array([end]))
+                if f_end < fun:
+                    x, fun = end, float(f_end)
+            return optimize.OptimizeResult(x=np.array([x]), fun=fun, jac=None, success=bool(r.success),
+                                           message=str(r.message), nfev=int(r.nfev) + 2)
         if cfg.method == "Powell":
             return optimize.minimize(problem.nll, x0, method="Powell", bounds=list(zip(lo, hi)),
                                      options={"maxiter": cfg.maxiter, "xtol": 1e-4, "ftol": 1e-10})
