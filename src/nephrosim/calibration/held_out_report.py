@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -101,6 +102,15 @@ def _as_survival(row):
 def _study_rows(store_records, study_ids):
     rows = store_records[store_records["study_id"].isin(study_ids)]
     return rows[rows["mean"].notna() & rows["time_h"].notna()]
+
+
+def _shown_path(path: str) -> str:
+    """``path`` relative to the working directory when it lies below it (a report written in a checkout
+    names ``validation/held_out.yaml``, not the machine's absolute path)."""
+    try:
+        return Path(path).resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def validate_held_out(calibration=None, registry: HeldOutRegistry | None = None, *, n_draws: int = 100,
@@ -264,7 +274,7 @@ def write_held_out_report(result: HeldOutValidation, path, in_sample: HeldOutVal
     s = result.summary()
     reg = result.registry
     lines = ["# Held-out validation", "",
-             f"Registry: `{reg.path}` (seed {reg.seed}, {reg.date}); {s['held_out_studies']} held-out publications, "
+             f"Registry: `{_shown_path(reg.path)}` (seed {reg.seed}, {reg.date}); {s['held_out_studies']} held-out publications, "
              f"{s['studies_scored']} scored, {s['not_evaluable_studies']} not evaluable. Draws per prediction: "
              f"{result.n_draws}.", "",
              f"- treated-vs-vehicle contrasts: {s['contrasts']}; direction right: {s['direction_right_share']:.0%}; "
