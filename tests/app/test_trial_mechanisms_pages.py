@@ -32,7 +32,7 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "trials" / "act_aki
 def test_virtual_trial_page_equals_run_trial(page, tmp_path):
     from nephrosim.trials import load_trial, run_trial
 
-    # examples/trials/act_aki.yaml as shipped (8,000 virtual patients) takes ~100 s; the test runs
+    # examples/trials/act_aki.yaml as shipped (40,000 virtual patients) takes minutes; the test runs
     # the same design with a smaller virtual population and arms, uploaded as a user would
     design = yaml.safe_load(EXAMPLE.read_text())
     design["virtual_patients"] = 250

@@ -82,16 +82,16 @@ def test_a_small_fit_meets_its_target_at_least_as_well_as_the_hand(tmp_path):
 
 def test_a_shipped_fit_replaces_the_hand_tuned_rows():
     fits = {f["name"]: f for f in shipped_target_fits()}
-    assert "cisplatin" in fits
+    assert "injury" in fits
     cited, table = ParameterTable.default(calibrated=False, target_fits=False), ParameterTable.default()
-    for label, est in fits["cisplatin"]["parameters"].items():
+    for label, est in fits["injury"]["parameters"].items():
         name, _, species = label.partition("[")
         rec = table.record(name, species.rstrip("]") or "rat")
         assert rec.value == est["point"] and "hand-tuned, not formally fitted" not in rec.reason
         assert rec.provenance == ("fitted" if est["identifiable"] else "assumed") and not rec.problems()
         assert cited.record(name, species.rstrip("]") or "rat").value == pytest.approx(est["hand_tuned_value"])
     # an identifiable estimate becomes `fitted`, its range the posterior interval
-    fake = copy.deepcopy(fits["cisplatin"])
+    fake = copy.deepcopy(fits["injury"])
     est = fake["parameters"]["cis_k_uptake"]
     est.update(identifiable=True, verdict="identifiable (test)", point=0.2, interval_95=[0.15, 0.25])
     rec = ParameterTable.default(calibrated=False, target_fits=False).with_target_fit(fake).record("cis_k_uptake", "rat")

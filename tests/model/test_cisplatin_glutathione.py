@@ -39,6 +39,6 @@ def test_with_glutathione_gone_ros_rises_to_the_scavenging_ceiling():
     production, ROS settles at 1/(1 − ros_gsh_share): the ceiling that keeps MDA under Ashour's ×4.6
     (rat_cisplatin_oxidative_magnitude)."""
     share = ParameterTable.default().record("ros_gsh_share", "rat").value
-    d = _run({"cis_gsh_conjugation": 1e4, "cis_ros_gain": 0.0, "ros_w_inflammation": 0.0, "ros_w_hypoxia": 0.0})
+    d = _run({"cis_gsh_conjugation": 1e5, "cis_ros_gain": 0.0, "ros_w_inflammation": 0.0, "ros_w_hypoxia": 0.0})
     assert d["gsh"][3] < 1e-3
     assert d["ros"][3] == pytest.approx(1 / (1 - share), rel=5e-3)

@@ -35,7 +35,8 @@ def cisplatin(injury, species: str) -> InsultSpec:
     so GSH falls ~20-fold by day 4 and recovers over a week and a half as platinum
     leaves the tubules (Ashour 2016, Table 2: 0.26 vs 5.40 at day 4, 1.49 vs 5.55 at
     day 11), and the lost scavenging raises ROS and MDA. ``cis_gsh_conjugation`` is
-    fitted to the day-7 and day-11 GSH (``calibration/targets/cisplatin.yaml``); the
+    fitted to the day-7 and day-11 GSH, with the injury core (``calibration/targets/injury.yaml``;
+    first alone with the cisplatin constants, ``calibration/targets/cisplatin.yaml``); the
     day-4 GSH and the MDA magnitudes stay held out.
 
     **Tubular injury by the ROS excess.** The transit signal's stress gain is fitted
