@@ -4,7 +4,8 @@
 
 Starts a real app server on a free port, loads the headline example in Debian's Chromium
 (driven by Playwright, as the UI tests do), runs a comparison and photographs: the builder,
-a bad input, a run in progress, the results (plots and tables), an ensemble's bands, the runs list, the parameter table
+a bad input, a run in progress, the results (plots and tables), an ensemble's bands, a rat comparison with the shipped
+calibration's band and literature points, the runs list, the parameter table
 and the evidence page with a forest plot. About a minute on two cores, most of it the simulations.
 """
 
@@ -81,6 +82,32 @@ def main() -> None:
         page.wait_for_timeout(500)
         page.locator("#plots").scroll_into_view_if_needed()
         shot("12_ensemble_bands")
+
+        # a rat comparison (45-min clamp, vehicle vs MSC IV) with the shipped calibration's band and the
+        # store's literature points
+        band_scenario = Path(tempfile.mkdtemp(prefix="nephrosim-screenshots-")) / "rat_iri_msc_band.yaml"
+        band_scenario.write_text(
+            "name: rat_iri_msc_band\nspecies: rat\n"
+            "injury: {model: ischemia_reperfusion, clamp_min: 45, bilateral: true, temperature_c: 37}\n"
+            "arms:\n  - name: vehicle\n  - name: msc_iv\n    treatments:\n"
+            "      - {product: msc, donor: syngeneic, dose: 1.0e6, route: iv, time_h: 0}\n"
+            "readouts: [serum_creatinine, bun]\ntimes_h: [0, 2, 6, 12, 24, 36, 48, 72, 96, 120, 144, 168]\n",
+            encoding="utf-8")
+        page.goto("/builder")
+        page.set_input_files("#load-file", str(band_scenario))
+        page.click("#load-button")
+        page.wait_for_selector("#builder-message")
+        page.check("#band")
+        page.fill("#band-draws", "32")
+        page.select_option("#band-source", "shipped")
+        page.click("#compare")
+        page.wait_for_url(re.compile(r"/runs/[0-9a-f]+$"))
+        page.wait_for_selector("#run-state.state-done")
+        page.wait_for_selector("#plots[data-ready='1']")
+        page.check("#time-log")
+        page.wait_for_timeout(500)
+        page.locator("#plots").scroll_into_view_if_needed()
+        shot("13_band_literature")
 
         page.goto("/runs")
         page.wait_for_load_state()
