@@ -41,6 +41,16 @@ def main() -> None:
             page.screenshot(path=str(path), full_page=full_page)
             print(f"wrote {path}")
 
+        def shot_plots_when_done(name: str) -> None:
+            """After starting a run: wait for its plots, switch to log time and photograph them."""
+            page.wait_for_url(re.compile(r"/runs/[0-9a-f]+$"))
+            page.wait_for_selector("#run-state.state-done")
+            page.wait_for_selector("#plots[data-ready='1']")
+            page.check("#time-log")
+            page.wait_for_timeout(500)
+            page.locator("#plots").scroll_into_view_if_needed()
+            shot(name)
+
         page.goto("/builder")
         page.set_input_files("#load-file", str(args.example))
         page.click("#load-button")
@@ -75,13 +85,7 @@ def main() -> None:
         page.goto("/builder")
         page.fill("#ens-samples", "40")
         page.click("#ensemble")
-        page.wait_for_url(re.compile(r"/runs/[0-9a-f]+$"))
-        page.wait_for_selector("#run-state.state-done")
-        page.wait_for_selector("#plots[data-ready='1']")
-        page.check("#time-log")
-        page.wait_for_timeout(500)
-        page.locator("#plots").scroll_into_view_if_needed()
-        shot("12_ensemble_bands")
+        shot_plots_when_done("12_ensemble_bands")
 
         # a rat comparison (45-min clamp, vehicle vs MSC IV) with the shipped calibration's band and the
         # store's literature points
@@ -101,13 +105,7 @@ def main() -> None:
         page.fill("#band-draws", "32")
         page.select_option("#band-source", "shipped")
         page.click("#compare")
-        page.wait_for_url(re.compile(r"/runs/[0-9a-f]+$"))
-        page.wait_for_selector("#run-state.state-done")
-        page.wait_for_selector("#plots[data-ready='1']")
-        page.check("#time-log")
-        page.wait_for_timeout(500)
-        page.locator("#plots").scroll_into_view_if_needed()
-        shot("13_band_literature")
+        shot_plots_when_done("13_band_literature")
 
         page.goto("/runs")
         page.wait_for_load_state()
