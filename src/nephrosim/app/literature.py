@@ -40,8 +40,8 @@ temperature is more than ±:data:`TEMPERATURE_TOLERANCE_C` (1.2 °C) from the sc
 counted as matched and skipped under ``temperature: …`` — a hypothermic study is not drawn on a
 normothermic simulation and vice versa. The 1.2 °C is **assumed**, not sourced: it is the shift
 whose effect in the model's own temperature rule (clamp minutes × Q10^((T − 37)/10), parameter
-``iri_q10`` = 4.5) equals the ±20 % clamp-time tolerance, 10·log(1.2)/log(4.5) = 1.2 °C
-(0.9–2.6 °C over the Q10 range 2–8). A study whose rows name temperatures that disagree with
+``iri_q10`` = 4.5, the table's value for mouse and human) equals the ±20 % clamp-time tolerance,
+10·log(1.2)/log(4.5) = 1.2 °C (0.9–2.6 °C over the Q10 range 2–8; 1.9 °C at the rat's fitted 2.56). A study whose rows name temperatures that disagree with
 each other (groups at 37 °C and in hypothermia that the store keeps as one design) is skipped
 under ``temperature: …`` as well, since which row is at which temperature is not recorded. A
 study that states **no** temperature is drawn as before, whatever the scenario's, and the page
@@ -251,13 +251,15 @@ def study_sex(study_rows) -> str | None:
 # --- end body temperature and sex ---------------------------------------------------------------
 
 
-def design_match(scenario_injury, study_rows) -> tuple[bool, str | None]:
+def design_match(scenario_injury, study_rows, temperature: StudyTemperature | None = None
+                 ) -> tuple[bool, str | None]:
     """Whether a study's design agrees with the scenario's injury, and the skip reason if unknown.
 
     Returns ``(True, None)`` when it agrees (or the injury model has no design number),
     ``(False, None)`` when its design number or laterality differs (the rows are not a match), and
     ``(False, reason)`` when the study does not give its design, or gives a clamp temperature
-    other than the scenario's (the rows match but are skipped under ``reason``).
+    other than the scenario's (the rows match but are skipped under ``reason``). ``temperature``: the
+    study's :func:`study_temperature`, when the caller has read it already.
     """
     from nephrosim.calibration.designs import NotEvaluable, injury_of
 
@@ -276,15 +278,16 @@ def design_match(scenario_injury, study_rows) -> tuple[bool, str | None]:
             _laterality(study) != _laterality(scenario_injury.model_dump()):
         return False, None
     if field == "clamp_min":
-        reason = temperature_mismatch(study_temperature(study_rows), float(scenario_injury.temperature_c))
+        temperature = temperature if temperature is not None else study_temperature(study_rows)
+        reason = temperature_mismatch(temperature, float(scenario_injury.temperature_c))
         if reason is not None:
             return False, reason
     return True, None
 
 
-def study_match(scenario, study_rows) -> tuple[bool, str | None]:
+def study_match(scenario, study_rows, temperature: StudyTemperature | None = None) -> tuple[bool, str | None]:
     """:func:`design_match`, then the scenario's sex where it states one (same return values)."""
-    agrees, reason = design_match(scenario.injury, study_rows)
+    agrees, reason = design_match(scenario.injury, study_rows, temperature)
     if not agrees or scenario.sex is None:
         return agrees, reason
     sex = study_sex(study_rows)
@@ -333,9 +336,10 @@ def literature_points(scenario, units: Mapping[str, str], store=None) -> dict:
     skipped: Counter[str] = Counter()
     points = []
     by_study = dict(tuple(rows.groupby("study_id")))
-    designs = {study: study_match(scenario, study_rows) for study, study_rows in by_study.items()}
     clamp = scenario.injury.model == "ischemia_reperfusion"
     temperatures = {study: study_temperature(study_rows) for study, study_rows in by_study.items()} if clamp else {}
+    designs = {study: study_match(scenario, study_rows, temperatures.get(study))
+               for study, study_rows in by_study.items()}
     notes: Counter[str] = Counter()
     studies: dict[str, dict] = {}
     for _, row in rows.iterrows():

@@ -274,7 +274,8 @@ def write_held_out_report(result: HeldOutValidation, path, in_sample: HeldOutVal
     s = result.summary()
     reg = result.registry
     lines = ["# Held-out validation", "",
-             f"Registry: `{_shown_path(reg.path)}` (seed {reg.seed}, {reg.date}); {s['held_out_studies']} held-out publications, "
+             f"Registry: `{_shown_path(reg.path)}` (seed {reg.seed}, {reg.date}); "
+             f"{s['held_out_studies']} held-out publications, "
              f"{s['studies_scored']} scored, {s['not_evaluable_studies']} not evaluable. Draws per prediction: "
              f"{result.n_draws}.", "",
              f"- treated-vs-vehicle contrasts: {s['contrasts']}; direction right: {s['direction_right_share']:.0%}; "

@@ -255,12 +255,13 @@ def optimize_protocol(
         from nephrosim.io import check_writable
         from nephrosim.run.executors import check_scheduler
 
-        check_scheduler(scheduler, workers, _security(tls))
+        security = _security(tls)
+        check_scheduler(scheduler, workers, security)
         if plot is not None:
             check_writable(plot)
         parsed = load_spec(spec)
         result = run(spec, out, trials=trials, progress=True, scheduler=scheduler, workers=workers,
-                     security=_security(tls))
+                     security=security)
         if plot is not None:
             import pandas as pd
             from nephrosim.analysis.mechanism_plots import pareto_plot
