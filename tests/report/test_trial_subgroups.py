@@ -136,7 +136,8 @@ def test_a_trial_result_is_analysed_on_its_pool_rows_and_large_pools_on_a_seeded
         shifted = np.column_stack([days] + [np.roll(days, k) for k in range(1, noise_draws)])
         flags = np.column_stack([rec] + [np.roll(rec, k) for k in range(1, noise_draws)])
         zero = np.zeros(pool.size)
-        return PatientOutcomes(shifted, flags, zero, zero, zero, zero, zero.astype(bool))
+        nan = np.full(pool.size, np.nan)  # a 30-day follow-up: no MAKE90
+        return PatientOutcomes(shifted, flags, zero, zero, zero, zero, zero.astype(bool), nan, nan)
     result = SimpleNamespace(
         design=SimpleNamespace(arms=(SimpleNamespace(name="placebo"), SimpleNamespace(name="msc"))), seed=11,
         pool=pool, population=SimpleNamespace(covariates=population),

@@ -21,7 +21,7 @@ HORIZON = 30.0
 def _exponential_pool(n, median_days, rng, horizon=HORIZON):
     t = rng.exponential(median_days / math.log(2), n)
     return PatientOutcomes(np.minimum(t, horizon), t < horizon, np.zeros(n), t.copy(), np.zeros(n), np.zeros(n),
-                           np.zeros(n, bool))
+                           np.zeros(n, bool), np.full(n, np.nan), np.full(n, np.nan))
 
 
 def test_logrank_equals_lifelines_with_ties_and_censoring():

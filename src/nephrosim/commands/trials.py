@@ -94,6 +94,11 @@ def _print(out: dict) -> None:
     rd = out["make30_risk_difference"]
     typer.echo(f"  MAKE30 risk difference (treatment - control) median {rd['median']} (2.5-97.5 %: {rd['lo']}-"
                f"{rd['hi']}); power {out['make30_power']:.3f} (Fisher)")
+    if "make90" in out:
+        rd = out["make90_risk_difference"]
+        typer.echo("  MAKE90 " + "; ".join(f"{arm} {v:.3f}" for arm, v in out["make90"].items())
+                   + f"; risk difference median {rd['median']} (2.5-97.5 %: {rd['lo']}-{rd['hi']}); "
+                     f"power {out['make90_power']:.3f} (Fisher)")
     pop = out["population"]
     typer.echo(f"  population: {pop['accepted_patients']} accepted of {pop['plausible_patients']} plausible; "
                f"eligible pool {pop['eligible_pool']}")

@@ -329,7 +329,12 @@ def trial_report(result, design_path=None, *, argv: Sequence[str] | None = None)
             f"Power {out['power']:.3f}; hazard ratio median {hr['median']} (2.5–97.5 %: {hr['lo']}–{hr['hi']}).",
             f"MAKE30 risk difference (treatment − control) median {make_rd['median']} (2.5–97.5 %: {make_rd['lo']}–"
             f"{make_rd['hi']}); power on MAKE30 (Fisher) {out['make30_power']:.3f}. Death by stage, dialysis and MAKE30 "
-            "are stage-linked probabilities (docs/trials.md §2)."),
+            "are stage-linked probabilities (docs/trials.md §2)."
+            + ("" if "make90" not in out else
+               " MAKE90 " + "; ".join(f"{arm} {v:.3f}" for arm, v in out["make90"].items())
+               + f"; risk difference median {out['make90_risk_difference']['median']} (2.5–97.5 %: "
+                 f"{out['make90_risk_difference']['lo']}–{out['make90_risk_difference']['hi']}); power on MAKE90 "
+                 f"(Fisher) {out['make90_power']:.3f}.")),
             tables=(Table("per arm", ("arm", "median recovery [d]", "recovered by horizon", "death by horizon",
                                       "SCr AUC [mg/dL·d]", "death by stage, 30 d", "dialysis, 30 d",
                                       "death or dialysis, 30 d", "MAKE30"), arms),

@@ -11,7 +11,8 @@ Per replicate (treatment arm vs control):
 * SCr AUC above baseline per arm, Mann–Whitney U p-value (``scipy.stats``);
 * dialysis, death or dialysis, and MAKE30 by 30 days per arm (Bernoulli draws from each
   patient's probabilities, :mod:`nephrosim.trials.endpoints`), MAKE30 compared by Fisher's exact
-  test (``scipy.stats.fisher_exact``).
+  test (``scipy.stats.fisher_exact``);
+* with a follow-up of 90 days or more, MAKE90 the same way.
 """
 
 from __future__ import annotations
@@ -68,9 +69,11 @@ def fisher_p(events_ctl: np.ndarray, events_trt: np.ndarray) -> float:
 
 
 def binary_endpoints(rng: np.random.Generator, control, treated) -> dict:
-    """Dialysis, death or dialysis, and MAKE30 of one replicate trial: one Bernoulli draw per
-    patient and endpoint from ``rng`` (control, then treatment), and Fisher's p for MAKE30.
-    ``control``/``treated`` are the randomized patients' :class:`~nephrosim.trials.endpoints.PatientOutcomes`."""
+    """Dialysis, death or dialysis, MAKE30 (and MAKE90 where both arms were followed 90 days) of one
+    replicate trial: one Bernoulli draw per patient and endpoint from ``rng`` (control, then
+    treatment; MAKE90 last, so the draws before it do not depend on the follow-up), and Fisher's p
+    for each MAKE. ``control``/``treated`` are the randomized patients'
+    :class:`~nephrosim.trials.endpoints.PatientOutcomes`."""
     out = {}
     for name, prob in (("dialysis", "dialysis"), ("death_dialysis", "death_or_dialysis"), ("make", "make30")):
         events = {arm: rng.random(o.size) < getattr(o, prob) for arm, o in (("control", control), ("treatment", treated))}
@@ -78,6 +81,10 @@ def binary_endpoints(rng: np.random.Generator, control, treated) -> dict:
         out[f"{name}_treatment"] = float(events["treatment"].mean())
         if name == "make":
             out["p_make"] = fisher_p(events["control"], events["treatment"])
+    if control.has_make90 and treated.has_make90:
+        events = [rng.random(o.size) < o.make90 for o in (control, treated)]
+        out["make90_control"], out["make90_treatment"] = (float(e.mean()) for e in events)
+        out["p_make90"] = fisher_p(*events)
     return out
 
 
@@ -98,16 +105,24 @@ def summarise(reps: list[dict], arm_names: tuple[str, str], alpha: float, primar
     """The summary over replicates (the ``--json`` object's statistics).
 
     ``power`` is the share of replicates with p < ``alpha`` on the primary endpoint's test
-    (log-rank for ``recovery``, Mann–Whitney for ``scr_auc``, Fisher's exact for ``make30``).
+    (log-rank for ``recovery``, Mann–Whitney for ``scr_auc``, Fisher's exact for ``make30`` and
+    ``make90``). The MAKE90 entries are there only when the replicates carry them (90-day follow-up).
     """
     ctl, trt = arm_names
     col = {k: np.array([r[k] for r in reps], dtype=float) for k in reps[0]}
-    p = {"scr_auc": col["p_auc"], "make30": col["p_make"]}.get(primary, col["p_logrank"])
+    if primary == "make90" and "p_make90" not in col:
+        raise ValueError("primary make90 needs a follow-up of 90 days (endpoints.horizon_days: 90)")
+    p = {"scr_auc": col["p_auc"], "make30": col["p_make"], "make90": col.get("p_make90")}.get(primary, col["p_logrank"])
 
     def per_arm(key):
         return {ctl: round(float(col[f"{key}_control"].mean()), 4), trt: round(float(col[f"{key}_treatment"].mean()), 4)}
 
     med = {ctl: col["median_control"], trt: col["median_treatment"]}
+    make90 = {} if "p_make90" not in col else {
+        "make90": per_arm("make90"),
+        "make90_risk_difference": quantiles(col["make90_treatment"] - col["make90_control"]),
+        "make90_power": round(float(np.mean(col["p_make90"] < alpha)), 4),
+    }
     return {
         "replicates": len(reps),
         "power": round(float(np.mean(p < alpha)), 4),
@@ -133,4 +148,5 @@ def summarise(reps: list[dict], arm_names: tuple[str, str], alpha: float, primar
         "make30": per_arm("make"),
         "make30_risk_difference": quantiles(col["make_treatment"] - col["make_control"]),
         "make30_power": round(float(np.mean(col["p_make"] < alpha)), 4),
+        **make90,
     }

@@ -28,7 +28,7 @@ from pydantic import Field, model_validator
 from nephrosim.engine.simulator import SolverOptions
 from nephrosim.inputs import InputFileError, StrictModel, read_mapping, validate
 from nephrosim.scenarios.products import EV, MSC
-from nephrosim.trials.population import PopulationSpec
+from nephrosim.trials.population import TIMES_H, PopulationSpec, output_times_h
 
 MAX_PLAUSIBLE = 200_000
 MAX_N_PER_ARM = 5000
@@ -141,25 +141,42 @@ class Measurement(StrictModel):
 
 class Endpoints(StrictModel):
     """Primary: time to recovery (censored at ``horizon_days`` after randomization), the SCr AUC
-    above baseline over the horizon, or MAKE30 (major adverse kidney events by 30 days).
+    above baseline over the horizon, MAKE30 or MAKE90 (major adverse kidney events by 30 / 90 days).
 
     Secondary: death by the horizon (from the model's survival), SCr AUC above baseline, death by
     stage, dialysis, death or dialysis, MAKE30 (:mod:`nephrosim.trials.endpoints`).
     """
 
-    primary: Literal["recovery", "scr_auc", "make30"] = Field(
+    primary: Literal["recovery", "scr_auc", "make30", "make90"] = Field(
         "recovery", description="recovery: log-rank on time to recovery; scr_auc: Mann–Whitney on SCr AUC; "
-                                "make30: Fisher's exact test on major adverse kidney events by 30 days (death, "
-                                "dialysis or persistent dysfunction)")
+                                "make30 / make90: Fisher's exact test on major adverse kidney events by 30 / 90 "
+                                "days (death, dialysis or persistent dysfunction; make90 needs horizon_days: 90)")
     recovery: Recovery = Field(default_factory=Recovery)
     measurement: Measurement | None = Field(
         None, description="measure SCr with noise at fixed intervals for the recovery endpoint (the trial's view); "
                           "None = the model's SCr on its 6-h grid, noise-free")
-    horizon_days: float = Field(30.0, gt=0.0, le=30.0)
+    horizon_days: float = Field(30.0, gt=0.0, le=90.0, description=(
+        "follow-up after randomization (days): recovery is censored and the SCr AUC ends there; 90 adds MAKE90"))
     persistent_dysfunction_ratio: float = Field(
         2.0, ge=1.0, le=10.0,
-        description="persistent renal dysfunction (a MAKE component): SCr at the horizon >= this x baseline "
-                    "(assumed convention: the '>= 200 % of baseline' of MAKE definitions)")
+        description="persistent renal dysfunction (a MAKE component): SCr at day 30 (MAKE30; the horizon if "
+                    "shorter) or day 90 (MAKE90) >= this x baseline (SMART's '>=200% of baseline creatinine', "
+                    "PMID 28302179; assumed to carry over to cardiac surgery)")
+
+    @model_validator(mode="after")
+    def _make90_needs_90_days(self):
+        if self.primary == "make90" and self.horizon_days < 90.0:
+            raise ValueError(f"primary make90 reads outcomes at day 90 but horizon_days is {self.horizon_days:g}; "
+                             "set horizon_days: 90")
+        return self
+
+
+def follow_up_grid(inclusion: Inclusion, endpoints: Endpoints) -> np.ndarray:
+    """The output grid (h after bypass) a trial needs: the latest possible entry plus the horizon,
+    and never shorter than the default 32 days (:data:`nephrosim.trials.population.TIMES_H`), so
+    that a 30-day design is simulated exactly as before."""
+    latest_entry = inclusion.within_h if inclusion.kind == "scr_rise" else 0.0
+    return output_times_h(max(float(TIMES_H[-1]), latest_entry + 24.0 * endpoints.horizon_days))
 
 
 class TrialDesign(StrictModel):
@@ -181,6 +198,11 @@ class TrialDesign(StrictModel):
         default_factory=SolverOptions,
         description="engine and tolerances of every virtual patient's simulation, untreated and treated alike: "
                     "{engine: batch} for the generated-C batch engine (docs/engine.md); default libRoadRunner")
+
+    @property
+    def output_times_h(self) -> np.ndarray:
+        """Hours after bypass at which every virtual patient is simulated (:func:`follow_up_grid`)."""
+        return follow_up_grid(self.inclusion, self.endpoints)
 
     @model_validator(mode="after")
     def _consistent(self):

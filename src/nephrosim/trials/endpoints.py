@@ -30,9 +30,10 @@
   stage 3, under KDIGO's own convention that starting RRT *is* stage 3 (RRT ⊂ stage 3). If the
   pooled studies counted RRT apart from stage 3 the share would be 2.3 / (2.7 + 2.3) = 0.46:
   that is the lower end of its range (:data:`RRT_GIVEN_STAGE3_RANGE`).
-* **Persistent renal dysfunction** — SCr at the horizon ≥ ``persistent_dysfunction_ratio`` ×
-  baseline (model SCr, noise-free; 2.0 by default, the "≥ 200 % of baseline" threshold of MAKE
-  definitions — an **assumed** convention here, not a quoted source).
+* **Persistent renal dysfunction** — SCr 30 days after entry (or at the horizon, if shorter) ≥
+  ``persistent_dysfunction_ratio`` × baseline (model SCr, noise-free; 2.0 by default, SMART's
+  "persistent renal dysfunction (discharge creatinine ≥200% of baseline creatinine)", Semler 2017,
+  PMID 28302179 — an ICU trial's definition, **assumed** to carry over to cardiac surgery).
 * **MAKE30** — major adverse kidney events, "a composite of death, new kidney replacement
   therapy, or persistent kidney dysfunction" ("Major Adverse Kidney Events in Pediatric Sepsis",
   Clin J Am Soc Nephrol 2019;14(5):664-672, doi:10.2215/CJN.12201018, PMID 31000518),
@@ -43,6 +44,21 @@
   independent given the patient's SCr course (**assumed**; all three rise with the stage, which
   the course already carries). ACT-AKI's secondary endpoint, death or dialysis at 30 days, is
   the same without the third factor.
+* **MAKE90** (only with ``horizon_days`` ≥ 90) — "the composite endpoint major adverse kidney events
+  consisting of mortality, need for renal replacement therapy, and persistent renal dysfunction at
+  90 days" (RenalRIP follow-up, Zarbock 2017, Anesthesiology 126:787; "MAKE30 or MAKE90", PMID
+  25343828). Death within 90 days by peak stage, :data:`DEATH_BY_STAGE_90D`: stages 1–3 from the
+  Helsinki cardiac-surgery cohort (813 patients, PMID 16427848), "RIFLE-F (failure), had a 90-day
+  mortality rate of 32.5% compared with 8.0% for those in RIFLE-R (risk) and 21.4% for RIFLE-I
+  (injury) patients"; no AKI from Pickering 2015 (PMID 25445101, 46 studies), "without CPB-AKI,
+  1.5%" (in hospital or within 90 days). RIFLE R/I/F are taken as KDIGO stages 1/2/3, whose SCr
+  criteria (×1.5, ×2, ×3) they share (**assumed** mapping; KDIGO stage 1 also counts a 0.3 mg/dL
+  rise). Dialysis: the 30-day probability (renal replacement therapy after cardiac surgery starts in
+  the first days; the model has no later trigger: **assumed**). Persistent dysfunction: SCr 90 days
+  after entry ≥ the same ratio × baseline. The two mortality tables come from different cohorts:
+  Marco 2022's 30-day stage-3 mortality (59.7 %, Brazil) is above Helsinki's 90-day one (32.5 %),
+  so MAKE90 can fall *below* MAKE30 in a population with much stage 3. Compare arms within one
+  endpoint, not MAKE90 with MAKE30.
 """
 
 from __future__ import annotations
@@ -64,6 +80,12 @@ DEATH_BY_STAGE = np.array([0.020, 0.043, 0.239, 0.597])
 RRT_GIVEN_STAGE3 = 2.3 / 2.7
 #: Its plausible range: 2.3 / (2.7 + 2.3) if the pooled studies counted RRT apart from stage 3.
 RRT_GIVEN_STAGE3_RANGE = (2.3 / 5.0, 2.3 / 2.7)
+#: Death within 90 days by peak KDIGO stage 0-3 after cardiac surgery (sources: module docstring and
+#: the rows of evidence/data/clinical_trials.csv): no AKI, Pickering 2015 (PMID 25445101) "without
+#: CPB-AKI, 1.5%"; stages 1-3, the Helsinki RIFLE cohort (PMID 16427848) R 8.0 %, I 21.4 %, F 32.5 %.
+DEATH_BY_STAGE_90D = np.array([0.015, 0.080, 0.214, 0.325])
+#: Days after entry at which MAKE30's and MAKE90's persistent dysfunction is read.
+MAKE30_DAYS, MAKE90_DAYS = 30.0, 90.0
 
 
 def entry_times(times_h: np.ndarray, scr: np.ndarray, inclusion: Inclusion) -> np.ndarray:
@@ -90,7 +112,11 @@ class PatientOutcomes:
     scr_auc: np.ndarray         # mg/dL·day above baseline, entry → entry + horizon
     death_by_stage: np.ndarray  # 30-day death probability from the peak KDIGO stage (DEATH_BY_STAGE)
     dialysis: np.ndarray        # 30-day dialysis probability (RRT_GIVEN_STAGE3 at peak stage 3, else 0)
-    persistent_dysfunction: np.ndarray  # bool: SCr at the horizon ≥ persistent_dysfunction_ratio × baseline
+    persistent_dysfunction: np.ndarray  # bool: SCr at day 30 (or the horizon) ≥ persistent_dysfunction_ratio × baseline
+    #: 90-day death probability from the peak KDIGO stage (DEATH_BY_STAGE_90D); NaN if the horizon is < 90 days
+    death_by_stage_90d: np.ndarray
+    #: 1.0 / 0.0: SCr at day 90 ≥ persistent_dysfunction_ratio × baseline; NaN if the horizon is < 90 days
+    persistent_dysfunction_90d: np.ndarray
 
     @property
     def size(self) -> int:
@@ -106,6 +132,17 @@ class PatientOutcomes:
     def make30(self) -> np.ndarray:
         """30-day probability of a major adverse kidney event: death, dialysis or persistent dysfunction."""
         return 1.0 - (1.0 - self.death_or_dialysis) * (1.0 - self.persistent_dysfunction.astype(float))
+
+    @property
+    def make90(self) -> np.ndarray:
+        """90-day probability of a major adverse kidney event (death by 90 days, dialysis, or SCr at day
+        90 ≥ the ratio × baseline); NaN where the follow-up is shorter than 90 days."""
+        return 1.0 - (1.0 - self.death_by_stage_90d) * (1.0 - self.dialysis) * (1.0 - self.persistent_dysfunction_90d)
+
+    @property
+    def has_make90(self) -> bool:
+        """Whether the follow-up reached 90 days (MAKE90 defined)."""
+        return bool(np.isfinite(self.persistent_dysfunction_90d).all())
 
     def rows(self, index: np.ndarray) -> PatientOutcomes:
         """The outcomes of the patients ``index`` (rows, in that order)."""
@@ -191,7 +228,15 @@ def outcomes(times_h: np.ndarray, scr: np.ndarray, survival: np.ndarray, entry_h
     from nephrosim.trials.population import kdigo
 
     stage, _ = kdigo(times_h, scr)
-    end = np.array([np.interp(entry_h[i] + horizon_h, times_h, scr[i]) for i in range(n)])
-    persistent = end >= endpoints.persistent_dysfunction_ratio * baseline - 1e-12
+
+    def persistent_at(days: float) -> np.ndarray:
+        end = np.array([np.interp(entry_h[i] + 24.0 * days, times_h, scr[i]) for i in range(n)])
+        return end >= endpoints.persistent_dysfunction_ratio * baseline - 1e-12
+
+    persistent = persistent_at(min(endpoints.horizon_days, MAKE30_DAYS))
+    if endpoints.horizon_days >= MAKE90_DAYS:
+        death_90, persistent_90 = DEATH_BY_STAGE_90D[stage], persistent_at(MAKE90_DAYS).astype(float)
+    else:
+        death_90 = persistent_90 = np.full(n, np.nan)
     return PatientOutcomes(rec_days, recovered, np.clip(death, 0.0, 1.0), auc, DEATH_BY_STAGE[stage],
-                           np.where(stage == 3, RRT_GIVEN_STAGE3, 0.0), persistent)
+                           np.where(stage == 3, RRT_GIVEN_STAGE3, 0.0), persistent, death_90, persistent_90)

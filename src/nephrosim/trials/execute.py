@@ -61,13 +61,14 @@ def simulate_patients(task) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     ``task = (scenario_json, covariates, extra_names, extra_values)``: the one-arm scenario,
     the patients' covariates (one array each), and further per-patient SBML parameters
     (a per-kg dose, uncertain therapy parameters). Returns SCr (mg/dL), survival (fraction)
-    and the ok flag per patient. The arm is compiled once per process.
+    and the ok flag per patient, on the scenario's output grid. The arm is compiled once per process.
     """
     from nephrosim.scenarios.schema import Scenario
-    from nephrosim.trials.population import TIMES_H, compiled, parameter_matrix
+    from nephrosim.trials.population import compiled, parameter_matrix
 
     scenario_json, cov, extra_names, extra_values = task
-    program, sim = compiled(Scenario.model_validate_json(scenario_json))
+    scenario = Scenario.model_validate_json(scenario_json)
+    program, sim = compiled(scenario)
     names, values = parameter_matrix(cov, program.parameter_values)
     resolved = []
     for name in extra_names:
@@ -91,7 +92,7 @@ def simulate_patients(task) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         values = np.column_stack([values, np.broadcast_to(nominal, (len(values), len(restore)))])
     touched.update(names, resolved)
     with quiet_solver():
-        out, statuses = sim.run_batch(TIMES_H, [*names, *resolved, *restore], values)
+        out, statuses = sim.run_batch(np.asarray(scenario.times_h, dtype=float), [*names, *resolved, *restore], values)
     out = program.convert(out)
     ok = np.array([s.ok for s in statuses], dtype=bool)
     return out[:, :, 0], out[:, :, 1] / 100.0, ok  # survival readout is in %

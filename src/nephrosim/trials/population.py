@@ -47,7 +47,7 @@ duration of AKI after cardiac surgery on this plausible population
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Mapping
 
 import numpy as np
@@ -58,9 +58,19 @@ from nephrosim.inputs import StrictModel
 from nephrosim.run.simulation import ArmProgram, compile_scenario, solver_options
 from nephrosim.scenarios.schema import Scenario, scenario_from_dict
 
-#: Output grid, hours after the end of bypass: every 6 h for 32 days (diagnosis within
-#: 48 h plus 30 days of follow-up after it).
-TIMES_H = np.arange(0.0, 768.0 + 1e-9, 6.0)
+#: Spacing of the output grid (h): every endpoint (KDIGO stages, diagnosis, recovery, AUC) is read on it.
+GRID_H = 6.0
+
+
+def output_times_h(end_h: float) -> np.ndarray:
+    """The output grid, hours after the end of bypass: every :data:`GRID_H` h from 0 to ``end_h``
+    (rounded up onto the grid)."""
+    return np.arange(0.0, np.ceil(float(end_h) / GRID_H - 1e-9) * GRID_H + 1e-9, GRID_H)
+
+
+#: The default output grid: 32 days (diagnosis within 48 h plus 30 days of follow-up after it). A
+#: trial with a longer follow-up simulates on a longer grid (:attr:`TrialDesign.output_times_h`).
+TIMES_H = output_times_h(768.0)
 #: KDIGO SCr criteria are applied to the first 7 days.
 KDIGO_WINDOW_H = 168.0
 EARLY_ONSET_H = 48.0
@@ -147,17 +157,18 @@ class PopulationSpec(StrictModel):
 
 
 def population_scenario(treatments: tuple = (), name: str = "virtual_cardiac_surgery",
-                        solver: SolverOptions | None = None) -> Scenario:
+                        solver: SolverOptions | None = None, times_h: np.ndarray | None = None) -> Scenario:
     """The one-arm scenario every virtual patient is simulated with (parameters set per patient).
 
     ``solver`` (default: the scenario default, libRoadRunner) picks the engine and its
-    tolerances, e.g. ``SolverOptions(engine="batch")``.
+    tolerances, e.g. ``SolverOptions(engine="batch")``; ``times_h`` the output grid (default
+    :data:`TIMES_H`).
     """
     data = {
         "name": name, "species": "human", "body_weight_g": 80000.0,
         "injury": {"model": "cardiac_surgery", "bypass_min": 100.0, "baseline_egfr": 90.0},
         "arms": [{"name": "arm", "treatments": [t.model_dump() for t in treatments]}],
-        "readouts": list(READOUTS), "times_h": [float(t) for t in TIMES_H],
+        "readouts": list(READOUTS), "times_h": [float(t) for t in (TIMES_H if times_h is None else times_h)],
     }
     if solver is not None:
         data["solver"] = solver.model_dump()
@@ -320,6 +331,8 @@ class VirtualPopulation:
     missing_categories: tuple[str, ...]
     #: the engine and tolerances the patients were simulated with; treated arms use the same
     solver: SolverOptions | None = None
+    #: the output grid of ``scr`` and ``survival`` (h after the end of bypass); treated arms use the same
+    times_h: np.ndarray = field(default_factory=lambda: TIMES_H)
 
     @property
     def size(self) -> int:
@@ -330,14 +343,15 @@ class VirtualPopulation:
         return target_summary(self.stage, self.onset_h)
 
 
-def accept_reject(scr: np.ndarray, ok: np.ndarray, seed: int, enabled: bool = True):
+def accept_reject(scr: np.ndarray, ok: np.ndarray, seed: int, enabled: bool = True,
+                  times_h: np.ndarray = TIMES_H):
     """Allen 2016 acceptance–rejection of simulated plausible patients on KDIGO stage × onset.
 
     Returns ``(stage, onset_h, acceptance per category, keep, missing categories)``; the acceptance
     draws come from ``default_rng([seed, 1])``, one per plausible patient. ``enabled=False`` keeps
-    every patient that solved.
+    every patient that solved. ``times_h``: the output grid of ``scr`` (only its first 7 days count).
     """
-    stage, onset = kdigo(TIMES_H, scr)
+    stage, onset = kdigo(times_h, scr)
     cat = categories(stage, onset)
     target = _category_targets()
     acc = acceptance_probabilities(cat[ok], target, MIN_CATEGORY_COUNT)
@@ -407,7 +421,8 @@ def simulate_groups(groups, executor=None, advance=None, *, chunk: int = CHUNK_P
         if mine:
             out.append(tuple(np.concatenate(x) for x in zip(*mine)))
         else:
-            out.append((np.zeros((0, TIMES_H.size)), np.zeros((0, TIMES_H.size)), np.zeros(0, dtype=bool)))
+            m = len(groups[g][0].times_h)
+            out.append((np.zeros((0, m)), np.zeros((0, m)), np.zeros(0, dtype=bool)))
     return out
 
 
@@ -418,7 +433,7 @@ def chunks_of(n: int, chunk: int = CHUNK_PATIENTS) -> int:
 
 def build_population(spec: PopulationSpec, plausible: int, seed: int, executor=None,
                      advance=None, *, solver: SolverOptions | None = None, chunk: int = CHUNK_PATIENTS,
-                     store=None) -> VirtualPopulation:
+                     store=None, times_h: np.ndarray | None = None) -> VirtualPopulation:
     """Draw ``plausible`` patients, simulate them untreated, and accept–reject them.
 
     Deterministic for ``seed`` (covariates from ``default_rng([seed, 0])``, acceptance
@@ -427,22 +442,25 @@ def build_population(spec: PopulationSpec, plausible: int, seed: int, executor=N
     Patients whose simulation fails are dropped and counted in ``failed``. The last few
     populations are kept in memory (same arguments, same object: treat it as read-only);
     with a ``store`` (:func:`simulate_groups`) the finished chunks are kept there instead.
+    ``times_h``: the output grid (default :data:`TIMES_H`, 32 days; a longer follow-up needs a
+    longer grid, :attr:`nephrosim.trials.design.TrialDesign.output_times_h`).
     """
+    times_h = TIMES_H if times_h is None else np.asarray(times_h, dtype=float)
     key = (spec.model_dump_json(), int(plausible), int(seed), int(chunk),
-           None if solver is None else solver.model_dump_json())
+           None if solver is None else solver.model_dump_json(), times_h.size, float(times_h[-1]))
     if store is None and key in _POPULATIONS:
         return _POPULATIONS[key]
     cov = draw_covariates(spec, plausible, np.random.default_rng([seed, 0]))
-    [(scr, surv, ok)] = simulate_groups([(population_scenario(solver=solver), cov, (), None)], executor, advance,
-                                        chunk=chunk, store=store)
+    [(scr, surv, ok)] = simulate_groups([(population_scenario(solver=solver, times_h=times_h), cov, (), None)],
+                                        executor, advance, chunk=chunk, store=store)
     nominal = compiled_parameters(population_scenario())
     names, values = parameter_matrix(cov, nominal)
-    stage, onset, acc, keep, missing = accept_reject(scr, ok, seed, spec.acceptance_rejection)
+    stage, onset, acc, keep, missing = accept_reject(scr, ok, seed, spec.acceptance_rejection, times_h)
     pop = VirtualPopulation(
         covariates={k: v[keep] for k, v in cov.items()}, names=names, values=values[keep],
         scr=scr[keep], survival=surv[keep], stage=stage[keep], onset_h=onset[keep],
         plausible=plausible, failed=int((~ok).sum()), acceptance=acc, missing_categories=missing,
-        solver=solver)
+        solver=solver, times_h=times_h)
     if store is None:
         if len(_POPULATIONS) >= 4:
             _POPULATIONS.pop(next(iter(_POPULATIONS)))

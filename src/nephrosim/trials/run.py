@@ -39,7 +39,7 @@ from nephrosim.trials.checkpoint import open_trial_folder
 from nephrosim.trials.design import TrialDesign
 from nephrosim.trials.endpoints import PatientOutcomes, entry_times, outcomes
 from nephrosim.trials.execute import collect, open_executor
-from nephrosim.trials.population import CHUNK_PATIENTS, TIMES_H, VirtualPopulation, build_population, chunks_of, \
+from nephrosim.trials.population import CHUNK_PATIENTS, VirtualPopulation, build_population, chunks_of, \
     population_scenario, simulate_groups
 
 MAX_REPLICATES = 100_000
@@ -78,7 +78,7 @@ def eligible_pool(design: TrialDesign, pop: VirtualPopulation, seed: int) -> tup
     With ``pool_limit`` a seeded random subset (``default_rng([seed, 3])``) of that size is kept.
     """
     inc = design.inclusion
-    entry_all = entry_times(TIMES_H, pop.scr, inc)
+    entry_all = entry_times(pop.times_h, pop.scr, inc)
     egfr = pop.covariates["baseline_egfr"]
     ok = np.isfinite(entry_all) & (egfr >= inc.baseline_egfr_min) & (egfr <= inc.baseline_egfr_max)
     pool = np.nonzero(ok)[0]
@@ -101,7 +101,7 @@ def treated_groups(treatment, timing, pop: VirtualPopulation, pool: np.ndarray, 
     for t in np.unique(dose_t):
         rows = np.nonzero(dose_t == t)[0]
         scenario = population_scenario((treatment.model_copy(update={"time_h": float(t)}),), name="virtual_trial_arm",
-                                       solver=pop.solver)
+                                       solver=pop.solver, times_h=pop.times_h)
         cov = {k: v[pool[rows]] for k, v in pop.covariates.items()}
         names, cols = list(extra_names), [np.full(rows.size, float(v)) for v in (extra_values or ())]
         if treatment.product == "msc":
@@ -113,10 +113,11 @@ def treated_groups(treatment, timing, pop: VirtualPopulation, pool: np.ndarray, 
     return groups, rows_of
 
 
-def assemble_groups(n: int, rows_of, results) -> tuple[np.ndarray, np.ndarray]:
-    """SCr and survival of ``n`` pool patients from per-group results (NaN rows on failure)."""
-    scr = np.full((n, TIMES_H.size), np.nan)
-    surv = np.full((n, TIMES_H.size), np.nan)
+def assemble_groups(n: int, rows_of, results, n_times: int) -> tuple[np.ndarray, np.ndarray]:
+    """SCr and survival of ``n`` pool patients on ``n_times`` output times from per-group results
+    (NaN rows on failure)."""
+    scr = np.full((n, n_times), np.nan)
+    surv = np.full((n, n_times), np.nan)
     for rows, (s, v, ok) in zip(rows_of, results):
         scr[rows[ok]] = s[ok]
         surv[rows[ok]] = v[ok]
@@ -163,9 +164,10 @@ def primary_text(design: TrialDesign) -> str:
     if ep.primary == "scr_auc":
         return (f"SCr AUC above baseline from randomization to {ep.horizon_days:g} days; Mann-Whitney U test at "
                 f"alpha {design.alpha:g}")
-    if ep.primary == "make30":
-        return (f"MAKE30: death (by peak KDIGO stage), dialysis (stage 3) or persistent renal dysfunction (SCr >= "
-                f"{ep.persistent_dysfunction_ratio:g} x baseline at {ep.horizon_days:g} days); Fisher's exact test at "
+    if ep.primary in ("make30", "make90"):
+        days = 90 if ep.primary == "make90" else min(ep.horizon_days, 30.0)
+        return (f"{ep.primary.upper()}: death (by peak KDIGO stage), dialysis (stage 3) or persistent renal dysfunction "
+                f"(SCr >= {ep.persistent_dysfunction_ratio:g} x baseline at {days:g} days); Fisher's exact test at "
                 f"alpha {design.alpha:g}")
     m = ep.measurement
     measured = ("" if m is None else
@@ -291,7 +293,7 @@ def run_trial(design: TrialDesign, replicates: int = 200, seed: int = 0, *, sche
         store = folder.store("population", n_chunks) if folder else None
         stage = _Stage(report, "population", n_chunks, store.done() if store else 0)
         pop = build_population(design.population, design.virtual_patients, seed, executor, stage.advance,
-                               solver=design.solver, chunk=chunk, store=store)
+                               solver=design.solver, chunk=chunk, store=store, times_h=design.output_times_h)
         stage.finish()
 
         pool, entry = eligible_pool(design, pop, seed)
@@ -310,7 +312,8 @@ def run_trial(design: TrialDesign, replicates: int = 200, seed: int = 0, *, sche
             else:
                 groups, rows_of, arm_store, _ = plans[arm.name]
                 scr_by_arm[arm.name], surv_by_arm[arm.name] = assemble_groups(
-                    pool.size, rows_of, simulate_groups(groups, executor, stage.advance, chunk=chunk, store=arm_store))
+                    pool.size, rows_of, simulate_groups(groups, executor, stage.advance, chunk=chunk, store=arm_store),
+                    pop.times_h.size)
         stage.finish()
         usable = np.all([np.isfinite(s).all(axis=1) for s in scr_by_arm.values()], axis=0)
         failed_treated = int((~usable).sum())
@@ -326,7 +329,7 @@ def run_trial(design: TrialDesign, replicates: int = 200, seed: int = 0, *, sche
         baseline = pop.scr[pool, 0]
         # measurement noise (endpoints.measurement) of arm k from default_rng([seed, 5, k + 1]) (no trailing
         # zero: numpy seeds [s, 5] and [s, 5, 0] alike), one independent draw per replicate
-        arm_out = {a.name: outcomes(TIMES_H, scr_by_arm[a.name][usable], surv_by_arm[a.name][usable], entry,
+        arm_out = {a.name: outcomes(pop.times_h, scr_by_arm[a.name][usable], surv_by_arm[a.name][usable], entry,
                                     baseline, design.endpoints, np.random.default_rng([seed, 5, k + 1]),
                                     realizations=replicates)
                    for k, a in enumerate(design.arms)}
@@ -359,9 +362,13 @@ def _summary(design: TrialDesign, reps: list[dict], pop: VirtualPopulation, pool
         "notes": [
             "dialysis_30d is a probability of 2.3/2.7 at peak KDIGO SCr stage 3 (derived from Hu 2016: RRT 2.3 %, "
             "stage 3 2.7 % after cardiac surgery), else 0 — the model has no dialysis indication; its causal use is "
-            "assumed. make30 = death by stage, dialysis or SCr at the horizon >= "
-            f"{design.endpoints.persistent_dysfunction_ratio:g} x baseline (assumed convention), components independent "
-            "given the SCr course (assumed); MAKE90 needs a 90-day horizon: see docs/trials.md",
+            "assumed. make30 = death by stage, dialysis or SCr at day 30 (the horizon if shorter) >= "
+            f"{design.endpoints.persistent_dysfunction_ratio:g} x baseline (SMART's threshold, assumed for cardiac "
+            "surgery), components independent given the SCr course (assumed); " + (
+                "make90 = death by 90 days by stage (Helsinki RIFLE cohort, PMID 16427848; no AKI: Pickering 2015), "
+                "dialysis, or SCr at day 90 over the same threshold. The 30- and 90-day mortality tables come from "
+                "different cohorts (stage 3: 59.7 % by 30 d, 32.5 % by 90 d), so compare arms within one endpoint"
+                if design.endpoints.horizon_days >= 90 else "MAKE90 needs horizon_days: 90"),
             "death_by_horizon uses the model's survival state (uraemic hazard only; no cardiac/surgical mortality)",
             "death_by_stage_30d maps each patient's peak KDIGO SCr stage to Marco 2022's hospital mortality by "
             "stage (2.0/4.3/23.9/59.7 %, doi:10.21470/1678-9741-2022-0108); its causal use is assumed",

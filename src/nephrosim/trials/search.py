@@ -62,10 +62,11 @@ from nephrosim.io import atomic_path, check_writable, write_frame, write_text_at
 from nephrosim.progress import ProgressBar
 from nephrosim.scenarios.products import EV, MSC
 from nephrosim.trials.analysis import fisher_p
-from nephrosim.trials.design import Inclusion, Timing, TrialDesign, TrialError, load_trial, trial_from_dict
+from nephrosim.trials.design import Inclusion, Timing, TrialDesign, TrialError, follow_up_grid, load_trial, \
+    trial_from_dict
 from nephrosim.trials.endpoints import PatientOutcomes, outcomes
 from nephrosim.trials.execute import open_executor
-from nephrosim.trials.population import TIMES_H, build_population, compiled_parameters, population_scenario, \
+from nephrosim.trials.population import build_population, compiled_parameters, population_scenario, \
     simulate_groups
 from nephrosim.trials.run import MAX_SEED, assemble_groups, eligible_pool, treated_groups
 
@@ -89,8 +90,9 @@ class Candidates(StrictModel):
         description="products and doses; null = placebo (zero-effect control); default: the base trial's")
     n_per_arm: tuple[Annotated[int, Field(ge=2, le=5000)], ...] | None = Field(
         None, max_length=20, description="patients per arm; default: the base trial's")
-    endpoint: tuple[Literal["recovery", "scr_auc", "make30"], ...] | None = Field(
-        None, max_length=3, description="primary endpoints; default: the base trial's")
+    endpoint: tuple[Literal["recovery", "scr_auc", "make30", "make90"], ...] | None = Field(
+        None, max_length=4, description="primary endpoints (make90 needs the base trial's horizon_days: 90); "
+                                        "default: the base trial's")
 
     @field_validator("inclusion", "timing", "treatment", "n_per_arm", "endpoint")
     @classmethod
@@ -127,6 +129,7 @@ class MinimalEffect(StrictModel):
     recovery: float = Field(0.10, ge=0.0, lt=1.0, description="relative reduction of mean time to recovery")
     scr_auc: float = Field(0.10, ge=0.0, lt=1.0, description="relative reduction of mean SCr AUC")
     make30: float = Field(0.10, ge=0.0, lt=1.0, description="relative reduction of the MAKE30 risk")
+    make90: float = Field(0.10, ge=0.0, lt=1.0, description="relative reduction of the MAKE90 risk")
 
 
 class DesignSearch(StrictModel):
@@ -300,8 +303,8 @@ def true_effect(control: PatientOutcomes, treated: PatientOutcomes, endpoint: st
     mean MAKE30 risk."""
     if endpoint == "recovery":
         c, t = control.recovery_days.mean(), treated.recovery_days.mean()
-    elif endpoint == "make30":
-        c, t = control.make30.mean(), treated.make30.mean()
+    elif endpoint in ("make30", "make90"):
+        c, t = getattr(control, endpoint).mean(), getattr(treated, endpoint).mean()
     else:
         c, t = control.scr_auc.mean(), treated.scr_auc.mean()
     return float(1.0 - t / c) if c > 0 else 0.0
@@ -335,9 +338,10 @@ def design_power(control: PatientOutcomes, treated_by_draw: list[PatientOutcomes
                 (days_c, rec_c), (days_t, rec_t) = control.recovery(r), treated.recovery(r)
                 p = _logrank_p(days_c[ic], rec_c[ic], days_t[it], rec_t[it])
                 favours = days_t[it].mean() < days_c[ic].mean()
-            elif endpoint == "make30":  # events drawn per draw and replicate: control patients, then treated
+            elif endpoint in ("make30", "make90"):  # events drawn per draw and replicate: control, then treated
                 rng = np.random.default_rng([seed, 7, k + 1, r + 1])
-                ev_c, ev_t = rng.random(n_per_arm) < control.make30[ic], rng.random(n_per_arm) < treated.make30[it]
+                risk_c, risk_t = getattr(control, endpoint), getattr(treated, endpoint)
+                ev_c, ev_t = rng.random(n_per_arm) < risk_c[ic], rng.random(n_per_arm) < risk_t[it]
                 p = fisher_p(ev_c, ev_t)
                 favours = ev_t.mean() < ev_c.mean()
             else:
@@ -435,7 +439,7 @@ def run_search(spec: DesignSearch, base: TrialDesign, out: str | Path, seed: int
     if not any(c.design is not None for c in cands):
         raise UserInputError(f"none of the {len(cands)} candidate designs is valid; first reason: {cands[0].skipped}")
     request = {"spec": spec.model_dump(mode="json"), "base": base.model_dump(mode="json"), "seed": int(seed),
-               "what": "nephrosim trial-design v2"}  # v2: outcomes carry dialysis and MAKE30
+               "what": "nephrosim trial-design v3"}  # v3: outcomes carry MAKE90
     computed = {"conditions": 0, "designs": 0}
     n_draws = draws.shape[0]
     with storage.open_parts(out, request) as parts, open_executor(scheduler, workers, security) as executor:
@@ -446,13 +450,15 @@ def run_search(spec: DesignSearch, base: TrialDesign, out: str | Path, seed: int
             return parts / f"design-{_digest([c.condition, c.n_per_arm, c.endpoint])}.json"
 
         with ProgressBar("population", 1, 0, progress) as bar:
-            pop = build_population(base.population, base.virtual_patients, seed, executor, solver=base.solver)
+            grid = max((follow_up_grid(inc, base.endpoints) for inc in inclusions), key=len)  # the latest entry's
+            pop = build_population(base.population, base.virtual_patients, seed, executor, solver=base.solver,
+                                   times_h=grid)
             bar.advance()
         pools = {}
         for i, inc in enumerate(inclusions):
             design = base.model_copy(update={"inclusion": inc, "pool_limit": spec.pool_limit})
             pool, entry = eligible_pool(design, pop, seed)
-            control = outcomes(TIMES_H, pop.scr[pool], pop.survival[pool], entry, pop.scr[pool, 0], base.endpoints,
+            control = outcomes(pop.times_h, pop.scr[pool], pop.survival[pool], entry, pop.scr[pool, 0], base.endpoints,
                                np.random.default_rng([seed, 5, 1, i + 1]), realizations=spec.replicates)
             pools[i] = (pool, entry, control)
         cands = [c if c.design is None or 2 * c.n_per_arm <= pools[c.inclusion][0].size else
@@ -477,11 +483,11 @@ def run_search(spec: DesignSearch, base: TrialDesign, out: str | Path, seed: int
                 cols = acting.get(j, [])
                 groups, rows_of = treated_groups(treatments[j], timings[t], pop, pool, entry,
                                                  [names[c] for c in cols], [draws[k, c] for c in cols])
-                scr, surv = assemble_groups(pool.size, rows_of, simulate_groups(groups, executor))
+                scr, surv = assemble_groups(pool.size, rows_of, simulate_groups(groups, executor), pop.times_h.size)
                 usable = np.isfinite(scr).all(axis=1)
                 filled_scr = np.where(usable[:, None], scr, pop.scr[pool])
                 filled_surv = np.where(usable[:, None], surv, pop.survival[pool])
-                o = outcomes(TIMES_H, filled_scr, filled_surv, entry, pop.scr[pool, 0], base.endpoints,
+                o = outcomes(pop.times_h, filled_scr, filled_surv, entry, pop.scr[pool, 0], base.endpoints,
                              np.random.default_rng([seed, 5, 2, i + 1, t + 1, j + 1, k + 1]),
                              realizations=spec.replicates)
                 _save_outcomes(cond_file(cond, k), o, usable)
