@@ -148,6 +148,23 @@ def test_held_out_pmc7034201_akin_incidence_by_pod3(shipped_population):
     assert check["reported_ci95"][0] <= check["simulated"] <= check["reported_ci95"][1], check
 
 
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "held-out known miss: 1-2 % of virtual patients with AKI after cardiac surgery and eGFR >= 60 have eGFR < 60 at "
+    "day 90 (median day-90 eGFR 0.99 of baseline), against 19.1 % (95 % CI 16.0-22.6 %) in Fan 2023: the model's "
+    "mild and moderate AKI heals without nephron loss (as after a 20-min rat clamp, "
+    "rat_iri_proteinuria_by_clamp_9mo), so its AKI-to-CKD transition is far too rare"))
+def test_held_out_fan_2023_ckd_90_days_after_cardiac_surgery_aki():
+    """Held out (validation/held_out.yaml, FuwaiCS_AKI_to_CKD_2023): 108 of 564 patients with AKI after cardiac
+    surgery and no prior CKD had CKD at the 90-day follow-up. The virtual population is simulated to day 90; nothing
+    in it was fitted past day 7 of AKI duration."""
+    from nephrosim.calibration.population import ckd_at_90_days_check
+    from nephrosim.engine.simulator import SolverOptions
+
+    check = ckd_at_90_days_check(4000, seed=0, solver=SolverOptions(engine="batch"))
+    assert check["patients"] >= 100  # enough patients in the cohort for the share to mean something
+    assert check["reported_ci95"][0] <= check["simulated"] <= check["reported_ci95"][1], check
+
+
 def test_cli_refuses_a_bad_spec_on_one_line_naming_the_field(tmp_path):
     from typer.testing import CliRunner
 

@@ -89,7 +89,9 @@ def injury_of(rows) -> tuple[dict, list[str]]:
         assumptions.append("glycerol taken as 50 %")
         return {"model": model, "dose_ml_per_kg": dose}, assumptions
     if model == "cardiac_surgery":
-        raise NotEvaluable("cardiopulmonary bypass time not given per group")
+        raise NotEvaluable("cardiopulmonary bypass time not given per group; cardiac-surgery cohorts are scored on "
+                           "the virtual population instead (nephrosim.calibration.population: held_out_checks, "
+                           "ckd_at_90_days_check)")
     return {"model": model}, assumptions
 
 
