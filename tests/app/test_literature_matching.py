@@ -136,7 +136,7 @@ def test_a_scenario_that_states_male_skips_a_female_study_and_keeps_an_unstated_
 def test_the_temperature_is_read_as_papers_write_it(details, low, high):
     import pandas as pd
 
-    from nephrosim.app.literature import study_temperature
+    from nephrosim.evidence.study_design import study_temperature
 
     got = study_temperature(pd.DataFrame({"injury_details": [details]}))
     assert (got.low, got.high, got.conflict) == (low, high, None)
@@ -145,7 +145,7 @@ def test_the_temperature_is_read_as_papers_write_it(details, low, high):
 def test_what_is_not_a_body_temperature_is_not_read():
     import pandas as pd
 
-    from nephrosim.app.literature import study_sex, study_temperature
+    from nephrosim.evidence.study_design import study_sex, study_temperature
 
     for details, quote in (("45 min warm ischemia of one kidney", "SCr rose"),  # warm = not cooled, no number
                            ("bilateral clamp 45 min", "MSCs were cultured at 37 °C in 5 % CO2"),

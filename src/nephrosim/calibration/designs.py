@@ -10,7 +10,10 @@ or a clamp time is never filled in.
 
 What is assumed, and written into :attr:`Design.assumptions` of each study: an IRI study that
 names neither laterality nor a nephrectomy is bilateral (the usual design); body temperature is
-37 °C unless stated; glycerol doses are of 50 % glycerol.
+37 °C unless stated (read by :func:`nephrosim.evidence.study_design.study_temperature`, the reader
+the web app's literature points use: a stated range is simulated at its midpoint, "normothermic" at
+37 °C; a study that says "hypothermic" without a number, or whose rows disagree on the temperature,
+is not evaluable); glycerol doses are of 50 % glycerol.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import math
 import re
 from dataclasses import dataclass, field
 
+from nephrosim.evidence.study_design import NORMOTHERMIA_C, study_temperature
 from nephrosim.vocabulary import model_injury, model_product, model_readout
 
 MODELLED_SPECIES = ("mouse", "rat", "human")
@@ -73,9 +77,16 @@ def injury_of(rows) -> tuple[dict, list[str]]:
             injury["bilateral"] = False
         elif not re.search(r"bilateral", text, re.IGNORECASE):
             assumptions.append("laterality not stated: bilateral assumed")
-        temp = _number(r"(\d+(?:\.\d+)?)\s*°\s*C", text)
-        if temp is not None and 25 <= temp <= 42:
-            injury["temperature_c"] = temp
+        temperature = study_temperature(rows)
+        if temperature.conflict is not None:
+            raise NotEvaluable(temperature.conflict)
+        if temperature.low is not None:
+            injury["temperature_c"] = round(0.5 * (temperature.low + temperature.high), 2)
+        elif temperature.normothermic:
+            injury["temperature_c"] = NORMOTHERMIA_C
+            assumptions.append(f"'normothermic' read as {NORMOTHERMIA_C:g} °C")
+        elif temperature.hypothermic:
+            raise NotEvaluable("temperature: the study says the clamp was hypothermic but gives no number")
         return injury, assumptions
     if model in ("cisplatin", "lps", "adriamycin", "stz_diabetes"):
         dose = _number(r"(\d+(?:\.\d+)?)\s*mg\s*/\s*kg", text)
