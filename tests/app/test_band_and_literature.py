@@ -105,11 +105,14 @@ def test_literature_points_are_the_stores_matching_values_with_their_study(page,
 
     rows = EvidenceStore(evidence_db).records(species="rat", injury="ischemia_reperfusion")
     rows = rows[rows["readout"].isin(["serum_creatinine", "bun"])]
-    # the studies of the scenario's clamp time (the design rule is tested on its own below)
-    design = {study: design_match(scenario_from_dict(LITERATURE_SCENARIO).injury, study_rows)
-              for study, study_rows in rows.groupby("study_id")}
-    rows = rows[[design[s][0] or design[s][1] is not None for s in rows["study_id"]]]
-    unknown = rows["study_id"].map(lambda s: design[s][1] is not None)
+    # the studies (each group of arms with its own design: a series of clamp times is one design per group)
+    # of the scenario's clamp time (the design rule is tested on its own below)
+    details = rows["injury_details"].astype(object).where(rows["injury_details"].notna(), "")
+    rows = rows.assign(group=list(zip(rows["study_id"], details)))
+    design = {key: design_match(scenario_from_dict(LITERATURE_SCENARIO).injury, group_rows)
+              for key, group_rows in rows.groupby("group")}
+    rows = rows[[design[g][0] or design[g][1] is not None for g in rows["group"]]]
+    unknown = rows["group"].map(lambda g: design[g][1] is not None)
     drawable = rows[~unknown & rows["role"].isin(["control", "treated", "comparator"]) & rows["mean"].notna()
                     & rows["time_h"].between(0, 72) & rows["unit"].isin(["mg/dL", "umol/L"])]
     assert int(page.inner_text("#lit-matched")) == len(rows)

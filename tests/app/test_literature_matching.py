@@ -31,7 +31,7 @@ ROWS = [
     _row("T18_normothermic_37C", "bilateral renal artery clamp 45 min, body temperature 37 °C", 2.1,
          strain="Wistar", sex="female"),
     _row("T18_unstated", "bilateral renal artery clamp 45 min", 1.8, strain="Lewis", sex=""),
-    # the store keeps one design per study: a group cooled during the clamp is only in its quote
+    # one design text for both groups: the group cooled during the clamp is only in its quote
     _row("T18_two_temperatures", "bilateral renal artery clamp 45 min at 37 °C", 2.3),
     _row("T18_two_temperatures", "bilateral renal artery clamp 45 min at 37 °C", 0.8, arm="IRI, cooled",
          arm_id="cooled", quote="Hypothermia (32 °C) during the clamp was protective"),
@@ -83,7 +83,7 @@ def test_a_hypothermic_clamp_is_not_drawn_on_a_normothermic_scenario(store):
         "temperature: the study's clamp is hypothermic, at 32 °C; the scenario's clamp is at 37 °C (±1.2 °C)")
     two = studies["T18_two_temperatures"]
     assert two["matched"] == 2 and two["drawn"] == 0
-    assert two["skipped"].startswith("temperature: the study's rows name several temperatures (32 °C, 37 °C")
+    assert two["skipped"].startswith("temperature: the rows of one design name several temperatures (32 °C, 37 °C")
     # each skip reason is counted on the page with its rows
     reasons = {s["reason"]: s["rows"] for s in out["skipped"]}
     assert reasons[hypothermic["skipped"]] == 1 and reasons[two["skipped"]] == 2

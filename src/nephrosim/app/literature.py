@@ -15,8 +15,10 @@ plot's unit with the package's one converter (:func:`nephrosim.units.convert`, w
 masses of creatinine and urea nitrogen). Every other matching row is counted under the reason it
 was skipped, and the page says how many.
 
-The injury's design number must agree too, read off the study with the calibration's own reader
-(:func:`nephrosim.calibration.designs.injury_of`, which parses the study's ``injury_details``):
+The injury's design number must agree too, read off each group of the study's arms (a series of
+clamp times or doses is one design per group: :func:`nephrosim.calibration.designs.design_groups`)
+with the calibration's own reader (:func:`nephrosim.calibration.designs.injury_of`, which parses
+the group's ``injury_details``):
 ischaemia–reperfusion clamp minutes, cisplatin / LPS / adriamycin / streptozotocin mg/kg, glycerol
 mL/kg. A row matches only when its study's number is within ±:data:`DESIGN_TOLERANCE` (20 %) of
 the scenario's. The 20 % is **assumed**, not sourced: it keeps a 40–50 min clamp on a 45 min
@@ -185,23 +187,26 @@ def literature_points(scenario, units: Mapping[str, str], store=None) -> dict:
     first, last = float(scenario.times_h[0]), float(scenario.times_h[-1])
     skipped: Counter[str] = Counter()
     points = []
-    by_study = dict(tuple(rows.groupby("study_id")))
+    # one design per group of a study's arms (a series of clamp times, doses or temperatures): the study id
+    # and the group's injury details (calibration.designs.design_groups)
+    details = rows["injury_details"].astype(object).where(rows["injury_details"].notna(), "")
+    group_of = list(zip(rows["study_id"].astype(str), details))
+    by_group = dict(tuple(rows.groupby([rows["study_id"].astype(str), details], sort=False)))
     clamp = scenario.injury.model == "ischemia_reperfusion"
-    temperatures = {study: study_temperature(study_rows) for study, study_rows in by_study.items()} if clamp else {}
-    designs = {study: study_match(scenario, study_rows, temperatures.get(study))
-               for study, study_rows in by_study.items()}
+    temperatures = {key: study_temperature(group_rows) for key, group_rows in by_group.items()} if clamp else {}
+    designs = {key: study_match(scenario, group_rows, temperatures.get(key)) for key, group_rows in by_group.items()}
     notes: Counter[str] = Counter()
     studies: dict[str, dict] = {}
-    for _, row in rows.iterrows():
+    for (_, row), group in zip(rows.iterrows(), group_of):
         match = model_readout(str(row["readout"]))
         if match is None or match.model not in scenario.readouts:
             continue  # not a readout of this scenario: not a match
-        agrees, design_unknown = designs[row["study_id"]]
+        agrees, design_unknown = designs[group]
         if not agrees and design_unknown is None:
             continue  # another clamp time, dose or laterality: not a match
         out["matched"] += 1
         study_id = str(row["study_id"])
-        temperature = temperatures[study_id].text if clamp else ""
+        temperature = temperatures[group].text if clamp else ""
         study = studies.setdefault(study_id, {
             "study_id": study_id, "strain": _text(row["strain"]), "sex": _text(row["sex"]),
             "temperature": temperature, "matched": 0, "drawn": 0, "skipped": design_unknown or ""})
@@ -248,7 +253,7 @@ def literature_points(scenario, units: Mapping[str, str], store=None) -> dict:
                 "quote": quote if len(quote) <= QUOTE_CHARS else quote[:QUOTE_CHARS - 1].rstrip() + "…"})
         if len(points) > drawn_before:
             study["drawn"] += 1
-            if clamp and not temperatures[study_id].stated:
+            if clamp and not temperatures[group].stated:
                 notes[TEMPERATURE_NOT_STATED] += 1
     out["points"] = points
     out["drawn"] = len(points)

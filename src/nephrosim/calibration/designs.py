@@ -186,6 +186,18 @@ def creatinine_assay_of(rows) -> tuple[str | None, str]:
 # --- end creatinine assay ---------------------------------------------------------------------
 
 
+def design_groups(rows) -> list[tuple[str, object]]:
+    """A study's rows split by injury design: ``(injury_details, rows)`` per distinct design text.
+
+    A series (clamp times of 30–120 min, cisplatin doses of 7.5–15 mg/kg, a normothermic and a
+    hypothermic group) is one study with one design per group of arms; each group is its own
+    scenario (:func:`design_of`), and treated and control arms are paired only within a group. A
+    study with one design gives one group (all its rows).
+    """
+    details = rows["injury_details"].astype(object).where(rows["injury_details"].notna(), "")
+    return [(str(text), group) for text, group in rows.groupby(details, sort=False)]
+
+
 def design_of(study_id: str, rows) -> Design:
     """The scenario of one evidence study (its rows from :meth:`EvidenceStore.records`)."""
     species = str(rows["species"].iloc[0])

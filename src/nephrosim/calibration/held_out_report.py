@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nephrosim.calibration.designs import NotEvaluable, comparable_readout, design_of
+from nephrosim.calibration.designs import NotEvaluable, comparable_readout, design_groups, design_of
 from nephrosim.calibration.held_out import HeldOutRegistry, load_held_out
 from nephrosim.errors import UserInputError
 
@@ -39,6 +39,9 @@ class HeldOutValidation:
     contrasts: object  # DataFrame
     observations: object  # DataFrame
     not_evaluable: list[dict] = field(default_factory=list)
+    #: scored studies with design groups that could not be scored (another clamp time, dose or temperature
+    #: whose design the rows do not give), each with why
+    groups_left_out: list[dict] = field(default_factory=list)
     registry: HeldOutRegistry | None = None
     n_draws: int = 0
     in_sample: bool = False
@@ -113,6 +116,81 @@ def _shown_path(path: str) -> str:
         return str(path)
 
 
+def _score_design(design, rows, *, sid, cal, samples, rng, q, draw_seed, observations, contrasts) -> list[str]:
+    """Score one design group of study ``sid`` (its rows), appending to ``observations`` and
+    ``contrasts``; returns why the group was left out (empty when it was scored)."""
+    matched = [(r, comparable_readout(str(r["readout"]))) for _, r in rows.iterrows()]
+    matched = [_as_survival(r) if str(r["readout"]) == "mortality" else (r, m) for r, m in matched]
+    matched = [(r, m) for r, m in matched if m is not None]
+    if not matched:
+        return ["none of its readouts has a model readout"]
+    units = _units_that_convert(design, {m.model: str(r["unit"]) for r, m in matched
+                                         if m.comparability == "absolute" and isinstance(r["unit"], str)
+                                         and r["unit"]})
+    readouts = sorted({m.model for _, m in matched})
+    times = sorted({0.0} | {float(r["time_h"]) for r, _ in matched})
+    scenario = {**design.scenario, "readouts": readouts, "units": units, "times_h": times}
+    try:
+        draws = {arm: (prog, out, ok) for arm, prog, out, ok in
+                 cal.predict_draws(scenario, samples, new_study=True, seed=draw_seed)}
+    except UserInputError as exc:  # a design the scenario schema refuses: not evaluable, with the reason
+        return [f"scenario refused: {exc}"]
+
+    def values(arm_id, readout, time_h):
+        prog, out, ok = draws[design.arm_of[str(arm_id)]]
+        j = list(prog.readouts).index(readout)
+        t = times.index(float(time_h))
+        return out[:, t, j], ok, prog.units[j]
+
+    for r, m in matched:
+        if m.comparability != "absolute" or m.model not in units:
+            continue
+        v, ok, unit = values(r["arm_id"], m.model, r["time_h"])
+        v = v[ok]
+        if not len(v):
+            continue
+        se = _se(r)
+        rep = v + (rng.standard_normal(len(v)) * se if se else 0.0)
+        lo, hi = np.quantile(rep, [q, 1 - q])
+        observations.append({"study": sid, "arm": r["arm_id"], "readout": m.model, "unit": unit,
+                             "time_h": float(r["time_h"]), "observed": float(r["mean"]),
+                             "predicted": float(np.median(v)), "pi_lower": float(lo), "pi_upper": float(hi),
+                             "covered": bool(lo <= r["mean"] <= hi),
+                             "fold_width": float(hi / lo) if lo > 0 else math.inf,
+                             "creatinine_assay": _assay_label(design, m.model)})
+    by_key = {}  # arms are paired within one curation of the publication (never across two copies)
+    for r, m in matched:
+        by_key.setdefault((str(r["study_id"]), m.model, float(r["time_h"])), []).append(r)
+    for (_, readout, time_h), group in sorted(by_key.items()):
+        controls = [r for r in group if r["role"] == "control"]
+        treated = [r for r in group if r["role"] in ("treated", "comparator")]
+        for t_row in treated:
+            for c_row in controls:
+                if not (t_row["mean"] > 0 and c_row["mean"] > 0):
+                    continue
+                vt, okt, _ = values(t_row["arm_id"], readout, time_h)
+                vc, okc, _ = values(c_row["arm_id"], readout, time_h)
+                keep = okt & okc & (vt > 0) & (vc > 0)
+                if not keep.any():
+                    continue
+                log_pred = np.log(vt[keep] / vc[keep])
+                se_t, se_c = _se(t_row), _se(c_row)
+                se = (math.hypot(se_t / t_row["mean"], se_c / c_row["mean"])
+                      if se_t is not None and se_c is not None else 0.0)
+                rep = log_pred + rng.standard_normal(len(log_pred)) * se
+                lo, hi = np.quantile(rep, [q, 1 - q])
+                observed = math.log(t_row["mean"] / c_row["mean"])
+                point = float(np.median(log_pred))
+                contrasts.append({
+                    "study": sid, "treated": t_row["arm_id"], "control": c_row["arm_id"], "readout": readout,
+                    "time_h": time_h, "observed_ratio": math.exp(observed), "predicted_ratio": math.exp(point),
+                    "pi_lower": math.exp(lo), "pi_upper": math.exp(hi),
+                    "direction_right": bool(np.sign(point) == np.sign(observed)),
+                    "abs_log_error": abs(point - observed), "covered": bool(lo <= observed <= hi),
+                    "fold_width": math.exp(hi - lo), "creatinine_assay": _assay_label(design, readout)})
+    return []
+
+
 def validate_held_out(calibration=None, registry: HeldOutRegistry | None = None, *, n_draws: int = 100,
                       seed: int = 0, level: float = 0.95, store=None, samples=None,
                       in_sample: bool = False) -> HeldOutValidation:
@@ -145,98 +223,40 @@ def validate_held_out(calibration=None, registry: HeldOutRegistry | None = None,
     n_draws = len(samples)
     rng = np.random.default_rng(seed)
     q = (1 - level) / 2
-    contrasts, observations, skipped = [], [], []
+    contrasts, observations, skipped, partial = [], [], [], []
     for k, study in enumerate(registry.in_sample if in_sample else registry.studies):
         rows = _study_rows(records, study.study_ids)
         if rows.empty:
             skipped.append({"study": study.key, "reason": "no numeric rows in the store"})
             continue
         sid = study.study_ids[0]
-        try:
-            design = design_of(sid, records[records["study_id"].isin(study.study_ids)])
-        except NotEvaluable as exc:
-            skipped.append({"study": sid, "reason": str(exc), "rows": int(len(rows))})
-            continue
-        rows = rows[rows["arm_id"].astype(str).isin(design.arm_of)]
-        matched = [(r, comparable_readout(str(r["readout"]))) for _, r in rows.iterrows()]
-        matched = [_as_survival(r) if str(r["readout"]) == "mortality" else (r, m) for r, m in matched]
-        matched = [(r, m) for r, m in matched if m is not None]
-        if not matched:
-            skipped.append({"study": sid, "reason": "none of its readouts has a model readout"})
-            continue
-        units = _units_that_convert(design, {m.model: str(r["unit"]) for r, m in matched
-                                             if m.comparability == "absolute" and isinstance(r["unit"], str)
-                                             and r["unit"]})
-        readouts = sorted({m.model for _, m in matched})
-        times = sorted({0.0} | {float(r["time_h"]) for r, _ in matched})
-        scenario = {**design.scenario, "readouts": readouts, "units": units, "times_h": times}
-        try:
-            draws = {arm: (prog, out, ok) for arm, prog, out, ok in
-                     cal.predict_draws(scenario, samples, new_study=True, seed=seed + k)}
-        except UserInputError as exc:  # a design the scenario schema refuses: not evaluable, with the reason
-            skipped.append({"study": sid, "reason": f"scenario refused: {exc}"})
-            continue
-
-        def values(arm_id, readout, time_h):
-            prog, out, ok = draws[design.arm_of[str(arm_id)]]
-            j = list(prog.readouts).index(readout)
-            t = times.index(float(time_h))
-            return out[:, t, j], ok, prog.units[j]
-
-        for r, m in matched:
-            if m.comparability != "absolute" or m.model not in units:
+        groups = design_groups(records[records["study_id"].isin(study.study_ids)])
+        left_out = []
+        for g, (details, group_records) in enumerate(groups):
+            named = "" if len(groups) == 1 else f"group '{details[:80]}{'…' if len(details) > 80 else ''}': "
+            try:
+                design = design_of(sid, group_records)
+            except NotEvaluable as exc:
+                left_out.append(f"{named}{exc}")
                 continue
-            v, ok, unit = values(r["arm_id"], m.model, r["time_h"])
-            v = v[ok]
-            if not len(v):
-                continue
-            se = _se(r)
-            rep = v + (rng.standard_normal(len(v)) * se if se else 0.0)
-            lo, hi = np.quantile(rep, [q, 1 - q])
-            observations.append({"study": sid, "arm": r["arm_id"], "readout": m.model, "unit": unit,
-                                 "time_h": float(r["time_h"]), "observed": float(r["mean"]),
-                                 "predicted": float(np.median(v)), "pi_lower": float(lo), "pi_upper": float(hi),
-                                 "covered": bool(lo <= r["mean"] <= hi),
-                                 "fold_width": float(hi / lo) if lo > 0 else math.inf,
-                                 "creatinine_assay": _assay_label(design, m.model)})
-        by_key = {}  # arms are paired within one curation of the publication (never across two copies)
-        for r, m in matched:
-            by_key.setdefault((str(r["study_id"]), m.model, float(r["time_h"])), []).append(r)
-        for (_, readout, time_h), group in sorted(by_key.items()):
-            controls = [r for r in group if r["role"] == "control"]
-            treated = [r for r in group if r["role"] in ("treated", "comparator")]
-            for t_row in treated:
-                for c_row in controls:
-                    if not (t_row["mean"] > 0 and c_row["mean"] > 0):
-                        continue
-                    vt, okt, _ = values(t_row["arm_id"], readout, time_h)
-                    vc, okc, _ = values(c_row["arm_id"], readout, time_h)
-                    keep = okt & okc & (vt > 0) & (vc > 0)
-                    if not keep.any():
-                        continue
-                    log_pred = np.log(vt[keep] / vc[keep])
-                    se_t, se_c = _se(t_row), _se(c_row)
-                    se = (math.hypot(se_t / t_row["mean"], se_c / c_row["mean"])
-                          if se_t is not None and se_c is not None else 0.0)
-                    rep = log_pred + rng.standard_normal(len(log_pred)) * se
-                    lo, hi = np.quantile(rep, [q, 1 - q])
-                    observed = math.log(t_row["mean"] / c_row["mean"])
-                    point = float(np.median(log_pred))
-                    contrasts.append({
-                        "study": sid, "treated": t_row["arm_id"], "control": c_row["arm_id"], "readout": readout,
-                        "time_h": time_h, "observed_ratio": math.exp(observed), "predicted_ratio": math.exp(point),
-                        "pi_lower": math.exp(lo), "pi_upper": math.exp(hi),
-                        "direction_right": bool(np.sign(point) == np.sign(observed)),
-                        "abs_log_error": abs(point - observed), "covered": bool(lo <= observed <= hi),
-                        "fold_width": math.exp(hi - lo), "creatinine_assay": _assay_label(design, readout)})
-        if not any(o["study"] == sid for o in observations) and not any(c["study"] == sid for c in contrasts):
-            skipped.append({"study": sid, "reason": "no readout with a convertible unit or a treated-vs-control pair"})
+            group_rows = rows[rows["arm_id"].astype(str).isin(design.arm_of)
+                              & rows["arm_id"].astype(str).isin(group_records["arm_id"].astype(str))]
+            left_out += [named + why for why in _score_design(
+                design, group_rows, sid=sid, cal=cal, samples=samples, rng=rng, q=q, draw_seed=seed + k + 1000 * g,
+                observations=observations, contrasts=contrasts)]
+        scored = any(o["study"] == sid for o in observations) or any(c["study"] == sid for c in contrasts)
+        if not scored:
+            reasons = list(dict.fromkeys(left_out)) or ["no readout with a convertible unit or a treated-vs-control pair"]
+            skipped.append({"study": sid, "reason": "; ".join(reasons), "rows": int(len(rows))})
+        elif left_out:
+            partial.append({"study": sid, "reason": "; ".join(dict.fromkeys(left_out))})
     cols_c = ["study", "treated", "control", "readout", "time_h", "observed_ratio", "predicted_ratio", "pi_lower",
               "pi_upper", "direction_right", "abs_log_error", "covered", "fold_width", "creatinine_assay"]
     cols_o = ["study", "arm", "readout", "unit", "time_h", "observed", "predicted", "pi_lower", "pi_upper", "covered",
               "fold_width", "creatinine_assay"]
     return HeldOutValidation(contrasts=pd.DataFrame(contrasts, columns=cols_c),
                              observations=pd.DataFrame(observations, columns=cols_o), not_evaluable=skipped,
+                             groups_left_out=partial,
                              registry=registry, n_draws=n_draws, in_sample=in_sample)
 
 
@@ -289,6 +309,9 @@ def write_held_out_report(result: HeldOutValidation, path, in_sample: HeldOutVal
         lines += ["## Absolute observations", "", _md_table(result.observations), ""]
     if result.not_evaluable:
         lines += ["## Not evaluable", ""] + [f"- {r['study']}: {r['reason']}" for r in result.not_evaluable] + [""]
+    if result.groups_left_out:
+        lines += ["## Design groups left out of scored studies", ""] + [
+            f"- {r['study']}: {r['reason']}" for r in result.groups_left_out] + [""]
     if in_sample is not None:
         t = in_sample.summary()
         lines += ["# In-sample (not validation)", "",
@@ -306,5 +329,8 @@ def write_held_out_report(result: HeldOutValidation, path, in_sample: HeldOutVal
         if in_sample.not_evaluable:
             lines += ["## In-sample, not evaluable", ""] + [f"- {r['study']}: {r['reason']}"
                                                             for r in in_sample.not_evaluable] + [""]
+        if in_sample.groups_left_out:
+            lines += ["## In-sample, design groups left out", ""] + [f"- {r['study']}: {r['reason']}"
+                                                                     for r in in_sample.groups_left_out] + [""]
     write_text_atomic(path, "\n".join(lines) + "\n")
     return str(path)

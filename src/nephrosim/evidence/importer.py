@@ -358,7 +358,10 @@ def _build_study(sid, rows, source, issues) -> Study | None:
                              product_raw=r.get("product"), cell_source=r.get("cell_source"), donor=r.get("donor"),
                              dose=p["dose"], dose_raw=r.get("dose"), dose_unit=r.get("dose_unit"),
                              route=r.get("route"), timing_h=p["timing_h"], timing_raw=r.get("timing_h"),
-                             co_intervention=p["co_intervention"], outcomes=[], row=p["row"])
+                             co_intervention=p["co_intervention"],
+                             injury_details=(r.get("injury_details") if r.get("injury_details") != first.get("injury_details")
+                                             else None),
+                             outcomes=[], row=p["row"])
         try:
             arms[aid]["outcomes"].append(Outcome(
                 readout=p["readout"], readout_raw=r.get("readout"), time_h=p["time_h"], time_raw=r.get("time_h"),

@@ -107,7 +107,9 @@ class Arm(BaseModel):
     therapy), ``sham`` (not injured), ``comparator`` (a non-MSC therapy) or ``contrast``
     (a row that only reports a treated/control ratio). ``co_intervention`` names a
     treatment given to the arm in addition (e.g. antibiotics, a biomembrane); treated and
-    control arms are paired only when it matches.
+    control arms are paired only when it matches. ``injury_details``: the arm's own injury design
+    where it differs from the study's (one clamp time, dose or body temperature per group of a
+    series); ``None``: the study's.
     """
 
     model_config = _CFG
@@ -125,11 +127,12 @@ class Arm(BaseModel):
     timing_h: Optional[float] = None
     timing_raw: Optional[str] = None
     co_intervention: str = ""
+    injury_details: Optional[str] = None
     outcomes: tuple[Outcome, ...] = ()
 
     _nn = field_validator(
         "product", "product_raw", "cell_source", "donor", "dose", "dose_raw", "dose_unit", "route", "timing_h",
-        "timing_raw", mode="before",
+        "timing_raw", "injury_details", mode="before",
     )(classmethod(lambda cls, v: _nan_to_none(v)))
 
 
@@ -194,7 +197,7 @@ def flatten(studies) -> list[dict]:
                 p = o.provenance
                 rows.append(dict(
                     study_id=s.study_id, species=s.species, strain=s.strain, sex=s.sex, injury=s.injury,
-                    injury_raw=s.injury_raw, injury_details=s.injury_details,
+                    injury_raw=s.injury_raw, injury_details=a.injury_details or s.injury_details,
                     pmid=s.provenance.pmid, doi=s.provenance.doi, url=p.url or s.provenance.url,
                     arm_id=a.arm_id, arm=a.label, role=a.role, product=a.product, product_raw=a.product_raw,
                     cell_source=a.cell_source, donor=a.donor, dose=a.dose, dose_raw=a.dose_raw,

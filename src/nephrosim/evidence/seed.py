@@ -251,8 +251,10 @@ def studies_from_seed_frame(df: pd.DataFrame, source_file: str, from_arm_text: b
             else:
                 role = classify_role(label, product_cls)
             product = _arm_product(label, product_raw, role, from_arm_text)
+            # a group of a series (another clamp time, dose or body temperature) is its own arm, with its design
+            details = _s(row.get("injury_details"))
             key = (label, product_raw, _s(row.get("cell_source")), _s(row.get("dose")), _s(row.get("route")),
-                   _s(row.get("timing_h")))
+                   _s(row.get("timing_h")), details)
             if key not in arms:
                 dose_raw = _s(row.get("dose"))
                 arms[key] = dict(
@@ -267,6 +269,7 @@ def studies_from_seed_frame(df: pd.DataFrame, source_file: str, from_arm_text: b
                     co_intervention=detect_co_intervention(
                         label, None if from_arm_text else product_raw,
                         row.get("route") if "sealant" in str(row.get("route")) else None),
+                    injury_details=details if details != _s(first.get("injury_details")) else None,
                     outcomes=[],
                 )
             arms[key]["outcomes"].extend(_outcomes(row, source_file, role,

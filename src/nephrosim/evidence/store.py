@@ -45,7 +45,7 @@ from .vocab import matches_injury, matches_product, matches_species
 
 __all__ = ["EvidenceStore", "default_db_path", "ImportReport"]
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"  # 2: arms.injury_details (a group's own design); a version-1 store gains the column
 
 _DDL = """
 CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR);
@@ -57,7 +57,7 @@ CREATE TABLE studies (
 CREATE TABLE arms (
     study_id VARCHAR NOT NULL, arm_id VARCHAR NOT NULL, label VARCHAR, role VARCHAR NOT NULL, product VARCHAR,
     product_raw VARCHAR, cell_source VARCHAR, donor VARCHAR, dose DOUBLE, dose_raw VARCHAR, dose_unit VARCHAR,
-    route VARCHAR, timing_h DOUBLE, timing_raw VARCHAR, co_intervention VARCHAR,
+    route VARCHAR, timing_h DOUBLE, timing_raw VARCHAR, co_intervention VARCHAR, injury_details VARCHAR,
     PRIMARY KEY (study_id, arm_id)
 );
 CREATE TABLE outcomes (
@@ -71,7 +71,7 @@ CREATE TABLE outcomes (
 _STUDY_COLS = ["study_id", "species", "species_raw", "strain", "sex", "injury", "injury_raw", "injury_details",
                "pmid", "doi", "url", "quote", "source_location", "notes", "source_file"]
 _ARM_COLS = ["study_id", "arm_id", "label", "role", "product", "product_raw", "cell_source", "donor", "dose",
-             "dose_raw", "dose_unit", "route", "timing_h", "timing_raw", "co_intervention"]
+             "dose_raw", "dose_unit", "route", "timing_h", "timing_raw", "co_intervention", "injury_details"]
 _OUT_COLS = ["outcome_id", "study_id", "arm_id", "readout", "readout_raw", "time_h", "time_raw", "mean", "mean_raw",
              "dispersion", "dispersion_type", "n", "n_raw", "unit", "unit_raw", "quote", "source_location", "notes",
              "url", "source_file"]
@@ -167,7 +167,8 @@ def _rows(studies, start_id: int):
                       s.injury_details, p.pmid, p.doi, p.url, p.quote, p.source_location, p.notes, p.source_file])
         for a in s.arms:
             arows.append([s.study_id, a.arm_id, a.label, a.role, a.product, a.product_raw, a.cell_source, a.donor,
-                          a.dose, a.dose_raw, a.dose_unit, a.route, a.timing_h, a.timing_raw, a.co_intervention])
+                          a.dose, a.dose_raw, a.dose_unit, a.route, a.timing_h, a.timing_raw, a.co_intervention,
+                          a.injury_details])
             for o in a.outcomes:
                 q = o.provenance
                 orows.append([oid, s.study_id, a.arm_id, o.readout, o.readout_raw, o.time_h, o.time_raw, o.mean,
@@ -195,6 +196,7 @@ class EvidenceStore:
     def __init__(self, path: str | os.PathLike | None = None):
         self.path = Path(path).expanduser() if path is not None else default_db_path()
         self._verified = None  # (inode, size, mtime) of the file last verified readable
+        self._upgraded = False  # the schema was checked (and brought up to date) by this object
 
     def __repr__(self) -> str:
         return f"EvidenceStore({str(self.path)!r})"
@@ -230,8 +232,10 @@ class EvidenceStore:
         return True
 
     def ensure(self) -> "EvidenceStore":
-        """Create and seed the database if it does not exist yet (and refuse a file that is not a store)."""
+        """Create and seed the database if it does not exist yet (and refuse a file that is not a store);
+        bring a store of an earlier schema up to date (:meth:`_upgrade`)."""
         if self._check_file():
+            self._upgrade()
             return self
         with _exclusive_lock(self._lock_path):
             if self._check_file():
@@ -240,6 +244,40 @@ class EvidenceStore:
 
             self._write(list(load_seed()), create=True, source="packaged seed evidence")
         return self
+
+    def _upgrade(self) -> None:
+        """Schema 1 → 2: add ``arms.injury_details`` (NULL: every group has its study's design, as the
+        store held it). Copy-on-write under the store's lock, like every write; nothing is lost."""
+        if self._upgraded:
+            return
+        try:
+            con = duckdb.connect(str(self.path), read_only=True)
+        except duckdb.IOException:
+            return  # locked or unreadable: connect() says which, with its own message and retries
+        with con:
+            _verify(con, self.path)  # a file that is not a store is refused here, before anything is written
+            columns = {r[0] for r in con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = 'arms'").fetchall()}
+        if "injury_details" in columns:
+            self._upgraded = True
+            return
+        with _exclusive_lock(self._lock_path):
+            fd, tmp = tempfile.mkstemp(prefix=self.path.name + ".", suffix=".tmp", dir=str(self.path.parent))
+            os.close(fd)
+            try:
+                shutil.copyfile(self.path, tmp)
+                with duckdb.connect(tmp) as con:
+                    have = {r[0] for r in con.execute(
+                        "SELECT column_name FROM information_schema.columns WHERE table_name = 'arms'").fetchall()}
+                    if "injury_details" not in have:  # another process may have upgraded it meanwhile
+                        con.execute("ALTER TABLE arms ADD COLUMN injury_details VARCHAR")
+                        con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", [SCHEMA_VERSION])
+                os.replace(tmp, self.path)
+            finally:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+        self._verified = None
+        self._upgraded = True
 
     @contextlib.contextmanager
     def connect(self):
@@ -356,7 +394,8 @@ class EvidenceStore:
         with self.connect() as con:
             df = con.execute(
                 """
-                SELECT s.study_id, s.species, s.strain, s.sex, s.injury, s.injury_raw, s.injury_details,
+                SELECT s.study_id, s.species, s.strain, s.sex, s.injury, s.injury_raw,
+                       coalesce(a.injury_details, s.injury_details) AS injury_details,
                        s.pmid, s.doi, o.url, a.arm_id, a.label AS arm, a.role, a.product, a.product_raw,
                        a.cell_source, a.donor, a.dose, a.dose_raw, a.dose_unit, a.route, a.timing_h, a.timing_raw,
                        a.co_intervention, o.readout, o.readout_raw, o.time_h, o.time_raw, o.unit, o.unit_raw,
@@ -424,7 +463,8 @@ class EvidenceStore:
                                 product_raw=a["product_raw"], cell_source=a["cell_source"], donor=a["donor"],
                                 dose=a["dose"], dose_raw=a["dose_raw"], dose_unit=a["dose_unit"], route=a["route"],
                                 timing_h=a["timing_h"], timing_raw=a["timing_raw"],
-                                co_intervention=a["co_intervention"] or "", outcomes=tuple(oo)))
+                                co_intervention=a["co_intervention"] or "", injury_details=a.get("injury_details"),
+                                outcomes=tuple(oo)))
         return Study(study_id=srow["study_id"], species=srow["species"], species_raw=srow["species_raw"],
                      strain=srow["strain"], sex=srow["sex"], injury=srow["injury"], injury_raw=srow["injury_raw"],
                      injury_details=srow["injury_details"],

@@ -12,8 +12,10 @@ storage temperature is not read). The words *hypothermic* (below 35 °C, the cli
 hypothermia) and *normothermic* (read as 37 °C, **assumed**) count as statements; *warm ischaemia*
 does not (it says the kidney was not cooled, not the body's temperature). Statements that disagree
 by more than 2 × :data:`TEMPERATURE_TOLERANCE_C`, or hypothermia next to a normal temperature, are
-a *conflict*: the store keeps one design per study, so which row was at which temperature is not
-recorded. Nothing is filled in: a study that names no temperature is ``stated == False``.
+a *conflict*: which row was at which temperature is not recorded. Nothing is filled in: a study
+that names no temperature is ``stated == False``. The rows given are one design (a study's series
+of clamp times or temperatures is one design per group of arms in the store,
+:func:`nephrosim.calibration.designs.design_groups`).
 
 :data:`TEMPERATURE_TOLERANCE_C` (1.2 °C) is **assumed**, not sourced: it is the shift whose effect in
 the model's temperature rule (clamp minutes × Q10^((T − 37)/10), ``iri_q10`` = 4.5, the table's value
@@ -134,8 +136,8 @@ def study_temperature(study_rows) -> StudyTemperature:
     elif normothermic and values and low < HYPOTHERMIA_BELOW_C:
         conflict = f"normothermia and a hypothermic temperature ({text})"
     if conflict is not None:
-        conflict = (f"temperature: the study's rows name {conflict}, and the store keeps one design per study, "
-                    "so which row was at which temperature is not recorded")
+        conflict = (f"temperature: the rows of one design name {conflict}, and do not record which group was "
+                    "at which temperature")
     return StudyTemperature(low=low, high=high, hypothermic=hypothermic, normothermic=normothermic,
                             conflict=conflict, text=text)
 
