@@ -232,7 +232,7 @@ def validate_held_out(calibration=None, registry: HeldOutRegistry | None = None,
         sid = study.study_ids[0]
         groups = design_groups(records[records["study_id"].isin(study.study_ids)])
         left_out = []
-        for g, (details, group_records) in enumerate(groups):
+        for details, group_records in groups:  # the same parameter draws for every group (common random numbers)
             named = "" if len(groups) == 1 else f"group '{details[:80]}{'…' if len(details) > 80 else ''}': "
             try:
                 design = design_of(sid, group_records)
@@ -242,7 +242,7 @@ def validate_held_out(calibration=None, registry: HeldOutRegistry | None = None,
             group_rows = rows[rows["arm_id"].astype(str).isin(design.arm_of)
                               & rows["arm_id"].astype(str).isin(group_records["arm_id"].astype(str))]
             left_out += [named + why for why in _score_design(
-                design, group_rows, sid=sid, cal=cal, samples=samples, rng=rng, q=q, draw_seed=seed + k + 1000 * g,
+                design, group_rows, sid=sid, cal=cal, samples=samples, rng=rng, q=q, draw_seed=seed + k,
                 observations=observations, contrasts=contrasts)]
         scored = any(o["study"] == sid for o in observations) or any(c["study"] == sid for c in contrasts)
         if not scored:
