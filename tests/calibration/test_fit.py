@@ -262,3 +262,28 @@ def test_failed_evaluations_are_counted_and_a_start_recovers(synthetic_config, m
     clean = cal._local(problem, problem.lower + 0.5 * (problem.upper - problem.lower))
     assert res.fun < 1e9, "the start never left the failed region"
     assert res.fun == pytest.approx(clean.fun, rel=1e-4, abs=1e-4)
+
+
+def test_saved_profiles_come_back_with_the_folder_and_validate_does_not_recompute_them(tmp_path, synthetic_config,
+                                                                                       monkeypatch):
+    """`validate --out DIR` used to re-profile every parameter, silently, before its first output (most of
+    an hour for the shipped rat calibration); the profiles are now saved by the run and read back."""
+    from nephrosim.calibration.commands import validate_command
+
+    cal = Calibration(synthetic_config, out=tmp_path).fit()
+    cal.profile()
+    saved = json.loads((tmp_path / "result.json").read_text())
+    assert set(saved["profiles"]) == set(cal.profiles_)
+    back = Calibration.load(tmp_path)
+    for name, prof in cal.profiles_.items():
+        np.testing.assert_allclose(back.profiles_[name]["delta_nll"], prof["delta_nll"], rtol=1e-12)
+        np.testing.assert_allclose(back.profiles_[name]["value"], prof["value"], rtol=1e-12)
+    assert back.intervals_ == {k: tuple(v) for k, v in saved["intervals_95"].items()}
+
+    def no_profiling(self, *args, **kwargs):
+        raise AssertionError("validate must not recompute the profiles")
+
+    monkeypatch.setattr(Calibration, "profile", no_profiling)
+    report = Path(validate_command(tmp_path, tmp_path / "report", cv_starts=1, progress=False))
+    text = report.read_text()
+    assert "profiles.png" in text and (tmp_path / "report" / "profiles.png").exists()

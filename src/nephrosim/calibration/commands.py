@@ -79,13 +79,15 @@ def _shipped(result: dict, out: str | Path, ship: bool) -> dict:
 
 def validate_command(out: str | Path, report_dir: str | Path | None = None, *, cv_starts: int = 3,
                      progress: bool = True) -> str:
-    """Leave-one-study-out validation of a finished calibration folder; returns the report path."""
+    """Leave-one-study-out validation of a finished calibration folder; returns the report path.
+
+    The report shows the fit's likelihood profiles when the folder saved them (``calibrate --profile``);
+    they are never recomputed here (that is the slow part of a calibration, and silent), and the report
+    says when they are absent."""
     from nephrosim.calibration.fit import Calibration
     from nephrosim.calibration.validation import cross_validate, write_report
 
     cal = Calibration.load(out)
-    if not hasattr(cal, "profiles_"):
-        cal.profile()
     cv = cross_validate(cal.config_, full=cal, cv_starts=cv_starts, progress=progress)
     return str(write_report(cal, cv, report_dir or Path(out) / "report"))
 

@@ -236,6 +236,13 @@ class Calibration(ProfileLikelihoodMixin, PosteriorMixin, ShippingMixin):
         cal._set_results()
         if "intervals_95" in result:
             cal.intervals_ = {k: tuple(v) for k, v in result["intervals_95"].items()}
+        if "profiles" in result:
+            import pandas as pd
+
+            cal.profiles_ = {k: pd.DataFrame({"log10_value": v["log10_value"],
+                                              "value": [10.0 ** x for x in v["log10_value"]],
+                                              "delta_nll": v["delta_nll"]})
+                             for k, v in result["profiles"].items()}
         return cal
 
     def _set_results(self):
@@ -259,6 +266,10 @@ class Calibration(ProfileLikelihoodMixin, PosteriorMixin, ShippingMixin):
         }
         if hasattr(self, "intervals_"):
             data["intervals_95"] = {k: list(v) for k, v in self.intervals_.items()}
+        if getattr(self, "profiles_", None):  # the curves too, so a later report need not recompute them
+            data["profiles"] = {k: {"log10_value": [float(v) for v in prof["log10_value"]],
+                                    "delta_nll": [float(v) for v in prof["delta_nll"]]}
+                                for k, prof in self.profiles_.items()}
         self._write_json(Path(path), data)
 
 

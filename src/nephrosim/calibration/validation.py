@@ -267,6 +267,9 @@ def write_report(full: Calibration, cv: CrossValidation | None, out_dir: str | P
         fig.tight_layout()
         fig.savefig(out / "profiles.png", dpi=110)
         lines += ["", "![profile likelihoods](profiles.png)", ""]
+    else:
+        lines += ["", "Profile curves: not in this calibration folder (`calibrate --profile` saves them in "
+                      "`result.json`); the intervals above are those it saved.", ""]
     fit = p.data_frame(full.x_)
     fit["model / data"] = fit["model"] / fit["mean"]
     lines += ["## Fit and held-out prediction per study", "",
