@@ -18,6 +18,15 @@ def test_example_act_aki_loads():
     assert d.inclusion.rise_mg_dl == 0.5 and d.inclusion.within_h == 48
 
 
+def test_example_act_aki_followed_90_days_is_act_aki_with_a_90_day_horizon():
+    """examples/trials/act_aki_90d.yaml: the same trial, only its follow-up differs (docs/trials.md §3)."""
+    short, long = load_trial(ROOT / "examples/trials/act_aki.yaml"), load_trial(ROOT / "examples/trials/act_aki_90d.yaml")
+    assert long.endpoints.horizon_days == 90 and long.output_times_h[-1] == 48 + 90 * 24
+    same = {"name", "endpoints"}
+    assert short.model_dump(exclude=same) == long.model_dump(exclude=same)
+    assert short.endpoints.model_dump(exclude={"horizon_days"}) == long.endpoints.model_dump(exclude={"horizon_days"})
+
+
 @pytest.mark.parametrize("data, words", [
     ({"arms": [{"name": "placebo", "n": 20}]}, ["arms"]),
     ({"arms": [{"name": "a", "n": 20}, {"name": "a", "n": 20}]}, ["arm names must differ"]),
