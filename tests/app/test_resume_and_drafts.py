@@ -150,16 +150,26 @@ def test_a_typed_draft_survives_a_reload_and_a_restart_for_its_session_only(brow
         page.fill("input[name='name']", typed)  # typed only: no button pressed
         page.wait_for_function("Number(document.getElementById('draft-status').dataset.saves) >= 1")
         assert "Draft kept on the server" in page.inner_text("#draft-status")
+        # the uncertainty band's settings are kept with the draft (they are not scenario fields)
+        page.check("#band")
+        page.fill("#band-draws", "24")
+        page.select_option("#band-source", "table")
+        page.wait_for_function("Number(document.getElementById('draft-status').dataset.saves) >= 2")
+        page.wait_for_timeout(1500)  # the last change's save, a moment after it
         page.reload()
         assert _draft_value(page) == typed and page.get_attribute("#draft-status", "data-kept") == "1"
+        assert page.is_checked("#band") and page.input_value("#band-draws") == "24"
+        assert page.input_value("#band-source") == "table"
         cookie = next(c["value"] for c in a.cookies() if c["name"] == "nephrosim_session")
     drafts = list((data / "drafts").glob("*.json"))  # named by the cookie's SHA-256, not the cookie
     assert [p.name for p in drafts] == [f"{session_key(cookie)}.json"]
-    assert json.loads(drafts[0].read_text())["draft"]["name"] == typed
+    kept = json.loads(drafts[0].read_text())["draft"]
+    assert kept["name"] == typed and kept["_band"] == {"on": True, "draws": "24", "seed": "0", "source": "table"}
 
     with app_server(port=port, data=data, env=env) as url:
         page.goto("/builder")
         assert _draft_value(page) == typed
+        assert page.is_checked("#band") and page.input_value("#band-draws") == "24"  # after a restart too
         b = browser.new_context(base_url=url)  # another browser: its own (no) draft
         other = b.new_page()
         other.goto("/builder")

@@ -86,7 +86,12 @@ class _SessionCookie(BaseHTTPMiddleware):
 class _Drafts:
     """The builder's draft scenario of each session: in memory (bounded, least recently used
     forgotten) and, with a data folder, on disk (:class:`nephrosim.app.store.DraftStore`), so a
-    draft survives a reload, a closed browser and a server restart."""
+    draft survives a reload, a closed browser and a server restart. The uncertainty band's settings
+    (on, draws, seed, source) are kept with it, under :data:`BAND_KEY`, and are not part of the
+    scenario: :meth:`get` leaves them out, :meth:`band` returns them."""
+
+    #: the draft's key for the band settings (a scenario field never starts with "_")
+    BAND_KEY = "_band"
 
     def __init__(self, store: DraftStore | None = None):
         self._lock = threading.Lock()
@@ -106,12 +111,24 @@ class _Drafts:
         return draft
 
     def get(self, sid: str) -> dict:
+        """The session's draft scenario (the example when it has none), without the band settings."""
         draft = self.saved(sid)
-        return forms.DEFAULT_DRAFT if draft is None else draft
+        return forms.DEFAULT_DRAFT if draft is None else {k: v for k, v in draft.items() if k != self.BAND_KEY}
 
-    def put(self, sid: str, draft: dict) -> str:
-        """Keep ``draft`` for ``sid``; the problem (a full disk) if it could only be kept in
-        memory, else ``""``. The problem is logged, and said by the page that saved the draft."""
+    def band(self, sid: str) -> dict | None:
+        """The band settings kept with the session's draft (``None``: none kept, the form's defaults)."""
+        draft = self.saved(sid)
+        band = None if draft is None else draft.get(self.BAND_KEY)
+        return band if isinstance(band, dict) else None
+
+    def put(self, sid: str, draft: dict, band: dict | None = None) -> str:
+        """Keep ``draft`` for ``sid`` with ``band`` (``None``: the band settings kept so far); the
+        problem (a full disk) if it could only be kept in memory, else ``""``. The problem is logged,
+        and said by the page that saved the draft."""
+        band = band if band is not None else self.band(sid)
+        draft = {k: v for k, v in draft.items() if k != self.BAND_KEY}
+        if band is not None:
+            draft[self.BAND_KEY] = {k: band[k] for k in ("on", "draws", "seed", "source") if k in band}
         self._remember(sid, draft)
         if self._store is None:
             return ""
@@ -185,7 +202,8 @@ def create_app(max_workers: int = 2, warm_up: bool = True, data: str | Path | Ru
         return page(request, "builder.html", status, groups=forms.build_form(draft, errors), problems=problems,
                     draft_kept=drafts.saved(request.state.session) is not None,
                     draft_problem=drafts.problem(request.state.session),
-                    message=message, parameter_names=_parameter_names(), band=band or _band_form(),
+                    message=message, parameter_names=_parameter_names(),
+                    band=band or {**_band_form(), **(drafts.band(request.state.session) or {}), "error": ""},
                     band_limits=(worker.MIN_BAND_DRAWS, worker.MAX_BAND_DRAWS), band_sources=worker.BAND_SOURCES)
 
     async def builder(request: Request):
@@ -198,7 +216,7 @@ def create_app(max_workers: int = 2, warm_up: bool = True, data: str | Path | Ru
         draft = forms.draft_from_form([(k, str(v)) for k, v in form.multi_items()])
         if action.split(":")[0] in ("add_arm", "remove_arm", "add_treatment", "remove_treatment"):
             draft = forms.apply_action(draft, action)
-        drafts.put(sid, draft)
+        drafts.put(sid, draft, _band_form(form))
         if action not in ("simulate", "compare", "ensemble", "save", "check"):
             # post/redirect/get: a reload of the redrawn form does not post it again; the page
             # opens where the user was (the group of the button or the select they used)
@@ -278,7 +296,7 @@ def create_app(max_workers: int = 2, warm_up: bool = True, data: str | Path | Ru
         survives a reload and a server restart. Answers what was kept, for the page to show."""
         form = await request.form(max_fields=MAX_FORM_FIELDS)
         draft = forms.draft_from_form([(k, str(v)) for k, v in form.multi_items()])
-        problem = drafts.put(request.state.session, draft)
+        problem = drafts.put(request.state.session, draft, _band_form(form))
         if problem:
             return JSONResponse({"saved": False, "error": problem}, status_code=507)
         return JSONResponse({"saved": True, "where": "server" if store is not None else "memory"})
