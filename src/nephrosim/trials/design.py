@@ -144,7 +144,8 @@ class Endpoints(StrictModel):
     above baseline over the horizon, MAKE30 or MAKE90 (major adverse kidney events by 30 / 90 days).
 
     Secondary: death by the horizon (from the model's survival), SCr AUC above baseline, death by
-    stage, dialysis, death or dialysis, MAKE30 (:mod:`nephrosim.trials.endpoints`).
+    stage, dialysis, death or dialysis, MAKE30, and MAKE90 with a 90-day horizon
+    (:mod:`nephrosim.trials.endpoints`).
     """
 
     primary: Literal["recovery", "scr_auc", "make30", "make90"] = Field(
