@@ -5,7 +5,7 @@
 Starts a real app server on a free port, loads the headline example in Debian's Chromium
 (driven by Playwright, as the UI tests do), runs a comparison and photographs: the builder,
 a bad input, a run in progress, the results (plots and tables), an ensemble's bands, a rat comparison with the shipped
-calibration's band and literature points, the runs list, the parameter table
+calibration's band and literature points (and one point's hover), the runs list, the parameter table
 and the evidence page with a forest plot. About a minute on two cores, most of it the simulations.
 """
 
@@ -106,6 +106,17 @@ def main() -> None:
         page.select_option("#band-source", "shipped")
         page.click("#compare")
         shot_plots_when_done("13_band_literature")
+        # the hover of a literature point: its study, design and quoted sentence (Plotly's own hover,
+        # called on the first point of the first literature trace of the creatinine panel)
+        page.evaluate("""() => {
+            const gd = document.getElementById("plot-serum_creatinine");
+            const k = gd.data.findIndex((t) => t.meta === "literature");
+            if (k < 0) throw new Error("no literature trace on the creatinine panel");
+            Plotly.Fx.hover(gd, [{curveNumber: k, pointNumber: 0}]);
+        }""")
+        page.wait_for_selector("#plot-serum_creatinine .hoverlayer .hovertext")
+        page.locator("#plot-serum_creatinine").scroll_into_view_if_needed()
+        shot("14_literature_hover")
 
         page.goto("/runs")
         page.wait_for_load_state()
