@@ -181,6 +181,42 @@ def test_a_band_run_draws_the_band_behind_each_arm_and_downloads_it(band_run, tm
         np.testing.assert_allclose(got[column], q[quantile], rtol=1e-12)
 
 
+def test_a_shipped_band_is_the_command_lines_prediction_interval(browser, app_url):
+    """Source ``shipped``: the band is ``nephrosim simulate --uncertainty shipped --samples 8`` with the
+    same seed (the shipped calibration's Laplace draws, a new lab per draw, assumed parameters on their
+    ranges), number for number. The reference is computed here while the app computes its own."""
+    from nephrosim.calibration.commands import simulate_uncertainty_command
+    from nephrosim.scenarios.schema import scenario_from_dict
+
+    context = browser.new_context(base_url=app_url, accept_downloads=True)
+    context.set_default_timeout(30_000)
+    page = context.new_page()
+    try:
+        load(page, BAND_SCENARIO)
+        page.check("#band")
+        page.fill("#band-draws", str(BAND_DRAWS))
+        page.select_option("#band-source", "shipped")
+        page.click("#simulate")
+        page.wait_for_url(re.compile(r"/runs/[0-9a-f]+$"))
+        want = simulate_uncertainty_command(scenario_from_dict(BAND_SCENARIO), "shipped", n=BAND_DRAWS, seed=0)
+        wait_done(page, timeout=240_000)
+        page.wait_for_selector("#plots[data-ready='1']")
+        legend = page.evaluate("document.getElementById('plot-serum_creatinine').data"
+                               ".filter(t => t.meta === 'band-hi' && t.showlegend).map(t => t.name)")
+        # the legend says what varies: the calibration's two fitted rat parameters (iri_t50_min, iri_q10)
+        # from its posterior with a new lab, the assumed ones on their ranges
+        text = legend[0].replace("<br>", " ").replace("\u00a0", " ") if len(legend) == 1 else legend
+        assert "2 fitted parameters from the calibration's posterior with a new lab's deviation" in text, legend
+        got = pd.read_csv(io.BytesIO(download(page, "#dl-csv"))).set_index(["arm", "time_h"])
+    finally:
+        context.close()
+    want = want[want["readout"] == "serum_creatinine"].set_index(["arm", "time_h"])
+    got = got.loc[want.index]
+    for column, reference in (("lo", "lower"), ("median", "median"), ("hi", "upper")):
+        np.testing.assert_allclose(got[column], want[reference], rtol=1e-9)
+    assert (got["hi"] > got["lo"]).any()  # a band, not a line
+
+
 # --- the design rule of literature matching (issue 18): fast, no browser -----------------------
 
 def _injury(**fields):
