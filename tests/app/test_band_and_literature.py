@@ -1,8 +1,10 @@
 """Uncertainty bands and literature data points on a run's plots, in a real browser.
 
-The band is the shipped calibration's 95 % prediction band (``nephrosim simulate --uncertainty
-shipped``); its draws first compile the calibration's sensitivities (~20–30 s), so the band run
-is started by a module fixture before the other tests, which run while it computes.
+The band comes from the parameter table's ranges (``nephrosim ensemble --prior table``; the band
+run is started by a module fixture before the other tests, which run while it computes) or from
+the shipped calibration (``nephrosim simulate --uncertainty shipped``, its own test: its draws
+first compile the calibration's sensitivities, ~20–30 s, while the test computes the command
+line's interval to compare with).
 
 The literature points are checked against the evidence store read here through its own API,
 with the unit conversion of creatinine written out from KDIGO's table (1 mg/dL = 88.4 µmol/L),
