@@ -106,13 +106,20 @@ def main() -> None:
         page.select_option("#band-source", "shipped")
         page.click("#compare")
         shot_plots_when_done("13_band_literature")
-        # the hover of a literature point: its study, design and quoted sentence (Plotly's own hover,
-        # called on the first point of the first literature trace of the creatinine panel)
+        # the hover of a literature point: its study, design and quoted sentence (Plotly's own hover, on
+        # the creatinine panel's point whose label has the shortest widest line, so that it fits the panel)
         page.evaluate("""() => {
             const gd = document.getElementById("plot-serum_creatinine");
-            const k = gd.data.findIndex((t) => t.meta === "literature");
-            if (k < 0) throw new Error("no literature trace on the creatinine panel");
-            Plotly.Fx.hover(gd, [{curveNumber: k, pointNumber: 0}]);
+            let best = null;
+            gd.data.forEach((t, k) => {
+                if (t.meta !== "literature") return;
+                (t.text || []).forEach((text, i) => {
+                    const width = Math.max(...String(text).split("<br>").map((line) => line.length));
+                    if (best === null || width < best.width) best = {k, i, width};
+                });
+            });
+            if (best === null) throw new Error("no literature point on the creatinine panel");
+            Plotly.Fx.hover(gd, [{curveNumber: best.k, pointNumber: best.i}]);
         }""")
         page.wait_for_selector("#plot-serum_creatinine .hoverlayer .hovertext")
         page.locator("#plot-serum_creatinine").scroll_into_view_if_needed()

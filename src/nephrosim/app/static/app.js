@@ -163,7 +163,10 @@ const nephrosim = {
                           legendgroup: "uncertainty", name: `${a.arm}: band median`, hoverinfo: "skip",
                           line: {color: lineColour, width: 1.2, dash: "dot"}, meta: "band-median"});
       });
-      // literature data points of the evidence store (hover: the study, its design and the quote)
+      // literature data points of the evidence store (hover: the study, its design and the quote); the
+      // label's lines are wrapped to HOVER_WIDTH characters so that it fits inside a panel (a wider label
+      // is cut at the panel's edge)
+      const HOVER_WIDTH = 46;
       const literature = [];
       [["untreated", "circle-open", "#222"], ["treated", "diamond", "#7a1fa2"]].forEach(([role, symbol, colour]) => {
         const pts = panel.points.filter((p) => p.role === role);
@@ -176,16 +179,19 @@ const nephrosim = {
                    customdata: pts.map((p) => p.study_id), hoverinfo: "text", hoverlabel: {align: "left"},
                    text: pts.map((p) => [
                      `<b>${nephrosim.escape(p.study_id)}</b>${p.pmid ? " (PMID " + nephrosim.escape(p.pmid) + ")" : ""}`,
-                     `${nephrosim.escape(p.arm)}${p.treatment ? ": " + nephrosim.escape(p.treatment) : ""}`,
-                     `${p.value.toPrecision(4)} ${panel.unit} (reported ${nephrosim.escape(p.reported)})` +
+                     nephrosim.wrap(`${nephrosim.escape(p.arm)}${p.treatment ? ": " + nephrosim.escape(p.treatment) : ""}`,
+                                    HOVER_WIDTH),
+                     nephrosim.wrap(`${p.value.toPrecision(4)} ${panel.unit} (reported ${nephrosim.escape(p.reported)})` +
                        (p.dispersion !== null ? ` ± ${p.dispersion.toPrecision(3)} ${p.dispersion_type}` : "") +
-                       (p.n !== null ? `, n = ${p.n}` : "") + ` at ${p.time_h} h`,
-                     nephrosim.wrap(nephrosim.escape(p.injury_details), 70),
-                     [p.strain && "strain: " + nephrosim.escape(p.strain), p.sex && "sex: " + nephrosim.escape(p.sex),
-                      p.temperature && "clamp temperature: " + nephrosim.escape(p.temperature)]
-                       .filter(Boolean).join("; "),
-                     p.co_intervention ? "co-intervention: " + nephrosim.escape(p.co_intervention) : "",
-                     p.quote ? nephrosim.wrap("“" + nephrosim.escape(p.quote) + "”", 70)
+                       (p.n !== null ? `, n = ${p.n}` : "") + ` at ${p.time_h} h`, HOVER_WIDTH),
+                     nephrosim.wrap(nephrosim.escape(p.injury_details), HOVER_WIDTH),
+                     nephrosim.wrap([p.strain && "strain: " + nephrosim.escape(p.strain),
+                                     p.sex && "sex: " + nephrosim.escape(p.sex),
+                                     p.temperature && "clamp temperature: " + nephrosim.escape(p.temperature)]
+                       .filter(Boolean).join("; "), HOVER_WIDTH),
+                     p.co_intervention ? nephrosim.wrap("co-intervention: " + nephrosim.escape(p.co_intervention),
+                                                        HOVER_WIDTH) : "",
+                     p.quote ? nephrosim.wrap("“" + nephrosim.escape(p.quote) + "”", HOVER_WIDTH)
                              : "(no source quote in the evidence store)",
                    ].filter((line) => line).join("<br>"))};
         if (pts.some((p) => p.dispersion !== null)) {
