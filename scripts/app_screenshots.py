@@ -5,8 +5,8 @@
 Starts a real app server on a free port, loads the headline example in Debian's Chromium
 (driven by Playwright, as the UI tests do), runs a comparison and photographs: the builder,
 a bad input, a run in progress, the results (plots and tables), an ensemble's bands, a rat comparison with the shipped
-calibration's band and literature points (and one point's hover), the runs list, the parameter table
-and the evidence page with a forest plot. About a minute on two cores, most of it the simulations.
+calibration's band and literature points (and one point's hover), the runs list, the parameter table,
+the evidence page with a forest plot, the mechanisms page and a small virtual trial. About a minute on two cores, most of it the simulations.
 """
 
 from __future__ import annotations
@@ -133,6 +133,35 @@ def main() -> None:
         page.goto("/evidence?readout=serum_creatinine&injury=aki&product=msc")
         page.wait_for_selector("#forest")
         shot("11_evidence_forest")
+
+        # the mechanisms page, on the builder's draft (the rat comparison above: vehicle and MSC IV)
+        page.goto("/mechanisms")
+        page.select_option("#mech-outcome", "scr_24h")
+        page.fill("#mech-samples", "4")
+        page.click("#mech-run")
+        page.wait_for_url(re.compile(r"/runs/[0-9a-f]+$"))
+        page.wait_for_selector("#run-state.state-done")
+        page.wait_for_selector("#mech-plot[data-ready='1']")
+        shot("15_mechanisms", full_page=True)
+
+        # the virtual-trial page: ACT-AKI's design with a smaller population and arms (the shipped
+        # example draws 40,000 plausible patients, minutes of work), on the batch engine
+        import yaml
+
+        trial = yaml.safe_load((ROOT / "examples" / "trials" / "act_aki.yaml").read_text(encoding="utf-8"))
+        trial.update(virtual_patients=8000, solver={"engine": "batch"})
+        for arm in trial["arms"]:
+            arm["n"] = 20
+        trial_file = band_scenario.parent / "act_aki_small.yaml"
+        trial_file.write_text(yaml.safe_dump(trial, sort_keys=False), encoding="utf-8")
+        page.goto("/trials")
+        shot("16_trials")
+        page.set_input_files("#trial-file", str(trial_file))
+        page.fill("#trial-replicates", "100")
+        page.click("#trial-run")
+        page.wait_for_url(re.compile(r"/runs/[0-9a-f]+$"))
+        page.wait_for_selector("#run-state.state-done")
+        shot("17_trial_run", full_page=True)
         browser.close()
 
 
