@@ -488,6 +488,9 @@ def ckd_at_90_days_check(plausible: int = 20_000, seed: int = 0, solver=None) ->
             "simulated": sim, "patients": int(ckd.size), "met": bool(lo <= sim <= hi),
             "median_egfr_90_over_baseline": float(np.median(egfr_90[cohort & alive]
                                                             / pop.covariates["baseline_egfr"][cohort & alive])),
+            # the other common definition (a MAKE component): eGFR at least 25 % below the pre-operative value
+            "egfr_decline_25pct_share": float(np.mean(egfr_90[cohort & alive]
+                                                      < 0.75 * pop.covariates["baseline_egfr"][cohort & alive])),
             "source": f"Fan 2023 (held-out split; CS-AKI without prior CKD, 90-day follow-up): \"{FUWAI_QUOTE}\" "
                       "(19.1 % progressed to CKD). Simulated: accepted virtual patients with KDIGO stage >= 1 and "
                       "eGFR >= 60, alive at day 90; CKD = day-90 eGFR < 60 (assumed definition)"}
