@@ -359,8 +359,9 @@ def _build_study(sid, rows, source, issues) -> Study | None:
                              dose=p["dose"], dose_raw=r.get("dose"), dose_unit=r.get("dose_unit"),
                              route=r.get("route"), timing_h=p["timing_h"], timing_raw=r.get("timing_h"),
                              co_intervention=p["co_intervention"],
-                             injury_details=(r.get("injury_details") if r.get("injury_details") != first.get("injury_details")
-                                             else None),
+                             # a group with another design than the study's first row keeps its own
+                             injury_details=(r.get("injury_details")
+                                             if r.get("injury_details") != first.get("injury_details") else None),
                              outcomes=[], row=p["row"])
         try:
             arms[aid]["outcomes"].append(Outcome(

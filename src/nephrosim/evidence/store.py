@@ -262,7 +262,12 @@ class EvidenceStore:
             self._upgraded = True
             return
         with _exclusive_lock(self._lock_path):
-            fd, tmp = tempfile.mkstemp(prefix=self.path.name + ".", suffix=".tmp", dir=str(self.path.parent))
+            try:
+                fd, tmp = tempfile.mkstemp(prefix=self.path.name + ".", suffix=".tmp", dir=str(self.path.parent))
+            except OSError as exc:
+                raise _cannot_use(self.path, f"is an evidence store of schema 1 and cannot be upgraded to schema "
+                                             f"{SCHEMA_VERSION}: its folder refuses a new file ({exc.strerror})",
+                                  "copy the store to a writable folder and give that path (--db)") from None
             os.close(fd)
             try:
                 shutil.copyfile(self.path, tmp)
