@@ -27,7 +27,7 @@ from pydantic import Field, model_validator
 
 from nephrosim.engine.simulator import SolverOptions
 from nephrosim.inputs import InputFileError, StrictModel, read_mapping, validate
-from nephrosim.scenarios.products import EV, MSC
+from nephrosim.scenarios.products import EV, MSC, ConditionedMedium
 from nephrosim.trials.population import TIMES_H, PopulationSpec, output_times_h
 
 MAX_PLAUSIBLE = 200_000
@@ -75,11 +75,12 @@ class Timing(StrictModel):
 
 
 class TrialArm(StrictModel):
-    """One arm: a name, its size, and its treatment (none = placebo): MSC or their EVs."""
+    """One arm: a name, its size, and its treatment (none = placebo): MSC, their conditioned medium or
+    their EVs. A per-kg dose (cells/kg, cell_equivalents/kg) is given to each patient by weight."""
 
     name: str = Field(min_length=1, max_length=80)
     n: int = Field(ge=2, le=MAX_N_PER_ARM, description="patients per replicate trial in this arm")
-    treatment: Annotated[MSC | EV, Field(discriminator="product")] | None = None
+    treatment: Annotated[MSC | ConditionedMedium | EV, Field(discriminator="product")] | None = None
     timing: Timing = Field(default_factory=Timing)
 
     @model_validator(mode="after")

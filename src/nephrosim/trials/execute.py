@@ -72,10 +72,11 @@ def simulate_patients(task) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     names, values = parameter_matrix(cov, program.parameter_values)
     resolved = []
     for name in extra_names:
-        if name == "@dose_cells":
-            ids = [k for k in program.parameter_values if k.endswith("_dose_1_cells")]
+        if name in ("@dose_cells", "@dose_cell_equivalents"):  # the arm's one dose, set per patient (per kg)
+            suffix = "_dose_1_" + name.removeprefix("@dose_")
+            ids = [k for k in program.parameter_values if k.endswith(suffix)]
             if len(ids) != 1:
-                raise RuntimeError(f"expected one cell-dose parameter in the compiled arm, found {ids}")
+                raise RuntimeError(f"expected one {suffix[1:]} parameter in the compiled arm, found {ids}")
             name = ids[0]
         elif name not in program.parameter_values:
             raise RuntimeError(f"parameter {name!r} is not in the compiled arm")

@@ -91,8 +91,8 @@ def treated_groups(treatment, timing, pop: VirtualPopulation, pool: np.ndarray, 
                    extra_names=(), extra_values=None):
     """Simulation groups (one per dose time) of ``pool`` under ``treatment``; rows of each group.
 
-    Every distinct dose time is one compiled arm. A per-kg MSC dose is set per patient from
-    the patient's weight; ``extra_names``/``extra_values`` (one value each, the same for every
+    Every distinct dose time is one compiled arm. A per-kg MSC or conditioned-medium dose is set per
+    patient from the patient's weight; ``extra_names``/``extra_values`` (one value each, the same for every
     patient) set further SBML parameters, e.g. an uncertainty draw of therapy parameters.
     """
     dose_t = _dose_times(timing, entry_h)
@@ -107,6 +107,9 @@ def treated_groups(treatment, timing, pop: VirtualPopulation, pool: np.ndarray, 
         if treatment.product == "msc":
             names.append("@dose_cells")
             cols.append(np.array([treatment.dose_cells(w) for w in weight[rows]]))
+        elif treatment.product == "conditioned_medium":
+            names.append("@dose_cell_equivalents")
+            cols.append(np.array([treatment.dose_cell_equivalents(w) for w in weight[rows]]))
         values = np.column_stack(cols) if cols else None
         groups.append((scenario, cov, tuple(names), values))
         rows_of.append(rows)

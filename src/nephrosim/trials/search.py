@@ -60,7 +60,7 @@ from nephrosim.errors import UserInputError
 from nephrosim.inputs import InputFileError, StrictModel, read_mapping, validate
 from nephrosim.io import atomic_path, check_writable, write_frame, write_text_atomic
 from nephrosim.progress import ProgressBar
-from nephrosim.scenarios.products import EV, MSC
+from nephrosim.scenarios.products import EV, MSC, ConditionedMedium
 from nephrosim.trials.analysis import fisher_p
 from nephrosim.trials.design import Inclusion, Timing, TrialDesign, TrialError, follow_up_grid, load_trial, \
     trial_from_dict
@@ -85,7 +85,8 @@ class Candidates(StrictModel):
                                                     description="enrolment rules; default: the base trial's")
     timing: tuple[Timing, ...] | None = Field(None, max_length=20,
                                               description="dose timings; default: the base trial's")
-    treatment: tuple[Annotated[MSC | EV, Field(discriminator="product")] | None, ...] | None = Field(
+    treatment: tuple[Annotated[MSC | ConditionedMedium | EV, Field(discriminator="product")] | None,
+                     ...] | None = Field(
         None, max_length=20,
         description="products and doses; null = placebo (zero-effect control); default: the base trial's")
     n_per_arm: tuple[Annotated[int, Field(ge=2, le=5000)], ...] | None = Field(
