@@ -59,6 +59,9 @@ def test_virtual_trial_page_equals_run_trial(page, tmp_path):
     assert set(medians) == {"placebo", "AC607"}
     for arm, days in expected["median_recovery_days"].items():
         assert medians[arm] == ("not reached" if days is None else str(days))
+    # MAKE30 per arm as the JSON gives it (a 30-day design: no MAKE90 row)
+    make30 = {c.get_attribute("data-arm"): float(c.inner_text()) for c in page.locator(".trial-make30").all()}
+    assert make30 == expected["make30"] and page.locator(".trial-make90").count() == 0
     assert json.loads(download(page, "#dl-trial-json")) == json.loads(json.dumps(expected))
     # the design it ran is the uploaded one
     assert load_trial(small).model_dump() == \
