@@ -63,19 +63,26 @@ def download(page, selector) -> bytes:
         return f.read()
 
 
-@pytest.fixture(scope="module")
-def band_run(browser, app_url):
-    """A page on a simulation with an uncertainty band of 8 draws, started first (it computes
-    while the other tests of this module run)."""
+def start_band_run(browser, app_url, source: str):
+    """A browser context and its page on a just-started simulation of BAND_SCENARIO with a band of
+    BAND_DRAWS draws from ``source`` (table or shipped); the caller closes the context."""
     context = browser.new_context(base_url=app_url, accept_downloads=True)
     context.set_default_timeout(30_000)
     page = context.new_page()
     load(page, BAND_SCENARIO)
     page.check("#band")
     page.fill("#band-draws", str(BAND_DRAWS))
-    page.select_option("#band-source", "table")
+    page.select_option("#band-source", source)
     page.click("#simulate")
     page.wait_for_url(re.compile(r"/runs/[0-9a-f]+$"))
+    return context, page
+
+
+@pytest.fixture(scope="module")
+def band_run(browser, app_url):
+    """A page on a simulation with an uncertainty band of 8 draws, started first (it computes
+    while the other tests of this module run)."""
+    context, page = start_band_run(browser, app_url, "table")
     yield page
     context.close()
 
@@ -190,16 +197,8 @@ def test_a_shipped_band_is_the_command_lines_prediction_interval(browser, app_ur
     from nephrosim.calibration.commands import simulate_uncertainty_command
     from nephrosim.scenarios.schema import scenario_from_dict
 
-    context = browser.new_context(base_url=app_url, accept_downloads=True)
-    context.set_default_timeout(30_000)
-    page = context.new_page()
+    context, page = start_band_run(browser, app_url, "shipped")
     try:
-        load(page, BAND_SCENARIO)
-        page.check("#band")
-        page.fill("#band-draws", str(BAND_DRAWS))
-        page.select_option("#band-source", "shipped")
-        page.click("#simulate")
-        page.wait_for_url(re.compile(r"/runs/[0-9a-f]+$"))
         want = simulate_uncertainty_command(scenario_from_dict(BAND_SCENARIO), "shipped", n=BAND_DRAWS, seed=0)
         wait_done(page, timeout=240_000)
         page.wait_for_selector("#plots[data-ready='1']")
