@@ -189,7 +189,9 @@ def literature_points(scenario, units: Mapping[str, str], store=None) -> dict:
     points = []
     # one design per group of a study's arms (a series of clamp times, doses or temperatures): the study id
     # and the group's injury details (calibration.designs.design_groups)
-    details = rows["injury_details"].astype(object).where(rows["injury_details"].notna(), "")
+    from nephrosim.calibration.designs import design_text
+
+    details = design_text(rows)
     group_of = list(zip(rows["study_id"].astype(str), details))
     by_group = dict(tuple(rows.groupby([rows["study_id"].astype(str), details], sort=False)))
     clamp = scenario.injury.model == "ischemia_reperfusion"

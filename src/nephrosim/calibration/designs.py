@@ -186,6 +186,11 @@ def creatinine_assay_of(rows) -> tuple[str | None, str]:
 # --- end creatinine assay ---------------------------------------------------------------------
 
 
+def design_text(rows):
+    """Each row's injury design text (``""`` where the store has none): the key of :func:`design_groups`."""
+    return rows["injury_details"].astype(object).where(rows["injury_details"].notna(), "")
+
+
 def design_groups(rows) -> list[tuple[str, object]]:
     """A study's rows split by injury design: ``(injury_details, rows)`` per distinct design text.
 
@@ -194,8 +199,7 @@ def design_groups(rows) -> list[tuple[str, object]]:
     scenario (:func:`design_of`), and treated and control arms are paired only within a group. A
     study with one design gives one group (all its rows).
     """
-    details = rows["injury_details"].astype(object).where(rows["injury_details"].notna(), "")
-    return [(str(text), group) for text, group in rows.groupby(details, sort=False)]
+    return [(str(text), group) for text, group in rows.groupby(design_text(rows), sort=False)]
 
 
 def design_of(study_id: str, rows) -> Design:
