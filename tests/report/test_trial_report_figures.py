@@ -93,7 +93,7 @@ def test_trial_report_embeds_the_three_figures(result, tmp_path):
     write(trial_report(result), path)
     html = path.read_text(encoding="utf-8")
     assert len(re.findall(r'src="data:image/png;base64,', html)) == 3
-    for words in ("Kaplan–Meier time to recovery", "pooled over the run", "Cox hazard ratio of each replicate",
+    for words in ("Kaplan–Meier time to recovery", "pooled over the run", "Cox hazard ratio of", "in each replicate trial",
                   "robust variance clustered by patient", "hazard ratio by pre-operative eGFR subgroup"):
         assert words in html
 

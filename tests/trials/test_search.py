@@ -193,7 +193,7 @@ def test_dask_scheduler_gives_the_serial_result(resumed, tmp_path):
     spec, base = load_search_from(tmp_path, SEARCH)
     rng = np.random.default_rng(8)
     control, treated = _exponential_pool(60, 12.0, rng), _exponential_pool(60, 8.0, rng)
-    tasks = [(7, 0, 6, 10, 10, control, treated), (7, 6, 12, 10, 10, control, treated)]
+    tasks = [(7, 0, 6, (10, 10), (control, treated)), (7, 6, 12, (10, 10), (control, treated))]
     with LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None,
                       processes=True) as cluster:
         address = cluster.scheduler_address

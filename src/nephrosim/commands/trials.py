@@ -45,7 +45,7 @@ def trial(
                                        "per resumable chunk; default 200); on Dask with the batch engine 1000 keeps "
                                        "the workers busier (docs/trials.md §6)"),
 ):
-    """Run a virtual two-arm trial: power, hazard ratio, median recovery times (resumable with --out)."""
+    """Run a virtual trial (a control and 1-5 treated arms): power, hazard ratios, median recovery times (resumable with --out)."""
     import sys
 
     try:
@@ -82,23 +82,34 @@ def trial(
 
 
 def _print(out: dict) -> None:
-    hr = out["hazard_ratio"]
     typer.echo(f"{out['trial']}: {out['replicates']} replicates, seed {out['seed']}")
     typer.echo(f"  primary: {out['primary_endpoint']}")
-    typer.echo(f"  power {out['power']:.3f}; HR median {hr['median']} (2.5-97.5 %: {hr['lo']}-{hr['hi']})")
+    comparisons = out["comparisons"]
+    if len(comparisons) > 1:
+        typer.echo(f"  power {out['power']:.3f} (at least one treated arm differs from "
+                   f"{next(iter(out['n_per_arm']))}, {out['multiplicity']}-adjusted)")
+    for arm, c in comparisons.items():
+        hr = c["hazard_ratio"]
+        lead = "" if len(comparisons) == 1 else f"{arm} vs control: "
+        adjusted = "" if len(comparisons) == 1 else f" ({c['power_adjusted']:.3f} {out['multiplicity']}-adjusted)"
+        typer.echo(f"  {lead}power {c['power']:.3f}{adjusted}; HR median {hr['median']} (2.5-97.5 %: {hr['lo']}-"
+                   f"{hr['hi']})")
     for arm, days in out["median_recovery_days"].items():
         typer.echo(f"  median recovery {arm}: {days} d; recovered by horizon {out['recovered_by_horizon'][arm]:.2f}; "
                    f"death {out['death_by_horizon'][arm]:.3f} (uraemic), {out['death_by_stage_30d'][arm]:.3f} (stage-linked); SCr AUC {out['scr_auc_mg_dl_day'][arm]:.1f} mg/dL*d")
         typer.echo(f"    {arm}: dialysis {out['dialysis_30d'][arm]:.3f}; death or dialysis "
                    f"{out['death_or_dialysis_30d'][arm]:.3f}; MAKE30 {out['make30'][arm]:.3f}")
-    rd = out["make30_risk_difference"]
-    typer.echo(f"  MAKE30 risk difference (treatment - control) median {rd['median']} (2.5-97.5 %: {rd['lo']}-"
-               f"{rd['hi']}); power {out['make30_power']:.3f} (Fisher)")
+    for arm, c in comparisons.items():
+        lead = "" if len(comparisons) == 1 else f" {arm}"
+        rd = c["make30_risk_difference"]
+        typer.echo(f"  MAKE30 risk difference ({arm if lead else 'treatment'} - control) median {rd['median']} "
+                   f"(2.5-97.5 %: {rd['lo']}-{rd['hi']}); power {c['make30_power']:.3f} (Fisher)")
     if "make90" in out:
-        rd = out["make90_risk_difference"]
-        typer.echo("  MAKE90 " + "; ".join(f"{arm} {v:.3f}" for arm, v in out["make90"].items())
-                   + f"; risk difference median {rd['median']} (2.5-97.5 %: {rd['lo']}-{rd['hi']}); "
-                     f"power {out['make90_power']:.3f} (Fisher)")
+        typer.echo("  MAKE90 " + "; ".join(f"{arm} {v:.3f}" for arm, v in out["make90"].items()))
+        for arm, c in comparisons.items():
+            rd = c["make90_risk_difference"]
+            typer.echo(f"    {arm} - control: risk difference median {rd['median']} (2.5-97.5 %: {rd['lo']}-"
+                       f"{rd['hi']}); power {c['make90_power']:.3f} (Fisher)")
     pop = out["population"]
     typer.echo(f"  population: {pop['accepted_patients']} accepted of {pop['plausible_patients']} plausible; "
                f"eligible pool {pop['eligible_pool']}")

@@ -279,13 +279,18 @@ def _trial_figures_section(result) -> Section:
     from nephrosim.report import trial_figures as tf
     from nephrosim.report.trial_subgroups import MAX_SUBGROUP_ROWS, trial_subgroups
 
-    subgroups, rows, draws = trial_subgroups(result)
     arms = tuple(a.name for a in result.design.arms)
-    figures = tuple(figure_data(fig, caption) for fig, caption in (
-        tf.recovery_figure(result), tf.hazard_ratio_figure(result), tf.forest_figure(subgroups, arms)))
+    figures, tables = [figure_data(*tf.recovery_figure(result))], []
+    for k in range(1, len(arms)):
+        subgroups, rows, draws = trial_subgroups(result, arm=k)
+        figures += [figure_data(*tf.hazard_ratio_figure(result, k)),
+                    figure_data(*tf.forest_figure(subgroups, (arms[0], arms[k])))]
+        tables.append(Table.from_frame(subgroups.drop(columns=["cut"]), (
+            f"{arms[k]} vs {arms[0]}: " if len(arms) > 2 else "") + "hazard ratio by pre-operative eGFR subgroup and "
+            "by every other baseline covariate, with the treatment × subgroup interaction p-value"))
     which = (f"all {rows.size} pool patients" if rows.size == result.pool.size else
              f"a seeded random {rows.size} of the {result.pool.size} pool patients (at most {MAX_SUBGROUP_ROWS}, "
-             "to bound the cost)") + ", each under both arms"
+             "to bound the cost)") + ", each under every arm"
     held = result.arm_outcomes[arms[0]].recovery_days
     if held.ndim == 2:
         which += (f"; measured SCr: {draws} of the run's {held.shape[1]} noise draws pooled (one row per patient, "
@@ -295,10 +300,9 @@ def _trial_figures_section(result) -> Section:
         f"Subgroups: {which}. Hazard ratios and 95 % intervals from a Cox model with robust "
         "variance clustered by patient; interaction p: robust Wald test of treatment × subgroup, not adjusted for "
         "the number of covariates. Age and sex change no model parameter, so their interactions are null checks.",),
-        tables=(Table.from_frame(subgroups.drop(columns=["cut"]), "hazard ratio by pre-operative eGFR subgroup and by "
-                                 "every other baseline covariate, with the treatment × subgroup interaction p-value"),
+        tables=(*tables,
                 Table.from_frame(cuts, "subgroup cuts: clinical where the evidence gives one, else the pool median")),
-        figures=figures)
+        figures=tuple(figures))
 
 
 def trial_report(result, design_path=None, *, argv: Sequence[str] | None = None) -> Report:
@@ -308,12 +312,10 @@ def trial_report(result, design_path=None, *, argv: Sequence[str] | None = None)
     from nephrosim.trials.population import population_scenario
 
     out = result.to_dict()
-    hr = out["hazard_ratio"]
     arms = tuple((arm, out["median_recovery_days"][arm], out["recovered_by_horizon"][arm],
                   out["death_by_horizon"][arm], out["scr_auc_mg_dl_day"][arm], out["death_by_stage_30d"][arm],
                   out["dialysis_30d"][arm], out["death_or_dialysis_30d"][arm], out["make30"][arm])
                  for arm in out["median_recovery_days"])
-    make_rd = out["make30_risk_difference"]
     pop = out["population"]
     targets = tuple((t["target"], t["simulated"], t["unit"], t["reported"], t["low"], t["high"],
                      "ok" if t["in_range"] else "MISS") for t in pop["targets"])
@@ -323,19 +325,34 @@ def trial_report(result, design_path=None, *, argv: Sequence[str] | None = None)
 
     text = (Path(design_path).read_text(encoding="utf-8") if design_path is not None and Path(design_path).is_file()
             else yaml.safe_dump(result.design.model_dump(mode="json"), sort_keys=False))
+    comparisons = out["comparisons"]
+    several = len(comparisons) > 1
+
+    def interval(q):
+        return f"{q['median']} ({q['lo']}–{q['hi']})"
+
+    compared = tuple(
+        (arm, c["power"], c["power_adjusted"], interval(c["hazard_ratio"]), interval(c["make30_risk_difference"]),
+         c["make30_power"], *((interval(c["make90_risk_difference"]), c["make90_power"]) if "make90" in out else ()))
+        for arm, c in comparisons.items())
+    make90_columns = ("MAKE90 risk difference", "MAKE90 power (Fisher)") if "make90" in out else ()
+    lead = (f"Power {out['power']:.3f}: the share of replicate trials in which at least one of the "
+            f"{len(comparisons)} treated arms differs from the control on the primary endpoint after "
+            f"{out['multiplicity']} adjustment; per arm in the table." if several else
+            f"Power {out['power']:.3f}; hazard ratio median {out['hazard_ratio']['median']} (2.5–97.5 %: "
+            f"{out['hazard_ratio']['lo']}–{out['hazard_ratio']['hi']}).")
     sections = [
         Section("Trial", paragraphs=(
-            f"{out['replicates']} replicate trials; primary endpoint: {out['primary_endpoint']}.",
-            f"Power {out['power']:.3f}; hazard ratio median {hr['median']} (2.5–97.5 %: {hr['lo']}–{hr['hi']}).",
-            f"MAKE30 risk difference (treatment − control) median {make_rd['median']} (2.5–97.5 %: {make_rd['lo']}–"
-            f"{make_rd['hi']}); power on MAKE30 (Fisher) {out['make30_power']:.3f}. Death by stage, dialysis and MAKE30 "
-            "are stage-linked probabilities (docs/trials.md §2)."
+            f"{out['replicates']} replicate trials; primary endpoint: {out['primary_endpoint']}.", lead,
+            "Risk differences are treated − control, medians with 2.5–97.5 % over replicates; death by stage, "
+            "dialysis and MAKE30 are stage-linked probabilities (docs/trials.md §2)."
             + ("" if "make90" not in out else
-               " MAKE90 " + "; ".join(f"{arm} {v:.3f}" for arm, v in out["make90"].items())
-               + f"; risk difference median {out['make90_risk_difference']['median']} (2.5–97.5 %: "
-                 f"{out['make90_risk_difference']['lo']}–{out['make90_risk_difference']['hi']}); power on MAKE90 "
-                 f"(Fisher) {out['make90_power']:.3f}.")),
-            tables=(Table("per arm", ("arm", "median recovery [d]", "recovered by horizon", "death by horizon",
+               " MAKE90 " + "; ".join(f"{arm} {v:.3f}" for arm, v in out["make90"].items()) + ".")),
+            tables=(Table("each treated arm vs the control", (
+                        "arm", "power", f"power, {out['multiplicity']}-adjusted" if several else "power (one comparison)",
+                        "hazard ratio of recovery", "MAKE30 risk difference", "MAKE30 power (Fisher)",
+                        *make90_columns), compared),
+                    Table("per arm", ("arm", "median recovery [d]", "recovered by horizon", "death by horizon",
                                       "SCr AUC [mg/dL·d]", "death by stage, 30 d", "dialysis, 30 d",
                                       "death or dialysis, 30 d", "MAKE30"), arms),
                     Table(f"population: {pop['accepted_patients']} accepted of {pop['plausible_patients']} "

@@ -80,11 +80,14 @@ def recovery_figure(result):
                  f"every arm); {how}; censored at {result.design.endpoints.horizon_days:g} days.")
 
 
-def hazard_ratio_figure(result):
-    """``(figure, caption)``: histogram of the replicate trials' hazard ratios, log axis."""
+def hazard_ratio_figure(result, arm: int = 1):
+    """``(figure, caption)``: histogram of the replicate trials' hazard ratios of treated arm ``arm``
+    (1 = the first after the control) vs the control, log axis."""
     from nephrosim.figures import subplots
+    from nephrosim.trials.analysis import comparison_replicates
 
-    hr = np.array([r["hr"] for r in result.replicates], float)
+    arms = result.design.arms
+    hr = np.array([r["hr"] for r in comparison_replicates(result.replicates, arm, len(arms))], float)
     finite = hr[np.isfinite(hr) & (hr > 0)]
     fig, ax = subplots(figsize=(6.0, 3.6))
     if finite.size:
@@ -99,14 +102,13 @@ def hazard_ratio_figure(result):
         ax.legend(fontsize=8, frameon=False)
     ax.set_xscale("log")
     _readable_log_axis(ax)
-    ax.set_xlabel(f"hazard ratio of recovery, {result.design.arms[1].name} vs {result.design.arms[0].name} "
-                  "(> 1: faster recovery)")
+    ax.set_xlabel(f"hazard ratio of recovery, {arms[arm].name} vs {arms[0].name} (> 1: faster recovery)")
     ax.set_ylabel("replicate trials")
-    return fig, (f"Cox hazard ratio of each replicate trial ({finite.size} finite of {hr.size}); median and "
-                 "2.5 / 97.5 % quantiles over replicates.")
+    return fig, (f"Cox hazard ratio of {arms[arm].name} vs {arms[0].name} in each replicate trial ({finite.size} "
+                 f"finite of {hr.size}); median and 2.5 / 97.5 % quantiles over replicates.")
 
 
-def subgroup_hazard_ratios(result):
+def subgroup_hazard_ratios(result, arm: int = 1):
     """Hazard ratio (treatment vs control) per subgroup of every baseline covariate of the eligible pool.
 
     Returns a ``pandas.DataFrame`` (:func:`nephrosim.report.trial_subgroups.subgroup_table`, the
@@ -117,7 +119,7 @@ def subgroup_hazard_ratios(result):
     """
     from nephrosim.report.trial_subgroups import trial_subgroups
 
-    return trial_subgroups(result)[0]
+    return trial_subgroups(result, arm=arm)[0]
 
 
 def forest_figure(table, arms: tuple[str, str]):

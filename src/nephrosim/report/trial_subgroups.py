@@ -241,14 +241,16 @@ def analysed_rows(pool_size: int, seed: int, limit: int = MAX_SUBGROUP_ROWS) -> 
     return np.sort(np.random.default_rng([int(seed), 7]).choice(pool_size, limit, replace=False))
 
 
-def trial_subgroups(result, limit: int = MAX_SUBGROUP_ROWS, cuts: tuple[SubgroupCut, ...] = SUBGROUP_CUTS):
+def trial_subgroups(result, limit: int = MAX_SUBGROUP_ROWS, cuts: tuple[SubgroupCut, ...] = SUBGROUP_CUTS,
+                    arm: int = 1):
     """:func:`subgroup_table` of a :class:`~nephrosim.trials.run.TrialResult`: the pool patients (a
-    seeded subset above ``limit``) under both arms, with measured SCr the first
+    seeded subset above ``limit``) under the control and treated arm ``arm`` (1 = the first after
+    the control), with measured SCr the first
     ``min(draws held, limit // patients)`` noise draws pooled (at least one).
 
     Returns ``(table, pool rows analysed, noise draws pooled)``.
     """
-    ctl, trt = (a.name for a in result.design.arms)
+    ctl, trt = result.design.arms[0].name, result.design.arms[arm].name
     rows = analysed_rows(result.pool.size, result.seed, limit)
     held = [_as_draws((o.recovery_days, o.recovered)) for o in (result.arm_outcomes[ctl], result.arm_outcomes[trt])]
     draws = min(held[0][0].shape[1], max(1, limit // max(rows.size, 1)))

@@ -1,4 +1,5 @@
-"""Virtual patients and virtual trials: cardiac-surgery AKI populations, two-arm MSC trials.
+"""Virtual patients and virtual trials: cardiac-surgery AKI populations, and trials of MSC, EVs or
+conditioned medium with a control and one or more treated arms.
 
 One entry point, :func:`run_trial`; a design is read with :func:`load_trial`.
 """

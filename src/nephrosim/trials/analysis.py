@@ -13,11 +13,17 @@ Per replicate (treatment arm vs control):
   patient's probabilities, :mod:`nephrosim.trials.endpoints`), MAKE30 compared by Fisher's exact
   test (``scipy.stats.fisher_exact``);
 * with a follow-up of 90 days or more, MAKE90 the same way.
+
+With more than two arms every treated arm is compared with the control on the same replicate
+trial (the control's patients and events are shared), and the primary p-values of the
+comparisons are adjusted for multiplicity per replicate (Holm or Bonferroni, statsmodels
+``multipletests``) before counting a replicate as positive (:func:`summarise_trial`).
 """
 
 from __future__ import annotations
 
 import warnings
+from typing import Sequence
 
 import numpy as np
 
@@ -68,24 +74,39 @@ def fisher_p(events_ctl: np.ndarray, events_trt: np.ndarray) -> float:
     return float(fisher_exact(table).pvalue)
 
 
-def binary_endpoints(rng: np.random.Generator, control, treated) -> dict:
-    """Dialysis, death or dialysis, MAKE30 (and MAKE90 where both arms were followed 90 days) of one
-    replicate trial: one Bernoulli draw per patient and endpoint from ``rng`` (control, then
-    treatment; MAKE90 last, so the draws before it do not depend on the follow-up), and Fisher's p
-    for each MAKE. ``control``/``treated`` are the randomized patients'
-    :class:`~nephrosim.trials.endpoints.PatientOutcomes`."""
+#: The binary endpoints drawn per patient, in draw order: (name in a replicate, PatientOutcomes probability).
+BINARY_ENDPOINTS = (("dialysis", "dialysis"), ("death_dialysis", "death_or_dialysis"), ("make", "make30"))
+
+
+def binary_events(rng: np.random.Generator, arms: Sequence) -> dict[str, list[np.ndarray]]:
+    """Dialysis, death or dialysis, MAKE30 (and MAKE90 where every arm was followed 90 days) of one
+    replicate trial: one Bernoulli draw per patient, ``{endpoint: [events of each arm]}``.
+
+    Drawn from ``rng`` endpoint by endpoint, and within an endpoint arm by arm in the design's
+    order (control first); MAKE90 last, so the draws before it do not depend on the follow-up.
+    With two arms this is the order of earlier versions, so their numbers are unchanged. ``arms``
+    are the randomized patients' :class:`~nephrosim.trials.endpoints.PatientOutcomes`."""
+    events = {name: [rng.random(o.size) < getattr(o, prob) for o in arms] for name, prob in BINARY_ENDPOINTS}
+    if all(o.has_make90 for o in arms):
+        events["make90"] = [rng.random(o.size) < o.make90 for o in arms]
+    return events
+
+
+def compare_binary(events: dict[str, list[np.ndarray]], arm: int) -> dict:
+    """Event rates of the control (arm 0) and arm ``arm``, and Fisher's p for each MAKE."""
     out = {}
-    for name, prob in (("dialysis", "dialysis"), ("death_dialysis", "death_or_dialysis"), ("make", "make30")):
-        events = {arm: rng.random(o.size) < getattr(o, prob) for arm, o in (("control", control), ("treatment", treated))}
-        out[f"{name}_control"] = float(events["control"].mean())
-        out[f"{name}_treatment"] = float(events["treatment"].mean())
-        if name == "make":
-            out["p_make"] = fisher_p(events["control"], events["treatment"])
-    if control.has_make90 and treated.has_make90:
-        events = [rng.random(o.size) < o.make90 for o in (control, treated)]
-        out["make90_control"], out["make90_treatment"] = (float(e.mean()) for e in events)
-        out["p_make90"] = fisher_p(*events)
+    for name, per_arm in events.items():
+        control, treated = per_arm[0], per_arm[arm]
+        out[f"{name}_control"] = float(control.mean())
+        out[f"{name}_treatment"] = float(treated.mean())
+        if name in ("make", "make90"):
+            out[f"p_{name}"] = fisher_p(control, treated)
     return out
+
+
+def binary_endpoints(rng: np.random.Generator, control, treated) -> dict:
+    """:func:`binary_events` of a two-arm trial compared by :func:`compare_binary`."""
+    return compare_binary(binary_events(rng, (control, treated)), 1)
 
 
 def _finite_or_none(x: float):
@@ -101,6 +122,13 @@ def quantiles(values, probs=(0.5, 0.025, 0.975)) -> dict:
     return {"median": _finite_or_none(q[0]), "lo": _finite_or_none(q[1]), "hi": _finite_or_none(q[2])}
 
 
+def primary_p(col: dict[str, np.ndarray], primary: str) -> np.ndarray:
+    """The replicates' p-values of the primary endpoint's test (``col``: one array per replicate key)."""
+    if primary == "make90" and "p_make90" not in col:
+        raise ValueError("primary make90 needs a follow-up of 90 days (endpoints.horizon_days: 90)")
+    return {"scr_auc": col["p_auc"], "make30": col["p_make"], "make90": col.get("p_make90")}.get(primary, col["p_logrank"])
+
+
 def summarise(reps: list[dict], arm_names: tuple[str, str], alpha: float, primary: str = "recovery") -> dict:
     """The summary over replicates (the ``--json`` object's statistics).
 
@@ -110,9 +138,7 @@ def summarise(reps: list[dict], arm_names: tuple[str, str], alpha: float, primar
     """
     ctl, trt = arm_names
     col = {k: np.array([r[k] for r in reps], dtype=float) for k in reps[0]}
-    if primary == "make90" and "p_make90" not in col:
-        raise ValueError("primary make90 needs a follow-up of 90 days (endpoints.horizon_days: 90)")
-    p = {"scr_auc": col["p_auc"], "make30": col["p_make"], "make90": col.get("p_make90")}.get(primary, col["p_logrank"])
+    p = primary_p(col, primary)
 
     def per_arm(key):
         return {ctl: round(float(col[f"{key}_control"].mean()), 4), trt: round(float(col[f"{key}_treatment"].mean()), 4)}
@@ -150,3 +176,76 @@ def summarise(reps: list[dict], arm_names: tuple[str, str], alpha: float, primar
         "make30_power": round(float(np.mean(col["p_make"] < alpha)), 4),
         **make90,
     }
+
+
+#: Summary entries that compare one treated arm with the control (the rest are per arm).
+COMPARISON_KEYS = ("power", "null_share", "hazard_ratio", "hazard_ratio_below_1_share", "cox_failed_replicates",
+                   "death_by_stage_risk_difference", "scr_auc_power", "make30_risk_difference", "make30_power",
+                   "make90_risk_difference", "make90_power")
+#: Summary entries holding one value per arm (``{arm name: value}``).
+PER_ARM_KEYS = ("median_recovery_days", "median_recovery_days_interval", "median_not_reached_share",
+                "recovered_by_horizon", "death_by_horizon", "death_by_stage_30d", "scr_auc_mg_dl_day", "dialysis_30d",
+                "death_or_dialysis_30d", "make30", "make90")
+
+
+def comparison_column(arm: int, key: str) -> str:
+    """Name of a replicate's statistic ``key`` of treated arm ``arm`` (1, 2, ...) in a trial of more
+    than two arms (``arm2:hr``); a two-arm trial keeps the plain names (``hr``)."""
+    return f"arm{arm}:{key}"
+
+
+def comparison_replicates(reps: list[dict], arm: int, n_arms: int) -> list[dict]:
+    """The replicates' statistics of treated arm ``arm`` vs the control, under the plain names."""
+    if n_arms == 2:
+        return reps
+    prefix = comparison_column(arm, "")
+    return [{k[len(prefix):]: v for k, v in r.items() if k.startswith(prefix)} for r in reps]
+
+
+def adjusted_rejections(p: np.ndarray, alpha: float, method: str) -> np.ndarray:
+    """``[comparison, replicate]`` rejections after adjusting each replicate's p-values (one per
+    comparison) for multiplicity with statsmodels' ``multipletests`` (``holm`` or ``bonferroni``).
+    A p-value that could not be computed (NaN) counts as no rejection."""
+    from statsmodels.stats.multitest import multipletests
+
+    p = np.where(np.isfinite(p), p, 1.0)
+    if p.shape[0] == 1:
+        return p < alpha
+    return np.column_stack([multipletests(p[:, r], alpha=alpha, method=method)[0] for r in range(p.shape[1])])
+
+
+def summarise_trial(reps: list[dict], arm_names: Sequence[str], alpha: float, primary: str = "recovery",
+                    multiplicity: str = "holm") -> dict:
+    """The summary of a trial of two or more arms.
+
+    Each treated arm is summarised against the control by :func:`summarise` (its comparison
+    entries under ``comparisons[arm]``, with ``power_adjusted``: the share of replicates in which
+    this comparison is significant after the multiplicity adjustment). The top-level ``power``
+    is the share of replicate trials with at least one significant comparison after adjustment
+    (the trial is positive). With two arms the summary is :func:`summarise`'s, unchanged, plus
+    ``comparisons`` and ``multiplicity``; with more, the per-arm entries hold every arm and the
+    comparison entries are only under ``comparisons``.
+    """
+    names = tuple(arm_names)
+    if len(names) < 2:
+        raise ValueError(f"a trial needs a control and at least one treated arm; got {list(names)}")
+    parts = [comparison_replicates(reps, k, len(names)) for k in range(1, len(names))]
+    per = [summarise(part, (names[0], names[k]), alpha, primary) for k, part in enumerate(parts, 1)]
+    p = np.vstack([primary_p({key: np.array([r[key] for r in part], float) for key in part[0]}, primary)
+                   for part in parts])
+    reject = adjusted_rejections(p, alpha, multiplicity)
+    comparisons = {names[k]: {**{key: s[key] for key in COMPARISON_KEYS if key in s},
+                              "power_adjusted": round(float(reject[k - 1].mean()), 4)}
+                   for k, s in zip(range(1, len(names)), per)}
+    positive = reject.any(axis=0)
+    if len(names) == 2:
+        out = dict(per[0])
+    else:
+        out = {"replicates": len(reps), "power": round(float(positive.mean()), 4),
+               "null_share": round(float(1.0 - positive.mean()), 4)}
+        for key in PER_ARM_KEYS:
+            if key in per[0]:
+                out[key] = {name: value for s in per for name, value in s[key].items()}
+    out["multiplicity"] = (multiplicity if len(names) > 2 else "none (one comparison with the control)")
+    out["comparisons"] = comparisons
+    return out

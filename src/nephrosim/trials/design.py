@@ -13,8 +13,10 @@ Example (``examples/trials/act_aki.yaml``)::
         timing: {relative_to: diagnosis, delay_h: 6}
     endpoints: {recovery: {margin_mg_dl: 0.3, margin_fraction: 0.25}, horizon_days: 30}
 
-Randomization is 1:1 in effect: each replicate draws the arms' ``n`` distinct patients
-from the eligible pool and assigns them at random. The first arm is the control.
+Randomization: each replicate draws the arms' ``n`` distinct patients from the eligible pool
+and assigns them at random (1:1 when the sizes are equal). The first arm is the control; a
+design may have up to :data:`MAX_ARMS` arms (e.g. placebo and two doses), each compared with the
+control, the family of comparisons adjusted for multiplicity (``multiplicity``, Holm by default).
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from nephrosim.trials.population import TIMES_H, PopulationSpec, output_times_h
 
 MAX_PLAUSIBLE = 200_000
 MAX_N_PER_ARM = 5000
+#: Most arms of one design (the control and up to five treated arms).
+MAX_ARMS = 6
 
 
 class TrialError(InputFileError):
@@ -182,14 +186,19 @@ def follow_up_grid(inclusion: Inclusion, endpoints: Endpoints) -> np.ndarray:
 
 
 class TrialDesign(StrictModel):
-    """A virtual two-arm trial in adults undergoing cardiac surgery on bypass."""
+    """A virtual trial in adults undergoing cardiac surgery on bypass: a control arm and one or more
+    treated arms, each compared with the control."""
 
     name: str = Field("trial", min_length=1, max_length=200)
     virtual_patients: int = Field(4000, ge=10, le=MAX_PLAUSIBLE,
                                   description="plausible patients simulated before acceptance-rejection")
     population: PopulationSpec = Field(default_factory=PopulationSpec)
     inclusion: Inclusion = Field(default_factory=Inclusion)
-    arms: tuple[TrialArm, TrialArm] = Field(description="exactly two arms; the first is the control")
+    arms: tuple[TrialArm, ...] = Field(min_length=2, max_length=MAX_ARMS, description=(
+        f"2 to {MAX_ARMS} arms; the first is the control, every other arm is compared with it"))
+    multiplicity: Literal["holm", "bonferroni"] = Field(
+        "holm", description="adjustment of the p-values of the comparisons with the control when there are two "
+                            "or more (statsmodels multipletests); with one comparison no adjustment applies")
     endpoints: Endpoints = Field(default_factory=Endpoints)
     alpha: float = Field(0.05, gt=0.0, lt=1.0)
     pool_limit: int | None = Field(
@@ -208,9 +217,10 @@ class TrialDesign(StrictModel):
 
     @model_validator(mode="after")
     def _consistent(self):
-        a, b = self.arms
-        if a.name == b.name:
-            raise ValueError(f"arm names must differ; both are {a.name!r}")
+        names = [a.name for a in self.arms]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"arm names must differ; {', '.join(map(repr, twice))} is given more than once")
         for arm in self.arms:
             if arm.treatment is None:
                 continue
@@ -228,6 +238,11 @@ class TrialDesign(StrictModel):
     @property
     def control(self) -> TrialArm:
         return self.arms[0]
+
+    @property
+    def treated_arms(self) -> tuple[TrialArm, ...]:
+        """The arms compared with the control (every arm after the first)."""
+        return self.arms[1:]
 
 
 def trial_from_dict(data, source: str = "") -> TrialDesign:

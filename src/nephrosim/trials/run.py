@@ -34,7 +34,8 @@ import numpy as np
 
 from nephrosim.errors import UserInputError
 from nephrosim.progress import ProgressBar
-from nephrosim.trials.analysis import analyse_replicate, auc_test, binary_endpoints, summarise
+from nephrosim.trials.analysis import analyse_replicate, auc_test, binary_events, compare_binary, comparison_column, \
+    summarise_trial
 from nephrosim.trials.checkpoint import open_trial_folder
 from nephrosim.trials.design import TrialDesign
 from nephrosim.trials.endpoints import PatientOutcomes, entry_times, outcomes
@@ -130,30 +131,48 @@ def assemble_groups(n: int, rows_of, results, n_times: int) -> tuple[np.ndarray,
 def _replicate_task(task) -> list[dict]:
     """Replicates ``[start, stop)`` of one design (a task for any executor).
 
-    Replicate ``r`` draws its patients and its death events from ``default_rng([seed, 2, r])``,
-    so a replicate's result depends only on the seed and ``r``.
+    ``task = (seed, start, stop, sizes, outcomes)``: the arms' sizes and their pool outcomes
+    (:class:`~nephrosim.trials.endpoints.PatientOutcomes`), control first. Replicate ``r`` draws
+    its patients and its death events from ``default_rng([seed, 2, r])``, so a replicate's
+    result depends only on the seed and ``r``: one permutation of the pool gives each arm its
+    ``n`` distinct patients (the control first, then the arms in order), then each death and
+    binary endpoint is drawn arm by arm (with two arms, the draws of earlier versions). Each
+    treated arm is compared with the control on the same trial; with more than two arms the
+    statistics of arm ``k`` carry the prefix :func:`~nephrosim.trials.analysis.comparison_column`.
     """
-    seed, start, stop, n_ctl, n_trt, oc, ot = task
-    pool_size = oc.size
+    seed, start, stop, sizes, arms = task
+    sizes, arms = tuple(int(n) for n in sizes), tuple(arms)
+    pool_size = arms[0].size
     reps = []
     for r in range(start, stop):
         rng = np.random.default_rng([seed, 2, r])
-        pick = rng.permutation(pool_size)[:n_ctl + n_trt]
-        ic, it = pick[:n_ctl], pick[n_ctl:]
-        (days_c, rec_c), (days_t, rec_t) = oc.recovery(r), ot.recovery(r)  # replicate r's measurement noise
-        rep = analyse_replicate(days_c[ic], rec_c[ic], days_t[it], rec_t[it])
-        rep["recovered_control"] = float(rec_c[ic].mean())
-        rep["recovered_treatment"] = float(rec_t[it].mean())
-        rep["death_control"] = float((rng.random(ic.size) < oc.death_probability[ic]).mean())
-        rep["death_treatment"] = float((rng.random(it.size) < ot.death_probability[it]).mean())
-        rep["auc_control"] = float(oc.scr_auc[ic].mean())
-        rep["auc_treatment"] = float(ot.scr_auc[it].mean())
-        rep["p_auc"] = auc_test(oc.scr_auc[ic], ot.scr_auc[it])
-        rep["death_stage_control"] = float((rng.random(ic.size) < oc.death_by_stage[ic]).mean())
-        rep["death_stage_treatment"] = float((rng.random(it.size) < ot.death_by_stage[it]).mean())
+        pick = rng.permutation(pool_size)[:sum(sizes)]
+        idx = np.split(pick, np.cumsum(sizes)[:-1])
+        recovery = [o.recovery(r) for o in arms]  # replicate r's measurement noise
+        death = [rng.random(i.size) < o.death_probability[i] for o, i in zip(arms, idx)]
+        death_stage = [rng.random(i.size) < o.death_by_stage[i] for o, i in zip(arms, idx)]
         # drawn after the draws above, so that their numbers are those of earlier versions
-        rep.update(binary_endpoints(rng, oc.rows(ic), ot.rows(it)))
-        reps.append(rep)
+        events = binary_events(rng, [o.rows(i) for o, i in zip(arms, idx)])
+        (days_c, rec_c), ic, oc = recovery[0], idx[0], arms[0]
+        compared = {}
+        for k in range(1, len(arms)):
+            (days_t, rec_t), it, ot = recovery[k], idx[k], arms[k]
+            rep = analyse_replicate(days_c[ic], rec_c[ic], days_t[it], rec_t[it])
+            rep["recovered_control"] = float(rec_c[ic].mean())
+            rep["recovered_treatment"] = float(rec_t[it].mean())
+            rep["death_control"] = float(death[0].mean())
+            rep["death_treatment"] = float(death[k].mean())
+            rep["auc_control"] = float(oc.scr_auc[ic].mean())
+            rep["auc_treatment"] = float(ot.scr_auc[it].mean())
+            rep["p_auc"] = auc_test(oc.scr_auc[ic], ot.scr_auc[it])
+            rep["death_stage_control"] = float(death_stage[0].mean())
+            rep["death_stage_treatment"] = float(death_stage[k].mean())
+            rep.update(compare_binary(events, k))
+            compared[k] = rep
+        if len(arms) == 2:
+            reps.append(compared[1])
+        else:
+            reps.append({comparison_column(k, key): v for k, rep in compared.items() for key, v in rep.items()})
     return reps
 
 
@@ -275,8 +294,7 @@ def run_trial(design: TrialDesign, replicates: int = 200, seed: int = 0, *, sche
         raise UserInputError("overwrite (--overwrite) discards the chunks of an output folder; give the folder with "
                              "out (--out DIR), or drop overwrite")
     replicates, seed, chunk = int(replicates), int(seed), int(chunk_patients)
-    ctl, trt = design.arms
-    need = ctl.n + trt.n
+    need = sum(a.n for a in design.arms)
     with contextlib.ExitStack() as stack:
         folder = None
         if out is not None:
@@ -337,7 +355,8 @@ def run_trial(design: TrialDesign, replicates: int = 200, seed: int = 0, *, sche
                                     realizations=replicates)
                    for k, a in enumerate(design.arms)}
         bounds = [(s, min(s + CHUNK_REPLICATES, replicates)) for s in range(0, replicates, CHUNK_REPLICATES)]
-        tasks = [(seed, s, e, ctl.n, trt.n, arm_out[ctl.name], arm_out[trt.name]) for s, e in bounds]
+        sizes = tuple(a.n for a in design.arms)
+        tasks = [(seed, s, e, sizes, tuple(arm_out[a.name] for a in design.arms)) for s, e in bounds]
         rep_store = folder.replicate_store(bounds) if folder else None
         stage = _Stage(report, "replicates", len(tasks), rep_store.done() if rep_store else 0)
         if rep_store is None:
@@ -357,11 +376,11 @@ def run_trial(design: TrialDesign, replicates: int = 200, seed: int = 0, *, sche
 
 def _summary(design: TrialDesign, reps: list[dict], pop: VirtualPopulation, pool: np.ndarray,
              failed_treated: int) -> dict:
-    ctl, trt = design.arms
-    summary = summarise(reps, (ctl.name, trt.name), design.alpha, design.endpoints.primary)
+    summary = summarise_trial(reps, [a.name for a in design.arms], design.alpha, design.endpoints.primary,
+                              design.multiplicity)
     summary.update({
         "primary_endpoint": primary_text(design),
-        "n_per_arm": {ctl.name: ctl.n, trt.name: trt.n},
+        "n_per_arm": {a.name: a.n for a in design.arms},
         "notes": [
             "dialysis_30d is a probability of 2.3/2.7 at peak KDIGO SCr stage 3 (derived from Hu 2016: RRT 2.3 %, "
             "stage 3 2.7 % after cardiac surgery), else 0 — the model has no dialysis indication; its causal use is "

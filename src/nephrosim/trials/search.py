@@ -173,7 +173,15 @@ def load_search(path: str | Path) -> tuple[DesignSearch, TrialDesign]:
             raise SearchError(str(path), [f"base: {spec.base!r}: {exc}"]) from None
     else:
         base = trial_from_dict(spec.base, f"{path} (base)")
+    if len(base.arms) != 2:
+        raise SearchError(str(path), [f"base: {_not_two_arms(base)}"])
     return spec, base
+
+
+def _not_two_arms(base: TrialDesign) -> str:
+    return (f"{len(base.arms)} arms ({', '.join(a.name for a in base.arms)}): the design search varies the one "
+            "treated arm of a two-arm base design (its candidates list the treatments to compare); keep the control "
+            "and one treated arm in the base, or run the multi-arm design with `nephrosim trial`")
 
 
 # --- candidate designs --------------------------------------------------------------------
@@ -195,6 +203,8 @@ class Candidate:
 
 
 def _lists(spec: DesignSearch, base: TrialDesign):
+    if len(base.arms) != 2:
+        raise UserInputError(f"base design: {_not_two_arms(base)}")
     c = spec.candidates
     trt = base.arms[1]
     return (c.inclusion or (base.inclusion,), c.timing or (trt.timing,), c.treatment or (trt.treatment,),

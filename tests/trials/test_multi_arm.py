@@ -1,0 +1,162 @@
+"""Trials of more than two arms (issue 16: a control and several doses, products or timings).
+
+Each treated arm is compared with the control on the same replicate trial, and the family of
+primary p-values is adjusted for multiplicity (Holm by default). Checked against independent
+facts: the arithmetic of Holm and Bonferroni on hand-made p-values; a three-arm trial's first
+comparison sees exactly the patients of the two-arm trial with the same seed (the arms take
+consecutive slices of one permutation), so its log-rank p-values and hazard ratios are the
+two-arm ones; and identical treated arms give identical comparisons.
+"""
+
+import math
+
+import numpy as np
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from nephrosim.trials import TrialError, run_trial, trial_from_dict
+from nephrosim.trials.analysis import comparison_replicates, summarise_trial
+from nephrosim.trials.endpoints import PatientOutcomes
+from nephrosim.trials.run import _replicate_task
+
+from .conftest import SMALL
+
+MSC = {"product": "msc", "dose": 2.0e6, "dose_unit": "cells/kg", "route": "intra_arterial_aorta"}
+
+
+def _rep(p_logrank: float) -> dict:
+    return {"p_logrank": p_logrank, "p_auc": 0.9, "p_make": 0.9, "median_control": 10.0, "median_treatment": 9.0,
+            "hr": 1.1, "recovered_control": 0.5, "recovered_treatment": 0.6, "death_control": 0.1,
+            "death_treatment": 0.1, "auc_control": 5.0, "auc_treatment": 4.0, "death_stage_control": 0.2,
+            "death_stage_treatment": 0.1, "dialysis_control": 0.1, "dialysis_treatment": 0.0,
+            "death_dialysis_control": 0.3, "death_dialysis_treatment": 0.1, "make_control": 0.4,
+            "make_treatment": 0.2}
+
+
+def _three_arm_reps(pairs):
+    return [{**{f"arm1:{k}": v for k, v in _rep(p1).items()}, **{f"arm2:{k}": v for k, v in _rep(p2).items()}}
+            for p1, p2 in pairs]
+
+
+# (p of arm 1, p of arm 2) per replicate, alpha 0.05. Holm: the smaller p against 0.025, then the
+# larger against 0.05 (only if the smaller was rejected). Bonferroni: each against 0.025.
+PAIRS = [(0.01, 0.04),   # Holm rejects both (0.01 < 0.025, then 0.04 < 0.05); Bonferroni only arm 1
+         (0.03, 0.04),   # Holm: 0.03 > 0.025, nothing; Bonferroni nothing
+         (0.02, 0.30),   # both methods: arm 1 only
+         (0.60, 0.001),  # both methods: arm 2 only
+         (0.50, 0.70)]   # nothing
+
+
+def test_holm_and_bonferroni_follow_their_textbook_arithmetic():
+    reps = _three_arm_reps(PAIRS)
+    holm = summarise_trial(reps, ("placebo", "low", "high"), 0.05, "recovery", "holm")
+    assert holm["multiplicity"] == "holm"
+    assert holm["comparisons"]["low"]["power"] == 0.6          # 0.01, 0.03, 0.02 < 0.05 unadjusted
+    assert holm["comparisons"]["low"]["power_adjusted"] == 0.4  # replicates 1 and 3
+    assert holm["comparisons"]["high"]["power"] == 0.6          # 0.04, 0.04, 0.001
+    assert holm["comparisons"]["high"]["power_adjusted"] == 0.4  # replicates 1 and 4
+    assert holm["power"] == 0.6 and holm["null_share"] == 0.4   # replicates 1, 3, 4 are positive
+    bonf = summarise_trial(reps, ("placebo", "low", "high"), 0.05, "recovery", "bonferroni")
+    assert bonf["comparisons"]["low"]["power_adjusted"] == 0.4   # 0.01 and 0.02
+    assert bonf["comparisons"]["high"]["power_adjusted"] == 0.2  # 0.001 only
+    assert bonf["power"] == 0.6
+    # per-arm entries name every arm once; comparison entries live under `comparisons` only
+    assert holm["make30"] == {"placebo": 0.4, "low": 0.2, "high": 0.2}
+    assert "hazard_ratio" not in holm and set(holm["comparisons"]["low"]) >= {"hazard_ratio", "make30_power"}
+
+
+def test_a_two_arm_summary_is_unchanged_and_names_its_one_comparison():
+    reps = [_rep(p) for p in (0.01, 0.02, 0.2, 0.5)]
+    s = summarise_trial(reps, ("placebo", "msc"), 0.05)
+    assert s["power"] == 0.5 and s["hazard_ratio"]["median"] == 1.1
+    assert s["comparisons"]["msc"]["power"] == s["comparisons"]["msc"]["power_adjusted"] == 0.5
+    assert s["multiplicity"].startswith("none")
+
+
+def _pool(n, median_days, rng, horizon=30.0):
+    t = rng.exponential(median_days / math.log(2), n)
+    return PatientOutcomes(np.minimum(t, horizon), t < horizon, rng.random(n) * 0.2, t.copy(), rng.random(n) * 0.3,
+                           rng.random(n) * 0.2, rng.random(n) < 0.2, np.full(n, np.nan), np.full(n, np.nan))
+
+
+def test_the_first_comparison_of_three_arms_sees_the_patients_of_the_two_arm_trial():
+    rng = np.random.default_rng(11)
+    control, low, high = _pool(90, 12.0, rng), _pool(90, 8.0, rng), _pool(90, 6.0, rng)
+    two = _replicate_task((5, 0, 12, (20, 18), (control, low)))
+    three = _replicate_task((5, 0, 12, (20, 18, 25), (control, low, high)))
+    first = comparison_replicates(three, 1, 3)
+    for a, b in zip(two, first):
+        # the statistics that use no random draw beyond the permutation are identical
+        for key in ("p_logrank", "hr", "hr_lo", "hr_hi", "median_control", "median_treatment", "p_auc",
+                    "auc_control", "auc_treatment", "recovered_control", "recovered_treatment", "death_control",
+                    "death_treatment"):
+            assert a[key] == b[key], key
+    # the second comparison uses the same control patients and events
+    second = comparison_replicates(three, 2, 3)
+    for a, b in zip(first, second):
+        assert (a["median_control"], a["death_stage_control"], a["make_control"]) == \
+               (b["median_control"], b["death_stage_control"], b["make_control"])
+    assert any(a["median_treatment"] != b["median_treatment"] for a, b in zip(first, second))
+
+
+def test_identical_treated_arms_give_identical_per_arm_outcomes(tmp_path):
+    design = yaml.safe_load(SMALL)
+    design["arms"].append({**design["arms"][1], "name": "msc_again"})
+    result = run_trial(trial_from_dict(design), replicates=20, seed=2)
+    out = result.to_dict()
+    # every pool patient is simulated under each arm: the same treatment gives the same course; the
+    # arms' summaries still differ, because each replicate randomizes different patients to them
+    np.testing.assert_array_equal(result.arm_outcomes["msc"].scr_auc, result.arm_outcomes["msc_again"].scr_auc)
+    assert set(out["comparisons"]) == {"msc", "msc_again"} and out["n_per_arm"] == {"placebo": 20, "msc": 20,
+                                                                                      "msc_again": 20}
+    for c in out["comparisons"].values():
+        assert c["power_adjusted"] <= c["power"] <= 1.0
+    assert max(c["power_adjusted"] for c in out["comparisons"].values()) <= out["power"]
+    # the two-arm trial with the same seed: its one comparison's hazard ratios are the first comparison's
+    two = run_trial(trial_from_dict(yaml.safe_load(SMALL)), replicates=20, seed=2)
+    assert [r["hr"] for r in two.replicates] == [r["hr"] for r in comparison_replicates(result.replicates, 1, 3)]
+
+
+@pytest.mark.parametrize("arms, words", [
+    ([{"name": "placebo", "n": 20}] + [{"name": f"msc{k}", "n": 20, "treatment": MSC} for k in range(6)],
+     ["arms", "at most 6"]),
+    ([{"name": "placebo", "n": 20}, {"name": "msc", "n": 20, "treatment": MSC},
+      {"name": "msc", "n": 20, "treatment": MSC}], ["'msc' is given more than once"]),
+])
+def test_too_many_or_repeated_arms_are_refused_with_the_field(arms, words):
+    with pytest.raises(TrialError) as err:
+        trial_from_dict({"arms": arms}, "t.yaml")
+    for w in words:
+        assert w in str(err.value)
+
+
+def test_the_design_search_refuses_a_multi_arm_base(tmp_path):
+    from nephrosim.trials.search import SearchError, load_search
+
+    design = yaml.safe_load(SMALL)
+    design["arms"].append({**design["arms"][1], "name": "msc_again"})
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump(design))
+    (tmp_path / "search.yaml").write_text("base: base.yaml\ncandidates: {n_per_arm: [20]}\n")
+    with pytest.raises(SearchError, match="two-arm base design"):
+        load_search(tmp_path / "search.yaml")
+
+
+def test_cli_prints_each_comparison_with_its_adjusted_power(app, tmp_path):
+    import json
+
+    design = yaml.safe_load(SMALL)
+    design["virtual_patients"] = 300
+    for arm in design["arms"]:
+        arm["n"] = 8
+    design["arms"].append({**design["arms"][1], "name": "msc_high",
+                           "treatment": {**design["arms"][1]["treatment"], "dose": 2.0e7}})
+    path = tmp_path / "three.yaml"
+    path.write_text(yaml.safe_dump(design))
+    res = CliRunner().invoke(app, ["trial", str(path), "-n", "6", "--seed", "4", "--no-progress"])
+    assert res.exit_code == 0, res.output
+    assert "holm-adjusted" in res.output
+    assert "msc vs control: power" in res.output and "msc_high vs control: power" in res.output
+    res = CliRunner().invoke(app, ["trial", str(path), "-n", "6", "--seed", "4", "--no-progress", "--json"])
+    out = json.loads(res.output)
+    assert set(out["comparisons"]) == {"msc", "msc_high"} and set(out["make30"]) == {"placebo", "msc", "msc_high"}
