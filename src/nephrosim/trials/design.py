@@ -80,7 +80,9 @@ class Timing(StrictModel):
 
 class TrialArm(StrictModel):
     """One arm: a name, its size, and its treatment (none = placebo): MSC, their conditioned medium or
-    their EVs. A per-kg dose (cells/kg, cell_equivalents/kg) is given to each patient by weight."""
+    their EVs. A per-kg dose (cells/kg, cell_equivalents/kg) is given to each patient by weight.
+    ``repeat_count``/``repeat_every_h`` of the treatment give a schedule: the first dose at the arm's
+    ``timing``, the others every ``repeat_every_h`` hours after it, each of the same amount."""
 
     name: str = Field(min_length=1, max_length=80)
     n: int = Field(ge=2, le=MAX_N_PER_ARM, description="patients per replicate trial in this arm")
@@ -93,9 +95,6 @@ class TrialArm(StrictModel):
         if self.treatment is not None and "time_h" in self.treatment.model_fields_set and self.treatment.time_h != 0:
             raise ValueError(f"arm {self.name!r}: the dose time goes in `timing` (relative_to, delay_h), "
                              "not in treatment.time_h; remove treatment.time_h")
-        if self.treatment is not None and self.treatment.repeat_count > 1:
-            raise ValueError(f"arm {self.name!r}: repeated doses are not supported in trials yet; "
-                             "remove repeat_count/repeat_every_h")
         return self
 
 

@@ -15,6 +15,7 @@ thread per call.
 from __future__ import annotations
 
 import contextlib
+import re
 from typing import Callable, Iterator, Sequence
 
 import numpy as np
@@ -70,19 +71,27 @@ def simulate_patients(task) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     scenario = Scenario.model_validate_json(scenario_json)
     program, sim = compiled(scenario)
     names, values = parameter_matrix(cov, program.parameter_values)
-    resolved = []
-    for name in extra_names:
-        if name in ("@dose_cells", "@dose_cell_equivalents"):  # the arm's one dose, set per patient (per kg)
-            suffix = "_dose_1_" + name.removeprefix("@dose_")
-            ids = [k for k in program.parameter_values if k.endswith(suffix)]
-            if len(ids) != 1:
-                raise RuntimeError(f"expected one {suffix[1:]} parameter in the compiled arm, found {ids}")
-            name = ids[0]
+    resolved, columns = [], []
+    extra = np.asarray(extra_values, dtype=float).reshape(len(values), -1) if extra_names else None
+    for j, name in enumerate(extra_names):
+        if name in ("@dose_cells", "@dose_cell_equivalents"):
+            # the arm's per-kg dose, set per patient: every dose of a repeated schedule (dose_1, dose_2, ...)
+            # of the arm's one treatment gets the patient's amount
+            unit = name.removeprefix("@dose_")
+            doses = scenario.arms[0].treatments[0].repeat_count
+            ids = sorted((k for k in program.parameter_values if re.search(rf"_dose_\d+_{unit}$", k)),
+                         key=lambda k: int(re.search(r"_dose_(\d+)_", k).group(1)))
+            if len(ids) != doses:
+                raise RuntimeError(f"expected {doses} dose_k_{unit} parameter(s) in the compiled arm, found {ids}")
+            resolved += ids
+            columns += [extra[:, j]] * len(ids)
         elif name not in program.parameter_values:
             raise RuntimeError(f"parameter {name!r} is not in the compiled arm")
-        resolved.append(name)
+        else:
+            resolved.append(name)
+            columns.append(extra[:, j])
     if resolved:
-        values = np.column_stack([values, np.asarray(extra_values, dtype=float).reshape(len(values), -1)])
+        values = np.column_stack([values, *columns])
     # A compiled arm is shared by every caller in this process and keeps the last value set
     # for each parameter: restore the nominal value of any parameter an earlier task set
     # (e.g. an uncertainty draw) and this one does not.
