@@ -42,7 +42,6 @@ import datetime
 import hashlib
 import json
 import math
-import re
 import sys
 from pathlib import Path
 
@@ -54,31 +53,17 @@ DEFAULT_SEED = 20261206
 
 
 def publications(records):
-    """Publication key → its rows (numeric rows only: a mean and a time)."""
-    numeric = records[records["mean"].notna() & records["time_h"].notna()]
-    key_of = {}
-    for sid, rows in records.groupby("study_id"):
-        doi = next((str(d).strip().lower() for d in rows["doi"] if isinstance(d, str) and d.strip()), None)
-        pmid = next((str(p).strip() for p in rows["pmid"] if isinstance(p, str) and p.strip()), None)
-        key_of[sid] = f"doi:{doi}" if doi else f"pmid:{pmid}" if pmid else f"study:{sid}"
-    out = {}
-    for sid in sorted(numeric["study_id"].unique()):
-        out.setdefault(key_of[sid], []).append(sid)
-    return out, key_of
+    """Publication key → its rows' study ids (numeric rows only), and every study id's key."""
+    from nephrosim.calibration.held_out import publications as library_publications
+
+    return library_publications(records)
 
 
 def seen_text() -> str:
     """Everything a fit or a hand-tuned target already used: calibration configs and in-sample sources."""
-    from nephrosim.analysis.model_check import load_targets
+    from nephrosim.calibration.held_out import seen_text as library_seen_text
 
-    parts = [p.read_text(encoding="utf-8") for p in sorted((ROOT / "calibration").glob("*.yaml"))]
-    for t in load_targets().of_kind("in_sample"):
-        parts.append(json.dumps(t.source.model_dump(), ensure_ascii=False))
-    return "\n".join(parts)
-
-
-def _named(text: str, needle: str) -> bool:
-    return re.search(r"(?<![A-Za-z0-9_])" + re.escape(needle) + r"(?![A-Za-z0-9_])", text, re.IGNORECASE) is not None
+    return library_seen_text(ROOT)
 
 
 def _largest_remainder(sizes: dict, n: int, rng) -> dict:
@@ -95,6 +80,8 @@ def _largest_remainder(sizes: dict, n: int, rng) -> dict:
 
 
 def select(records, seed: int, fraction: float):
+    from nephrosim.calibration.held_out import named_in
+
     pubs, _ = publications(records)
     text = seen_text()
     strata, excluded = {}, []
@@ -107,8 +94,7 @@ def select(records, seed: int, fraction: float):
         injury = str(rows["injury"].iloc[0])
         species = ",".join(sorted({str(s) for s in rows["species"]}))
         info[key] = {"key": key, "study_ids": sids, "injury": injury, "product": product, "species": species}
-        doi = key[4:] if key.startswith("doi:") else None
-        named = [s for s in sids if _named(text, s)] + ([doi] if doi and doi in text.lower() else [])
+        named = named_in(text, key, sids)
         if named:
             excluded.append({**info[key], "reason": f"already used by a calibration config or an in-sample "
                                                      f"literature target (named: {', '.join(named)})"})
@@ -167,12 +153,11 @@ def hash_draw(seed: int, key: str) -> float:
 
 
 def _publication_info(records, key, sids):
-    rows = records[records["study_id"].isin(sids)]
-    treated = sorted({p for p, role in zip(rows["product"], rows["role"])
-                      if role in ("treated", "comparator") and isinstance(p, str) and p not in ("none", "")})
-    return {"key": key, "study_ids": sids, "injury": str(rows["injury"].iloc[0]),
-            "product": "+".join(treated) if treated else "none",
-            "species": ",".join(sorted({str(s) for s in rows["species"]}))}
+    from dataclasses import asdict
+
+    from nephrosim.calibration.held_out import publication_info
+
+    return {**asdict(publication_info(records, key, sids)), "study_ids": sids}
 
 
 def materialise(records, amendment: dict, earlier_keys=frozenset()) -> dict:

@@ -147,3 +147,27 @@ def test_an_amendment_splits_later_evidence_by_a_rule_fixed_in_advance():
     for a in data.get("amendments") or ():
         assert {s["key"] for s in a["held_out"]} <= {s.key for s in reg.studies}
         assert {s["key"] for s in a["in_sample"]} <= {s.key for s in reg.in_sample}
+
+
+def test_publications_a_fit_added_after_the_draw_are_scored_in_sample_and_none_is_held_out():
+    """The uraemic-death fit (calibration/targets/uremia.yaml) added two survival targets after the
+    draw, from publications the draw had left in neither list: they are in-sample now. A held-out
+    publication named only in a comment that says why a fit left it out (Xiao 2006 in
+    calibration/msc_potency.yaml) is not used; one named by a target's source would be reported."""
+    from dataclasses import replace
+
+    from nephrosim.calibration.held_out import in_sample_now, seen_text
+    from nephrosim.evidence import shipped_records
+
+    reg = load_held_out(REGISTRY)
+    records = shipped_records()
+    studies, leaked = in_sample_now(reg, records, ROOT)
+    added = {i for s in studies[len(reg.in_sample):] for i in s.study_ids}
+    assert added == {"IschemicPostconditioning_SwissMice",
+                     "Lam PK et al. (topical ADSC + fibrin sealant; year/journal not shown)"}
+    assert leaked == []
+    assert "Xiao 2006" in seen_text(ROOT) and "Xiao 2006" not in seen_text(ROOT, comments=False)
+    # were the Swiss-mice publication held out, the in-sample survival target that uses it is a leak
+    swiss = next(s for s in studies if s.study_ids == ("IschemicPostconditioning_SwissMice",))
+    _, leaked = in_sample_now(replace(reg, studies=reg.studies + (swiss,)), records, ROOT)
+    assert leaked == ["study:IschemicPostconditioning_SwissMice (named: IschemicPostconditioning_SwissMice)"]

@@ -14,6 +14,11 @@ the script); their held-out publications join :attr:`HeldOutRegistry.studies` an
 study's rows from the evidence store, is tagged with its id (``tags.evidence_id``), or names it
 in its citation is an error, so a held-out study can never enter a fit by accident.
 
+Fits added after the draw: a publication the draw left in neither list (eligible, not drawn) may
+later be used by a new fit or in-sample literature target. :func:`in_sample_now` adds such
+publications to the in-sample ones (they are scored in-sample, apart), and names any held-out
+publication a fit or target has come to use, which must never happen.
+
 Where the registry is read from: ``$NEPHROSIM_HELD_OUT`` if set, else the source checkout's
 ``validation/held_out.yaml``. An installed package without a checkout has no registry (a user's
 own data has no project split); :func:`load_held_out` then returns ``None`` and a shipped fit
@@ -79,17 +84,22 @@ class HeldOutRegistry:
         return None
 
 
+def source_checkout() -> Path | None:
+    """The source checkout this package runs from (the folder with ``pyproject.toml`` and
+    ``validation/held_out.yaml``), or None for an installed package."""
+    for parent in Path(__file__).resolve().parents:
+        if (parent / "validation" / "held_out.yaml").is_file() and (parent / "pyproject.toml").is_file():
+            return parent
+    return None
+
+
 def default_registry_path() -> Path | None:
     """``$NEPHROSIM_HELD_OUT``, else ``validation/held_out.yaml`` of the source checkout (or None)."""
     env = os.environ.get(HELD_OUT_ENV)
     if env:
         return Path(env)
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        candidate = parent / "validation" / "held_out.yaml"
-        if candidate.is_file() and (parent / "pyproject.toml").is_file():
-            return candidate
-    return None
+    root = source_checkout()
+    return None if root is None else root / "validation" / "held_out.yaml"
 
 
 def load_held_out(path: str | Path | None = None) -> HeldOutRegistry | None:
@@ -129,3 +139,86 @@ def check_not_held_out(studies, registry: HeldOutRegistry | None) -> None:
                 f"studies.{s.id}: uses evidence study {sid!r}, which is pre-registered as held out in "
                 f"{registry.path} (seed {registry.seed}, {registry.date}); a held-out study may never be fitted — "
                 "remove it from the calibration (it is scored by `nephrosim validate --held-out`)")
+
+
+# --- which publications the fits use ------------------------------------------------------------
+def publications(records) -> tuple[dict[str, list[str]], dict[str, str]]:
+    """Publication key (``doi:``, else ``pmid:``, else ``study:`` + study id) → its study ids with
+    numeric rows (a mean and a time); and every study id's key."""
+    numeric = records[records["mean"].notna() & records["time_h"].notna()]
+    key_of = {}
+    for sid, rows in records.groupby("study_id"):
+        doi = next((str(d).strip().lower() for d in rows["doi"] if isinstance(d, str) and d.strip()), None)
+        pmid = next((str(p).strip() for p in rows["pmid"] if isinstance(p, str) and p.strip()), None)
+        key_of[sid] = f"doi:{doi}" if doi else f"pmid:{pmid}" if pmid else f"study:{sid}"
+    out: dict[str, list[str]] = {}
+    for sid in sorted(numeric["study_id"].unique()):
+        out.setdefault(key_of[sid], []).append(sid)
+    return out, key_of
+
+
+def publication_info(records, key: str, study_ids) -> HeldOutStudy:
+    """The registry entry of one publication: injury, the products of its treated/comparator arms, species."""
+    rows = records[records["study_id"].isin(list(study_ids))]
+    treated = sorted({p for p, role in zip(rows["product"], rows["role"])
+                      if role in ("treated", "comparator") and isinstance(p, str) and p not in ("none", "")})
+    return HeldOutStudy(key=key, study_ids=tuple(study_ids), injury=str(rows["injury"].iloc[0]),
+                        product="+".join(treated) if treated else "none",
+                        species=",".join(sorted({str(s) for s in rows["species"]})))
+
+
+def seen_text(root: Path, *, target_fits: bool = False, comments: bool = True) -> str:
+    """Everything a fit or a hand-tuned target uses: the calibration configs under ``root/calibration``
+    (with ``target_fits`` also the literature-target fits under ``calibration/targets``) and the
+    sources of the in-sample literature targets.
+
+    The registry's draw read the configs as raw text, comments included (``comments=True``, its
+    published rule). Without ``comments`` a config is read as the data it holds, so a publication a
+    comment names only to say why it was *left out* of the fit does not count as used."""
+    import json
+
+    import yaml
+
+    from nephrosim.analysis.model_check import load_targets
+
+    folders = [root / "calibration"] + ([root / "calibration" / "targets"] if target_fits else [])
+    parts = []
+    for path in (p for folder in folders for p in sorted(folder.glob("*.yaml"))):
+        text = path.read_text(encoding="utf-8")
+        parts.append(text if comments else json.dumps(yaml.safe_load(text), ensure_ascii=False, default=str))
+    for t in load_targets().of_kind("in_sample"):
+        parts.append(json.dumps(t.source.model_dump(), ensure_ascii=False))
+    return "\n".join(parts)
+
+
+def named_in(text: str, key: str, study_ids) -> list[str]:
+    """The study ids of a publication (whole words, any case) and its DOI that ``text`` names."""
+    doi = key[4:] if key.startswith("doi:") else None
+    found = [s for s in study_ids
+             if re.search(r"(?<![A-Za-z0-9_])" + re.escape(s) + r"(?![A-Za-z0-9_])", text, re.IGNORECASE)]
+    return found + ([doi] if doi and doi in text.lower() else [])
+
+
+def in_sample_now(registry: HeldOutRegistry, records, root: Path) -> tuple[tuple[HeldOutStudy, ...], list[str]]:
+    """The publications to score in-sample today, and the held-out ones a fit or target now names.
+
+    In-sample: the registry's own (:attr:`HeldOutRegistry.in_sample`), then every other publication
+    of ``records`` that a calibration config, a target fit or an in-sample target's source names
+    now (:func:`seen_text` with ``target_fits``, comments not read) — e.g. a survival target added
+    after the draw.
+    The second list should be empty: a held-out publication used by a fit is no longer held out.
+    """
+    text = seen_text(root, target_fits=True, comments=False)
+    listed = {s.key for s in registry.in_sample}
+    held = {s.key for s in registry.studies}
+    pubs, _ = publications(records)
+    added, leaked = [], []
+    for key, sids in pubs.items():
+        named = named_in(text, key, sids)
+        if not named:
+            continue
+        if key in held:
+            leaked.append(f"{key} (named: {', '.join(named)})")
+        elif key not in listed:
+            added.append(publication_info(records, key, sids))
+    return registry.in_sample + tuple(added), leaked

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from nephrosim.calibration.designs import NotEvaluable, comparable_readout, design_groups, design_of
-from nephrosim.calibration.held_out import HeldOutRegistry, load_held_out
+from nephrosim.calibration.held_out import HeldOutRegistry, in_sample_now, load_held_out, source_checkout
 from nephrosim.errors import UserInputError
 
 
@@ -45,6 +45,8 @@ class HeldOutValidation:
     registry: HeldOutRegistry | None = None
     n_draws: int = 0
     in_sample: bool = False
+    #: publications scored (held out, or in-sample: the registry's and those a fit added since the draw)
+    n_studies: int | None = None
 
     def summary(self) -> dict:
         c, o = self.contrasts, self.observations
@@ -52,7 +54,8 @@ class HeldOutValidation:
         widths = list(c["fold_width"]) + list(o["fold_width"]) if len(c) or len(o) else []
         widths = [w for w in widths if np.isfinite(w)]
         return {
-            "held_out_studies": (len(self.registry.in_sample if self.in_sample else self.registry.studies)
+            "held_out_studies": (self.n_studies if self.n_studies is not None else
+                                 len(self.registry.in_sample if self.in_sample else self.registry.studies)
                                  if self.registry else 0),
             "studies_scored": int(len(set(c["study"]) | set(o["study"]))) if len(c) or len(o) else 0,
             "contrasts": int(len(c)),
@@ -224,7 +227,12 @@ def validate_held_out(calibration=None, registry: HeldOutRegistry | None = None,
     rng = np.random.default_rng(seed)
     q = (1 - level) / 2
     contrasts, observations, skipped, partial = [], [], [], []
-    for k, study in enumerate(registry.in_sample if in_sample else registry.studies):
+    studies = registry.studies
+    if in_sample:
+        # the registry's in-sample publications and those a fit or target added since the draw
+        root = source_checkout()
+        studies = registry.in_sample if root is None else in_sample_now(registry, records, root)[0]
+    for k, study in enumerate(studies):
         rows = _study_rows(records, study.study_ids)
         if rows.empty:
             skipped.append({"study": study.key, "reason": "no numeric rows in the store"})
@@ -257,7 +265,7 @@ def validate_held_out(calibration=None, registry: HeldOutRegistry | None = None,
     return HeldOutValidation(contrasts=pd.DataFrame(contrasts, columns=cols_c),
                              observations=pd.DataFrame(observations, columns=cols_o), not_evaluable=skipped,
                              groups_left_out=partial,
-                             registry=registry, n_draws=n_draws, in_sample=in_sample)
+                             registry=registry, n_draws=n_draws, in_sample=in_sample, n_studies=len(studies))
 
 
 # --- creatinine assay of the scored serum creatinine (issue 14 item 9) -------------------------
