@@ -143,22 +143,24 @@ def test_evs_of_vegf_knockdown_cells_lose_most_protection(mouse_iri):
     assert protection(mouse_iri, "ev_vegf_kd") < 0.5 * protection(mouse_iri, "ev")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known miss since the joint fit of the injury core (calibration/targets/injury.yaml): 24-h SCr vehicle 4.67, "
-    "renal artery 1e5 4.03, 1e6 3.01 mg/dL, so the larger dose protects more. The microembolism rows "
-    "(tub_w_microembolism, msc_embolism_half_max_cells_per_kg) are still hand-tuned, on the hand-tuned core, where "
-    "1e6 worsened SCr; the embolised fraction is unchanged (0.33 at 1e6), the fitted core's tubules respond less to it. "
-    "They need a formal fit to Cai 2014's dose groups, whose 1e6 SCr values are not in the evidence"))
 def test_renal_artery_dose_ceiling_in_rat_iri():
-    # PLoS One 2014 e92347: renal artery 1x10^5 MSC best; 1x10^6 worsened function (microembolism)
+    """PLoS One 2014 e92347: renal artery 1x10^5 MSC best; 1x10^6 worsened function (microembolism).
+
+    In-sample since session 12: tub_w_microembolism and msc_embolism_half_max_cells_per_kg are fitted
+    to this statement (calibration/targets/microembolism.yaml; target rat_renal_artery_dose_ceiling),
+    so meeting it shows the fit worked. Checked here on the example a user runs (syngeneic cells,
+    275 g), not the target's scenario, and with the IV dose as the contrast the fit did not see."""
     from nephrosim import simulate
 
     from pathlib import Path
 
     r = simulate(Path(__file__).resolve().parents[2] / "examples" / "head_to_head_rat_renal_artery.yaml")
-    scr24 = {a: float(np.interp(24, r.times_h, r.get(a, "serum_creatinine"))) for a in ("vehicle", "ra_1e5", "ra_1e6")}
+    scr24 = {a: float(np.interp(24, r.times_h, r.get(a, "serum_creatinine")))
+             for a in ("vehicle", "ra_1e5", "ra_1e6", "iv_1e6")}
     assert scr24["ra_1e5"] < scr24["ra_1e6"]
     assert scr24["ra_1e5"] < scr24["vehicle"]
+    # IV cells stop mostly in the lungs and embolise nothing in the kidney: 1x10^6 IV protects
+    assert scr24["iv_1e6"] < scr24["vehicle"]
 
 
 def test_conditioned_medium_contradiction_is_carried_as_uncertainty():

@@ -65,10 +65,13 @@ _LATE_H = (192, 240, 336, 384, 504, 672, 1008, 1344, 2016, 2688, 4320)
 
 
 class Scenario(StrictModel):
-    """One untreated simulation, shared by every check that names it."""
+    """One simulation, shared by every check that names it: untreated, unless ``treatments`` lists
+    the doses of its one arm (the scenario file's product schema: product, dose, route, time_h, ...)
+    for a target about a therapy's effect."""
 
     species: Literal["mouse", "rat", "human"]
     injury: dict[str, Any]
+    treatments: tuple[dict[str, Any], ...] = ()
     parameter_set: Literal["calibrated", "table"] = "calibrated"
     units: dict[str, str] = Field(default_factory=dict)
     note: str = ""
@@ -306,11 +309,14 @@ def _design_key(design: Mapping[str, Any]) -> tuple[str, dict]:
             "units": dict(sc.units)}
     if sc.body_weight_g is not None:
         spec["body_weight_g"] = sc.body_weight_g
+    if sc.arms[0].treatments:  # a treated design: its arm and doses are part of what is simulated
+        spec["arms"] = [sc.arms[0].model_dump(mode="json")]
     return json.dumps(spec, sort_keys=True), spec
 
 
 def untreated_run(design: Mapping[str, Any], readouts: Sequence[str], times: Sequence[float]) -> dict[str, np.ndarray]:
-    """The vehicle arm of an untreated ``design``: ``{readout: values at times, "time_h": times}``.
+    """The one arm of ``design`` (the vehicle, unless ``design`` gives ``arms`` with one treated arm):
+    ``{readout: values at times, "time_h": times}``.
 
     One simulation per design and process: a run gives the injury core's readouts (and any
     other asked for) on the hourly first week and later checkpoints, and later calls asking for
@@ -337,10 +343,11 @@ def untreated_run(design: Mapping[str, Any], readouts: Sequence[str], times: Seq
         except UserInputError:  # a model without the tissue core (clearance_change): only what was asked
             asked = tuple(dict.fromkeys(want_r))
             result = simulate({**spec, "readouts": list(asked), "times_h": list(grid)})
-        status = result.statuses["vehicle"]
+        arm = result.scenario.arms[0].name  # "vehicle" when untreated
+        status = result.statuses[arm]
         if not status.ok:
             raise RuntimeError(f"{spec['species']} {spec['injury']}: {status.code} {status.message}")
-        run = {r: np.asarray(result.get("vehicle", r), dtype=float) for r in asked}
+        run = {r: np.asarray(result.get(arm, r), dtype=float) for r in asked}
         run["time_h"] = np.asarray(grid, dtype=float)
         _RUNS[key] = run
     index = np.searchsorted(run["time_h"], want_t)
@@ -351,6 +358,8 @@ def untreated_run(design: Mapping[str, Any], readouts: Sequence[str], times: Seq
 
 def _scenario_spec(sc: Scenario) -> dict:
     spec = {"species": sc.species, "injury": dict(sc.injury), "parameter_set": sc.parameter_set}
+    if sc.treatments:
+        spec["arms"] = [{"name": "treated", "treatments": [dict(t) for t in sc.treatments]}]
     if sc.units:
         spec["units"] = dict(sc.units)
     return spec
