@@ -104,6 +104,9 @@ def _print(out: dict) -> None:
         rd = c["make30_risk_difference"]
         typer.echo(f"  MAKE30 risk difference ({arm if lead else 'treatment'} - control) median {rd['median']} "
                    f"(2.5-97.5 %: {rd['lo']}-{rd['hi']}); power {c['make30_power']:.3f} (Fisher)")
+    if "lost_to_follow_up" in out:
+        typer.echo("  lost to follow-up (censored for recovery, left out of the other endpoints): "
+                   + "; ".join(f"{arm} {v:.3f}" for arm, v in out["lost_to_follow_up"].items()))
     if "make90" in out:
         typer.echo("  MAKE90 " + "; ".join(f"{arm} {v:.3f}" for arm, v in out["make90"].items()))
         for arm, c in comparisons.items():

@@ -149,6 +149,7 @@ def summarise(reps: list[dict], arm_names: tuple[str, str], alpha: float, primar
         "make90_risk_difference": quantiles(col["make90_treatment"] - col["make90_control"]),
         "make90_power": round(float(np.mean(col["p_make90"] < alpha)), 4),
     }
+    lost = {} if "lost_control" not in col else {"lost_to_follow_up": per_arm("lost")}
     return {
         "replicates": len(reps),
         "power": round(float(np.mean(p < alpha)), 4),
@@ -175,6 +176,7 @@ def summarise(reps: list[dict], arm_names: tuple[str, str], alpha: float, primar
         "make30_risk_difference": quantiles(col["make_treatment"] - col["make_control"]),
         "make30_power": round(float(np.mean(col["p_make"] < alpha)), 4),
         **make90,
+        **lost,
     }
 
 
@@ -185,7 +187,7 @@ COMPARISON_KEYS = ("power", "null_share", "hazard_ratio", "hazard_ratio_below_1_
 #: Summary entries holding one value per arm (``{arm name: value}``).
 PER_ARM_KEYS = ("median_recovery_days", "median_recovery_days_interval", "median_not_reached_share",
                 "recovered_by_horizon", "death_by_horizon", "death_by_stage_30d", "scr_auc_mg_dl_day", "dialysis_30d",
-                "death_or_dialysis_30d", "make30", "make90")
+                "death_or_dialysis_30d", "make30", "make90", "lost_to_follow_up")
 
 
 def comparison_column(arm: int, key: str) -> str:

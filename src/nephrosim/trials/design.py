@@ -143,6 +143,16 @@ class Measurement(StrictModel):
         return float(np.sqrt(np.log1p(self.cv_within_subject ** 2) + np.log1p(self.cv_analytical ** 2)))
 
 
+class Dropout(StrictModel):
+    """Loss to follow-up. Each randomized patient is lost with probability ``probability``, at a time
+    drawn uniformly over the follow-up (the uniform timing is **assumed**; set the probability from
+    the trial being planned). A lost patient's time to recovery is censored when they are lost (a
+    recovery before that still counts); the other endpoints (death, SCr AUC, dialysis, MAKE) are
+    analysed on the patients not lost (complete cases). 0 = nobody is lost."""
+
+    probability: float = Field(0.0, ge=0.0, le=0.5, description="share of randomized patients lost to follow-up")
+
+
 class Endpoints(StrictModel):
     """Primary: time to recovery (censored at ``horizon_days`` after randomization), the SCr AUC
     above baseline over the horizon, MAKE30 or MAKE90 (major adverse kidney events by 30 / 90 days).
@@ -162,6 +172,7 @@ class Endpoints(StrictModel):
                           "None = the model's SCr on its 6-h grid, noise-free")
     horizon_days: float = Field(30.0, gt=0.0, le=90.0, description=(
         "follow-up after randomization (days): recovery is censored and the SCr AUC ends there; 90 adds MAKE90"))
+    dropout: Dropout = Field(default_factory=Dropout, description="loss to follow-up (default: none)")
     persistent_dysfunction_ratio: float = Field(
         2.0, ge=1.0, le=10.0,
         description="persistent renal dysfunction (a MAKE component): SCr at day 30 (MAKE30; the horizon if "

@@ -131,8 +131,10 @@ def assemble_groups(n: int, rows_of, results, n_times: int) -> tuple[np.ndarray,
 def _replicate_task(task) -> list[dict]:
     """Replicates ``[start, stop)`` of one design (a task for any executor).
 
-    ``task = (seed, start, stop, sizes, outcomes)``: the arms' sizes and their pool outcomes
-    (:class:`~nephrosim.trials.endpoints.PatientOutcomes`), control first. Replicate ``r`` draws
+    ``task = (seed, start, stop, sizes, outcomes[, dropout])``: the arms' sizes and their pool outcomes
+    (:class:`~nephrosim.trials.endpoints.PatientOutcomes`), control first; ``dropout`` =
+    ``(probability, horizon_days)`` of loss to follow-up (:class:`~nephrosim.trials.design.Dropout`;
+    drawn from ``default_rng([seed, 6, r])``, after nothing else, so that no other draw moves). Replicate ``r`` draws
     its patients and its death events from ``default_rng([seed, 2, r])``, so a replicate's
     result depends only on the seed and ``r``: one permutation of the pool gives each arm its
     ``n`` distinct patients (the control first, then the arms in order), then each death and
@@ -140,8 +142,9 @@ def _replicate_task(task) -> list[dict]:
     treated arm is compared with the control on the same trial; with more than two arms the
     statistics of arm ``k`` carry the prefix :func:`~nephrosim.trials.analysis.comparison_column`.
     """
-    seed, start, stop, sizes, arms = task
+    seed, start, stop, sizes, arms, *rest = task
     sizes, arms = tuple(int(n) for n in sizes), tuple(arms)
+    lost_share, horizon_days = rest[0] if rest and rest[0] is not None else (0.0, 0.0)
     pool_size = arms[0].size
     reps = []
     for r in range(start, stop):
@@ -153,21 +156,38 @@ def _replicate_task(task) -> list[dict]:
         death_stage = [rng.random(i.size) < o.death_by_stage[i] for o, i in zip(arms, idx)]
         # drawn after the draws above, so that their numbers are those of earlier versions
         events = binary_events(rng, [o.rows(i) for o, i in zip(arms, idx)])
-        (days_c, rec_c), ic, oc = recovery[0], idx[0], arms[0]
+        # the randomized patients' own times to recovery and events, then loss to follow-up: from its own
+        # stream (default_rng([seed, 6, r])), so a design without dropout draws exactly as before
+        times = [(d[i], e[i]) for (d, e), i in zip(recovery, idx)]
+        kept = [np.ones(i.size, dtype=bool) for i in idx]
+        if lost_share > 0:
+            drop = np.random.default_rng([seed, 6, r])
+            for j, i in enumerate(idx):
+                lost = drop.random(i.size) < lost_share
+                when = drop.random(i.size) * horizon_days
+                days, event = times[j]
+                censored = lost & (when < days)  # lost before recovering (or before the horizon)
+                times[j] = (np.where(censored, when, days), event & ~censored)
+                kept[j] = ~lost
+        if lost_share > 0:
+            events = {name: [e[m] for e, m in zip(per_arm, kept)] for name, per_arm in events.items()}
+        (days_c, rec_c), kc, ic, oc = times[0], kept[0], idx[0], arms[0]
         compared = {}
         for k in range(1, len(arms)):
-            (days_t, rec_t), it, ot = recovery[k], idx[k], arms[k]
-            rep = analyse_replicate(days_c[ic], rec_c[ic], days_t[it], rec_t[it])
-            rep["recovered_control"] = float(rec_c[ic].mean())
-            rep["recovered_treatment"] = float(rec_t[it].mean())
-            rep["death_control"] = float(death[0].mean())
-            rep["death_treatment"] = float(death[k].mean())
-            rep["auc_control"] = float(oc.scr_auc[ic].mean())
-            rep["auc_treatment"] = float(ot.scr_auc[it].mean())
-            rep["p_auc"] = auc_test(oc.scr_auc[ic], ot.scr_auc[it])
-            rep["death_stage_control"] = float(death_stage[0].mean())
-            rep["death_stage_treatment"] = float(death_stage[k].mean())
+            (days_t, rec_t), kt, it, ot = times[k], kept[k], idx[k], arms[k]
+            rep = analyse_replicate(days_c, rec_c, days_t, rec_t)
+            rep["recovered_control"] = float(rec_c.mean())
+            rep["recovered_treatment"] = float(rec_t.mean())
+            rep["death_control"] = float(death[0][kc].mean())
+            rep["death_treatment"] = float(death[k][kt].mean())
+            rep["auc_control"] = float(oc.scr_auc[ic][kc].mean())
+            rep["auc_treatment"] = float(ot.scr_auc[it][kt].mean())
+            rep["p_auc"] = auc_test(oc.scr_auc[ic][kc], ot.scr_auc[it][kt])
+            rep["death_stage_control"] = float(death_stage[0][kc].mean())
+            rep["death_stage_treatment"] = float(death_stage[k][kt].mean())
             rep.update(compare_binary(events, k))
+            if lost_share > 0:
+                rep["lost_control"], rep["lost_treatment"] = float(1.0 - kc.mean()), float(1.0 - kt.mean())
             compared[k] = rep
         if len(arms) == 2:
             reps.append(compared[1])
@@ -356,7 +376,8 @@ def run_trial(design: TrialDesign, replicates: int = 200, seed: int = 0, *, sche
                    for k, a in enumerate(design.arms)}
         bounds = [(s, min(s + CHUNK_REPLICATES, replicates)) for s in range(0, replicates, CHUNK_REPLICATES)]
         sizes = tuple(a.n for a in design.arms)
-        tasks = [(seed, s, e, sizes, tuple(arm_out[a.name] for a in design.arms)) for s, e in bounds]
+        dropout = (design.endpoints.dropout.probability, design.endpoints.horizon_days)
+        tasks = [(seed, s, e, sizes, tuple(arm_out[a.name] for a in design.arms), dropout) for s, e in bounds]
         rep_store = folder.replicate_store(bounds) if folder else None
         stage = _Stage(report, "replicates", len(tasks), rep_store.done() if rep_store else 0)
         if rep_store is None:

@@ -1,0 +1,85 @@
+"""Loss to follow-up in virtual trials (issue 16: "no dropout").
+
+A lost patient's time to recovery is censored when they are lost, unless they recovered first;
+the other endpoints are analysed on the patients not lost. Checked against lifelines run by hand
+on the same patients (the loss draws come from their documented stream, ``default_rng([seed, 6,
+r])``), against binomial limits for the share lost, and against a design without dropout, whose
+draws must not move.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from lifelines.statistics import logrank_test
+from scipy.stats import binom
+
+from nephrosim.trials import TrialError, trial_from_dict
+from nephrosim.trials.endpoints import PatientOutcomes
+from nephrosim.trials.run import _replicate_task
+
+HORIZON = 30.0
+
+
+def _pool(n, median_days, rng):
+    t = rng.exponential(median_days / math.log(2), n)
+    return PatientOutcomes(np.minimum(t, HORIZON), t < HORIZON, rng.random(n) * 0.2, rng.random(n) * 10, rng.random(n) * 0.3,
+                           rng.random(n) * 0.2, rng.random(n) < 0.2, np.full(n, np.nan), np.full(n, np.nan))
+
+
+@pytest.fixture(scope="module")
+def pools():
+    rng = np.random.default_rng(21)
+    return _pool(200, 12.0, rng), _pool(200, 7.0, rng)
+
+
+def test_no_dropout_draws_exactly_as_before(pools):
+    control, treated = pools
+    plain = _replicate_task((3, 0, 10, (40, 40), (control, treated)))
+    zero = _replicate_task((3, 0, 10, (40, 40), (control, treated), (0.0, HORIZON)))
+    assert plain == zero and "lost_control" not in plain[0]
+
+
+def test_lost_patients_are_censored_when_lost_and_left_out_of_the_other_endpoints(pools):
+    control, treated = pools
+    seed, share = 3, 0.3
+    reps = _replicate_task((seed, 0, 12, (40, 40), (control, treated), (share, HORIZON)))
+    for r, rep in enumerate(reps):
+        # the replicate's patients, as _replicate_task draws them
+        rng = np.random.default_rng([seed, 2, r])
+        ic, it = np.split(rng.permutation(control.size)[:80], [40])
+        drop = np.random.default_rng([seed, 6, r])
+        data = []
+        for o, i in ((control, ic), (treated, it)):
+            lost = drop.random(i.size) < share
+            when = drop.random(i.size) * HORIZON
+            days, event = o.recovery_days[i], o.recovered[i]
+            censored = lost & (when < days)
+            data.append((np.where(censored, when, days), event & ~censored, ~lost, o.scr_auc[i]))
+        (tc, ec, kc, auc_c), (tt, et, kt, auc_t) = data
+        expected = logrank_test(tc, tt, event_observed_A=ec, event_observed_B=et).p_value
+        assert rep["p_logrank"] == pytest.approx(expected, rel=1e-12)
+        assert rep["lost_control"] == pytest.approx(1 - kc.mean()) and rep["lost_treatment"] == pytest.approx(1 - kt.mean())
+        assert rep["auc_control"] == pytest.approx(auc_c[kc].mean()) and rep["auc_treatment"] == pytest.approx(auc_t[kt].mean())
+    lost = np.array([[rep["lost_control"], rep["lost_treatment"]] for rep in reps]) * 40
+    lo, hi = binom.ppf([0.0005, 0.9995], lost.size * 40, share)
+    assert lo <= lost.sum() <= hi
+
+
+def test_dropout_costs_power_for_an_effective_treatment(pools):
+    control, treated = pools
+    power = {}
+    for share in (0.0, 0.4):
+        reps = _replicate_task((5, 0, 150, (40, 40), (control, treated), (share, HORIZON)))
+        power[share] = np.mean([rep["p_logrank"] < 0.05 for rep in reps])
+    assert power[0.4] < power[0.0]
+
+
+def test_a_dropout_above_one_half_is_refused_with_the_field():
+    arms = [{"name": "placebo", "n": 20}, {"name": "msc", "n": 20, "treatment": {"product": "msc", "dose": 2e6,
+                                                                               "dose_unit": "cells/kg"}}]
+    with pytest.raises(TrialError, match="endpoints.dropout.probability"):
+        trial_from_dict({"arms": arms, "endpoints": {"dropout": {"probability": 0.8}}}, "t.yaml")
+    assert trial_from_dict({"arms": arms, "endpoints": {"dropout": {"probability": 0.1}}}).endpoints.dropout.probability == 0.1
