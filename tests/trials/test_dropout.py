@@ -83,3 +83,15 @@ def test_a_dropout_above_one_half_is_refused_with_the_field():
     with pytest.raises(TrialError, match="endpoints.dropout.probability"):
         trial_from_dict({"arms": arms, "endpoints": {"dropout": {"probability": 0.8}}}, "t.yaml")
     assert trial_from_dict({"arms": arms, "endpoints": {"dropout": {"probability": 0.1}}}).endpoints.dropout.probability == 0.1
+
+
+def test_the_design_search_refuses_a_base_with_dropout_rather_than_ignoring_it():
+    from nephrosim.errors import UserInputError
+    from nephrosim.trials.search import DesignSearch, candidates
+
+    arms = [{"name": "placebo", "n": 20}, {"name": "msc", "n": 20, "treatment": {"product": "msc", "dose": 2e6,
+                                                                               "dose_unit": "cells/kg"}}]
+    base = trial_from_dict({"arms": arms, "endpoints": {"dropout": {"probability": 0.1}}})
+    spec = DesignSearch.model_validate({"base": "base.yaml", "candidates": {"n_per_arm": [20]}})
+    with pytest.raises(UserInputError, match="does not model loss to follow-up"):
+        candidates(spec, base)

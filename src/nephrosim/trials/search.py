@@ -205,6 +205,10 @@ class Candidate:
 def _lists(spec: DesignSearch, base: TrialDesign):
     if len(base.arms) != 2:
         raise UserInputError(f"base design: {_not_two_arms(base)}")
+    if base.endpoints.dropout.probability > 0:
+        raise UserInputError(f"base design: endpoints.dropout.probability is {base.endpoints.dropout.probability:g}, "
+                             "but the design search does not model loss to follow-up yet; set it to 0 in the base, "
+                             "or run the design with `nephrosim trial`")
     c = spec.candidates
     trt = base.arms[1]
     return (c.inclusion or (base.inclusion,), c.timing or (trt.timing,), c.treatment or (trt.treatment,),
