@@ -95,3 +95,16 @@ def test_the_design_search_refuses_a_base_with_dropout_rather_than_ignoring_it()
     spec = DesignSearch.model_validate({"base": "base.yaml", "candidates": {"n_per_arm": [20]}})
     with pytest.raises(UserInputError, match="does not model loss to follow-up"):
         candidates(spec, base)
+
+
+def test_an_arm_lost_entirely_gives_nan_statistics_not_a_crash_or_a_warning(pools):
+    import warnings
+
+    control, treated = pools
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        reps = _replicate_task((1, 0, 40, (2, 2), (control, treated), (0.5, HORIZON)))
+    emptied = [rep for rep in reps if rep["lost_control"] == 1.0]
+    assert emptied, "with 2 patients per arm and half lost, some replicate loses a whole arm"
+    for rep in emptied:
+        assert math.isnan(rep["death_control"]) and math.isnan(rep["p_auc"]) and math.isnan(rep["p_make"])

@@ -59,9 +59,18 @@ def analyse_replicate(t_ctl, e_ctl, t_trt, e_trt) -> dict:
     return out
 
 
+def share(values: np.ndarray) -> float:
+    """The mean of ``values``; NaN when there are none (every randomized patient of an arm lost to
+    follow-up), without numpy's empty-slice warning."""
+    return float(np.mean(values)) if np.size(values) else float("nan")
+
+
 def auc_test(auc_ctl, auc_trt) -> float:
+    """Mann–Whitney p of the SCr AUCs; NaN when an arm has no patient left to compare."""
     from scipy.stats import mannwhitneyu
 
+    if not (np.size(auc_ctl) and np.size(auc_trt)):
+        return float("nan")
     return float(mannwhitneyu(auc_ctl, auc_trt).pvalue)
 
 
@@ -97,10 +106,10 @@ def compare_binary(events: dict[str, list[np.ndarray]], arm: int) -> dict:
     out = {}
     for name, per_arm in events.items():
         control, treated = per_arm[0], per_arm[arm]
-        out[f"{name}_control"] = float(control.mean())
-        out[f"{name}_treatment"] = float(treated.mean())
+        out[f"{name}_control"] = share(control)
+        out[f"{name}_treatment"] = share(treated)
         if name in ("make", "make90"):
-            out[f"p_{name}"] = fisher_p(control, treated)
+            out[f"p_{name}"] = fisher_p(control, treated) if control.size and treated.size else float("nan")
     return out
 
 

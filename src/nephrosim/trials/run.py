@@ -35,7 +35,7 @@ import numpy as np
 from nephrosim.errors import UserInputError
 from nephrosim.progress import ProgressBar
 from nephrosim.trials.analysis import analyse_replicate, auc_test, binary_events, compare_binary, comparison_column, \
-    summarise_trial
+    share, summarise_trial
 from nephrosim.trials.checkpoint import open_trial_folder
 from nephrosim.trials.design import TrialDesign
 from nephrosim.trials.endpoints import PatientOutcomes, entry_times, outcomes
@@ -133,8 +133,8 @@ def _replicate_task(task) -> list[dict]:
 
     ``task = (seed, start, stop, sizes, outcomes[, dropout])``: the arms' sizes and their pool outcomes
     (:class:`~nephrosim.trials.endpoints.PatientOutcomes`), control first; ``dropout`` =
-    ``(probability, horizon_days)`` of loss to follow-up (:class:`~nephrosim.trials.design.Dropout`;
-    drawn from ``default_rng([seed, 6, r])``, after nothing else, so that no other draw moves). Replicate ``r`` draws
+    ``(probability, horizon_days)`` of loss to follow-up (:class:`~nephrosim.trials.design.Dropout`),
+    drawn from its own stream ``default_rng([seed, 6, r])`` so that no other draw moves. Replicate ``r`` draws
     its patients and its death events from ``default_rng([seed, 2, r])``, so a replicate's
     result depends only on the seed and ``r``: one permutation of the pool gives each arm its
     ``n`` distinct patients (the control first, then the arms in order), then each death and
@@ -169,7 +169,6 @@ def _replicate_task(task) -> list[dict]:
                 censored = lost & (when < days)  # lost before recovering (or before the horizon)
                 times[j] = (np.where(censored, when, days), event & ~censored)
                 kept[j] = ~lost
-        if lost_share > 0:
             events = {name: [e[m] for e, m in zip(per_arm, kept)] for name, per_arm in events.items()}
         (days_c, rec_c), kc, ic, oc = times[0], kept[0], idx[0], arms[0]
         compared = {}
@@ -178,13 +177,13 @@ def _replicate_task(task) -> list[dict]:
             rep = analyse_replicate(days_c, rec_c, days_t, rec_t)
             rep["recovered_control"] = float(rec_c.mean())
             rep["recovered_treatment"] = float(rec_t.mean())
-            rep["death_control"] = float(death[0][kc].mean())
-            rep["death_treatment"] = float(death[k][kt].mean())
-            rep["auc_control"] = float(oc.scr_auc[ic][kc].mean())
-            rep["auc_treatment"] = float(ot.scr_auc[it][kt].mean())
+            rep["death_control"] = share(death[0][kc])
+            rep["death_treatment"] = share(death[k][kt])
+            rep["auc_control"] = share(oc.scr_auc[ic][kc])
+            rep["auc_treatment"] = share(ot.scr_auc[it][kt])
             rep["p_auc"] = auc_test(oc.scr_auc[ic][kc], ot.scr_auc[it][kt])
-            rep["death_stage_control"] = float(death_stage[0][kc].mean())
-            rep["death_stage_treatment"] = float(death_stage[k][kt].mean())
+            rep["death_stage_control"] = share(death_stage[0][kc])
+            rep["death_stage_treatment"] = share(death_stage[k][kt])
             rep.update(compare_binary(events, k))
             if lost_share > 0:
                 rep["lost_control"], rep["lost_treatment"] = float(1.0 - kc.mean()), float(1.0 - kt.mean())
