@@ -108,3 +108,28 @@ def test_an_arm_lost_entirely_gives_nan_statistics_not_a_crash_or_a_warning(pool
     assert emptied, "with 2 patients per arm and half lost, some replicate loses a whole arm"
     for rep in emptied:
         assert math.isnan(rep["death_control"]) and math.isnan(rep["p_auc"]) and math.isnan(rep["p_make"])
+
+
+def test_the_command_and_its_report_give_the_lost_shares_of_the_json(app, tmp_path):
+    import json
+
+    import yaml
+    from typer.testing import CliRunner
+
+    from .conftest import SMALL
+
+    design = yaml.safe_load(SMALL)
+    design.update(virtual_patients=300, endpoints={"dropout": {"probability": 0.25}})
+    for arm in design["arms"]:
+        arm["n"] = 8
+    path = tmp_path / "dropout.yaml"
+    path.write_text(yaml.safe_dump(design))
+    args = ["trial", str(path), "-n", "6", "--seed", "2", "--no-progress"]
+    out = json.loads(CliRunner().invoke(app, [*args, "--json"]).output)
+    lost = out["lost_to_follow_up"]
+    assert set(lost) == {"placebo", "msc"} and all(0 < v < 1 for v in lost.values())
+    res = CliRunner().invoke(app, [*args, "--report", str(tmp_path / "r.html")])
+    assert res.exit_code == 0, res.output
+    shares = "; ".join(f"{arm} {v:.3f}" for arm, v in lost.items())
+    assert f"lost to follow-up (censored for recovery, left out of the other endpoints): {shares}" in res.output
+    assert f"not lost): {shares}." in (tmp_path / "r.html").read_text(encoding="utf-8")

@@ -347,7 +347,10 @@ def trial_report(result, design_path=None, *, argv: Sequence[str] | None = None)
             "Risk differences are treated − control, medians with 2.5–97.5 % over replicates; death by stage, "
             "dialysis and MAKE30 are stage-linked probabilities (docs/trials.md §2)."
             + ("" if "make90" not in out else
-               " MAKE90 " + "; ".join(f"{arm} {v:.3f}" for arm, v in out["make90"].items()) + ".")),
+               " MAKE90 " + "; ".join(f"{arm} {v:.3f}" for arm, v in out["make90"].items()) + ".")
+            + ("" if "lost_to_follow_up" not in out else
+               " Lost to follow-up (time to recovery censored when lost; the other endpoints on the patients "
+               "not lost): " + "; ".join(f"{arm} {v:.3f}" for arm, v in out["lost_to_follow_up"].items()) + ".")),
             tables=(Table("each treated arm vs the control", (
                         "arm", "power", f"power, {out['multiplicity']}-adjusted" if several else "power (one comparison)",
                         "hazard ratio of recovery", "MAKE30 risk difference", "MAKE30 power (Fisher)",
