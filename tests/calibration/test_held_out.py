@@ -171,3 +171,18 @@ def test_publications_a_fit_added_after_the_draw_are_scored_in_sample_and_none_i
     swiss = next(s for s in studies if s.study_ids == ("IschemicPostconditioning_SwissMice",))
     _, leaked = in_sample_now(replace(reg, studies=reg.studies + (swiss,)), records, ROOT)
     assert leaked == ["study:IschemicPostconditioning_SwissMice (named: IschemicPostconditioning_SwissMice)"]
+
+
+def test_validate_refuses_to_score_when_a_fit_uses_a_held_out_publication():
+    from dataclasses import replace
+
+    from nephrosim.calibration.held_out import in_sample_now
+    from nephrosim.calibration.held_out_report import validate_held_out
+    from nephrosim.evidence import shipped_records
+
+    reg = load_held_out(REGISTRY)
+    studies, _ = in_sample_now(reg, shipped_records(), ROOT)
+    swiss = next(s for s in studies if s.study_ids == ("IschemicPostconditioning_SwissMice",))
+    leaky = replace(reg, studies=reg.studies + (swiss,))
+    with pytest.raises(CalibrationConfigError, match="IschemicPostconditioning_SwissMice.*may never be fitted"):
+        validate_held_out(registry=leaky, n_draws=2, in_sample=True)

@@ -324,7 +324,8 @@ def untreated_run(design: Mapping[str, Any], readouts: Sequence[str], times: Seq
 
     Arguments
     ---------
-    design : ``species``, ``injury`` and optionally ``parameter_set``, ``units``, ``body_weight_g``.
+    design : ``species``, ``injury`` and optionally ``parameter_set``, ``units``, ``body_weight_g``,
+        ``arms`` (one arm, with its ``treatments``, for a treated target scenario).
     readouts, times : what to return (hours after the insult).
 
     Returns

@@ -231,7 +231,11 @@ def validate_held_out(calibration=None, registry: HeldOutRegistry | None = None,
     if in_sample:
         # the registry's in-sample publications and those a fit or target added since the draw
         root = source_checkout()
-        studies = registry.in_sample if root is None else in_sample_now(registry, records, root)[0]
+        studies, leaked = (registry.in_sample, []) if root is None else in_sample_now(registry, records, root)
+        if leaked:
+            raise CalibrationConfigError(
+                f"held-out publication(s) used by a fit or an in-sample target: {'; '.join(leaked)} — a held-out "
+                f"study may never be fitted ({registry.path}); remove it from the fit or target")
     for k, study in enumerate(studies):
         rows = _study_rows(records, study.study_ids)
         if rows.empty:

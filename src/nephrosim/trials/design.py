@@ -249,11 +249,6 @@ class TrialDesign(StrictModel):
     def control(self) -> TrialArm:
         return self.arms[0]
 
-    @property
-    def treated_arms(self) -> tuple[TrialArm, ...]:
-        """The arms compared with the control (every arm after the first)."""
-        return self.arms[1:]
-
 
 def trial_from_dict(data, source: str = "") -> TrialDesign:
     """Validate a mapping into a :class:`TrialDesign`, raising :class:`TrialError`."""
