@@ -87,13 +87,8 @@ def select(records, seed: int, fraction: float):
     strata, excluded = {}, []
     info = {}
     for key, sids in pubs.items():
-        rows = records[records["study_id"].isin(sids)]
-        treated = sorted({p for p, role in zip(rows["product"], rows["role"])
-                          if role in ("treated", "comparator") and isinstance(p, str) and p not in ("none", "")})
-        product = "+".join(treated) if treated else "none"
-        injury = str(rows["injury"].iloc[0])
-        species = ",".join(sorted({str(s) for s in rows["species"]}))
-        info[key] = {"key": key, "study_ids": sids, "injury": injury, "product": product, "species": species}
+        info[key] = _publication_info(records, key, sids)
+        injury, product = info[key]["injury"], info[key]["product"]
         named = named_in(text, key, sids)
         if named:
             excluded.append({**info[key], "reason": f"already used by a calibration config or an in-sample "

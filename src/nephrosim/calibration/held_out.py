@@ -79,9 +79,14 @@ class HeldOutRegistry:
         if hit:
             return hit[0]
         for sid in sorted(self.study_ids):
-            if re.search(r"(?<![A-Za-z0-9_])" + re.escape(sid) + r"(?![A-Za-z0-9_])", study.citation):
+            if names_whole(study.citation, sid):
                 return sid
         return None
+
+
+def names_whole(text: str, needle: str, flags: int = 0) -> bool:
+    """Whether ``text`` names ``needle`` as a whole phrase (not inside a longer identifier)."""
+    return re.search(r"(?<![A-Za-z0-9_])" + re.escape(needle) + r"(?![A-Za-z0-9_])", text, flags) is not None
 
 
 def source_checkout() -> Path | None:
@@ -194,8 +199,7 @@ def seen_text(root: Path, *, target_fits: bool = False, comments: bool = True) -
 def named_in(text: str, key: str, study_ids) -> list[str]:
     """The study ids of a publication (whole words, any case) and its DOI that ``text`` names."""
     doi = key[4:] if key.startswith("doi:") else None
-    found = [s for s in study_ids
-             if re.search(r"(?<![A-Za-z0-9_])" + re.escape(s) + r"(?![A-Za-z0-9_])", text, re.IGNORECASE)]
+    found = [s for s in study_ids if names_whole(text, s, re.IGNORECASE)]
     return found + ([doi] if doi and doi in text.lower() else [])
 
 

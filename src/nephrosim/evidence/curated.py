@@ -291,7 +291,7 @@ def _study(sid, items, source, issues) -> Study | None:
                 cell_source=r.get("cell_source"), donor=r.get("donor"), dose=num["dose"], dose_raw=r.get("dose"),
                 dose_unit=r.get("dose_unit"), route=r.get("route"), timing_h=num["timing_h"],
                 timing_raw=r.get("timing_h"), co_intervention=detect_co_intervention(r["arm"]),
-                injury_details=_design(r) if _design(r) != _design(items[0][1]) else None, outcomes=[], row=row)
+                injury_details=own if (own := _design(r)) != _design(items[0][1]) else None, outcomes=[], row=row)
         extra = []
         mean, disp = num["mean"], num["dispersion"]
         if mean is not None and num["time_h"] is None:

@@ -45,6 +45,13 @@ from .vocab import matches_injury, matches_product, matches_species
 
 __all__ = ["EvidenceStore", "default_db_path", "ImportReport"]
 
+
+def _arm_columns(con) -> set[str]:
+    """The columns of a store's ``arms`` table (schema 1 lacks ``injury_details``)."""
+    return {r[0] for r in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = 'arms'").fetchall()}
+
+
 SCHEMA_VERSION = "2"  # 2: arms.injury_details (a group's own design); a version-1 store gains the column
 
 _DDL = """
@@ -256,8 +263,7 @@ class EvidenceStore:
             return  # locked or unreadable: connect() says which, with its own message and retries
         with con:
             _verify(con, self.path)  # a file that is not a store is refused here, before anything is written
-            columns = {r[0] for r in con.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_name = 'arms'").fetchall()}
+            columns = _arm_columns(con)
         if "injury_details" in columns:
             self._upgraded = True
             return
@@ -272,8 +278,7 @@ class EvidenceStore:
             try:
                 shutil.copyfile(self.path, tmp)
                 with duckdb.connect(tmp) as con:
-                    have = {r[0] for r in con.execute(
-                        "SELECT column_name FROM information_schema.columns WHERE table_name = 'arms'").fetchall()}
+                    have = _arm_columns(con)
                     if "injury_details" not in have:  # another process may have upgraded it meanwhile
                         con.execute("ALTER TABLE arms ADD COLUMN injury_details VARCHAR")
                         con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", [SCHEMA_VERSION])
