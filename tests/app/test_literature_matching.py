@@ -6,7 +6,7 @@ into a real store (next to the shipped evidence), so they pass through the same 
 ``EvidenceStore.records`` as a user's own data. Each study states its clamp temperature the way
 papers do (``at 32 °C``, ``37 °C``, or not at all); what must happen to it follows from the
 matching rule written in :mod:`nephrosim.app.literature`, with the tolerance restated here:
-a clamp at 32 °C is 5 °C from a 37 °C scenario (beyond ±1.2 °C), a clamp at 37 °C is 5 °C from a
+a clamp at 32 °C is 5 °C from a 37 °C scenario (beyond ±1.9 °C), a clamp at 37 °C is 5 °C from a
 32 °C one, and a study that states none is drawn on both.
 """
 
@@ -80,7 +80,7 @@ def test_a_hypothermic_clamp_is_not_drawn_on_a_normothermic_scenario(store):
     assert points["T18_unstated"]["value"] == pytest.approx(1.8)
     hypothermic = studies["T18_hypothermic_32C"]
     assert hypothermic["drawn"] == 0 and hypothermic["skipped"] == (
-        "temperature: the study's clamp is hypothermic, at 32 °C; the scenario's clamp is at 37 °C (±1.2 °C)")
+        "temperature: the study's clamp is hypothermic, at 32 °C; the scenario's clamp is at 37 °C (±1.9 °C)")
     two = studies["T18_two_temperatures"]
     assert two["matched"] == 2 and two["drawn"] == 0
     assert two["skipped"].startswith("temperature: the rows of one design name several temperatures (32 °C, 37 °C")
@@ -97,7 +97,7 @@ def test_a_normothermic_clamp_is_not_drawn_on_a_hypothermic_scenario_and_an_unst
     studies, points = _ours(out)
     assert set(points) == {"T18_hypothermic_32C", "T18_unstated"}
     assert studies["T18_normothermic_37C"]["skipped"] == (
-        "temperature: the study's clamp is at 37 °C; the scenario's clamp is at 32 °C (±1.2 °C)")
+        "temperature: the study's clamp is at 37 °C; the scenario's clamp is at 32 °C (±1.9 °C)")
     # unstated is not read as 37 °C: drawn, and counted on the page as not stated
     assert studies["T18_unstated"]["temperature"] == TEMPERATURE_NOT_STATED
     notes = {n["note"]: n["rows"] for n in out["drawn_notes"]}

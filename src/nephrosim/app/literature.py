@@ -35,9 +35,9 @@ nephrectomy, cardiac surgery) match on species and injury model only.
 read by :func:`nephrosim.evidence.study_design.study_temperature`, the reader the calibration's
 study designs use too, from what the study's rows state (numbers of 25–42 °C, ranges, the words
 *hypothermic* and *normothermic*; a culture or storage temperature is not read). A study whose stated
-temperature is more than ±:data:`TEMPERATURE_TOLERANCE_C` (1.2 °C) from the scenario's is
+temperature is more than ±:data:`TEMPERATURE_TOLERANCE_C` (1.9 °C) from the scenario's is
 counted as matched and skipped under ``temperature: …`` — a hypothermic study is not drawn on a
-normothermic simulation and vice versa. The 1.2 °C is **assumed** (its reasoning is in
+normothermic simulation and vice versa. The 1.9 °C is **assumed** (its reasoning is in
 :mod:`nephrosim.evidence.study_design`). A study whose rows name temperatures that disagree with
 each other (groups at 37 °C and in hypothermia that the store keeps as one design) is skipped
 under ``temperature: …`` as well, since which row is at which temperature is not recorded. A

@@ -17,10 +17,10 @@ that names no temperature is ``stated == False``. The rows given are one design 
 of clamp times or temperatures is one design per group of arms in the store,
 :func:`nephrosim.calibration.designs.design_groups`).
 
-:data:`TEMPERATURE_TOLERANCE_C` (1.2 °C) is **assumed**, not sourced: it is the shift whose effect in
-the model's temperature rule (clamp minutes × Q10^((T − 37)/10), ``iri_q10`` = 4.5, the table's value
-for mouse and human) equals the literature page's ±20 % clamp-time tolerance, 10·log(1.2)/log(4.5) =
-1.2 °C (0.9–2.6 °C over the Q10 range 2–8; 1.9 °C at the rat's fitted 2.56).
+:data:`TEMPERATURE_TOLERANCE_C` (1.9 °C) is **assumed**, not sourced: it is the shift whose effect in
+the model's temperature rule (clamp minutes × Q10^((T − 37)/10), ``iri_q10`` = 2.56, the rat fit's
+estimate, which the table carries over to mouse and human) equals the literature page's ±20 %
+clamp-time tolerance, 10·log(1.2)/log(2.56) = 1.9 °C (0.9–2.6 °C over the cited Q10 range 2–8).
 
 **Sex** (:func:`study_sex`) is read from the study's ``sex`` and ``strain`` fields (curators wrote it in
 either).
@@ -32,7 +32,7 @@ import re
 from dataclasses import dataclass
 
 #: Tolerance on the clamp's body temperature, °C (assumed, range 0.9–2.6: see the module text).
-TEMPERATURE_TOLERANCE_C = 1.2
+TEMPERATURE_TOLERANCE_C = 1.9
 #: Below this a body is hypothermic (°C; the clinical definition of hypothermia, core < 35 °C).
 HYPOTHERMIA_BELOW_C = 35.0
 #: What the word "normothermic" is read as, °C (assumed: the core temperature such studies hold).
