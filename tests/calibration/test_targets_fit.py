@@ -151,3 +151,25 @@ def test_a_polish_setting_leaves_the_digest_of_a_spec_without_it_unchanged():
     explicit = base.model_copy(update={"fit": base.fit.model_copy(update={"polish": 0})})
     polished = base.model_copy(update={"fit": base.fit.model_copy(update={"polish": 50})})
     assert base.digest() == explicit.digest() != polished.digest()
+
+
+def test_a_fraction_whose_range_starts_at_zero_is_searched_on_its_own_scale():
+    """tgf_feedback_max's cited range is 0–0.9: a log10 search cannot reach 0, so it is refused there
+    with the fix, and ``scale: linear`` searches (and simulates) the value itself. The scale leaves the
+    digest of a spec that does not set it unchanged."""
+    log = TargetFitSpec(name="x", targets=("mouse_iri_gfr_lag",), parameters=({"name": "tgf_feedback_max"},))
+    with pytest.raises(CalibrationConfigError, match="search it with scale: linear"):
+        TargetProblem(log)
+    lin = TargetFitSpec(name="x", targets=("mouse_iri_gfr_lag",),
+                        parameters=({"name": "tgf_feedback_max", "scale": "linear"},))
+    problem = TargetProblem(lin)
+    assert (problem.lower[0], problem.upper[0]) == (0.0, 0.9) and problem.range_name(0) == "cited range"
+    assert problem.natural(0, 0.45) == 0.45
+    # the value reaches the simulation unchanged: no feedback (0) leaves GFR higher at 72 h than 0.9 does
+    runs, ok = problem.runs_many(np.array([[0.0], [0.9]]))
+    gfr72 = [float(np.interp(72, r["mouse_iri_18"]["time_h"], r["mouse_iri_18"]["gfr"])) for r in runs]
+    assert ok.all() and gfr72[0] > gfr72[1]
+    plain = TargetFitSpec(name="x", targets=("mouse_cisplatin_day4",), parameters=({"name": "cis_k_uptake"},))
+    explicit = TargetFitSpec(name="x", targets=("mouse_cisplatin_day4",),
+                             parameters=({"name": "cis_k_uptake", "scale": "log10"},))
+    assert plain.digest() == explicit.digest() != lin.digest()

@@ -17,7 +17,9 @@ no bound.
 A window that is a point ([24, 24] h) contributes the normal density of the value instead. Each check of a target contributes one term per
 scenario; a target's checks all count (they are one source's numbers).
 
-**Prior.** Uniform in log10 over each parameter's cited range in the parameter table.
+**Prior.** Uniform in log10 over each parameter's cited range in the parameter table, or uniform in
+the value itself for a parameter searched with ``scale: linear`` (a fraction whose cited range starts
+at 0, which no log scale reaches).
 
 **Fit.** Differential evolution over the box (seeded; the hand-tuned table values are one
 member of the first generation, so the fit is never worse than the hand) gives the maximum a
@@ -49,6 +51,7 @@ import math
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 from pydantic import Field
@@ -62,10 +65,13 @@ FAILED_NLL = 1e10
 
 
 class TargetParameter(StrictModel):
-    """One parameter to estimate (log10 scale; bounds are the table's cited range)."""
+    """One parameter to estimate (bounds are the table's cited range)."""
 
     name: str
     species: str | None = Field(None, description="only in scenarios of this species (default: every scenario)")
+    scale: Literal["log10", "linear"] = Field("log10", description=(
+        "search scale and prior: uniform in log10 (rate constants, gains) or in the value itself (a fraction "
+        "whose cited range starts at 0)"))
 
 
 class TargetFitSettings(StrictModel):
@@ -89,7 +95,10 @@ class FitSpec(StrictModel):
     fit: TargetFitSettings = TargetFitSettings()
 
     def digest(self) -> str:
-        data = self.model_dump(mode="json")
+        return self._digest_of(self.model_dump(mode="json"))
+
+    @staticmethod
+    def _digest_of(data: dict) -> str:
         if not data["fit"]["polish"]:  # a spec from before the polish setting keeps its digest
             del data["fit"]["polish"]
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
@@ -103,6 +112,13 @@ class TargetFitSpec(FitSpec):
     sigma_log: float = Field(0.1, gt=0.0, le=1.0, description="reporting noise of a window (log scale, assumed)")
     rtol: float = Field(1e-6, gt=0.0, le=1e-3)
     atol: float = Field(1e-9, gt=0.0, le=1e-4)
+
+    def digest(self) -> str:
+        data = self.model_dump(mode="json")
+        for p in data["parameters"]:  # a spec from before the scale setting keeps its digest
+            if p["scale"] == "log10":
+                del p["scale"]
+        return self._digest_of(data)
 
 
 def load_target_fit(path: str | Path) -> TargetFitSpec:
@@ -148,7 +164,8 @@ def censored_nll(v: np.ndarray, lo: float | None, hi: float | None, sigma: float
 
 
 class TargetProblem:
-    """The compiled target calibration: ``nll_many(X)`` for rows of log10 parameter values."""
+    """The compiled target calibration: ``nll_many(X)`` for rows of search-scale parameter values
+    (log10 of the value, or the value itself for a ``scale: linear`` parameter)."""
 
     def __init__(self, spec: TargetFitSpec, targets=None):
         from nephrosim.analysis.model_check import _scenario_spec, load_targets
@@ -192,7 +209,7 @@ class TargetProblem:
             self.programs[name] = (sc, program)
             self.simulators[name] = program.simulator(options)
         cited = ParameterTable.default(calibrated=False, target_fits=False)
-        self.labels, self.lower, self.upper, self.nominal, self.cited = [], [], [], [], []
+        self.labels, self.lower, self.upper, self.nominal, self.cited, self.linear = [], [], [], [], [], []
         used = set()
         for k, p in enumerate(spec.parameters):
             species = p.species or self.programs[self.scenario_names[0]][0].species
@@ -201,13 +218,19 @@ class TargetProblem:
                 rec = table.record(p.name, species)
             except KeyError as exc:
                 raise CalibrationConfigError(f"parameters.{p.name}: {exc.args[0]}") from None
-            if rec.lower is None or rec.upper is None or not 0 < rec.lower < rec.upper:
-                raise CalibrationConfigError(f"parameters.{p.name}: the table gives no positive range to fit within")
+            linear = p.scale == "linear"
+            if rec.lower is None or rec.upper is None or not rec.lower < rec.upper:
+                raise CalibrationConfigError(f"parameters.{p.name}: the table gives no range to fit within")
+            if not linear and rec.lower <= 0:
+                raise CalibrationConfigError(f"parameters.{p.name}: its cited range starts at {rec.lower:g}, which a "
+                                             "log10 search cannot reach; search it with scale: linear")
+            f = (lambda v: v) if linear else math.log10
             self.labels.append(p.name if p.species is None else f"{p.name}[{p.species}]")
-            self.lower.append(math.log10(rec.lower))
-            self.upper.append(math.log10(rec.upper))
-            self.nominal.append(math.log10(min(max(rec.value, rec.lower), rec.upper)))
+            self.lower.append(f(rec.lower))
+            self.upper.append(f(rec.upper))
+            self.nominal.append(f(min(max(rec.value, rec.lower), rec.upper)))
             self.cited.append((rec.lower, rec.upper))
+            self.linear.append(linear)
             for name, (sc, program) in self.programs.items():
                 if (p.species is None or p.species == sc.species) and p.name in program.parameter_values:
                     self.columns.setdefault(name, []).append((k, p.name))
@@ -222,14 +245,12 @@ class TargetProblem:
     def dim(self) -> int:
         return len(self.labels)
 
-    @staticmethod
-    def natural(k: int, v: float) -> float:
-        """The parameter value of search coordinate ``v`` (every target parameter is searched in log10)."""
-        return float(10.0 ** v)
+    def natural(self, k: int, v: float) -> float:
+        """The parameter value of search coordinate ``v`` of parameter ``k``."""
+        return float(v) if self.linear[k] else float(10.0 ** v)
 
-    @staticmethod
-    def range_name(k: int) -> str:
-        return "cited log-range"
+    def range_name(self, k: int) -> str:
+        return "cited range" if self.linear[k] else "cited log-range"
 
     def runs_many(self, X: np.ndarray) -> tuple[list[dict], np.ndarray]:
         """Per row of ``X``: ``{scenario: {readout: values, "time_h": times}}``, and which rows solved."""
@@ -239,7 +260,9 @@ class TargetProblem:
         for name in self.scenario_names:
             sc, program = self.programs[name]
             cols = self.columns.get(name, [])
-            values = 10.0 ** X[:, [k for k, _ in cols]] if cols else np.zeros((len(X), 0))
+            idx = [k for k, _ in cols]
+            lin = np.array([self.linear[k] for k in idx], dtype=bool)
+            values = np.where(lin, X[:, idx], 10.0 ** X[:, idx]) if cols else np.zeros((len(X), 0))
             times = np.asarray(sc.times_h, dtype=float)
             out, statuses = self.simulators[name].run_batch(times, [n for _, n in cols], values)
             out = program.convert(out)
