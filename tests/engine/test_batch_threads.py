@@ -54,7 +54,7 @@ def _varied_mouse_iri(patients: int):
     program = compile_arm(scenario, "vehicle")
     priors = [p for p in priors_from_table(varied_parameters(scenario), 0.6, "lognormal")
               if p.name in program.parameter_values]
-    options = solver_options(scenario).model_copy(update={"engine": "batch", "max_steps": 90})
+    options = solver_options(scenario).model_copy(update={"engine": "batch", "max_steps": 50})
     return (program, [p.name for p in priors], draw(priors, 0, patients, seed=4),
             np.asarray(scenario.times_h, dtype=float), options)
 

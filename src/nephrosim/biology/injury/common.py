@@ -50,6 +50,8 @@ SIDE_INPUTS = {
     "in_obstruction": ("0", "dimensionless", "fractional fall in filtration from ureteral obstruction (0–1)"),
     "in_fibrogenic": ("0", "dimensionless", "direct TGF-β drive (obstruction, proteinuria, hyperglycaemia)"),
     "in_glomerular": ("0", "dimensionless", "glomerular (podocyte) injury driving nephron loss"),
+    "in_podocyte_leak": ("0", "dimensionless",
+                         "share of glomeruli leaking protein through injured podocytes without a lesion (0–1)"),
     "in_casts": ("0", "dimensionless", "extra intratubular cast formation (myoglobin/haem casts)"),
 }
 #: Whole-body insult inputs.
@@ -130,6 +132,12 @@ def positive(x: str, width: float = POSITIVE_PART_WIDTH) -> str:
     """
     w2 = repr(float(width) ** 2)
     return f"(0.5 * (({x}) + sqrt(({x})^2 + {w2})))"
+
+
+#: Excess single-nephron filtration that injures (nephron loss, glomerular lesions, TGF-β): the
+#: hyperfiltration with only a share of the diabetic excess counted
+#: (``injurious_hyperfiltration``, :mod:`nephrosim.biology.injury.nephrons`).
+INJURIOUS_EXCESS = positive("injurious_hyperfiltration - 1")
 
 
 def eff(name: str) -> str:

@@ -23,7 +23,7 @@ Biology encoded (BIOLOGY.md §1.5)
 from __future__ import annotations
 
 from nephrosim.modelspec import Flux, ParameterUse, Process, Quantity, State
-from nephrosim.biology.injury.common import SIDE_NAMES, eff, positive
+from nephrosim.biology.injury.common import INJURIOUS_EXCESS, SIDE_NAMES, eff, positive
 
 PARAMETERS = (
     ParameterUse("k_tgf", "1/h", "TGF-β turnover rate constant"),
@@ -50,7 +50,7 @@ def fibrosis(side: str) -> Process:
     rs = "rate_scale"
     where = SIDE_NAMES[s]
     production = (f"tgf_w_maladaptive * tub_m_{s} + tgf_w_m2 * m2_{s} + tgf_w_hypoxia * hypoxia_{s}"
-                  f" + tgf_w_hyperfiltration * pow({positive('hyperfiltration - 1')}, 2) + in_fibrogenic_{s}")
+                  f" + tgf_w_hyperfiltration * pow({INJURIOUS_EXCESS}, 2) + in_fibrogenic_{s}")
     return Process(
         name=f"fibrosis_{s}",
         description=f"TGF-β, myofibroblasts and collagen, {where}",

@@ -42,7 +42,15 @@ Biology encoded
   too, while "BMSC transplantation reduced the 24-h urinary protein excretion, and serum
   creatinine and urea nitrogen levels" in rat adriamycin FSGS, BMC Nephrol 2018.)
 * Proteinuria (readout, fold of normal): protein leaks through injured glomeruli in proportion
-  to their filtration, ``1 + proteinuria_gain · Σ_s nephron_mass_s·hyperfiltration·glom_s / 2``.
+  to their filtration, ``1 + proteinuria_gain · Σ_s nephron_mass_s·hyperfiltration·leaky_s / 2``,
+  where a glomerulus leaks if it has a lesion or if a podocyte toxin has injured its podocytes
+  without one (``in_podocyte_leak``, 0–1, from the insult): ``leaky = 1 − (1 − glom)(1 − leak)``.
+  The second term is why adriamycin proteinuria is nephrotic within weeks while sclerosis is
+  rare: in Wistar rats after 5 mg/kg, 24-h protein rose from 5.99 (control) to 48.5, 129 and
+  249 mg at days 7, 14 and 28 (curated/untreated_adriamycin.csv, UrotensinII_ADR_WistarThesis),
+  whereas "only 0.3% of the glomeruli from rats with chronic nephrosis of 12 weeks' duration
+  induced by one intravenous dose of adriamycin showed FSGHS lesions" (Grond 1984, PMID 6471809).
+  Without a podocyte toxin the leak is 0 and the readout is the lesion term alone.
 * Glomerulosclerosis (readout, % of the glomeruli the left kidney had at time 0): glomeruli
   lost since then (obsolescent) plus remaining glomeruli with a lesion,
   ``100·(1 − nephron_mass_l/nephron_mass_initial_l·(1 − glom_l))``.
@@ -55,7 +63,7 @@ insults that do not use it behave as before when no therapy is given.
 
 from __future__ import annotations
 
-from nephrosim.biology.injury.common import SIDE_NAMES, SIDES, eff, positive
+from nephrosim.biology.injury.common import INJURIOUS_EXCESS, SIDE_NAMES, SIDES, eff, positive
 from nephrosim.modelspec import Flux, ParameterUse, Process, Quantity, State
 
 PARAMETERS = (
@@ -87,7 +95,7 @@ def glomeruli() -> Process:
     for s in SIDES:
         g = f"glom_{s}"
         states.append(State(g, "fraction", 0.0, f"Glomeruli with a podocyte/segmental lesion ({SIDE_NAMES[s]})"))
-        drive = f"(pow({positive('hyperfiltration - 1')}, 2) + in_glomerular_{s})"
+        drive = f"(pow({INJURIOUS_EXCESS}, 2) + in_glomerular_{s})"
         fluxes += [
             Flux(f"glom_injury_{s}",
                  f"k_glom_injury * {rs} * {drive} * (1 - {g}) * (1 - glom_msc_max_protection * glomerular_protection)",
@@ -99,7 +107,8 @@ def glomeruli() -> Process:
         Quantity("glomerular_signal", GLOMERULAR_SIGNAL, "dimensionless",
                  "Paracrine glomerular signal (HGF and anti-inflammatory classes), 0–1"),
         Quantity("proteinuria_fold",
-                 "1 + proteinuria_gain * hyperfiltration * (nephron_mass_l * glom_l + nephron_mass_r * glom_r) / 2",
+                 "1 + proteinuria_gain * hyperfiltration * (nephron_mass_l * (1 - (1 - glom_l) * (1 - in_podocyte_leak_l))"
+                 " + nephron_mass_r * (1 - (1 - glom_r) * (1 - in_podocyte_leak_r))) / 2",
                  "fold", "Urinary protein excretion, fold of normal"),
         Quantity("glomerulosclerosis_pct_l",
                  "100 * (1 - nephron_mass_l / max(1e-6, nephron_mass_initial_l) * (1 - glom_l))", "%",

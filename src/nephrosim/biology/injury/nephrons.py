@@ -11,6 +11,16 @@ Biology encoded
 * Hyperfiltration injures glomeruli (progressive nephron loss of the remnant
   kidney) and feeds TGF-β; fibrosis (collagen) causes tubular atrophy and nephron
   loss; insults with glomerular toxicity (adriamycin, diabetes) add loss directly.
+* Diabetic hyperfiltration (``in_hyperfiltration``) may injure less than a remnant's: in
+  rats it persists for most of a year without a fall in GFR ("group 1, 1.83 +/- 0.04
+  ml/min ... group 3, 1.45 +/- 0.07 ml/min" at 44 weeks of moderate hyperglycaemia against
+  non-diabetic controls, Stackhouse 1990), where a remnant's excess filtration destroys it
+  within months. Only the share ``diabetic_hyperfiltration_injury_share`` of the diabetic
+  excess counts in the injurious excess (``injurious_hyperfiltration``) that drives the
+  nephron loss, the glomerular lesions (:mod:`~nephrosim.biology.injury.glomeruli`) and
+  TGF-β (:mod:`~nephrosim.biology.injury.fibrosis`); without diabetes it is the
+  hyperfiltration itself. The share is fitted to the STZ targets
+  (``calibration/targets/glomerular_toxins.yaml``).
 * Per kidney, filtration per nephron = perfusion × (1 − obstruction) ×
   tubuloglomerular-feedback factor (falls when differentiated proximal transport is
   lost) × (1 − back-leak through denuded epithelium) × (1 − cast obstruction).
@@ -28,7 +38,7 @@ Biology encoded
 from __future__ import annotations
 
 from nephrosim.modelspec import Flux, ParameterUse, Process, Quantity, State
-from nephrosim.biology.injury.common import SIDE_NAMES, SIDES, positive
+from nephrosim.biology.injury.common import INJURIOUS_EXCESS, SIDE_NAMES, SIDES, positive
 
 PARAMETERS = (
     ParameterUse("nephron_mass_initial_l", "dimensionless", "Nephron mass of the left kidney at time 0 (1 = intact)"),
@@ -39,6 +49,8 @@ PARAMETERS = (
     ParameterUse("k_neph_hyperfiltration", "1/h", "Nephron loss per squared excess hyperfiltration"),
     ParameterUse("k_neph_fibrosis", "1/h", "Nephron loss (tubular atrophy) per unit collagen"),
     ParameterUse("k_neph_glomerular", "1/h", "Nephron loss per unit glomerular-injury input"),
+    ParameterUse("diabetic_hyperfiltration_injury_share", "dimensionless",
+                 "Share of the diabetic excess filtration that injures like a remnant's (0 = none, 1 = all)"),
     ParameterUse("tgf_feedback_max", "dimensionless", "Maximal GFR fall by tubuloglomerular feedback when proximal transport is lost"),
     ParameterUse("backleak_max", "dimensionless", "Filtrate back-leak through completely denuded epithelium"),
     ParameterUse("cast_obstruction_half", "dimensionless", "Casts giving half-maximal tubular obstruction"),
@@ -72,7 +84,7 @@ def nephrons() -> Process:
         ]
         fluxes.append(Flux(
             f"nephron_loss_{s}",
-            f"{rs} * (k_neph_fibrosis * collagen_{s} + (k_neph_hyperfiltration * pow({positive('hyperfiltration - 1')}, 2)"
+            f"{rs} * (k_neph_fibrosis * collagen_{s} + (k_neph_hyperfiltration * pow({INJURIOUS_EXCESS}, 2)"
             f" + k_neph_glomerular * in_glomerular_{s})"
             f" * (1 - glom_msc_max_protection * glomerular_protection)) * {n}", "1/h",  # therapy protects glomeruli (glomeruli.py)
             "Nephron loss: atrophy in fibrosis, hyperfiltration injury, glomerular toxicity", consumes={n: 1}))
@@ -84,6 +96,9 @@ def nephrons() -> Process:
                  "min(hyperfiltration_max, pow(1 / max(0.05, functional_nephron_mass), hyperfiltration_exponent))"
                  " * (1 + in_hyperfiltration)",
                  "relative", "Single-nephron GFR the remnant adapts towards"),
+        Quantity("injurious_hyperfiltration",
+                 "hyperfiltration / (1 + (1 - diabetic_hyperfiltration_injury_share) * in_hyperfiltration)",
+                 "relative", "Single-nephron GFR counted as injurious (the diabetic excess only in part)"),
         Quantity("injury_function_factor",
                  "hyperfiltration * (nephron_mass_l * filtration_l + nephron_mass_r * filtration_r) / 2",
                  "dimensionless", "GFR relative to the pre-insult baseline"),
