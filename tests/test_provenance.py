@@ -62,3 +62,21 @@ def test_an_estimate_applies_to_the_species_it_was_fitted_on():
     assert fitted.record("iri_q10", "rat").provenance == "fitted"
     for other in ("mouse", "human"):
         assert fitted.record("iri_q10", other) == table.record("iri_q10", other)
+
+
+def test_no_value_the_package_uses_was_tuned_by_hand():
+    """Issue 14's rule: every value once tuned by hand to a target is replaced by a shipped formal fit
+    (``biology/fitted/*.json``) or carried over from one as a stated assumption. The CSV keeps the hand's
+    label for the record (the fit says what it replaced), but no row of the table the package simulates
+    with still carries it."""
+    table = ParameterTable.default()
+    left = [f"{r.name}[{r.species}]" for r in table.records if "hand-tuned, not formally fitted" in (r.reason or "")]
+    assert left == [], f"hand-tuned rows still in use: {left}; fit them (nephrosim calibrate-targets) or state an assumption"
+    # the fits that replaced them say so, with the value the hand had set
+    cited = ParameterTable.default(calibrated=False, target_fits=False)
+    once = [r for r in cited.records if "hand-tuned, not formally fitted" in (r.reason or "")]
+    assert len(once) > 60
+    for r in once:
+        now = table.record(r.name, r.species)
+        assert ("formally fitted by" in now.reason or now.provenance == "fitted"
+                or r.name == "iri_q10"), r.name

@@ -108,11 +108,13 @@ def test_prediction_intervals_from_the_shipped_calibration(shipped):
     assert cal.parameters_ == pytest.approx(shipped["parameters"])
     scenario = {"species": "rat", "injury": {"model": "ischemia_reperfusion", "clamp_min": 40},
                 "readouts": ["serum_creatinine"], "times_h": [0, 24]}
-    pi = simulate_uncertainty_command(scenario, "shipped", n=40, seed=1)
+    # 200 draws: the band also carries the ranges of every assumed row, so the between-lab effect is a
+    # small share of its width, and with 40 draws the comparison below was Monte Carlo noise
+    pi = simulate_uncertainty_command(scenario, "shipped", n=200, seed=1)
     at24 = pi[pi.time_h == 24].iloc[0]
     r = simulate(scenario).to_frame()
     point = float(r[r.time_h == 24].value.iloc[0])
-    assert at24.lower < point < at24.upper and at24.n_ok == 40
-    typical = cal.predict_interval(scenario, cal.sample(40, seed=1), new_study=False)
+    assert at24.lower < point < at24.upper and at24.n_ok == 200
+    typical = cal.predict_interval(scenario, cal.sample(200, seed=1), new_study=False)
     t24 = typical[typical.time_h == 24].iloc[0]
     assert (at24.upper - at24.lower) > (t24.upper - t24.lower)

@@ -50,10 +50,12 @@ def test_pretreatment_is_given_before_the_insult_end_to_end():
 def test_the_insult_waits_for_time_zero(injury):
     """Integration from a dose 24 h before the insult: nothing of the insult acts before
     t = 0 (no reperfusion pulse running backwards, no cisplatin distributing early), so an
-    inert pre-treatment (RNase-treated EVs) gives the vehicle's course."""
+    inert pre-treatment (RNase-treated EVs of VEGF-knockdown cells: neither modelled cargo acts; RNase
+    alone leaves the VEGF protein cargo, Zou 2016) gives the vehicle's course."""
     from nephrosim import simulate
 
-    ev_inert = {"product": "ev", "dose": 30, "dose_unit": "ug_protein", "knockouts": ["rna_cargo"], "time_h": -24}
+    ev_inert = {"product": "ev", "dose": 30, "dose_unit": "ug_protein", "knockouts": ["rna_cargo", "vegf"],
+              "time_h": -24}
     r = simulate({"species": "mouse", "injury": injury, "readouts": ["serum_creatinine", "tubular_injury_score"],
                   "arms": [{"name": "vehicle"}, {"name": "inert_pre", "treatments": [ev_inert]}],
                   "times_h": [0, 24, 96]})
@@ -68,7 +70,8 @@ def test_pretreatment_helps_in_mouse_iri():
     an inert pre-treatment (RNase-treated EVs: no active cargo) leaves the injury as it is."""
     from nephrosim import simulate
 
-    ev_inert = {"product": "ev", "dose": 30, "dose_unit": "ug_protein", "knockouts": ["rna_cargo"], "time_h": -24}
+    ev_inert = {"product": "ev", "dose": 30, "dose_unit": "ug_protein", "knockouts": ["rna_cargo", "vegf"],
+              "time_h": -24}
     r = simulate({"species": "mouse", "injury": {"model": "ischemia_reperfusion", "clamp_min": 30},
                   "arms": [{"name": "vehicle"}, {"name": "inert_pre", "treatments": [ev_inert]},
                            {"name": "msc_pre", "treatments": [msc(time_h=-24, donor="allogeneic")]}],

@@ -176,7 +176,9 @@ def test_resume_computes_only_the_rest_and_the_zero_effect_design_is_null(resume
     for _, r in placebo.iterrows():  # 100 replicates each: alpha within a generous MC interval
         assert r["power"] <= 0.15 and r["power_lo"] <= 0.05
     msc = table[table["treatment"].str.startswith("msc")]
-    assert (msc["true_effect_min"] > 0).all()  # the model's MSC never lengthen recovery on the pool
+    # aortic MSC lower the SCr AUC at every draw of the potency; their effect on the recovery time is near 0
+    # (±0.007 at the two draws: the arterial route's fitted microembolic harm against a weak paracrine effect)
+    assert (msc.loc[msc["endpoint"] == "scr_auc", "true_effect_min"] > 0).all()
     ranked = table["p_success"].to_numpy()
     assert (np.diff(ranked) <= 0).all()
 
