@@ -53,7 +53,8 @@ import numpy as np
 from pydantic import Field
 
 from nephrosim.calibration.config import CalibrationConfigError
-from nephrosim.calibration.targets import FAILED_NLL, FitSpec, package_version, sample_posterior, write_result
+from nephrosim.calibration.targets import (FAILED_NLL, FitSpec, ScaledSearch, SearchScale, package_version,
+                                           sample_posterior, write_result)
 from nephrosim.inputs import StrictModel, read_mapping, validate
 
 #: Parameters a population fit may estimate whose per-patient value is ``value × covariate factor``
@@ -136,8 +137,7 @@ class PopulationParameter(StrictModel):
 
     name: str
     species: Literal["human"] | None = Field(None, description="the table row to fit (default: the 'all' row)")
-    scale: Literal["log10", "linear"] = Field("log10", description="search scale; linear for exponents whose "
-                                                                      "range starts at 0")
+    scale: SearchScale = "log10"
 
 
 class PopulationFitSpec(FitSpec):
@@ -219,7 +219,7 @@ def share_nll(sim: float, stat: PopulationStatistic, sigma: float, n_sim: int) -
     return 0.5 * (z / se) ** 2 + math.log(se)
 
 
-class PopulationProblem:
+class PopulationProblem(ScaledSearch):
     """The compiled population calibration: ``nll_many(X)`` for rows of search-scale parameter values."""
 
     def __init__(self, spec: PopulationFitSpec):
@@ -235,7 +235,7 @@ class PopulationProblem:
         self.scenario = population_scenario(solver=SolverOptions(engine="batch"))
         nominal = compiled_parameters(self.scenario)
         cited = ParameterTable.default(calibrated=False, target_fits=False)
-        self.labels, self.lower, self.upper, self.nominal, self.cited, self.linear = [], [], [], [], [], []
+        self._open_box()
         self.compiled_nominal = nominal
         for p in spec.parameters:
             try:
@@ -244,33 +244,11 @@ class PopulationProblem:
                 raise CalibrationConfigError(f"parameters.{p.name}: {exc.args[0]}") from None
             if p.name not in nominal:
                 raise CalibrationConfigError(f"parameters.{p.name}: not a parameter of the cardiac-surgery model")
-            if rec.lower is None or rec.upper is None or not rec.lower < rec.upper:
-                raise CalibrationConfigError(f"parameters.{p.name}: the table gives no range to fit within")
-            linear = p.scale == "linear"
-            if not linear and rec.lower <= 0:
-                raise CalibrationConfigError(f"parameters.{p.name}: its range starts at {rec.lower:g}; "
-                                             "search it with scale: linear")
-            f = (lambda v: v) if linear else math.log10
-            self.labels.append(p.name if p.species is None else f"{p.name}[{p.species}]")
-            self.lower.append(f(rec.lower))
-            self.upper.append(f(rec.upper))
-            self.nominal.append(f(min(max(rec.value, rec.lower), rec.upper)))
-            self.cited.append((rec.lower, rec.upper))
-            self.linear.append(linear)
-        self.lower, self.upper, self.nominal = map(np.array, (self.lower, self.upper, self.nominal))
+            self._add_to_box(p.name if p.species is None else f"{p.name}[{p.species}]", p.name, rec, p.scale)
+        self._close_box()
         self.covariates = draw_covariates(PopulationSpec(), spec.plausible,
                                           np.random.default_rng([spec.population_seed, 0]))
         self.n_evaluations = 0
-
-    @property
-    def dim(self) -> int:
-        return len(self.labels)
-
-    def natural(self, k: int, v: float) -> float:
-        return float(v) if self.linear[k] else float(10.0 ** v)
-
-    def range_name(self, k: int) -> str:
-        return "cited range" if self.linear[k] else "cited log-range"
 
     def simulate_many(self, X: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """``(scr, survival, ok)`` of the plausible population for each row of ``X`` (one batch call)."""

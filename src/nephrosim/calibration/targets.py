@@ -51,7 +51,7 @@ import math
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import numpy as np
 from pydantic import Field
@@ -63,15 +63,59 @@ from nephrosim.inputs import StrictModel, read_mapping, validate
 
 FAILED_NLL = 1e10
 
+#: A fitted parameter's search scale, which is also its prior: uniform in log10 (rate constants, gains)
+#: or in the value itself (a fraction whose cited range starts at 0, which no log scale reaches).
+SearchScale = Annotated[Literal["log10", "linear"], Field(description=(
+    "search scale and prior: uniform in log10 (rate constants, gains) or in the value itself (a fraction "
+    "whose cited range starts at 0)"))]
+
+
+class ScaledSearch:
+    """The search box of a fit whose parameters each have their own scale (:data:`SearchScale`): bounds
+    and start on that scale from the cited table row, and the way back to the value. Shared by the target
+    and the population fits (``labels``, ``lower``, ``upper``, ``nominal``, ``cited``, ``linear``)."""
+
+    def _open_box(self) -> None:
+        self.labels, self.lower, self.upper, self.nominal, self.cited, self.linear = [], [], [], [], [], []
+
+    def _add_to_box(self, label: str, name: str, rec, scale: str) -> None:
+        """Append parameter ``name`` (table row ``rec``) searched on ``scale``; refuses a row without a
+        range, or one starting at or below 0 on the log scale, with the fix."""
+        linear = scale == "linear"
+        if rec.lower is None or rec.upper is None or not rec.lower < rec.upper:
+            raise CalibrationConfigError(f"parameters.{name}: the table gives no range to fit within")
+        if not linear and rec.lower <= 0:
+            raise CalibrationConfigError(f"parameters.{name}: its cited range starts at {rec.lower:g}, which a "
+                                         "log10 search cannot reach; search it with scale: linear")
+        f = (lambda v: v) if linear else math.log10
+        self.labels.append(label)
+        self.lower.append(f(rec.lower))
+        self.upper.append(f(rec.upper))
+        self.nominal.append(f(min(max(rec.value, rec.lower), rec.upper)))
+        self.cited.append((rec.lower, rec.upper))
+        self.linear.append(linear)
+
+    def _close_box(self) -> None:
+        self.lower, self.upper, self.nominal = map(np.array, (self.lower, self.upper, self.nominal))
+
+    @property
+    def dim(self) -> int:
+        return len(self.labels)
+
+    def natural(self, k: int, v: float) -> float:
+        """The parameter value of search coordinate ``v`` of parameter ``k``."""
+        return float(v) if self.linear[k] else float(10.0 ** v)
+
+    def range_name(self, k: int) -> str:
+        return "cited range" if self.linear[k] else "cited log-range"
+
 
 class TargetParameter(StrictModel):
     """One parameter to estimate (bounds are the table's cited range)."""
 
     name: str
     species: str | None = Field(None, description="only in scenarios of this species (default: every scenario)")
-    scale: Literal["log10", "linear"] = Field("log10", description=(
-        "search scale and prior: uniform in log10 (rate constants, gains) or in the value itself (a fraction "
-        "whose cited range starts at 0)"))
+    scale: SearchScale = "log10"
 
 
 class TargetFitSettings(StrictModel):
@@ -163,7 +207,7 @@ def censored_nll(v: np.ndarray, lo: float | None, hi: float | None, sigma: float
     return np.where(np.isfinite(v), out, np.inf)
 
 
-class TargetProblem:
+class TargetProblem(ScaledSearch):
     """The compiled target calibration: ``nll_many(X)`` for rows of search-scale parameter values
     (log10 of the value, or the value itself for a ``scale: linear`` parameter)."""
 
@@ -209,7 +253,7 @@ class TargetProblem:
             self.programs[name] = (sc, program)
             self.simulators[name] = program.simulator(options)
         cited = ParameterTable.default(calibrated=False, target_fits=False)
-        self.labels, self.lower, self.upper, self.nominal, self.cited, self.linear = [], [], [], [], [], []
+        self._open_box()
         used = set()
         for k, p in enumerate(spec.parameters):
             species = p.species or self.programs[self.scenario_names[0]][0].species
@@ -218,19 +262,7 @@ class TargetProblem:
                 rec = table.record(p.name, species)
             except KeyError as exc:
                 raise CalibrationConfigError(f"parameters.{p.name}: {exc.args[0]}") from None
-            linear = p.scale == "linear"
-            if rec.lower is None or rec.upper is None or not rec.lower < rec.upper:
-                raise CalibrationConfigError(f"parameters.{p.name}: the table gives no range to fit within")
-            if not linear and rec.lower <= 0:
-                raise CalibrationConfigError(f"parameters.{p.name}: its cited range starts at {rec.lower:g}, which a "
-                                             "log10 search cannot reach; search it with scale: linear")
-            f = (lambda v: v) if linear else math.log10
-            self.labels.append(p.name if p.species is None else f"{p.name}[{p.species}]")
-            self.lower.append(f(rec.lower))
-            self.upper.append(f(rec.upper))
-            self.nominal.append(f(min(max(rec.value, rec.lower), rec.upper)))
-            self.cited.append((rec.lower, rec.upper))
-            self.linear.append(linear)
+            self._add_to_box(p.name if p.species is None else f"{p.name}[{p.species}]", p.name, rec, p.scale)
             for name, (sc, program) in self.programs.items():
                 if (p.species is None or p.species == sc.species) and p.name in program.parameter_values:
                     self.columns.setdefault(name, []).append((k, p.name))
@@ -238,19 +270,8 @@ class TargetProblem:
         unused = [self.labels[k] for k in range(len(spec.parameters)) if k not in used]
         if unused:
             raise CalibrationConfigError(f"parameters {unused} appear in none of the targets' scenarios")
-        self.lower, self.upper, self.nominal = map(np.array, (self.lower, self.upper, self.nominal))
+        self._close_box()
         self.n_evaluations = 0
-
-    @property
-    def dim(self) -> int:
-        return len(self.labels)
-
-    def natural(self, k: int, v: float) -> float:
-        """The parameter value of search coordinate ``v`` of parameter ``k``."""
-        return float(v) if self.linear[k] else float(10.0 ** v)
-
-    def range_name(self, k: int) -> str:
-        return "cited range" if self.linear[k] else "cited log-range"
 
     def runs_many(self, X: np.ndarray) -> tuple[list[dict], np.ndarray]:
         """Per row of ``X``: ``{scenario: {readout: values, "time_h": times}}``, and which rows solved."""
