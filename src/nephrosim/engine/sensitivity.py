@@ -44,7 +44,7 @@ import numpy as np
 import sympy as sp
 
 from nephrosim.engine.simulator import (
-    OK, OK_RECOVERED, SolverOptions, TrajectoryStatus, _roadrunner, fast_compile, integrate_with_retry, own_compilation, quiet_solver, set_parameters,
+    OK, OK_RECOVERED, SolverOptions, TrajectoryStatus, _roadrunner, integrate_with_retry, load_model, quiet_solver, set_parameters,
 )
 
 TIME = sp.Symbol("time")
@@ -475,8 +475,8 @@ class SensitivitySimulator:
         self.parameters = tuple(parameters)
         self.options = options
         self.augmented = _augment_cached(sbml, self.parameters)
-        with quiet_solver(), fast_compile(rr_mod):
-            self._rr = rr_mod.RoadRunner(self.augmented.sbml, own_compilation(rr_mod))
+        with quiet_solver():
+            self._rr = load_model(rr_mod, self.augmented.sbml)
         known = set(self._rr.model.getGlobalParameterIds()) | set(self._rr.model.getFloatingSpeciesIds())
         sel = ["time", *self.outputs]
         self._sens_cols: list[tuple[int, int, int]] = []  # (column, output index, parameter index)

@@ -260,6 +260,17 @@ def fast_compile(rr_mod) -> Iterator[None]:
         C.setValue(C.LLJIT_OPTIMIZATION_LEVEL, old[1])
 
 
+def load_model(rr_mod, sbml: str):
+    """A RoadRunner instance of ``sbml``: compiled afresh (:func:`own_compilation`), by LLJIT at
+    optimisation level 0 (:func:`fast_compile`), with the compiled sections kept within reach of each
+    other (:func:`nephrosim.engine.jit_placement.sections_together`: without it a long-lived process can
+    die in this call with a segmentation fault)."""
+    from nephrosim.engine.jit_placement import sections_together
+
+    with fast_compile(rr_mod), sections_together():
+        return rr_mod.RoadRunner(sbml, own_compilation(rr_mod))
+
+
 class Simulator:
     """One compiled SBML model, reusable for many parameter sets.
 
@@ -284,8 +295,7 @@ class Simulator:
         rr_mod = _roadrunner()
         self.options = options
         self.outputs = tuple(outputs)
-        with fast_compile(rr_mod):
-            self._rr = rr_mod.RoadRunner(sbml, own_compilation(rr_mod))
+        self._rr = load_model(rr_mod, sbml)
         self.state_ids = tuple(self._rr.model.getFloatingSpeciesIds())
         if state_scales is None:
             from nephrosim.engine.sbml import tolerance_scales

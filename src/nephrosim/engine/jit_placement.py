@@ -1,0 +1,112 @@
+"""Keep the sections libRoadRunner compiles for one model within 32-bit reach of each other.
+
+Why. libRoadRunner (2.10, LLVM 13) compiles a model for the small code model: the machine code reaches
+the model's constants and its global-offset table through 32-bit PC-relative offsets, so code and data
+must lie within 2 GiB of each other. Its JIT's memory manager maps each kind of section (code, read-only
+data, writable data) separately, and the first mapping of each carries no placement hint, so Linux puts
+each in the highest free hole of the process's address range that fits it. In a long-lived process whose
+mappings span more than 2 GiB with holes (a pytest worker that had run half the suite: 2.4 GiB mapped over
+a 2.6 GiB range, with 13 malloc arenas of 64 MiB and ~250 numpy-sized holes), a one-page data section can
+land in a small hole near the top while the code, too large for it, lands 2 GiB lower. The relocation is
+then silently truncated (release builds do not assert) and the process dies with a segmentation fault
+in RoadRunner's constructor: CI exit 139 in ``test_default_config`` (2026-12-07) and in a two-worker local
+run. ``tests/engine/test_jit_placement.py`` builds such a layout on purpose: a bare RoadRunner dies there,
+one loaded through :func:`sections_together` runs and gives the reference result. The upstream issues:
+sys-bio/roadrunner#1091 (a large code model for the JIT) and llvm/llvm-project#65641.
+
+What. For the duration of one compilation, every hole smaller than :data:`HOLE_LIMIT` between the
+process's mappings is covered by an inaccessible reservation (``PROT_NONE``, ``MAP_NORESERVE``: address
+space only, no memory), so the first free range from the top that fits any section is one range, and the
+kernel places all of the model's sections in it, next to each other. The reservations are released as
+soon as the model is loaded. Cost: one read of ``/proc/self/maps`` and one ``mmap``/``munmap`` pair per
+hole (a few ms, against ~0.5 s for the compilation).
+
+Linux only (``/proc/self/maps``, ``MAP_FIXED_NOREPLACE`` from kernel 4.17; an older kernel that ignores
+the flag gets its stray mapping released and that hole left open). On other systems this is a no-op and
+the upstream limitation stands.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import sys
+from typing import Iterator
+
+#: Holes at least this large are left open: one of them (or the free range below the lowest mapping)
+#: receives all of a model's sections together — a model's code is well under 16 MiB (the 71-state MSC
+#: arm with sensitivities: ~2 MiB).
+HOLE_LIMIT = 64 << 20
+
+_PROT_NONE = 0x0
+_MAP_PRIVATE = 0x02
+_MAP_ANONYMOUS = 0x20
+_MAP_NORESERVE = 0x4000
+_MAP_FIXED_NOREPLACE = 0x100000
+_SPECIAL = ("[stack]", "[vvar]", "[vdso]", "[vsyscall]", "[vvar_vclock]")
+
+_libc = None
+
+
+def _c_library():
+    global _libc
+    if _libc is None:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.mmap.restype = ctypes.c_void_p
+        libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int,
+                              ctypes.c_long]
+        libc.munmap.restype = ctypes.c_int
+        libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+        _libc = libc
+    return _libc
+
+
+def holes(maps_text: str, limit: int = HOLE_LIMIT) -> list[tuple[int, int]]:
+    """The holes ``(start, size)`` smaller than ``limit`` between the mappings listed in ``maps_text``
+    (the format of ``/proc/self/maps``) below the stack, the vDSO and the vsyscall page."""
+    ranges, ceiling = [], None
+    for line in maps_text.splitlines():
+        fields = line.split()
+        if not fields:
+            continue
+        start, end = (int(x, 16) for x in fields[0].split("-"))
+        if len(fields) > 5 and fields[5] in _SPECIAL:
+            ceiling = start if ceiling is None else min(ceiling, start)
+            continue
+        ranges.append((start, end))
+    ranges.sort()
+    if ceiling is not None:
+        ranges = [r for r in ranges if r[1] <= ceiling]
+    return [(end, nxt - end) for (_, end), (nxt, _) in zip(ranges, ranges[1:]) if 0 < nxt - end < limit]
+
+
+@contextlib.contextmanager
+def sections_together() -> Iterator[int]:
+    """Cover the address space's small holes while a model is compiled (see the module text); yields the
+    number of holes covered (0 where the guard does not apply)."""
+    if not sys.platform.startswith("linux"):
+        yield 0
+        return
+    try:
+        with open("/proc/self/maps", encoding="ascii") as f:
+            maps_text = f.read()
+    except OSError:  # no procfs (a restricted container): the guard cannot see the holes
+        yield 0
+        return
+    libc = _c_library()
+    failed = ctypes.c_void_p(-1).value
+    flags = _MAP_PRIVATE | _MAP_ANONYMOUS | _MAP_NORESERVE | _MAP_FIXED_NOREPLACE
+    covered: list[tuple[int, int]] = []
+    try:
+        for start, size in holes(maps_text):
+            got = libc.mmap(start, size, _PROT_NONE, flags, -1, 0)
+            if got is None or got == failed:
+                continue  # the hole was taken since /proc/self/maps was read
+            if got != start:  # a kernel without MAP_FIXED_NOREPLACE treated the address as a hint
+                libc.munmap(got, size)
+                continue
+            covered.append((start, size))
+        yield len(covered)
+    finally:
+        for start, size in covered:
+            libc.munmap(start, size)

@@ -1,0 +1,109 @@
+"""libRoadRunner's JIT sections of one model stay within 32-bit reach (nephrosim.engine.jit_placement).
+
+The failure is built on purpose in a child process: every hole of its address space is covered, a
+3 GiB reservation is placed below the mappings, and small holes (1–8 pages) are opened at its top and one
+16 MiB hole at its bottom. A model's small data sections then fit the top holes while its code (~200 kB)
+only fits the bottom one, 3 GiB away — the layout a long test session or server can reach by chance.
+A bare RoadRunner dies there with a segmentation fault (the control: it shows the layout is the one that
+breaks libRoadRunner); the nephrosim Simulator, which loads through ``sections_together``, runs and
+gives the trajectory of a clean process.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nephrosim.engine.jit_placement import HOLE_LIMIT, holes
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "mouse_iri_msc.yaml"
+TIMES = [0.0, 6.0, 24.0, 72.0]
+OUTPUTS = ["tub_h_l", "tub_d_l", "ros_l"]
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the guard is Linux-only (procfs)")
+
+HOSTILE_LAYOUT = textwrap.dedent("""
+    import ctypes, json, sys
+    import nephrosim
+    from nephrosim.engine.simulator import Simulator, _roadrunner, fast_compile, own_compilation
+
+    sbml = nephrosim.export_sbml(sys.argv[2])
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mmap.restype = ctypes.c_void_p
+    libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+    libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+    PAGE, FIXED = 4096, 0x100000
+    def reserve(addr, size, flags=0):
+        got = libc.mmap(addr, size, 0, 0x02 | 0x20 | 0x4000 | flags, -1, 0)
+        taken = got in (None, ctypes.c_void_p(-1).value)
+        assert not taken or ctypes.get_errno() == 17, ctypes.get_errno()  # EEXIST: taken since read
+        return None if taken else got
+    spans = []
+    for line in open("/proc/self/maps").read().splitlines():
+        f = line.split()
+        if len(f) > 5 and f[5].startswith("[") and f[5] != "[heap]":
+            continue
+        spans.append(tuple(int(x, 16) for x in f[0].split("-")))
+    spans.sort()
+    for (_, end), (nxt, _) in zip(spans, spans[1:]):  # cover every hole below 64 GiB
+        if 0 < nxt - end < (64 << 30):
+            reserve(end, nxt - end, FIXED)
+    size = 3 << 30
+    base = reserve(None, size)  # lands right below the lowest mapping of the top cluster
+    top = base + size - PAGE
+    for pages in (1, 1, 2, 2, 4, 4, 8, 8):  # small holes at the top, one page apart
+        top -= pages * PAGE
+        libc.munmap(top, pages * PAGE)
+        top -= PAGE
+    libc.munmap(base + PAGE, 16 << 20)  # the only hole that fits the code, 3 GiB below them
+    if sys.argv[1] == "bare":
+        rr = _roadrunner()
+        with fast_compile(rr):
+            model = rr.RoadRunner(sbml, own_compilation(rr))
+        model.simulate(0, 1, 2)
+        print(json.dumps("survived"))
+    else:
+        out, status = Simulator(sbml, json.loads(sys.argv[3])).run(json.loads(sys.argv[4]))
+        print(json.dumps({"status": status.code, "values": out.tolist()}))
+""")
+
+
+def _child(mode: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", HOSTILE_LAYOUT, mode, str(EXAMPLE), json.dumps(OUTPUTS),
+                           json.dumps(TIMES)], capture_output=True, text=True, timeout=300, cwd=ROOT)
+
+
+def test_holes_lists_the_small_gaps_below_the_stack():
+    maps = "\n".join([
+        "55d000000000-55d000100000 rw-p 00000000 00:00 0 [heap]",
+        "7f0000000000-7f0000001000 rw-p 00000000 00:00 0",
+        "7f0000003000-7f0000004000 r--p 00000000 00:00 0",  # a 2-page hole above the last
+        f"{0x7f0000004000 + HOLE_LIMIT:x}-{0x7f0000005000 + HOLE_LIMIT:x} rw-p 00000000 00:00 0",  # a hole = limit
+        "7ffd00000000-7ffd00021000 rw-p 00000000 00:00 0 [stack]",
+        "7ffd00100000-7ffd00102000 r-xp 00000000 00:00 0 [vdso]",
+    ])
+    assert holes(maps) == [(0x7f0000001000, 0x2000)]  # not the limit-sized hole, the heap's gap, the stack's
+
+
+def test_a_hostile_address_layout_kills_a_bare_roadrunner_but_not_the_simulator():
+    from nephrosim import export_sbml
+    from nephrosim.engine.simulator import Simulator
+
+    bare = _child("bare")
+    assert bare.returncode == -signal.SIGSEGV, (
+        "the control no longer crashes: libRoadRunner may place a model's sections together now (then "
+        f"jit_placement can go) — rc {bare.returncode}, {bare.stdout[-300:]} {bare.stderr[-300:]}")
+    guarded = _child("simulator")
+    assert guarded.returncode == 0, guarded.stderr[-2000:]
+    result = json.loads(guarded.stdout.strip().splitlines()[-1])
+    reference, status = Simulator(export_sbml(str(EXAMPLE)), OUTPUTS).run(TIMES)
+    assert result["status"] == status.code == "ok"
+    np.testing.assert_allclose(result["values"], reference, rtol=1e-12, atol=0)
