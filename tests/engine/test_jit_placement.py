@@ -76,9 +76,16 @@ HOSTILE_LAYOUT = textwrap.dedent("""
 """)
 
 
+def _no_core_file():
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # the control's crash must not leave a core in the checkout
+
+
 def _child(mode: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", HOSTILE_LAYOUT, mode, str(EXAMPLE), json.dumps(OUTPUTS),
-                           json.dumps(TIMES)], capture_output=True, text=True, timeout=300, cwd=ROOT)
+                           json.dumps(TIMES)], capture_output=True, text=True, timeout=300, cwd=ROOT,
+                          preexec_fn=_no_core_file)
 
 
 def test_holes_lists_the_small_gaps_below_the_stack():
