@@ -113,6 +113,13 @@ def _print(out: dict) -> None:
             rd = c["make90_risk_difference"]
             typer.echo(f"    {arm} - control: risk difference median {rd['median']} (2.5-97.5 %: {rd['lo']}-"
                        f"{rd['hi']}); power {c['make90_power']:.3f} (Fisher)")
+    if "group_sequential" in out:
+        g = out["group_sequential"]
+        looks = ", ".join(f"{t:g}: |z| >= {c:.3f} (p < {p:.4g})"
+                          for t, c, p in zip(g["information"], g["boundaries_z"], g["nominal_p"]))
+        typer.echo(f"  group-sequential ({g['spending']} spending) at {looks}: power {g['power']:.3f}; stopped "
+                   f"early {g['early_stop_share']:.3f}; expected n per arm "
+                   + ", ".join(f"{n:g}" for n in g["expected_n_per_arm"]))
     pop = out["population"]
     typer.echo(f"  population: {pop['accepted_patients']} accepted of {pop['plausible_patients']} plausible; "
                f"eligible pool {pop['eligible_pool']}")

@@ -153,6 +153,28 @@ class Dropout(StrictModel):
     probability: float = Field(0.0, ge=0.0, le=0.5, description="share of randomized patients lost to follow-up")
 
 
+class Interim(StrictModel):
+    """Interim looks for efficacy at the primary endpoint (group-sequential design,
+    :mod:`nephrosim.trials.sequential`). ``information`` lists the looks before the final analysis as
+    shares of each arm's patients (the first enrolled, in randomization order), each analysed with its
+    full follow-up (**assumed**: the look waits until those patients' follow-up ends, so the
+    statistic's information is the patient share, also for the log-rank test). The boundaries spend
+    ``alpha`` with a Lan–DeMets function per side; the trial stops at the first crossing."""
+
+    information: tuple[float, ...] = Field(min_length=1, max_length=4, description=(
+        "shares of the patients at the interim looks, strictly increasing in (0, 1); the final analysis (1) is added"))
+    spending: Literal["obrien_fleming", "pocock"] = Field(
+        "obrien_fleming", description="Lan–DeMets alpha-spending function: obrien_fleming (strict early) or pocock")
+
+    @model_validator(mode="after")
+    def _increasing(self):
+        t = self.information
+        if any(not 0.0 < x < 1.0 for x in t) or any(b <= a for a, b in zip(t, t[1:])):
+            raise ValueError(f"information {list(t)}: give 1 to 4 shares strictly increasing between 0 and 1 "
+                             "(e.g. [0.5] for one look at half the patients); the final analysis is added")
+        return self
+
+
 class Endpoints(StrictModel):
     """Primary: time to recovery (censored at ``horizon_days`` after randomization), the SCr AUC
     above baseline over the horizon, MAKE30 or MAKE90 (major adverse kidney events by 30 / 90 days).
@@ -210,6 +232,8 @@ class TrialDesign(StrictModel):
         "holm", description="adjustment of the p-values of the comparisons with the control when there are two "
                             "or more (statsmodels multipletests); with one comparison no adjustment applies")
     endpoints: Endpoints = Field(default_factory=Endpoints)
+    interim: Interim | None = Field(None, description=(
+        "group-sequential interim looks for efficacy at the primary endpoint (two-arm trials); None = one analysis"))
     alpha: float = Field(0.05, gt=0.0, lt=1.0)
     pool_limit: int | None = Field(
         None, ge=10, le=MAX_PLAUSIBLE,
@@ -228,6 +252,9 @@ class TrialDesign(StrictModel):
     @model_validator(mode="after")
     def _consistent(self):
         names = [a.name for a in self.arms]
+        if self.interim is not None and len(names) > 2:
+            raise ValueError(f"interim looks are supported for two-arm trials; this design has {len(names)} arms "
+                             "(drop interim, or keep one treated arm)")
         twice = sorted({n for n in names if names.count(n) > 1})
         if twice:
             raise ValueError(f"arm names must differ; {', '.join(map(repr, twice))} is given more than once")

@@ -35,7 +35,7 @@ import numpy as np
 from nephrosim.errors import UserInputError
 from nephrosim.progress import ProgressBar
 from nephrosim.trials.analysis import analyse_replicate, auc_test, binary_events, compare_binary, comparison_column, \
-    share, summarise_trial
+    fisher_p, share, summarise_trial
 from nephrosim.trials.checkpoint import open_trial_folder
 from nephrosim.trials.design import TrialDesign
 from nephrosim.trials.endpoints import PatientOutcomes, entry_times, outcomes
@@ -145,6 +145,7 @@ def _replicate_task(task) -> list[dict]:
     seed, start, stop, sizes, arms, *rest = task
     sizes, arms = tuple(int(n) for n in sizes), tuple(arms)
     lost_share, horizon_days = rest[0] if rest and rest[0] is not None else (0.0, 0.0)
+    primary, looks = rest[1] if len(rest) > 1 and rest[1] is not None else (None, ())
     pool_size = arms[0].size
     reps = []
     for r in range(start, stop):
@@ -156,6 +157,7 @@ def _replicate_task(task) -> list[dict]:
         death_stage = [rng.random(i.size) < o.death_by_stage[i] for o, i in zip(arms, idx)]
         # drawn after the draws above, so that their numbers are those of earlier versions
         events = binary_events(rng, [o.rows(i) for o, i in zip(arms, idx)])
+        every_event = events  # per randomized patient, before loss to follow-up (the interim looks' subsets)
         # the randomized patients' own times to recovery and events, then loss to follow-up: from its own
         # stream (default_rng([seed, 6, r])), so a design without dropout draws exactly as before
         times = [(d[i], e[i]) for (d, e), i in zip(recovery, idx)]
@@ -187,12 +189,35 @@ def _replicate_task(task) -> list[dict]:
             rep.update(compare_binary(events, k))
             if lost_share > 0:
                 rep["lost_control"], rep["lost_treatment"] = float(1.0 - kc.mean()), float(1.0 - kt.mean())
+            for look, share_ in enumerate(looks, 1):
+                first = (math.ceil(share_ * ic.size), math.ceil(share_ * it.size))
+                rep[f"p_interim_{look}"] = interim_p(primary, first, times[0], times[k], kc, kt, oc.scr_auc[ic],
+                                                     ot.scr_auc[it], {n: (e[0], e[k]) for n, e in every_event.items()})
             compared[k] = rep
         if len(arms) == 2:
             reps.append(compared[1])
         else:
             reps.append({comparison_column(k, key): v for k, rep in compared.items() for key, v in rep.items()})
     return reps
+
+
+def interim_p(primary: str, first: tuple[int, int], times_c, times_t, kept_c, kept_t, auc_c, auc_t, events) -> float:
+    """The primary test's two-sided p on the first ``first = (control, treated)`` randomized patients of each
+    arm (an interim look, :class:`~nephrosim.trials.design.Interim`), with their full follow-up: the
+    log-rank test of their times to recovery (censored at loss to follow-up), or Mann–Whitney / Fisher on
+    those of them not lost. ``events``: each binary endpoint's (control, treated) draws per patient."""
+    from lifelines.statistics import logrank_test
+
+    mc, mt = first
+    kc, kt = kept_c[:mc], kept_t[:mt]
+    if primary == "recovery":
+        (dc, ec), (dt, et) = times_c, times_t
+        return float(logrank_test(dc[:mc], dt[:mt], event_observed_A=ec[:mc], event_observed_B=et[:mt]).p_value)
+    if primary == "scr_auc":
+        return auc_test(auc_c[:mc][kc], auc_t[:mt][kt])
+    control, treated = events["make" if primary == "make30" else primary]
+    control, treated = control[:mc][kc], treated[:mt][kt]
+    return fisher_p(control, treated) if control.size and treated.size else float("nan")
 
 
 #: Replicate trials per task.
@@ -376,7 +401,8 @@ def run_trial(design: TrialDesign, replicates: int = 200, seed: int = 0, *, sche
         bounds = [(s, min(s + CHUNK_REPLICATES, replicates)) for s in range(0, replicates, CHUNK_REPLICATES)]
         sizes = tuple(a.n for a in design.arms)
         dropout = (design.endpoints.dropout.probability, design.endpoints.horizon_days)
-        tasks = [(seed, s, e, sizes, tuple(arm_out[a.name] for a in design.arms), dropout) for s, e in bounds]
+        looks = None if design.interim is None else (design.endpoints.primary, design.interim.information)
+        tasks = [(seed, s, e, sizes, tuple(arm_out[a.name] for a in design.arms), dropout, looks) for s, e in bounds]
         rep_store = folder.replicate_store(bounds) if folder else None
         stage = _Stage(report, "replicates", len(tasks), rep_store.done() if rep_store else 0)
         if rep_store is None:
@@ -394,10 +420,26 @@ def run_trial(design: TrialDesign, replicates: int = 200, seed: int = 0, *, sche
     return result
 
 
+def group_sequential(design: TrialDesign, reps: list[dict]) -> dict:
+    """The group-sequential reading of a two-arm trial's replicates (:mod:`nephrosim.trials.sequential`):
+    the primary p at each interim look and on every patient, against the spending function's boundaries.
+    The summary's ``power`` stays that of one analysis of every patient at ``alpha``."""
+    from nephrosim.trials.analysis import primary_p
+    from nephrosim.trials.sequential import sequential_summary
+
+    looks = design.interim.information
+    final = primary_p({key: np.array([r[key] for r in reps], float) for key in reps[0]}, design.endpoints.primary)
+    p = np.column_stack([np.array([r[f"p_interim_{k}"] for r in reps], float) for k in range(1, len(looks) + 1)]
+                        + [final])
+    return sequential_summary(p, (*looks, 1.0), [a.n for a in design.arms], design.alpha, design.interim.spending)
+
+
 def _summary(design: TrialDesign, reps: list[dict], pop: VirtualPopulation, pool: np.ndarray,
              failed_treated: int) -> dict:
     summary = summarise_trial(reps, [a.name for a in design.arms], design.alpha, design.endpoints.primary,
                               design.multiplicity)
+    if design.interim is not None:
+        summary["group_sequential"] = group_sequential(design, reps)
     summary.update({
         "primary_endpoint": primary_text(design),
         "n_per_arm": {a.name: a.n for a in design.arms},

@@ -209,6 +209,9 @@ def _lists(spec: DesignSearch, base: TrialDesign):
         raise UserInputError(f"base design: endpoints.dropout.probability is {base.endpoints.dropout.probability:g}, "
                              "but the design search does not model loss to follow-up yet; set it to 0 in the base, "
                              "or run the design with `nephrosim trial`")
+    if base.interim is not None:
+        raise UserInputError("base design: interim looks are set, but the design search analyses each design once "
+                             "at the end; remove interim from the base, or run the design with `nephrosim trial`")
     c = spec.candidates
     trt = base.arms[1]
     return (c.inclusion or (base.inclusion,), c.timing or (trt.timing,), c.treatment or (trt.treatment,),

@@ -1,0 +1,150 @@
+"""Group-sequential interim looks (issue 16: "no interim").
+
+The boundaries are checked against simulated Brownian motion, not against the code's own
+arithmetic: under the null, the share of paths that first cross by look k must be the spending
+function's alpha at t_k. The trial-level reading is checked on synthetic pools: the interim p is the
+test of the first patients recomputed by hand (lifelines, scipy), a zero effect keeps the trial's
+alpha, an effective treatment stops early and saves patients, and the single-analysis power is not
+moved by adding looks.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from lifelines.statistics import logrank_test
+from scipy.stats import mannwhitneyu, norm
+
+from nephrosim.trials import TrialError, trial_from_dict
+from nephrosim.trials.endpoints import PatientOutcomes
+from nephrosim.trials.run import _replicate_task
+from nephrosim.trials.sequential import efficacy_boundaries, sequential_summary, spent_alpha
+
+HORIZON = 30.0
+
+
+@pytest.mark.parametrize("looks, kind", [((0.5, 1.0), "obrien_fleming"), ((0.25, 0.5, 0.75, 1.0), "obrien_fleming"),
+                                         ((1 / 3, 2 / 3, 1.0), "pocock")])
+def test_boundaries_spend_alpha_as_the_spending_function_on_brownian_motion(looks, kind):
+    t = np.array(looks)
+    c = efficacy_boundaries(t, 0.05, kind)
+    rng = np.random.default_rng(7)
+    n = 400_000
+    increments = rng.standard_normal((n, t.size)) * np.sqrt(np.diff(np.r_[0.0, t]))
+    z = np.abs(np.cumsum(increments, axis=1)) / np.sqrt(t)  # the standardized statistic at each look
+    crossed_by = np.cumsum(z >= c, axis=1) > 0
+    for k in range(t.size):
+        share = crossed_by[:, k].mean()
+        expected = float(spent_alpha(t[k], 0.05, kind))
+        se = math.sqrt(expected * (1 - expected) / n)
+        assert abs(share - expected) <= 4 * se + 1e-4, (k, share, expected)
+    assert np.all(np.diff(c) < 0) if kind == "obrien_fleming" else abs(c[0] - c[-1]) < 0.1
+
+
+def test_one_look_is_the_fixed_sample_test():
+    assert efficacy_boundaries([1.0], 0.05)[0] == pytest.approx(norm.isf(0.025), abs=1e-5)
+    assert float(spent_alpha(1.0, 0.05, "obrien_fleming")) == pytest.approx(0.05, rel=1e-12)
+    assert float(spent_alpha(1.0, 0.05, "pocock")) == pytest.approx(0.05, rel=1e-12)
+
+
+def _pool(n, median_days, rng):
+    t = rng.exponential(median_days / math.log(2), n)
+    return PatientOutcomes(np.minimum(t, HORIZON), t < HORIZON, rng.random(n) * 0.2, rng.random(n) * 10,
+                           rng.random(n) * 0.3, rng.random(n) * 0.2, rng.random(n) < 0.2, np.full(n, np.nan),
+                           np.full(n, np.nan))
+
+
+@pytest.fixture(scope="module")
+def pools():
+    rng = np.random.default_rng(21)
+    return _pool(300, 12.0, rng), _pool(300, 6.0, rng)
+
+
+def test_the_interim_p_is_the_test_of_the_first_randomized_patients(pools):
+    control, treated = pools
+    seed, n, m = 4, 40, 20
+    for primary in ("recovery", "scr_auc"):
+        reps = _replicate_task((seed, 0, 5, (n, n), (control, treated), (0.2, HORIZON), (primary, (0.5,))))
+        for r, rep in enumerate(reps):
+            # the replicate's patients and losses, as _replicate_task draws them (documented streams)
+            ic, it = np.split(np.random.default_rng([seed, 2, r]).permutation(control.size)[:2 * n], [n])
+            drop = np.random.default_rng([seed, 6, r])
+            first = []
+            for o, i in ((control, ic), (treated, it)):
+                lost = drop.random(n) < 0.2
+                when = drop.random(n) * HORIZON
+                days, event = o.recovery_days[i], o.recovered[i]
+                censored = lost & (when < days)
+                first.append((np.where(censored, when, days)[:m], (event & ~censored)[:m], (~lost)[:m],
+                              o.scr_auc[i][:m]))
+            (dc, ec, kc, ac), (dt, et, kt, at) = first
+            if primary == "recovery":
+                expected = logrank_test(dc, dt, event_observed_A=ec, event_observed_B=et).p_value
+            else:
+                expected = mannwhitneyu(ac[kc], at[kt]).pvalue
+            assert rep["p_interim_1"] == pytest.approx(expected, rel=1e-12)
+
+
+def test_a_look_at_every_patient_is_the_final_fisher_test(pools):
+    control, treated = pools
+    reps = _replicate_task((9, 0, 3, (40, 40), (control, treated), (0.0, HORIZON), ("make30", (1.0 - 1e-9,))))
+    for rep in reps:
+        assert rep["p_interim_1"] == pytest.approx(rep["p_make"], rel=1e-12)
+    half = _replicate_task((9, 0, 3, (40, 40), (control, treated), (0.0, HORIZON), ("make30", (0.5,))))
+    assert [r["p_make"] for r in half] == [r["p_make"] for r in reps]
+    assert any(r["p_interim_1"] != r["p_make"] for r in half)
+
+
+def test_a_zero_effect_keeps_alpha_and_an_effect_stops_early(pools):
+    control, treated = pools
+    looks = (0.5,)
+    null = _replicate_task((1, 0, 300, (40, 40), (control, control), (0.0, HORIZON), ("recovery", looks)))
+    p = np.array([[r["p_interim_1"], r["p_logrank"]] for r in null])
+    gs = sequential_summary(p, (*looks, 1.0), (40, 40), 0.05, "obrien_fleming")
+    assert gs["power"] <= 0.05 + 3 * math.sqrt(0.05 * 0.95 / 300)
+    effect = _replicate_task((1, 0, 200, (40, 40), (control, treated), (0.0, HORIZON), ("recovery", looks)))
+    p = np.array([[r["p_interim_1"], r["p_logrank"]] for r in effect])
+    gs = sequential_summary(p, (*looks, 1.0), (40, 40), 0.05, "obrien_fleming")
+    fixed = float(np.mean(p[:, 1] < 0.05))
+    chance = float(spent_alpha(0.5, 0.05, "obrien_fleming"))  # 0.003: a look at half the patients under the null
+    assert gs["early_stop_share"] > 10 * chance and gs["expected_n_per_arm"][0] < 40
+    assert fixed - 0.08 <= gs["power"] <= fixed  # OBF costs little power against one analysis at alpha
+    plain = _replicate_task((1, 0, 200, (40, 40), (control, treated), (0.0, HORIZON)))
+    assert [r["p_logrank"] for r in plain] == [r["p_logrank"] for r in effect]  # the looks move no draw
+
+
+def test_bad_interim_settings_name_the_field():
+    base = {"arms": [{"name": "placebo", "n": 20}, {"name": "msc", "n": 20, "treatment": {
+        "product": "msc", "dose": 2.0e6, "dose_unit": "cells/kg", "route": "intra_arterial_aorta"},
+        "timing": {"relative_to": "diagnosis", "delay_h": 6}}]}
+    for bad in ([0.5, 0.4], [0.0], [1.0], []):
+        with pytest.raises(TrialError, match="interim"):
+            trial_from_dict({**base, "interim": {"information": bad}})
+    with pytest.raises(TrialError, match="spending"):
+        trial_from_dict({**base, "interim": {"information": [0.5], "spending": "haybittle"}})
+    three = {"arms": [*base["arms"], {**base["arms"][1], "name": "msc2"}], "interim": {"information": [0.5]}}
+    with pytest.raises(TrialError, match="two-arm"):
+        trial_from_dict(three)
+    assert trial_from_dict({**base, "interim": {"information": [0.5]}}).interim.spending == "obrien_fleming"
+
+
+def test_a_trial_with_an_interim_look_reports_its_group_sequential_reading():
+    """The whole path on the model: a small design with a look at half the patients (as `nephrosim trial`
+    runs it); its summary's group-sequential block is the replicates' p-values against the boundaries,
+    and its single-analysis power is that of the same design without the look."""
+    import yaml
+
+    from nephrosim.trials import run_trial
+
+    from .conftest import SMALL
+
+    data = yaml.safe_load(SMALL)
+    plain = run_trial(trial_from_dict(data), replicates=40, seed=3)
+    looked = run_trial(trial_from_dict({**data, "interim": {"information": [0.5]}}), replicates=40, seed=3)
+    gs = looked.summary["group_sequential"]
+    p = np.array([[r["p_interim_1"], r["p_logrank"]] for r in looked.replicates])
+    assert gs == sequential_summary(p, (0.5, 1.0), (20, 20), 0.05, "obrien_fleming")
+    assert gs["boundaries_z"][0] > gs["boundaries_z"][1] > 1.96
+    assert looked.summary["power"] == plain.summary["power"] and "group_sequential" not in plain.summary
