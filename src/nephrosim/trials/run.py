@@ -131,10 +131,12 @@ def assemble_groups(n: int, rows_of, results, n_times: int) -> tuple[np.ndarray,
 def _replicate_task(task) -> list[dict]:
     """Replicates ``[start, stop)`` of one design (a task for any executor).
 
-    ``task = (seed, start, stop, sizes, outcomes[, dropout])``: the arms' sizes and their pool outcomes
-    (:class:`~nephrosim.trials.endpoints.PatientOutcomes`), control first; ``dropout`` =
+    ``task = (seed, start, stop, sizes, outcomes[, dropout[, looks]])``: the arms' sizes and their pool
+    outcomes (:class:`~nephrosim.trials.endpoints.PatientOutcomes`), control first; ``dropout`` =
     ``(probability, horizon_days)`` of loss to follow-up (:class:`~nephrosim.trials.design.Dropout`),
-    drawn from its own stream ``default_rng([seed, 6, r])`` so that no other draw moves. Replicate ``r`` draws
+    drawn from its own stream ``default_rng([seed, 6, r])`` so that no other draw moves; ``looks`` =
+    ``(primary, information)`` of the interim looks (:class:`~nephrosim.trials.design.Interim`), each
+    adding ``p_interim_<k>``: the primary test on the first patients of each arm (:func:`interim_p`). Replicate ``r`` draws
     its patients and its death events from ``default_rng([seed, 2, r])``, so a replicate's
     result depends only on the seed and ``r``: one permutation of the pool gives each arm its
     ``n`` distinct patients (the control first, then the arms in order), then each death and
@@ -189,8 +191,8 @@ def _replicate_task(task) -> list[dict]:
             rep.update(compare_binary(events, k))
             if lost_share > 0:
                 rep["lost_control"], rep["lost_treatment"] = float(1.0 - kc.mean()), float(1.0 - kt.mean())
-            for look, share_ in enumerate(looks, 1):
-                first = (math.ceil(share_ * ic.size), math.ceil(share_ * it.size))
+            for look, fraction in enumerate(looks, 1):
+                first = (math.ceil(fraction * ic.size), math.ceil(fraction * it.size))
                 rep[f"p_interim_{look}"] = interim_p(primary, first, times[0], times[k], kc, kt, oc.scr_auc[ic],
                                                      ot.scr_auc[it], {n: (e[0], e[k]) for n, e in every_event.items()})
             compared[k] = rep
