@@ -210,3 +210,17 @@ def test_dask_scheduler_gives_the_serial_result(resumed, tmp_path):
     serial_reps = collect(SerialExecutor(), _replicate_task, tasks)
     assert json.dumps(serial_reps) == json.dumps(dask_reps)
     assert len(serial_reps[1]) == 6 and serial_reps[0][0] != serial_reps[1][0]
+
+
+def test_the_interval_covers_the_spread_between_model_draws():
+    """Two draws of the therapy's uncertain parameters, one with no effect and one with a large effect:
+    the power over both is about one half, and its interval must say that two draws cannot pin it down
+    (the replicates alone would give ±0.03)."""
+    rng = np.random.default_rng(6)
+    control = _exponential_pool(5000, 10.0, rng)
+    large = _exponential_pool(5000, 2.5, rng)
+    res = design_power(control, [control, large], 40, "recovery", 300, seed=3, alpha=0.05, minimal_effect=0.1)
+    assert 0.4 < res["power"] < 0.6
+    assert res["power_lo"] < 0.1 and res["power_hi"] > 0.9
+    one = design_power(control, [large], 40, "recovery", 300, seed=3, alpha=0.05, minimal_effect=0.1)
+    assert one["power_hi"] - one["power_lo"] < 0.06  # one draw: replicate noise only (Clopper-Pearson)

@@ -25,7 +25,10 @@ patients, ``default_rng([seed, 2, r])``, in every design — common random numbe
 are compared on the same virtual trials):
 
 * ``power`` — share of trials with p < alpha (two-sided) on the design's endpoint, with a
-  95 % Clopper–Pearson Monte-Carlo interval (statsmodels ``proportion_confint``);
+  95 % Monte-Carlo interval: the wider of the Clopper–Pearson interval over all trials (statsmodels
+  ``proportion_confint``: replicate noise) and a t interval over the draws' own shares (the draws
+  sample the parameters' uncertainty; with a handful of draws their spread dominates). The same for
+  ``p_success`` and ``p_correct``;
 * ``p_success`` — share significant *and* favouring treatment (shorter mean time to recovery
   — the restricted mean, since censoring is only at the horizon — or a lower mean SCr AUC);
 * ``p_correct`` — probability of a correct decision: claiming benefit when the draw's true
@@ -344,7 +347,8 @@ def design_power(control: PatientOutcomes, treated_by_draw: list[PatientOutcomes
         raise UserInputError(f"n_per_arm={n_per_arm}: the eligible pool has {pool} patients, fewer than the "
                              f"{2 * n_per_arm} one trial needs; raise pool_limit or virtual_patients")
     picks = [np.random.default_rng([seed, 2, r]).permutation(pool)[:2 * n_per_arm] for r in range(replicates)]
-    sig = fav = correct = 0
+    draws = len(treated_by_draw)
+    sig, fav, correct = np.zeros(draws, int), np.zeros(draws, int), np.zeros(draws, int)  # counts per draw
     effects = []
     for k, treated in enumerate(treated_by_draw):
         effect = true_effect(control, treated, endpoint)
@@ -366,14 +370,24 @@ def design_power(control: PatientOutcomes, treated_by_draw: list[PatientOutcomes
                 p = _auc_p(control.scr_auc[ic], treated.scr_auc[it])
                 favours = treated.scr_auc[it].mean() < control.scr_auc[ic].mean()
             claim = p < alpha and favours
-            sig += p < alpha
-            fav += claim
-            correct += claim == beneficial
-    trials = replicates * len(treated_by_draw)
+            sig[k] += p < alpha
+            fav[k] += claim
+            correct[k] += claim == beneficial
+    trials = replicates * draws
 
-    def with_interval(count):
+    def with_interval(per_draw):
+        """The share over draws × replicates and its 95 % interval: the wider of the replicates'
+        Clopper–Pearson interval and a t interval over the draws' shares (the draws are a sample of the
+        parameters' uncertainty; with few draws their spread, not the replicates, sets the error)."""
+        count = int(per_draw.sum())
         lo, hi = proportion_confint(count, trials, alpha=0.05, method="beta")
-        return round(count / trials, 4), round(float(lo), 4), round(float(hi), 4)
+        if draws > 1:
+            from scipy.stats import t as student
+
+            shares = per_draw / replicates
+            half = float(student.ppf(0.975, draws - 1) * shares.std(ddof=1) / np.sqrt(draws))
+            lo, hi = min(lo, count / trials - half), max(hi, count / trials + half)
+        return round(count / trials, 4), round(max(float(lo), 0.0), 4), round(min(float(hi), 1.0), 4)
 
     out = {}
     for key, count in (("power", sig), ("p_success", fav), ("p_correct", correct)):
