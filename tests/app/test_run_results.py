@@ -75,3 +75,29 @@ def test_a_three_arm_trial_page_shows_each_comparison_with_its_adjusted_power():
         assert result["comparisons"][arm]["make30_power"] == power
         assert re.search(rf'data-arm="{arm}">0.2</td><td>[^<]*power vs control {power}', html), arm
     assert not re.search(r'data-arm="placebo">0.4</td><td>[^<]*power vs control', html)
+
+
+def test_a_trial_page_with_an_interim_look_shows_the_group_sequential_power():
+    """A two-arm trial with a look at half the patients: the page adds the group-sequential power,
+    boundaries, early-stop share and expected n as nephrosim.trials.sequential summarises them."""
+    import re
+
+    from nephrosim.trials.analysis import summarise_trial
+    from nephrosim.trials.sequential import sequential_summary
+
+    base = {"p_auc": 0.9, "p_make": 0.9, "median_control": 10.0, "median_treatment": 9.0, "recovered_control": 0.5,
+            "recovered_treatment": 0.6, "death_control": 0.1, "death_treatment": 0.1, "auc_control": 5.0,
+            "auc_treatment": 4.0, "death_stage_control": 0.2, "death_stage_treatment": 0.1, "dialysis_control": 0.1,
+            "dialysis_treatment": 0.0, "death_dialysis_control": 0.3, "death_dialysis_treatment": 0.1,
+            "make_control": 0.4, "make_treatment": 0.2, "hr": 1.3}
+    p = [(0.001, 0.0001), (0.2, 0.01), (0.5, 0.3), (0.04, 0.06)]  # (interim, final)
+    reps = [{**base, "p_logrank": final} for _, final in p]
+    result = summarise_trial(reps, ("placebo", "msc"), 0.05)
+    result["group_sequential"] = sequential_summary(np.array(p), (0.5, 1.0), (20, 20), 0.05, "obrien_fleming")
+    result.update(primary_endpoint="time to recovery", notes=[], population={"eligible_pool": 9, "accepted_patients": 9})
+    html = _trial_page(result, ("placebo", "msc"))
+    g = result["group_sequential"]
+    assert g["power"] == 0.5 and g["early_stop_share"] == 0.25  # the first replicate stops at the look
+    assert re.search(r'id="trial-gs-power">([^<]*)<', html).group(1) == "0.5"
+    assert f"boundaries |z| {g['boundaries_z'][0]}, {g['boundaries_z'][1]} at 0.5, 1.0" in html
+    assert "stopped early in 0.25 of replicates; expected n per arm 17.5, 17.5" in html
