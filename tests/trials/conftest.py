@@ -1,3 +1,6 @@
+import math
+
+import numpy as np
 import pytest
 import typer
 
@@ -34,3 +37,14 @@ def small_yaml(tmp_path):
     p = tmp_path / "small.yaml"
     p.write_text(SMALL)
     return p
+
+
+def synthetic_pool(n: int, median_days: float, rng, horizon: float = 30.0):
+    """A pool of ``n`` patients with exponential times to recovery (censored at ``horizon``) and random
+    other outcomes, for replicate-level tests that need no simulation."""
+    from nephrosim.trials.endpoints import PatientOutcomes
+
+    t = rng.exponential(median_days / math.log(2), n)
+    return PatientOutcomes(np.minimum(t, horizon), t < horizon, rng.random(n) * 0.2, rng.random(n) * 10,
+                           rng.random(n) * 0.3, rng.random(n) * 0.2, rng.random(n) < 0.2, np.full(n, np.nan),
+                           np.full(n, np.nan))

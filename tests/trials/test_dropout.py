@@ -17,22 +17,17 @@ from lifelines.statistics import logrank_test
 from scipy.stats import binom
 
 from nephrosim.trials import TrialError, trial_from_dict
-from nephrosim.trials.endpoints import PatientOutcomes
 from nephrosim.trials.run import _replicate_task
 
+from .conftest import synthetic_pool
+
 HORIZON = 30.0
-
-
-def _pool(n, median_days, rng):
-    t = rng.exponential(median_days / math.log(2), n)
-    return PatientOutcomes(np.minimum(t, HORIZON), t < HORIZON, rng.random(n) * 0.2, rng.random(n) * 10, rng.random(n) * 0.3,
-                           rng.random(n) * 0.2, rng.random(n) < 0.2, np.full(n, np.nan), np.full(n, np.nan))
 
 
 @pytest.fixture(scope="module")
 def pools():
     rng = np.random.default_rng(21)
-    return _pool(200, 12.0, rng), _pool(200, 7.0, rng)
+    return synthetic_pool(200, 12.0, rng), synthetic_pool(200, 7.0, rng)
 
 
 def test_no_dropout_draws_exactly_as_before(pools):

@@ -18,8 +18,9 @@ from lifelines.statistics import logrank_test
 from scipy.stats import mannwhitneyu, norm
 
 from nephrosim.trials import TrialError, trial_from_dict
-from nephrosim.trials.endpoints import PatientOutcomes
 from nephrosim.trials.run import _replicate_task
+
+from .conftest import synthetic_pool
 from nephrosim.trials.sequential import efficacy_boundaries, sequential_summary, spent_alpha
 
 HORIZON = 30.0
@@ -49,17 +50,10 @@ def test_one_look_is_the_fixed_sample_test():
     assert float(spent_alpha(1.0, 0.05, "pocock")) == pytest.approx(0.05, rel=1e-12)
 
 
-def _pool(n, median_days, rng):
-    t = rng.exponential(median_days / math.log(2), n)
-    return PatientOutcomes(np.minimum(t, HORIZON), t < HORIZON, rng.random(n) * 0.2, rng.random(n) * 10,
-                           rng.random(n) * 0.3, rng.random(n) * 0.2, rng.random(n) < 0.2, np.full(n, np.nan),
-                           np.full(n, np.nan))
-
-
 @pytest.fixture(scope="module")
 def pools():
     rng = np.random.default_rng(21)
-    return _pool(300, 12.0, rng), _pool(300, 6.0, rng)
+    return synthetic_pool(300, 12.0, rng), synthetic_pool(300, 6.0, rng)
 
 
 def test_the_interim_p_is_the_test_of_the_first_randomized_patients(pools):
