@@ -224,3 +224,27 @@ def test_the_interval_covers_the_spread_between_model_draws():
     assert res["power_lo"] < 0.1 and res["power_hi"] > 0.9
     one = design_power(control, [large], 40, "recovery", 300, seed=3, alpha=0.05, minimal_effect=0.1)
     assert one["power_hi"] - one["power_lo"] < 0.06  # one draw: replicate noise only (Clopper-Pearson)
+
+
+@pytest.mark.parametrize("endpoint, column", [("recovery", "p_logrank"), ("scr_auc", "p_auc")])
+def test_dropout_loses_the_patients_a_trial_loses(endpoint, column):
+    """With loss to follow-up the search's replicate r censors (recovery) or leaves out (SCr AUC) the
+    same patients as `nephrosim trial`'s replicate r: one draw's power equals the trial's share of
+    replicates with p < alpha, replicate by replicate (statsmodels' and lifelines' log-rank agree to 1e-9)."""
+    from nephrosim.trials.run import _replicate_task
+
+    from .conftest import synthetic_pool
+
+    rng = np.random.default_rng(8)
+    control, treated = synthetic_pool(400, 12.0, rng), synthetic_pool(400, 7.0, rng)
+    n, reps, seed = 40, 120, 11
+    trial = _replicate_task((seed, 0, reps, (n, n), (control, treated), (0.3, HORIZON)))
+    expected = np.mean([r[column] < 0.05 for r in trial])
+    res = design_power(control, [treated], n, endpoint, reps, seed=seed, alpha=0.05, minimal_effect=0.1,
+                       dropout=(0.3, HORIZON))
+    assert res["power"] == round(float(expected), 4)
+    plain = design_power(control, [treated], n, endpoint, reps, seed=seed, alpha=0.05, minimal_effect=0.1)
+    assert design_power(control, [treated], n, endpoint, reps, seed=seed, alpha=0.05, minimal_effect=0.1,
+                        dropout=(0.0, HORIZON)) == plain  # no dropout: the draws of earlier versions
+    if endpoint == "recovery":
+        assert res["power"] < plain["power"]  # losing 30 % of the patients costs power

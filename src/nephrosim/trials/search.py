@@ -208,10 +208,6 @@ class Candidate:
 def _lists(spec: DesignSearch, base: TrialDesign):
     if len(base.arms) != 2:
         raise UserInputError(f"base design: {_not_two_arms(base)}")
-    if base.endpoints.dropout.probability > 0:
-        raise UserInputError(f"base design: endpoints.dropout.probability is {base.endpoints.dropout.probability:g}, "
-                             "but the design search does not model loss to follow-up yet; set it to 0 in the base, "
-                             "or run the design with `nephrosim trial`")
     if base.interim is not None:
         raise UserInputError("base design: interim looks are set, but the design search analyses each design once "
                              "at the end; remove interim from the base, or run the design with `nephrosim trial`")
@@ -331,14 +327,33 @@ def true_effect(control: PatientOutcomes, treated: PatientOutcomes, endpoint: st
     return float(1.0 - t / c) if c > 0 else 0.0
 
 
+def _losses(seed: int, r: int, n_per_arm: int, dropout: tuple[float, float]):
+    """Replicate ``r``'s loss to follow-up, control then treated: ``(lost, when)`` per arm, drawn from
+    ``default_rng([seed, 6, r])`` in the order ``nephrosim trial`` draws them (``_replicate_task``), so a
+    design's replicate loses the same patients in both commands; None without dropout."""
+    share, horizon_days = dropout
+    if share <= 0:
+        return None
+    drop = np.random.default_rng([seed, 6, r])
+    out = []
+    for _ in range(2):
+        lost = drop.random(n_per_arm) < share
+        out.append((lost, drop.random(n_per_arm) * horizon_days))
+    return out
+
+
 def design_power(control: PatientOutcomes, treated_by_draw: list[PatientOutcomes], n_per_arm: int, endpoint: str,
-                 replicates: int, seed: int, alpha: float, minimal_effect: float) -> dict:
+                 replicates: int, seed: int, alpha: float, minimal_effect: float,
+                 dropout: tuple[float, float] = (0.0, 0.0)) -> dict:
     """Power, success and correct-decision probabilities of one design over draws × replicates.
 
     ``control`` and each ``treated_by_draw[k]`` hold the same pool patients (row ``i`` is one
     patient, untreated and treated). Replicate ``r`` randomizes ``n_per_arm`` + ``n_per_arm``
     distinct pool patients with ``default_rng([seed, 2, r])`` and, with measured SCr, reads the
-    recovery times of noise draw ``r`` (:meth:`PatientOutcomes.recovery`).
+    recovery times of noise draw ``r`` (:meth:`PatientOutcomes.recovery`). ``dropout`` =
+    ``(probability, horizon_days)`` (:class:`~nephrosim.trials.design.Dropout`): a lost patient's time
+    to recovery is censored when lost (unless they recovered first) and the SCr AUC and MAKE endpoints
+    are compared on the patients not lost — as in ``nephrosim trial``, with the same losses.
     """
     from statsmodels.stats.proportion import proportion_confint
 
@@ -347,6 +362,8 @@ def design_power(control: PatientOutcomes, treated_by_draw: list[PatientOutcomes
         raise UserInputError(f"n_per_arm={n_per_arm}: the eligible pool has {pool} patients, fewer than the "
                              f"{2 * n_per_arm} one trial needs; raise pool_limit or virtual_patients")
     picks = [np.random.default_rng([seed, 2, r]).permutation(pool)[:2 * n_per_arm] for r in range(replicates)]
+    losses = [_losses(seed, r, n_per_arm, dropout) for r in range(replicates)]
+    everyone = np.ones(n_per_arm, bool)
     draws = len(treated_by_draw)
     sig, fav, correct = np.zeros(draws, int), np.zeros(draws, int), np.zeros(draws, int)  # counts per draw
     effects = []
@@ -356,19 +373,28 @@ def design_power(control: PatientOutcomes, treated_by_draw: list[PatientOutcomes
         beneficial = effect >= minimal_effect
         for r, pick in enumerate(picks):
             ic, it = pick[:n_per_arm], pick[n_per_arm:]
+            kc, kt = (everyone, everyone) if losses[r] is None else (~losses[r][0][0], ~losses[r][1][0])
             if endpoint == "recovery":
                 (days_c, rec_c), (days_t, rec_t) = control.recovery(r), treated.recovery(r)
-                p = _logrank_p(days_c[ic], rec_c[ic], days_t[it], rec_t[it])
-                favours = days_t[it].mean() < days_c[ic].mean()
+                (days_c, rec_c), (days_t, rec_t) = (days_c[ic], rec_c[ic]), (days_t[it], rec_t[it])
+                if losses[r] is not None:
+                    (lost_c, when_c), (lost_t, when_t) = losses[r]
+                    cens_c, cens_t = lost_c & (when_c < days_c), lost_t & (when_t < days_t)
+                    days_c, rec_c = np.where(cens_c, when_c, days_c), rec_c & ~cens_c
+                    days_t, rec_t = np.where(cens_t, when_t, days_t), rec_t & ~cens_t
+                p = _logrank_p(days_c, rec_c, days_t, rec_t)
+                favours = days_t.mean() < days_c.mean()  # direction only: censoring hits both arms alike
             elif endpoint in ("make30", "make90"):  # events drawn per draw and replicate: control, then treated
                 rng = np.random.default_rng([seed, 7, k + 1, r + 1])
                 risk_c, risk_t = getattr(control, endpoint), getattr(treated, endpoint)
                 ev_c, ev_t = rng.random(n_per_arm) < risk_c[ic], rng.random(n_per_arm) < risk_t[it]
-                p = fisher_p(ev_c, ev_t)
-                favours = ev_t.mean() < ev_c.mean()
+                ev_c, ev_t = ev_c[kc], ev_t[kt]
+                p = fisher_p(ev_c, ev_t) if ev_c.size and ev_t.size else 1.0
+                favours = ev_t.mean() < ev_c.mean() if ev_c.size and ev_t.size else False
             else:
-                p = _auc_p(control.scr_auc[ic], treated.scr_auc[it])
-                favours = treated.scr_auc[it].mean() < control.scr_auc[ic].mean()
+                auc_c, auc_t = control.scr_auc[ic][kc], treated.scr_auc[it][kt]
+                p = _auc_p(auc_c, auc_t) if auc_c.size and auc_t.size else 1.0
+                favours = auc_t.mean() < auc_c.mean() if auc_c.size and auc_t.size else False
             claim = p < alpha and favours
             sig[k] += p < alpha
             fav[k] += claim
@@ -536,7 +562,8 @@ def run_search(spec: DesignSearch, base: TrialDesign, out: str | Path, seed: int
                 rows = np.nonzero(usable)[0]
                 res = design_power(_subset(control_all, rows), [_subset(o, rows) for o in treated_by_draw],
                                    c.n_per_arm, c.endpoint, spec.replicates, seed, c.design.alpha,
-                                   getattr(spec.minimal_effect, c.endpoint))
+                                   getattr(spec.minimal_effect, c.endpoint),
+                                   dropout=(c.design.endpoints.dropout.probability, c.design.endpoints.horizon_days))
                 res["failed_simulations"] = int((~usable).sum())
                 res["pool"] = int(rows.size)
                 write_text_atomic(design_file(c), json.dumps(res))
