@@ -248,3 +248,26 @@ def test_dropout_loses_the_patients_a_trial_loses(endpoint, column):
                         dropout=(0.0, HORIZON)) == plain  # no dropout: the draws of earlier versions
     if endpoint == "recovery":
         assert res["power"] < plain["power"]  # losing 30 % of the patients costs power
+
+
+@pytest.mark.parametrize("endpoint, column", [("recovery", "p_logrank"), ("scr_auc", "p_auc")])
+def test_interim_looks_in_the_search_are_the_trials_group_sequential_reading(endpoint, column):
+    """A design with a look at half the patients (and dropout): the search's power and expected n equal
+    `nephrosim trial`'s group-sequential summary of the same replicates (nephrosim.trials.sequential)."""
+    from nephrosim.trials.run import _replicate_task
+    from nephrosim.trials.sequential import sequential_summary
+
+    from .conftest import synthetic_pool
+
+    rng = np.random.default_rng(9)
+    control, treated = synthetic_pool(400, 12.0, rng), synthetic_pool(400, 5.0, rng)
+    n, reps, seed, looks = 40, 120, 12, (0.5,)
+    trial = _replicate_task((seed, 0, reps, (n, n), (control, treated), (0.2, HORIZON), (endpoint, looks)))
+    p = np.array([[r["p_interim_1"], r[column]] for r in trial])
+    gs = sequential_summary(p, (*looks, 1.0), (n, n), 0.05, "obrien_fleming")
+    res = design_power(control, [treated], n, endpoint, reps, seed=seed, alpha=0.05, minimal_effect=0.1,
+                       dropout=(0.2, HORIZON), interim=(looks, "obrien_fleming"))
+    assert res["power"] == gs["power"] and res["early_stop_share"] == gs["early_stop_share"]
+    assert res["expected_n_per_arm"] == gs["expected_n_per_arm"][0]
+    if endpoint == "recovery":  # (the synthetic pools' SCr AUCs carry no effect)
+        assert gs["early_stop_share"] > 0.05  # the look matters here: some trials stop at half the patients

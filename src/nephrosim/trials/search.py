@@ -51,6 +51,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 import shutil
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -208,9 +209,6 @@ class Candidate:
 def _lists(spec: DesignSearch, base: TrialDesign):
     if len(base.arms) != 2:
         raise UserInputError(f"base design: {_not_two_arms(base)}")
-    if base.interim is not None:
-        raise UserInputError("base design: interim looks are set, but the design search analyses each design once "
-                             "at the end; remove interim from the base, or run the design with `nephrosim trial`")
     c = spec.candidates
     trt = base.arms[1]
     return (c.inclusion or (base.inclusion,), c.timing or (trt.timing,), c.treatment or (trt.treatment,),
@@ -342,9 +340,47 @@ def _losses(seed: int, r: int, n_per_arm: int, dropout: tuple[float, float]):
     return out
 
 
+def _replicate_data(endpoint: str, control: PatientOutcomes, treated: PatientOutcomes, ic, it, r: int, k: int,
+                    seed: int, loss) -> tuple:
+    """Replicate ``r``'s per-patient data of the endpoint for control and treated, in randomization order:
+    ``(values_c, values_t, flags_c, flags_t)`` — times to recovery and recovery events (censored at loss),
+    or SCr AUCs / MAKE events with the not-lost masks."""
+    n = ic.size
+    kept = (np.ones(n, bool), np.ones(n, bool)) if loss is None else (~loss[0][0], ~loss[1][0])
+    if endpoint == "recovery":
+        (days_c, rec_c), (days_t, rec_t) = control.recovery(r), treated.recovery(r)
+        (days_c, rec_c), (days_t, rec_t) = (days_c[ic], rec_c[ic]), (days_t[it], rec_t[it])
+        if loss is not None:
+            (lost_c, when_c), (lost_t, when_t) = loss
+            cens_c, cens_t = lost_c & (when_c < days_c), lost_t & (when_t < days_t)
+            days_c, rec_c = np.where(cens_c, when_c, days_c), rec_c & ~cens_c
+            days_t, rec_t = np.where(cens_t, when_t, days_t), rec_t & ~cens_t
+        return days_c, days_t, rec_c, rec_t
+    if endpoint in ("make30", "make90"):  # events drawn per draw and replicate: control, then treated
+        rng = np.random.default_rng([seed, 7, k + 1, r + 1])
+        risk_c, risk_t = getattr(control, endpoint), getattr(treated, endpoint)
+        return rng.random(n) < risk_c[ic], rng.random(n) < risk_t[it], *kept
+    return control.scr_auc[ic], treated.scr_auc[it], *kept
+
+
+def _test(endpoint: str, data: tuple, m: int) -> tuple[float, bool]:
+    """The endpoint's two-sided p and whether it favours treatment, on the first ``m`` patients of each arm
+    (all of them at the final analysis, fewer at an interim look)."""
+    values_c, values_t, flags_c, flags_t = (x[:m] for x in data)
+    if endpoint == "recovery":
+        # direction only from the means: censoring hits both arms alike
+        return _logrank_p(values_c, flags_c, values_t, flags_t), bool(values_t.mean() < values_c.mean())
+    values_c, values_t = values_c[flags_c], values_t[flags_t]
+    if not (values_c.size and values_t.size):
+        return 1.0, False
+    p = fisher_p(values_c, values_t) if endpoint in ("make30", "make90") else _auc_p(values_c, values_t)
+    return p, bool(values_t.mean() < values_c.mean())
+
+
 def design_power(control: PatientOutcomes, treated_by_draw: list[PatientOutcomes], n_per_arm: int, endpoint: str,
                  replicates: int, seed: int, alpha: float, minimal_effect: float,
-                 dropout: tuple[float, float] = (0.0, 0.0)) -> dict:
+                 dropout: tuple[float, float] = (0.0, 0.0), interim: tuple[tuple[float, ...], str] | None = None
+                 ) -> dict:
     """Power, success and correct-decision probabilities of one design over draws × replicates.
 
     ``control`` and each ``treated_by_draw[k]`` hold the same pool patients (row ``i`` is one
@@ -354,8 +390,14 @@ def design_power(control: PatientOutcomes, treated_by_draw: list[PatientOutcomes
     ``(probability, horizon_days)`` (:class:`~nephrosim.trials.design.Dropout`): a lost patient's time
     to recovery is censored when lost (unless they recovered first) and the SCr AUC and MAKE endpoints
     are compared on the patients not lost — as in ``nephrosim trial``, with the same losses.
+    ``interim`` = ``(information, spending)`` (:class:`~nephrosim.trials.design.Interim`): the trial
+    stops at the first look whose |z| reaches its boundary (:mod:`nephrosim.trials.sequential`); power
+    and success are then the group-sequential ones, and ``expected_n_per_arm`` / ``early_stop_share``
+    are added.
     """
     from statsmodels.stats.proportion import proportion_confint
+
+    from nephrosim.trials.sequential import efficacy_boundaries, z_of_p
 
     pool = control.size
     if 2 * n_per_arm > pool:
@@ -363,40 +405,31 @@ def design_power(control: PatientOutcomes, treated_by_draw: list[PatientOutcomes
                              f"{2 * n_per_arm} one trial needs; raise pool_limit or virtual_patients")
     picks = [np.random.default_rng([seed, 2, r]).permutation(pool)[:2 * n_per_arm] for r in range(replicates)]
     losses = [_losses(seed, r, n_per_arm, dropout) for r in range(replicates)]
-    everyone = np.ones(n_per_arm, bool)
+    looks = () if interim is None else tuple(math.ceil(f * n_per_arm) for f in interim[0])
+    bounds = None if interim is None else efficacy_boundaries((*interim[0], 1.0), alpha, interim[1])
     draws = len(treated_by_draw)
     sig, fav, correct = np.zeros(draws, int), np.zeros(draws, int), np.zeros(draws, int)  # counts per draw
+    used, early = 0, 0  # patients per arm analysed, and trials stopped at an interim look (over all)
     effects = []
     for k, treated in enumerate(treated_by_draw):
         effect = true_effect(control, treated, endpoint)
         effects.append(effect)
         beneficial = effect >= minimal_effect
         for r, pick in enumerate(picks):
-            ic, it = pick[:n_per_arm], pick[n_per_arm:]
-            kc, kt = (everyone, everyone) if losses[r] is None else (~losses[r][0][0], ~losses[r][1][0])
-            if endpoint == "recovery":
-                (days_c, rec_c), (days_t, rec_t) = control.recovery(r), treated.recovery(r)
-                (days_c, rec_c), (days_t, rec_t) = (days_c[ic], rec_c[ic]), (days_t[it], rec_t[it])
-                if losses[r] is not None:
-                    (lost_c, when_c), (lost_t, when_t) = losses[r]
-                    cens_c, cens_t = lost_c & (when_c < days_c), lost_t & (when_t < days_t)
-                    days_c, rec_c = np.where(cens_c, when_c, days_c), rec_c & ~cens_c
-                    days_t, rec_t = np.where(cens_t, when_t, days_t), rec_t & ~cens_t
-                p = _logrank_p(days_c, rec_c, days_t, rec_t)
-                favours = days_t.mean() < days_c.mean()  # direction only: censoring hits both arms alike
-            elif endpoint in ("make30", "make90"):  # events drawn per draw and replicate: control, then treated
-                rng = np.random.default_rng([seed, 7, k + 1, r + 1])
-                risk_c, risk_t = getattr(control, endpoint), getattr(treated, endpoint)
-                ev_c, ev_t = rng.random(n_per_arm) < risk_c[ic], rng.random(n_per_arm) < risk_t[it]
-                ev_c, ev_t = ev_c[kc], ev_t[kt]
-                p = fisher_p(ev_c, ev_t) if ev_c.size and ev_t.size else 1.0
-                favours = ev_t.mean() < ev_c.mean() if ev_c.size and ev_t.size else False
-            else:
-                auc_c, auc_t = control.scr_auc[ic][kc], treated.scr_auc[it][kt]
-                p = _auc_p(auc_c, auc_t) if auc_c.size and auc_t.size else 1.0
-                favours = auc_t.mean() < auc_c.mean() if auc_c.size and auc_t.size else False
-            claim = p < alpha and favours
-            sig[k] += p < alpha
+            data = _replicate_data(endpoint, control, treated, pick[:n_per_arm], pick[n_per_arm:], r, k, seed,
+                                   losses[r])
+            stopped = False
+            for j, m in enumerate(looks):
+                p, favours = _test(endpoint, data, m)
+                if z_of_p(p) >= bounds[j]:
+                    stopped, significant, used, early = True, True, used + m, early + 1
+                    break
+            if not stopped:
+                p, favours = _test(endpoint, data, n_per_arm)
+                significant = p < alpha if bounds is None else bool(z_of_p(p) >= bounds[-1])
+                used += n_per_arm
+            claim = significant and favours
+            sig[k] += significant
             fav[k] += claim
             correct[k] += claim == beneficial
     trials = replicates * draws
@@ -418,6 +451,9 @@ def design_power(control: PatientOutcomes, treated_by_draw: list[PatientOutcomes
     out = {}
     for key, count in (("power", sig), ("p_success", fav), ("p_correct", correct)):
         out[key], out[f"{key}_lo"], out[f"{key}_hi"] = with_interval(count)
+    if interim is not None:
+        out.update(expected_n_per_arm=round(used / (replicates * draws), 2),
+                   early_stop_share=round(early / (replicates * draws), 4))
     e = np.asarray(effects)
     out.update(true_effect_median=round(float(np.median(e)), 4), true_effect_min=round(float(e.min()), 4),
                true_effect_max=round(float(e.max()), 4), trials=trials)
@@ -563,7 +599,9 @@ def run_search(spec: DesignSearch, base: TrialDesign, out: str | Path, seed: int
                 res = design_power(_subset(control_all, rows), [_subset(o, rows) for o in treated_by_draw],
                                    c.n_per_arm, c.endpoint, spec.replicates, seed, c.design.alpha,
                                    getattr(spec.minimal_effect, c.endpoint),
-                                   dropout=(c.design.endpoints.dropout.probability, c.design.endpoints.horizon_days))
+                                   dropout=(c.design.endpoints.dropout.probability, c.design.endpoints.horizon_days),
+                                   interim=None if c.design.interim is None else (c.design.interim.information,
+                                                                                  c.design.interim.spending))
                 res["failed_simulations"] = int((~usable).sum())
                 res["pool"] = int(rows.size)
                 write_text_atomic(design_file(c), json.dumps(res))
