@@ -88,16 +88,20 @@ def _child(mode: str) -> subprocess.CompletedProcess:
                           preexec_fn=_no_core_file)
 
 
-def test_holes_lists_the_small_gaps_below_the_stack():
+def test_holes_lists_the_gaps_below_the_stack_beside_the_vdso_too():
+    top = 0x7f0000004000 + HOLE_LIMIT
     maps = "\n".join([
         "55d000000000-55d000100000 rw-p 00000000 00:00 0 [heap]",
         "7f0000000000-7f0000001000 rw-p 00000000 00:00 0",
         "7f0000003000-7f0000004000 r--p 00000000 00:00 0",  # a 2-page hole above the last
-        f"{0x7f0000004000 + HOLE_LIMIT:x}-{0x7f0000005000 + HOLE_LIMIT:x} rw-p 00000000 00:00 0",  # a hole = limit
+        f"{top:x}-{top + 0x1000:x} rw-p 00000000 00:00 0",  # a hole as large as the limit below it
+        f"{top + 0x41000:x}-{top + 0x42000:x} r--p 00000000 00:00 0 [vvar]",  # 256 kB above the last
+        f"{top + 0x43000:x}-{top + 0x45000:x} r-xp 00000000 00:00 0 [vdso]",  # 1 page above vvar
+        f"{top + 0x45000 + (1 << 30):x}-{top + 0x46000 + (1 << 30):x} r--p 00000000 fe:00 1 /lib/ld.so",  # 1 GiB
         "7ffd00000000-7ffd00021000 rw-p 00000000 00:00 0 [stack]",
-        "7ffd00100000-7ffd00102000 r-xp 00000000 00:00 0 [vdso]",
     ])
-    assert holes(maps) == [(0x7f0000001000, 0x2000)]  # not the limit-sized hole, the heap's gap, the stack's
+    assert holes(maps) == [(0x7f0000001000, 0x2000), (top + 0x1000, 0x40000), (top + 0x42000, 0x1000),
+                           (top + 0x45000, 1 << 30)]  # not the limit-sized hole, the heap's gap, the stack's
 
 
 def test_a_hostile_address_layout_kills_a_bare_roadrunner_but_not_the_simulator():

@@ -9,8 +9,10 @@ out of a batch and never prints to stderr; it comes back as a
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import sys
+import threading
 from dataclasses import dataclass
 from typing import Iterator, Literal, Mapping, Sequence
 
@@ -260,15 +262,33 @@ def fast_compile(rr_mod) -> Iterator[None]:
         C.setValue(C.LLJIT_OPTIMIZATION_LEVEL, old[1])
 
 
+_LOADING = threading.Lock()
+
+
 def load_model(rr_mod, sbml: str):
     """A RoadRunner instance of ``sbml``: compiled afresh (:func:`own_compilation`), by LLJIT at
     optimisation level 0 (:func:`fast_compile`), with the compiled sections kept within reach of each
     other (:func:`nephrosim.engine.jit_placement.sections_together`: without it a long-lived process can
-    die in this call with a segmentation fault)."""
+    die in this call with a segmentation fault).
+
+    One compilation at a time in a process (``fast_compile`` sets libRoadRunner's global settings, and
+    another thread's compilation would move the address space under the guard), and Python's cyclic
+    garbage collector paused meanwhile: a collection there frees earlier models, and the holes their
+    sections leave open after the guard has looked are just the size of a new model's data sections
+    (a CI core dump, session 14: the data 3.2 GiB from the code, in such a hole among the libraries).
+    """
     from nephrosim.engine.jit_placement import sections_together
 
-    with fast_compile(rr_mod), sections_together():
-        return rr_mod.RoadRunner(sbml, own_compilation(rr_mod))
+    with _LOADING:
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            options = own_compilation(rr_mod)
+            with fast_compile(rr_mod), sections_together():
+                return rr_mod.RoadRunner(sbml, options)
+        finally:
+            if collecting:
+                gc.enable()
 
 
 class Simulator:
