@@ -118,3 +118,26 @@ def test_a_hostile_address_layout_kills_a_bare_roadrunner_but_not_the_simulator(
     reference, status = Simulator(export_sbml(str(EXAMPLE)), OUTPUTS).run(TIMES)
     assert result["status"] == status.code == "ok"
     np.testing.assert_allclose(result["values"], reference, rtol=1e-12, atol=0)
+
+
+def test_a_child_forked_during_a_load_starts_with_a_free_lock_and_the_collector_on():
+    """Ensembles fork worker processes; a fork while another thread holds the load lock (with the cyclic
+    GC paused) must not leave the child unable to load a model or without its collector."""
+    import gc
+    import os
+
+    from nephrosim.engine import simulator
+
+    with simulator._LOADING:  # what load_model holds while another thread compiles
+        gc.disable()
+        simulator._GC_PAUSED = True
+        try:
+            pid = os.fork()
+            if pid == 0:  # the child: the lock must be free and the collector running
+                ok = simulator._LOADING.acquire(timeout=5) and gc.isenabled()
+                os._exit(0 if ok else 1)
+            _, status = os.waitpid(pid, 0)
+        finally:
+            simulator._GC_PAUSED = False
+            gc.enable()
+    assert os.waitstatus_to_exitcode(status) == 0

@@ -263,6 +263,22 @@ def fast_compile(rr_mod) -> Iterator[None]:
 
 
 _LOADING = threading.Lock()
+_GC_PAUSED = False  # load_model has paused the cyclic GC (process-wide) and not yet resumed it
+
+
+def _after_fork_in_child() -> None:
+    """A child forked while another thread of the parent was loading a model inherits the held lock and
+    the paused collector, and that thread does not exist in the child: start the child with a free lock
+    and the collector as it was (ensembles fork their worker processes)."""
+    global _LOADING, _GC_PAUSED
+    _LOADING = threading.Lock()
+    if _GC_PAUSED:
+        _GC_PAUSED = False
+        gc.enable()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def load_model(rr_mod, sbml: str):
@@ -279,14 +295,17 @@ def load_model(rr_mod, sbml: str):
     """
     from nephrosim.engine.jit_placement import sections_together
 
+    global _GC_PAUSED
     with _LOADING:
         collecting = gc.isenabled()
         gc.disable()
+        _GC_PAUSED = collecting
         try:
             options = own_compilation(rr_mod)
             with fast_compile(rr_mod), sections_together():
                 return rr_mod.RoadRunner(sbml, options)
         finally:
+            _GC_PAUSED = False
             if collecting:
                 gc.enable()
 
