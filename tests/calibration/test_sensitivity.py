@@ -53,7 +53,10 @@ def test_model_with_dose_events():
     program = compile_arm(sc, "treated")
     import roadrunner
 
-    rr = roadrunner.RoadRunner(program.sbml)
+    from nephrosim.engine.jit_placement import compiling
+
+    with compiling():  # the engine's JIT guard; the model is libRoadRunner's own
+        rr = roadrunner.RoadRunner(program.sbml)
     assert rr.model.getNumEvents() >= 2
     species = [s for s in rr.model.getFloatingSpeciesIds()
                if s.startswith("msc1_") and ("lung" in s or "kidney" in s)][:3]

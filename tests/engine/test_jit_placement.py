@@ -126,18 +126,18 @@ def test_a_child_forked_during_a_load_starts_with_a_free_lock_and_the_collector_
     import gc
     import os
 
-    from nephrosim.engine import simulator
+    from nephrosim.engine import jit_placement
 
-    with simulator._LOADING:  # what load_model holds while another thread compiles
+    with jit_placement._LOADING:  # what compiling() holds while another thread compiles
         gc.disable()
-        simulator._GC_PAUSED = True
+        jit_placement._GC_PAUSED = True
         try:
             pid = os.fork()
             if pid == 0:  # the child: the lock must be free and the collector running
-                ok = simulator._LOADING.acquire(timeout=5) and gc.isenabled()
+                ok = jit_placement._LOADING.acquire(timeout=5) and gc.isenabled()
                 os._exit(0 if ok else 1)
             _, status = os.waitpid(pid, 0)
         finally:
-            simulator._GC_PAUSED = False
+            jit_placement._GC_PAUSED = False
             gc.enable()
     assert os.waitstatus_to_exitcode(status) == 0

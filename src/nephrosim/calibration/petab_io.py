@@ -237,7 +237,10 @@ def pypesto_objective(yaml_path: str | Path, rtol: float = 1e-9, atol: float = 1
 
     problem = petab.Problem.from_yaml(str(yaml_path))
     importer = PetabImporter(problem, simulator_type="roadrunner")
-    pproblem = importer.create_problem()
+    from nephrosim.engine.jit_placement import compiling
+
+    with compiling():  # pyPESTO compiles the model with libRoadRunner here: the engine's JIT guard
+        pproblem = importer.create_problem()
     obj = pproblem.objective
     options = SolverOptions(relative_tolerance=rtol, absolute_tolerance=atol, maximum_num_steps=100000)
     # with priors (random effects) the objective is an aggregate of the simulation and the prior

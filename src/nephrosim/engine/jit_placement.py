@@ -32,7 +32,10 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import gc
+import os
 import sys
+import threading
 from typing import Iterator
 
 #: Holes at least this large are left open: the highest of them (in practice the free range right below
@@ -117,3 +120,45 @@ def sections_together() -> Iterator[int]:
     finally:
         for start, size in covered:
             libc.munmap(start, size)
+
+
+_LOADING = threading.Lock()
+_GC_PAUSED = False  # compiling() has paused the cyclic GC (process-wide) and not yet resumed it
+
+
+def _after_fork_in_child() -> None:
+    """A child forked while another thread of the parent was compiling inherits the held lock and the
+    paused collector, and that thread does not exist in the child: start the child with a free lock and
+    the collector as it was (ensembles fork their worker processes)."""
+    global _LOADING, _GC_PAUSED
+    _LOADING = threading.Lock()
+    if _GC_PAUSED:
+        _GC_PAUSED = False
+        gc.enable()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+@contextlib.contextmanager
+def compiling() -> Iterator[None]:
+    """Wrap every construction of a libRoadRunner model in the process (the engine's, and the bare ones
+    the tests and pyPESTO make as references): one compilation at a time (libRoadRunner's JIT settings
+    are global, and another thread's compilation would move the address space under the guard), Python's
+    cyclic garbage collector paused (a collection there frees earlier models, and the holes their
+    sections leave are just the size of a new model's data sections: a CI core dump, session 14), and
+    :func:`sections_together`. libRoadRunner releases the GIL while it compiles, so memory another
+    thread frees meanwhile can still open a hole: that residual risk stays."""
+    global _GC_PAUSED
+    with _LOADING:
+        collecting = gc.isenabled()
+        gc.disable()
+        _GC_PAUSED = collecting
+        try:
+            with sections_together():
+                yield
+        finally:
+            _GC_PAUSED = False
+            if collecting:
+                gc.enable()

@@ -9,10 +9,8 @@ out of a batch and never prints to stderr; it comes back as a
 from __future__ import annotations
 
 import contextlib
-import gc
 import os
 import sys
-import threading
 from dataclasses import dataclass
 from typing import Iterator, Literal, Mapping, Sequence
 
@@ -262,52 +260,16 @@ def fast_compile(rr_mod) -> Iterator[None]:
         C.setValue(C.LLJIT_OPTIMIZATION_LEVEL, old[1])
 
 
-_LOADING = threading.Lock()
-_GC_PAUSED = False  # load_model has paused the cyclic GC (process-wide) and not yet resumed it
-
-
-def _after_fork_in_child() -> None:
-    """A child forked while another thread of the parent was loading a model inherits the held lock and
-    the paused collector, and that thread does not exist in the child: start the child with a free lock
-    and the collector as it was (ensembles fork their worker processes)."""
-    global _LOADING, _GC_PAUSED
-    _LOADING = threading.Lock()
-    if _GC_PAUSED:
-        _GC_PAUSED = False
-        gc.enable()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
-
-
 def load_model(rr_mod, sbml: str):
     """A RoadRunner instance of ``sbml``: compiled afresh (:func:`own_compilation`), by LLJIT at
-    optimisation level 0 (:func:`fast_compile`), with the compiled sections kept within reach of each
-    other (:func:`nephrosim.engine.jit_placement.sections_together`: without it a long-lived process can
-    die in this call with a segmentation fault).
+    optimisation level 0 (:func:`fast_compile`), inside :func:`nephrosim.engine.jit_placement.compiling`
+    (one compilation at a time, the cyclic GC paused, the compiled sections kept within reach of each
+    other: without it a long-lived process can die in this call with a segmentation fault)."""
+    from nephrosim.engine.jit_placement import compiling
 
-    One compilation at a time in a process (``fast_compile`` sets libRoadRunner's global settings, and
-    another thread's compilation would move the address space under the guard), and Python's cyclic
-    garbage collector paused meanwhile: a collection there frees earlier models, and the holes their
-    sections leave open after the guard has looked are just the size of a new model's data sections
-    (a CI core dump, session 14: the data 3.2 GiB from the code, in such a hole among the libraries).
-    """
-    from nephrosim.engine.jit_placement import sections_together
-
-    global _GC_PAUSED
-    with _LOADING:
-        collecting = gc.isenabled()
-        gc.disable()
-        _GC_PAUSED = collecting
-        try:
-            options = own_compilation(rr_mod)
-            with fast_compile(rr_mod), sections_together():
-                return rr_mod.RoadRunner(sbml, options)
-        finally:
-            _GC_PAUSED = False
-            if collecting:
-                gc.enable()
+    options = own_compilation(rr_mod)
+    with compiling(), fast_compile(rr_mod):
+        return rr_mod.RoadRunner(sbml, options)
 
 
 class Simulator:
