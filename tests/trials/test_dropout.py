@@ -80,16 +80,17 @@ def test_a_dropout_above_one_half_is_refused_with_the_field():
     assert trial_from_dict({"arms": arms, "endpoints": {"dropout": {"probability": 0.1}}}).endpoints.dropout.probability == 0.1
 
 
-def test_the_design_search_refuses_a_base_with_dropout_rather_than_ignoring_it():
-    from nephrosim.errors import UserInputError
+def test_the_design_search_carries_the_base_designs_dropout_into_every_candidate():
+    """The search used to refuse a base with dropout; since session 14 every candidate keeps it (and
+    tests/trials/test_search.py::test_dropout_loses_the_patients_a_trial_loses checks the losses)."""
     from nephrosim.trials.search import DesignSearch, candidates
 
     arms = [{"name": "placebo", "n": 20}, {"name": "msc", "n": 20, "treatment": {"product": "msc", "dose": 2e6,
                                                                                "dose_unit": "cells/kg"}}]
     base = trial_from_dict({"arms": arms, "endpoints": {"dropout": {"probability": 0.1}}})
-    spec = DesignSearch.model_validate({"base": "base.yaml", "candidates": {"n_per_arm": [20]}})
-    with pytest.raises(UserInputError, match="does not model loss to follow-up"):
-        candidates(spec, base)
+    spec = DesignSearch.model_validate({"base": "base.yaml", "candidates": {"n_per_arm": [20, 30]}})
+    designs = [c.design for c in candidates(spec, base) if c.design is not None]
+    assert designs and all(d.endpoints.dropout.probability == 0.1 for d in designs)
 
 
 def test_an_arm_lost_entirely_gives_nan_statistics_not_a_crash_or_a_warning(pools):
