@@ -18,9 +18,10 @@ What. For the duration of one compilation, every hole smaller than :data:`HOLE_L
 process's mappings (the kernel's ``[vvar]``/``[vdso]`` included, which recent kernels put among the
 libraries) is covered by an inaccessible reservation (``PROT_NONE``, ``MAP_NORESERVE``: address space
 only, no memory), so the first free range from the top that fits any section is one range, and the
-kernel places all of the model's sections in it, next to each other. What the guard cannot cover is a
-hole that opens *during* the compilation (memory another thread frees then); that risk remains. The reservations are released as
-soon as the model is loaded. Cost: one read of ``/proc/self/maps`` and one ``mmap``/``munmap`` pair per
+kernel places all of the model's sections in it, next to each other. The reservations are released as
+soon as the model is loaded. What the guard cannot cover is a hole that opens *during* the compilation
+(memory another thread frees then; :func:`compiling` pauses the cyclic GC and serializes compilations to
+keep this process's own frees out of that window); that risk remains. Cost: one read of ``/proc/self/maps`` and one ``mmap``/``munmap`` pair per
 hole (a few ms, against ~0.5 s for the compilation).
 
 Linux only (``/proc/self/maps``, ``MAP_FIXED_NOREPLACE`` from kernel 4.17; an older kernel that ignores
@@ -40,9 +41,8 @@ from typing import Iterator
 
 #: Holes at least this large are left open: the highest of them (in practice the free range right below
 #: the libraries, arenas and arrays at the top of the address space) receives all of a model's sections
-#: together. Smaller holes are covered, however large: a 64 MiB limit left the 64 MiB–1 GiB holes a
-#: long pytest worker has open, and one of them took a model's read-only data 3.2 GiB away from its
-#: code (a core dump of the CI crash, session 14; the sensitivity model's code is 6.1 MiB).
+#: together. Smaller holes are covered, however large (a first limit of 64 MiB left open the 64 MiB–1 GiB
+#: holes a long pytest worker has; the sensitivity model's code is 6.1 MiB).
 HOLE_LIMIT = 4 << 30
 
 _PROT_NONE = 0x0
