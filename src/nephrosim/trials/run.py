@@ -128,6 +128,25 @@ def assemble_groups(n: int, rows_of, results, n_times: int) -> tuple[np.ndarray,
     return scr, surv
 
 
+def losses(seed: int, r: int, sizes, share: float, horizon_days: float) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Replicate ``r``'s loss to follow-up (:class:`~nephrosim.trials.design.Dropout`): ``(lost, when)``
+    for each arm of ``sizes``, in the design's order, from their own stream ``default_rng([seed, 6, r])``
+    (so no other draw moves); a lost patient is lost at a time uniform over the follow-up (assumed)."""
+    drop = np.random.default_rng([seed, 6, r])
+    out = []
+    for n in sizes:
+        lost = drop.random(n) < share
+        out.append((lost, drop.random(n) * horizon_days))
+    return out
+
+
+def censor_at_loss(days: np.ndarray, event: np.ndarray, lost: np.ndarray, when: np.ndarray):
+    """Times to recovery and recovery events with the lost patients censored when lost (a recovery before
+    that still counts)."""
+    censored = lost & (when < days)
+    return np.where(censored, when, days), event & ~censored
+
+
 def _replicate_task(task) -> list[dict]:
     """Replicates ``[start, stop)`` of one design (a task for any executor).
 
@@ -165,13 +184,8 @@ def _replicate_task(task) -> list[dict]:
         times = [(d[i], e[i]) for (d, e), i in zip(recovery, idx)]
         kept = [np.ones(i.size, dtype=bool) for i in idx]
         if lost_share > 0:
-            drop = np.random.default_rng([seed, 6, r])
-            for j, i in enumerate(idx):
-                lost = drop.random(i.size) < lost_share
-                when = drop.random(i.size) * horizon_days
-                days, event = times[j]
-                censored = lost & (when < days)  # lost before recovering (or before the horizon)
-                times[j] = (np.where(censored, when, days), event & ~censored)
+            for j, (lost, when) in enumerate(losses(seed, r, [i.size for i in idx], lost_share, horizon_days)):
+                times[j] = censor_at_loss(*times[j], lost, when)
                 kept[j] = ~lost
             events = {name: [e[m] for e, m in zip(per_arm, kept)] for name, per_arm in events.items()}
         (days_c, rec_c), kc, ic, oc = times[0], kept[0], idx[0], arms[0]

@@ -72,7 +72,7 @@ from nephrosim.trials.endpoints import PatientOutcomes, outcomes
 from nephrosim.trials.execute import open_executor
 from nephrosim.trials.population import build_population, compiled_parameters, population_scenario, \
     simulate_groups
-from nephrosim.trials.run import MAX_SEED, assemble_groups, eligible_pool, treated_groups
+from nephrosim.trials.run import MAX_SEED, assemble_groups, censor_at_loss, eligible_pool, losses, treated_groups
 
 MAX_DESIGNS = 5000
 MAX_REPLICATES = 20_000
@@ -325,21 +325,6 @@ def true_effect(control: PatientOutcomes, treated: PatientOutcomes, endpoint: st
     return float(1.0 - t / c) if c > 0 else 0.0
 
 
-def _losses(seed: int, r: int, n_per_arm: int, dropout: tuple[float, float]):
-    """Replicate ``r``'s loss to follow-up, control then treated: ``(lost, when)`` per arm, drawn from
-    ``default_rng([seed, 6, r])`` in the order ``nephrosim trial`` draws them (``_replicate_task``), so a
-    design's replicate loses the same patients in both commands; None without dropout."""
-    share, horizon_days = dropout
-    if share <= 0:
-        return None
-    drop = np.random.default_rng([seed, 6, r])
-    out = []
-    for _ in range(2):
-        lost = drop.random(n_per_arm) < share
-        out.append((lost, drop.random(n_per_arm) * horizon_days))
-    return out
-
-
 def _replicate_data(endpoint: str, control: PatientOutcomes, treated: PatientOutcomes, ic, it, r: int, k: int,
                     seed: int, loss) -> tuple:
     """Replicate ``r``'s per-patient data of the endpoint for control and treated, in randomization order:
@@ -352,9 +337,8 @@ def _replicate_data(endpoint: str, control: PatientOutcomes, treated: PatientOut
         (days_c, rec_c), (days_t, rec_t) = (days_c[ic], rec_c[ic]), (days_t[it], rec_t[it])
         if loss is not None:
             (lost_c, when_c), (lost_t, when_t) = loss
-            cens_c, cens_t = lost_c & (when_c < days_c), lost_t & (when_t < days_t)
-            days_c, rec_c = np.where(cens_c, when_c, days_c), rec_c & ~cens_c
-            days_t, rec_t = np.where(cens_t, when_t, days_t), rec_t & ~cens_t
+            days_c, rec_c = censor_at_loss(days_c, rec_c, lost_c, when_c)
+            days_t, rec_t = censor_at_loss(days_t, rec_t, lost_t, when_t)
         return days_c, days_t, rec_c, rec_t
     if endpoint in ("make30", "make90"):  # events drawn per draw and replicate: control, then treated
         rng = np.random.default_rng([seed, 7, k + 1, r + 1])
@@ -404,7 +388,8 @@ def design_power(control: PatientOutcomes, treated_by_draw: list[PatientOutcomes
         raise UserInputError(f"n_per_arm={n_per_arm}: the eligible pool has {pool} patients, fewer than the "
                              f"{2 * n_per_arm} one trial needs; raise pool_limit or virtual_patients")
     picks = [np.random.default_rng([seed, 2, r]).permutation(pool)[:2 * n_per_arm] for r in range(replicates)]
-    losses = [_losses(seed, r, n_per_arm, dropout) for r in range(replicates)]
+    lost = [None if dropout[0] <= 0 else losses(seed, r, (n_per_arm, n_per_arm), *dropout)
+            for r in range(replicates)]  # the losses of nephrosim trial's replicate r
     looks = () if interim is None else tuple(math.ceil(f * n_per_arm) for f in interim[0])
     bounds = None if interim is None else efficacy_boundaries((*interim[0], 1.0), alpha, interim[1])
     draws = len(treated_by_draw)
@@ -417,7 +402,7 @@ def design_power(control: PatientOutcomes, treated_by_draw: list[PatientOutcomes
         beneficial = effect >= minimal_effect
         for r, pick in enumerate(picks):
             data = _replicate_data(endpoint, control, treated, pick[:n_per_arm], pick[n_per_arm:], r, k, seed,
-                                   losses[r])
+                                   lost[r])
             stopped = False
             for j, m in enumerate(looks):
                 p, favours = _test(endpoint, data, m)
