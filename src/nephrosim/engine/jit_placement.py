@@ -21,8 +21,9 @@ only, no memory), so the first free range from the top that fits any section is 
 kernel places all of the model's sections in it, next to each other. The reservations are released as
 soon as the model is loaded. What the guard cannot cover is a hole that opens *during* the compilation
 (memory another thread frees then; :func:`compiling` pauses the cyclic GC and serializes compilations to
-keep this process's own frees out of that window); that risk remains. Cost: one read of ``/proc/self/maps`` and one ``mmap``/``munmap`` pair per
-hole (a few ms, against ~0.5 s for the compilation).
+keep this process's own frees out of that window); that risk remains. Cost: one read of
+``/proc/self/maps`` and one ``mmap``/``munmap`` pair per hole (a few ms, against ~0.5 s for the
+compilation).
 
 Linux only (``/proc/self/maps``, ``MAP_FIXED_NOREPLACE`` from kernel 4.17; an older kernel that ignores
 the flag gets its stray mapping released and that hole left open). On other systems this is a no-op and

@@ -155,13 +155,13 @@ def _replicate_task(task) -> list[dict]:
     ``(probability, horizon_days)`` of loss to follow-up (:class:`~nephrosim.trials.design.Dropout`),
     drawn from its own stream ``default_rng([seed, 6, r])`` so that no other draw moves; ``looks`` =
     ``(primary, information)`` of the interim looks (:class:`~nephrosim.trials.design.Interim`), each
-    adding ``p_interim_<k>``: the primary test on the first patients of each arm (:func:`interim_p`). Replicate ``r`` draws
-    its patients and its death events from ``default_rng([seed, 2, r])``, so a replicate's
-    result depends only on the seed and ``r``: one permutation of the pool gives each arm its
-    ``n`` distinct patients (the control first, then the arms in order), then each death and
-    binary endpoint is drawn arm by arm (with two arms, the draws of earlier versions). Each
-    treated arm is compared with the control on the same trial; with more than two arms the
-    statistics of arm ``k`` carry the prefix :func:`~nephrosim.trials.analysis.comparison_column`.
+    adding ``p_interim_<k>``: the primary test on the first patients of each arm (:func:`interim_p`).
+    Replicate ``r`` draws its patients and its death events from ``default_rng([seed, 2, r])``, so a
+    replicate's result depends only on the seed and ``r``: one permutation of the pool gives each arm
+    its ``n`` distinct patients (the control first, then the arms in order), then each death and binary
+    endpoint is drawn arm by arm (with two arms, the draws of earlier versions). Each treated arm is
+    compared with the control on the same trial; with more than two arms the statistics of arm ``k``
+    carry the prefix :func:`~nephrosim.trials.analysis.comparison_column`.
     """
     seed, start, stop, sizes, arms, *rest = task
     sizes, arms = tuple(int(n) for n in sizes), tuple(arms)
