@@ -229,6 +229,68 @@ def test_sigterm_and_sigint_stop_the_workers_and_keep_finished_chunks(tmp_path, 
     assert not list(parts.glob("*.tmp")), "a half-written chunk was left behind"
 
 
+# A pool worker that has begun to send its result and then dies (or is killed by the parent)
+# mid-message: CPython's ProcessPoolExecutor then waits for the rest of the message forever.
+_HALF_SENT = """
+import os, signal, struct, sys, time
+from nephrosim.run.ensemble import executors
+
+def job(index):
+    if index == 0:  # begin a 1 MiB result as the pool's worker would, then stop mid-message
+        frame = sys._getframe()
+        while "result_queue" not in frame.f_locals:
+            frame = frame.f_back
+        writer = frame.f_locals["result_queue"]._writer
+        os.write(writer.fileno(), struct.pack("!i", 1 << 20) + b"half a result")
+        if sys.argv[1] == "worker-dies":
+            os.kill(os.getpid(), signal.SIGKILL)
+    time.sleep(60)
+
+executors.run_chunk = job
+executors._init_process_worker = lambda scenario_json, parent_pid: executors._die_with_parent(parent_pid)
+print("started", flush=True)
+with executors.exit_on_sigterm():
+    try:
+        executors.run_processes("{}", [0, 1], 2, save=print, advance=lambda: None)
+    except executors.WorkerLostError as exc:
+        print("WorkerLostError:", exc, flush=True)
+        sys.exit(3)
+"""
+
+
+@pytest.mark.parametrize("how", ["worker-dies", "SIGTERM"])
+def test_a_worker_lost_in_the_middle_of_a_result_neither_hangs_the_run_nor_its_stop(tmp_path, how):
+    """Seen in CI: SIGTERM during a two-worker ensemble hung the parent (10 s timeout) because
+    the pool's manager thread was blocked reading a result a killed worker had half sent. Here a
+    worker half-sends a 1 MiB result and then dies, or the parent gets SIGTERM meanwhile."""
+    script = tmp_path / "half_sent.py"
+    script.write_text(_HALF_SENT)
+    proc = subprocess.Popen([sys.executable, str(script), how], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "started"
+        workers = []
+        deadline = time.time() + 20
+        while len(workers) < 2 and time.time() < deadline:
+            workers = _children(proc.pid)
+            time.sleep(0.05)
+        assert len(workers) == 2, workers
+        if how == "SIGTERM":
+            time.sleep(1.0)  # the half result is in the pipe by now
+            os.kill(proc.pid, signal.SIGTERM)
+        output, _ = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        _reap(workers)
+    if how == "SIGTERM":
+        assert proc.returncode == 143, output
+    else:
+        assert proc.returncode == 3, output
+        assert "was killed by signal 9" in output and "rerun the same command to resume" in output, output
+    assert _wait_until_gone(workers, 5) == [], "worker processes outlived the run"
+
+
 def test_resume_removes_stale_temporary_files_of_the_same_output(tmp_path):
     out, parts = tmp_path / "r.parquet", tmp_path / "r.parquet.parts"
     ensemble(SCENARIO, 20, out, seed=2, chunk_size=10, max_chunks=1)

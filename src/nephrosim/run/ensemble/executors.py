@@ -30,6 +30,7 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
@@ -215,25 +216,73 @@ def _init_process_worker(scenario_json: str, parent_pid: int) -> None:
     _init_worker(scenario_json, silence=True, threads=1)  # forked: no OpenMP (see _init_worker)
 
 
-def _windowed(submit: Callable, jobs: Iterable, window: int) -> Iterator:
-    """Results of ``submit(job)`` as they finish, with at most ``window`` jobs in flight."""
+def _windowed(submit: Callable, jobs: Iterable, window: int, idle: Callable[[], None] = lambda: None,
+              idle_s: float = 1.0) -> Iterator:
+    """Results of ``submit(job)`` as they finish, with at most ``window`` jobs in flight.
+
+    ``idle()`` is called whenever ``idle_s`` seconds pass without a result; it raises to stop.
+    """
     jobs = iter(jobs)
     pending = {submit(job) for job in itertools.islice(jobs, window)}
     while pending:
-        done, pending = wait(pending, return_when=FIRST_COMPLETED)
+        done, pending = wait(pending, timeout=idle_s, return_when=FIRST_COMPLETED)
+        if not done:
+            idle()
         for future in done:
             yield future.result()
         pending |= {submit(job) for job in itertools.islice(jobs, len(done))}
 
 
+def _worker_processes(pool: ProcessPoolExecutor) -> list:
+    return list((getattr(pool, "_processes", None) or {}).values())
+
+
+def _raise_if_a_worker_died(pool: ProcessPoolExecutor) -> None:
+    """A worker killed while it sent its result leaves the pool waiting for the rest forever.
+
+    ``concurrent.futures`` (CPython 3.11–3.13) notices a dead worker only between results: its
+    manager thread, once it has read a result's length, blocks until the whole result arrives,
+    and never sees the death (seen as a hung ``ensemble`` after SIGKILL of a worker, and as a
+    hung SIGTERM). So the parent looks for dead workers itself while it waits. A worker the
+    pool itself terminated (SIGTERM, after another one died) is named last.
+    """
+    dead = [p for p in _worker_processes(pool) if p.exitcode is not None]
+    dead.sort(key=lambda p: p.exitcode == -signal.SIGTERM)
+    if dead:
+        process = dead[0]
+        how = (f"was killed by signal {-process.exitcode}" if process.exitcode < 0
+               else f"exited with status {process.exitcode}")
+        raise WorkerLostError(
+            f"ensemble worker process {process.pid} {how} (SIGKILL is often the kernel's out-of-memory "
+            "killer); the chunks finished so far are kept — rerun the same command to resume, with fewer "
+            "--workers or a smaller --chunk-size if memory ran out")
+
+
+class WorkerLostError(RuntimeError):
+    """A local worker process died while the ensemble ran."""
+
+
 def _kill_workers(pool: ProcessPoolExecutor) -> None:
+    """Kill the workers and let the pool's manager thread end, so ``shutdown`` cannot hang.
+
+    The manager thread may be blocked reading a result a killed worker had begun to send (see
+    :func:`_raise_if_a_worker_died`); that read returns only at end of file, which needs every
+    writer gone: the workers (dead once joined) and this process's own copy of the pipe's
+    write end, which only workers ever write to.
+    """
+    processes = _worker_processes(pool)
     kill = getattr(pool, "kill_workers", None)  # Python >= 3.14
     if kill is not None:
         kill()
-        return
-    for process in list((getattr(pool, "_processes", None) or {}).values()):
-        with contextlib.suppress(ProcessLookupError):  # already gone
-            process.kill()
+    else:
+        for process in processes:
+            with contextlib.suppress(ProcessLookupError):  # already gone
+                process.kill()
+    for process in processes:
+        process.join(timeout=10)
+    writer = getattr(getattr(pool, "_result_queue", None), "_writer", None)
+    if writer is not None and not any(p.is_alive() for p in processes):
+        writer.close()
 
 
 def run_processes(scenario_json: str, jobs: Iterable, workers: int, save: Callable, advance: Callable) -> None:
@@ -243,9 +292,17 @@ def run_processes(scenario_json: str, jobs: Iterable, workers: int, save: Callab
     pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_process_worker,
                                initargs=(scenario_json, os.getpid()))
     try:
-        for result in _windowed(lambda job: pool.submit(run_chunk, job), jobs, 2 * workers):
+        for result in _windowed(lambda job: pool.submit(run_chunk, job), jobs, 2 * workers,
+                                idle=lambda: _raise_if_a_worker_died(pool)):
             save(result)
             advance()
+    except BrokenProcessPool as broken:  # the pool saw a worker die between results
+        try:
+            _raise_if_a_worker_died(pool)
+        finally:
+            _kill_workers(pool)
+        raise WorkerLostError(f"an ensemble worker process died ({broken}); the chunks finished so far are "
+                              "kept — rerun the same command to resume") from broken
     except BaseException:
         _kill_workers(pool)  # SIGTERM, Ctrl-C or a failed chunk: do not wait for running chunks
         raise
