@@ -199,6 +199,9 @@ class ChunkWriter:
         self._then = then
         self._queue: queue.Queue = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
+        #: set by the first failed write and never cleared (``_error`` is cleared once raised), so the
+        #: chunks queued after it are dropped even when the error has already reached the caller
+        self._failed = False
         #: False: ``put`` writes at once, in the caller's thread (the ensemble does so when this process
         #: itself simulates with libRoadRunner: see :func:`nephrosim.run.ensemble.executors.run_serial`)
         self._background = background
@@ -211,13 +214,13 @@ class ChunkWriter:
 
     def _work(self) -> None:
         while (item := self._queue.get()) is not None:
-            if self._error is None:
+            if not self._failed:
                 try:
                     self._save(*item)
                     if self._then is not None:
                         self._then()
                 except BaseException as exc:  # handed to the caller's thread, never swallowed
-                    self._error = exc
+                    self._error, self._failed = exc, True
             del item  # free the chunk's columns before waiting for the next one
 
     def _raise_error(self) -> None:
