@@ -193,14 +193,16 @@ def test_a_band_run_draws_the_band_behind_each_arm_and_downloads_it(band_run, tm
 def test_a_shipped_band_is_the_command_lines_prediction_interval(browser, app_url):
     """Source ``shipped``: the band is ``nephrosim simulate --uncertainty shipped --samples 8`` with the
     same seed (the shipped calibration's Laplace draws, a new lab per draw, assumed parameters on their
-    ranges), number for number. The reference is computed here while the app computes its own."""
+    ranges), number for number. The reference is computed here after the app has computed its own (it
+    then reads the Fisher information the app's process cached on disk instead of compiling the
+    sensitivity models a second time: calibration.problem.fisher_cache_dir)."""
     from nephrosim.calibration.commands import simulate_uncertainty_command
     from nephrosim.scenarios.schema import scenario_from_dict
 
     context, page = start_band_run(browser, app_url, "shipped")
     try:
-        want = simulate_uncertainty_command(scenario_from_dict(BAND_SCENARIO), "shipped", n=BAND_DRAWS, seed=0)
         wait_done(page, timeout=240_000)
+        want = simulate_uncertainty_command(scenario_from_dict(BAND_SCENARIO), "shipped", n=BAND_DRAWS, seed=0)
         page.wait_for_selector("#plots[data-ready='1']")
         legend = page.evaluate("document.getElementById('plot-serum_creatinine').data"
                                ".filter(t => t.meta === 'band-hi' && t.showlegend).map(t => t.name)")

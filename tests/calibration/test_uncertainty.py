@@ -101,3 +101,43 @@ def test_outside_the_calibrated_domain_the_band_is_not_zero_width(fitted):
     rat = {"species": "rat", "injury": {"model": "clearance_change", "fraction": 0.7},
            "readouts": ["serum_creatinine"], "times_h": [0, 24]}
     assert fitted.predict_interval(rat, draws)["in_calibrated_domain"].all()
+
+
+def test_the_fisher_information_is_computed_once_per_problem_and_point(fitted, monkeypatch, tmp_path, caplog):
+    """A second Laplace sample of the same fit (as a second shipped-uncertainty band, in the session or
+    from the command line) compiles no sensitivity model: the matrix is kept in the process and on
+    disk; a different point is computed afresh, and an unreadable cache file is recomputed, said."""
+    from nephrosim.calibration import problem as problem_module
+
+    monkeypatch.setenv("NEPHROSIM_FISHER_CACHE", str(tmp_path))
+    monkeypatch.setattr(problem_module, "_FISHER", {})
+    p, x = fitted.problem_, fitted.x_
+    built = []
+    real = problem_module.SensitivitySimulator
+    monkeypatch.setattr(problem_module, "SensitivitySimulator",
+                        lambda *a, **k: built.append(a) or real(*a, **k))
+
+    def fresh():  # as a new problem object in a new process: nothing compiled, nothing in memory
+        for e in p.experiments:
+            e.simulator = None
+        problem_module._FISHER.clear()
+        built.clear()
+
+    fresh()
+    first = p.fisher_information(x)
+    assert built and len(list(tmp_path.glob("*.npy"))) == 1
+    built.clear()
+    again = p.fisher_information(x)  # from memory
+    assert built == [] and np.array_equal(again, first)
+    again[0, 0] = -1.0  # the caller's copy, not the cache
+    assert np.array_equal(p.fisher_information(x), first)
+    fresh()
+    assert np.array_equal(p.fisher_information(x), first) and built == []  # from disk
+    moved = p.fisher_information(x + 0.01)
+    assert built and not np.array_equal(moved, first)
+    fresh()
+    for path in tmp_path.glob("*.npy"):
+        path.write_bytes(b"not a matrix")
+    with caplog.at_level("WARNING", logger="nephrosim.calibration"):
+        assert np.array_equal(p.fisher_information(x), first) and built
+    assert "not read" in caplog.text

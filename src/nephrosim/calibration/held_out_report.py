@@ -220,15 +220,9 @@ def validate_held_out(calibration=None, registry: HeldOutRegistry | None = None,
     if registry is None:
         raise CalibrationConfigError("no held-out registry: run scripts/select_held_out.py in a source checkout or "
                                      "set $NEPHROSIM_HELD_OUT")
-    cal = calibration if calibration is not None else Calibration.from_shipped()
     records = shipped_records() if store is None else store.ensure().records()
-    samples = cal.sample(n_draws, method="laplace", seed=seed) if samples is None else np.atleast_2d(samples)
-    n_draws = len(samples)
-    rng = np.random.default_rng(seed)
-    q = (1 - level) / 2
-    contrasts, observations, skipped, partial = [], [], [], []
     studies = registry.studies
-    if in_sample:
+    if in_sample:  # refused before the posterior is sampled (a minute of compiling on the rat IRI fit)
         # the registry's in-sample publications and those a fit or target added since the draw
         root = source_checkout()
         studies, leaked = (registry.in_sample, []) if root is None else in_sample_now(registry, records, root)
@@ -236,6 +230,12 @@ def validate_held_out(calibration=None, registry: HeldOutRegistry | None = None,
             raise CalibrationConfigError(
                 f"held-out publication(s) used by a fit or an in-sample target: {'; '.join(leaked)} — a held-out "
                 f"study may never be fitted ({registry.path}); remove it from the fit or target")
+    cal = calibration if calibration is not None else Calibration.from_shipped()
+    samples = cal.sample(n_draws, method="laplace", seed=seed) if samples is None else np.atleast_2d(samples)
+    n_draws = len(samples)
+    rng = np.random.default_rng(seed)
+    q = (1 - level) / 2
+    contrasts, observations, skipped, partial = [], [], [], []
     for k, study in enumerate(studies):
         rows = _study_rows(records, study.study_ids)
         if rows.empty:
