@@ -155,8 +155,9 @@ def main() -> None:
         trial_file = band_scenario.parent / "act_aki_small.yaml"
         trial_file.write_text(yaml.safe_dump(trial, sort_keys=False), encoding="utf-8")
         page.goto("/trials")
-        shot("16_trials")
         page.set_input_files("#trial-file", str(trial_file))
+        page.click("#trial-load")  # the design, in the form generated from the trial schema
+        shot("16_trials")
         page.fill("#trial-replicates", "100")
         page.click("#trial-run")
         page.wait_for_url(re.compile(r"/runs/[0-9a-f]+$"))

@@ -9,29 +9,9 @@ import pytest
 
 from nephrosim.app import forms
 from nephrosim.scenarios.schema import load_scenario
+from tests.app.conftest import posted
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "examples").glob("*.yaml"))
-
-
-def posted(groups) -> list[tuple[str, str]]:
-    """What a browser submits for the form of ``groups`` (builder.html draws each kind so)."""
-    pairs = []
-
-    def walk(gs):
-        for g in gs:
-            for i in g.inputs:
-                if i.kind == "checkboxes":
-                    pairs.append((f"{i.name}_shown", "1"))
-                    pairs.extend((f"{i.name}[]", v) for v, _ in i.options if v in i.value)
-                elif i.kind in ("select", "bool"):
-                    values = [v for v, _ in i.options]
-                    pairs.append((i.name, i.value if i.value in values else values[0]))
-                else:
-                    pairs.append((i.name, i.value))
-            walk(g.children)
-
-    walk(groups)
-    return pairs
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)

@@ -30,7 +30,9 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "trials" / "act_aki
 
 
 def test_virtual_trial_page_equals_run_trial(page, tmp_path):
-    from nephrosim.trials import load_trial, run_trial
+    """A design uploaded into the form, edited there, and run: the page's numbers are run_trial's
+    on the edited design, and the design it ran is the edited one."""
+    from nephrosim.trials import load_trial, run_trial, trial_from_dict
 
     # examples/trials/act_aki.yaml as shipped (40,000 virtual patients) takes minutes; the test runs
     # the same design with a smaller virtual population and arms, uploaded as a user would
@@ -42,15 +44,25 @@ def test_virtual_trial_page_equals_run_trial(page, tmp_path):
     small.write_text(yaml.safe_dump(design, sort_keys=False))
 
     page.goto("/trials")
-    assert "act_aki.yaml" in page.locator("#trial-example option").all_inner_texts()
+    offered = page.locator("#trial-example option").all_inner_texts()
+    assert "act_aki.yaml" in offered and "act_aki_design.yaml" not in offered  # a design search is no trial
     page.set_input_files("#trial-file", str(small))
+    page.click("#trial-load")
+    assert "loaded act_aki_small.yaml" in page.inner_text("#trial-message")
+    assert page.input_value("#f-arms-1-treatment-dose") in ("2000000", "2000000.0")
+    # edited in the form: 5×10⁶ cells/kg, 2 h after diagnosis
+    page.fill("#f-arms-1-treatment-dose", "5000000")
+    page.fill("#f-arms-1-timing-delay_h", "2")
     page.fill("#trial-replicates", "6")
     page.fill("#trial-seed", "3")
     page.click("#trial-run")
     page.wait_for_url(re.compile(r"/runs/[0-9a-f]+$"))
     assert page.inner_text("#scenario-name") == "ACT-AKI (AC607) virtual replicate"
 
-    expected = run_trial(load_trial(small), replicates=6, seed=3).to_dict()  # while the app computes
+    design["arms"][1]["treatment"]["dose"] = 5.0e6
+    design["arms"][1]["timing"]["delay_h"] = 2
+    edited = trial_from_dict(design)
+    expected = run_trial(edited, replicates=6, seed=3).to_dict()  # while the app computes
     wait_done(page, timeout=120_000)
     assert float(page.inner_text("#trial-power")) == expected["power"]
     hr = expected["hazard_ratio"]
@@ -63,9 +75,36 @@ def test_virtual_trial_page_equals_run_trial(page, tmp_path):
     make30 = {c.get_attribute("data-arm"): float(c.inner_text()) for c in page.locator(".trial-make30").all()}
     assert make30 == expected["make30"] and page.locator(".trial-make90").count() == 0
     assert json.loads(download(page, "#dl-trial-json")) == json.loads(json.dumps(expected))
-    # the design it ran is the uploaded one
-    assert load_trial(small).model_dump() == \
-        load_trial(_write(tmp_path / "back.yaml", download(page, "#dl-trial-yaml"))).model_dump()
+    # the design it ran is the edited one
+    assert edited.model_dump() == load_trial(_write(tmp_path / "back.yaml", download(page, "#dl-trial-yaml"))).model_dump()
+
+
+def test_a_trial_built_in_the_form_is_checked_saved_and_kept(page):
+    """Add an arm, give it a refused size (named beside the input), an EV treatment, check, save the
+    YAML (it reloads to the design built), and find the design again after a reload."""
+    from nephrosim.trials import trial_from_dict
+
+    page.goto("/trials")
+    page.click("button[value='add:arms']")
+    assert page.input_value("#f-arms-2-name") == "arm_3"
+    page.fill("#f-arms-2-n", "1")
+    page.click("#trial-check")
+    assert "greater than or equal to 2" in page.inner_text("#f-arms-2-n-error")
+    assert any(p.startswith("arms.2.n: '1'") for p in page.locator("pre.problems").all_inner_texts())
+    page.fill("#f-arms-2-n", "30")
+    page.click("button[value='add:arms.2.treatment']")
+    page.select_option("#f-arms-2-treatment-product", "ev")  # redraws the treatment's fields
+    page.wait_for_selector("#f-arms-2-treatment-dose_unit option[value='ug_protein']", state="attached")
+    page.select_option("#f-arms-2-treatment-dose_unit", "ug_protein")
+    page.fill("#f-arms-2-treatment-dose", "100")
+    page.click("#trial-check")
+    assert page.inner_text("#trial-message").startswith("valid: my_trial, 3 arms (2 treated")
+    built = trial_from_dict(yaml.safe_load(download(page, "#trial-save")))
+    assert [(a.name, a.n) for a in built.arms] == [("placebo", 68), ("msc", 67), ("arm_3", 30)]
+    ev = built.arms[2].treatment
+    assert (ev.product, ev.dose, ev.dose_unit) == ("ev", 100.0, "ug_protein")
+    page.goto("/trials")  # the design is kept for this browser
+    assert page.input_value("#f-arms-2-treatment-dose") == "100"
 
 
 def test_a_bad_trial_upload_is_named_and_runs_nothing(page, tmp_path):
@@ -73,10 +112,10 @@ def test_a_bad_trial_upload_is_named_and_runs_nothing(page, tmp_path):
     bad.write_text("name: x\nvirtual_patients: -5\n")
     page.goto("/trials")
     page.set_input_files("#trial-file", str(bad))
-    page.click("#trial-run")
+    page.click("#trial-load")
     problems = " ".join(page.locator("pre.problems").all_inner_texts())
     assert "bad_trial.yaml" in problems and "virtual_patients" in problems
-    assert page.url.endswith("/trials")
+    assert page.url.endswith("/trials/load") and page.input_value("#f-name") == "my_trial"  # the form is unchanged
     assert "Runs (0" in page.inner_text("#nav-runs")
 
 

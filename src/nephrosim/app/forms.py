@@ -36,12 +36,16 @@ PRODUCTS = {cls.model_fields["product"].default: cls for cls in (MSC, Conditione
 #: The unit of a field, read off the ending of its name (the schema names fields by unit).
 UNIT_SUFFIXES = (
     ("_mg_per_kg", "mg/kg"), ("_ml_per_kg", "mL/kg"), ("_per_ug", "per µg protein"), ("_per_ml", "per mL"),
+    ("_mg_dl", "mg/dL"), ("_days", "days"), ("_years", "years"), ("_kg", "kg"),
     ("_min", "min"), ("_h", "h"), ("_g", "g"), ("_c", "°C"), ("_percent", "%"),
 )
 #: Units of fields whose name does not end in one; each is stated in the field's description too.
 UNIT_OF_FIELD = {
     "fraction": "fraction, 0–1",
     "baseline_egfr": "mL/min/1.73 m²",
+    "baseline_egfr_min": "mL/min/1.73 m²",
+    "baseline_egfr_max": "mL/min/1.73 m²",
+    "virtual_patients": "patients",
     "donor_potency": "× the median donor",
     "concentration_factor": "× (fold concentration)",
     "severity": "× a standard mid-grade CLP",

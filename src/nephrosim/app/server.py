@@ -46,7 +46,7 @@ from starlette.responses import FileResponse, HTMLResponse, JSONResponse, PlainT
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from nephrosim.app import forms, worker
+from nephrosim.app import forms, trial_form, worker
 from nephrosim.app.runs import RunManager
 from nephrosim.app.store import DraftStore, RunStore
 from nephrosim.errors import UserInputError
@@ -93,7 +93,8 @@ class _Drafts:
     #: the draft's key for the band settings (a scenario field never starts with "_")
     BAND_KEY = "_band"
 
-    def __init__(self, store: DraftStore | None = None):
+    def __init__(self, store: DraftStore | None = None, default: dict | None = None):
+        self._default = forms.DEFAULT_DRAFT if default is None else default
         self._lock = threading.Lock()
         self._drafts: OrderedDict[str, dict] = OrderedDict()
         self._store = store
@@ -113,7 +114,7 @@ class _Drafts:
     def get(self, sid: str) -> dict:
         """The session's draft scenario (the example when it has none), without the band settings."""
         draft = self.saved(sid)
-        return forms.DEFAULT_DRAFT if draft is None else {k: v for k, v in draft.items() if k != self.BAND_KEY}
+        return self._default if draft is None else {k: v for k, v in draft.items() if k != self.BAND_KEY}
 
     def band(self, sid: str) -> dict | None:
         """The band settings kept with the session's draft (``None``: none kept, the form's defaults)."""
@@ -190,6 +191,8 @@ def create_app(max_workers: int = 2, warm_up: bool = True, data: str | Path | Ru
     store = data if isinstance(data, RunStore) or data is None else RunStore.open(data)
     manager = RunManager(max_workers, store)
     drafts = _Drafts(DraftStore(store.folder, COOKIE_DAYS) if store is not None else None)
+    trial_drafts = _Drafts(DraftStore(store.folder, COOKIE_DAYS, "trial_drafts") if store is not None else None,
+                           default=_default_trial())
 
     def page(request: Request, template: str, status: int = 200, **context) -> HTMLResponse:
         sid = request.state.session
@@ -430,19 +433,26 @@ def create_app(max_workers: int = 2, warm_up: bool = True, data: str | Path | Ru
         context = await run_in_threadpool(_evidence_context, query)
         return page(request, "evidence.html", 422 if context["problems"] else 200, query=query, **context)
 
-    async def trials(request: Request):
-        return page(request, "trials.html", examples=_trial_examples(), fields=TRIAL_FIELDS)
+    def trials_page(request, draft=None, problems=(), errors=None, message="", status=200, chosen=""):
+        sid = request.state.session
+        draft = trial_drafts.get(sid) if draft is None else draft
+        return page(request, "trials.html", status, examples=_trial_examples(), fields=TRIAL_FIELDS, chosen=chosen,
+                    groups=trial_form.build_form(draft, errors), problems=problems, message=message,
+                    draft_kept=trial_drafts.saved(sid) is not None, draft_problem=trial_drafts.problem(sid))
 
-    async def trials_post(request: Request):
-        """Start a virtual trial of a packaged example design or of an uploaded trial YAML."""
+    async def trials(request: Request):
+        return trials_page(request)
+
+    async def trials_load(request: Request):
+        """Put a packaged example design, or an uploaded trial YAML, into the form."""
         from nephrosim.trials import load_trial
 
         form = await request.form(max_files=1, max_part_size=MAX_UPLOAD_BYTES)
-        options, problems = _number_options(form, TRIAL_FIELDS)
         upload, example = form.get("file"), str(form.get("example", ""))
-        design = None
+        problems, design, label = [], None, ""
         try:
             if upload is not None and getattr(upload, "filename", ""):
+                label = upload.filename
                 raw = await upload.read(MAX_UPLOAD_BYTES + 1)
                 suffix = ".json" if upload.filename.lower().endswith(".json") else ".yaml"
                 with tempfile.TemporaryDirectory() as tmp:
@@ -454,19 +464,62 @@ def create_app(max_workers: int = 2, warm_up: bool = True, data: str | Path | Ru
                         problems += [f"{upload.filename}: {p.replace(str(path), upload.filename)}"
                                      for p in getattr(exc, "problems", None) or [str(exc)]]
             elif example in _trial_examples():
-                design = load_trial(_trial_examples()[example])
+                label, design = example, load_trial(_trial_examples()[example])
             else:
-                problems.append("trial: choose an example design or upload a trial YAML file (see docs/trials.md)")
+                problems.append("load: choose an example design or a trial YAML file to upload (see docs/trials.md)")
         except UserInputError as exc:
             problems.append(str(exc))
         if problems or design is None:
-            return page(request, "trials.html", 422, examples=_trial_examples(), fields=TRIAL_FIELDS,
-                        problems=problems, chosen=example)
+            return trials_page(request, problems=problems, status=422, chosen=example)
+        draft = design.model_dump(mode="json", exclude_unset=True)
+        trial_drafts.put(request.state.session, draft)
+        return trials_page(request, draft, message=f"loaded {label}: {design.name}", chosen=example)
+
+    async def trials_new(request: Request):
+        """Forget the session's trial draft: the form shows the default design."""
+        trial_drafts.discard(request.state.session)
+        return RedirectResponse("/trials", status_code=303)
+
+    async def trials_draft(request: Request):
+        """Keep the trial form as it is typed (as the builder's draft: survives a reload and a restart)."""
+        form = await request.form(max_fields=MAX_FORM_FIELDS)
+        problem = trial_drafts.put(request.state.session, trial_form.draft_from_form(form.multi_items()))
+        if problem:
+            return JSONResponse({"saved": False, "error": problem}, status_code=507)
+        return JSONResponse({"saved": True, "where": "server" if store is not None else "memory"})
+
+    async def trials_post(request: Request):
+        """The trial form's buttons: redraw (add or remove an arm, a treatment, ...), check, save the
+        design as YAML, or run it as a virtual trial (``nephrosim.trials.run_trial``)."""
+        sid = request.state.session
+        form = await request.form(max_fields=MAX_FORM_FIELDS)
+        action = str(form.get("_action", "refresh"))
+        draft = trial_form.draft_from_form(form.multi_items())
+        if action.startswith(("add:", "remove:")):
+            draft = trial_form.apply_action(draft, action)
+        trial_drafts.put(sid, draft)
+        if action not in ("run", "check", "save"):
+            anchor = str(form.get("_anchor", ""))
+            return RedirectResponse("/trials" + (f"#{anchor}" if re.fullmatch(r"[A-Za-z0-9_-]+", anchor) else ""),
+                                    status_code=303)
+        design, problems, errors = trial_form.validate_draft(draft)
+        if design is None:
+            return trials_page(request, draft, problems, errors, status=422)
+        if action == "save":
+            return _attachment(_trial_yaml(design), f"{_safe_name(design.name)}.yaml", "application/x-yaml")
+        if action == "check":
+            treated = sum(a.treatment is not None for a in design.arms)
+            return trials_page(request, draft, message=(
+                f"valid: {design.name}, {len(design.arms)} arms ({treated} treated, "
+                f"{sum(a.n for a in design.arms)} patients per replicate), {design.virtual_patients} virtual patients, "
+                f"primary endpoint {design.endpoints.primary}"))
+        options, problems = _number_options(form, TRIAL_FIELDS)
+        if problems:
+            return trials_page(request, draft, problems, status=422)
         try:
-            run = manager.submit(request.state.session, "trial", design, options)
+            run = manager.submit(sid, "trial", design, options)
         except UserInputError as exc:
-            return page(request, "trials.html", 429, examples=_trial_examples(), fields=TRIAL_FIELDS,
-                        problems=[str(exc)], chosen=example)
+            return trials_page(request, draft, [str(exc)], status=429)
         return RedirectResponse(f"/runs/{run.id}", status_code=303)
 
     def mechanisms_page(request, problems=(), status=200):
@@ -537,6 +590,9 @@ def create_app(max_workers: int = 2, warm_up: bool = True, data: str | Path | Ru
         Route("/api/runs/{run_id:str}", run_status),
         Route("/trials", trials, methods=["GET"]),
         Route("/trials", trials_post, methods=["POST"]),
+        Route("/trials/load", trials_load, methods=["POST"]),
+        Route("/trials/new", trials_new, methods=["POST"]),
+        Route("/trials/draft", trials_draft, methods=["POST"]),
         Route("/mechanisms", mechanisms, methods=["GET"]),
         Route("/mechanisms", mechanisms_post, methods=["POST"]),
         Route("/parameters", parameters),
@@ -554,7 +610,7 @@ ENSEMBLE_FIELDS = (("_ens_samples", "samples", int, 100), ("_ens_cv", "cv", floa
 
 
 #: The virtual trial's settings: (form name, option, type, default).
-TRIAL_FIELDS = (("replicates", "replicates", int, 200), ("seed", "seed", int, 0))
+TRIAL_FIELDS = (("_replicates", "replicates", int, 200), ("_seed", "seed", int, 0))
 #: The attribution's settings (the outcome is chosen from a list).
 MECHANISM_FIELDS = (("samples", "samples", int, 8), ("seed", "seed", int, 0), ("cv", "cv", float, 0.3))
 
@@ -572,13 +628,29 @@ def _number_options(form, fields, what: str = "") -> tuple[dict, list[str]]:
     return options, problems
 
 
+def _default_trial() -> dict:
+    """The trial form's design when a session has none: :data:`nephrosim.app.trial_form.DEFAULT_TRIAL`."""
+    return trial_form.DEFAULT_TRIAL
+
+
+def _trial_yaml(design) -> str:
+    """A trial design as YAML: the fields it was given (``exclude_unset``), which reloads to the same design."""
+    import yaml
+
+    return yaml.safe_dump(design.model_dump(mode="json", exclude_unset=True), sort_keys=False, allow_unicode=True)
+
+
 def _trial_examples() -> dict[str, Path]:
     """The example trial designs of a source checkout (``examples/trials/*.yaml``), by file name.
     An installed wheel has none; the page then offers the upload only."""
     import nephrosim
 
     folder = Path(nephrosim.__file__).resolve().parents[2] / "examples" / "trials"
-    return {p.name: p for p in sorted(folder.glob("*.yaml"))} if folder.is_dir() else {}
+    if not folder.is_dir():
+        return {}
+    # a design search (`nephrosim trial-design`) names its base trial: it is not a trial itself
+    return {p.name: p for p in sorted(folder.glob("*.yaml"))
+            if not re.search(r"^base:", p.read_text(encoding="utf-8"), re.MULTILINE)}
 
 
 def _study_download(run, what: str, stem: str) -> Response:
@@ -590,11 +662,7 @@ def _study_download(run, what: str, stem: str) -> Response:
         if run.kind == "trial":
             from nephrosim.trials import trial_from_dict
 
-            import yaml
-
-            text = yaml.safe_dump(trial_from_dict(run.scenario).model_dump(mode="json", exclude_unset=True),
-                                  sort_keys=False, allow_unicode=True)
-            return _attachment(text, f"{stem}.yaml", "application/x-yaml")
+            return _attachment(_trial_yaml(trial_from_dict(run.scenario)), f"{stem}.yaml", "application/x-yaml")
         from nephrosim.scenarios.schema import scenario_from_dict
 
         return _attachment(_yaml(scenario_from_dict(run.scenario)), f"{stem}.yaml", "application/x-yaml")

@@ -12,6 +12,7 @@ Layout::
                                  output folder); removed when the run ends, kept when it is
                                  interrupted, so that *Resume* continues from them
     DIR/drafts/<key>.json        the builder's draft of one session (:class:`DraftStore`)
+    DIR/trial_drafts/<key>.json  the trial page's draft design of one session (the same store)
 
 Every file is written atomically (:func:`nephrosim.io.atomic_path`), and a finished run's
 ``run.json`` only after its result files: a server stopped half-way through saving leaves the
@@ -185,8 +186,8 @@ class DraftStore:
     when the store opens.
     """
 
-    def __init__(self, folder: Path, max_age_days: float):
-        self.folder = folder / "drafts"
+    def __init__(self, folder: Path, max_age_days: float, name: str = "drafts"):
+        self.folder = folder / name
         try:
             self.folder.mkdir(mode=0o700, exist_ok=True)
         except OSError as exc:

@@ -3,31 +3,33 @@
 // Characters per line of the uncertainty band's legend entry (it must fit a plot's width).
 const BAND_LEGEND_WIDTH = 46;
 const nephrosim = {
-  // The builder: changing an injury model or a product redraws the form on the server.
+  // The scenario builder and the trial form: changing an injury model or a product redraws the
+  // form on the server; the draft is kept as it is typed (data-draft-url).
   builder() {
-    const form = document.getElementById("builder");
-    if (!form) return;
-    const anchor = document.getElementById("anchor");
-    const remember = (el) => { anchor.value = el.closest("fieldset") ? el.closest("fieldset").id : ""; };
-    form.querySelectorAll("select[data-refresh]").forEach((el) => {
-      el.addEventListener("change", () => { remember(el); form.requestSubmit(document.getElementById("refresh")); });
+    document.querySelectorAll("form[data-draft-url]").forEach((form) => {
+      const anchor = form.querySelector("input[name=_anchor]");
+      const redraw = form.querySelector("button[value=refresh]");
+      const remember = (el) => { anchor.value = el.closest("fieldset") ? el.closest("fieldset").id : ""; };
+      form.querySelectorAll("select[data-refresh]").forEach((el) => {
+        el.addEventListener("change", () => { remember(el); form.requestSubmit(redraw); });
+      });
+      form.addEventListener("submit", (event) => {
+        if (event.submitter && event.submitter !== redraw) remember(event.submitter);
+      });
+      nephrosim.keepDraft(form, form.dataset.draftUrl);
     });
-    form.addEventListener("submit", (event) => {
-      if (event.submitter && event.submitter.id !== "refresh") remember(event.submitter);
-    });
-    nephrosim.keepDraft(form);
   },
 
   // The draft is kept on the server as it is typed (a moment after the last change), so it comes
   // back after a reload or a server restart; one save at a time, the latest form wins.
-  keepDraft(form) {
+  keepDraft(form, url) {
     const status = document.getElementById("draft-status");
     let timer = null, sending = false, again = false;
     const save = async () => {
       if (sending) { again = true; return; }
       sending = true;
       try {
-        const response = await fetch("/builder/draft", {method: "POST", body: new FormData(form), cache: "no-store"});
+        const response = await fetch(url, {method: "POST", body: new FormData(form), cache: "no-store"});
         const answer = await response.json();
         status.textContent = answer.saved
           ? "Draft kept on the server for this browser (" + new Date().toLocaleTimeString() + ")."
