@@ -271,3 +271,11 @@ def test_interim_looks_in_the_search_are_the_trials_group_sequential_reading(end
     assert res["expected_n_per_arm"] == gs["expected_n_per_arm"][0]
     if endpoint == "recovery":  # (the synthetic pools' SCr AUCs carry no effect)
         assert gs["early_stop_share"] > 0.05  # the look matters here: some trials stop at half the patients
+    # with a non-binding futility rule at signed z < 0.5: the same replicates, the same reading
+    favours = np.array([[r["favours_interim_1"], False] for r in trial], bool)
+    gs = sequential_summary(p, (*looks, 1.0), (n, n), 0.05, "obrien_fleming", favours, 0.5)
+    res = design_power(control, [treated], n, endpoint, reps, seed=seed, alpha=0.05, minimal_effect=0.1,
+                       dropout=(0.2, HORIZON), interim=(looks, "obrien_fleming", 0.5))
+    assert res["power"] == gs["power"] and res["early_stop_share"] == gs["early_stop_share"]
+    assert res["futility_stop_share"] == gs["futility_stop_share"] > 0
+    assert res["expected_n_per_arm"] == gs["expected_n_per_arm"][0]

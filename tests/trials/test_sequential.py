@@ -76,9 +76,12 @@ def test_the_interim_p_is_the_test_of_the_first_randomized_patients(pools):
             (dc, ec, kc, ac), (dt, et, kt, at) = first
             if primary == "recovery":
                 expected = logrank_test(dc, dt, event_observed_A=ec, event_observed_B=et).p_value
+                favours = dt.mean() < dc.mean()
             else:
                 expected = mannwhitneyu(ac[kc], at[kt]).pvalue
+                favours = at[kt].mean() < ac[kc].mean()
             assert rep["p_interim_1"] == pytest.approx(expected, rel=1e-12)
+            assert rep["favours_interim_1"] == favours  # the direction a futility rule reads
 
 
 def test_a_look_at_every_patient_is_the_final_fisher_test(pools):
@@ -105,8 +108,51 @@ def test_a_zero_effect_keeps_alpha_and_an_effect_stops_early(pools):
     chance = float(spent_alpha(0.5, 0.05, "obrien_fleming"))  # 0.003: a look at half the patients under the null
     assert gs["early_stop_share"] > 10 * chance and gs["expected_n_per_arm"][0] < 40
     assert fixed - 0.08 <= gs["power"] <= fixed  # OBF costs little power against one analysis at alpha
-    plain = _replicate_task((1, 0, 200, (40, 40), (control, treated), (0.0, HORIZON)))
-    assert [r["p_logrank"] for r in plain] == [r["p_logrank"] for r in effect]  # the looks move no draw
+    plain = _replicate_task((1, 0, 40, (40, 40), (control, treated), (0.0, HORIZON)))
+    assert [r["p_logrank"] for r in plain] == [r["p_logrank"] for r in effect[:40]]  # the looks move no draw
+
+
+def test_a_non_binding_futility_rule_on_brownian_motion():
+    """Signed statistics of Brownian paths at looks (1/3, 2/3, 1), under the null and under a drift:
+    a futility stop at signed z < 0 keeps the type-I error at most alpha (non-binding: the efficacy
+    boundaries are the same), stops a share that probability theory gives under the null, and only
+    removes rejections."""
+    t = np.array([1 / 3, 2 / 3, 1.0])
+    c = efficacy_boundaries(t, 0.05, "obrien_fleming")
+    rng = np.random.default_rng(3)
+    n = 200_000
+    increments = rng.standard_normal((n, t.size)) * np.sqrt(np.diff(np.r_[0.0, t]))
+    for drift in (0.0, 2.5):  # the drift of the standardized statistic at t = 1
+        w = np.cumsum(increments, axis=1) + drift * t
+        z = w / np.sqrt(t)  # signed: positive favours treatment
+        p = 2 * norm.sf(np.abs(z))
+        plain = sequential_summary(p, t, (90, 90), 0.05, "obrien_fleming")
+        ruled = sequential_summary(p, t, (90, 90), 0.05, "obrien_fleming", z > 0, 0.0)
+        assert ruled["boundaries_z"] == plain["boundaries_z"]
+        assert ruled["power_without_futility"] == plain["power"]
+        assert ruled["power"] <= plain["power"] and ruled["expected_n_per_arm"][0] < plain["expected_n_per_arm"][0]
+        if drift == 0.0:
+            se = math.sqrt(0.05 * 0.95 / n)
+            assert ruled["power"] <= 0.05 + 4 * se
+            # at the first look: P(Z_1 < 0) minus the paths that crossed below -c_1 first (they reject)
+            first = 0.5 - norm.sf(c[0])
+            assert abs(ruled["stopped_for_futility_at_look"][0] - first) <= 4 * math.sqrt(first * (1 - first) / n)
+        else:
+            assert ruled["futility_stop_share"] < 0.1 and plain["power"] - ruled["power"] < 0.03
+
+
+def test_the_futility_reading_of_four_replicates_by_hand():
+    z = np.array([[3.5, 2.5], [0.5, 2.5], [0.5, 2.5], [1.0, 1.0]])
+    favours = np.array([[True, True], [False, True], [True, True], [True, True]])
+    gs = sequential_summary(2 * norm.sf(z), (0.5, 1.0), (10, 10), 0.05, "obrien_fleming", favours, 0.0)
+    # replicate 0 crosses at the look (|z| 3.5 >= 2.96); 1 points the wrong way at the look and stops;
+    # 2 goes on and rejects at the end (2.5 >= 1.97); 3 goes on and does not
+    assert gs["power"] == 0.5 and gs["power_without_futility"] == 0.75
+    assert gs["futility_stop_share"] == 0.25 and gs["stopped_for_futility_at_look"] == [0.25]
+    assert gs["early_stop_share"] == 0.5 and gs["rejected_first_at_look"] == [0.25, 0.25]
+    assert gs["expected_n_per_arm"] == [(5 + 5 + 10 + 10) / 4] * 2
+    with pytest.raises(ValueError, match="favours_looks"):
+        sequential_summary(2 * norm.sf(z), (0.5, 1.0), (10, 10), 0.05, "obrien_fleming", None, 0.0)
 
 
 def test_bad_interim_settings_name_the_field():
@@ -122,6 +168,9 @@ def test_bad_interim_settings_name_the_field():
     with pytest.raises(TrialError, match="two-arm"):
         trial_from_dict(three)
     assert trial_from_dict({**base, "interim": {"information": [0.5]}}).interim.spending == "obrien_fleming"
+    with pytest.raises(TrialError, match="futility_z"):
+        trial_from_dict({**base, "interim": {"information": [0.5], "futility_z": 5}})
+    assert trial_from_dict({**base, "interim": {"information": [0.5]}}).interim.futility_z is None
 
 
 def test_a_trial_with_an_interim_look_reports_its_group_sequential_reading():
@@ -142,3 +191,11 @@ def test_a_trial_with_an_interim_look_reports_its_group_sequential_reading():
     assert gs == sequential_summary(p, (0.5, 1.0), (20, 20), 0.05, "obrien_fleming")
     assert gs["boundaries_z"][0] > gs["boundaries_z"][1] > 1.96
     assert looked.summary["power"] == plain.summary["power"] and "group_sequential" not in plain.summary
+    assert "futility_z" not in gs
+    # the same design with a futility rule: the replicates' own directions against the rule
+    ruled = run_trial(trial_from_dict({**data, "interim": {"information": [0.5], "futility_z": 0.0}}),
+                      replicates=40, seed=3)
+    favours = np.array([[r["favours_interim_1"], False] for r in ruled.replicates], bool)
+    assert ruled.summary["group_sequential"] == sequential_summary(p, (0.5, 1.0), (20, 20), 0.05, "obrien_fleming",
+                                                                   favours, 0.0)
+    assert ruled.summary["group_sequential"]["power_without_futility"] == gs["power"]

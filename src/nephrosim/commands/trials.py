@@ -120,6 +120,10 @@ def _print(out: dict) -> None:
         typer.echo(f"  group-sequential ({g['spending']} spending) at {looks}: power {g['power']:.3f}; stopped "
                    f"early {g['early_stop_share']:.3f}; expected n per arm "
                    + ", ".join(f"{n:g}" for n in g["expected_n_per_arm"]))
+        if "futility_z" in g:
+            typer.echo(f"    non-binding futility at signed z < {g['futility_z']:g}: stopped for futility "
+                       f"{g['futility_stop_share']:.3f}; power {g['power_without_futility']:.3f} if the rule is "
+                       "ignored")
     pop = out["population"]
     typer.echo(f"  population: {pop['accepted_patients']} accepted of {pop['plausible_patients']} plausible; "
                f"eligible pool {pop['eligible_pool']}")

@@ -159,12 +159,22 @@ class Interim(StrictModel):
     shares of each arm's patients (the first enrolled, in randomization order), each analysed with its
     full follow-up (**assumed**: the look waits until those patients' follow-up ends, so the
     statistic's information is the patient share, also for the log-rank test). The boundaries spend
-    ``alpha`` with a Lan–DeMets function per side; the trial stops at the first crossing."""
+    ``alpha`` with a Lan–DeMets function per side; the trial stops at the first crossing.
+
+    ``futility_z`` adds a non-binding futility rule (a trial may also stop at an interim look whose
+    signed z, positive when the treated arm does better, is below it). Non-binding: the efficacy
+    boundaries are computed as if the rule did not exist, so the type-I error stays at most ``alpha``
+    whether or not a data monitoring committee follows it (Jennison & Turnbull 2000, *Group Sequential
+    Methods with Applications to Clinical Trials*, Chapman & Hall/CRC); the power can only fall."""
 
     information: tuple[float, ...] = Field(min_length=1, max_length=4, description=(
         "shares of the patients at the interim looks, strictly increasing in (0, 1); the final analysis (1) is added"))
     spending: Literal["obrien_fleming", "pocock"] = Field(
         "obrien_fleming", description="Lan–DeMets alpha-spending function: obrien_fleming (strict early) or pocock")
+    futility_z: float | None = Field(None, ge=-3.0, le=3.0, description=(
+        "non-binding futility rule: stop at an interim look that does not reach the efficacy boundary when the "
+        "signed z of the primary test (positive favours treatment) is below this value (0: stop when the effect "
+        "points the wrong way); None = no futility stop. The efficacy boundaries do not change"))
 
     @model_validator(mode="after")
     def _increasing(self):

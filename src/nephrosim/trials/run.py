@@ -155,7 +155,8 @@ def _replicate_task(task) -> list[dict]:
     ``(probability, horizon_days)`` of loss to follow-up (:class:`~nephrosim.trials.design.Dropout`),
     drawn from its own stream ``default_rng([seed, 6, r])`` so that no other draw moves; ``looks`` =
     ``(primary, information)`` of the interim looks (:class:`~nephrosim.trials.design.Interim`), each
-    adding ``p_interim_<k>``: the primary test on the first patients of each arm (:func:`interim_p`).
+    adding ``p_interim_<k>``: the primary test on the first patients of each arm (:func:`interim_p`), and
+    ``favours_interim_<k>``: whether the treated arm does better there (for a futility rule).
     Replicate ``r`` draws its patients and its death events from ``default_rng([seed, 2, r])``, so a
     replicate's result depends only on the seed and ``r``: one permutation of the pool gives each arm
     its ``n`` distinct patients (the control first, then the arms in order), then each death and binary
@@ -207,8 +208,9 @@ def _replicate_task(task) -> list[dict]:
                 rep["lost_control"], rep["lost_treatment"] = float(1.0 - kc.mean()), float(1.0 - kt.mean())
             for look, fraction in enumerate(looks, 1):
                 first = (math.ceil(fraction * ic.size), math.ceil(fraction * it.size))
-                rep[f"p_interim_{look}"] = interim_p(primary, first, times[0], times[k], kc, kt, oc.scr_auc[ic],
-                                                     ot.scr_auc[it], {n: (e[0], e[k]) for n, e in every_event.items()})
+                rep[f"p_interim_{look}"], rep[f"favours_interim_{look}"] = interim_p(
+                    primary, first, times[0], times[k], kc, kt, oc.scr_auc[ic], ot.scr_auc[it],
+                    {n: (e[0], e[k]) for n, e in every_event.items()})
             compared[k] = rep
         if len(arms) == 2:
             reps.append(compared[1])
@@ -217,23 +219,30 @@ def _replicate_task(task) -> list[dict]:
     return reps
 
 
-def interim_p(primary: str, first: tuple[int, int], times_c, times_t, kept_c, kept_t, auc_c, auc_t, events) -> float:
+def interim_p(primary: str, first: tuple[int, int], times_c, times_t, kept_c, kept_t, auc_c, auc_t,
+              events) -> tuple[float, bool]:
     """The primary test's two-sided p on the first ``first = (control, treated)`` randomized patients of each
     arm (an interim look, :class:`~nephrosim.trials.design.Interim`), with their full follow-up: the
     log-rank test of their times to recovery (censored at loss to follow-up), or Mann–Whitney / Fisher on
-    those of them not lost. ``events``: each binary endpoint's (control, treated) draws per patient."""
+    those of them not lost; and whether the treated arm does better there (a shorter mean time to recovery,
+    a smaller mean SCr AUC, fewer events: the direction the design search reads, ``search._test``).
+    ``events``: each binary endpoint's (control, treated) draws per patient."""
     from lifelines.statistics import logrank_test
 
     mc, mt = first
     kc, kt = kept_c[:mc], kept_t[:mt]
     if primary == "recovery":
         (dc, ec), (dt, et) = times_c, times_t
-        return float(logrank_test(dc[:mc], dt[:mt], event_observed_A=ec[:mc], event_observed_B=et[:mt]).p_value)
+        p = logrank_test(dc[:mc], dt[:mt], event_observed_A=ec[:mc], event_observed_B=et[:mt]).p_value
+        return float(p), bool(dt[:mt].mean() < dc[:mc].mean())  # censoring hits both arms alike
     if primary == "scr_auc":
-        return auc_test(auc_c[:mc][kc], auc_t[:mt][kt])
+        control, treated = auc_c[:mc][kc], auc_t[:mt][kt]
+        return auc_test(control, treated), bool(treated.mean() < control.mean())
     control, treated = events["make" if primary == "make30" else primary]
     control, treated = control[:mc][kc], treated[:mt][kt]
-    return fisher_p(control, treated) if control.size and treated.size else float("nan")
+    if not (control.size and treated.size):
+        return float("nan"), False
+    return fisher_p(control, treated), bool(treated.mean() < control.mean())
 
 
 #: Replicate trials per task.
@@ -447,7 +456,10 @@ def group_sequential(design: TrialDesign, reps: list[dict]) -> dict:
     final = primary_p({key: np.array([r[key] for r in reps], float) for key in reps[0]}, design.endpoints.primary)
     p = np.column_stack([np.array([r[f"p_interim_{k}"] for r in reps], float) for k in range(1, len(looks) + 1)]
                         + [final])
-    return sequential_summary(p, (*looks, 1.0), [a.n for a in design.arms], design.alpha, design.interim.spending)
+    favours = np.column_stack([np.array([bool(r[f"favours_interim_{k}"]) for r in reps])
+                               for k in range(1, len(looks) + 1)] + [np.zeros(len(reps), bool)])
+    return sequential_summary(p, (*looks, 1.0), [a.n for a in design.arms], design.alpha, design.interim.spending,
+                              favours, design.interim.futility_z)
 
 
 def _summary(design: TrialDesign, reps: list[dict], pop: VirtualPopulation, pool: np.ndarray,

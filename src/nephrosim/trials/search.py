@@ -363,7 +363,8 @@ def _test(endpoint: str, data: tuple, m: int) -> tuple[float, bool]:
 
 def design_power(control: PatientOutcomes, treated_by_draw: list[PatientOutcomes], n_per_arm: int, endpoint: str,
                  replicates: int, seed: int, alpha: float, minimal_effect: float,
-                 dropout: tuple[float, float] = (0.0, 0.0), interim: tuple[tuple[float, ...], str] | None = None
+                 dropout: tuple[float, float] = (0.0, 0.0),
+                 interim: tuple[tuple[float, ...], str] | tuple[tuple[float, ...], str, float | None] | None = None
                  ) -> dict:
     """Power, success and correct-decision probabilities of one design over draws × replicates.
 
@@ -374,10 +375,11 @@ def design_power(control: PatientOutcomes, treated_by_draw: list[PatientOutcomes
     ``(probability, horizon_days)`` (:class:`~nephrosim.trials.design.Dropout`): a lost patient's time
     to recovery is censored when lost (unless they recovered first) and the SCr AUC and MAKE endpoints
     are compared on the patients not lost — as in ``nephrosim trial``, with the same losses.
-    ``interim`` = ``(information, spending)`` (:class:`~nephrosim.trials.design.Interim`): the trial
-    stops at the first look whose |z| reaches its boundary (:mod:`nephrosim.trials.sequential`); power
-    and success are then the group-sequential ones, and ``expected_n_per_arm`` / ``early_stop_share``
-    are added.
+    ``interim`` = ``(information, spending[, futility_z])`` (:class:`~nephrosim.trials.design.Interim`):
+    the trial stops at the first look whose |z| reaches its boundary (:mod:`nephrosim.trials.sequential`),
+    or, with ``futility_z``, at an interim look whose signed z (negative when the effect points against
+    treatment) is below it, claiming nothing; power and success are then the group-sequential ones, and
+    ``expected_n_per_arm`` / ``early_stop_share`` (and ``futility_stop_share``) are added.
     """
     from statsmodels.stats.proportion import proportion_confint
 
@@ -392,9 +394,10 @@ def design_power(control: PatientOutcomes, treated_by_draw: list[PatientOutcomes
             for r in range(replicates)]  # the losses of nephrosim trial's replicate r
     looks = () if interim is None else tuple(math.ceil(f * n_per_arm) for f in interim[0])
     bounds = None if interim is None else efficacy_boundaries((*interim[0], 1.0), alpha, interim[1])
+    futility_z = interim[2] if interim is not None and len(interim) > 2 else None
     draws = len(treated_by_draw)
     sig, fav, correct = np.zeros(draws, int), np.zeros(draws, int), np.zeros(draws, int)  # counts per draw
-    used, early = 0, 0  # patients per arm analysed, and trials stopped at an interim look (over all)
+    used, early, futile = 0, 0, 0  # patients per arm analysed; trials stopped at a look, and for futility
     effects = []
     for k, treated in enumerate(treated_by_draw):
         effect = true_effect(control, treated, endpoint)
@@ -406,8 +409,12 @@ def design_power(control: PatientOutcomes, treated_by_draw: list[PatientOutcomes
             stopped = False
             for j, m in enumerate(looks):
                 p, favours = _test(endpoint, data, m)
-                if z_of_p(p) >= bounds[j]:
+                z = z_of_p(p)
+                if z >= bounds[j]:
                     stopped, significant, used, early = True, True, used + m, early + 1
+                    break
+                if futility_z is not None and (z if favours else -z) < futility_z:
+                    stopped, significant, used, early, futile = True, False, used + m, early + 1, futile + 1
                     break
             if not stopped:
                 p, favours = _test(endpoint, data, n_per_arm)
@@ -439,6 +446,8 @@ def design_power(control: PatientOutcomes, treated_by_draw: list[PatientOutcomes
     if interim is not None:
         out.update(expected_n_per_arm=round(used / (replicates * draws), 2),
                    early_stop_share=round(early / (replicates * draws), 4))
+        if futility_z is not None:
+            out["futility_stop_share"] = round(futile / (replicates * draws), 4)
     e = np.asarray(effects)
     out.update(true_effect_median=round(float(np.median(e)), 4), true_effect_min=round(float(e.min()), 4),
                true_effect_max=round(float(e.max()), 4), trials=trials)
@@ -586,7 +595,8 @@ def run_search(spec: DesignSearch, base: TrialDesign, out: str | Path, seed: int
                                    getattr(spec.minimal_effect, c.endpoint),
                                    dropout=(c.design.endpoints.dropout.probability, c.design.endpoints.horizon_days),
                                    interim=None if c.design.interim is None else (c.design.interim.information,
-                                                                                  c.design.interim.spending))
+                                                                                  c.design.interim.spending,
+                                                                                  c.design.interim.futility_z))
                 res["failed_simulations"] = int((~usable).sum())
                 res["pool"] = int(rows.size)
                 write_text_atomic(design_file(c), json.dumps(res))

@@ -83,30 +83,57 @@ def z_of_p(p: np.ndarray) -> np.ndarray:
 
 
 def sequential_summary(p_looks: np.ndarray, information: Sequence[float], n_per_arm: Sequence[int], alpha: float,
-                       kind: Spending) -> dict:
+                       kind: Spending, favours_looks: np.ndarray | None = None,
+                       futility_z: float | None = None) -> dict:
     """Power, stopping and sample size of a group-sequential trial over its replicates.
 
     ``p_looks[replicate, look]``: the primary test's two-sided p at each look (the last on every
     patient); ``n_per_arm``: the arms' planned sizes. A replicate stops at its first look whose
     ``|z|`` reaches the boundary; its patients used are the look's share of each arm.
+
+    With ``futility_z`` (non-binding, :class:`~nephrosim.trials.design.Interim`) and
+    ``favours_looks[replicate, look]`` (whether the treated arm does better at that look), a
+    replicate also stops at an interim look that does not cross when its signed z (``|z|``, negative
+    when the effect points against treatment) is below ``futility_z``; it then rejects nothing.
+    The summary adds ``futility_stop_share``, ``stopped_for_futility_at_look`` and
+    ``power_without_futility`` (the same replicates with the rule ignored).
     """
     t = np.asarray(information, dtype=float)
     bounds = efficacy_boundaries(t, alpha, kind)
+    z = z_of_p(p_looks)
     with np.errstate(invalid="ignore"):
-        crossed = z_of_p(p_looks) >= bounds  # NaN compares False
-    any_cross = crossed.any(axis=1)
-    first = np.where(any_cross, crossed.argmax(axis=1), t.size - 1)
-    first_share = [float(np.mean(any_cross & (first == k))) for k in range(t.size)]
+        crossed = z >= bounds  # NaN compares False
+    futile = np.zeros_like(crossed)
+    if futility_z is not None:
+        if favours_looks is None:
+            raise ValueError("futility_z needs favours_looks (the direction of the effect at each look)")
+        signed = np.where(np.asarray(favours_looks, dtype=bool), z, -z)
+        with np.errstate(invalid="ignore"):
+            futile[:, :-1] = ~crossed[:, :-1] & (signed[:, :-1] < futility_z)  # never at the final analysis
+    stop = crossed | futile
+    stops = stop.any(axis=1)
+    first = np.where(stops, stop.argmax(axis=1), t.size - 1)
+    rows = np.arange(first.size)
+    rejects = crossed[rows, first]
+    futile_at = futile[rows, first] & stops
+    first_share = [float(np.mean(rejects & (first == k))) for k in range(t.size)]
     used = t[first]
     from scipy.stats import norm
 
-    return {
+    out = {
         "spending": kind,
         "information": [round(float(x), 4) for x in t],
         "boundaries_z": [round(float(c), 4) for c in bounds],
         "nominal_p": [float(f"{2 * norm.sf(c):.4g}") for c in bounds],
-        "power": round(float(any_cross.mean()), 4),
+        "power": round(float(rejects.mean()), 4),
         "rejected_first_at_look": [round(s, 4) for s in first_share],
-        "early_stop_share": round(float(sum(first_share[:-1])), 4),
+        "early_stop_share": round(float(np.mean(stops & (first < t.size - 1))), 4),
         "expected_n_per_arm": [round(float(np.mean(np.ceil(used * n))), 2) for n in n_per_arm],
     }
+    if futility_z is not None:
+        out["futility_z"] = float(futility_z)
+        out["futility_stop_share"] = round(float(futile_at.mean()), 4)
+        out["stopped_for_futility_at_look"] = [round(float(np.mean(futile_at & (first == k))), 4)
+                                               for k in range(t.size - 1)]
+        out["power_without_futility"] = round(float(crossed.any(axis=1).mean()), 4)
+    return out
