@@ -221,11 +221,7 @@ def create_app(max_workers: int = 2, warm_up: bool = True, data: str | Path | Ru
             draft = forms.apply_action(draft, action)
         drafts.put(sid, draft, _band_form(form))
         if action not in ("simulate", "compare", "ensemble", "save", "check"):
-            # post/redirect/get: a reload of the redrawn form does not post it again; the page
-            # opens where the user was (the group of the button or the select they used)
-            anchor = str(form.get("_anchor", ""))
-            return RedirectResponse("/builder" + (f"#{anchor}" if re.fullmatch(r"[A-Za-z0-9_-]+", anchor) else ""),
-                                    status_code=303)
+            return _redraw("/builder", form)
         scenario, problems, errors = forms.validate_draft(draft)
         if scenario is None:
             return builder_page(request, draft, problems, errors, status=422)
@@ -499,9 +495,7 @@ def create_app(max_workers: int = 2, warm_up: bool = True, data: str | Path | Ru
             draft = trial_form.apply_action(draft, action)
         trial_drafts.put(sid, draft)
         if action not in ("run", "check", "save"):
-            anchor = str(form.get("_anchor", ""))
-            return RedirectResponse("/trials" + (f"#{anchor}" if re.fullmatch(r"[A-Za-z0-9_-]+", anchor) else ""),
-                                    status_code=303)
+            return _redraw("/trials", form)
         design, problems, errors = trial_form.validate_draft(draft)
         if design is None:
             return trials_page(request, draft, problems, errors, status=422)
@@ -626,6 +620,14 @@ def _number_options(form, fields, what: str = "") -> tuple[dict, list[str]]:
         except ValueError:
             problems.append(f"{what}{option}: {text!r} is not a {'whole ' if kind is int else ''}number")
     return options, problems
+
+
+def _redraw(path: str, form) -> RedirectResponse:
+    """Post/redirect/get after a form was redrawn (an arm added, a product changed): a reload of the
+    redrawn form does not post it again, and the page opens where the user was (the group of the
+    button or the select they used, sent as ``_anchor``)."""
+    anchor = str(form.get("_anchor", ""))
+    return RedirectResponse(path + (f"#{anchor}" if re.fullmatch(r"[A-Za-z0-9_-]+", anchor) else ""), status_code=303)
 
 
 def _default_trial() -> dict:
