@@ -66,6 +66,47 @@ def test_holm_and_bonferroni_follow_their_textbook_arithmetic():
     assert "hazard_ratio" not in holm and set(holm["comparisons"]["low"]) >= {"hazard_ratio", "make30_power"}
 
 
+def test_dunnett_p_values_are_scipys_on_large_samples():
+    """Dunnett's many-to-one p-values from the comparisons' z and their correlation through the shared
+    control (unequal arms) equal scipy.stats.dunnett's (multivariate t with 59,996 df, so normal to the
+    digits compared), computed from the same samples."""
+    from scipy.stats import dunnett
+
+    from nephrosim.trials.analysis import dunnett_correlation, dunnett_critical_z, dunnett_p
+
+    rng = np.random.default_rng(0)
+    n0, sizes = 20000, (15000, 20000, 25000)
+    control = rng.normal(0.0, 1.0, n0)
+    arms = [rng.normal(0.015 * k, 1.0, n) for k, n in enumerate(sizes)]
+    reference = dunnett(*arms, control=control)
+    ours = dunnett_p(reference.statistic, dunnett_correlation(n0, sizes))
+    assert ours == pytest.approx(reference.pvalue, rel=2e-3, abs=2e-5)
+    # two comparisons of equal arms: Dunnett's tabulated two-sided 5 % point for infinite df, 2.21
+    assert dunnett_critical_z(dunnett_correlation(40, (40, 40)), 0.05) == pytest.approx(2.212, abs=0.002)
+
+
+def test_dunnett_rejects_between_bonferroni_and_the_unadjusted_test():
+    """On the hand-made replicates: a comparison is significant when |z| >= Dunnett's critical value,
+    i.e. when its adjusted p (dunnett_p) < alpha; Dunnett keeps every Bonferroni rejection (it uses the
+    correlation Bonferroni ignores) and adds none the unadjusted test does not make."""
+    from nephrosim.trials.analysis import adjusted_rejections, dunnett_correlation, dunnett_p
+    from nephrosim.trials.sequential import z_of_p
+
+    p = np.array(PAIRS, float).T  # [comparison, replicate]
+    dun = adjusted_rejections(p, 0.05, "dunnett", 40, (40, 40))
+    corr = dunnett_correlation(40, (40, 40))
+    by_hand = np.array([dunnett_p(z_of_p(p[:, r]), corr) < 0.05 for r in range(p.shape[1])]).T
+    assert np.array_equal(dun, by_hand)
+    bonf = adjusted_rejections(p, 0.05, "bonferroni")
+    assert np.all(dun >= bonf) and np.all(dun <= (p < 0.05))
+    summary = summarise_trial(_three_arm_reps(PAIRS), ("placebo", "low", "high"), 0.05, "recovery", "dunnett",
+                              (40, 40, 40))
+    assert summary["multiplicity"] == "dunnett"
+    assert summary["comparisons"]["low"]["power_adjusted"] == round(float(dun[0].mean()), 4)
+    with pytest.raises(ValueError, match="sizes"):
+        adjusted_rejections(p, 0.05, "dunnett")
+
+
 def test_a_two_arm_summary_is_unchanged_and_names_its_one_comparison():
     reps = [_rep(p) for p in (0.01, 0.02, 0.2, 0.5)]
     s = summarise_trial(reps, ("placebo", "msc"), 0.05)

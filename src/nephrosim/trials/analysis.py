@@ -17,7 +17,9 @@ Per replicate (treatment arm vs control):
 With more than two arms every treated arm is compared with the control on the same replicate
 trial (the control's patients and events are shared), and the primary p-values of the
 comparisons are adjusted for multiplicity per replicate (Holm or Bonferroni, statsmodels
-``multipletests``) before counting a replicate as positive (:func:`summarise_trial`).
+``multipletests``, or Dunnett's single-step many-to-one procedure on the comparisons' z statistics,
+which uses their correlation through the shared control) before counting a replicate as positive
+(:func:`summarise_trial`).
 """
 
 from __future__ import annotations
@@ -213,20 +215,58 @@ def comparison_replicates(reps: list[dict], arm: int, n_arms: int) -> list[dict]
     return [{k[len(prefix):]: v for k, v in r.items() if k.startswith(prefix)} for r in reps]
 
 
-def adjusted_rejections(p: np.ndarray, alpha: float, method: str) -> np.ndarray:
+def dunnett_correlation(n_control: int, n_treated: Sequence[int]) -> np.ndarray:
+    """Correlation of many-to-one comparison statistics that share one control arm:
+    ``ρ_ij = √(λ_i λ_j)``, ``λ_i = n_i / (n_i + n_0)`` (Dunnett 1955, JASA 50:1096–1121; 0.5 for equal
+    arms). Exact for differences of means; asymptotic for log-rank and Mann–Whitney statistics."""
+    lam = np.asarray(n_treated, float) / (np.asarray(n_treated, float) + float(n_control))
+    corr = np.sqrt(np.outer(lam, lam))
+    np.fill_diagonal(corr, 1.0)
+    return corr
+
+
+def dunnett_p(z: np.ndarray, corr: np.ndarray) -> np.ndarray:
+    """Single-step Dunnett-adjusted two-sided p-values of the comparisons' ``|z|``:
+    ``P(max_j |Z_j| ≥ |z_i|)`` for ``Z ~ N(0, corr)`` (Genz's algorithm, seeded; NaN stays NaN)."""
+    from nephrosim.trials.sequential import _inside
+
+    z = np.abs(np.asarray(z, float))
+    return np.array([np.nan if not np.isfinite(v) else 1.0 - _inside(np.full(len(corr), v), corr) for v in z])
+
+
+def dunnett_critical_z(corr: np.ndarray, alpha: float) -> float:
+    """The ``c`` with ``P(max_j |Z_j| ≥ c) = alpha``: a comparison is significant when its ``|z| ≥ c``."""
+    from scipy.optimize import brentq
+
+    from nephrosim.trials.sequential import _inside
+
+    return float(brentq(lambda c: 1.0 - _inside(np.full(len(corr), c), corr) - alpha, 0.5, 10.0, xtol=1e-10))
+
+
+def adjusted_rejections(p: np.ndarray, alpha: float, method: str, n_control: int | None = None,
+                        n_treated: Sequence[int] | None = None) -> np.ndarray:
     """``[comparison, replicate]`` rejections after adjusting each replicate's p-values (one per
-    comparison) for multiplicity with statsmodels' ``multipletests`` (``holm`` or ``bonferroni``).
-    A p-value that could not be computed (NaN) counts as no rejection."""
+    comparison) for multiplicity: ``holm`` or ``bonferroni`` with statsmodels' ``multipletests``, or
+    ``dunnett`` (single step, :func:`dunnett_critical_z`; needs the arms' planned sizes
+    ``n_control`` and ``n_treated``: the comparisons share the control, so their statistics are
+    correlated, which Holm and Bonferroni ignore). A p-value that could not be computed (NaN)
+    counts as no rejection."""
     from statsmodels.stats.multitest import multipletests
 
     p = np.where(np.isfinite(p), p, 1.0)
     if p.shape[0] == 1:
         return p < alpha
+    if method == "dunnett":
+        if n_control is None or n_treated is None:
+            raise ValueError("multiplicity 'dunnett' needs the arms' sizes (n_control, n_treated)")
+        from nephrosim.trials.sequential import z_of_p
+
+        return z_of_p(p) >= dunnett_critical_z(dunnett_correlation(n_control, n_treated), alpha)
     return np.column_stack([multipletests(p[:, r], alpha=alpha, method=method)[0] for r in range(p.shape[1])])
 
 
 def summarise_trial(reps: list[dict], arm_names: Sequence[str], alpha: float, primary: str = "recovery",
-                    multiplicity: str = "holm") -> dict:
+                    multiplicity: str = "holm", arm_sizes: Sequence[int] | None = None) -> dict:
     """The summary of a trial of two or more arms.
 
     Each treated arm is summarised against the control by :func:`summarise` (its comparison
@@ -244,7 +284,8 @@ def summarise_trial(reps: list[dict], arm_names: Sequence[str], alpha: float, pr
     per = [summarise(part, (names[0], names[k]), alpha, primary) for k, part in enumerate(parts, 1)]
     p = np.vstack([primary_p({key: np.array([r[key] for r in part], float) for key in part[0]}, primary)
                    for part in parts])
-    reject = adjusted_rejections(p, alpha, multiplicity)
+    sizes = tuple(arm_sizes) if arm_sizes is not None else (None, None)
+    reject = adjusted_rejections(p, alpha, multiplicity, sizes[0], sizes[1:] if arm_sizes is not None else None)
     comparisons = {names[k]: {**{key: s[key] for key in COMPARISON_KEYS if key in s},
                               "power_adjusted": round(float(reject[k - 1].mean()), 4)}
                    for k, s in zip(range(1, len(names)), per)}

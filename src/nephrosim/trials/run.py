@@ -465,7 +465,7 @@ def group_sequential(design: TrialDesign, reps: list[dict]) -> dict:
 def _summary(design: TrialDesign, reps: list[dict], pop: VirtualPopulation, pool: np.ndarray,
              failed_treated: int) -> dict:
     summary = summarise_trial(reps, [a.name for a in design.arms], design.alpha, design.endpoints.primary,
-                              design.multiplicity)
+                              design.multiplicity, [a.n for a in design.arms])
     if design.interim is not None:
         summary["group_sequential"] = group_sequential(design, reps)
     summary.update({
