@@ -226,11 +226,13 @@ def test_the_interval_covers_the_spread_between_model_draws():
     assert one["power_hi"] - one["power_lo"] < 0.06  # one draw: replicate noise only (Clopper-Pearson)
 
 
-@pytest.mark.parametrize("endpoint, column", [("recovery", "p_logrank"), ("scr_auc", "p_auc")])
+@pytest.mark.parametrize("endpoint, column", [("recovery", "p_logrank"), ("scr_auc", "p_auc"), ("make30", "p_make")])
 def test_dropout_loses_the_patients_a_trial_loses(endpoint, column):
     """With loss to follow-up the search's replicate r censors (recovery) or leaves out (SCr AUC) the
     same patients as `nephrosim trial`'s replicate r: one draw's power equals the trial's share of
-    replicates with p < alpha, replicate by replicate (statsmodels' and lifelines' log-rank agree to 1e-9)."""
+    replicates with p < alpha, replicate by replicate (statsmodels' and lifelines' log-rank agree to 1e-9).
+    MAKE30: the search also draws the trial's own MAKE events (its replicate stream), so Fisher's test
+    sees the same events."""
     from nephrosim.trials.run import _replicate_task
 
     from .conftest import synthetic_pool

@@ -65,7 +65,7 @@ from nephrosim.inputs import InputFileError, StrictModel, read_mapping, validate
 from nephrosim.io import atomic_path, check_writable, write_frame, write_text_atomic
 from nephrosim.progress import ProgressBar
 from nephrosim.scenarios.products import EV, MSC, ConditionedMedium
-from nephrosim.trials.analysis import fisher_p
+from nephrosim.trials.analysis import binary_events, fisher_p
 from nephrosim.trials.design import Inclusion, Timing, TrialDesign, TrialError, follow_up_grid, load_trial, \
     trial_from_dict
 from nephrosim.trials.endpoints import PatientOutcomes, outcomes
@@ -340,10 +340,17 @@ def _replicate_data(endpoint: str, control: PatientOutcomes, treated: PatientOut
             days_c, rec_c = censor_at_loss(days_c, rec_c, lost_c, when_c)
             days_t, rec_t = censor_at_loss(days_t, rec_t, lost_t, when_t)
         return days_c, days_t, rec_c, rec_t
-    if endpoint in ("make30", "make90"):  # events drawn per draw and replicate: control, then treated
-        rng = np.random.default_rng([seed, 7, k + 1, r + 1])
-        risk_c, risk_t = getattr(control, endpoint), getattr(treated, endpoint)
-        return rng.random(n) < risk_c[ic], rng.random(n) < risk_t[it], *kept
+    if endpoint in ("make30", "make90"):
+        # the events nephrosim trial's replicate r draws (run._replicate_task): its stream
+        # default_rng([seed, 2, r]) after the permutation and the two death draws of each arm, then
+        # binary_events in its order; every model draw k reads the same uniforms (common random numbers)
+        rng = np.random.default_rng([seed, 2, r])
+        rng.permutation(control.size)
+        for _ in range(2):  # death (model survival), then death by stage: control, then treated
+            rng.random(n), rng.random(n)
+        events = binary_events(rng, [control.rows(ic), treated.rows(it)])
+        control_events, treated_events = events["make" if endpoint == "make30" else "make90"]
+        return control_events, treated_events, *kept
     return control.scr_auc[ic], treated.scr_auc[it], *kept
 
 
