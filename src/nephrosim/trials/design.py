@@ -238,11 +238,11 @@ class TrialDesign(StrictModel):
     inclusion: Inclusion = Field(default_factory=Inclusion)
     arms: tuple[TrialArm, ...] = Field(min_length=2, max_length=MAX_ARMS, description=(
         f"2 to {MAX_ARMS} arms; the first is the control, every other arm is compared with it"))
-    multiplicity: Literal["holm", "bonferroni", "dunnett"] = Field(
+    multiplicity: Literal["holm", "bonferroni", "dunnett", "dunnett_stepdown"] = Field(
         "holm", description="adjustment of the p-values of the comparisons with the control when there are two "
-                            "or more: holm or bonferroni (statsmodels multipletests), or dunnett (single-step "
-                            "many-to-one, using the correlation of comparisons that share the control); with one "
-                            "comparison no adjustment applies")
+                            "or more: holm or bonferroni (statsmodels multipletests), or dunnett / dunnett_stepdown "
+                            "(single-step / step-down many-to-one, using the correlation of comparisons that share "
+                            "the control); with one comparison no adjustment applies")
     endpoints: Endpoints = Field(default_factory=Endpoints)
     interim: Interim | None = Field(None, description=(
         "group-sequential interim looks for efficacy at the primary endpoint (two-arm trials); None = one analysis"))
