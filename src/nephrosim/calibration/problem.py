@@ -166,15 +166,19 @@ def fisher_cache_dir() -> Path:
 
 @functools.lru_cache(maxsize=1)
 def _code_digest() -> str:
-    """The source of what computes a Fisher matrix (this module, the sensitivity engine) and the
-    libRoadRunner version: a change to either never reuses a matrix cached before it."""
+    """The source of what computes a Fisher matrix (this module, the sensitivity engine, the batch
+    engine's Python sources for the finite-difference path) and the libRoadRunner version: a change to
+    any of them never reuses a matrix cached before it."""
     import hashlib
 
+    import nephrosim.engine.batch as batch
     import nephrosim.engine.sensitivity as sensitivity
 
     h = hashlib.sha256()
-    for module in (sys.modules[__name__], sensitivity):
-        h.update(Path(module.__file__).read_bytes())
+    sources = [Path(sys.modules[__name__].__file__), Path(sensitivity.__file__),
+               *sorted(Path(batch.__file__).parent.glob("*.py"))]
+    for source in sources:
+        h.update(source.read_bytes())
     from importlib.metadata import PackageNotFoundError, version
 
     try:
@@ -212,6 +216,7 @@ def _write_cached_fisher(key: str, H: np.ndarray) -> None:
             np.save(handle, H, allow_pickle=False)
     except UserInputError as exc:  # OutputError: a read-only or full cache folder
         _log.warning("Fisher information not cached (%s); it is computed again next time", exc)
+
 
 class CalibrationProblem:
     """Everything an optimiser needs: bounds, starts, ``nll(x)`` and ``nll_and_grad(x)``.
@@ -632,8 +637,8 @@ class CalibrationProblem:
 
         Kept for the process (:data:`_FISHER`, a few entries) and on disk (:func:`fisher_cache_dir`)
         under a digest of everything it is computed from — the config, the data, every experiment's
-        model and outputs, the solver settings, ``x``, the source of this module and of the
-        sensitivity engine, and the libRoadRunner version — because compiling the sensitivity models
+        model and outputs, the solver settings, ``x``, the source of the code that computes it
+        (:func:`_code_digest`) and the libRoadRunner version — because compiling the sensitivity models
         costs over a minute on the rat IRI calibration (measured: 73 s of 76 s for ``simulate
         --uncertainty shipped`` with 20 draws) and every shipped-uncertainty band, in a session or
         from the command line, asks for the same matrix. A cache file that cannot be read is
