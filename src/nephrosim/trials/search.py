@@ -325,7 +325,7 @@ def true_effect(control: PatientOutcomes, treated: PatientOutcomes, endpoint: st
     return float(1.0 - t / c) if c > 0 else 0.0
 
 
-def _replicate_data(endpoint: str, control: PatientOutcomes, treated: PatientOutcomes, ic, it, r: int, k: int,
+def _replicate_data(endpoint: str, control: PatientOutcomes, treated: PatientOutcomes, ic, it, r: int,
                     seed: int, loss) -> tuple:
     """Replicate ``r``'s per-patient data of the endpoint for control and treated, in randomization order:
     ``(values_c, values_t, flags_c, flags_t)`` — times to recovery and recovery events (censored at loss),
@@ -411,7 +411,7 @@ def design_power(control: PatientOutcomes, treated_by_draw: list[PatientOutcomes
         effects.append(effect)
         beneficial = effect >= minimal_effect
         for r, pick in enumerate(picks):
-            data = _replicate_data(endpoint, control, treated, pick[:n_per_arm], pick[n_per_arm:], r, k, seed,
+            data = _replicate_data(endpoint, control, treated, pick[:n_per_arm], pick[n_per_arm:], r, seed,
                                    lost[r])
             stopped = False
             for j, m in enumerate(looks):
