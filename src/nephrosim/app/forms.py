@@ -388,25 +388,37 @@ def _clean(model_cls: type[BaseModel], data: dict) -> dict:
     return out
 
 
-def draft_from_form(items) -> dict:
-    """A draft scenario from the posted ``(name, value)`` pairs of the builder's form."""
+def nested_form(items) -> dict:
+    """Posted ``(name, value)`` pairs as nested data: ``arms.1.dose`` → ``{"arms": [.., {"dose": ..}]}``.
+
+    Names starting with ``_`` are a page's own settings and are left out; ``name[]`` are ticked boxes
+    (a list), and ``name_shown`` says a box list was on the page, so that none ticked is an empty list
+    (a browser posts nothing for it). Where a name clashes with a deeper one, the first wins."""
     root: dict = {}
     for key, value in items:
+        key, value = str(key), str(value)
         if key.startswith("_"):
             continue
-        multi = key.endswith("[]")
-        parts = key.removesuffix("[]").split(".")
+        ticked, shown = key.endswith("[]"), key.endswith("_shown")
+        parts = key.removesuffix("[]").removesuffix("_shown").split(".")
         node = root
         for p in parts[:-1]:
             node = node.setdefault(p, {})
-        if multi:
-            node.setdefault(parts[-1], []).append(value)
-        elif parts[-1] not in node:
-            node[parts[-1]] = value
-    root = _listify(root)
-    for name in ("readouts",):  # a checkbox list with nothing ticked posts nothing
-        if root.pop(f"{name}_shown", None) is not None:
-            root.setdefault(name, [])
+            if not isinstance(node, dict):
+                break
+        else:
+            if ticked or shown:
+                boxes = node.setdefault(parts[-1], [])
+                if ticked and isinstance(boxes, list):
+                    boxes.append(value)
+            else:
+                node.setdefault(parts[-1], value)
+    return _listify(root)
+
+
+def draft_from_form(items) -> dict:
+    """A draft scenario from the posted ``(name, value)`` pairs of the builder's form."""
+    root = nested_form(items)
     injury = root.get("injury")
     if isinstance(injury, dict) and injury.get("model") in INJURY_MODELS:
         root["injury"] = _clean(INJURY_MODELS[injury["model"]], injury)
@@ -416,7 +428,7 @@ def draft_from_form(items) -> dict:
         treatments = []
         for t in arm.get("treatments", []) or []:
             if isinstance(t, dict) and t.get("product") in PRODUCTS:
-                t = _clean(PRODUCTS[t["product"]], {k: v for k, v in t.items() if k != "knockouts_shown"})
+                t = _clean(PRODUCTS[t["product"]], t)
             treatments.append(t)
         if treatments:
             arm["treatments"] = treatments

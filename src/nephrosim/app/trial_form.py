@@ -23,7 +23,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from nephrosim.app.forms import (Group, Input, _clean, _dose_unit_help, _first_line, _keep_unknown_choice,
-                                 _listify, _without_none, model_inputs)
+                                 _without_none, model_inputs, nested_form)
 from nephrosim.inputs import format_validation_error
 from nephrosim.trials.design import TrialArm, TrialDesign, TrialError
 
@@ -170,29 +170,9 @@ def _clean_tree(cls: type[BaseModel], data):
 
 
 def draft_from_form(items) -> dict:
-    """A draft design from the posted ``(name, value)`` pairs of the trial form (names starting
-    with ``_`` are the page's own settings, not the design's; ``name[]`` are ticked boxes, and
-    ``name_shown`` says a box list was on the page, so that none ticked means an empty list)."""
-    root: dict = {}
-    for key, value in items:
-        key, value = str(key), str(value)
-        if key.startswith("_"):
-            continue
-        ticked, shown = key.endswith("[]"), key.endswith("_shown")
-        parts = key.removesuffix("[]").removesuffix("_shown").split(".")
-        node = root
-        for p in parts[:-1]:
-            node = node.setdefault(p, {})
-            if not isinstance(node, dict):  # a name clashes with a deeper one: the first wins
-                break
-        else:
-            if ticked or shown:
-                boxes = node.setdefault(parts[-1], [])
-                if ticked and isinstance(boxes, list):
-                    boxes.append(value)
-            else:
-                node.setdefault(parts[-1], value)
-    return _clean_tree(TrialDesign, _listify(root))
+    """A draft design from the posted ``(name, value)`` pairs of the trial form
+    (:func:`nephrosim.app.forms.nested_form`, then each field's text read by its schema type)."""
+    return _clean_tree(TrialDesign, nested_form(items))
 
 
 def apply_action(draft: dict, action: str) -> dict:
