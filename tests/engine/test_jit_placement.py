@@ -9,8 +9,8 @@ breaks libRoadRunner); the nephrosim Simulator, which loads through ``sections_t
 gives the trajectory of a clean process. The child loads libRoadRunner before it builds the layout and runs
 with the interpreter's own allocator off (``PYTHONMALLOC=malloc``) and its collector paused: a 1 MiB arena
 of Python objects freed after the layout was built opened a hole next to it, where all of the model's
-sections then went together (a control that survived on CI; 9 in 30 here once libRoadRunner loaded first). One that survives
-prints the child's mappings with the failure.
+sections then went together (a control survived on CI; 9 in 30 here once libRoadRunner loaded first). A
+control that survives prints the child's mappings with the failure.
 """
 
 from __future__ import annotations
