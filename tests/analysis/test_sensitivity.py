@@ -102,6 +102,15 @@ def test_sensitivity_resumes_from_its_folder(tmp_path):
     np.testing.assert_array_equal(again.indices["mu_star"][0], first.indices["mu_star"][0])
     with pytest.raises(UserInputError, match="different request"):
         scenario_sensitivity(*args[:-2], 1, args[-1], out_dir=tmp_path, chunk=4)
+    # a caller's progress (the web app's) counts chunks, those read back from the folder included
+    calls = []
+    chunks[2].unlink()
+    scenario_sensitivity(*args, out_dir=tmp_path, chunk=4, progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(2, 3), (3, 3)]
+    # a cap on the design is applied before any simulation, naming the size and the fix
+    with pytest.raises(UserInputError, match=r"samples: morris with 4 samples of 2 parameters needs 12 simulations, "
+                                             r"more than the 11 allowed here; use fewer samples"):
+        scenario_sensitivity(*args, max_evaluations=11, progress=lambda *a: pytest.fail("simulated"))
 
 
 # --- delta, groups, convergence (issue 17 item 1) ------------------------------------------

@@ -56,7 +56,8 @@ from nephrosim.run.executors import check_scheduler, compiled_arm, open_executor
 from nephrosim.run.simulation import as_scenario, compile_arm
 from nephrosim.scenarios.schema import Scenario
 
-__all__ = ["GROUPS", "SensitivityResult", "delta", "morris", "parameter_group", "scenario_sensitivity", "sobol"]
+__all__ = ["GROUPS", "SensitivityResult", "check_design", "delta", "morris", "parameter_group", "scenario_sensitivity",
+           "sobol"]
 
 METHODS = ("sobol", "morris", "delta")
 #: the biology groups of :func:`parameter_group`
@@ -150,6 +151,30 @@ def _check_problem(problem: Mapping) -> dict:
     return out
 
 
+def check_design(method: str, samples: int, groups: bool = False, option_prefix: str = "") -> None:
+    """Refuse a design ``method`` cannot estimate from ``samples`` (and ``groups``) before anything is
+    compiled or simulated; every message names the option (``option_prefix`` + its name: ``--samples`` on
+    the command line) and the fix. The command line, the web app and :func:`sobol`/:func:`morris`/
+    :func:`delta` share it."""
+    m, n_, g = (f"{option_prefix}{o}" for o in ("method", "samples", "groups"))
+    if method not in METHODS:
+        raise UserInputError(f"{m}: {method!r} is not one of {', '.join(METHODS)}")
+    if isinstance(samples, bool) or not isinstance(samples, (int, np.integer)):
+        raise UserInputError(f"{n_}: {samples!r} is not a whole number")
+    n = int(samples)
+    if method == "sobol" and (n < 4 or n & (n - 1)):
+        lower = 1 << max(2, n.bit_length() - 1)
+        raise UserInputError(f"{n_}: {n} is not a power of 2 (at least 4), which Sobol' sampling needs; "
+                             f"use {lower} or {lower * 2}")
+    if method == "morris" and n < 2:
+        raise UserInputError(f"{n_}: {n} Morris trajectories are too few; use at least 2 (10–50 is usual)")
+    if method == "delta" and n < 64:
+        raise UserInputError(f"{n_}: {n} rows are too few for the delta estimator; use at least 64 "
+                             "(a few hundred to thousands is usual)")
+    if groups and method != "sobol":
+        raise UserInputError(f"{g}: group sensitivity is for {m} sobol, not {method}; leave {g} out")
+
+
 def _indices(S: Mapping, pairs) -> dict:
     out = {}
     for key, col in pairs:
@@ -222,10 +247,7 @@ def sobol(model_fn: Callable[[np.ndarray], np.ndarray], problem: Mapping, n: int
 
     problem = _check_problem(problem)
     n = int(n)
-    if n < 4 or n & (n - 1):
-        lower = 1 << max(2, n.bit_length() - 1)
-        raise UserInputError(f"samples: {n} is not a power of 2 (at least 4), which Sobol' sampling needs; "
-                             f"use {lower} or {lower * 2}")
+    check_design("sobol", n)
     X = sobol_sample.sample(problem, n, calc_second_order=False, seed=seed)
     Y = _evaluate(model_fn, X)
     groups = problem.get("groups")
@@ -261,11 +283,8 @@ def morris(model_fn: Callable[[np.ndarray], np.ndarray], problem: Mapping, n: in
     from SALib.sample import morris as morris_sample
 
     problem = _check_problem(problem)
-    if problem.get("groups"):
-        raise UserInputError("groups: group sensitivity is for --method sobol; leave --groups out for morris")
     n = int(n)
-    if n < 2:
-        raise UserInputError(f"samples: {n} Morris trajectories are too few; use at least 2 (10–50 is usual)")
+    check_design("morris", n, bool(problem.get("groups")))
     X = morris_sample.sample(problem, n, num_levels=num_levels, seed=seed)
     Y = _evaluate(model_fn, X)
     per_sample = problem["num_vars"] + 1
@@ -310,12 +329,8 @@ def delta(model_fn: Callable[[np.ndarray], np.ndarray], problem: Mapping, n: int
     from SALib.sample import latin
 
     problem = _check_problem(problem)
-    if problem.get("groups"):
-        raise UserInputError("groups: group sensitivity is for --method sobol; leave --groups out for delta")
     n = int(n)
-    if n < 64:
-        raise UserInputError(f"samples: {n} rows are too few for the delta estimator; use at least 64 "
-                             "(a few hundred to thousands is usual)")
+    check_design("delta", n, bool(problem.get("groups")))
     X = latin.sample(problem, n, seed=seed)
     Y = _evaluate(model_fn, X)
 
@@ -476,8 +491,9 @@ def scenario_sensitivity(scenario: Scenario | str | Path | Mapping, readout: str
                          at_h: float = 24.0, arm: str | None = None,
                          method: Literal["sobol", "morris", "delta"] = "sobol", samples: int = 64, seed: int = 0,
                          parameters: Sequence[str] | Mapping[str, tuple[float, float]] | None = None, *,
-                         num_resamples: int = 100, conf_level: float = 0.95, progress: bool = False,
-                         out_dir: str | Path | None = None, chunk: int = 256,
+                         num_resamples: int = 100, conf_level: float = 0.95,
+                         progress: bool | Callable[[int, int], None] = False,
+                         out_dir: str | Path | None = None, chunk: int = 256, max_evaluations: int | None = None,
                          groups: bool | Mapping[str, str] = False, convergence: bool = False,
                          scheduler: str | None = None, workers: int = 1, security=None) -> SensitivityResult:
     """Global sensitivity of one readout of one arm at one time to the model's parameters.
@@ -502,7 +518,10 @@ def scenario_sensitivity(scenario: Scenario | str | Path | Mapping, readout: str
         fall in (``samples · (G + 2)`` simulations); a mapping name → group: your groups
         (every varied parameter named).
     convergence : also keep the indices at N/8, N/4, N/2 (nested subsets of the design).
-    progress : show a progress bar (one step per ``chunk`` design rows).
+    progress : ``True`` shows a progress bar (one step per ``chunk`` design rows); a callable is called
+        ``progress(done, total)`` with the chunks done (those kept from an interrupted run included)
+        before the first simulation and after each chunk (the web app's progress).
+    max_evaluations : refuse, before any simulation, a design of more rows than this (the web app's cap).
     out_dir : keep each finished chunk of design rows in this folder (atomic ``.npz`` files and
         ``request.json``); rerunning the same request simulates only the missing chunks (the
         design depends only on the seed and the sample size), a different request is refused.
@@ -519,8 +538,7 @@ def scenario_sensitivity(scenario: Scenario | str | Path | Mapping, readout: str
     ranges. Raises :class:`~nephrosim.errors.UserInputError` for a bad option, or when a
     simulation of the design fails (a range reaches a region where the solver fails: narrow it).
     """
-    if method not in METHODS:
-        raise UserInputError(f"method: {method!r} is not one of {', '.join(METHODS)}")
+    check_design(method, samples, bool(groups))
     check_scheduler(scheduler, workers, security)  # before anything is compiled
     scenario = as_scenario(scenario)
     from nephrosim.biology.readouts import available_readouts
@@ -563,6 +581,11 @@ def scenario_sensitivity(scenario: Scenario | str | Path | Mapping, readout: str
     scenario_json = sub.model_dump_json()
 
     def model_fn(X: np.ndarray) -> np.ndarray:
+        if max_evaluations is not None and len(X) > max_evaluations:
+            what = f"{len(set(problem['groups']))} groups" if "groups" in problem else f"{len(names)} parameters"
+            raise UserInputError(
+                f"samples: {method} with {samples} samples of {what} needs {len(X)} simulations, more than the "
+                f"{max_evaluations} allowed here; use fewer samples, fewer parameters, or groups (Sobol')")
         values = np.where(logs, np.exp(X), X)
         starts = range(0, len(values), chunk)
         out = np.empty(len(values))
@@ -574,7 +597,11 @@ def scenario_sensitivity(scenario: Scenario | str | Path | Mapping, readout: str
             else:
                 todo.append(s)
         tasks = [(scenario_json, arm, names, values[s:s + chunk]) for s in todo]
-        with ProgressBar(f"sensitivity ({chunk} simulations)", len(starts), len(starts) - len(todo), progress) as bar:
+        report = progress if callable(progress) else None
+        done = len(starts) - len(todo)
+        if report is not None:
+            report(done, len(starts))
+        with ProgressBar(f"sensitivity ({chunk} simulations)", len(starts), done, progress is True) as bar:
             if tasks:
                 with open_executor(scheduler, workers, security) as executor:
                     for i, (y, failed) in executor.map(simulate_design_rows, tasks):
@@ -588,6 +615,9 @@ def scenario_sensitivity(scenario: Scenario | str | Path | Mapping, readout: str
                         out[s:s + chunk] = y
                         store.save(f"rows-{s:09d}", x=values[s:s + chunk], y=y)  # kept as it arrives
                         bar.advance()
+                        done += 1
+                        if report is not None:
+                            report(done, len(starts))
         return out
 
     run = {"sobol": sobol, "morris": morris, "delta": delta}[method]

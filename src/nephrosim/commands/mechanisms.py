@@ -85,7 +85,7 @@ def sensitivity(
 ):
     """Global sensitivity (SALib) of one readout of one arm at one time to the model's parameters."""
     try:
-        from nephrosim.analysis.sensitivity import METHODS, scenario_sensitivity
+        from nephrosim.analysis.sensitivity import check_design, scenario_sensitivity
         from nephrosim.io import check_writable
 
         if plot is not None:
@@ -93,18 +93,7 @@ def sensitivity(
         if convergence_plot is not None:
             check_writable(convergence_plot)
 
-        if method not in METHODS:
-            raise UserInputError(f"--method {method!r}: use one of {', '.join(METHODS)}")
-        if method == "sobol" and (samples < 4 or samples & (samples - 1)):
-            lower = 1 << max(2, samples.bit_length() - 1)
-            raise UserInputError(f"--samples {samples}: Sobol' sampling needs a power of 2 (at least 4); "
-                                 f"use {lower} or {lower * 2}")
-        if method == "morris" and samples < 2:
-            raise UserInputError(f"--samples {samples}: Morris needs at least 2 trajectories (10–50 is usual)")
-        if method == "delta" and samples < 64:
-            raise UserInputError(f"--samples {samples}: delta needs at least 64 rows (hundreds to thousands is usual)")
-        if groups and method != "sobol":
-            raise UserInputError(f"--groups: group sensitivity needs --method sobol, not {method}")
+        check_design(method, samples, groups, option_prefix="--")
         result = scenario_sensitivity(scenario, readout=readout, at_h=at, arm=arm, method=method,
                                       samples=samples, seed=seed, parameters=parameter or None,
                                       progress=True, out_dir=out, groups=groups,
