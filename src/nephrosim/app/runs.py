@@ -12,13 +12,13 @@ same folder lists them again for the same session cookie, and reads a finished r
 back when its page or a download asks for it. A run that was waiting or computing when the
 server stopped (or crashed) comes back as ``interrupted``; it is never shown as finished.
 
-An interrupted run can be resumed (:meth:`RunManager.resume`) by its own session: it is queued
-again with its stored request (scenario or trial design, and options). The kinds that compute
-in chunks (:data:`RESUMABLE`: an ensemble's chunks of parameter sets, a trial's chunks of
-virtual patients and replicates) keep their finished chunks under the run's folder in the data
-folder while they compute, so a resumed run continues from them; each chunk is a pure function
-of the request and its index, so the result is the same as an uninterrupted run's. The other
-kinds keep no partial result and compute again from the start.
+An interrupted run can be resumed (:meth:`RunManager.resume`) by its own session: it is queued again
+with its stored request (scenario or trial design, and options). The kinds that compute in chunks
+(:data:`RESUMABLE`: an ensemble's chunks of parameter sets, a trial's chunks of virtual patients and
+replicates, a sensitivity analysis's chunks of design rows) keep their finished chunks under the
+run's folder in the data folder while they compute, so a resumed run continues from them; each chunk
+is a pure function of the request and its index, so the result is the same as an uninterrupted
+run's. The other kinds keep no partial result and compute again from the start.
 """
 
 from __future__ import annotations
@@ -46,12 +46,12 @@ MAX_ACTIVE_PER_SESSION = 4
 
 ACTIVE = ("queued", "running")
 #: Kinds whose finished chunks are kept while they compute, so that *Resume* continues from them.
-RESUMABLE = ("ensemble", "trial")
+RESUMABLE = ("ensemble", "trial", "sensitivity")
 
 
 @dataclass
 class Run:
-    """One run (simulate, compare, ensemble or mechanisms of a scenario; or a virtual trial of a
+    """One run (simulate, compare, ensemble, mechanisms or sensitivity of a scenario; or a virtual trial of a
     trial design, held in ``scenario``) for one browser session."""
 
     id: str
@@ -115,7 +115,7 @@ class RunManager:
         p.join()
 
     def submit(self, session: str, kind: str, scenario, options: dict | None = None) -> Run:
-        """Queue ``kind`` (simulate | compare | ensemble | mechanisms, with ``options``) of a validated
+        """Queue ``kind`` (simulate | compare | ensemble | mechanisms | sensitivity, with ``options``) of a validated
         ``scenario`` for ``session``; for ``trial``, ``scenario`` is a validated trial design."""
         if kind not in worker.KINDS:
             raise UserInputError(f"run kind {kind!r}: use one of {', '.join(worker.KINDS)}")
@@ -188,6 +188,8 @@ class RunManager:
         work = self._store.work_folder(run.id)
         if run.kind == "ensemble":
             return len(list(work.glob(f"{worker.ENSEMBLE_FILE}.parts/chunk-*.parquet")))
+        if run.kind == "sensitivity":
+            return len(list(work.glob(f"{worker.SENSITIVITY_FOLDER}/rows-*.npz")))
         return len(list(work.glob(f"{worker.TRIAL_FOLDER}/chunks/*-*.*")))
 
     def resume(self, session: str, run_id: str) -> Run | None:

@@ -11,6 +11,9 @@ Pages
     scenario YAML).
 ``/mechanisms``
     Shapley attribution of the builder's scenario to the paracrine mechanisms (``attribute``).
+``/sensitivity``
+    global sensitivity (SALib Sobol', Morris, delta) of one readout of one arm of the builder's
+    scenario at one time (``nephrosim sensitivity``).
 ``/trials``
     a virtual trial of an example or uploaded design (``nephrosim.trials.run_trial``).
 ``/parameters``
@@ -321,6 +324,9 @@ def create_app(max_workers: int = 2, warm_up: bool = True, data: str | Path | Ru
         if run.kind == "mechanisms":
             return page(request, "mechanisms_run.html", run=run, about=_describe(run.scenario), resume_plan=plan,
                         mech=_mechanism_table(run) if run.payload else None)
+        if run.kind == "sensitivity":
+            return page(request, "sensitivity_run.html", run=run, about=_describe(run.scenario), resume_plan=plan,
+                        sens=_sensitivity_table(run) if run.payload else None)
         notes = [(arm, code, text) for arm, (code, text) in (run.payload or {}).get("statuses", {}).items()
                  if code != "ok"]
         return page(request, "run.html", run=run, notes=notes, about=_describe(run.scenario), resume_plan=plan,
@@ -363,7 +369,7 @@ def create_app(max_workers: int = 2, warm_up: bool = True, data: str | Path | Ru
             return not_found(request, f"run {request.path_params['run_id']}")
         what = request.path_params["what"]
         stem = _safe_name(run.scenario_name)
-        if run.kind in ("trial", "mechanisms"):
+        if run.kind in ("trial", "mechanisms", "sensitivity"):
             return _study_download(run, what, stem)
         if what == "scenario.yaml":
             from nephrosim.scenarios.schema import scenario_from_dict
@@ -550,6 +556,62 @@ def create_app(max_workers: int = 2, warm_up: bool = True, data: str | Path | Ru
             return mechanisms_page(request, [str(exc)], 429)
         return RedirectResponse(f"/runs/{run.id}", status_code=303)
 
+    def sensitivity_page(request, problems=(), status=200, typed=None):
+        from nephrosim.analysis.sensitivity import METHODS
+        from nephrosim.biology.readouts import available_readouts
+
+        scenario, draft_problems, _ = forms.validate_draft(drafts.get(request.state.session))
+        if typed is None:
+            typed = {"method": "sobol", "readout": "serum_creatinine", "at_h": "24", "samples": "8", "seed": "0",
+                     "groups": True, "parameters": "",
+                     "arm": next((a.name for a in scenario.arms if a.treatments), scenario.arms[0].name)
+                     if scenario is not None else ""}
+        return page(request, "sensitivity.html", status, scenario=scenario, draft_problems=draft_problems,
+                    about=_describe(scenario.model_dump(mode="json")) if scenario is not None else None,
+                    methods=METHODS, readouts=sorted(available_readouts()), typed=typed, problems=problems,
+                    cap=worker.MAX_APP_SENSITIVITY_SIMULATIONS)
+
+    async def sensitivity(request: Request):
+        return sensitivity_page(request)
+
+    async def sensitivity_post(request: Request):
+        """Global sensitivity of one readout of the builder's current scenario, in the background."""
+        from nephrosim.analysis.sensitivity import check_design
+
+        form = await request.form()
+        typed = {k: str(form.get(k, "")).strip() for k in ("method", "readout", "at_h", "arm", "samples", "seed",
+                                                             "parameters")}
+        typed["groups"] = bool(form.get("groups"))
+        options, problems = _number_options(form, SENSITIVITY_FIELDS)
+        options.update(method=typed["method"], readout=typed["readout"], arm=typed["arm"], groups=typed["groups"],
+                       parameters=[p for p in re.split(r"[\s,;]+", typed["parameters"]) if p])
+        if not problems:
+            try:
+                check_design(options["method"], options["samples"], options["groups"])
+            except UserInputError as exc:
+                problems.append(str(exc))
+            if not (math.isfinite(options["at_h"]) and options["at_h"] >= 0):
+                problems.append(f"at_h: {typed['at_h']!r} is not a time after the insult; give hours >= 0")
+            if options["seed"] < 0:
+                problems.append(f"seed: {options['seed']} is negative; use a whole number >= 0")
+        unknown = [n for n in options["parameters"] if n not in _table_names()]
+        if unknown:
+            problems.append(f"parameters: {', '.join(_did_you_mean(n, _table_names()) for n in unknown)} not in the "
+                            "parameter table; the Parameters page lists its names")
+        scenario, draft_problems, _ = forms.validate_draft(drafts.get(request.state.session))
+        if scenario is None:
+            problems += draft_problems
+        elif options["arm"] not in {a.name for a in scenario.arms}:
+            problems.append(f"arm {options['arm']!r} is not an arm of the scenario; use one of "
+                            f"{', '.join(a.name for a in scenario.arms)}")
+        if problems:
+            return sensitivity_page(request, problems, 422, typed)
+        try:
+            run = manager.submit(request.state.session, "sensitivity", scenario, options)
+        except UserInputError as exc:
+            return sensitivity_page(request, [str(exc)], 429, typed)
+        return RedirectResponse(f"/runs/{run.id}", status_code=303)
+
     async def plotly_js(request: Request):
         return FileResponse(resources.files("plotly") / "package_data" / "plotly.min.js",
                             media_type="text/javascript")
@@ -589,6 +651,8 @@ def create_app(max_workers: int = 2, warm_up: bool = True, data: str | Path | Ru
         Route("/trials/draft", trials_draft, methods=["POST"]),
         Route("/mechanisms", mechanisms, methods=["GET"]),
         Route("/mechanisms", mechanisms_post, methods=["POST"]),
+        Route("/sensitivity", sensitivity, methods=["GET"]),
+        Route("/sensitivity", sensitivity_post, methods=["POST"]),
         Route("/parameters", parameters),
         Route("/evidence", evidence),
         Route("/static/plotly.min.js", plotly_js),
@@ -607,6 +671,21 @@ ENSEMBLE_FIELDS = (("_ens_samples", "samples", int, 100), ("_ens_cv", "cv", floa
 TRIAL_FIELDS = (("_replicates", "replicates", int, 200), ("_seed", "seed", int, 0))
 #: The attribution's settings (the outcome is chosen from a list).
 MECHANISM_FIELDS = (("samples", "samples", int, 8), ("seed", "seed", int, 0), ("cv", "cv", float, 0.3))
+#: The sensitivity page's numbers: (form name, option, type, default).
+SENSITIVITY_FIELDS = (("at_h", "at_h", float, 24.0), ("samples", "samples", int, 8), ("seed", "seed", int, 0))
+
+
+def _table_names() -> set[str]:
+    from nephrosim.biology.parameters import ParameterTable
+
+    return set(ParameterTable.default().names())
+
+
+def _did_you_mean(name: str, known) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, sorted(known), n=3, cutoff=0.6)
+    return f"{name!r}" + (f" (did you mean {', '.join(map(repr, close))}?)" if close else "")
 
 
 def _number_options(form, fields, what: str = "") -> tuple[dict, list[str]]:
@@ -656,8 +735,9 @@ def _trial_examples() -> dict[str, Path]:
 
 
 def _study_download(run, what: str, stem: str) -> Response:
-    """Downloads of a trial run (its design YAML, its result JSON as ``nephrosim trial --json``)
-    and of a mechanisms run (the scenario YAML, the shares as CSV and JSON)."""
+    """Downloads of a trial run (its design YAML, its result JSON as ``nephrosim trial --json``),
+    of a mechanisms run (the scenario YAML, the shares as CSV and JSON) and of a sensitivity run (the
+    scenario YAML, the indices as CSV and as ``nephrosim sensitivity --json``)."""
     import json
 
     if what in ("scenario.yaml", "trial.yaml"):
@@ -682,6 +762,14 @@ def _study_download(run, what: str, stem: str) -> Response:
         from nephrosim.io import neutralise_formulas
 
         return _attachment(neutralise_formulas(run.payload["frame"]).to_csv(index=False), f"{stem}_mechanisms.csv",
+                           "text/csv")
+    if run.kind == "sensitivity" and what == "sensitivity.json":
+        return _attachment(json.dumps(run.payload["sensitivity"], indent=2), f"{stem}_sensitivity.json",
+                           "application/json")
+    if run.kind == "sensitivity" and what == "sensitivity.csv":
+        from nephrosim.io import neutralise_formulas
+
+        return _attachment(neutralise_formulas(run.payload["frame"]).to_csv(index=False), f"{stem}_sensitivity.csv",
                            "text/csv")
     return PlainTextResponse(f"no download {what!r} for this run", 404)
 
@@ -723,6 +811,25 @@ def _mechanism_table(run) -> dict:
     return {"outcome": p["outcome"], "description": outcome.description, "unit": p["unit"],
             "higher_is_better": outcome.higher_is_better, "vehicle": p["vehicle"],
             "vehicle_outcome": p["vehicle_outcome"], "options": p["options"], "arms": arms}
+
+
+#: What each method's indices are called on the sensitivity page, main index first.
+SENSITIVITY_INDICES = {"sobol": (("total", "total (ST)"), ("first", "first-order (S1)")),
+                       "morris": (("mu_star_share", "μ* share"), ("mu_star", "μ*"), ("sigma", "σ")),
+                       "delta": (("delta", "δ"),)}
+
+
+def _sensitivity_table(run) -> dict:
+    """The indices of a sensitivity run, most influential first, with their bootstrap intervals."""
+    result = run.payload["sensitivity"]
+    indices = SENSITIVITY_INDICES[result["method"]]
+    rows = [{"name": name, "members": result.get("groups", {}).get(name, []),
+             "indices": {key: result["parameters"][name][key] for key, _ in indices}}
+            for name in run.payload["ranking"]]
+    return {**{k: result[k] for k in ("method", "readout", "unit", "at_h", "arm", "evaluations", "conf_level",
+                                      "warnings", "seed", "samples")},
+            "groups": bool(result.get("groups")), "indices": [{"key": k, "label": label} for k, label in indices],
+            "rows": rows}
 
 
 #: The uncertainty band's settings in the builder: (form name, option, type, default).

@@ -26,7 +26,7 @@ from nephrosim.errors import UserInputError
 from nephrosim.run.simulation import SimulationResult, compile_scenario, solver_options
 from nephrosim.scenarios.schema import scenario_from_dict
 
-KINDS = ("simulate", "compare", "ensemble", "trial", "mechanisms")
+KINDS = ("simulate", "compare", "ensemble", "trial", "mechanisms", "sensitivity")
 #: Most replicate trials one trial run of the app may ask for (the command line allows more).
 MAX_APP_REPLICATES = 2000
 #: Most parameter draws one mechanisms run of the app may ask for (``attribute`` allows 10,000).
@@ -37,7 +37,11 @@ ENSEMBLE_CHUNKS = 10
 MAX_APP_SAMPLES = 5000
 #: Where a resumable run keeps its finished chunks, inside its work folder (``RunStore.work_folder``):
 #: the ensemble's output file (its chunks are in ``<file>.parts/``) and the trial's output folder.
-ENSEMBLE_FILE, TRIAL_FOLDER = "ensemble.parquet", "trial"
+ENSEMBLE_FILE, TRIAL_FOLDER, SENSITIVITY_FOLDER = "ensemble.parquet", "trial", "sensitivity"
+#: Most simulations one sensitivity run of the app may ask for (``nephrosim sensitivity`` has no cap).
+MAX_APP_SENSITIVITY_SIMULATIONS = 20_000
+#: Design rows per chunk of a sensitivity run (its unit of progress and of resumption).
+SENSITIVITY_CHUNK = 32
 #: The central interval drawn as a band around an ensemble's median.
 BAND = (0.025, 0.975)
 #: The uncertainty band of a simulation or comparison: fewest and most draws the app accepts
@@ -59,7 +63,7 @@ def steps(kind: str, n_arms: int, samples: int = 0, band: bool = False) -> int:
     one per chunk of parameter sets and the bands."""
     if kind == "ensemble":
         return -(-samples // _chunk_size(samples)) + 1
-    if kind in ("trial", "mechanisms"):  # reading the input, then the library call in one piece
+    if kind in ("trial", "mechanisms", "sensitivity"):  # reading the input, then the library call
         return 2
     return 1 + n_arms + (2 if band else 0) + (1 if kind == "compare" else 0)
 
@@ -319,6 +323,36 @@ def mechanisms(scenario, options: dict, report) -> dict:
             "options": dict(options)}
 
 
+def sensitivity(scenario, options: dict, report, work: str | None = None) -> dict:
+    """``nephrosim.analysis.sensitivity.scenario_sensitivity`` of ``scenario`` (``options``: method,
+    readout, at_h, arm, samples, seed, groups, parameters — a list, empty for every parameter the
+    ensemble varies): global sensitivity of one readout of one arm at one time.
+
+    Progress is the chunks of design rows simulated. With a ``work`` folder the finished chunks are
+    kept there (the analysis's own ``out_dir``): a run started again on it simulates only the missing
+    chunks, with the same indices. A design over :data:`MAX_APP_SENSITIVITY_SIMULATIONS` is refused
+    before any simulation."""
+    from pathlib import Path
+
+    from nephrosim.analysis.sensitivity import scenario_sensitivity
+
+    o = options
+    what = (f"{o['method']} of {o['readout']} at {o['at_h']:g} h in arm {o['arm']}, {o['samples']} samples "
+            f"(seed {o['seed']}){', groups' if o['groups'] else ''}")
+    report(0, 1, f"building the model: {what}")
+
+    def chunks(done: int, total: int) -> None:
+        report(done, max(total, 1), f"{what}: {done} of {total} chunks of {SENSITIVITY_CHUNK} simulations")
+
+    result = scenario_sensitivity(
+        scenario, readout=o["readout"], at_h=o["at_h"], arm=o["arm"], method=o["method"], samples=o["samples"],
+        seed=o["seed"], parameters=list(o["parameters"]) or None, groups=bool(o["groups"]), progress=chunks,
+        out_dir=Path(work) / SENSITIVITY_FOLDER if work is not None else None, chunk=SENSITIVITY_CHUNK,
+        max_evaluations=MAX_APP_SENSITIVITY_SIMULATIONS)
+    return {"sensitivity": result.to_dict(), "frame": result.to_frame().reset_index(),
+            "ranking": result.ranking(), "options": dict(options)}
+
+
 def execute(kind: str, scenario_data: dict, report, options: dict | None = None, work: str | None = None) -> dict:
     """Run ``kind`` on the scenario ``scenario_data``; the payload the app stores and shows.
     ``work``: the folder where an ensemble or a trial keeps its finished chunks (resumable)."""
@@ -329,6 +363,8 @@ def execute(kind: str, scenario_data: dict, report, options: dict | None = None,
     scenario = scenario_from_dict(scenario_data)
     if kind == "mechanisms":
         return mechanisms(scenario, options or {}, report)
+    if kind == "sensitivity":
+        return sensitivity(scenario, options or {}, report, work)
     if kind == "ensemble":
         payload = ensemble_bands(scenario, options or {}, report, work)
         total = steps(kind, 0, options["samples"])

@@ -94,6 +94,26 @@ const nephrosim = {
     document.getElementById("mech-plot").dataset.ready = "1";
   },
 
+  // The sensitivity indices, most influential first, one bar trace per index with its interval
+  // (Morris: μ* share and its interval; σ has none and μ* is in the readout's unit, so neither is drawn).
+  sensitivityPlot(data) {
+    const keys = data.indices.map((i) => i.key).filter((k) => k !== "sigma" && k !== "mu_star");
+    const names = data.rows.map((r) => r.name);
+    const traces = keys.map((key) => {
+      const label = data.indices.find((i) => i.key === key).label;
+      const v = data.rows.map((r) => r.indices[key]);
+      return {type: "bar", name: label, x: names, y: v.map((x) => x.value),
+              error_y: {type: "data", symmetric: false, array: v.map((x) => Math.max(0, x.hi - x.value)),
+                        arrayminus: v.map((x) => Math.max(0, x.value - x.lo))},
+              hovertemplate: "%{x}: %{y:.3g}<extra>" + label + "</extra>"};
+    });
+    Plotly.newPlot("sens-plot", traces, {barmode: "group", height: 460, margin: {t: 40, b: 180},
+      title: {text: "sensitivity of " + data.readout + " at " + data.at_h + " h (arm " + this.escape(data.arm) + ")",
+              font: {size: 14}},
+      yaxis: {title: {text: "index"}}, legend: {orientation: "h", y: 1.1}}, {responsive: true});
+    document.getElementById("sens-plot").dataset.ready = "1";
+  },
+
   // Text from the evidence store, safe inside plotly's HTML-like labels.
   escape(text) {
     return String(text).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
