@@ -55,7 +55,7 @@ import math
 import shutil
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Callable, Literal
 
 import numpy as np
 from pydantic import Field, field_validator, model_validator
@@ -498,7 +498,8 @@ def _subset(o: PatientOutcomes, rows: np.ndarray) -> PatientOutcomes:
 
 
 def run_search(spec: DesignSearch, base: TrialDesign, out: str | Path, seed: int = 0, *,
-               scheduler: str | None = None, workers: int = 1, security=None, progress: bool = False,
+               scheduler: str | None = None, workers: int = 1, security=None,
+               progress: bool | Callable[[int, int, str], None] = False,
                max_conditions: int | None = None) -> SearchResult | None:
     """Evaluate every candidate design; write the ranked table to ``out`` (.csv or .parquet).
 
@@ -509,7 +510,9 @@ def run_search(spec: DesignSearch, base: TrialDesign, out: str | Path, seed: int
     seed : seeds the population, the uncertainty draws and the replicates.
     scheduler, workers, security : where simulations run
         (:func:`nephrosim.trials.execute.open_executor`); results are identical for a seed.
-    progress : show a progress bar with ETA.
+    progress : ``True`` shows a progress bar with ETA; a callable is called ``progress(done, total, stage)``
+        (``run_trial``'s protocol; stages ``population``, then ``conditions`` and ``designs`` counted together,
+        the ones a resumed search finds done included) as each unit finishes (the web app's progress).
     max_conditions : stop after simulating this many conditions, as if interrupted (tests);
         returns ``None`` then.
 
@@ -544,11 +547,14 @@ def run_search(spec: DesignSearch, base: TrialDesign, out: str | Path, seed: int
         def design_file(c):
             return parts / f"design-{_digest([c.condition, c.n_per_arm, c.endpoint])}.json"
 
-        with ProgressBar("population", 1, 0, progress) as bar:
+        report = progress if callable(progress) else (lambda done, total, stage: None)
+        report(0, 1, "population")
+        with ProgressBar("population", 1, 0, progress is True) as bar:
             grid = max((follow_up_grid(inc, base.endpoints) for inc in inclusions), key=len)  # the latest entry's
             pop = build_population(base.population, base.virtual_patients, seed, executor, solver=base.solver,
                                    times_h=grid)
             bar.advance()
+        report(1, 1, "population")
         pools = {}
         for i, inc in enumerate(inclusions):
             design = base.model_copy(update={"inclusion": inc, "pool_limit": spec.pool_limit})
@@ -569,7 +575,8 @@ def run_search(spec: DesignSearch, base: TrialDesign, out: str | Path, seed: int
         todo_designs = [c for c in runnable if not design_file(c).exists()]
         total = len(conditions) * n_draws + len(runnable)
         done = total - len(todo_conditions) - len(todo_designs)
-        with ProgressBar("trial-design", total, done, progress, stage="conditions") as bar:
+        report(done, total, "conditions")
+        with ProgressBar("trial-design", total, done, progress is True, stage="conditions") as bar:
             for cond, k in todo_conditions:
                 if max_conditions is not None and computed["conditions"] >= max_conditions:
                     return None
@@ -588,6 +595,8 @@ def run_search(spec: DesignSearch, base: TrialDesign, out: str | Path, seed: int
                 _save_outcomes(cond_file(cond, k), o, usable)
                 computed["conditions"] += 1
                 bar.advance(stage="conditions")
+                done += 1
+                report(done, total, "conditions")
             for c in todo_designs:
                 control_all = pools[c.inclusion][2]
                 if treatments[c.treatment] is None:
@@ -609,6 +618,8 @@ def run_search(spec: DesignSearch, base: TrialDesign, out: str | Path, seed: int
                 write_text_atomic(design_file(c), json.dumps(res))
                 computed["designs"] += 1
                 bar.advance(stage="designs")
+                done += 1
+                report(done, total, "designs")
         results = {design_file(c): json.loads(design_file(c).read_text()) for c in runnable}
 
     rows = []
