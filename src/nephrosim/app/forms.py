@@ -121,6 +121,11 @@ def _without_none(annotation):
     return annotation, False
 
 
+def _plain(annotation):
+    """``Annotated[int, Field(...)]`` → ``int``; anything else unchanged."""
+    return typing.get_args(annotation)[0] if typing.get_origin(annotation) is typing.Annotated else annotation
+
+
 def _literals(annotation) -> list[str] | None:
     """The allowed values of a Literal (or a union of Literals); ``None`` for anything else."""
     if typing.get_origin(annotation) is typing.Literal:
@@ -196,7 +201,7 @@ def model_inputs(model_cls: type[BaseModel], data: dict, prefix: str, skip=(), r
             item.kind = "checkboxes"
             item.options = [(c, c) for c in inner]
             item.value = [str(v) for v in (value or ())]
-        elif origin is tuple and typing.get_args(annotation)[0] in (int, float):
+        elif origin is tuple and _plain(typing.get_args(annotation)[0]) in (int, float, str):
             item.kind = "list"
             listed = isinstance(value, (list, tuple))
             item.value = ", ".join(shown(v) for v in value) if listed else shown(value)

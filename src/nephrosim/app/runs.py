@@ -46,7 +46,7 @@ MAX_ACTIVE_PER_SESSION = 4
 
 ACTIVE = ("queued", "running")
 #: Kinds whose finished chunks are kept while they compute, so that *Resume* continues from them.
-RESUMABLE = ("ensemble", "trial", "sensitivity")
+RESUMABLE = ("ensemble", "trial", "sensitivity", "design")
 
 
 @dataclass
@@ -116,7 +116,8 @@ class RunManager:
 
     def submit(self, session: str, kind: str, scenario, options: dict | None = None) -> Run:
         """Queue ``kind`` (simulate | compare | ensemble | mechanisms | sensitivity, with ``options``) of a validated
-        ``scenario`` for ``session``; for ``trial``, ``scenario`` is a validated trial design."""
+        ``scenario`` for ``session``; for ``trial``, ``scenario`` is a validated trial design, for ``design`` a
+        validated design search (:class:`~nephrosim.trials.search.DesignSearch`) with its base trial written in."""
         if kind not in worker.KINDS:
             raise UserInputError(f"run kind {kind!r}: use one of {', '.join(worker.KINDS)}")
         session = session_key(session)
@@ -131,11 +132,13 @@ class RunManager:
                 del self._runs[old.id]
             # a trial design keeps only what was given: its validators refuse some defaults written out
             # (a treatment's time_h beside the arm's timing)
-            data = scenario.model_dump(mode="json", exclude_unset=kind == "trial")
+            data = scenario.model_dump(mode="json", exclude_unset=kind in ("trial", "design"))
+            arms = scenario.arms if kind != "design" else (scenario.base or {}).get("arms", ())
             run = Run(id=secrets.token_hex(8), number=next(self._numbers), session=session, kind=kind,
-                      scenario=data, scenario_name=scenario.name, arms=tuple(a.name for a in scenario.arms),
+                      scenario=data, scenario_name=scenario.name,
+                      arms=tuple(a["name"] if isinstance(a, dict) else a.name for a in arms),
                       options=dict(options or {}),
-                      total=worker.steps(kind, len(scenario.arms), int((options or {}).get("samples", 0)),
+                      total=worker.steps(kind, len(arms), int((options or {}).get("samples", 0)),
                                          band=(options or {}).get("band") is not None))
             self._runs[run.id] = run
         if self._store is not None:
@@ -190,6 +193,8 @@ class RunManager:
             return len(list(work.glob(f"{worker.ENSEMBLE_FILE}.parts/chunk-*.parquet")))
         if run.kind == "sensitivity":
             return len(list(work.glob(f"{worker.SENSITIVITY_FOLDER}/rows-*.npz")))
+        if run.kind == "design":
+            return len(list(work.glob(f"{worker.DESIGN_FILE}.parts/*-*.*")))
         return len(list(work.glob(f"{worker.TRIAL_FOLDER}/chunks/*-*.*")))
 
     def resume(self, session: str, run_id: str) -> Run | None:

@@ -16,6 +16,9 @@ Pages
     scenario at one time (``nephrosim sensitivity``).
 ``/trials``
     a virtual trial of an example or uploaded design (``nephrosim.trials.run_trial``).
+``/designs``
+    a design search around the trial form's design (``nephrosim trial-design``): power and n of
+    each candidate design, and the Pareto front.
 ``/parameters``
     the parameter table with units, ranges and provenance.
 
@@ -49,7 +52,7 @@ from starlette.responses import FileResponse, HTMLResponse, JSONResponse, PlainT
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from nephrosim.app import forms, trial_form, worker
+from nephrosim.app import design_form, forms, trial_form, worker
 from nephrosim.app.runs import RunManager
 from nephrosim.app.store import DraftStore, RunStore
 from nephrosim.errors import UserInputError
@@ -196,6 +199,8 @@ def create_app(max_workers: int = 2, warm_up: bool = True, data: str | Path | Ru
     drafts = _Drafts(DraftStore(store.folder, COOKIE_DAYS) if store is not None else None)
     trial_drafts = _Drafts(DraftStore(store.folder, COOKIE_DAYS, "trial_drafts") if store is not None else None,
                            default=_default_trial())
+    design_drafts = _Drafts(DraftStore(store.folder, COOKIE_DAYS, "design_drafts") if store is not None else None,
+                            default=design_form.DEFAULT_SEARCH)
 
     def page(request: Request, template: str, status: int = 200, **context) -> HTMLResponse:
         sid = request.state.session
@@ -321,6 +326,9 @@ def create_app(max_workers: int = 2, warm_up: bool = True, data: str | Path | Ru
         plan = _resume_plan(run, manager.kept_chunks(run)) if run.state == "interrupted" else ""
         if run.kind == "trial":
             return page(request, "trial_run.html", run=run, result=(run.payload or {}).get("trial"), resume_plan=plan)
+        if run.kind == "design":
+            return page(request, "design_run.html", run=run, resume_plan=plan,
+                        result=_design_table(run) if run.payload else None)
         if run.kind == "mechanisms":
             return page(request, "mechanisms_run.html", run=run, about=_describe(run.scenario), resume_plan=plan,
                         mech=_mechanism_table(run) if run.payload else None)
@@ -358,7 +366,7 @@ def create_app(max_workers: int = 2, warm_up: bool = True, data: str | Path | Ru
     async def run_edit(request: Request):
         """Open this run's scenario in the builder (to change an arm and run again)."""
         run = _run_or_404(request)
-        if run is None or run.kind == "trial":  # a trial design is not a scenario
+        if run is None or run.kind in ("trial", "design"):  # a trial design or a search is not a scenario
             return not_found(request, f"scenario run {request.path_params['run_id']}")
         drafts.put(request.state.session, run.scenario)
         return RedirectResponse("/builder", status_code=303)
@@ -369,8 +377,8 @@ def create_app(max_workers: int = 2, warm_up: bool = True, data: str | Path | Ru
             return not_found(request, f"run {request.path_params['run_id']}")
         what = request.path_params["what"]
         stem = _safe_name(run.scenario_name)
-        if run.kind in ("trial", "mechanisms", "sensitivity"):
-            return _study_download(run, what, stem)
+        if run.kind in ("trial", "mechanisms", "sensitivity", "design"):
+            return await _study_download(run, what, stem)
         if what == "scenario.yaml":
             from nephrosim.scenarios.schema import scenario_from_dict
 
@@ -435,10 +443,11 @@ def create_app(max_workers: int = 2, warm_up: bool = True, data: str | Path | Ru
         context = await run_in_threadpool(_evidence_context, query)
         return page(request, "evidence.html", 422 if context["problems"] else 200, query=query, **context)
 
-    def trials_page(request, draft=None, problems=(), errors=None, message="", status=200, chosen=""):
+    def trials_page(request, draft=None, problems=(), errors=None, message="", status=200, chosen="", settings=None):
         sid = request.state.session
         draft = trial_drafts.get(sid) if draft is None else draft
-        return page(request, "trials.html", status, examples=_trial_examples(), fields=TRIAL_FIELDS, chosen=chosen,
+        return page(request, "trials.html", status, examples=_trial_examples(), chosen=chosen,
+                    fields=_typed_settings(TRIAL_FIELDS, settings),
                     groups=trial_form.build_form(draft, errors), problems=problems, message=message,
                     draft_kept=trial_drafts.saved(sid) is not None, draft_problem=trial_drafts.problem(sid))
 
@@ -504,7 +513,7 @@ def create_app(max_workers: int = 2, warm_up: bool = True, data: str | Path | Ru
             return _redraw("/trials", form)
         design, problems, errors = trial_form.validate_draft(draft)
         if design is None:
-            return trials_page(request, draft, problems, errors, status=422)
+            return trials_page(request, draft, problems, errors, status=422, settings=form)
         if action == "save":
             return _attachment(_trial_yaml(design), f"{_safe_name(design.name)}.yaml", "application/x-yaml")
         if action == "check":
@@ -512,14 +521,85 @@ def create_app(max_workers: int = 2, warm_up: bool = True, data: str | Path | Ru
             return trials_page(request, draft, message=(
                 f"valid: {design.name}, {len(design.arms)} arms ({treated} treated, "
                 f"{sum(a.n for a in design.arms)} patients per replicate), {design.virtual_patients} virtual patients, "
-                f"primary endpoint {design.endpoints.primary}"))
+                f"primary endpoint {design.endpoints.primary}"), settings=form)
         options, problems = _number_options(form, TRIAL_FIELDS)
         if problems:
-            return trials_page(request, draft, problems, status=422)
+            return trials_page(request, draft, problems, status=422, settings=form)
         try:
             run = manager.submit(sid, "trial", design, options)
         except UserInputError as exc:
-            return trials_page(request, draft, [str(exc)], status=429)
+            return trials_page(request, draft, [str(exc)], status=429, settings=form)
+        return RedirectResponse(f"/runs/{run.id}", status_code=303)
+
+    def _trial_base(sid):
+        """The trial form's design of the session (the base of its design search), or ``None``."""
+        return trial_form.validate_draft(trial_drafts.get(sid))[0]
+
+    def designs_page(request, draft=None, problems=(), errors=None, message="", status=200, settings=None):
+        sid = request.state.session
+        draft = design_drafts.get(sid) if draft is None else draft
+        base = _trial_base(sid)
+        return page(request, "designs.html", status, groups=design_form.build_form(draft, errors), base=base,
+                    base_arms=[(a.name, a.n, _arm_text(a)) for a in base.arms] if base else [],
+                    problems=problems, message=message, fields=_typed_settings(DESIGN_FIELDS, settings),
+                    draft_kept=design_drafts.saved(sid) is not None, draft_problem=design_drafts.problem(sid))
+
+    async def designs(request: Request):
+        return designs_page(request)
+
+    async def designs_new(request: Request):
+        """Forget the session's design-search draft: the form shows the default search."""
+        design_drafts.discard(request.state.session)
+        return RedirectResponse("/designs", status_code=303)
+
+    async def designs_draft(request: Request):
+        """Keep the design-search form as it is typed (survives a reload and a restart)."""
+        form = await request.form(max_fields=MAX_FORM_FIELDS)
+        problem = design_drafts.put(request.state.session, design_form.draft_from_form(form.multi_items()))
+        if problem:
+            return JSONResponse({"saved": False, "error": problem}, status_code=507)
+        return JSONResponse({"saved": True, "where": "server" if store is not None else "memory"})
+
+    async def designs_post(request: Request):
+        """The design-search form's buttons: redraw (add or remove an entry rule, a timing, a
+        treatment, the uncertainty block), check, save the search as YAML (the base trial written
+        into it), or run it (``nephrosim.trials.search.run_search``) in the background."""
+        from nephrosim.trials.search import candidates
+
+        sid = request.state.session
+        form = await request.form(max_fields=MAX_FORM_FIELDS)
+        action = str(form.get("_action", "refresh"))
+        draft = design_form.draft_from_form(form.multi_items())
+        if action.startswith(("add:", "remove:")):
+            draft = design_form.apply_action(draft, action)
+        design_drafts.put(sid, draft)
+        if action not in ("run", "check", "save"):
+            return _redraw("/designs", form)
+        base = _trial_base(sid)
+        spec, problems, errors = design_form.validate_draft(draft, base)
+        if spec is None:
+            return designs_page(request, draft, settings=form, problems=problems, errors=errors, status=422)
+        if action == "save":
+            return _attachment(_trial_yaml(spec), f"{_safe_name(spec.name)}.yaml", "application/x-yaml")
+        cands = candidates(spec, base)
+        runnable = [c for c in cands if c.design is not None]
+        if action == "check" or not runnable:
+            skipped = [c.skipped for c in cands if c.design is None]
+            text = (f"{len(cands)} candidate designs around {base.name}: {len(runnable)} can run"
+                    + (f", {len(skipped)} are skipped (e.g. {skipped[0]})" if skipped else ""))
+            if not runnable:
+                return designs_page(request, draft, settings=form, status=422,
+                                    problems=[f"candidates: none of the designs can run; {text}"])
+            return designs_page(request, draft, settings=form, message=f"valid: {spec.name}, {text}")
+        options, problems = _number_options(form, DESIGN_FIELDS)
+        if not problems and options["seed"] < 0:
+            problems.append(f"seed: {options['seed']} is negative; use a whole number >= 0")
+        if problems:
+            return designs_page(request, draft, settings=form, problems=problems, status=422)
+        try:
+            run = manager.submit(sid, "design", spec, options)
+        except UserInputError as exc:
+            return designs_page(request, draft, settings=form, problems=[str(exc)], status=429)
         return RedirectResponse(f"/runs/{run.id}", status_code=303)
 
     def mechanisms_page(request, problems=(), status=200):
@@ -649,6 +729,10 @@ def create_app(max_workers: int = 2, warm_up: bool = True, data: str | Path | Ru
         Route("/trials/load", trials_load, methods=["POST"]),
         Route("/trials/new", trials_new, methods=["POST"]),
         Route("/trials/draft", trials_draft, methods=["POST"]),
+        Route("/designs", designs, methods=["GET"]),
+        Route("/designs", designs_post, methods=["POST"]),
+        Route("/designs/new", designs_new, methods=["POST"]),
+        Route("/designs/draft", designs_draft, methods=["POST"]),
         Route("/mechanisms", mechanisms, methods=["GET"]),
         Route("/mechanisms", mechanisms_post, methods=["POST"]),
         Route("/sensitivity", sensitivity, methods=["GET"]),
@@ -669,6 +753,8 @@ ENSEMBLE_FIELDS = (("_ens_samples", "samples", int, 100), ("_ens_cv", "cv", floa
 
 #: The virtual trial's settings: (form name, option, type, default).
 TRIAL_FIELDS = (("_replicates", "replicates", int, 200), ("_seed", "seed", int, 0))
+#: The design search's run settings (its replicates are a field of the search).
+DESIGN_FIELDS = (("_seed", "seed", int, 0),)
 #: The attribution's settings (the outcome is chosen from a list).
 MECHANISM_FIELDS = (("samples", "samples", int, 8), ("seed", "seed", int, 0), ("cv", "cv", float, 0.3))
 #: The sensitivity page's numbers: (form name, option, type, default).
@@ -686,6 +772,14 @@ def _did_you_mean(name: str, known) -> str:
 
     close = difflib.get_close_matches(name, sorted(known), n=3, cutoff=0.6)
     return f"{name!r}" + (f" (did you mean {', '.join(map(repr, close))}?)" if close else "")
+
+
+def _typed_settings(fields, form=None) -> tuple:
+    """A page's run settings ``(form name, option, type, shown value)``: what was typed in ``form``
+    (a page redrawn after *Check* or a refusal keeps it), else the default."""
+    if form is None:
+        return fields
+    return tuple((name, option, kind, str(form.get(name, default))) for name, option, kind, default in fields)
 
 
 def _number_options(form, fields, what: str = "") -> tuple[dict, list[str]]:
@@ -734,12 +828,16 @@ def _trial_examples() -> dict[str, Path]:
             if not re.search(r"^base:", p.read_text(encoding="utf-8"), re.MULTILINE)}
 
 
-def _study_download(run, what: str, stem: str) -> Response:
+async def _study_download(run, what: str, stem: str) -> Response:
     """Downloads of a trial run (its design YAML, its result JSON as ``nephrosim trial --json``),
     of a mechanisms run (the scenario YAML, the shares as CSV and JSON) and of a sensitivity run (the
     scenario YAML, the indices as CSV and as ``nephrosim sensitivity --json``)."""
     import json
 
+    if what == "search.yaml" and run.kind == "design":
+        from nephrosim.trials.search import search_from_dict
+
+        return _attachment(_trial_yaml(search_from_dict(run.scenario)), f"{stem}.yaml", "application/x-yaml")
     if what in ("scenario.yaml", "trial.yaml"):
         if run.kind == "trial":
             from nephrosim.trials import trial_from_dict
@@ -763,6 +861,20 @@ def _study_download(run, what: str, stem: str) -> Response:
 
         return _attachment(neutralise_formulas(run.payload["frame"]).to_csv(index=False), f"{stem}_mechanisms.csv",
                            "text/csv")
+    if run.kind == "design" and what == "designs.csv":
+        from nephrosim.io import neutralise_formulas
+
+        return _attachment(neutralise_formulas(run.payload["table"]).to_csv(index=False), f"{stem}_designs.csv",
+                           "text/csv")
+    if run.kind == "design" and what == "designs.json":  # as `nephrosim trial-design --json`
+        rows = json.loads(run.payload["table"].to_json(orient="records"))
+        return _attachment(json.dumps({**run.payload["summary"], "table": rows}, indent=2, allow_nan=False,
+                                      default=str), f"{stem}_designs.json", "application/json")
+    if run.kind == "design" and what == "report.html":
+        from starlette.concurrency import run_in_threadpool
+
+        return HTMLResponse(await run_in_threadpool(_design_report_html, run), headers={
+            "Content-Disposition": f'attachment; filename="{stem}_design_report.html"'})
     if run.kind == "sensitivity" and what == "sensitivity.json":
         return _attachment(json.dumps(run.payload["sensitivity"], indent=2), f"{stem}_sensitivity.json",
                            "application/json")
@@ -811,6 +923,37 @@ def _mechanism_table(run) -> dict:
     return {"outcome": p["outcome"], "description": outcome.description, "unit": p["unit"],
             "higher_is_better": outcome.higher_is_better, "vehicle": p["vehicle"],
             "vehicle_outcome": p["vehicle_outcome"], "options": p["options"], "arms": arms}
+
+
+def _arm_text(arm) -> str:
+    """A trial arm's treatment and timing in a few words."""
+    t = arm.treatment
+    if t is None:
+        return "placebo"
+    return f"{t.product} {t.dose:g} {t.dose_unit} {t.route}, {arm.timing.delay_h:g} h after {arm.timing.relative_to}"
+
+
+def _design_table(run) -> dict:
+    """A design search's ranked table for its page: the runnable designs (with the Pareto front
+    marked) and the skipped ones with their reasons, and the summary."""
+    import json
+
+    table = run.payload["table"]
+    ok = table["skipped"] == ""
+    return {"rows": json.loads(table[ok].to_json(orient="records")),
+            "skipped": json.loads(table[~ok].to_json(orient="records")), "summary": run.payload["summary"]}
+
+
+def _design_report_html(run) -> str:
+    """The self-contained HTML report of ``nephrosim trial-design --report`` for a run's result."""
+    from nephrosim.report import render, trial_design_report
+    from nephrosim.trials import trial_from_dict
+    from nephrosim.trials.search import SearchResult, search_from_dict
+
+    spec = search_from_dict(run.scenario)
+    result = SearchResult(run.payload["table"], run.payload["summary"], {})
+    with _REPORT_LOCK:
+        return render(trial_design_report(result, spec, trial_from_dict(spec.base), argv=REPORT_ARGV))
 
 
 #: What each method's indices are called on the sensitivity page, main index first.

@@ -46,27 +46,47 @@ DEFAULT_TRIAL: dict = {
 
 
 # --- what kind of field: plain, a nested object, a list of objects, or a tagged union ---------
+def _tagged_union(annotation) -> tuple[str, dict[str, type[BaseModel]]] | None:
+    """``(tag field, {tag: class})`` of ``Annotated[A | B, Field(discriminator=tag)]``, else ``None``."""
+    if typing.get_origin(annotation) is not typing.Annotated:
+        return None
+    inner, *meta = typing.get_args(annotation)
+    tag = next((m.discriminator for m in meta if getattr(m, "discriminator", None)), None)
+    members = typing.get_args(inner)
+    if tag and members and all(isinstance(m, type) and issubclass(m, BaseModel) for m in members):
+        return tag, {m.model_fields[tag].default: m for m in members}
+    return None
+
+
 def _nested(info) -> tuple[str, Any, bool] | None:
     """``(kind, target, optional)`` of a field that is not a plain input, else ``None``.
 
     kind ``model``: one nested object (target: its class); ``models``: a list of them;
-    ``union``: one of several objects told apart by a tag field (target: ``(tag field, {tag: class})``).
+    ``union``: one of several objects told apart by a tag field (target: ``(tag field, {tag: class})``);
+    ``unions``: a list of those, each item maybe ``null`` (target: ``((tag field, {tag: class}), nullable)``).
     """
     annotation, optional = _without_none(info.annotation)
+    union = _tagged_union(annotation)
+    if union is not None:
+        return "union", union, optional
     if typing.get_origin(annotation) is typing.Annotated:
-        inner, *meta = typing.get_args(annotation)
-        tag = next((m.discriminator for m in meta if getattr(m, "discriminator", None)), None)
-        members = typing.get_args(inner)
-        if tag and members and all(isinstance(m, type) and issubclass(m, BaseModel) for m in members):
-            return "union", (tag, {m.model_fields[tag].default: m for m in members}), optional
-        annotation = inner
+        annotation = typing.get_args(annotation)[0]
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return "model", annotation, optional
     if typing.get_origin(annotation) is tuple:
         args = typing.get_args(annotation)
         if args and isinstance(args[0], type) and issubclass(args[0], BaseModel):
             return "models", args[0], optional
+        if args:
+            item, nullable = _without_none(args[0])
+            union = _tagged_union(item)
+            if union is not None:
+                return "unions", (union, nullable), optional
     return None
+
+
+#: The choice of a list item that may be ``null`` (a design search's placebo treatment).
+NONE_CHOICE = "none"
 
 
 def _singular(name: str) -> str:
@@ -108,20 +128,38 @@ def _model_group(cls: type[BaseModel], data, path: str, title: str, help_: str =
             if optional:
                 child.actions.append((f"remove:{where}", f"remove {name.replace('_', ' ')}"))
             group.children.append(child)
+        elif kind == "unions":
+            (tag, members), nullable = target
+            items = value if isinstance(value, list) else []
+            holder = Group(name, help=description, name=where, actions=[(f"add:{where}", f"add {_singular(name)}")])
+            for k, item in enumerate(items):
+                child = _union_group(f"{_singular(name)} {k + 1}", f"{where}.{k}", item, tag, members,
+                                     description, nullable)
+                child.actions.append((f"remove:{where}.{k}", f"remove this {_singular(name)}"))
+                holder.children.append(child)
+            group.children.append(holder)
         else:  # a tagged union: the tag's selector redraws the member's fields
             tag, members = target
-            chosen = str((value or {}).get(tag, next(iter(members))))
-            selector = Input(f"{where}.{tag}", tag, "select", chosen, [(t, t) for t in members], refresh=True,
-                             required=True, help=f"changing it redraws the {name}'s fields")
-            _keep_unknown_choice(selector)
-            member = members.get(chosen)
-            inputs = [selector] + (model_inputs(member, value, f"{where}.", skip=(tag, *_SKIP_IN_TREATMENT))
-                                   if member else [])
-            _dose_unit_help(inputs)
-            child = Group(name, inputs, help=_first_line(member.__doc__) if member else description,
-                          name=where, actions=[(f"remove:{where}", f"remove {name}")] if optional else [])
-            group.children.append(child)
+            group.children.append(_union_group(name, where, value, tag, members, description, False,
+                                               [(f"remove:{where}", f"remove {name}")] if optional else []))
     return group
+
+
+def _union_group(title: str, where: str, value, tag: str, members: dict, description: str, nullable: bool,
+                 actions=None) -> Group:
+    """One object of a tagged union: the tag's selector (which redraws the member's fields; with
+    ``nullable``, a :data:`NONE_CHOICE` for ``null``) and the chosen member's fields."""
+    chosen = NONE_CHOICE if nullable and value is None else str((value or {}).get(tag, next(iter(members))))
+    options = [(t, t) for t in members] + ([(NONE_CHOICE, f"{NONE_CHOICE} (null)")] if nullable else [])
+    selector = Input(f"{where}.{tag}", tag, "select", chosen, options, refresh=True, required=True,
+                     help=f"changing it redraws the {title}'s fields" + (f"; {NONE_CHOICE}: null" if nullable else ""))
+    _keep_unknown_choice(selector)
+    member = members.get(chosen)
+    inputs = [selector] + (model_inputs(member, value, f"{where}.", skip=(tag, *_SKIP_IN_TREATMENT))
+                           if member else [])
+    _dose_unit_help(inputs)
+    return Group(title, inputs, help=_first_line(member.__doc__) if member else description, name=where,
+                 actions=list(actions or []))
 
 
 def build_form(draft: dict, errors: dict[str, str] | None = None) -> list[Group]:
@@ -162,11 +200,20 @@ def _clean_tree(cls: type[BaseModel], data):
             out[key] = _clean_tree(target, value)
         elif what == "models":
             out[key] = [_clean_tree(target, v) for v in value] if isinstance(value, list) else value
+        elif what == "unions":
+            (tag, members), nullable = target
+            out[key] = [_clean_member(v, tag, members, nullable) for v in value] if isinstance(value, list) else value
         else:
             tag, members = target
-            member = members.get(value.get(tag)) if isinstance(value, dict) else None
-            out[key] = _clean_tree(member, value) if member is not None else value
+            out[key] = _clean_member(value, tag, members, False)
     return _clean(cls, out)
+
+
+def _clean_member(value, tag: str, members: dict, nullable: bool):
+    if nullable and isinstance(value, dict) and value.get(tag) == NONE_CHOICE:
+        return None
+    member = members.get(value.get(tag)) if isinstance(value, dict) else None
+    return _clean_tree(member, value) if member is not None else value
 
 
 def draft_from_form(items) -> dict:

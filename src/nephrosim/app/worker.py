@@ -26,7 +26,7 @@ from nephrosim.errors import UserInputError
 from nephrosim.run.simulation import SimulationResult, compile_scenario, solver_options
 from nephrosim.scenarios.schema import scenario_from_dict
 
-KINDS = ("simulate", "compare", "ensemble", "trial", "mechanisms", "sensitivity")
+KINDS = ("simulate", "compare", "ensemble", "trial", "mechanisms", "sensitivity", "design")
 #: Most replicate trials one trial run of the app may ask for (the command line allows more).
 MAX_APP_REPLICATES = 2000
 #: Most parameter draws one mechanisms run of the app may ask for (``attribute`` allows 10,000).
@@ -38,6 +38,8 @@ MAX_APP_SAMPLES = 5000
 #: Where a resumable run keeps its finished chunks, inside its work folder (``RunStore.work_folder``):
 #: the ensemble's output file (its chunks are in ``<file>.parts/``) and the trial's output folder.
 ENSEMBLE_FILE, TRIAL_FOLDER, SENSITIVITY_FOLDER = "ensemble.parquet", "trial", "sensitivity"
+#: A design search's table in its work folder (its finished parts are in ``<file>.parts/``).
+DESIGN_FILE = "designs.parquet"
 #: Most simulations one sensitivity run of the app may ask for (``nephrosim sensitivity`` has no cap).
 MAX_APP_SENSITIVITY_SIMULATIONS = 20_000
 #: Design rows per chunk of a sensitivity run (its unit of progress and of resumption).
@@ -63,7 +65,7 @@ def steps(kind: str, n_arms: int, samples: int = 0, band: bool = False) -> int:
     one per chunk of parameter sets and the bands."""
     if kind == "ensemble":
         return -(-samples // _chunk_size(samples)) + 1
-    if kind in ("trial", "mechanisms", "sensitivity"):  # reading the input, then the library call
+    if kind in ("trial", "mechanisms", "sensitivity", "design"):  # reading the input, then the library call
         return 2
     return 1 + n_arms + (2 if band else 0) + (1 if kind == "compare" else 0)
 
@@ -353,6 +355,37 @@ def sensitivity(scenario, options: dict, report, work: str | None = None) -> dic
             "ranking": result.ranking(), "options": dict(options)}
 
 
+def design_search(search_data: dict, options: dict, report, work: str | None = None) -> dict:
+    """``nephrosim.trials.search.run_search`` of the search ``search_data`` (its ``base`` trial written
+    in; ``options``: seed): every candidate design's power, ranked, and the summary.
+
+    Progress is the search's own: the population, then its conditions and designs. With a ``work``
+    folder its parts are kept there (the search's own resumable storage): a run started again on it
+    computes only what is missing, bit-identical to an uninterrupted run."""
+    import contextlib
+    import tempfile
+    from pathlib import Path
+
+    from nephrosim.trials import trial_from_dict
+    from nephrosim.trials.search import run_search, search_from_dict
+
+    report(0, 1, "reading the design search")
+    spec = search_from_dict(search_data)
+    base = trial_from_dict(spec.base)
+    seed = options["seed"]
+
+    def stage(done: int, total: int, name: str) -> None:
+        report(done, max(total, 1), f"{name}: {done} of {total} (seed {seed})")
+
+    with contextlib.ExitStack() as stack:
+        folder = Path(work) if work is not None else Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        result = run_search(spec, base, folder / DESIGN_FILE, seed=seed, progress=stage)
+    report(1, 1, "done")
+    return {"table": result.table, "summary": {**result.summary, "output": "designs.csv (download)"},
+            "options": {"seed": seed}}
+
+
 def execute(kind: str, scenario_data: dict, report, options: dict | None = None, work: str | None = None) -> dict:
     """Run ``kind`` on the scenario ``scenario_data``; the payload the app stores and shows.
     ``work``: the folder where an ensemble or a trial keeps its finished chunks (resumable)."""
@@ -360,6 +393,8 @@ def execute(kind: str, scenario_data: dict, report, options: dict | None = None,
         raise UserInputError(f"run kind {kind!r}: use one of {', '.join(KINDS)}")
     if kind == "trial":
         return virtual_trial(scenario_data, options or {}, report, work)
+    if kind == "design":
+        return design_search(scenario_data, options or {}, report, work)
     scenario = scenario_from_dict(scenario_data)
     if kind == "mechanisms":
         return mechanisms(scenario, options or {}, report)

@@ -114,6 +114,24 @@ const nephrosim = {
     document.getElementById("sens-plot").dataset.ready = "1";
   },
 
+  // A design search: power against total patients, one marker per design (the Pareto front joined).
+  designPlot(rows) {
+    const label = (r) => this.escape(`${r.treatment}, ${r.timing}, ${r.endpoint}, ${r.n_per_arm}/arm`);
+    const front = rows.filter((r) => r.pareto).sort((a, b) => a.total_n - b.total_n);
+    const traces = [
+      {type: "scatter", mode: "markers", name: "design", x: rows.map((r) => r.total_n), y: rows.map((r) => r.power),
+       text: rows.map(label), hovertemplate: "%{text}<br>n %{x}, power %{y:.3f}<extra></extra>",
+       error_y: {type: "data", symmetric: false, array: rows.map((r) => Math.max(0, r.power_hi - r.power)),
+                 arrayminus: rows.map((r) => Math.max(0, r.power - r.power_lo))}},
+      {type: "scatter", mode: "lines+markers", name: "Pareto front", x: front.map((r) => r.total_n),
+       y: front.map((r) => r.power), text: front.map(label), hovertemplate: "%{text}<extra>front</extra>"}];
+    Plotly.newPlot("design-plot", traces, {height: 440, margin: {t: 40},
+      title: {text: "power against total patients (95 % Monte-Carlo intervals)", font: {size: 14}},
+      xaxis: {title: {text: "total patients (both arms)"}}, yaxis: {title: {text: "power"}, range: [0, 1.02]},
+      legend: {orientation: "h", y: 1.1}}, {responsive: true});
+    document.getElementById("design-plot").dataset.ready = "1";
+  },
+
   // Text from the evidence store, safe inside plotly's HTML-like labels.
   escape(text) {
     return String(text).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
