@@ -54,7 +54,7 @@ import os
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Any, Callable, Literal, Mapping
 
 import numpy as np
 from pydantic import Field, field_validator, model_validator
@@ -614,7 +614,8 @@ def _open_slots(study, population: int) -> int:
     return population - done if done < population else population
 
 
-def optimize_protocol(spec, out_dir: str | Path, *, trials: int | None = None, progress: bool = False,
+def optimize_protocol(spec, out_dir: str | Path, *, trials: int | None = None,
+                      progress: bool | Callable[[int, int], None] = False,
                       evaluator: Evaluator | None = None, scheduler: str | None = None, workers: int = 1,
                       security=None) -> SearchResult:
     """Search cultivation and administration protocols for efficacy against risk.
@@ -626,7 +627,9 @@ def optimize_protocol(spec, out_dir: str | Path, *, trials: int | None = None, p
     out_dir : folder of the study (``study.journal``), ``front.csv`` and ``trials.csv``; a
         rerun with the same spec continues the study there.
     trials : total trials wanted (default ``optimizer.trials`` of the spec).
-    progress : show a progress bar.
+    progress : ``True`` shows a progress bar; a callable is called ``progress(done, total)`` with the
+        finished trials (those of an earlier run of the study included), before the first and after
+        each (the web app's progress).
     evaluator : an :class:`Evaluator` of the same spec to reuse (its compiled arms), e.g.
         for several searches in one session (the serial path evaluates on it; Dask workers
         build their own).
@@ -677,7 +680,10 @@ def optimize_protocol(spec, out_dir: str | Path, *, trials: int | None = None, p
         trial.set_user_attr("modifiers", json.dumps(ev.modifiers))
         study.tell(trial, [ev.efficacy, *(ev.risks[r] for r in spec.risks)])
 
-    with ProgressBar("protocol trials", total, min(done, total), progress) as bar:
+    report = progress if callable(progress) else (lambda done, total: None)
+    finished = min(done, total)
+    report(finished, total)
+    with ProgressBar("protocol trials", total, finished, progress is True) as bar:
         with open_executor(None if serial or not todo else scheduler, workers, security) as executor:
             fn = (lambda task: _evaluate(evaluator, task[1])) if serial else evaluate_candidate
             while todo > 0:
@@ -699,6 +705,8 @@ def optimize_protocol(spec, out_dir: str | Path, *, trials: int | None = None, p
                 for i, outcome in executor.map(fn, [(spec_json, c) for c in candidates]):
                     tell(asked[i], outcome)  # as each finishes: the journal is current after every trial
                     bar.advance()
+                    finished += 1
+                    report(finished, total)
                 todo -= len(asked)
 
     trials_frame = _trials_frame(study, spec)
