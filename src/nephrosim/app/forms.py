@@ -87,7 +87,7 @@ class Input:
 
     name: str
     label: str
-    kind: str  # text | number | select | bool | checkboxes | list | json
+    kind: str  # text | number | select | bool | checkboxes | list | json (shown) | json_edit (typed as JSON)
     value: Any = ""
     options: list[tuple[str, str]] = field(default_factory=list)
     unit: str = ""
@@ -381,6 +381,11 @@ def _clean(model_cls: type[BaseModel], data: dict) -> dict:
             continue
         if annotation is bool and value in ("true", "false"):
             value = value == "true"
+        elif typing.get_origin(annotation) is tuple and isinstance(value, str) and value.lstrip().startswith("["):
+            try:  # a list typed as JSON (a list of lists, or with nulls)
+                value = json.loads(value)
+            except json.JSONDecodeError:
+                pass  # validation reports the field
         elif typing.get_origin(annotation) is tuple and isinstance(value, str):
             value = [v for v in re.split(r"[,;\s]+", value.strip()) if v]
         elif isinstance(value, str) and _literals(annotation) is None and annotation not in (str, int, float, bool) \

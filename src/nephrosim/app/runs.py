@@ -46,7 +46,7 @@ MAX_ACTIVE_PER_SESSION = 4
 
 ACTIVE = ("queued", "running")
 #: Kinds whose finished chunks are kept while they compute, so that *Resume* continues from them.
-RESUMABLE = ("ensemble", "trial", "sensitivity", "design")
+RESUMABLE = ("ensemble", "trial", "sensitivity", "design", "protocol")
 
 
 @dataclass
@@ -133,7 +133,8 @@ class RunManager:
             # a trial design keeps only what was given: its validators refuse some defaults written out
             # (a treatment's time_h beside the arm's timing)
             data = scenario.model_dump(mode="json", exclude_unset=kind in ("trial", "design"))
-            arms = scenario.arms if kind != "design" else (scenario.base or {}).get("arms", ())
+            arms = (scenario.base or {}).get("arms", ()) if kind == "design" else () if kind == "protocol" \
+                else scenario.arms
             run = Run(id=secrets.token_hex(8), number=next(self._numbers), session=session, kind=kind,
                       scenario=data, scenario_name=scenario.name,
                       arms=tuple(a["name"] if isinstance(a, dict) else a.name for a in arms),
@@ -195,6 +196,8 @@ class RunManager:
             return len(list(work.glob(f"{worker.SENSITIVITY_FOLDER}/rows-*.npz")))
         if run.kind == "design":
             return len(list(work.glob(f"{worker.DESIGN_FILE}.parts/*-*.*")))
+        if run.kind == "protocol":
+            return 1 if (work / worker.PROTOCOL_FOLDER / "study.journal").is_file() else 0
         return len(list(work.glob(f"{worker.TRIAL_FOLDER}/chunks/*-*.*")))
 
     def resume(self, session: str, run_id: str) -> Run | None:

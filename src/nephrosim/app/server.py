@@ -16,6 +16,9 @@ Pages
     scenario at one time (``nephrosim sensitivity``).
 ``/trials``
     a virtual trial of an example or uploaded design (``nephrosim.trials.run_trial``).
+``/protocols``
+    a protocol search (cultivation and administration) in the builder's experiment
+    (``nephrosim optimize-protocol``): the Pareto front of robust efficacy against the risks.
 ``/designs``
     a design search around the trial form's design (``nephrosim trial-design``): power and n of
     each candidate design, and the Pareto front.
@@ -52,7 +55,7 @@ from starlette.responses import FileResponse, HTMLResponse, JSONResponse, PlainT
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from nephrosim.app import design_form, forms, trial_form, worker
+from nephrosim.app import design_form, forms, protocol_form, trial_form, worker
 from nephrosim.app.runs import RunManager
 from nephrosim.app.store import DraftStore, RunStore
 from nephrosim.errors import UserInputError
@@ -201,6 +204,8 @@ def create_app(max_workers: int = 2, warm_up: bool = True, data: str | Path | Ru
                            default=_default_trial())
     design_drafts = _Drafts(DraftStore(store.folder, COOKIE_DAYS, "design_drafts") if store is not None else None,
                             default=design_form.DEFAULT_SEARCH)
+    protocol_drafts = _Drafts(DraftStore(store.folder, COOKIE_DAYS, "protocol_drafts") if store is not None else None,
+                              default=protocol_form.DEFAULT_PROTOCOL_SEARCH)
 
     def page(request: Request, template: str, status: int = 200, **context) -> HTMLResponse:
         sid = request.state.session
@@ -329,6 +334,9 @@ def create_app(max_workers: int = 2, warm_up: bool = True, data: str | Path | Ru
         if run.kind == "design":
             return page(request, "design_run.html", run=run, resume_plan=plan,
                         result=_design_table(run) if run.payload else None)
+        if run.kind == "protocol":
+            return page(request, "protocol_run.html", run=run, resume_plan=plan,
+                        result=_protocol_front(run) if run.payload else None)
         if run.kind == "mechanisms":
             return page(request, "mechanisms_run.html", run=run, about=_describe(run.scenario), resume_plan=plan,
                         mech=_mechanism_table(run) if run.payload else None)
@@ -366,7 +374,7 @@ def create_app(max_workers: int = 2, warm_up: bool = True, data: str | Path | Ru
     async def run_edit(request: Request):
         """Open this run's scenario in the builder (to change an arm and run again)."""
         run = _run_or_404(request)
-        if run is None or run.kind in ("trial", "design"):  # a trial design or a search is not a scenario
+        if run is None or run.kind in ("trial", "design", "protocol"):  # a design or a search is not a scenario
             return not_found(request, f"scenario run {request.path_params['run_id']}")
         drafts.put(request.state.session, run.scenario)
         return RedirectResponse("/builder", status_code=303)
@@ -377,7 +385,7 @@ def create_app(max_workers: int = 2, warm_up: bool = True, data: str | Path | Ru
             return not_found(request, f"run {request.path_params['run_id']}")
         what = request.path_params["what"]
         stem = _safe_name(run.scenario_name)
-        if run.kind in ("trial", "mechanisms", "sensitivity", "design"):
+        if run.kind in ("trial", "mechanisms", "sensitivity", "design", "protocol"):
             return await _study_download(run, what, stem)
         if what == "scenario.yaml":
             from nephrosim.scenarios.schema import scenario_from_dict
@@ -602,6 +610,61 @@ def create_app(max_workers: int = 2, warm_up: bool = True, data: str | Path | Ru
             return designs_page(request, draft, settings=form, problems=[str(exc)], status=429)
         return RedirectResponse(f"/runs/{run.id}", status_code=303)
 
+    def protocols_page(request, draft=None, problems=(), errors=None, message="", status=200):
+        sid = request.state.session
+        draft = protocol_drafts.get(sid) if draft is None else draft
+        scenario, scenario_problems, _ = forms.validate_draft(drafts.get(sid))
+        return page(request, "protocols.html", status, groups=protocol_form.build_form(draft, errors),
+                    scenario=scenario, scenario_problems=scenario_problems,
+                    about=_describe(scenario.model_dump(mode="json")) if scenario is not None else None,
+                    problems=problems, message=message,
+                    draft_kept=protocol_drafts.saved(sid) is not None, draft_problem=protocol_drafts.problem(sid))
+
+    async def protocols(request: Request):
+        return protocols_page(request)
+
+    async def protocols_new(request: Request):
+        """Forget the session's protocol-search draft: the form shows the default search."""
+        protocol_drafts.discard(request.state.session)
+        return RedirectResponse("/protocols", status_code=303)
+
+    async def protocols_draft(request: Request):
+        """Keep the protocol-search form as it is typed (survives a reload and a restart)."""
+        form = await request.form(max_fields=MAX_FORM_FIELDS)
+        problem = protocol_drafts.put(request.state.session, protocol_form.draft_from_form(form.multi_items()))
+        if problem:
+            return JSONResponse({"saved": False, "error": problem}, status_code=507)
+        return JSONResponse({"saved": True, "where": "server" if store is not None else "memory"})
+
+    async def protocols_post(request: Request):
+        """The protocol-search form's buttons: check, save the spec as YAML (the builder's experiment
+        written into it), or run it (``optimize_protocol``) in the background."""
+        sid = request.state.session
+        form = await request.form(max_fields=MAX_FORM_FIELDS)
+        action = str(form.get("_action", "refresh"))
+        draft = protocol_form.draft_from_form(form.multi_items())
+        protocol_drafts.put(sid, draft)
+        if action not in ("run", "check", "save"):
+            return _redraw("/protocols", form)
+        scenario, _, _ = forms.validate_draft(drafts.get(sid))
+        spec, problems, errors = protocol_form.validate_draft(draft, scenario)
+        if spec is None:
+            return protocols_page(request, draft, problems, errors, status=422)
+        if action == "save":
+            return _attachment(_trial_yaml(spec), f"{_safe_name(spec.name)}.yaml", "application/x-yaml")
+        if action == "check":
+            s = spec.search
+            return protocols_page(request, draft, message=(
+                f"valid: {spec.name} in {spec.scenario['species']} {spec.scenario['injury']['model']}: "
+                f"{spec.optimizer.trials} trials in generations of {spec.optimizer.population}, "
+                f"{spec.uncertainty.samples} parameter sets per candidate; products {', '.join(s.product)}, "
+                f"routes {', '.join(s.route)}; objectives: {spec.outcome} efficacy, {', '.join(spec.risks)}"))
+        try:
+            run = manager.submit(sid, "protocol", spec, {})
+        except UserInputError as exc:
+            return protocols_page(request, draft, [str(exc)], status=429)
+        return RedirectResponse(f"/runs/{run.id}", status_code=303)
+
     def mechanisms_page(request, problems=(), status=200):
         from nephrosim.analysis.attribution import OUTCOMES
 
@@ -729,6 +792,10 @@ def create_app(max_workers: int = 2, warm_up: bool = True, data: str | Path | Ru
         Route("/trials/load", trials_load, methods=["POST"]),
         Route("/trials/new", trials_new, methods=["POST"]),
         Route("/trials/draft", trials_draft, methods=["POST"]),
+        Route("/protocols", protocols, methods=["GET"]),
+        Route("/protocols", protocols_post, methods=["POST"]),
+        Route("/protocols/new", protocols_new, methods=["POST"]),
+        Route("/protocols/draft", protocols_draft, methods=["POST"]),
         Route("/designs", designs, methods=["GET"]),
         Route("/designs", designs_post, methods=["POST"]),
         Route("/designs/new", designs_new, methods=["POST"]),
@@ -834,6 +901,15 @@ async def _study_download(run, what: str, stem: str) -> Response:
     scenario YAML, the indices as CSV and as ``nephrosim sensitivity --json``)."""
     import json
 
+    if what == "search.yaml" and run.kind == "protocol":
+        from nephrosim.analysis.protocol_search import as_spec
+
+        return _attachment(_trial_yaml(as_spec(run.scenario)[0]), f"{stem}.yaml", "application/x-yaml")
+    if run.kind == "protocol" and what in ("front.csv", "trials.csv") and run.payload is not None:
+        from nephrosim.io import neutralise_formulas
+
+        frame = run.payload[what.removesuffix(".csv")]
+        return _attachment(neutralise_formulas(frame).to_csv(index=False), f"{stem}_{what}", "text/csv")
     if what == "search.yaml" and run.kind == "design":
         from nephrosim.trials.search import search_from_dict
 
@@ -933,15 +1009,30 @@ def _arm_text(arm) -> str:
     return f"{t.product} {t.dose:g} {t.dose_unit} {t.route}, {arm.timing.delay_h:g} h after {arm.timing.relative_to}"
 
 
+def _records(frame) -> list[dict]:
+    """A table's rows as plain Python values, floats exact (``to_json`` rounds them), NaN as ``None``."""
+    def plain(v):
+        v = v.item() if hasattr(v, "item") else v
+        return None if isinstance(v, float) and not math.isfinite(v) else v
+
+    return [{k: plain(v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
+
+
+def _protocol_front(run) -> dict:
+    """A protocol search's Pareto front for its page (and every finished trial, for the plot)."""
+    p = run.payload
+    spec = run.scenario
+    return {"front": _records(p["front"]), "trials": _records(p["trials"]), "risks": list(spec["risks"]),
+            "outcome": spec["outcome"], "scale": spec["efficacy_scale"], "quantile": spec["efficacy_quantile"],
+            "completed": p["completed"], "failed": p["failed"], "failures": p["failures"]}
+
+
 def _design_table(run) -> dict:
     """A design search's ranked table for its page: the runnable designs (with the Pareto front
     marked) and the skipped ones with their reasons, and the summary."""
-    import json
-
     table = run.payload["table"]
     ok = table["skipped"] == ""
-    return {"rows": json.loads(table[ok].to_json(orient="records")),
-            "skipped": json.loads(table[~ok].to_json(orient="records")), "summary": run.payload["summary"]}
+    return {"rows": _records(table[ok]), "skipped": _records(table[~ok]), "summary": run.payload["summary"]}
 
 
 def _design_report_html(run) -> str:
@@ -1007,6 +1098,9 @@ def _resume_plan(run, kept: int) -> str:
     from nephrosim.app.runs import RESUMABLE
 
     same = "The result is the same as an uninterrupted run's."
+    if run.kind == "protocol" and kept:
+        return (f"Resume starts it again with the same request and continues its study (optuna's journal, kept in "
+                f"the data folder) from the trials finished before the interruption. {same}")
     if run.kind in RESUMABLE and kept:
         return (f"Resume starts it again with the same request and continues from the {kept} chunk(s) finished "
                 f"before the interruption, kept in the data folder; only the missing ones are computed. {same}")

@@ -26,7 +26,7 @@ from nephrosim.errors import UserInputError
 from nephrosim.run.simulation import SimulationResult, compile_scenario, solver_options
 from nephrosim.scenarios.schema import scenario_from_dict
 
-KINDS = ("simulate", "compare", "ensemble", "trial", "mechanisms", "sensitivity", "design")
+KINDS = ("simulate", "compare", "ensemble", "trial", "mechanisms", "sensitivity", "design", "protocol")
 #: Most replicate trials one trial run of the app may ask for (the command line allows more).
 MAX_APP_REPLICATES = 2000
 #: Most parameter draws one mechanisms run of the app may ask for (``attribute`` allows 10,000).
@@ -38,8 +38,9 @@ MAX_APP_SAMPLES = 5000
 #: Where a resumable run keeps its finished chunks, inside its work folder (``RunStore.work_folder``):
 #: the ensemble's output file (its chunks are in ``<file>.parts/``) and the trial's output folder.
 ENSEMBLE_FILE, TRIAL_FOLDER, SENSITIVITY_FOLDER = "ensemble.parquet", "trial", "sensitivity"
-#: A design search's table in its work folder (its finished parts are in ``<file>.parts/``).
-DESIGN_FILE = "designs.parquet"
+#: A design search's table in its work folder (its finished parts are in ``<file>.parts/``), and a
+#: protocol search's study folder (optuna's journal: a rerun continues the study).
+DESIGN_FILE, PROTOCOL_FOLDER = "designs.parquet", "protocol_search"
 #: Most simulations one sensitivity run of the app may ask for (``nephrosim sensitivity`` has no cap).
 MAX_APP_SENSITIVITY_SIMULATIONS = 20_000
 #: Design rows per chunk of a sensitivity run (its unit of progress and of resumption).
@@ -65,7 +66,7 @@ def steps(kind: str, n_arms: int, samples: int = 0, band: bool = False) -> int:
     one per chunk of parameter sets and the bands."""
     if kind == "ensemble":
         return -(-samples // _chunk_size(samples)) + 1
-    if kind in ("trial", "mechanisms", "sensitivity", "design"):  # reading the input, then the library call
+    if kind in ("trial", "mechanisms", "sensitivity", "design", "protocol"):  # the input, then the library call
         return 2
     return 1 + n_arms + (2 if band else 0) + (1 if kind == "compare" else 0)
 
@@ -386,6 +387,39 @@ def design_search(search_data: dict, options: dict, report, work: str | None = N
             "options": {"seed": seed}}
 
 
+def protocol_search(spec_data: dict, report, work: str | None = None) -> dict:
+    """``nephrosim.analysis.protocol_search.optimize_protocol`` of the spec ``spec_data`` (its experiment
+    written in): the Pareto front and every finished trial.
+
+    Progress is the trials finished. With a ``work`` folder the study lives there (optuna's journal,
+    appended after every trial): a run started again on it continues the study, with the same trials
+    and front as an uninterrupted run."""
+    import contextlib
+    import tempfile
+    from pathlib import Path
+
+    from nephrosim.analysis.protocol_search import as_spec, optimize_protocol
+
+    report(0, 1, "reading the protocol search")
+    spec = as_spec(spec_data)[0]
+
+    def trials(done: int, total: int) -> None:
+        report(done, max(total, 1), f"protocol trials: {done} of {total} (NSGA-II, generations of "
+                                    f"{spec.optimizer.population}, seed {spec.optimizer.seed})")
+
+    import pandas as pd
+
+    with contextlib.ExitStack() as stack:
+        folder = Path(work) / PROTOCOL_FOLDER if work is not None else \
+            Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        result = optimize_protocol(spec, folder, progress=trials)
+        every = pd.read_csv(folder / "trials.csv")  # failed trials too, with their reasons
+    failures = every.loc[~every["complete"], "failure"].tolist() if "failure" in every.columns else []
+    report(1, 1, "done")
+    return {"front": result.front, "trials": result.trials, "completed": result.completed, "failed": result.failed,
+            "failures": failures}
+
+
 def execute(kind: str, scenario_data: dict, report, options: dict | None = None, work: str | None = None) -> dict:
     """Run ``kind`` on the scenario ``scenario_data``; the payload the app stores and shows.
     ``work``: the folder where an ensemble or a trial keeps its finished chunks (resumable)."""
@@ -395,6 +429,8 @@ def execute(kind: str, scenario_data: dict, report, options: dict | None = None,
         return virtual_trial(scenario_data, options or {}, report, work)
     if kind == "design":
         return design_search(scenario_data, options or {}, report, work)
+    if kind == "protocol":
+        return protocol_search(scenario_data, report, work)
     scenario = scenario_from_dict(scenario_data)
     if kind == "mechanisms":
         return mechanisms(scenario, options or {}, report)

@@ -132,6 +132,19 @@ const nephrosim = {
     document.getElementById("design-plot").dataset.ready = "1";
   },
 
+  // A protocol search: efficacy against the first risk, every completed trial, the front highlighted.
+  protocolPlot(data) {
+    const risk = data.risks[0];
+    const trace = (rows, name, symbol) => ({type: "scatter", mode: "markers", name, x: rows.map((r) => r[risk]),
+      y: rows.map((r) => r.efficacy), text: rows.map((r) => this.escape(r.protocol)),
+      marker: {symbol, size: symbol === "star" ? 12 : 7}, hovertemplate: "%{text}<br>" + risk + " %{x:.3g}, efficacy %{y:.3g}<extra>" + name + "</extra>"});
+    Plotly.newPlot("protocol-plot", [trace(data.trials, "trial", "circle"), trace(data.front, "Pareto front", "star")],
+      {height: 440, margin: {t: 40}, title: {text: "efficacy against " + risk + " (the front is over every risk)", font: {size: 14}},
+       xaxis: {title: {text: risk + " (lower is better)"}}, yaxis: {title: {text: "efficacy (higher is better)"}},
+       legend: {orientation: "h", y: 1.1}}, {responsive: true});
+    document.getElementById("protocol-plot").dataset.ready = "1";
+  },
+
   // Text from the evidence store, safe inside plotly's HTML-like labels.
   escape(text) {
     return String(text).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
