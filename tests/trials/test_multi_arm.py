@@ -237,12 +237,15 @@ def test_cli_prints_each_comparison_with_its_adjusted_power(app, tmp_path):
         arm["n"] = 8
     design["arms"].append({**design["arms"][1], "name": "msc_high",
                            "treatment": {**design["arms"][1]["treatment"], "dose": 2.0e7}})
+    design["trend"] = {"scores": [0, 2.0e6, 2.0e7]}  # the doses per kg
     path = tmp_path / "three.yaml"
     path.write_text(yaml.safe_dump(design))
     res = CliRunner().invoke(app, ["trial", str(path), "-n", "6", "--seed", "4", "--no-progress"])
     assert res.exit_code == 0, res.output
     assert "holm-adjusted" in res.output
     assert "msc vs control: power" in res.output and "msc_high vs control: power" in res.output
+    assert "trend across the arms (log-rank test for trend; scores placebo 0, msc 2e+06, msc_high 2e+07)" in res.output
     res = CliRunner().invoke(app, ["trial", str(path), "-n", "6", "--seed", "4", "--no-progress", "--json"])
     out = json.loads(res.output)
     assert set(out["comparisons"]) == {"msc", "msc_high"} and set(out["make30"]) == {"placebo", "msc", "msc_high"}
+    assert out["trend"]["scores"] == {"placebo": 0, "msc": 2.0e6, "msc_high": 2.0e7} and 0 <= out["trend"]["power"] <= 1

@@ -124,6 +124,12 @@ def _print(out: dict) -> None:
             typer.echo(f"    non-binding futility at signed z < {g['futility_z']:g}: stopped for futility "
                        f"{g['futility_stop_share']:.3f}; power {g['power_without_futility']:.3f} if the rule is "
                        "ignored")
+    if "trend" in out:
+        t = out["trend"]
+        typer.echo(f"  trend across the arms ({t['test']}; scores "
+                   + ", ".join(f"{arm} {v:g}" for arm, v in t["scores"].items())
+                   + f"): power {t['power']:.3f}, {t['power_favouring_the_score']:.3f} favouring the higher scores; "
+                   f"median z {t['z_median']}")
     pop = out["population"]
     typer.echo(f"  population: {pop['accepted_patients']} accepted of {pop['plausible_patients']} plausible; "
                f"eligible pool {pop['eligible_pool']}")

@@ -20,6 +20,13 @@ comparisons are adjusted for multiplicity per replicate (Holm or Bonferroni, sta
 ``multipletests``, or Dunnett's single-step many-to-one procedure on the comparisons' z statistics,
 which uses their correlation through the shared control) before counting a replicate as positive
 (:func:`summarise_trial`).
+
+A dose-ranging design may also ask for one **test for trend** across the arms in the order of their
+scores (:func:`trend_test`): on time to recovery the log-rank test for trend (the Cox score test of the
+arm score, with the hypergeometric variance of tied times; Peto et al. 1977, Collett 2015 §2.7), on
+SCr AUC Kendall's tau-b between the arm score and the AUC (the Jonckheere–Terpstra statistic's
+ordering, ``scipy.stats.kendalltau``), on MAKE the linear-by-linear (Cochran–Armitage) test of the
+2 × arms table (statsmodels ``Table.test_ordinal_association``).
 """
 
 from __future__ import annotations
@@ -59,6 +66,67 @@ def analyse_replicate(t_ctl, e_ctl, t_trt, e_trt) -> dict:
         except ConvergenceError:
             pass  # no finite HR (e.g. no events in one arm); counted in the summary
     return out
+
+
+def logrank_trend(times: Sequence[np.ndarray], events: Sequence[np.ndarray],
+                  scores: Sequence[float]) -> tuple[float, float]:
+    """The log-rank test for trend across groups with ordered ``scores``: ``(z, two-sided p)``.
+
+    At each distinct event time u, with n at risk, d events, and S1, S2 the sums of the at-risk
+    patients' scores and squared scores: U = Σ (scores of the events − d·S1/n), V = Σ d(n − d)/(n − 1)
+    · (S2/n − (S1/n)²); z = U/√V (Peto et al. 1977; Collett 2015, Modelling Survival Data in Medical
+    Research, §2.7). z > 0: the higher-scored groups have the events (recover) sooner. With two
+    groups scored 0 and 1 this is the two-sample log-rank test (``tests/trials/test_trend.py`` checks it
+    against lifelines' ``logrank_test``, and the many-group statistic against the Cox score test of
+    statsmodels' ``PHReg``). ``(nan, nan)`` when there is no event or no spread of scores at risk."""
+    from scipy.stats import norm
+
+    t = np.concatenate([np.asarray(x, float) for x in times])
+    e = np.concatenate([np.asarray(x, bool) for x in events])
+    w = np.repeat(np.asarray(scores, float), [len(x) for x in times])
+    at = np.unique(t[e])
+    if at.size == 0:
+        return float("nan"), float("nan")
+    order = np.argsort(t, kind="stable")
+    ts, ws = t[order], w[order]
+    first = np.searchsorted(ts, at, side="left")  # patients at risk at u: those with t >= u
+    n = (t.size - first).astype(float)
+    s1 = np.cumsum(ws[::-1])[::-1][first]
+    s2 = np.cumsum((ws * ws)[::-1])[::-1][first]
+    where = np.searchsorted(at, t[e])
+    d = np.bincount(where, minlength=at.size).astype(float)
+    dw = np.bincount(where, weights=w[e], minlength=at.size)
+    u = float(np.sum(dw - d * s1 / n))
+    ties = np.divide(d * (n - d), n - 1.0, out=np.zeros_like(n), where=n > 1.0)
+    v = float(np.sum(ties * (s2 / n - (s1 / n) ** 2)))
+    if not v > 0.0:
+        return float("nan"), float("nan")
+    z = u / np.sqrt(v)
+    return float(z), float(2.0 * norm.sf(abs(z)))
+
+
+def trend_test(primary: str, scores: Sequence[float], times=None, auc=None, events=None) -> tuple[float, float]:
+    """The test for trend of a replicate trial's primary endpoint across its arms: ``(z, two-sided p)``,
+    z > 0 when the endpoint improves with the score (faster recovery, lower SCr AUC, fewer MAKE events).
+
+    ``times``: per arm ``(days, recovered)``; ``auc``: per arm the SCr AUC of each patient;
+    ``events``: per arm the patients' MAKE events (booleans)."""
+    from scipy.stats import kendalltau, norm
+    from statsmodels.stats.contingency_tables import Table
+
+    if primary == "recovery":
+        return logrank_trend([d for d, _ in times], [r for _, r in times], scores)
+    if primary == "scr_auc":
+        score = np.repeat(np.asarray(scores, float), [len(a) for a in auc])
+        tau, p = kendalltau(score, np.concatenate([np.asarray(a, float) for a in auc]))
+        if not np.isfinite(p):
+            return float("nan"), float("nan")
+        return float(-np.sign(tau) * norm.isf(p / 2.0)), float(p)  # lower AUC with the score is better
+    table = np.array([[np.sum(~np.asarray(x, bool)) for x in events], [np.sum(np.asarray(x, bool)) for x in events]])
+    if table[1].sum() == 0 or table[0].sum() == 0:
+        return float("nan"), float("nan")
+    r = Table(table).test_ordinal_association(row_scores=np.array([0.0, 1.0]), col_scores=np.asarray(scores, float))
+    return float(-r.zscore), float(r.pvalue)  # fewer events with the score is better
 
 
 def share(values: np.ndarray) -> float:

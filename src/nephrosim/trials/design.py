@@ -227,6 +227,17 @@ def follow_up_grid(inclusion: Inclusion, endpoints: Endpoints) -> np.ndarray:
     return output_times_h(max(float(TIMES_H[-1]), latest_entry + 24.0 * endpoints.horizon_days))
 
 
+class Trend(StrictModel):
+    """A test for trend of the primary endpoint across the arms, in the order of their scores (a
+    dose-ranging design): the log-rank test for trend on time to recovery, Kendall's tau on SCr AUC,
+    the linear-by-linear (Cochran–Armitage) test on MAKE (:func:`nephrosim.trials.analysis.trend_test`).
+    Its power is reported beside the comparisons with the control; it is one test, not adjusted."""
+
+    scores: tuple[float, ...] | None = Field(
+        None, description="one score per arm, control first (e.g. the dose per kg, 0 for placebo); "
+                          "default 0, 1, 2, … in the arms' order")
+
+
 class TrialDesign(StrictModel):
     """A virtual trial in adults undergoing cardiac surgery on bypass: a control arm and one or more
     treated arms, each compared with the control."""
@@ -246,6 +257,8 @@ class TrialDesign(StrictModel):
     endpoints: Endpoints = Field(default_factory=Endpoints)
     interim: Interim | None = Field(None, description=(
         "group-sequential interim looks for efficacy at the primary endpoint (two-arm trials); None = one analysis"))
+    trend: Trend | None = Field(None, description=(
+        "a test for trend of the primary endpoint across the arms (dose-ranging designs); None = none"))
     alpha: float = Field(0.05, gt=0.0, lt=1.0)
     pool_limit: int | None = Field(
         None, ge=10, le=MAX_PLAUSIBLE,
@@ -267,6 +280,14 @@ class TrialDesign(StrictModel):
         if self.interim is not None and len(names) > 2:
             raise ValueError(f"interim looks are supported for two-arm trials; this design has {len(names)} arms "
                              "(drop interim, or keep one treated arm)")
+        if self.trend is not None and self.trend.scores is not None:
+            scores = self.trend.scores
+            if len(scores) != len(names):
+                raise ValueError(f"trend.scores: {len(scores)} scores for {len(names)} arms; give one per arm, "
+                                 f"control first ({', '.join(names)})")
+            if len(set(scores)) < 2:
+                raise ValueError("trend.scores: every arm has the same score, so there is no order to test; "
+                                 "give the arms different scores (e.g. their doses)")
         twice = sorted({n for n in names if names.count(n) > 1})
         if twice:
             raise ValueError(f"arm names must differ; {', '.join(map(repr, twice))} is given more than once")
@@ -287,6 +308,13 @@ class TrialDesign(StrictModel):
     @property
     def control(self) -> TrialArm:
         return self.arms[0]
+
+    @property
+    def trend_scores(self) -> tuple[float, ...] | None:
+        """The arms' scores of the test for trend (``None`` without one)."""
+        if self.trend is None:
+            return None
+        return self.trend.scores if self.trend.scores is not None else tuple(float(k) for k in range(len(self.arms)))
 
 
 def trial_from_dict(data, source: str = "") -> TrialDesign:

@@ -35,7 +35,7 @@ import numpy as np
 from nephrosim.errors import UserInputError
 from nephrosim.progress import ProgressBar
 from nephrosim.trials.analysis import analyse_replicate, auc_test, binary_events, compare_binary, comparison_column, \
-    fisher_p, share, summarise_trial
+    fisher_p, share, summarise_trial, trend_test
 from nephrosim.trials.checkpoint import open_trial_folder
 from nephrosim.trials.design import TrialDesign
 from nephrosim.trials.endpoints import PatientOutcomes, entry_times, outcomes
@@ -150,13 +150,15 @@ def censor_at_loss(days: np.ndarray, event: np.ndarray, lost: np.ndarray, when: 
 def _replicate_task(task) -> list[dict]:
     """Replicates ``[start, stop)`` of one design (a task for any executor).
 
-    ``task = (seed, start, stop, sizes, outcomes[, dropout[, looks]])``: the arms' sizes and their pool
+    ``task = (seed, start, stop, sizes, outcomes[, dropout[, looks[, trend]]])``: the arms' sizes and their pool
     outcomes (:class:`~nephrosim.trials.endpoints.PatientOutcomes`), control first; ``dropout`` =
     ``(probability, horizon_days)`` of loss to follow-up (:class:`~nephrosim.trials.design.Dropout`),
     drawn from its own stream ``default_rng([seed, 6, r])`` so that no other draw moves; ``looks`` =
     ``(primary, information)`` of the interim looks (:class:`~nephrosim.trials.design.Interim`), each
     adding ``p_interim_<k>``: the primary test on the first patients of each arm (:func:`interim_p`), and
-    ``favours_interim_<k>``: whether the treated arm does better there (for a futility rule).
+    ``favours_interim_<k>``: whether the treated arm does better there (for a futility rule); ``trend`` =
+    ``(primary, scores)`` of a test for trend across every arm (:func:`~nephrosim.trials.analysis.trend_test`),
+    adding ``p_trend`` and ``z_trend`` (no prefix: one test per trial) on the patients each arm keeps.
     Replicate ``r`` draws its patients and its death events from ``default_rng([seed, 2, r])``, so a
     replicate's result depends only on the seed and ``r``: one permutation of the pool gives each arm
     its ``n`` distinct patients (the control first, then the arms in order), then each death and binary
@@ -168,6 +170,7 @@ def _replicate_task(task) -> list[dict]:
     sizes, arms = tuple(int(n) for n in sizes), tuple(arms)
     lost_share, horizon_days = rest[0] if rest and rest[0] is not None else (0.0, 0.0)
     primary, looks = rest[1] if len(rest) > 1 and rest[1] is not None else (None, ())
+    trend = rest[2] if len(rest) > 2 else None
     pool_size = arms[0].size
     reps = []
     for r in range(start, stop):
@@ -213,9 +216,15 @@ def _replicate_task(task) -> list[dict]:
                     {n: (e[0], e[k]) for n, e in every_event.items()})
             compared[k] = rep
         if len(arms) == 2:
-            reps.append(compared[1])
+            rep = compared[1]
         else:
-            reps.append({comparison_column(k, key): v for k, rep in compared.items() for key, v in rep.items()})
+            rep = {comparison_column(k, key): v for k, rep in compared.items() for key, v in rep.items()}
+        if trend is not None:
+            endpoint, scores = trend
+            rep["z_trend"], rep["p_trend"] = trend_test(
+                endpoint, scores, times=times, auc=[o.scr_auc[i][m] for o, i, m in zip(arms, idx, kept)],
+                events=events.get({"make30": "make"}.get(endpoint, endpoint)))
+        reps.append(rep)
     return reps
 
 
@@ -427,7 +436,9 @@ def run_trial(design: TrialDesign, replicates: int = 200, seed: int = 0, *, sche
         sizes = tuple(a.n for a in design.arms)
         dropout = (design.endpoints.dropout.probability, design.endpoints.horizon_days)
         looks = None if design.interim is None else (design.endpoints.primary, design.interim.information)
-        tasks = [(seed, s, e, sizes, tuple(arm_out[a.name] for a in design.arms), dropout, looks) for s, e in bounds]
+        trend = None if design.trend is None else (design.endpoints.primary, design.trend_scores)
+        tasks = [(seed, s, e, sizes, tuple(arm_out[a.name] for a in design.arms), dropout, looks, trend)
+                 for s, e in bounds]
         rep_store = folder.replicate_store(bounds) if folder else None
         stage = _Stage(report, "replicates", len(tasks), rep_store.done() if rep_store else 0)
         if rep_store is None:
@@ -462,12 +473,29 @@ def group_sequential(design: TrialDesign, reps: list[dict]) -> dict:
                               favours, design.interim.futility_z)
 
 
+def trend_summary(design: TrialDesign, reps: list[dict]) -> dict:
+    """The test for trend over the replicates: its power (share with p < alpha), the share significant
+    in the direction of benefit with the score, and the median z."""
+    z = np.array([r["z_trend"] for r in reps], float)
+    p = np.array([r["p_trend"] for r in reps], float)
+    hit = np.nan_to_num(p, nan=1.0) < design.alpha
+    test = {"recovery": "log-rank test for trend", "scr_auc": "Kendall's tau-b (Jonckheere-Terpstra ordering)",
+            "make30": "linear-by-linear (Cochran-Armitage) test", "make90": "linear-by-linear (Cochran-Armitage) test"}
+    return {"test": test[design.endpoints.primary], "scores": dict(zip((a.name for a in design.arms),
+                                                                        design.trend_scores)),
+            "power": round(float(hit.mean()), 4), "power_favouring_the_score": round(float((hit & (z > 0)).mean()), 4),
+            "z_median": round(float(np.nanmedian(z)), 4) if np.isfinite(z).any() else None,
+            "not_testable": int((~np.isfinite(p)).sum())}
+
+
 def _summary(design: TrialDesign, reps: list[dict], pop: VirtualPopulation, pool: np.ndarray,
              failed_treated: int) -> dict:
     summary = summarise_trial(reps, [a.name for a in design.arms], design.alpha, design.endpoints.primary,
                               design.multiplicity, [a.n for a in design.arms])
     if design.interim is not None:
         summary["group_sequential"] = group_sequential(design, reps)
+    if design.trend is not None:
+        summary["trend"] = trend_summary(design, reps)
     summary.update({
         "primary_endpoint": primary_text(design),
         "n_per_arm": {a.name: a.n for a in design.arms},
