@@ -114,20 +114,20 @@ const nephrosim = {
     document.getElementById("sens-plot").dataset.ready = "1";
   },
 
-  // A design search: power against total patients, one marker per design (the Pareto front joined).
+  // A design search: P(success) against total patients, one marker per design (the Pareto front joined).
   designPlot(rows) {
     const label = (r) => this.escape(`${r.treatment}, ${r.timing}, ${r.endpoint}, ${r.n_per_arm}/arm`);
     const front = rows.filter((r) => r.pareto).sort((a, b) => a.total_n - b.total_n);
     const traces = [
-      {type: "scatter", mode: "markers", name: "design", x: rows.map((r) => r.total_n), y: rows.map((r) => r.power),
-       text: rows.map(label), hovertemplate: "%{text}<br>n %{x}, power %{y:.3f}<extra></extra>",
-       error_y: {type: "data", symmetric: false, array: rows.map((r) => Math.max(0, r.power_hi - r.power)),
-                 arrayminus: rows.map((r) => Math.max(0, r.power - r.power_lo))}},
+      {type: "scatter", mode: "markers", name: "design", x: rows.map((r) => r.total_n), y: rows.map((r) => r.p_success),
+       text: rows.map(label), hovertemplate: "%{text}<br>n %{x}, P(success) %{y:.3f}<extra></extra>",
+       error_y: {type: "data", symmetric: false, array: rows.map((r) => Math.max(0, r.p_success_hi - r.p_success)),
+                 arrayminus: rows.map((r) => Math.max(0, r.p_success - r.p_success_lo))}},
       {type: "scatter", mode: "lines+markers", name: "Pareto front", x: front.map((r) => r.total_n),
-       y: front.map((r) => r.power), text: front.map(label), hovertemplate: "%{text}<extra>front</extra>"}];
+       y: front.map((r) => r.p_success), text: front.map(label), hovertemplate: "%{text}<extra>front</extra>"}];
     Plotly.newPlot("design-plot", traces, {height: 440, margin: {t: 40},
-      title: {text: "power against total patients (95 % Monte-Carlo intervals)", font: {size: 14}},
-      xaxis: {title: {text: "total patients (both arms)"}}, yaxis: {title: {text: "power"}, range: [0, 1.02]},
+      title: {text: "P(success) against total patients (95 % Monte-Carlo intervals)", font: {size: 14}},
+      xaxis: {title: {text: "total patients (both arms)"}}, yaxis: {title: {text: "P(success)"}, range: [0, 1.02]},
       legend: {orientation: "h", y: 1.1}}, {responsive: true});
     document.getElementById("design-plot").dataset.ready = "1";
   },
@@ -137,9 +137,11 @@ const nephrosim = {
     const risk = data.risks[0];
     const trace = (rows, name, symbol) => ({type: "scatter", mode: "markers", name, x: rows.map((r) => r[risk]),
       y: rows.map((r) => r.efficacy), text: rows.map((r) => this.escape(r.protocol)),
-      marker: {symbol, size: symbol === "star" ? 12 : 7}, hovertemplate: "%{text}<br>" + risk + " %{x:.3g}, efficacy %{y:.3g}<extra>" + name + "</extra>"});
+      marker: {symbol, size: symbol === "star" ? 12 : 7},
+      hovertemplate: "%{text}<br>" + risk + " %{x:.3g}, efficacy %{y:.3g}<extra>" + name + "</extra>"});
     Plotly.newPlot("protocol-plot", [trace(data.trials, "trial", "circle"), trace(data.front, "Pareto front", "star")],
-      {height: 440, margin: {t: 40}, title: {text: "efficacy against " + risk + " (the front is over every risk)", font: {size: 14}},
+      {height: 440, margin: {t: 40}, title: {text: "efficacy against " + risk + " (the front is over every risk)",
+                                              font: {size: 14}},
        xaxis: {title: {text: risk + " (lower is better)"}}, yaxis: {title: {text: "efficacy (higher is better)"}},
        legend: {orientation: "h", y: 1.1}}, {responsive: true});
     document.getElementById("protocol-plot").dataset.ready = "1";
