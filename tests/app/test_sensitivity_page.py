@@ -10,22 +10,11 @@ from __future__ import annotations
 import io
 import json
 import re
-from pathlib import Path
 
 import pandas as pd
 import yaml
 
-
-def wait_done(page, timeout):
-    page.wait_for_selector("#run-state.state-done, #run-state.state-failed, #run-state.state-cancelled",
-                           timeout=timeout)
-    assert page.inner_text("#run-state") == "done", page.inner_text("#run")
-
-
-def download(page, selector) -> bytes:
-    with page.expect_download() as info:
-        page.click(selector)
-    return Path(info.value.path()).read_bytes()
+from tests.app.pages import download, wait_done
 
 
 def test_group_sobol_of_the_builder_scenario_equals_scenario_sensitivity(page):

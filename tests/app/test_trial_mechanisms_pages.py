@@ -13,18 +13,8 @@ from pathlib import Path
 
 import yaml
 
+from tests.app.pages import download, wait_done
 
-def wait_done(page, timeout):
-    page.wait_for_selector("#run-state.state-done, #run-state.state-failed, #run-state.state-cancelled",
-                           timeout=timeout)
-    state = page.inner_text("#run-state")
-    assert state == "done", page.inner_text("#run")
-
-
-def download(page, selector) -> bytes:
-    with page.expect_download() as info:
-        page.click(selector)
-    return Path(info.value.path()).read_bytes()
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "trials" / "act_aki.yaml"
 

@@ -14,12 +14,10 @@ uncertainty block — so a field added to the search schema appears here without
 from __future__ import annotations
 
 import copy
-from typing import Any
-
 from pydantic import ValidationError
 
 from nephrosim.app.forms import Group, nested_form
-from nephrosim.app.trial_form import _PRODUCT_TAGS, _attach, _clean_tree, _model_group
+from nephrosim.app.trial_form import _PRODUCT_TAGS, _attach, _clean_tree, _model_group, action_target, remove
 from nephrosim.inputs import format_validation_error
 from nephrosim.trials.design import TrialDesign
 from nephrosim.trials.search import DesignSearch, SearchError, _not_two_arms
@@ -68,26 +66,11 @@ def apply_action(draft: dict, action: str) -> dict:
     """``add:<path>`` / ``remove:<path>``: add an entry rule, a timing, a treatment (each with
     defaults) or the uncertainty block, or remove one, as the form's buttons ask."""
     draft = copy.deepcopy(draft)
-    kind, _, path = action.partition(":")
-    parts = [int(p) if p.isdigit() else p for p in path.split(".") if p]
-    if kind not in ("add", "remove") or not parts:
+    kind, parent, last = action_target(draft, action)
+    if parent is None:
         return draft
-    parent: Any = draft
-    for p in parts[:-1]:
-        if isinstance(parent, dict) and isinstance(p, str):
-            parent = parent.setdefault(p, {}) if kind == "add" else parent.get(p)
-        elif isinstance(parent, list) and isinstance(p, int) and p < len(parent):
-            parent = parent[p]
-        else:
-            return draft
-        if parent is None:
-            return draft
-    last = parts[-1]
     if kind == "remove":
-        if isinstance(parent, list) and isinstance(last, int) and last < len(parent):
-            del parent[last]
-        elif isinstance(parent, dict):
-            parent.pop(last, None)
+        remove(parent, last)
     elif isinstance(parent, dict) and last in _NEW:
         if last == "uncertainty":
             parent[last] = copy.deepcopy(_NEW[last])

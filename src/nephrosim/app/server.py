@@ -494,19 +494,6 @@ def create_app(max_workers: int = 2, warm_up: bool = True, data: str | Path | Ru
         trial_drafts.put(request.state.session, draft)
         return trials_page(request, draft, message=f"loaded {label}: {design.name}", chosen=example)
 
-    async def trials_new(request: Request):
-        """Forget the session's trial draft: the form shows the default design."""
-        trial_drafts.discard(request.state.session)
-        return RedirectResponse("/trials", status_code=303)
-
-    async def trials_draft(request: Request):
-        """Keep the trial form as it is typed (as the builder's draft: survives a reload and a restart)."""
-        form = await request.form(max_fields=MAX_FORM_FIELDS)
-        problem = trial_drafts.put(request.state.session, trial_form.draft_from_form(form.multi_items()))
-        if problem:
-            return JSONResponse({"saved": False, "error": problem}, status_code=507)
-        return JSONResponse({"saved": True, "where": "server" if store is not None else "memory"})
-
     async def trials_post(request: Request):
         """The trial form's buttons: redraw (add or remove an arm, a treatment, ...), check, save the
         design as YAML, or run it as a virtual trial (``nephrosim.trials.run_trial``)."""
@@ -539,6 +526,31 @@ def create_app(max_workers: int = 2, warm_up: bool = True, data: str | Path | Ru
             return trials_page(request, draft, [str(exc)], status=429, settings=form)
         return RedirectResponse(f"/runs/{run.id}", status_code=303)
 
+    def draft_handlers(kept: _Drafts, read, path: str, what: str):
+        """The two draft routes of a schema-generated form page (trial, design search, protocol
+        search): keep the form as it is typed (``read`` turns the posted pairs into a draft; it
+        survives a reload and a restart), and forget it (the page then shows its default)."""
+        async def keep(request: Request):
+            form = await request.form(max_fields=MAX_FORM_FIELDS)
+            problem = kept.put(request.state.session, read(form.multi_items()))
+            if problem:
+                return JSONResponse({"saved": False, "error": problem}, status_code=507)
+            return JSONResponse({"saved": True, "where": "server" if store is not None else "memory"})
+
+        async def discard(request: Request):
+            kept.discard(request.state.session)
+            return RedirectResponse(path, status_code=303)
+
+        keep.__doc__ = f"Keep the {what} form as it is typed (survives a reload and a restart)."
+        discard.__doc__ = f"Forget the session's {what} draft: the form shows the default."
+        return keep, discard
+
+    trials_draft, trials_new = draft_handlers(trial_drafts, trial_form.draft_from_form, "/trials", "trial")
+    designs_draft, designs_new = draft_handlers(design_drafts, design_form.draft_from_form, "/designs",
+                                                "design-search")
+    protocols_draft, protocols_new = draft_handlers(protocol_drafts, protocol_form.draft_from_form, "/protocols",
+                                                    "protocol-search")
+
     def _trial_base(sid):
         """The trial form's design of the session (the base of its design search), or ``None``."""
         return trial_form.validate_draft(trial_drafts.get(sid))[0]
@@ -554,19 +566,6 @@ def create_app(max_workers: int = 2, warm_up: bool = True, data: str | Path | Ru
 
     async def designs(request: Request):
         return designs_page(request)
-
-    async def designs_new(request: Request):
-        """Forget the session's design-search draft: the form shows the default search."""
-        design_drafts.discard(request.state.session)
-        return RedirectResponse("/designs", status_code=303)
-
-    async def designs_draft(request: Request):
-        """Keep the design-search form as it is typed (survives a reload and a restart)."""
-        form = await request.form(max_fields=MAX_FORM_FIELDS)
-        problem = design_drafts.put(request.state.session, design_form.draft_from_form(form.multi_items()))
-        if problem:
-            return JSONResponse({"saved": False, "error": problem}, status_code=507)
-        return JSONResponse({"saved": True, "where": "server" if store is not None else "memory"})
 
     async def designs_post(request: Request):
         """The design-search form's buttons: redraw (add or remove an entry rule, a timing, a
@@ -622,19 +621,6 @@ def create_app(max_workers: int = 2, warm_up: bool = True, data: str | Path | Ru
 
     async def protocols(request: Request):
         return protocols_page(request)
-
-    async def protocols_new(request: Request):
-        """Forget the session's protocol-search draft: the form shows the default search."""
-        protocol_drafts.discard(request.state.session)
-        return RedirectResponse("/protocols", status_code=303)
-
-    async def protocols_draft(request: Request):
-        """Keep the protocol-search form as it is typed (survives a reload and a restart)."""
-        form = await request.form(max_fields=MAX_FORM_FIELDS)
-        problem = protocol_drafts.put(request.state.session, protocol_form.draft_from_form(form.multi_items()))
-        if problem:
-            return JSONResponse({"saved": False, "error": problem}, status_code=507)
-        return JSONResponse({"saved": True, "where": "server" if store is not None else "memory"})
 
     async def protocols_post(request: Request):
         """The protocol-search form's buttons: check, save the spec as YAML (the builder's experiment

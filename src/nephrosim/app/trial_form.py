@@ -222,14 +222,14 @@ def draft_from_form(items) -> dict:
     return _clean_tree(TrialDesign, nested_form(items))
 
 
-def apply_action(draft: dict, action: str) -> dict:
-    """``add:<path>`` / ``remove:<path>``: add an arm, a treatment, a measurement or interim looks
-    (with their defaults), or remove one, as the form's buttons ask."""
-    draft = copy.deepcopy(draft)
+def action_target(draft: dict, action: str) -> tuple[str, Any, Any]:
+    """``(kind, parent, last)`` of a form button's ``add:<path>`` / ``remove:<path>`` in ``draft``: the
+    object or list that holds the path's last part (objects left at their defaults are created on the
+    way for an add), or ``parent`` ``None`` when the path does not lead anywhere."""
     kind, _, path = action.partition(":")
     parts = [int(p) if p.isdigit() else p for p in path.split(".") if p]
     if not parts or kind not in ("add", "remove"):
-        return draft
+        return kind, None, None
     parent: Any = draft
     for p in parts[:-1]:
         if isinstance(parent, list) and isinstance(p, int) and p < len(parent):
@@ -238,15 +238,29 @@ def apply_action(draft: dict, action: str) -> dict:
             # an object the draft leaves at its defaults (endpoints) gets one to add into
             parent = parent.setdefault(p, {}) if kind == "add" else parent.get(p)
         else:
-            return draft
+            return kind, None, None
         if parent is None:
-            return draft
-    last = parts[-1]
+            return kind, None, None
+    return kind, parent, parts[-1]
+
+
+def remove(parent, last) -> None:
+    """Remove item ``last`` of a list, or key ``last`` of an object (a form's *remove* button)."""
+    if isinstance(parent, list) and isinstance(last, int) and last < len(parent):
+        del parent[last]
+    elif isinstance(parent, dict):
+        parent.pop(last, None)
+
+
+def apply_action(draft: dict, action: str) -> dict:
+    """``add:<path>`` / ``remove:<path>``: add an arm, a treatment, a measurement or interim looks
+    (with their defaults), or remove one, as the form's buttons ask."""
+    draft = copy.deepcopy(draft)
+    kind, parent, last = action_target(draft, action)
+    if parent is None:
+        return draft
     if kind == "remove":
-        if isinstance(parent, list) and isinstance(last, int) and last < len(parent):
-            del parent[last]
-        elif isinstance(parent, dict):
-            parent.pop(last, None)
+        remove(parent, last)
     elif last == "arms" and isinstance(parent, dict):
         arms = parent.setdefault("arms", [])
         size = arms[-1].get("n", 50) if arms and isinstance(arms[-1], dict) else 50
