@@ -46,7 +46,9 @@ _NEW = {"inclusion": {"kind": "scr_rise"}, "timing": {"relative_to": "diagnosis"
 def build_form(draft: dict, errors: dict[str, str] | None = None) -> list[Group]:
     """The design search's groups for ``draft`` (its ``base`` is the trial form's design, not drawn)."""
     top = _model_group(DesignSearch, draft, "", "Design search", skip=("base",))
-    groups = [Group("Design search", top.inputs, help=top.help, name="search", actions=top.actions)] + top.children
+    groups = [Group("Design search", top.inputs, name="search", actions=top.actions,
+                    help="the search's name, its replicate trials per design and draw, and the eligible patients "
+                         "simulated per condition; add uncertainty to draw therapy parameters")] + top.children
     if errors:
         _attach(groups, errors)
     return groups
