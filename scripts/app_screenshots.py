@@ -6,7 +6,8 @@ Starts a real app server on a free port, loads the headline example in Debian's 
 (driven by Playwright, as the UI tests do), runs a comparison and photographs: the builder,
 a bad input, a run in progress, the results (plots and tables), an ensemble's bands, a rat comparison with the shipped
 calibration's band and literature points (and one point's hover), the runs list, the parameter table,
-the evidence page with a forest plot, the mechanisms page and a small virtual trial. About a minute on two cores, most of it the simulations.
+the evidence page with a forest plot, the mechanisms, sensitivity and protocol-search pages, a small virtual trial and a
+design search around it. About a minute on two cores, most of it the simulations.
 """
 
 from __future__ import annotations
@@ -144,6 +145,29 @@ def main() -> None:
         page.wait_for_selector("#mech-plot[data-ready='1']")
         shot("15_mechanisms", full_page=True)
 
+        # the sensitivity page, on the same draft: Sobol' indices of the four biology groups for SCr at 24 h
+        page.goto("/sensitivity")
+        page.select_option("#sens-method", "sobol")
+        page.fill("#sens-at_h", "24")
+        page.fill("#sens-samples", "8")
+        page.click("#sens-run")
+        page.wait_for_url(re.compile(r"/runs/[0-9a-f]+$"))
+        page.wait_for_selector("#run-state.state-done")
+        page.wait_for_selector("#sens-plot[data-ready='1']")
+        shot("18_sensitivity", full_page=True)
+
+        # the protocol-search page in the same experiment: MSC and EV, a small search (12 trials)
+        page.goto("/protocols")
+        shot("21_protocols")
+        page.fill("#f-optimizer-trials", "12")
+        page.fill("#f-optimizer-population", "4")
+        page.fill("#f-uncertainty-samples", "2")
+        page.click("#protocol-run")
+        page.wait_for_url(re.compile(r"/runs/[0-9a-f]+$"))
+        page.wait_for_selector("#run-state.state-done", timeout=900_000)
+        page.wait_for_selector("#protocol-plot[data-ready='1']")
+        shot("22_protocol_run", full_page=True)
+
         # the virtual-trial page: ACT-AKI's design with a smaller population and arms (the shipped
         # example draws 40,000 plausible patients, minutes of work), on the batch engine
         import yaml
@@ -163,6 +187,21 @@ def main() -> None:
         page.wait_for_url(re.compile(r"/runs/[0-9a-f]+$"))
         page.wait_for_selector("#run-state.state-done")
         shot("17_trial_run", full_page=True)
+
+        # the design-search page around that design with 2,000 virtual patients: the default candidates
+        # (two timings, MSC and a placebo control, 34 and 68 per arm, the recovery endpoint)
+        trial.update(virtual_patients=2000)
+        trial_file.write_text(yaml.safe_dump(trial, sort_keys=False), encoding="utf-8")
+        page.goto("/trials")
+        page.set_input_files("#trial-file", str(trial_file))
+        page.click("#trial-load")
+        page.goto("/designs")
+        shot("19_designs")
+        page.click("#design-run")
+        page.wait_for_url(re.compile(r"/runs/[0-9a-f]+$"))
+        page.wait_for_selector("#run-state.state-done", timeout=900_000)
+        page.wait_for_selector("#design-plot[data-ready='1']")
+        shot("20_design_run", full_page=True)
         browser.close()
 
 

@@ -398,6 +398,8 @@ def protocol_search(spec_data: dict, report, work: str | None = None) -> dict:
     import tempfile
     from pathlib import Path
 
+    import pandas as pd
+
     from nephrosim.analysis.protocol_search import as_spec, optimize_protocol
 
     report(0, 1, "reading the protocol search")
@@ -406,8 +408,6 @@ def protocol_search(spec_data: dict, report, work: str | None = None) -> dict:
     def trials(done: int, total: int) -> None:
         report(done, max(total, 1), f"protocol trials: {done} of {total} (NSGA-II, generations of "
                                     f"{spec.optimizer.population}, seed {spec.optimizer.seed})")
-
-    import pandas as pd
 
     with contextlib.ExitStack() as stack:
         folder = Path(work) / PROTOCOL_FOLDER if work is not None else \
@@ -421,8 +421,9 @@ def protocol_search(spec_data: dict, report, work: str | None = None) -> dict:
 
 
 def execute(kind: str, scenario_data: dict, report, options: dict | None = None, work: str | None = None) -> dict:
-    """Run ``kind`` on the scenario ``scenario_data``; the payload the app stores and shows.
-    ``work``: the folder where an ensemble or a trial keeps its finished chunks (resumable)."""
+    """Run ``kind`` on the scenario ``scenario_data`` (for ``trial``, ``design`` and ``protocol``: the trial
+    design, the design search or the protocol search); the payload the app stores and shows. ``work``: the
+    folder where a resumable kind (``nephrosim.app.runs.RESUMABLE``) keeps what it has finished."""
     if kind not in KINDS:
         raise UserInputError(f"run kind {kind!r}: use one of {', '.join(KINDS)}")
     if kind == "trial":
