@@ -125,7 +125,9 @@ def trend_test(primary: str, scores: Sequence[float], times=None, auc=None, even
     table = np.array([[np.sum(~np.asarray(x, bool)) for x in events], [np.sum(np.asarray(x, bool)) for x in events]])
     if table[1].sum() == 0 or table[0].sum() == 0:
         return float("nan"), float("nan")
-    r = Table(table).test_ordinal_association(row_scores=np.array([0.0, 1.0]), col_scores=np.asarray(scores, float))
+    # shift_zeros=False: statsmodels' default adds 0.5 to every cell of a table with a zero (an arm without events)
+    r = Table(table, shift_zeros=False).test_ordinal_association(row_scores=np.array([0.0, 1.0]),
+                                                                  col_scores=np.asarray(scores, float))
     return float(-r.zscore), float(r.pvalue)  # fewer events with the score is better
 
 
