@@ -544,11 +544,17 @@ def _validate_held_out(report: Optional[Path]) -> None:
                f"median |log ratio error|: {s['median_abs_log_ratio_error']:.3g}")
     typer.echo(f"95 % prediction intervals: coverage {s['pi95_coverage']:.0%} of {s['contrasts'] + s['observations']} "
                f"values; median fold-width {s['pi95_median_fold_width']:.3g}")
+    typer.echo(f"severity contrasts (untreated arms of two designs of one study): {s['severity_contrasts']}; "
+               f"direction right {s['severity_direction_right_share']:.0%}; median |log ratio error| "
+               f"{s['severity_median_abs_log_ratio_error']:.3g}; coverage {s['severity_pi95_coverage']:.0%}")
     if s.get("in_sample"):
         t = s["in_sample"]
         typer.echo(f"in-sample (not validation): {t['studies_scored']} publications scored, {t['contrasts']} contrasts, "
                    f"direction right {t['direction_right_share']:.0%}, median |log ratio error| "
-                   f"{t['median_abs_log_ratio_error']:.3g}, coverage {t['pi95_coverage']:.0%}")
+                   f"{t['median_abs_log_ratio_error']:.3g}, coverage {t['pi95_coverage']:.0%}; "
+                   f"{t['severity_contrasts']} severity contrasts, direction right "
+                   f"{t['severity_direction_right_share']:.0%}, median |log ratio error| "
+                   f"{t['severity_median_abs_log_ratio_error']:.3g}")
     if s.get("report"):
         typer.echo(f"report: {s['report']}")
 

@@ -60,3 +60,49 @@ def test_standard_error_of_a_reported_mean_from_the_store_fields():
     assert _se(pd.Series({**row, "n": pd.NA})) is None  # an SD without n gives no SE (the store's nullable n)
     assert _se(pd.Series({**row, "dispersion_type": None})) is None  # ± of unstated kind: no SE
     assert _se(pd.Series({**row, "dispersion": float("nan")})) is None
+
+
+@pytest.fixture(scope="module")
+def zager():
+    """Zager 1989's two untreated groups (40-min clamp at 37 °C, and at 32-33 °C during the occlusion),
+    held out here only to check the severity contrasts (the project's split has the study in-sample)."""
+    registry = HeldOutRegistry(path="test", seed=0, date="2026-12-07", rule="test", studies=(
+        HeldOutStudy("study:Zager1989_hypothermia_rat", ("Zager1989_hypothermia_rat",), "ischemia_reperfusion",
+                     "none", "rat"),))
+    cal = Calibration.from_shipped()
+    return validate_held_out(cal, registry, samples=np.tile(cal.x_, (6, 1)), seed=1)
+
+
+def test_severity_contrasts_pair_untreated_arms_of_two_designs_of_one_study(zager):
+    s = zager.severity.set_index("readout")
+    assert set(s.index) == {"serum_creatinine", "bun"} and (s["time_h"] == 24.0).all()
+    # the store's numbers: SCr 2.20 (37 °C) vs 0.62 mg/dL (32-33 °C), BUN 95 vs 33 mg/dL, each pair once,
+    # the ratio of one design's group over the other's
+    cold_over_warm = {"serum_creatinine": 0.62 / 2.20, "bun": 33.0 / 95.0}
+    for readout, row in s.iterrows():
+        observed = row["observed_ratio"] if "32" in row["design"] else 1.0 / row["observed_ratio"]
+        assert observed == pytest.approx(cold_over_warm[readout])
+        assert {row["design"], row["reference"]} == {"clamp_min 40, temperature_c 37",
+                                                     "clamp_min 40, temperature_c 32.5"}
+    # the model's temperature rule protects the cooled kidney: the direction is right
+    assert s["direction_right"].all()
+    assert list(s["abs_log_error"]) == pytest.approx(
+        [abs(math.log(p / o)) for p, o in zip(s["predicted_ratio"], s["observed_ratio"])], rel=1e-9)
+    summary = zager.summary()
+    assert summary["severity_contrasts"] == 2 and summary["severity_direction_right_share"] == 1.0
+    assert summary["contrasts"] == 0  # no treated arm: no treated-vs-vehicle contrast
+    assert summary["studies_scored"] == 1
+
+
+def test_an_observed_ratio_of_one_has_no_direction_and_is_left_out_of_the_share():
+    import pandas as pd
+
+    from nephrosim.calibration.held_out_report import _ratio_row, _share
+
+    a = pd.Series({"mean": 100.0, "dispersion": float("nan"), "dispersion_type": None, "n": pd.NA})
+    v = np.array([99.0, 98.0, 97.0])
+    row = _ratio_row(a, a, v, v * 1.01, np.ones(3, bool), np.random.default_rng(0), 0.025)
+    assert row["observed_ratio"] == 1.0 and row["direction_right"] is None
+    assert row["abs_log_error"] == pytest.approx(math.log(1.01))  # still scored for its error
+    assert _share([True, None, False, True]) == pytest.approx(2 / 3)
+    assert math.isnan(_share([None]))

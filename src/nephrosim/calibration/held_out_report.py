@@ -12,7 +12,12 @@ table range (:meth:`Calibration.predict_draws`). Then:
   log ratios have the same sign), |log(predicted ratio / observed ratio)|, and whether the 95 %
   prediction interval of the ratio covers the observed one;
 * **absolute observations** (group means of readouts the model computes in physical units,
-  e.g. SCr in mg/dL): whether the 95 % prediction interval covers the reported mean.
+  e.g. SCr in mg/dL): whether the 95 % prediction interval covers the reported mean;
+* **severity contrasts** (two untreated arms of one study whose designs differ — a dose, a clamp
+  time, a body temperature — one readout, one time): the same three measures as the treated
+  contrasts, reported apart. Within one lab, assay and strain, the ratio tests the model's dose
+  response without the between-lab offsets of absolute values. Two groups whose designs become the
+  same scenario (the model has no term for what differs) are not paired.
 
 A prediction interval is of the *reported* value: model draws plus the study's own sampling
 error (SE = SD/√n or the SEM, when the study gives them; the model draws alone otherwise).
@@ -38,6 +43,8 @@ class HeldOutValidation:
 
     contrasts: object  # DataFrame
     observations: object  # DataFrame
+    #: untreated arms of different designs of one study (dose, clamp time, temperature), paired
+    severity: object = None  # DataFrame
     not_evaluable: list[dict] = field(default_factory=list)
     #: scored studies with design groups that could not be scored (another clamp time, dose or temperature
     #: whose design the rows do not give), each with why
@@ -57,15 +64,92 @@ class HeldOutValidation:
             "held_out_studies": (self.n_studies if self.n_studies is not None else
                                  len(self.registry.in_sample if self.in_sample else self.registry.studies)
                                  if self.registry else 0),
-            "studies_scored": int(len(set(c["study"]) | set(o["study"]))) if len(c) or len(o) else 0,
+            "studies_scored": len(set(c["study"]) | set(o["study"])
+                                  | (set(self.severity["study"]) if self.severity is not None else set())),
             "contrasts": int(len(c)),
-            "direction_right_share": float(c["direction_right"].mean()) if len(c) else math.nan,
+            "direction_right_share": _share(c["direction_right"]) if len(c) else math.nan,
             "median_abs_log_ratio_error": float(c["abs_log_error"].median()) if len(c) else math.nan,
             "observations": int(len(o)),
             "pi95_coverage": float(np.mean(covered)) if covered else math.nan,
             "pi95_median_fold_width": float(np.median(widths)) if widths else math.nan,
             "not_evaluable_studies": len(self.not_evaluable),
+            **_severity_summary(self.severity),
         }
+
+
+def _share(directions) -> float:
+    """The share of ``True`` among the contrasts that have a direction (``None``: an observed ratio of 1)."""
+    known = [bool(d) for d in directions if d is not None and not (isinstance(d, float) and math.isnan(d))]
+    return float(np.mean(known)) if known else math.nan
+
+
+def _severity_summary(frame) -> dict:
+    n = 0 if frame is None else len(frame)
+    return {"severity_contrasts": n,
+            "severity_direction_right_share": _share(frame["direction_right"]) if n else math.nan,
+            "severity_median_abs_log_ratio_error": float(frame["abs_log_error"].median()) if n else math.nan,
+            "severity_pi95_coverage": float(frame["covered"].mean()) if n else math.nan}
+
+
+def _shown(frame):
+    """A contrast table for the report: a contrast without a direction (observed ratio 1) says so."""
+    return frame.assign(direction_right=[("none (observed ratio 1)" if d is None else d)
+                                         for d in frame["direction_right"]])
+
+
+def _severity_line(s: dict) -> str:
+    return (f"- severity contrasts (untreated arms of two designs of one study: dose, clamp time, temperature): "
+            f"{s['severity_contrasts']}; direction right: {s['severity_direction_right_share']:.0%}; median |log "
+            f"ratio error|: {s['severity_median_abs_log_ratio_error']:.3g}; 95 % interval coverage: "
+            f"{s['severity_pi95_coverage']:.0%}")
+
+
+def _ratio_row(num_row, den_row, v_num, v_den, keep, rng, q) -> dict | None:
+    """The scored ratio ``num / den`` of two arms' reported means against the model's paired draws:
+    observed and predicted ratio, the 95 % interval of the reported ratio (draws plus the two means'
+    sampling error), direction, |log error|, coverage, fold-width. ``None`` without a usable draw."""
+    if not keep.any():
+        return None
+    log_pred = np.log(v_num[keep] / v_den[keep])
+    se_n, se_d = _se(num_row), _se(den_row)
+    se = (math.hypot(se_n / num_row["mean"], se_d / den_row["mean"]) if se_n is not None and se_d is not None
+          else 0.0)
+    rep = log_pred + rng.standard_normal(len(log_pred)) * se
+    lo, hi = np.quantile(rep, [q, 1 - q])
+    observed = math.log(num_row["mean"] / den_row["mean"])
+    point = float(np.median(log_pred))
+    # an observed ratio of exactly 1 (two arms reported equal, e.g. 100 % survival in both) has no direction
+    # to get right: it is left out of the direction share (None), and still scored for error and coverage
+    direction = None if observed == 0.0 else bool(np.sign(point) == np.sign(observed))
+    return {"observed_ratio": math.exp(observed), "predicted_ratio": math.exp(point), "pi_lower": math.exp(lo),
+            "pi_upper": math.exp(hi), "direction_right": direction,
+            "abs_log_error": abs(point - observed), "covered": bool(lo <= observed <= hi),
+            "fold_width": math.exp(hi - lo)}
+
+
+def _injury_label(design) -> str:
+    injury = design.scenario["injury"]
+    return ", ".join(f"{k} {v:g}" if isinstance(v, (int, float)) and not isinstance(v, bool) else f"{k} {v}"
+                     for k, v in injury.items() if k != "model")
+
+
+def _severity_contrasts(sid: str, untreated: list[dict], rng, q) -> list[dict]:
+    """Pairs of untreated arms of one study from design groups with different scenarios (a dose, a clamp
+    time, a temperature), with one readout at one time; the ratio is the later group's over the earlier's."""
+    out = []
+    for i, a in enumerate(untreated):
+        for b in untreated[i + 1:]:
+            if a["group"] == b["group"] or a["injury"] == b["injury"]:
+                continue  # the same design, or two designs the model cannot tell apart
+            if (a["readout"], a["time_h"]) != (b["readout"], b["time_h"]):
+                continue
+            keep = a["ok"] & b["ok"] & (a["v"] > 0) & (b["v"] > 0)
+            row = _ratio_row(b["row"], a["row"], b["v"], a["v"], keep, rng, q)
+            if row is not None:
+                out.append({"study": sid, "design": b["label"], "reference": a["label"],
+                            "arm": b["row"]["arm_id"], "reference_arm": a["row"]["arm_id"], "readout": a["readout"],
+                            "time_h": a["time_h"], **row, "creatinine_assay": a["assay"]})
+    return out
 
 
 def _se(row) -> float | None:
@@ -119,9 +203,11 @@ def _shown_path(path: str) -> str:
         return str(path)
 
 
-def _score_design(design, rows, *, sid, cal, samples, rng, q, draw_seed, observations, contrasts) -> list[str]:
+def _score_design(design, rows, *, sid, cal, samples, rng, q, draw_seed, observations, contrasts,
+                  untreated=None, group=0) -> list[str]:
     """Score one design group of study ``sid`` (its rows), appending to ``observations`` and
-    ``contrasts``; returns why the group was left out (empty when it was scored)."""
+    ``contrasts`` (and its untreated arms' draws to ``untreated``, for the severity contrasts);
+    returns why the group was left out (empty when it was scored)."""
     matched = [(r, comparable_readout(str(r["readout"]))) for _, r in rows.iterrows()]
     matched = [_as_survival(r) if str(r["readout"]) == "mortality" else (r, m) for r, m in matched]
     matched = [(r, m) for r, m in matched if m is not None]
@@ -161,6 +247,13 @@ def _score_design(design, rows, *, sid, cal, samples, rng, q, draw_seed, observa
                              "covered": bool(lo <= r["mean"] <= hi),
                              "fold_width": float(hi / lo) if lo > 0 else math.inf,
                              "creatinine_assay": _assay_label(design, m.model)})
+    if untreated is not None:
+        for r, m in matched:
+            if r["role"] == "control" and r["mean"] > 0:
+                v, ok, _ = values(r["arm_id"], m.model, r["time_h"])
+                untreated.append({"row": r, "readout": m.model, "time_h": float(r["time_h"]), "v": v, "ok": ok,
+                                  "group": group, "injury": dict(design.scenario["injury"]),
+                                  "label": _injury_label(design), "assay": _assay_label(design, m.model)})
     by_key = {}  # arms are paired within one curation of the publication (never across two copies)
     for r, m in matched:
         by_key.setdefault((str(r["study_id"]), m.model, float(r["time_h"])), []).append(r)
@@ -173,24 +266,11 @@ def _score_design(design, rows, *, sid, cal, samples, rng, q, draw_seed, observa
                     continue
                 vt, okt, _ = values(t_row["arm_id"], readout, time_h)
                 vc, okc, _ = values(c_row["arm_id"], readout, time_h)
-                keep = okt & okc & (vt > 0) & (vc > 0)
-                if not keep.any():
-                    continue
-                log_pred = np.log(vt[keep] / vc[keep])
-                se_t, se_c = _se(t_row), _se(c_row)
-                se = (math.hypot(se_t / t_row["mean"], se_c / c_row["mean"])
-                      if se_t is not None and se_c is not None else 0.0)
-                rep = log_pred + rng.standard_normal(len(log_pred)) * se
-                lo, hi = np.quantile(rep, [q, 1 - q])
-                observed = math.log(t_row["mean"] / c_row["mean"])
-                point = float(np.median(log_pred))
-                contrasts.append({
-                    "study": sid, "treated": t_row["arm_id"], "control": c_row["arm_id"], "readout": readout,
-                    "time_h": time_h, "observed_ratio": math.exp(observed), "predicted_ratio": math.exp(point),
-                    "pi_lower": math.exp(lo), "pi_upper": math.exp(hi),
-                    "direction_right": bool(np.sign(point) == np.sign(observed)),
-                    "abs_log_error": abs(point - observed), "covered": bool(lo <= observed <= hi),
-                    "fold_width": math.exp(hi - lo), "creatinine_assay": _assay_label(design, readout)})
+                row = _ratio_row(t_row, c_row, vt, vc, okt & okc & (vt > 0) & (vc > 0), rng, q)
+                if row is not None:
+                    contrasts.append({"study": sid, "treated": t_row["arm_id"], "control": c_row["arm_id"],
+                                      "readout": readout, "time_h": time_h, **row,
+                                      "creatinine_assay": _assay_label(design, readout)})
     return []
 
 
@@ -235,7 +315,7 @@ def validate_held_out(calibration=None, registry: HeldOutRegistry | None = None,
     n_draws = len(samples)
     rng = np.random.default_rng(seed)
     q = (1 - level) / 2
-    contrasts, observations, skipped, partial = [], [], [], []
+    contrasts, observations, severity, skipped, partial = [], [], [], [], []
     for k, study in enumerate(studies):
         rows = _study_rows(records, study.study_ids)
         if rows.empty:
@@ -243,8 +323,8 @@ def validate_held_out(calibration=None, registry: HeldOutRegistry | None = None,
             continue
         sid = study.study_ids[0]
         groups = design_groups(records[records["study_id"].isin(study.study_ids)])
-        left_out = []
-        for details, group_records in groups:  # the same parameter draws for every group (common random numbers)
+        left_out, untreated = [], []
+        for g, (details, group_records) in enumerate(groups):  # the same parameter draws for every group
             named = "" if len(groups) == 1 else f"group '{details[:80]}{'…' if len(details) > 80 else ''}': "
             try:
                 design = design_of(sid, group_records)
@@ -255,10 +335,12 @@ def validate_held_out(calibration=None, registry: HeldOutRegistry | None = None,
                               & rows["arm_id"].astype(str).isin(group_records["arm_id"].astype(str))]
             left_out += [named + why for why in _score_design(
                 design, group_rows, sid=sid, cal=cal, samples=samples, rng=rng, q=q, draw_seed=seed + k,
-                observations=observations, contrasts=contrasts)]
-        scored = any(o["study"] == sid for o in observations) or any(c["study"] == sid for c in contrasts)
+                observations=observations, contrasts=contrasts, untreated=untreated, group=g)]
+        severity += _severity_contrasts(sid, untreated, rng, q)
+        scored = any(x["study"] == sid for x in (*observations, *contrasts, *severity))
         if not scored:
-            reasons = list(dict.fromkeys(left_out)) or ["no readout with a convertible unit or a treated-vs-control pair"]
+            reasons = list(dict.fromkeys(left_out)) or [
+                "no readout with a convertible unit, no treated-vs-control pair and no two designs the model tells apart"]
             skipped.append({"study": sid, "reason": "; ".join(reasons), "rows": int(len(rows))})
         elif left_out:
             partial.append({"study": sid, "reason": "; ".join(dict.fromkeys(left_out))})
@@ -266,8 +348,12 @@ def validate_held_out(calibration=None, registry: HeldOutRegistry | None = None,
               "pi_upper", "direction_right", "abs_log_error", "covered", "fold_width", "creatinine_assay"]
     cols_o = ["study", "arm", "readout", "unit", "time_h", "observed", "predicted", "pi_lower", "pi_upper", "covered",
               "fold_width", "creatinine_assay"]
+    cols_s = ["study", "design", "reference", "arm", "reference_arm", "readout", "time_h", "observed_ratio",
+              "predicted_ratio", "pi_lower", "pi_upper", "direction_right", "abs_log_error", "covered", "fold_width",
+              "creatinine_assay"]
     return HeldOutValidation(contrasts=pd.DataFrame(contrasts, columns=cols_c),
-                             observations=pd.DataFrame(observations, columns=cols_o), not_evaluable=skipped,
+                             observations=pd.DataFrame(observations, columns=cols_o),
+                             severity=pd.DataFrame(severity, columns=cols_s), not_evaluable=skipped,
                              groups_left_out=partial,
                              registry=registry, n_draws=n_draws, in_sample=in_sample, n_studies=len(studies))
 
@@ -313,12 +399,15 @@ def write_held_out_report(result: HeldOutValidation, path, in_sample: HeldOutVal
              f"- treated-vs-vehicle contrasts: {s['contrasts']}; direction right: {s['direction_right_share']:.0%}; "
              f"median |log(predicted / observed ratio)|: {s['median_abs_log_ratio_error']:.3g}",
              f"- 95 % prediction intervals: coverage {s['pi95_coverage']:.0%} of {s['contrasts'] + s['observations']} "
-             f"held-out values; median fold-width {s['pi95_median_fold_width']:.3g}", ""]
+             f"held-out values; median fold-width {s['pi95_median_fold_width']:.3g}",
+             _severity_line(s), ""]
     lines += _assay_lines(result)  # issue 14 item 9
     if len(result.contrasts):
-        lines += ["## Contrasts", "", _md_table(result.contrasts), ""]
+        lines += ["## Contrasts", "", _md_table(_shown(result.contrasts)), ""]
     if len(result.observations):
         lines += ["## Absolute observations", "", _md_table(result.observations), ""]
+    if result.severity is not None and len(result.severity):
+        lines += ["## Severity contrasts", "", _md_table(_shown(result.severity)), ""]
     if result.not_evaluable:
         lines += ["## Not evaluable", ""] + [f"- {r['study']}: {r['reason']}" for r in result.not_evaluable] + [""]
     if result.groups_left_out:
@@ -333,11 +422,14 @@ def write_held_out_report(result: HeldOutValidation, path, in_sample: HeldOutVal
                   f"direction right: {t['direction_right_share']:.0%}; median |log ratio error|: "
                   f"{t['median_abs_log_ratio_error']:.3g}",
                   f"- 95 % prediction intervals: coverage {t['pi95_coverage']:.0%} of "
-                  f"{t['contrasts'] + t['observations']} values; median fold-width {t['pi95_median_fold_width']:.3g}", ""]
+                  f"{t['contrasts'] + t['observations']} values; median fold-width {t['pi95_median_fold_width']:.3g}",
+                  _severity_line(t), ""]
         if len(in_sample.contrasts):
-            lines += ["## In-sample contrasts", "", _md_table(in_sample.contrasts), ""]
+            lines += ["## In-sample contrasts", "", _md_table(_shown(in_sample.contrasts)), ""]
         if len(in_sample.observations):
             lines += ["## In-sample absolute observations", "", _md_table(in_sample.observations), ""]
+        if in_sample.severity is not None and len(in_sample.severity):
+            lines += ["## In-sample severity contrasts", "", _md_table(_shown(in_sample.severity)), ""]
         if in_sample.not_evaluable:
             lines += ["## In-sample, not evaluable", ""] + [f"- {r['study']}: {r['reason']}"
                                                             for r in in_sample.not_evaluable] + [""]
