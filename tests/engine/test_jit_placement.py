@@ -116,7 +116,8 @@ def test_a_hostile_address_layout_kills_a_bare_roadrunner_but_not_the_simulator(
     bare = _child("bare")
     assert bare.returncode == -signal.SIGSEGV, (
         "the control no longer crashes: libRoadRunner may place a model's sections together now (then "
-        f"jit_placement can go) — rc {bare.returncode}, {bare.stdout[-300:]}\nthe child's mappings after the load:\n{bare.stderr}")
+        f"jit_placement can go) — rc {bare.returncode}, {bare.stdout[-300:]}\n"
+        f"the child's mappings after the load:\n{bare.stderr}")
     guarded = _child("simulator")
     assert guarded.returncode == 0, guarded.stderr[-2000:]
     result = json.loads(guarded.stdout.strip().splitlines()[-1])

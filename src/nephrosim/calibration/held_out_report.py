@@ -340,7 +340,8 @@ def validate_held_out(calibration=None, registry: HeldOutRegistry | None = None,
         scored = any(x["study"] == sid for x in (*observations, *contrasts, *severity))
         if not scored:
             reasons = list(dict.fromkeys(left_out)) or [
-                "no readout with a convertible unit, no treated-vs-control pair and no two designs the model tells apart"]
+                "no readout with a convertible unit, no treated-vs-control pair and no two designs the model "
+                "tells apart"]
             skipped.append({"study": sid, "reason": "; ".join(reasons), "rows": int(len(rows))})
         elif left_out:
             partial.append({"study": sid, "reason": "; ".join(dict.fromkeys(left_out))})
