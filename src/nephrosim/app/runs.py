@@ -15,10 +15,11 @@ server stopped (or crashed) comes back as ``interrupted``; it is never shown as 
 An interrupted run can be resumed (:meth:`RunManager.resume`) by its own session: it is queued again
 with its stored request (scenario or trial design, and options). The kinds that compute in chunks
 (:data:`RESUMABLE`: an ensemble's chunks of parameter sets, a trial's chunks of virtual patients and
-replicates, a sensitivity analysis's chunks of design rows) keep their finished chunks under the
-run's folder in the data folder while they compute, so a resumed run continues from them; each chunk
-is a pure function of the request and its index, so the result is the same as an uninterrupted
-run's. The other kinds keep no partial result and compute again from the start.
+replicates, a sensitivity analysis's chunks of design rows, a design search's conditions and designs,
+a protocol search's study journal) keep what they finished under the run's folder in the data folder
+while they compute, so a resumed run continues from it; each piece is a pure function of the request
+and its index, so the result is the same as an uninterrupted run's. The other kinds keep no partial
+result and compute again from the start.
 """
 
 from __future__ import annotations
@@ -51,8 +52,8 @@ RESUMABLE = ("ensemble", "trial", "sensitivity", "design", "protocol")
 
 @dataclass
 class Run:
-    """One run (simulate, compare, ensemble, mechanisms or sensitivity of a scenario; or a virtual trial of a
-    trial design, held in ``scenario``) for one browser session."""
+    """One run (simulate, compare, ensemble, mechanisms or sensitivity of a scenario; or a virtual trial, a
+    design search or a protocol search, its input held in ``scenario``) for one browser session."""
 
     id: str
     number: int
@@ -117,7 +118,9 @@ class RunManager:
     def submit(self, session: str, kind: str, scenario, options: dict | None = None) -> Run:
         """Queue ``kind`` (simulate | compare | ensemble | mechanisms | sensitivity, with ``options``) of a validated
         ``scenario`` for ``session``; for ``trial``, ``scenario`` is a validated trial design, for ``design`` a
-        validated design search (:class:`~nephrosim.trials.search.DesignSearch`) with its base trial written in."""
+        validated design search (:class:`~nephrosim.trials.search.DesignSearch`) with its base trial written in,
+        for ``protocol`` a validated protocol search (:class:`~nephrosim.analysis.protocol_search.ProtocolSearchSpec`)
+        with its experiment written in."""
         if kind not in worker.KINDS:
             raise UserInputError(f"run kind {kind!r}: use one of {', '.join(worker.KINDS)}")
         session = session_key(session)
