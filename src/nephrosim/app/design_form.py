@@ -17,7 +17,7 @@ import copy
 from pydantic import ValidationError
 
 from nephrosim.app.forms import Group, nested_form
-from nephrosim.app.trial_form import _PRODUCT_TAGS, _attach, _clean_tree, _model_group, action_target, remove
+from nephrosim.app.trial_form import _PRODUCT_TAGS, _attach, _clean_tree, _model_group, applied
 from nephrosim.inputs import format_validation_error
 from nephrosim.trials.design import TrialDesign
 from nephrosim.trials.search import DesignSearch, SearchError, _not_two_arms
@@ -64,22 +64,19 @@ def draft_from_form(items) -> dict:
     return draft
 
 
-def apply_action(draft: dict, action: str) -> dict:
-    """``add:<path>`` / ``remove:<path>``: add an entry rule, a timing, a treatment (each with
-    defaults) or the uncertainty block, or remove one, as the form's buttons ask."""
-    draft = copy.deepcopy(draft)
-    kind, parent, last = action_target(draft, action)
-    if parent is None:
-        return draft
-    if kind == "remove":
-        remove(parent, last)
-    elif isinstance(parent, dict) and last in _NEW:
+def _add(parent, last) -> None:
+    if isinstance(parent, dict) and last in _NEW:
         if last == "uncertainty":
             parent[last] = copy.deepcopy(_NEW[last])
         else:
             items = parent.get(last)
             parent[last] = (items if isinstance(items, list) else []) + [copy.deepcopy(_NEW[last])]
-    return draft
+
+
+def apply_action(draft: dict, action: str) -> dict:
+    """``add:<path>`` / ``remove:<path>``: add an entry rule, a timing, a treatment (each with
+    defaults) or the uncertainty block, or remove one, as the form's buttons ask."""
+    return applied(draft, action, _add)
 
 
 def _input_name(loc: tuple) -> str:

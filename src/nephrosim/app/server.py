@@ -498,14 +498,10 @@ def create_app(max_workers: int = 2, warm_up: bool = True, data: str | Path | Ru
         """The trial form's buttons: redraw (add or remove an arm, a treatment, ...), check, save the
         design as YAML, or run it as a virtual trial (``nephrosim.trials.run_trial``)."""
         sid = request.state.session
-        form = await request.form(max_fields=MAX_FORM_FIELDS)
-        action = str(form.get("_action", "refresh"))
-        draft = trial_form.draft_from_form(form.multi_items())
-        if action.startswith(("add:", "remove:")):
-            draft = trial_form.apply_action(draft, action)
-        trial_drafts.put(sid, draft)
-        if action not in ("run", "check", "save"):
-            return _redraw("/trials", form)
+        form, action, draft, redraw = await posted_form(request, trial_drafts, trial_form.draft_from_form,
+                                                        trial_form.apply_action, "/trials")
+        if redraw is not None:
+            return redraw
         design, problems, errors = trial_form.validate_draft(draft)
         if design is None:
             return trials_page(request, draft, problems, errors, status=422, settings=form)
@@ -545,6 +541,20 @@ def create_app(max_workers: int = 2, warm_up: bool = True, data: str | Path | Ru
         discard.__doc__ = f"Forget the session's {what} draft: the form shows the default."
         return keep, discard
 
+    async def posted_form(request: Request, kept: _Drafts, read, apply, path: str):
+        """What a schema-form page (trial, design search, protocol search) was posted: ``(form, action,
+        draft, redraw)``. The draft is read (``read``), an *add* / *remove* button applied (``apply``; a
+        page without such buttons passes ``None``) and kept for the session; for any action but run,
+        check and save, ``redraw`` is the redirect that redraws the page, else ``None``."""
+        form = await request.form(max_fields=MAX_FORM_FIELDS)
+        action = str(form.get("_action", "refresh"))
+        draft = read(form.multi_items())
+        if apply is not None and action.startswith(("add:", "remove:")):
+            draft = apply(draft, action)
+        kept.put(request.state.session, draft)
+        redraw = None if action in ("run", "check", "save") else _redraw(path, form)
+        return form, action, draft, redraw
+
     trials_draft, trials_new = draft_handlers(trial_drafts, trial_form.draft_from_form, "/trials", "trial")
     designs_draft, designs_new = draft_handlers(design_drafts, design_form.draft_from_form, "/designs",
                                                 "design-search")
@@ -574,14 +584,10 @@ def create_app(max_workers: int = 2, warm_up: bool = True, data: str | Path | Ru
         from nephrosim.trials.search import candidates
 
         sid = request.state.session
-        form = await request.form(max_fields=MAX_FORM_FIELDS)
-        action = str(form.get("_action", "refresh"))
-        draft = design_form.draft_from_form(form.multi_items())
-        if action.startswith(("add:", "remove:")):
-            draft = design_form.apply_action(draft, action)
-        design_drafts.put(sid, draft)
-        if action not in ("run", "check", "save"):
-            return _redraw("/designs", form)
+        form, action, draft, redraw = await posted_form(request, design_drafts, design_form.draft_from_form,
+                                                        design_form.apply_action, "/designs")
+        if redraw is not None:
+            return redraw
         base = _trial_base(sid)
         spec, problems, errors = design_form.validate_draft(draft, base)
         if spec is None:
@@ -626,12 +632,10 @@ def create_app(max_workers: int = 2, warm_up: bool = True, data: str | Path | Ru
         """The protocol-search form's buttons: check, save the spec as YAML (the builder's experiment
         written into it), or run it (``optimize_protocol``) in the background."""
         sid = request.state.session
-        form = await request.form(max_fields=MAX_FORM_FIELDS)
-        action = str(form.get("_action", "refresh"))
-        draft = protocol_form.draft_from_form(form.multi_items())
-        protocol_drafts.put(sid, draft)
-        if action not in ("run", "check", "save"):
-            return _redraw("/protocols", form)
+        form, action, draft, redraw = await posted_form(request, protocol_drafts, protocol_form.draft_from_form,
+                                                        None, "/protocols")
+        if redraw is not None:
+            return redraw
         scenario, _, _ = forms.validate_draft(drafts.get(sid))
         spec, problems, errors = protocol_form.validate_draft(draft, scenario)
         if spec is None:

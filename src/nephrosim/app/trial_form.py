@@ -252,23 +252,34 @@ def remove(parent, last) -> None:
         parent.pop(last, None)
 
 
-def apply_action(draft: dict, action: str) -> dict:
-    """``add:<path>`` / ``remove:<path>``: add an arm, a treatment, a measurement or interim looks
-    (with their defaults), or remove one, as the form's buttons ask."""
+def applied(draft: dict, action: str, add) -> dict:
+    """A copy of ``draft`` with a form button's ``add:<path>`` / ``remove:<path>`` applied: *remove*
+    deletes the item or key, *add* is ``add(parent, last)`` (each form knows what a new item is)."""
     draft = copy.deepcopy(draft)
     kind, parent, last = action_target(draft, action)
     if parent is None:
         return draft
     if kind == "remove":
         remove(parent, last)
-    elif last == "arms" and isinstance(parent, dict):
+    else:
+        add(parent, last)
+    return draft
+
+
+def _add(parent, last) -> None:
+    if last == "arms" and isinstance(parent, dict):
         arms = parent.setdefault("arms", [])
         size = arms[-1].get("n", 50) if arms and isinstance(arms[-1], dict) else 50
         arms.append({"name": f"arm_{len(arms) + 1}", "n": size})
     elif isinstance(parent, dict):
         parent[last] = {"product": "msc", "dose": 2.0e6, "dose_unit": "cells/kg", "route": "iv"} \
             if last == "treatment" else {"information": [0.5]} if last == "interim" else {}
-    return draft
+
+
+def apply_action(draft: dict, action: str) -> dict:
+    """``add:<path>`` / ``remove:<path>``: add an arm, a treatment, a measurement or interim looks
+    (with their defaults), or remove one, as the form's buttons ask."""
+    return applied(draft, action, _add)
 
 
 # --- validation -------------------------------------------------------------------------------
