@@ -11,6 +11,7 @@ from scipy.stats import norm
 from typer.testing import CliRunner
 
 from nephrosim.errors import UserInputError
+from nephrosim.trials.design import Interim
 from nephrosim.trials.endpoints import PatientOutcomes
 from nephrosim.trials.search import SearchError, _logrank_p, design_power, load_search, pareto_front, run_search, \
     search_from_dict
@@ -268,7 +269,7 @@ def test_interim_looks_in_the_search_are_the_trials_group_sequential_reading(end
     p = np.array([[r["p_interim_1"], r[column]] for r in trial])
     gs = sequential_summary(p, (*looks, 1.0), (n, n), 0.05, "obrien_fleming")
     res = design_power(control, [treated], n, endpoint, reps, seed=seed, alpha=0.05, minimal_effect=0.1,
-                       dropout=(0.2, HORIZON), interim=(looks, "obrien_fleming"))
+                       dropout=(0.2, HORIZON), interim=Interim(information=looks))
     assert res["power"] == gs["power"] and res["early_stop_share"] == gs["early_stop_share"]
     assert res["expected_n_per_arm"] == gs["expected_n_per_arm"][0]
     if endpoint == "recovery":  # (the synthetic pools' SCr AUCs carry no effect)
@@ -277,7 +278,15 @@ def test_interim_looks_in_the_search_are_the_trials_group_sequential_reading(end
     favours = np.array([[r["favours_interim_1"], False] for r in trial], bool)
     gs = sequential_summary(p, (*looks, 1.0), (n, n), 0.05, "obrien_fleming", favours, 0.5)
     res = design_power(control, [treated], n, endpoint, reps, seed=seed, alpha=0.05, minimal_effect=0.1,
-                       dropout=(0.2, HORIZON), interim=(looks, "obrien_fleming", 0.5))
+                       dropout=(0.2, HORIZON), interim=Interim(information=looks, futility_z=0.5))
     assert res["power"] == gs["power"] and res["early_stop_share"] == gs["early_stop_share"]
     assert res["futility_stop_share"] == gs["futility_stop_share"] > 0
+    assert res["expected_n_per_arm"] == gs["expected_n_per_arm"][0]
+    # with beta-spending futility boundaries (gsDesign's defaults: Hwang-Shih-DeCani, gamma -2)
+    gs = sequential_summary(p, (*looks, 1.0), (n, n), 0.05, "obrien_fleming", favours,
+                            futility_beta=(0.2, "hwang_shih_decani", -2.0))
+    res = design_power(control, [treated], n, endpoint, reps, seed=seed, alpha=0.05, minimal_effect=0.1,
+                       dropout=(0.2, HORIZON), interim=Interim(information=looks, futility_beta={"beta": 0.2}))
+    assert res["power"] == gs["power"] and res["early_stop_share"] == gs["early_stop_share"]
+    assert res["futility_stop_share"] == gs["futility_stop_share"]
     assert res["expected_n_per_arm"] == gs["expected_n_per_arm"][0]

@@ -21,7 +21,8 @@ from nephrosim.trials import TrialError, trial_from_dict
 from nephrosim.trials.run import _replicate_task
 
 from .conftest import synthetic_pool
-from nephrosim.trials.sequential import efficacy_boundaries, sequential_summary, spent_alpha
+from nephrosim.trials.sequential import efficacy_boundaries, futility_boundaries, sequential_summary, spent, \
+    spent_alpha
 
 HORIZON = 30.0
 
@@ -141,6 +142,79 @@ def test_a_non_binding_futility_rule_on_brownian_motion():
             assert ruled["futility_stop_share"] < 0.1 and plain["power"] - ruled["power"] < 0.03
 
 
+# gsDesign's own output for test.type = 4 (non-binding futility by beta spending): k = 5 equally spaced
+# analyses, one-sided alpha 0.025, beta 0.1, Hwang-Shih-DeCani spending with gamma -4 (alpha) and -2
+# (beta). From the package's test snapshot, tests/testthat/_snaps/independent-test-print.gsDesign.md
+# ("Test: checking for test.type=4,n.fix=1"), github.com/keaven/gsDesign.
+GSDESIGN_TYPE4 = {
+    "lower_z": (-0.90, -0.04, 0.69, 1.36, 2.03), "lower_nominal_p": (0.1836, 0.4853, 0.7563, 0.9131, 0.9786),
+    "upper_z": (3.25, 2.99, 2.69, 2.37, 2.03), "beta_spent": (0.0077, 0.0115, 0.0171, 0.0256, 0.0381),
+    # boundary crossing probabilities at theta = 0.1146 per patient (N = 882 at the final analysis)
+    "upper_under_h1": (0.0417, 0.1679, 0.2806, 0.2654, 0.1444), "upper_under_h0_total": 0.0226,
+    "theta": 0.1146, "n_final": 882,
+}
+
+
+def test_futility_boundaries_reproduce_gsdesign_test_type_4():
+    """Two-sided symmetric efficacy boundaries at alpha 0.05 (0.025 a side) against gsDesign's one-sided
+    upper bounds, and the beta-spending lower bounds and the planned drift against its design."""
+    g = GSDESIGN_TYPE4
+    t = np.arange(1, 6) / 5
+    c = efficacy_boundaries(t, 0.05, "hwang_shih_decani", -4.0)
+    b, drift = futility_boundaries(t, c, 0.1, "hwang_shih_decani", -2.0)
+    np.testing.assert_allclose(c, g["upper_z"], atol=0.006)
+    np.testing.assert_allclose(b, g["lower_z"], atol=0.006)
+    np.testing.assert_allclose(norm.cdf(b), g["lower_nominal_p"], atol=1.5e-4)
+    np.testing.assert_allclose(np.diff(np.r_[0.0, spent(t, 0.1, "hwang_shih_decani", -2.0)]), g["beta_spent"],
+                               atol=6e-5)
+    assert b[-1] == c[-1]
+    # the expected z at the final analysis: theta * sqrt(N) (theta printed to 4 digits, N rounded up)
+    assert drift == pytest.approx(g["theta"] * math.sqrt(g["n_final"]), rel=2e-3)
+
+
+def test_beta_spending_futility_on_brownian_motion_with_the_planned_drift():
+    """Paths of the signed statistic at the gsDesign looks, under the drift the boundaries were planned
+    for and under the null, read by ``sequential_summary``: the futility stops at each look are the beta
+    the spending function spends there, the efficacy crossings are gsDesign's crossing probabilities,
+    the power is 1 - beta, and under the null the efficacy claims in favour of treatment are gsDesign's
+    0.0226 (the rule followed) and the two-sided type-I error stays below alpha."""
+    g = GSDESIGN_TYPE4
+    t = np.arange(1, 6) / 5
+    rng = np.random.default_rng(11)
+    n = 200_000
+    increments = rng.standard_normal((n, t.size)) * np.sqrt(np.diff(np.r_[0.0, t]))
+    rule = (0.1, "hwang_shih_decani", -2.0)
+    lower, drift = futility_boundaries(t, efficacy_boundaries(t, 0.05, "hwang_shih_decani", -4.0), *rule)
+
+    def within(share, expected):
+        return abs(share - expected) <= 4 * math.sqrt(max(expected * (1 - expected), 1e-6) / n) + 1e-4
+
+    for mean in (drift, 0.0):
+        z = (np.cumsum(increments, axis=1) + mean * t) / np.sqrt(t)  # signed: positive favours treatment
+        gs = sequential_summary(2 * norm.sf(np.abs(z)), t, (100, 100), 0.05, "hwang_shih_decani", z > 0,
+                                gamma=-4.0, futility_beta=rule)
+        assert gs["design_drift_z"] == pytest.approx(drift, abs=1e-4)
+        assert gs["futility_boundaries_z"] == pytest.approx(list(lower[:-1]), abs=1e-4)
+        if mean > 0:
+            for k in range(4):
+                assert within(gs["stopped_for_futility_at_look"][k], g["beta_spent"][k]), k
+            for k in range(5):
+                assert within(gs["rejected_first_at_look"][k], g["upper_under_h1"][k]), k
+            assert within(gs["power"], 0.9)
+        else:
+            # the rule followed: a path stops at its first crossing of either boundary; gsDesign's upper total
+            efficacy = np.abs(z) >= np.array(gs["boundaries_z"])
+            futile = np.zeros_like(efficacy)
+            futile[:, :-1] = ~efficacy[:, :-1] & (z[:, :-1] < np.array(gs["futility_boundaries_z"]))
+            stop = efficacy | futile
+            first = np.where(stop.any(axis=1), stop.argmax(axis=1), t.size - 1)
+            rows = np.arange(n)
+            claims = (efficacy[rows, first] & (z[rows, first] > 0)).mean()
+            assert within(claims, g["upper_under_h0_total"])
+            assert gs["power"] <= 0.05 + 4 * math.sqrt(0.05 * 0.95 / n)
+            assert gs["power"] <= gs["power_without_futility"]
+
+
 def test_the_futility_reading_of_four_replicates_by_hand():
     z = np.array([[3.5, 2.5], [0.5, 2.5], [0.5, 2.5], [1.0, 1.0]])
     favours = np.array([[True, True], [False, True], [True, True], [True, True]])
@@ -171,9 +245,21 @@ def test_bad_interim_settings_name_the_field():
     with pytest.raises(TrialError, match="futility_z"):
         trial_from_dict({**base, "interim": {"information": [0.5], "futility_z": 5}})
     assert trial_from_dict({**base, "interim": {"information": [0.5]}}).interim.futility_z is None
+    with pytest.raises(TrialError, match="futility_z.*futility_beta.*not both"):
+        trial_from_dict({**base, "interim": {"information": [0.5], "futility_z": 0.0, "futility_beta": {"beta": 0.1}}})
+    with pytest.raises(TrialError, match="futility_beta.beta"):
+        trial_from_dict({**base, "interim": {"information": [0.5], "futility_beta": {"beta": 0.6}}})
+    with pytest.raises(TrialError, match="gamma is the parameter of hwang_shih_decani"):
+        trial_from_dict({**base, "interim": {"information": [0.5], "gamma": -4}})
+    with pytest.raises(TrialError, match="futility_beta.gamma is the parameter"):
+        trial_from_dict({**base, "interim": {"information": [0.5],
+                                             "futility_beta": {"beta": 0.1, "spending": "pocock", "gamma": 1}}})
+    hsd = trial_from_dict({**base, "interim": {"information": [0.5], "spending": "hwang_shih_decani",
+                                               "futility_beta": {"beta": 0.2}}}).interim
+    assert (hsd.spending_gamma, hsd.futility_beta.spending_gamma) == (-4.0, -2.0)  # gsDesign's defaults
 
 
-def test_a_trial_with_an_interim_look_reports_its_group_sequential_reading():
+def test_a_trial_with_an_interim_look_reports_its_group_sequential_reading(capsys):
     """The whole path on the model: a small design with a look at half the patients (as `nephrosim trial`
     runs it); its summary's group-sequential block is the replicates' p-values against the boundaries,
     and its single-analysis power is that of the same design without the look."""
@@ -199,3 +285,17 @@ def test_a_trial_with_an_interim_look_reports_its_group_sequential_reading():
     assert ruled.summary["group_sequential"] == sequential_summary(p, (0.5, 1.0), (20, 20), 0.05, "obrien_fleming",
                                                                    favours, 0.0)
     assert ruled.summary["group_sequential"]["power_without_futility"] == gs["power"]
+    # and with beta-spending futility boundaries (the same replicates: a rule moves no draw)
+    spent_rule = run_trial(trial_from_dict({**data, "interim": {"information": [0.5], "futility_beta": {"beta": 0.2}}}),
+                           replicates=40, seed=3)
+    gs = spent_rule.summary["group_sequential"]
+    assert gs == sequential_summary(p, (0.5, 1.0), (20, 20), 0.05, "obrien_fleming", favours,
+                                    futility_beta=(0.2, "hwang_shih_decani", -2.0))
+    assert len(gs["futility_boundaries_z"]) == 1 and gs["futility_boundaries_z"][0] < gs["boundaries_z"][0]
+    from nephrosim.commands.trials import _print
+
+    _print(spent_rule.to_dict())  # what nephrosim trial prints
+    printed = capsys.readouterr().out
+    assert (f"non-binding futility spending beta 0.2 (hwang_shih_decani; planned for a final z of "
+            f"{gs['design_drift_z']:.3f}) at 0.5: z < {gs['futility_boundaries_z'][0]:.3f}: stopped for futility "
+            f"{gs['futility_stop_share']:.3f}") in printed

@@ -153,6 +153,43 @@ class Dropout(StrictModel):
     probability: float = Field(0.0, ge=0.0, le=0.5, description="share of randomized patients lost to follow-up")
 
 
+SPENDING_CHOICES = "obrien_fleming (strict early), pocock (about equal nominal levels) or hwang_shih_decani (with gamma)"
+
+
+def _spending_gamma(spending: str, gamma: float | None, default: float, where: str) -> float | None:
+    """The Hwang–Shih–DeCani parameter in effect (``default`` when not given); a gamma given with
+    another spending function is refused."""
+    if spending != "hwang_shih_decani":
+        if gamma is not None:
+            raise ValueError(f"{where}gamma is the parameter of hwang_shih_decani spending; drop it, or set "
+                             f"{where}spending: hwang_shih_decani")
+        return None
+    return default if gamma is None else gamma
+
+
+class FutilitySpending(StrictModel):
+    """Non-binding futility boundaries that spend the type-II error ``beta`` under the design's
+    alternative (gsDesign's ``test.type = 4``; :func:`nephrosim.trials.sequential.futility_boundaries`).
+    The boundaries depend on the looks, ``alpha``, ``beta`` and the spending functions, not on the
+    sample size: they are those of a design planned for power ``1 − beta``. The simulated trial then
+    shows what they cost under the model's own effect."""
+
+    beta: float = Field(gt=0.0, lt=0.5, description="type-II error the design was planned with (0.1 = 90 % power)")
+    spending: Literal["obrien_fleming", "pocock", "hwang_shih_decani"] = Field(
+        "hwang_shih_decani", description=f"beta-spending function: {SPENDING_CHOICES}")
+    gamma: float | None = Field(None, ge=-40.0, le=40.0, description=(
+        "Hwang–Shih–DeCani parameter of the beta spending (default −2, gsDesign's); only with hwang_shih_decani"))
+
+    @model_validator(mode="after")
+    def _gamma(self):
+        _spending_gamma(self.spending, self.gamma, -2.0, "futility_beta.")
+        return self
+
+    @property
+    def spending_gamma(self) -> float | None:
+        return _spending_gamma(self.spending, self.gamma, -2.0, "futility_beta.")
+
+
 class Interim(StrictModel):
     """Interim looks for efficacy at the primary endpoint (group-sequential design,
     :mod:`nephrosim.trials.sequential`). ``information`` lists the looks before the final analysis as
@@ -161,20 +198,27 @@ class Interim(StrictModel):
     statistic's information is the patient share, also for the log-rank test). The boundaries spend
     ``alpha`` with a Lan–DeMets function per side; the trial stops at the first crossing.
 
-    ``futility_z`` adds a non-binding futility rule (a trial may also stop at an interim look whose
-    signed z, positive when the treated arm does better, is below it). Non-binding: the efficacy
-    boundaries are computed as if the rule did not exist, so the type-I error stays at most ``alpha``
-    whether or not a data monitoring committee follows it (Jennison & Turnbull 2000, *Group Sequential
-    Methods with Applications to Clinical Trials*, Chapman & Hall/CRC); the power can only fall."""
+    A non-binding futility rule may be added in one of two ways: ``futility_z``, one signed z for every
+    interim look (a trial stops at an interim look whose signed z, positive when the treated arm does
+    better, is below it), or ``futility_beta``, boundaries that spend a type-II error (gsDesign's
+    ``test.type = 4``). Non-binding: the efficacy boundaries are computed as if the rule did not exist,
+    so the type-I error stays at most ``alpha`` whether or not a data monitoring committee follows it
+    (Jennison & Turnbull 2000, *Group Sequential Methods with Applications to Clinical Trials*, Chapman &
+    Hall/CRC); the power can only fall."""
 
     information: tuple[float, ...] = Field(min_length=1, max_length=4, description=(
         "shares of the patients at the interim looks, strictly increasing in (0, 1); the final analysis (1) is added"))
-    spending: Literal["obrien_fleming", "pocock"] = Field(
-        "obrien_fleming", description="Lan–DeMets alpha-spending function: obrien_fleming (strict early) or pocock")
+    spending: Literal["obrien_fleming", "pocock", "hwang_shih_decani"] = Field(
+        "obrien_fleming", description=f"Lan–DeMets alpha-spending function: {SPENDING_CHOICES}")
+    gamma: float | None = Field(None, ge=-40.0, le=40.0, description=(
+        "Hwang–Shih–DeCani parameter of the alpha spending (default −4, gsDesign's); only with hwang_shih_decani"))
     futility_z: float | None = Field(None, ge=-3.0, le=3.0, description=(
         "non-binding futility rule: stop at an interim look that does not reach the efficacy boundary when the "
         "signed z of the primary test (positive favours treatment) is below this value (0: stop when the effect "
         "points the wrong way); None = no futility stop. The efficacy boundaries do not change"))
+    futility_beta: FutilitySpending | None = Field(None, description=(
+        "non-binding futility boundaries that spend this type-II error under the design's alternative, "
+        "e.g. {beta: 0.1} (instead of futility_z)"))
 
     @model_validator(mode="after")
     def _increasing(self):
@@ -182,7 +226,32 @@ class Interim(StrictModel):
         if any(not 0.0 < x < 1.0 for x in t) or any(b <= a for a, b in zip(t, t[1:])):
             raise ValueError(f"information {list(t)}: give 1 to 4 shares strictly increasing between 0 and 1 "
                              "(e.g. [0.5] for one look at half the patients); the final analysis is added")
+        if self.futility_z is not None and self.futility_beta is not None:
+            raise ValueError("give futility_z (one z for every look) or futility_beta (boundaries that spend a "
+                             "type-II error), not both")
+        _spending_gamma(self.spending, self.gamma, -4.0, "")
         return self
+
+    @property
+    def spending_gamma(self) -> float | None:
+        """The alpha spending's Hwang–Shih–DeCani parameter in effect (−4 when not given)."""
+        return _spending_gamma(self.spending, self.gamma, -4.0, "")
+
+    def boundaries(self, alpha: float) -> tuple[np.ndarray, np.ndarray | None, float | None]:
+        """The efficacy boundaries at every look (two-sided |z|), the futility boundaries at the interim
+        looks (signed z; None without a futility rule) and, with ``futility_beta``, the drift the design
+        is planned for (the expected signed z at the final analysis)."""
+        from nephrosim.trials.sequential import efficacy_boundaries, futility_boundaries
+
+        t = (*self.information, 1.0)
+        efficacy = efficacy_boundaries(t, alpha, self.spending, self.spending_gamma)
+        if self.futility_beta is not None:
+            f = self.futility_beta
+            lower, drift = futility_boundaries(t, efficacy, f.beta, f.spending, f.spending_gamma)
+            return efficacy, lower[:-1], drift
+        if self.futility_z is not None:
+            return efficacy, np.full(len(self.information), float(self.futility_z)), None
+        return efficacy, None, None
 
 
 class Endpoints(StrictModel):

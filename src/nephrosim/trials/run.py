@@ -469,8 +469,11 @@ def group_sequential(design: TrialDesign, reps: list[dict]) -> dict:
                         + [final])
     favours = np.column_stack([np.array([bool(r[f"favours_interim_{k}"]) for r in reps])
                                for k in range(1, len(looks) + 1)] + [np.zeros(len(reps), bool)])
-    return sequential_summary(p, (*looks, 1.0), [a.n for a in design.arms], design.alpha, design.interim.spending,
-                              favours, design.interim.futility_z)
+    interim = design.interim
+    f = interim.futility_beta
+    return sequential_summary(p, (*looks, 1.0), [a.n for a in design.arms], design.alpha, interim.spending,
+                              favours, interim.futility_z, interim.spending_gamma,
+                              None if f is None else (f.beta, f.spending, f.spending_gamma))
 
 
 def trend_summary(design: TrialDesign, reps: list[dict]) -> dict:

@@ -66,7 +66,7 @@ from nephrosim.io import atomic_path, check_writable, write_frame, write_text_at
 from nephrosim.progress import ProgressBar
 from nephrosim.scenarios.products import EV, MSC, ConditionedMedium
 from nephrosim.trials.analysis import binary_events, fisher_p
-from nephrosim.trials.design import Inclusion, Timing, TrialDesign, TrialError, follow_up_grid, load_trial, \
+from nephrosim.trials.design import Inclusion, Interim, Timing, TrialDesign, TrialError, follow_up_grid, load_trial, \
     trial_from_dict
 from nephrosim.trials.endpoints import PatientOutcomes, outcomes
 from nephrosim.trials.execute import open_executor
@@ -371,8 +371,7 @@ def _test(endpoint: str, data: tuple, m: int) -> tuple[float, bool]:
 def design_power(control: PatientOutcomes, treated_by_draw: list[PatientOutcomes], n_per_arm: int, endpoint: str,
                  replicates: int, seed: int, alpha: float, minimal_effect: float,
                  dropout: tuple[float, float] = (0.0, 0.0),
-                 interim: tuple[tuple[float, ...], str] | tuple[tuple[float, ...], str, float | None] | None = None
-                 ) -> dict:
+                 interim: Interim | None = None) -> dict:
     """Power, success and correct-decision probabilities of one design over draws × replicates.
 
     ``control`` and each ``treated_by_draw[k]`` hold the same pool patients (row ``i`` is one
@@ -382,15 +381,16 @@ def design_power(control: PatientOutcomes, treated_by_draw: list[PatientOutcomes
     ``(probability, horizon_days)`` (:class:`~nephrosim.trials.design.Dropout`): a lost patient's time
     to recovery is censored when lost (unless they recovered first) and the SCr AUC and MAKE endpoints
     are compared on the patients not lost — as in ``nephrosim trial``, with the same losses.
-    ``interim`` = ``(information, spending[, futility_z])`` (:class:`~nephrosim.trials.design.Interim`):
-    the trial stops at the first look whose |z| reaches its boundary (:mod:`nephrosim.trials.sequential`),
-    or, with ``futility_z``, at an interim look whose signed z (negative when the effect points against
-    treatment) is below it, claiming nothing; power and success are then the group-sequential ones, and
-    ``expected_n_per_arm`` / ``early_stop_share`` (and ``futility_stop_share``) are added.
+    ``interim`` (:class:`~nephrosim.trials.design.Interim`): the trial stops at the first look whose |z|
+    reaches its boundary (:mod:`nephrosim.trials.sequential`), or, with a futility rule (``futility_z`` or
+    ``futility_beta``), at an interim look whose signed z (negative when the effect points against
+    treatment) is below the look's futility boundary, claiming nothing; power and success are then the
+    group-sequential ones, and ``expected_n_per_arm`` / ``early_stop_share`` (and ``futility_stop_share``)
+    are added.
     """
     from statsmodels.stats.proportion import proportion_confint
 
-    from nephrosim.trials.sequential import efficacy_boundaries, z_of_p
+    from nephrosim.trials.sequential import z_of_p
 
     pool = control.size
     if 2 * n_per_arm > pool:
@@ -399,9 +399,8 @@ def design_power(control: PatientOutcomes, treated_by_draw: list[PatientOutcomes
     picks = [np.random.default_rng([seed, 2, r]).permutation(pool)[:2 * n_per_arm] for r in range(replicates)]
     lost = [None if dropout[0] <= 0 else losses(seed, r, (n_per_arm, n_per_arm), *dropout)
             for r in range(replicates)]  # the losses of nephrosim trial's replicate r
-    looks = () if interim is None else tuple(math.ceil(f * n_per_arm) for f in interim[0])
-    bounds = None if interim is None else efficacy_boundaries((*interim[0], 1.0), alpha, interim[1])
-    futility_z = interim[2] if interim is not None and len(interim) > 2 else None
+    looks = () if interim is None else tuple(math.ceil(f * n_per_arm) for f in interim.information)
+    bounds, futility, _ = (None, None, None) if interim is None else interim.boundaries(alpha)
     draws = len(treated_by_draw)
     sig, fav, correct = np.zeros(draws, int), np.zeros(draws, int), np.zeros(draws, int)  # counts per draw
     used, early, futile = 0, 0, 0  # patients per arm analysed; trials stopped at a look, and for futility
@@ -420,7 +419,7 @@ def design_power(control: PatientOutcomes, treated_by_draw: list[PatientOutcomes
                 if z >= bounds[j]:
                     stopped, significant, used, early = True, True, used + m, early + 1
                     break
-                if futility_z is not None and (z if favours else -z) < futility_z:
+                if futility is not None and (z if favours else -z) < futility[j]:
                     stopped, significant, used, early, futile = True, False, used + m, early + 1, futile + 1
                     break
             if not stopped:
@@ -453,7 +452,7 @@ def design_power(control: PatientOutcomes, treated_by_draw: list[PatientOutcomes
     if interim is not None:
         out.update(expected_n_per_arm=round(used / (replicates * draws), 2),
                    early_stop_share=round(early / (replicates * draws), 4))
-        if futility_z is not None:
+        if futility is not None:
             out["futility_stop_share"] = round(futile / (replicates * draws), 4)
     e = np.asarray(effects)
     out.update(true_effect_median=round(float(np.median(e)), 4), true_effect_min=round(float(e.min()), 4),
@@ -610,9 +609,7 @@ def run_search(spec: DesignSearch, base: TrialDesign, out: str | Path, seed: int
                                    c.n_per_arm, c.endpoint, spec.replicates, seed, c.design.alpha,
                                    getattr(spec.minimal_effect, c.endpoint),
                                    dropout=(c.design.endpoints.dropout.probability, c.design.endpoints.horizon_days),
-                                   interim=None if c.design.interim is None else (c.design.interim.information,
-                                                                                  c.design.interim.spending,
-                                                                                  c.design.interim.futility_z))
+                                   interim=c.design.interim)
                 res["failed_simulations"] = int((~usable).sum())
                 res["pool"] = int(rows.size)
                 write_text_atomic(design_file(c), json.dumps(res))

@@ -1,15 +1,19 @@
-"""Group-sequential efficacy boundaries: interim looks at the primary endpoint that keep the trial's alpha.
+"""Group-sequential designs: interim looks at the primary endpoint that keep the trial's alpha, and
+futility boundaries that spend its beta.
 
 A trial with interim looks at information fractions ``t_1 < … < t_K = 1`` (here: the share of the
 enrolled patients whose outcome is analysed) stops for efficacy at the first look whose standardized
 statistic ``|Z_k|`` reaches the boundary ``c_k``. The boundaries spend the two-sided type-I error
 ``alpha`` with a Lan–DeMets spending function (Lan & DeMets 1983, Biometrika 70:659–663), applied to
 each side with ``alpha/2`` (symmetric two-sided boundaries, the convention of the R packages gsDesign
-and ldbounds):
+and ldbounds). Per side, with ``a = alpha/2``:
 
-* ``obrien_fleming``: per side ``a(t) = 2 − 2 Φ(z_{1−a/2} / √t)`` with ``a = alpha/2`` — very strict
-  early, nearly the fixed-sample test at the end;
-* ``pocock``: per side ``a(t) = a · ln(1 + (e − 1) t)`` — about equal nominal levels at every look.
+* ``obrien_fleming``: ``a(t) = 2 − 2 Φ(z_{1−a/2} / √t)`` — very strict early, nearly the
+  fixed-sample test at the end;
+* ``pocock``: ``a(t) = a · ln(1 + (e − 1) t)`` — about equal nominal levels at every look;
+* ``hwang_shih_decani`` with parameter ``γ``: ``a(t) = a (1 − e^{−γt}) / (1 − e^{−γ})`` (Hwang, Shih
+  & DeCani 1990, Stat Med 9:1439–1445; ``a·t`` at γ = 0): γ = −4 is close to O'Brien–Fleming, γ = 1
+  to Pocock. gsDesign's default (γ = −4 for alpha, −2 for beta).
 
 Under the null hypothesis the statistics at the looks are jointly normal with
 ``corr(Z_i, Z_j) = √(t_i / t_j)`` (independent increments), so ``c_k`` solves
@@ -17,29 +21,55 @@ Under the null hypothesis the statistics at the looks are jointly normal with
 probabilities from scipy's multivariate normal distribution (Genz's algorithm). The log-rank and
 Mann–Whitney statistics of a growing sample have this structure asymptotically; Fisher's exact test
 of a binary endpoint approximately (its nominal levels are conservative in small samples).
-``tests/trials/test_sequential.py`` checks the boundaries against simulated Brownian motion.
+
+**Futility by beta spending** (:func:`futility_boundaries`; gsDesign's ``test.type = 4``, Anderson's
+non-binding lower bound). Under the design's alternative the signed statistic (positive when the
+treated arm does better) has mean ``θ √t_k``. Lower boundaries ``b_k`` spend the type-II error ``β``
+with a spending function of the same families: ``b_k`` solves ``P(b_j ≤ Z_j < c_j for j < k,
+Z_k < b_k | θ) = β(t_k) − β(t_{k−1})``, and the drift ``θ`` is the one at which the final lower
+boundary meets the efficacy boundary (``b_K = c_K``), i.e. the effect the design has power ``1 − β``
+for. The boundaries depend on the looks, ``alpha``, ``β`` and the spending functions only, not on the
+sample size. Non-binding: the efficacy boundaries are computed as if the futility rule did not
+exist, so the type-I error stays at most ``alpha`` whether or not a monitoring committee follows it.
+
+``tests/trials/test_sequential.py`` checks the efficacy boundaries against simulated Brownian motion,
+and the futility boundaries against gsDesign's own published output (its test snapshot for
+``test.type = 4``) and against Brownian motion with drift.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Literal, Sequence
 
 import numpy as np
 
-Spending = Literal["obrien_fleming", "pocock"]
+Spending = Literal["obrien_fleming", "pocock", "hwang_shih_decani"]
 
 
-def spent_alpha(t: float | np.ndarray, alpha: float, kind: Spending) -> np.ndarray:
-    """The two-sided type-I error spent by information fraction ``t`` (0 < t ≤ 1): both sides together."""
+def spent(t: float | np.ndarray, level: float, kind: Spending, gamma: float | None = None) -> np.ndarray:
+    """The error of total ``level`` that a spending function has spent by information fraction ``t``
+    (0 < t ≤ 1), one-sided: the per-side alpha of the efficacy boundaries, or the beta of the futility
+    boundaries. ``gamma`` is the Hwang–Shih–DeCani parameter (only for that family)."""
     from scipy.stats import norm
 
     t = np.asarray(t, dtype=float)
-    side = alpha / 2.0
     if kind == "obrien_fleming":
-        return 2.0 * (2.0 - 2.0 * norm.cdf(norm.isf(side / 2.0) / np.sqrt(t)))
+        return 2.0 - 2.0 * norm.cdf(norm.isf(level / 2.0) / np.sqrt(t))
     if kind == "pocock":
-        return alpha * np.log1p((np.e - 1.0) * t)
-    raise ValueError(f"spending {kind!r}: use obrien_fleming or pocock")
+        return level * np.log1p((np.e - 1.0) * t)
+    if kind == "hwang_shih_decani":
+        if gamma is None:
+            raise ValueError("hwang_shih_decani spending needs its gamma (e.g. -4, close to O'Brien-Fleming)")
+        if gamma == 0.0:
+            return level * t
+        return level * -np.expm1(-gamma * t) / -np.expm1(-gamma)
+    raise ValueError(f"spending {kind!r}: use obrien_fleming, pocock or hwang_shih_decani")
+
+
+def spent_alpha(t: float | np.ndarray, alpha: float, kind: Spending, gamma: float | None = None) -> np.ndarray:
+    """The two-sided type-I error spent by information fraction ``t`` (0 < t ≤ 1): both sides together."""
+    return 2.0 * spent(t, alpha / 2.0, kind, gamma)
 
 
 def _inside(bounds: np.ndarray, corr: np.ndarray) -> float:
@@ -53,15 +83,25 @@ def _inside(bounds: np.ndarray, corr: np.ndarray) -> float:
                                          rng=np.random.default_rng(0)))  # Genz's lattice rule, seeded
 
 
-def efficacy_boundaries(information: Sequence[float], alpha: float, kind: Spending = "obrien_fleming") -> np.ndarray:
-    """Two-sided z boundaries at the looks ``information`` (strictly increasing, the last 1)."""
-    from scipy.optimize import brentq
-
+def _fractions(information: Sequence[float]) -> np.ndarray:
     t = np.asarray(information, dtype=float)
     if t.ndim != 1 or t.size == 0 or t[-1] != 1.0 or np.any(t <= 0) or np.any(np.diff(t) <= 0):
         raise ValueError(f"information fractions must increase strictly in (0, 1] and end at 1; got {list(t)}")
-    corr = np.sqrt(np.minimum.outer(t, t) / np.maximum.outer(t, t))
-    spent = spent_alpha(t, alpha, kind)
+    return t
+
+
+def _correlation(t: np.ndarray) -> np.ndarray:
+    return np.sqrt(np.minimum.outer(t, t) / np.maximum.outer(t, t))
+
+
+def efficacy_boundaries(information: Sequence[float], alpha: float, kind: Spending = "obrien_fleming",
+                        gamma: float | None = None) -> np.ndarray:
+    """Two-sided z boundaries at the looks ``information`` (strictly increasing, the last 1)."""
+    from scipy.optimize import brentq
+
+    t = _fractions(information)
+    corr = _correlation(t)
+    spent = spent_alpha(t, alpha, kind, gamma)
     bounds = np.empty(t.size)
     for k in range(t.size):
         before = _inside(bounds[:k], corr[:k, :k]) if k else 1.0
@@ -75,6 +115,86 @@ def efficacy_boundaries(information: Sequence[float], alpha: float, kind: Spendi
     return bounds
 
 
+#: Points of the grid on which :func:`futility_boundaries` carries the density of the score between
+#: looks (composite Simpson's rule; the boundaries move by < 1e-6 when it doubles).
+GRID_POINTS = 801
+
+
+def _simpson_grid(lo: float, hi: float) -> tuple[np.ndarray, np.ndarray]:
+    x = np.linspace(lo, hi, GRID_POINTS)
+    w = np.full(GRID_POINTS, 2.0)
+    w[1::2] = 4.0
+    w[0] = w[-1] = 1.0
+    return x, w * (hi - lo) / (3 * (GRID_POINTS - 1))
+
+
+def futility_boundaries(information: Sequence[float], efficacy: Sequence[float], beta: float,
+                        kind: Spending = "hwang_shih_decani", gamma: float | None = None) -> tuple[np.ndarray, float]:
+    """Non-binding futility boundaries that spend ``beta`` under the design's alternative.
+
+    ``efficacy``: the efficacy boundaries ``c_k`` at the same looks (:func:`efficacy_boundaries`; their
+    upper side is the one that counts under the alternative). Returns the lower boundaries ``b_k`` on the
+    signed z scale (positive favours treatment), the last equal to ``c_K``, and the drift ``θ`` (the
+    expected signed z at the final analysis under the alternative the design has power ``1 − beta``
+    for). A look whose beta share cannot be spent below its efficacy boundary gets ``b_k = c_k``, as in
+    gsDesign.
+
+    The probabilities are the recursive numerical integration of Armitage, McPherson & Rowe (1969,
+    J R Stat Soc A 132:235–244; Jennison & Turnbull 2000, ch. 19): the density of the score
+    ``S_k = Z_k √t_k`` (increments ``N(θ Δt, Δt)``) on the continuation region is carried from look to
+    look on a Simpson grid.
+    """
+    from scipy.optimize import brentq
+    from scipy.stats import norm
+
+    t = _fractions(information)
+    c = np.asarray(efficacy, dtype=float)
+    if c.shape != t.shape:
+        raise ValueError(f"{c.size} efficacy boundaries for {t.size} looks")
+    if not 0.0 < beta < 0.5:
+        raise ValueError(f"beta {beta}: the type-II error must lie in (0, 0.5), e.g. 0.1 or 0.2")
+    steps = np.diff(np.r_[0.0, spent(t, beta, kind, gamma)])
+    root_t = np.sqrt(t)
+    dt = np.diff(np.r_[0.0, t])
+
+    def lower_bounds(theta: float) -> tuple[np.ndarray, float]:
+        """The boundaries at drift ``theta`` and the type-II error they give (the futility region binding)."""
+        b = np.empty(t.size)
+        miss = 0.0
+        x = w = g = None  # grid, weights and density of the score on the continuation region so far
+        for k in range(t.size):
+            sd, shift = math.sqrt(dt[k]), theta * dt[k]
+
+            def below(z, k=k, sd=sd, shift=shift):
+                """P(continued to look k and Z_k < z)."""
+                edge = z * root_t[k]
+                if k == 0:
+                    return float(norm.cdf((edge - shift) / sd))
+                return float(np.sum(w * g * norm.cdf((edge - x - shift) / sd)))
+
+            if k == t.size - 1:
+                b[k] = c[k]
+            elif below(c[k]) <= steps[k]:
+                b[k] = c[k]  # nothing left to spend below the efficacy boundary
+            else:
+                b[k] = brentq(lambda z: below(z) - steps[k], -12.0, c[k], xtol=1e-9)
+            miss += below(b[k])
+            if k < t.size - 1 and b[k] < c[k]:
+                x_new, w_new = _simpson_grid(b[k] * root_t[k], c[k] * root_t[k])
+                if k == 0:
+                    g = norm.pdf((x_new - shift) / sd) / sd
+                else:
+                    g = (w * g) @ (norm.pdf((x_new[None, :] - x[:, None] - shift) / sd) / sd)
+                x, w = x_new, w_new
+            elif k < t.size - 1:
+                b[k + 1:] = c[k + 1:]  # the trial cannot continue past look k
+                return b, miss
+        return b, miss
+
+    theta = brentq(lambda th: lower_bounds(th)[1] - beta, 0.0, 15.0, xtol=1e-9)
+    return lower_bounds(theta)[0], float(theta)
+
+
 def z_of_p(p: np.ndarray) -> np.ndarray:
     """The |z| of a two-sided p-value (NaN stays NaN: no test, no crossing)."""
     from scipy.stats import norm
@@ -84,32 +204,44 @@ def z_of_p(p: np.ndarray) -> np.ndarray:
 
 def sequential_summary(p_looks: np.ndarray, information: Sequence[float], n_per_arm: Sequence[int], alpha: float,
                        kind: Spending, favours_looks: np.ndarray | None = None,
-                       futility_z: float | None = None) -> dict:
+                       futility_z: float | None = None, gamma: float | None = None,
+                       futility_beta: tuple[float, Spending, float | None] | None = None) -> dict:
     """Power, stopping and sample size of a group-sequential trial over its replicates.
 
     ``p_looks[replicate, look]``: the primary test's two-sided p at each look (the last on every
     patient); ``n_per_arm``: the arms' planned sizes. A replicate stops at its first look whose
-    ``|z|`` reaches the boundary; its patients used are the look's share of each arm.
+    ``|z|`` reaches the boundary; its patients used are the look's share of each arm. ``gamma``: the
+    Hwang–Shih–DeCani parameter of the alpha spending (that family only).
 
-    With ``futility_z`` (non-binding, :class:`~nephrosim.trials.design.Interim`) and
-    ``favours_looks[replicate, look]`` (whether the treated arm does better at that look), a
-    replicate also stops at an interim look that does not cross when its signed z (``|z|``, negative
-    when the effect points against treatment) is below ``futility_z``; it then rejects nothing.
-    The summary adds ``futility_stop_share``, ``stopped_for_futility_at_look`` and
-    ``power_without_futility`` (the same replicates with the rule ignored).
+    A non-binding futility rule (:class:`~nephrosim.trials.design.Interim`) needs
+    ``favours_looks[replicate, look]`` (whether the treated arm does better at that look): with
+    ``futility_z`` one signed z for every interim look, with ``futility_beta = (beta, spending, gamma)``
+    the boundaries of :func:`futility_boundaries`. A replicate also stops at an interim look that does
+    not cross when its signed z (``|z|``, negative when the effect points against treatment) is below
+    the look's futility boundary; it then rejects nothing. The summary adds ``futility_stop_share``,
+    ``stopped_for_futility_at_look`` and ``power_without_futility`` (the same replicates with the rule
+    ignored); with ``futility_beta`` also the boundaries and the planned drift.
     """
     t = np.asarray(information, dtype=float)
-    bounds = efficacy_boundaries(t, alpha, kind)
+    bounds = efficacy_boundaries(t, alpha, kind, gamma)
+    lower, drift = None, None
+    if futility_beta is not None:
+        if futility_z is not None:
+            raise ValueError("give futility_z or futility_beta, not both")
+        lower, drift = futility_boundaries(t, bounds, *futility_beta)
+        lower = lower[:-1]
+    elif futility_z is not None:
+        lower = np.full(t.size - 1, float(futility_z))
     z = z_of_p(p_looks)
     with np.errstate(invalid="ignore"):
         crossed = z >= bounds  # NaN compares False
     futile = np.zeros_like(crossed)
-    if futility_z is not None:
+    if lower is not None:
         if favours_looks is None:
-            raise ValueError("futility_z needs favours_looks (the direction of the effect at each look)")
+            raise ValueError("a futility rule needs favours_looks (the direction of the effect at each look)")
         signed = np.where(np.asarray(favours_looks, dtype=bool), z, -z)
         with np.errstate(invalid="ignore"):
-            futile[:, :-1] = ~crossed[:, :-1] & (signed[:, :-1] < futility_z)  # never at the final analysis
+            futile[:, :-1] = ~crossed[:, :-1] & (signed[:, :-1] < lower[None, :])  # never at the final analysis
     stop = crossed | futile
     stops = stop.any(axis=1)
     first = np.where(stops, stop.argmax(axis=1), t.size - 1)
@@ -130,8 +262,18 @@ def sequential_summary(p_looks: np.ndarray, information: Sequence[float], n_per_
         "early_stop_share": round(float(np.mean(stops & (first < t.size - 1))), 4),
         "expected_n_per_arm": [round(float(np.mean(np.ceil(used * n))), 2) for n in n_per_arm],
     }
+    if gamma is not None:
+        out["spending_gamma"] = float(gamma)
     if futility_z is not None:
         out["futility_z"] = float(futility_z)
+    if futility_beta is not None:
+        out["futility_beta"] = float(futility_beta[0])
+        out["futility_spending"] = futility_beta[1]
+        if futility_beta[2] is not None:
+            out["futility_spending_gamma"] = float(futility_beta[2])
+        out["futility_boundaries_z"] = [round(float(b), 4) for b in lower]
+        out["design_drift_z"] = round(float(drift), 4)
+    if lower is not None:
         out["futility_stop_share"] = round(float(futile_at.mean()), 4)
         out["stopped_for_futility_at_look"] = [round(float(np.mean(futile_at & (first == k))), 4)
                                                for k in range(t.size - 1)]
