@@ -68,6 +68,10 @@ def test_the_buttons_add_and_remove_what_they_say():
     assert [a.name for a in design.arms] == ["placebo", "arm_3"] and design.endpoints.measurement is not None
     draft = trial_form.apply_action(draft, "add:interim")
     assert trial_from_dict(draft).interim.information == (0.5,)
+    # the interim looks' own optional part: beta-spending futility boundaries, with gsDesign's defaults
+    assert "add:interim.futility_beta" in _actions(trial_form.build_form(draft))
+    spent = trial_from_dict(trial_form.apply_action(draft, "add:interim.futility_beta")).interim.futility_beta
+    assert (spent.beta, spent.spending, spent.spending_gamma) == (0.1, "hwang_shih_decani", -2.0)
     draft = trial_form.apply_action(trial_form.apply_action(draft, "remove:interim"), "remove:arms.1.treatment")
     design = trial_from_dict(draft)
     assert design.interim is None and all(a.treatment is None for a in design.arms)

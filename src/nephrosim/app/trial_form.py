@@ -273,12 +273,13 @@ def _add(parent, last) -> None:
         arms.append({"name": f"arm_{len(arms) + 1}", "n": size})
     elif isinstance(parent, dict):
         parent[last] = {"product": "msc", "dose": 2.0e6, "dose_unit": "cells/kg", "route": "iv"} \
-            if last == "treatment" else {"information": [0.5]} if last == "interim" else {}
+            if last == "treatment" else {"information": [0.5]} if last == "interim" \
+            else {"beta": 0.1} if last == "futility_beta" else {}
 
 
 def apply_action(draft: dict, action: str) -> dict:
-    """``add:<path>`` / ``remove:<path>``: add an arm, a treatment, a measurement or interim looks
-    (with their defaults), or remove one, as the form's buttons ask."""
+    """``add:<path>`` / ``remove:<path>``: add an arm, a treatment, a measurement, interim looks or their
+    beta-spending futility rule (with their defaults), or remove one, as the form's buttons ask."""
     return applied(draft, action, _add)
 
 

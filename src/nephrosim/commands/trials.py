@@ -124,6 +124,12 @@ def _print(out: dict) -> None:
             typer.echo(f"    non-binding futility at signed z < {g['futility_z']:g}: stopped for futility "
                        f"{g['futility_stop_share']:.3f}; power {g['power_without_futility']:.3f} if the rule is "
                        "ignored")
+        if "futility_beta" in g:
+            bounds = ", ".join(f"{t:g}: z < {b:.3f}" for t, b in zip(g["information"], g["futility_boundaries_z"]))
+            typer.echo(f"    non-binding futility spending beta {g['futility_beta']:g} ({g['futility_spending']}; "
+                       f"planned for a final z of {g['design_drift_z']:.3f}) at {bounds}: stopped for futility "
+                       f"{g['futility_stop_share']:.3f}; power {g['power_without_futility']:.3f} if the rule is "
+                       "ignored")
     if "trend" in out:
         t = out["trend"]
         typer.echo(f"  trend across the arms ({t['test']}; scores "
