@@ -152,6 +152,70 @@ def test_step_down_dunnett_is_between_holm_and_the_unadjusted_test_and_keeps_alp
     assert step.sum() > single.sum() and step.sum() > holm.sum()  # the gain is real on these data
 
 
+def test_arm_dropping_by_hand():
+    """Two treated arms, one look at half the patients, futility at signed z < 0, Holm at the end."""
+    from nephrosim.trials.sequential import arm_dropping
+
+    # replicate 0: both arms look good and both reject; 1: arm 2 points the wrong way at the look, is
+    # dropped, and arm 1 is tested alone-but-adjusted (p 0.03 <= 0.05/2 fails, Holm over both planned
+    # arms: arm 2 counts with p = 1); 2: both dropped (the trial stops, the control at half too)
+    p_final = np.array([[0.001, 0.03, 0.001], [0.002, 0.001, 0.001]])
+    p_looks = np.array([[[0.1], [0.2], [0.3]], [[0.1], [0.2], [0.3]]])
+    favours = np.array([[[True], [True], [False]], [[True], [False], [False]]])
+    d = arm_dropping(p_final, p_looks, favours, (0.5,), (10, 10, 20), 0.05, "holm", 0.0)
+    assert d["power"] == pytest.approx(1 / 3, abs=1e-4) and d["power_without_dropping"] == 1.0
+    assert d["power_adjusted"] == [pytest.approx(1 / 3, abs=1e-4), pytest.approx(1 / 3, abs=1e-4)]
+    assert d["dropped_share"] == [pytest.approx(1 / 3, abs=1e-4), pytest.approx(2 / 3, abs=1e-4)]
+    assert d["stopped_for_futility_share"] == pytest.approx(1 / 3, abs=1e-4)
+    assert d["expected_n_per_arm"] == [pytest.approx((10 + 10 + 5) / 3, abs=0.01),
+                                       pytest.approx((10 + 10 + 5) / 3, abs=0.01),
+                                       pytest.approx((20 + 10 + 10) / 3, abs=0.01)]
+    assert d["planned_total_n"] == 40
+    with pytest.raises(ValueError, match="treated arm, replicate, interim look"):
+        arm_dropping(p_final, p_looks[:, :, :, None], favours, (0.5,), (10, 10, 20), 0.05, "holm", 0.0)
+
+
+@pytest.mark.parametrize("method", ["holm", "dunnett"])
+def test_arm_dropping_keeps_the_familywise_error_and_drops_what_points_the_wrong_way(method):
+    """Comparisons of three treated arms with one shared control, from Brownian paths of the four arms'
+    sums (equal sizes: the comparisons correlate 0.5, Dunnett's structure), at looks (1/3, 2/3, 1).
+    Under the global null, dropping at signed z < 0 rejects, replicate by replicate, a subset of what the
+    trial without dropping rejects, so the family-wise error stays below alpha. With one effective arm
+    and two harmful ones, the harmful arms are dropped nearly always, the effective one rarely (and loses no
+    more power than that), and the expected total n falls by over a fifth."""
+    from scipy.stats import norm as normal
+
+    from nephrosim.trials.analysis import adjusted_rejections
+    from nephrosim.trials.sequential import arm_dropping
+
+    t = np.array([1 / 3, 2 / 3, 1.0])
+    n, arms = 40_000, 3
+    rng = np.random.default_rng(5)
+    w = np.cumsum(rng.standard_normal((arms + 1, n, t.size)) * np.sqrt(np.diff(np.r_[0.0, t])), axis=2)
+    for drift in ((0.0, 0.0, 0.0), (3.0, -1.5, -1.5)):  # expected z of each comparison at t = 1
+        # comparison k: (treated sum - control sum) / sqrt(2 t), positive favours treatment
+        z = (w[1:] - w[0][None]) / np.sqrt(2 * t) + np.array(drift)[:, None, None] * np.sqrt(t)
+        p = 2 * normal.sf(np.abs(z))
+        d = arm_dropping(p[:, :, -1], p[:, :, :-1], z[:, :, :-1] > 0, t[:-1], (60, 60, 60, 60), 0.05, method, 0.0)
+        plain_by_arm = adjusted_rejections(p[:, :, -1], 0.05, method, 60, (60, 60, 60))
+        plain = plain_by_arm.any(axis=0)
+        assert d["power_without_dropping"] == pytest.approx(plain.mean(), abs=1e-4)
+        if drift[0] == 0.0:
+            assert d["power"] <= d["power_without_dropping"] <= 0.05 + 4 * math.sqrt(0.05 * 0.95 / n)
+            # P(an arm is dropped at the first look) = P(Z < 0) = 1/2, under the null
+            for share in d["dropped_at_look"]:
+                assert abs(share[0] - 0.5) <= 4 * math.sqrt(0.25 / n)
+        else:
+            assert d["dropped_share"][0] < 0.05 and min(d["dropped_share"][1:]) > 0.9
+            # the effective arm loses at most the replicates it is dropped in: it still rejects whenever its
+            # single-step test over all three planned arms would (Bonferroni for Holm, single-step Dunnett)
+            single = adjusted_rejections(p[:, :, -1], 0.05, "bonferroni" if method == "holm" else method, 60,
+                                         (60, 60, 60))[0].mean()
+            assert d["power_adjusted"][0] >= single - d["dropped_share"][0] - 1e-4
+            assert d["power_adjusted"][0] > 0.65
+            assert d["expected_total_n"] < 0.8 * d["planned_total_n"]
+
+
 def test_a_two_arm_summary_is_unchanged_and_names_its_one_comparison():
     reps = [_rep(p) for p in (0.01, 0.02, 0.2, 0.5)]
     s = summarise_trial(reps, ("placebo", "msc"), 0.05)
@@ -187,10 +251,30 @@ def test_the_first_comparison_of_three_arms_sees_the_patients_of_the_two_arm_tri
 
 
 def test_identical_treated_arms_give_identical_per_arm_outcomes(tmp_path):
+    from statsmodels.stats.multitest import multipletests
+
     design = yaml.safe_load(SMALL)
     design["arms"].append({**design["arms"][1], "name": "msc_again"})
+    design["interim"] = {"information": [0.5], "futility_z": 0.0}  # arm dropping: no draw moves
     result = run_trial(trial_from_dict(design), replicates=20, seed=2)
     out = result.to_dict()
+    # arm dropping recomputed from the replicates: an arm whose effect at half the patients points the wrong
+    # way (signed z < 0) is dropped and not rejected; Holm (statsmodels) over both arms at the end
+    drop = out["arm_dropping"]
+    rejected, dropped, n_used = [], {1: 0, 2: 0}, {"placebo": 0.0, "msc": 0.0, "msc_again": 0.0}
+    for r in result.replicates:
+        gone = {k: not r[f"arm{k}:favours_interim_1"] and r[f"arm{k}:p_interim_1"] < 1.0 for k in (1, 2)}
+        p = [1.0 if gone[k] else r[f"arm{k}:p_logrank"] for k in (1, 2)]
+        rejected.append(multipletests(p, alpha=0.05, method="holm")[0].any())
+        for k, name in ((1, "msc"), (2, "msc_again")):
+            dropped[k] += gone[k]
+            n_used[name] += 10 if gone[k] else 20
+        n_used["placebo"] += 10 if all(gone.values()) else 20
+    assert drop["power"] == pytest.approx(np.mean(rejected), abs=1e-4)
+    assert drop["dropped_share"] == {"msc": dropped[1] / 20, "msc_again": dropped[2] / 20}
+    assert drop["expected_n_per_arm"] == {name: v / 20 for name, v in n_used.items()}
+    assert drop["power_without_dropping"] == out["power"] and drop["power"] <= out["power"]
+    assert "group_sequential" not in out
     # every pool patient is simulated under each arm: the same treatment gives the same course; the
     # arms' summaries still differ, because each replicate randomizes different patients to them
     np.testing.assert_array_equal(result.arm_outcomes["msc"].scr_auc, result.arm_outcomes["msc_again"].scr_auc)
@@ -238,10 +322,12 @@ def test_cli_prints_each_comparison_with_its_adjusted_power(app, tmp_path):
     design["arms"].append({**design["arms"][1], "name": "msc_high",
                            "treatment": {**design["arms"][1]["treatment"], "dose": 2.0e7}})
     design["trend"] = {"scores": [0, 2.0e6, 2.0e7]}  # the doses per kg
+    design["interim"] = {"information": [0.5], "futility_z": 0.0}
     path = tmp_path / "three.yaml"
     path.write_text(yaml.safe_dump(design))
     res = CliRunner().invoke(app, ["trial", str(path), "-n", "6", "--seed", "4", "--no-progress"])
     assert res.exit_code == 0, res.output
+    printed = res.output
     assert "holm-adjusted" in res.output
     assert "msc vs control: power" in res.output and "msc_high vs control: power" in res.output
     assert "trend across the arms (log-rank test for trend; scores placebo 0, msc 2e+06, msc_high 2e+07)" in res.output
@@ -249,3 +335,7 @@ def test_cli_prints_each_comparison_with_its_adjusted_power(app, tmp_path):
     out = json.loads(res.output)
     assert set(out["comparisons"]) == {"msc", "msc_high"} and set(out["make30"]) == {"placebo", "msc", "msc_high"}
     assert out["trend"]["scores"] == {"placebo": 0, "msc": 2.0e6, "msc_high": 2.0e7} and 0 <= out["trend"]["power"] <= 1
+    drop = out["arm_dropping"]
+    assert set(drop["dropped_share"]) == {"msc", "msc_high"} and drop["planned_total_n"] == 24
+    assert (f"arm dropping at 0.5 of the patients (signed z < 0): power {drop['power']:.3f} "
+            f"({drop['power_without_dropping']:.3f} without dropping)") in printed

@@ -239,8 +239,13 @@ def test_bad_interim_settings_name_the_field():
     with pytest.raises(TrialError, match="spending"):
         trial_from_dict({**base, "interim": {"information": [0.5], "spending": "haybittle"}})
     three = {"arms": [*base["arms"], {**base["arms"][1], "name": "msc2"}], "interim": {"information": [0.5]}}
-    with pytest.raises(TrialError, match="two-arm"):
+    with pytest.raises(TrialError, match="drops the treated arms whose signed z is below futility_z"):
         trial_from_dict(three)
+    with pytest.raises(TrialError, match="futility_beta is for two-arm trials"):
+        trial_from_dict({**three, "interim": {"information": [0.5], "futility_beta": {"beta": 0.2}}})
+    with pytest.raises(TrialError, match="interim.spending: with 3 arms the looks only drop arms"):
+        trial_from_dict({**three, "interim": {"information": [0.5], "futility_z": 0, "spending": "pocock"}})
+    assert trial_from_dict({**three, "interim": {"information": [0.5], "futility_z": 0}}).interim.futility_z == 0
     assert trial_from_dict({**base, "interim": {"information": [0.5]}}).interim.spending == "obrien_fleming"
     with pytest.raises(TrialError, match="futility_z"):
         trial_from_dict({**base, "interim": {"information": [0.5], "futility_z": 5}})

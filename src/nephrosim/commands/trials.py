@@ -130,6 +130,16 @@ def _print(out: dict) -> None:
                        f"planned for a final z of {g['design_drift_z']:.3f}) at {bounds}: stopped for futility "
                        f"{g['futility_stop_share']:.3f}; power {g['power_without_futility']:.3f} if the rule is "
                        "ignored")
+    if "arm_dropping" in out:
+        d = out["arm_dropping"]
+        looks = ", ".join(f"{t:g}" for t in d["information"][:-1])
+        typer.echo(f"  arm dropping at {looks} of the patients (signed z < {d['futility_z']:g}): power {d['power']:.3f} "
+                   f"({d['power_without_dropping']:.3f} without dropping); all treated arms dropped "
+                   f"{d['stopped_for_futility_share']:.3f}; expected total n {d['expected_total_n']:g} of "
+                   f"{d['planned_total_n']}")
+        for arm, share in d["dropped_share"].items():
+            typer.echo(f"    {arm}: dropped {share:.3f}; {d['multiplicity']}-adjusted power {d['power_adjusted'][arm]:.3f}; "
+                       f"expected n {d['expected_n_per_arm'][arm]:g}")
     if "trend" in out:
         t = out["trend"]
         typer.echo(f"  trend across the arms ({t['test']}; scores "

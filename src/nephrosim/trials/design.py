@@ -204,7 +204,13 @@ class Interim(StrictModel):
     ``test.type = 4``). Non-binding: the efficacy boundaries are computed as if the rule did not exist,
     so the type-I error stays at most ``alpha`` whether or not a data monitoring committee follows it
     (Jennison & Turnbull 2000, *Group Sequential Methods with Applications to Clinical Trials*, Chapman &
-    Hall/CRC); the power can only fall."""
+    Hall/CRC); the power can only fall.
+
+    With more than two arms the looks drop arms instead (:func:`nephrosim.trials.sequential.arm_dropping`,
+    a multi-arm multi-stage design in the manner of Royston, Parmar & Qian 2003, Stat Med 22:2239–2256,
+    with futility stops only): a treated arm whose signed z against the control is below ``futility_z``
+    at a look stops enrolling; nothing stops for efficacy, and the final analysis is the
+    multiplicity-adjusted test of every arm, a dropped arm never rejected."""
 
     information: tuple[float, ...] = Field(min_length=1, max_length=4, description=(
         "shares of the patients at the interim looks, strictly increasing in (0, 1); the final analysis (1) is added"))
@@ -325,7 +331,8 @@ class TrialDesign(StrictModel):
                             "the control); with one comparison no adjustment applies")
     endpoints: Endpoints = Field(default_factory=Endpoints)
     interim: Interim | None = Field(None, description=(
-        "group-sequential interim looks for efficacy at the primary endpoint (two-arm trials); None = one analysis"))
+        "interim looks at the primary endpoint: group-sequential efficacy (and futility) stops in two-arm trials; "
+        "with more arms, dropping the treated arms below futility_z; None = one analysis"))
     trend: Trend | None = Field(None, description=(
         "a test for trend of the primary endpoint across the arms (dose-ranging designs); None = none"))
     alpha: float = Field(0.05, gt=0.0, lt=1.0)
@@ -347,8 +354,18 @@ class TrialDesign(StrictModel):
     def _consistent(self):
         names = [a.name for a in self.arms]
         if self.interim is not None and len(names) > 2:
-            raise ValueError(f"interim looks are supported for two-arm trials; this design has {len(names)} arms "
-                             "(drop interim, or keep one treated arm)")
+            interim = self.interim
+            if interim.futility_z is None:
+                raise ValueError(
+                    f"interim: with {len(names)} arms an interim look drops the treated arms whose signed z is below "
+                    "futility_z (arm dropping; no early efficacy stop): give interim.futility_z (e.g. 0: drop an "
+                    "arm whose effect points the wrong way)" + ("; futility_beta is for two-arm trials"
+                                                               if interim.futility_beta is not None else ""))
+            chosen = {"spending", "gamma"} & interim.model_fields_set
+            if chosen:
+                raise ValueError(f"interim.{sorted(chosen)[0]}: with {len(names)} arms the looks only drop arms for "
+                                 "futility and spend no alpha (the final analysis is the multiplicity-adjusted test "
+                                 "of every arm); drop the alpha-spending settings")
         if self.trend is not None and self.trend.scores is not None:
             scores = self.trend.scores
             if len(scores) != len(names):

@@ -476,6 +476,31 @@ def group_sequential(design: TrialDesign, reps: list[dict]) -> dict:
                               None if f is None else (f.beta, f.spending, f.spending_gamma))
 
 
+def arm_dropping_summary(design: TrialDesign, reps: list[dict]) -> dict:
+    """The arm-dropping reading of a trial of three or more arms (:func:`nephrosim.trials.sequential.arm_dropping`):
+    each treated arm's primary p at each interim look and on every patient, the arms below
+    ``interim.futility_z`` at a look dropped. Per-arm entries are keyed by arm name."""
+    from nephrosim.trials.analysis import comparison_replicates, primary_p
+    from nephrosim.trials.sequential import arm_dropping
+
+    names = [a.name for a in design.arms]
+    looks = range(1, len(design.interim.information) + 1)
+    parts = [comparison_replicates(reps, k, len(names)) for k in range(1, len(names))]
+    p_final = np.vstack([primary_p({key: np.array([r[key] for r in part], float) for key in part[0]},
+                                   design.endpoints.primary) for part in parts])
+    p_looks = np.stack([np.column_stack([[r[f"p_interim_{j}"] for r in part] for j in looks]) for part in parts])
+    favours = np.stack([np.column_stack([[bool(r[f"favours_interim_{j}"]) for r in part] for j in looks])
+                        for part in parts])
+    out = arm_dropping(p_final, p_looks, favours, design.interim.information, [a.n for a in design.arms],
+                       design.alpha, design.multiplicity, design.interim.futility_z)
+    treated = names[1:]
+    for key in ("power_adjusted", "dropped_share", "dropped_at_look"):
+        out[key] = dict(zip(treated, out[key]))
+    out["expected_n_per_arm"] = dict(zip(names, out["expected_n_per_arm"]))
+    out["multiplicity"] = design.multiplicity
+    return out
+
+
 def trend_summary(design: TrialDesign, reps: list[dict]) -> dict:
     """The test for trend over the replicates: its power (share with p < alpha), the share significant
     in the direction of benefit with the score, and the median z."""
@@ -495,7 +520,9 @@ def _summary(design: TrialDesign, reps: list[dict], pop: VirtualPopulation, pool
              failed_treated: int) -> dict:
     summary = summarise_trial(reps, [a.name for a in design.arms], design.alpha, design.endpoints.primary,
                               design.multiplicity, [a.n for a in design.arms])
-    if design.interim is not None:
+    if design.interim is not None and len(design.arms) > 2:
+        summary["arm_dropping"] = arm_dropping_summary(design, reps)
+    elif design.interim is not None:
         summary["group_sequential"] = group_sequential(design, reps)
     if design.trend is not None:
         summary["trend"] = trend_summary(design, reps)

@@ -279,3 +279,64 @@ def sequential_summary(p_looks: np.ndarray, information: Sequence[float], n_per_
                                                for k in range(t.size - 1)]
         out["power_without_futility"] = round(float(crossed.any(axis=1).mean()), 4)
     return out
+
+
+def arm_dropping(p_final: np.ndarray, p_looks: np.ndarray, favours_looks: np.ndarray, information: Sequence[float],
+                 n_per_arm: Sequence[int], alpha: float, multiplicity: str, futility_z: float) -> dict:
+    """Power and sample size of a multi-arm trial that drops treated arms for futility at interim looks.
+
+    ``p_final[arm, replicate]``: each treated arm's primary two-sided p against the control on every
+    patient; ``p_looks[arm, replicate, look]`` and ``favours_looks[...]``: the same test and its direction
+    (positive favours treatment) on the first patients at each interim look; ``information``: the interim
+    looks' patient shares (without the final 1); ``n_per_arm``: the planned sizes, control first.
+
+    At each look, a treated arm still enrolling whose signed z is below ``futility_z`` is dropped: it
+    enrolls no more and is never rejected. When every treated arm has been dropped the control stops too
+    (the trial stops for futility). Nothing stops for efficacy. The final analysis adjusts the treated
+    arms' p-values for multiplicity over *every* arm planned (:func:`~nephrosim.trials.analysis.adjusted_rejections`),
+    a dropped arm's p set to 1: all of the adjustments offered are monotone, so each replicate rejects
+    a subset of what it rejects without dropping, and the family-wise error stays at most ``alpha`` whether
+    or not the rule is followed (non-binding). A surviving arm's final p is that of the trial without
+    dropping: dropping an arm moves no other arm's patients.
+    """
+    from nephrosim.trials.analysis import adjusted_rejections
+
+    p_final = np.asarray(p_final, dtype=float)
+    p_looks = np.asarray(p_looks, dtype=float)
+    t = np.asarray(information, dtype=float)
+    arms, replicates = p_final.shape
+    if p_looks.shape != (arms, replicates, t.size):
+        raise ValueError(f"p_looks has shape {p_looks.shape}; expected {(arms, replicates, t.size)} "
+                         "(treated arm, replicate, interim look)")
+    sizes = tuple(int(n) for n in n_per_arm)
+    z = z_of_p(p_looks)
+    signed = np.where(np.asarray(favours_looks, dtype=bool), z, -z)
+    with np.errstate(invalid="ignore"):
+        below = signed < futility_z  # NaN (no test) drops nothing
+    dropped = np.zeros((arms, replicates), dtype=bool)
+    dropped_at = np.full((arms, replicates), t.size)  # the look an arm was dropped at; t.size = never
+    for j in range(t.size):
+        now = ~dropped & below[:, :, j]
+        dropped_at[now] = j
+        dropped |= now
+    share_used = np.r_[t, 1.0][dropped_at]  # each treated arm's share of its planned patients
+    everyone_out = dropped.all(axis=0)
+    control_share = np.where(everyone_out, share_used.max(axis=0), 1.0)  # the last arm's look, when all drop
+    kept = adjusted_rejections(np.where(dropped, 1.0, p_final), alpha, multiplicity, sizes[0], sizes[1:])
+    plain = adjusted_rejections(p_final, alpha, multiplicity, sizes[0], sizes[1:])
+    used = [np.mean(np.ceil(control_share * sizes[0]))] + [np.mean(np.ceil(share_used[k] * sizes[k + 1]))
+                                                           for k in range(arms)]
+    return {
+        "information": [round(float(x), 4) for x in (*t, 1.0)],
+        "futility_z": float(futility_z),
+        "power": round(float(kept.any(axis=0).mean()), 4),
+        "power_without_dropping": round(float(plain.any(axis=0).mean()), 4),
+        "power_adjusted": [round(float(kept[k].mean()), 4) for k in range(arms)],
+        "dropped_share": [round(float(dropped[k].mean()), 4) for k in range(arms)],
+        "dropped_at_look": [[round(float(np.mean(dropped_at[k] == j)), 4) for j in range(t.size)]
+                            for k in range(arms)],
+        "stopped_for_futility_share": round(float(everyone_out.mean()), 4),
+        "expected_n_per_arm": [round(float(u), 2) for u in used],
+        "expected_total_n": round(float(sum(used)), 2),
+        "planned_total_n": int(sum(sizes)),
+    }
