@@ -90,10 +90,11 @@ def test_a_refused_value_is_named_beside_its_input_and_in_the_problems():
     assert "arms" not in by_input  # the arm list is not "too short": its items failed
     drawn = _inputs(trial_form.build_form(trial_form.draft_from_form(pairs), by_input))
     assert drawn["arms.1.treatment.dose"].error and drawn["arms.1.treatment.dose"].value == "-3"
-    # a rule of the whole design (interim looks need two arms) is a problem of the design
+    # a rule of the whole design (with three arms, interim looks drop arms and need futility_z) is a problem
+    # of the design
     three = trial_form.apply_action(trial_form.apply_action(trial_form.DEFAULT_TRIAL, "add:arms"), "add:interim")
     _, problems, _ = trial_form.validate_draft(three)
-    assert any("interim looks are supported for two-arm trials" in p for p in problems)
+    assert any("drops the treated arms whose signed z is below futility_z" in p for p in problems), problems
 
 
 def test_switching_the_product_redraws_the_treatment():
