@@ -260,6 +260,11 @@ def test_identical_treated_arms_give_identical_per_arm_outcomes(tmp_path):
     out = result.to_dict()
     # arm dropping recomputed from the replicates: an arm whose effect at half the patients points the wrong
     # way (signed z < 0) is dropped and not rejected; Holm (statsmodels) over both arms at the end
+    mcp = out["mcp_mod"]
+    assert mcp["shapes"] == ["linear", "emax ED50 2e+06"] and 0 <= mcp["power"] <= 1
+    assert sum(mcp["significant_by_shape"].values()) == pytest.approx(mcp["power"], abs=1e-3)
+    assert (f"MCP-Mod contrast test on SCr AUC (max T >= {mcp['critical_value']:.3f}, one-sided alpha 0.025): "
+            f"power {mcp['power']:.3f}") in printed
     drop = out["arm_dropping"]
     rejected, dropped, n_used = [], {1: 0, 2: 0}, {"placebo": 0.0, "msc": 0.0, "msc_again": 0.0}
     for r in result.replicates:
@@ -323,6 +328,7 @@ def test_cli_prints_each_comparison_with_its_adjusted_power(app, tmp_path):
                            "treatment": {**design["arms"][1]["treatment"], "dose": 2.0e7}})
     design["trend"] = {"scores": [0, 2.0e6, 2.0e7]}  # the doses per kg
     design["interim"] = {"information": [0.5], "futility_z": 0.0}
+    design["mcp_mod"] = {"doses": [0, 2.0e6, 2.0e7], "shapes": [{"shape": "linear"}, {"shape": "emax", "ed50": 2.0e6}]}
     path = tmp_path / "three.yaml"
     path.write_text(yaml.safe_dump(design))
     res = CliRunner().invoke(app, ["trial", str(path), "-n", "6", "--seed", "4", "--no-progress"])
@@ -335,6 +341,11 @@ def test_cli_prints_each_comparison_with_its_adjusted_power(app, tmp_path):
     out = json.loads(res.output)
     assert set(out["comparisons"]) == {"msc", "msc_high"} and set(out["make30"]) == {"placebo", "msc", "msc_high"}
     assert out["trend"]["scores"] == {"placebo": 0, "msc": 2.0e6, "msc_high": 2.0e7} and 0 <= out["trend"]["power"] <= 1
+    mcp = out["mcp_mod"]
+    assert mcp["shapes"] == ["linear", "emax ED50 2e+06"] and 0 <= mcp["power"] <= 1
+    assert sum(mcp["significant_by_shape"].values()) == pytest.approx(mcp["power"], abs=1e-3)
+    assert (f"MCP-Mod contrast test on SCr AUC (max T >= {mcp['critical_value']:.3f}, one-sided alpha 0.025): "
+            f"power {mcp['power']:.3f}") in printed
     drop = out["arm_dropping"]
     assert set(drop["dropped_share"]) == {"msc", "msc_high"} and drop["planned_total_n"] == 24
     assert (f"arm dropping at 0.5 of the patients (signed z < 0): power {drop['power']:.3f} "

@@ -140,6 +140,11 @@ def _print(out: dict) -> None:
         for arm, share in d["dropped_share"].items():
             typer.echo(f"    {arm}: dropped {share:.3f}; {d['multiplicity']}-adjusted power {d['power_adjusted'][arm]:.3f}; "
                        f"expected n {d['expected_n_per_arm'][arm]:g}")
+    if "mcp_mod" in out:
+        m = out["mcp_mod"]
+        typer.echo(f"  MCP-Mod contrast test on SCr AUC (max T >= {m['critical_value']:.3f}, one-sided alpha "
+                   f"{m['alpha_one_sided']:g}): power {m['power']:.3f}; significant by shape "
+                   + "; ".join(f"{shape} {v:.3f}" for shape, v in m["significant_by_shape"].items()))
     if "trend" in out:
         t = out["trend"]
         typer.echo(f"  trend across the arms ({t['test']}; scores "

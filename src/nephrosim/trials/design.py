@@ -313,6 +313,56 @@ class Trend(StrictModel):
                           "default 0, 1, 2, … in the arms' order")
 
 
+class CandidateShape(StrictModel):
+    """A candidate dose–response shape of the MCP-Mod contrast test (:mod:`nephrosim.trials.mcpmod`;
+    DoseFinding's standardized shapes)."""
+
+    shape: Literal["linear", "emax", "exponential", "quadratic"] = Field(description=(
+        "linear: d; emax: d / (ed50 + d); exponential: exp(d / delta) - 1; quadratic: d + delta d² "
+        "(delta < 0: an umbrella, the benefit falling again at high doses)"))
+    ed50: float | None = Field(None, gt=0.0, description="emax only: the dose with half the maximal effect")
+    delta: float | None = Field(None, description="exponential (> 0: its dose scale) or quadratic (!= 0) only")
+
+    @model_validator(mode="after")
+    def _parameters(self):
+        needs = {"emax": {"ed50"}, "exponential": {"delta"}, "quadratic": {"delta"}}.get(self.shape, set())
+        given = {k for k in ("ed50", "delta") if getattr(self, k) is not None}
+        if given - needs:
+            raise ValueError(f"{sorted(given - needs)[0]} is not a parameter of the {self.shape} shape; drop it")
+        if needs - given:
+            raise ValueError(f"the {self.shape} shape needs {sorted(needs - given)[0]}")
+        if self.shape == "exponential" and self.delta <= 0:
+            raise ValueError("delta of the exponential shape must be > 0 (its dose scale)")
+        if self.shape == "quadratic" and self.delta == 0:
+            raise ValueError("delta of the quadratic shape must be != 0 (0 is the linear shape)")
+        return self
+
+    @property
+    def label(self) -> str:
+        extra = f" ED50 {self.ed50:g}" if self.ed50 is not None else f" delta {self.delta:g}" if self.delta else ""
+        return self.shape + extra
+
+
+class McpMod(StrictModel):
+    """The multiple contrast test of MCP-Mod on SCr AUC (Bretz, Pinheiro & Branson 2005): one optimal
+    contrast per candidate shape over the arms' doses, the largest contrast statistic against the
+    multivariate t critical value at one-sided ``alpha / 2`` (:mod:`nephrosim.trials.mcpmod`). A lower
+    AUC is the benefit, so the contrasts test −AUC: a significant contrast says the benefit rises with
+    the dose along that shape. Not part of the many-to-one family, and not adjusted with it."""
+
+    doses: tuple[float, ...] = Field(min_length=2, description=(
+        "each arm's dose, control first (0 for placebo), in one unit (e.g. cells/kg)"))
+    shapes: tuple[CandidateShape, ...] = Field(min_length=1, max_length=6, description=(
+        "candidate dose-response shapes, e.g. [{shape: linear}, {shape: emax, ed50: 2.0e+6}, "
+        "{shape: quadratic, delta: -1.0e-7}]"))
+
+    @model_validator(mode="after")
+    def _doses(self):
+        if any(d < 0 for d in self.doses):
+            raise ValueError("doses must be >= 0 (0 for placebo)")
+        return self
+
+
 class TrialDesign(StrictModel):
     """A virtual trial in adults undergoing cardiac surgery on bypass: a control arm and one or more
     treated arms, each compared with the control."""
@@ -335,6 +385,8 @@ class TrialDesign(StrictModel):
         "with more arms, dropping the treated arms below futility_z; None = one analysis"))
     trend: Trend | None = Field(None, description=(
         "a test for trend of the primary endpoint across the arms (dose-ranging designs); None = none"))
+    mcp_mod: McpMod | None = Field(None, description=(
+        "the MCP-Mod multiple contrast test on SCr AUC over candidate dose-response shapes; None = none"))
     alpha: float = Field(0.05, gt=0.0, lt=1.0)
     pool_limit: int | None = Field(
         None, ge=10, le=MAX_PLAUSIBLE,
@@ -374,6 +426,18 @@ class TrialDesign(StrictModel):
             if len(set(scores)) < 2:
                 raise ValueError("trend.scores: every arm has the same score, so there is no order to test; "
                                  "give the arms different scores (e.g. their doses)")
+        if self.mcp_mod is not None:
+            from nephrosim.trials.mcpmod import model_means, optimal_contrasts
+
+            if len(self.mcp_mod.doses) != len(names):
+                raise ValueError(f"mcp_mod.doses: {len(self.mcp_mod.doses)} doses for {len(names)} arms; give one per "
+                                 f"arm, control first ({', '.join(names)})")
+            for k, shape in enumerate(self.mcp_mod.shapes):
+                try:
+                    optimal_contrasts(model_means(shape.shape, self.mcp_mod.doses, shape.ed50, shape.delta),
+                                      [a.n for a in self.arms])
+                except ValueError as exc:
+                    raise ValueError(f"mcp_mod.shapes.{k} ({shape.label}): {exc}") from None
         twice = sorted({n for n in names if names.count(n) > 1})
         if twice:
             raise ValueError(f"arm names must differ; {', '.join(map(repr, twice))} is given more than once")
@@ -394,6 +458,18 @@ class TrialDesign(StrictModel):
     @property
     def control(self) -> TrialArm:
         return self.arms[0]
+
+    def mcp_contrasts(self) -> tuple[np.ndarray, float] | None:
+        """The MCP-Mod contrasts (shape × arm) for the planned arm sizes and their critical value at
+        one-sided ``alpha / 2`` (``None`` without ``mcp_mod``)."""
+        if self.mcp_mod is None:
+            return None
+        from nephrosim.trials.mcpmod import contrast_correlation, critical_value, model_means, optimal_contrasts
+
+        n = [a.n for a in self.arms]
+        means = np.vstack([model_means(m.shape, self.mcp_mod.doses, m.ed50, m.delta) for m in self.mcp_mod.shapes])
+        contrasts = optimal_contrasts(means, n)
+        return contrasts, critical_value(contrast_correlation(contrasts, n), sum(n) - len(n), self.alpha / 2)
 
     @property
     def trend_scores(self) -> tuple[float, ...] | None:

@@ -40,6 +40,7 @@ from nephrosim.trials.checkpoint import open_trial_folder
 from nephrosim.trials.design import TrialDesign
 from nephrosim.trials.endpoints import PatientOutcomes, entry_times, outcomes
 from nephrosim.trials.execute import collect, open_executor
+from nephrosim.trials.mcpmod import contrast_statistics
 from nephrosim.trials.population import CHUNK_PATIENTS, VirtualPopulation, build_population, chunks_of, \
     population_scenario, simulate_groups
 
@@ -150,7 +151,7 @@ def censor_at_loss(days: np.ndarray, event: np.ndarray, lost: np.ndarray, when: 
 def _replicate_task(task) -> list[dict]:
     """Replicates ``[start, stop)`` of one design (a task for any executor).
 
-    ``task = (seed, start, stop, sizes, outcomes[, dropout[, looks[, trend]]])``: the arms' sizes and their pool
+    ``task = (seed, start, stop, sizes, outcomes[, dropout[, looks[, trend[, mcp]]]])``: the arms' sizes and their pool
     outcomes (:class:`~nephrosim.trials.endpoints.PatientOutcomes`), control first; ``dropout`` =
     ``(probability, horizon_days)`` of loss to follow-up (:class:`~nephrosim.trials.design.Dropout`),
     drawn from its own stream ``default_rng([seed, 6, r])`` so that no other draw moves; ``looks`` =
@@ -158,7 +159,9 @@ def _replicate_task(task) -> list[dict]:
     adding ``p_interim_<k>``: the primary test on the first patients of each arm (:func:`interim_p`), and
     ``favours_interim_<k>``: whether the treated arm does better there (for a futility rule); ``trend`` =
     ``(primary, scores)`` of a test for trend across every arm (:func:`~nephrosim.trials.analysis.trend_test`),
-    adding ``p_trend`` and ``z_trend`` (no prefix: one test per trial) on the patients each arm keeps.
+    adding ``p_trend`` and ``z_trend`` (no prefix: one test per trial) on the patients each arm keeps; ``mcp`` =
+    the MCP-Mod contrasts (shape × arm, :mod:`nephrosim.trials.mcpmod`), adding ``mcp_t_<m>``: each contrast's
+    statistic on −SCr AUC of the patients each arm keeps.
     Replicate ``r`` draws its patients and its death events from ``default_rng([seed, 2, r])``, so a
     replicate's result depends only on the seed and ``r``: one permutation of the pool gives each arm
     its ``n`` distinct patients (the control first, then the arms in order), then each death and binary
@@ -171,6 +174,7 @@ def _replicate_task(task) -> list[dict]:
     lost_share, horizon_days = rest[0] if rest and rest[0] is not None else (0.0, 0.0)
     primary, looks = rest[1] if len(rest) > 1 and rest[1] is not None else (None, ())
     trend = rest[2] if len(rest) > 2 else None
+    mcp = rest[3] if len(rest) > 3 else None
     pool_size = arms[0].size
     reps = []
     for r in range(start, stop):
@@ -224,6 +228,10 @@ def _replicate_task(task) -> list[dict]:
             rep["z_trend"], rep["p_trend"] = trend_test(
                 endpoint, scores, times=times, auc=[o.scr_auc[i][m] for o, i, m in zip(arms, idx, kept)],
                 events=events.get({"make30": "make"}.get(endpoint, endpoint)))
+        if mcp is not None:  # MCP-Mod contrasts on -AUC (a lower SCr AUC is the benefit)
+            for m, value in enumerate(contrast_statistics([-o.scr_auc[i][k] for o, i, k in zip(arms, idx, kept)], mcp),
+                                      1):
+                rep[f"mcp_t_{m}"] = float(value)
         reps.append(rep)
     return reps
 
@@ -437,8 +445,9 @@ def run_trial(design: TrialDesign, replicates: int = 200, seed: int = 0, *, sche
         dropout = (design.endpoints.dropout.probability, design.endpoints.horizon_days)
         looks = None if design.interim is None else (design.endpoints.primary, design.interim.information)
         trend = None if design.trend is None else (design.endpoints.primary, design.trend_scores)
-        tasks = [(seed, s, e, sizes, tuple(arm_out[a.name] for a in design.arms), dropout, looks, trend)
-                 for s, e in bounds]
+        mcp = design.mcp_contrasts()
+        tasks = [(seed, s, e, sizes, tuple(arm_out[a.name] for a in design.arms), dropout, looks, trend,
+                  None if mcp is None else mcp[0]) for s, e in bounds]
         rep_store = folder.replicate_store(bounds) if folder else None
         stage = _Stage(report, "replicates", len(tasks), rep_store.done() if rep_store else 0)
         if rep_store is None:
@@ -501,6 +510,32 @@ def arm_dropping_summary(design: TrialDesign, reps: list[dict]) -> dict:
     return out
 
 
+def mcp_summary(design: TrialDesign, reps: list[dict]) -> dict:
+    """The MCP-Mod reading of the replicates: the share whose largest contrast statistic reaches the
+    critical value (``power``), the share in which each shape gives that largest significant statistic,
+    and each statistic's median (:mod:`nephrosim.trials.mcpmod`)."""
+    contrasts, q = design.mcp_contrasts()
+    labels = [m.label for m in design.mcp_mod.shapes]
+    t = np.array([[r[f"mcp_t_{m}"] for m in range(1, len(labels) + 1)] for r in reps], float)
+    testable = np.isfinite(t).all(axis=1)
+    best = np.where(testable, np.nanargmax(np.where(np.isfinite(t), t, -np.inf), axis=1), -1)
+    significant = testable & (np.nanmax(np.where(np.isfinite(t), t, -np.inf), axis=1) >= q)
+    return {
+        "endpoint": "SCr AUC (the contrasts test -AUC: positive = lower AUC with the dose)",
+        "doses": dict(zip([a.name for a in design.arms], design.mcp_mod.doses)),
+        "shapes": labels,
+        "contrasts": {label: [round(float(c), 4) for c in row] for label, row in zip(labels, contrasts)},
+        "critical_value": round(q, 4),
+        "alpha_one_sided": design.alpha / 2,
+        "power": round(float(significant.mean()), 4),
+        "significant_by_shape": {label: round(float(np.mean(significant & (best == m))), 4)
+                                 for m, label in enumerate(labels)},
+        "t_median": {label: (round(float(np.nanmedian(t[:, m])), 4) if np.isfinite(t[:, m]).any() else None)
+                     for m, label in enumerate(labels)},
+        "not_testable": int((~testable).sum()),
+    }
+
+
 def trend_summary(design: TrialDesign, reps: list[dict]) -> dict:
     """The test for trend over the replicates: its power (share with p < alpha), the share significant
     in the direction of benefit with the score, and the median z."""
@@ -526,6 +561,8 @@ def _summary(design: TrialDesign, reps: list[dict], pop: VirtualPopulation, pool
         summary["group_sequential"] = group_sequential(design, reps)
     if design.trend is not None:
         summary["trend"] = trend_summary(design, reps)
+    if design.mcp_mod is not None:
+        summary["mcp_mod"] = mcp_summary(design, reps)
     summary.update({
         "primary_endpoint": primary_text(design),
         "n_per_arm": {a.name: a.n for a in design.arms},
