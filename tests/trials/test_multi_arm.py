@@ -260,11 +260,6 @@ def test_identical_treated_arms_give_identical_per_arm_outcomes(tmp_path):
     out = result.to_dict()
     # arm dropping recomputed from the replicates: an arm whose effect at half the patients points the wrong
     # way (signed z < 0) is dropped and not rejected; Holm (statsmodels) over both arms at the end
-    mcp = out["mcp_mod"]
-    assert mcp["shapes"] == ["linear", "emax ED50 2e+06"] and 0 <= mcp["power"] <= 1
-    assert sum(mcp["significant_by_shape"].values()) == pytest.approx(mcp["power"], abs=1e-3)
-    assert (f"MCP-Mod contrast test on SCr AUC (max T >= {mcp['critical_value']:.3f}, one-sided alpha 0.025): "
-            f"power {mcp['power']:.3f}") in printed
     drop = out["arm_dropping"]
     rejected, dropped, n_used = [], {1: 0, 2: 0}, {"placebo": 0.0, "msc": 0.0, "msc_again": 0.0}
     for r in result.replicates:
