@@ -247,17 +247,16 @@ class Interim(StrictModel):
         """The efficacy boundaries at every look (two-sided |z|), the futility boundaries at the interim
         looks (signed z; None without a futility rule) and, with ``futility_beta``, the drift the design
         is planned for (the expected signed z at the final analysis)."""
-        from nephrosim.trials.sequential import efficacy_boundaries, futility_boundaries
+        from nephrosim.trials.sequential import boundaries
 
-        t = (*self.information, 1.0)
-        efficacy = efficacy_boundaries(t, alpha, self.spending, self.spending_gamma)
-        if self.futility_beta is not None:
-            f = self.futility_beta
-            lower, drift = futility_boundaries(t, efficacy, f.beta, f.spending, f.spending_gamma)
-            return efficacy, lower[:-1], drift
-        if self.futility_z is not None:
-            return efficacy, np.full(len(self.information), float(self.futility_z)), None
-        return efficacy, None, None
+        return boundaries((*self.information, 1.0), alpha, self.spending, self.spending_gamma, self.futility_z,
+                          self.futility_rule)
+
+    @property
+    def futility_rule(self) -> tuple[float, str, float | None] | None:
+        """``futility_beta`` as :func:`nephrosim.trials.sequential.boundaries` takes it (None without one)."""
+        f = self.futility_beta
+        return None if f is None else (f.beta, f.spending, f.spending_gamma)
 
 
 class Endpoints(StrictModel):
@@ -464,12 +463,10 @@ class TrialDesign(StrictModel):
         one-sided ``alpha / 2`` (``None`` without ``mcp_mod``)."""
         if self.mcp_mod is None:
             return None
-        from nephrosim.trials.mcpmod import contrast_correlation, critical_value, model_means, optimal_contrasts
+        from nephrosim.trials.mcpmod import planned_test
 
-        n = [a.n for a in self.arms]
-        means = np.vstack([model_means(m.shape, self.mcp_mod.doses, m.ed50, m.delta) for m in self.mcp_mod.shapes])
-        contrasts = optimal_contrasts(means, n)
-        return contrasts, critical_value(contrast_correlation(contrasts, n), sum(n) - len(n), self.alpha / 2)
+        return planned_test(self.mcp_mod.doses, tuple((m.shape, m.ed50, m.delta) for m in self.mcp_mod.shapes),
+                            tuple(a.n for a in self.arms), self.alpha / 2)
 
     @property
     def trend_scores(self) -> tuple[float, ...] | None:

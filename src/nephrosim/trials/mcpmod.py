@@ -25,6 +25,7 @@ value and the type-I error on simulated data.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
 
@@ -106,3 +107,15 @@ def contrast_statistics(samples: Sequence[np.ndarray], contrasts: np.ndarray) ->
     if pooled <= 0:
         return np.full(contrasts.shape[0], np.nan)
     return (contrasts @ means) / np.sqrt(pooled * (contrasts ** 2 / sizes[None, :]).sum(axis=1))
+
+
+@lru_cache(maxsize=16)
+def planned_test(doses: tuple[float, ...], shapes: tuple[tuple[str, float | None, float | None], ...],
+                 n: tuple[int, ...], alpha: float) -> tuple[np.ndarray, float]:
+    """The contrasts (shape × arm) of ``shapes`` (``(shape, ed50, delta)`` each) for the planned arm sizes
+    ``n`` and their critical value at one-sided ``alpha`` (``N − k`` degrees of freedom). Cached: a trial
+    asks for it when it builds its tasks and again when it summarises (the critical value takes ~2 s)."""
+    means = np.vstack([model_means(shape, doses, ed50, delta) for shape, ed50, delta in shapes])
+    contrasts = optimal_contrasts(means, n)
+    contrasts.flags.writeable = False  # shared by every caller of the cache
+    return contrasts, critical_value(contrast_correlation(contrasts, n), sum(n) - len(n), alpha)

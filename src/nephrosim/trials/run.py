@@ -479,10 +479,8 @@ def group_sequential(design: TrialDesign, reps: list[dict]) -> dict:
     favours = np.column_stack([np.array([bool(r[f"favours_interim_{k}"]) for r in reps])
                                for k in range(1, len(looks) + 1)] + [np.zeros(len(reps), bool)])
     interim = design.interim
-    f = interim.futility_beta
     return sequential_summary(p, (*looks, 1.0), [a.n for a in design.arms], design.alpha, interim.spending,
-                              favours, interim.futility_z, interim.spending_gamma,
-                              None if f is None else (f.beta, f.spending, f.spending_gamma))
+                              favours, interim.futility_z, interim.spending_gamma, interim.futility_rule)
 
 
 def arm_dropping_summary(design: TrialDesign, reps: list[dict]) -> dict:
@@ -518,8 +516,9 @@ def mcp_summary(design: TrialDesign, reps: list[dict]) -> dict:
     labels = [m.label for m in design.mcp_mod.shapes]
     t = np.array([[r[f"mcp_t_{m}"] for m in range(1, len(labels) + 1)] for r in reps], float)
     testable = np.isfinite(t).all(axis=1)
-    best = np.where(testable, np.nanargmax(np.where(np.isfinite(t), t, -np.inf), axis=1), -1)
-    significant = testable & (np.nanmax(np.where(np.isfinite(t), t, -np.inf), axis=1) >= q)
+    filled = np.where(np.isfinite(t), t, -np.inf)
+    best = np.where(testable, filled.argmax(axis=1), -1)
+    significant = testable & (filled.max(axis=1) >= q)
     return {
         "endpoint": "SCr AUC (the contrasts test -AUC: positive = lower AUC with the dose)",
         "doses": dict(zip([a.name for a in design.arms], design.mcp_mod.doses)),

@@ -195,6 +195,26 @@ def futility_boundaries(information: Sequence[float], efficacy: Sequence[float],
     return lower_bounds(theta)[0], float(theta)
 
 
+def boundaries(information: Sequence[float], alpha: float, kind: Spending = "obrien_fleming",
+               gamma: float | None = None, futility_z: float | None = None,
+               futility_beta: tuple[float, Spending, float | None] | None = None
+               ) -> tuple[np.ndarray, np.ndarray | None, float | None]:
+    """A group-sequential design's boundaries: the efficacy boundaries at every look (two-sided |z|), the
+    futility boundaries at the interim looks (signed z: ``futility_z`` at each, or those of
+    :func:`futility_boundaries` for ``futility_beta = (beta, spending, gamma)``; None without a rule) and,
+    with ``futility_beta``, the drift the design is planned for."""
+    t = _fractions(information)
+    efficacy = efficacy_boundaries(t, alpha, kind, gamma)
+    if futility_beta is not None:
+        if futility_z is not None:
+            raise ValueError("give futility_z or futility_beta, not both")
+        lower, drift = futility_boundaries(t, efficacy, *futility_beta)
+        return efficacy, lower[:-1], drift
+    if futility_z is not None:
+        return efficacy, np.full(t.size - 1, float(futility_z)), None
+    return efficacy, None, None
+
+
 def z_of_p(p: np.ndarray) -> np.ndarray:
     """The |z| of a two-sided p-value (NaN stays NaN: no test, no crossing)."""
     from scipy.stats import norm
@@ -223,15 +243,7 @@ def sequential_summary(p_looks: np.ndarray, information: Sequence[float], n_per_
     ignored); with ``futility_beta`` also the boundaries and the planned drift.
     """
     t = np.asarray(information, dtype=float)
-    bounds = efficacy_boundaries(t, alpha, kind, gamma)
-    lower, drift = None, None
-    if futility_beta is not None:
-        if futility_z is not None:
-            raise ValueError("give futility_z or futility_beta, not both")
-        lower, drift = futility_boundaries(t, bounds, *futility_beta)
-        lower = lower[:-1]
-    elif futility_z is not None:
-        lower = np.full(t.size - 1, float(futility_z))
+    bounds, lower, drift = boundaries(t, alpha, kind, gamma, futility_z, futility_beta)
     z = z_of_p(p_looks)
     with np.errstate(invalid="ignore"):
         crossed = z >= bounds  # NaN compares False
