@@ -160,7 +160,7 @@ class PosteriorMixin:
         assumed = {}
         if include_assumed:
             assumed = {k: v for k, v in varied_parameters(scenario).items() if k not in fitted_names}
-        priors = priors_from_table(assumed, 0.0, "table") if assumed else []
+        priors = priors_from_table(assumed, 0.0, "range") if assumed else []
         assumed_draws = draw(priors, 0, len(samples), seed) if priors else np.zeros((len(samples), 0))
         times = np.asarray(scenario.times_h, dtype=float)
         result = []

@@ -6,7 +6,8 @@ sample's index, never on the number of workers or the chunking.
 
 Perturbation: log-normal with median at the nominal value and the given CV
 (σ = √ln(1 + CV²)), or log-uniform within the table's [lower, upper]
-(``prior="table"``); draws are truncated to the table's plausible range.
+(``prior="table"``), or centred on the nominal within the table's range (``prior="range"``:
+:data:`RANGE_Z`); draws are truncated to the table's plausible range.
 """
 
 from __future__ import annotations
@@ -52,25 +53,48 @@ def varied_parameters(scenario: Scenario, table: ParameterTable | None = None,
 class Prior:
     """The distribution one parameter is sampled from.
 
-    ``lognormal``: median ``a``, log-SD ``b``; ``loguniform`` / ``uniform``: on [``a``, ``b``].
+    ``lognormal``: median ``a``, log-SD ``b``; ``loguniform`` / ``uniform``: on [``a``, ``b``];
+    ``split_lognormal`` / ``split_normal``: median ``a``, with [``lower``, ``upper``] ``b``
+    standard deviations away on each side (of the log for ``split_lognormal``), truncated there —
+    a side of zero width sends every draw to the other side.
     Draws are truncated to [``lower``, ``upper``] when given.
     """
 
     name: str
-    distribution: Literal["lognormal", "loguniform", "uniform"]
+    distribution: Literal["lognormal", "loguniform", "uniform", "split_lognormal", "split_normal"]
     a: float
     b: float
     lower: float | None = None
     upper: float | None = None
 
 
-def priors_from_table(varied, cv: float, mode: Literal["lognormal", "table"]) -> list[Prior]:
-    """Priors for the table's varied parameters: nominal × log-normal(CV), or its bounds."""
+#: ``prior="range"``: the table's bounds sit this many log-SDs from the nominal value.
+#: 1.96 makes the untruncated split log-normal put 95 % of its mass inside the range, the
+#: reading of an assumed row's range as a plausible (95 %) range around its best value.
+RANGE_Z = 1.96
+
+
+def priors_from_table(varied, cv: float, mode: Literal["lognormal", "table", "range"]) -> list[Prior]:
+    """Priors for the table's varied parameters.
+
+    ``lognormal``: nominal × log-normal(CV). ``table``: log-uniform (uniform for a range that is
+    not positive) on the table's [lower, upper] — every value of the range equally likely, so
+    the draws centre on the range's geometric midpoint, wherever the nominal lies.
+    ``range``: a split log-normal (split normal for a range that is not positive) with its
+    median at the nominal value and each bound :data:`RANGE_Z` log-SDs away on its own side,
+    truncated to the range: the nominal stays the best value, and a nominal near one bound
+    keeps most draws near it. An assumed row's band (:meth:`Calibration.predict_draws`) uses it.
+    """
     out = []
     sigma = float(np.sqrt(np.log1p(cv * cv)))
     for name, (nominal, lower, upper) in varied.items():
         if mode == "lognormal":
             out.append(Prior(name, "lognormal", nominal, sigma, lower, upper))
+        elif mode == "range":
+            lo = nominal / 2 if lower is None else lower
+            hi = nominal * 2 if upper is None else upper
+            positive = lo > 0 and hi > 0 and nominal > 0
+            out.append(Prior(name, "split_lognormal" if positive else "split_normal", nominal, RANGE_Z, lo, hi))
         else:
             lo = nominal / 2 if lower is None else lower
             hi = nominal * 2 if upper is None else upper
@@ -195,6 +219,31 @@ def draw(priors: list[Prior], start: int, stop: int, seed: int) -> np.ndarray:
     rows = np.where(logn, a * np.exp(log_sd * z),
                     np.where(logu, np.exp(np.log(safe_a) + u * (np.log(safe_b) - np.log(safe_a))), a + u * (b - a)))
     # --- end issue 15 ---
+    split = (kind == "split_lognormal") | (kind == "split_normal")
+    if split.any():
+        rows[:, split] = _split_draws(u[:, split], kind[split] == "split_lognormal", a[split], b[split],
+                                      lower[split], upper[split])
     rows = np.where(np.isnan(lower), rows, np.maximum(rows, lower))
     rows = np.where(np.isnan(upper), rows, np.minimum(rows, upper))
     return rows
+
+
+def _split_draws(u, log_scale, median, z_bound, lower, upper) -> np.ndarray:
+    """Split (log-)normal draws from uniforms ``u`` (one column per parameter).
+
+    A standard normal truncated to [−``z_bound``, ``z_bound``] by inverse transform, scaled by
+    the lower side's SD below the median and the upper side's above it (SD = the side's width /
+    ``z_bound``), so the median is ``median`` and the bounds are the support. A side of zero
+    width folds its half onto the other side (the nominal is then the mode, at the bound).
+    """
+    from scipy.special import ndtr, ndtri
+
+    centre = np.where(log_scale, np.log(np.where(log_scale, median, 1.0)), median)
+    lo = np.where(log_scale, np.log(np.where(log_scale, lower, 1.0)), lower)
+    hi = np.where(log_scale, np.log(np.where(log_scale, upper, 1.0)), upper)
+    down, up = np.maximum(centre - lo, 0.0) / z_bound, np.maximum(hi - centre, 0.0) / z_bound
+    p = ndtr(z_bound)
+    z = ndtri((1.0 - p) + u * (2.0 * p - 1.0))
+    z = np.where(down == 0.0, np.abs(z), np.where(up == 0.0, -np.abs(z), z))
+    x = centre + np.where(z < 0, z * down, z * up)
+    return np.where(log_scale, np.exp(x), x)
