@@ -89,9 +89,11 @@ class PosteriorMixin:
         Three sources of uncertainty enter each draw: the posterior of the fitted parameters
         (``samples``), between-lab variability (a fresh random effect per draw when
         ``new_study``), and — with ``include_assumed`` — every *assumed* parameter the arm uses,
-        drawn log-uniformly on its table range (the ranges are the only statement the table
-        makes about them, so the band must carry them; without them a scenario outside the
-        calibrated domain would get a zero-width interval that reads as certainty).
+        drawn on its table range with its median at the nominal value (the ``range`` prior of
+        :func:`~nephrosim.run.ensemble.priors_from_table`: log-uniform draws centred on the
+        range's midpoint and described another model than the nominal one). The ranges are the
+        table's only statement about them, so the band must carry them; without them a scenario
+        outside the calibrated domain would get a zero-width interval that reads as certainty.
 
         Arguments
         ---------
