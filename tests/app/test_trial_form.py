@@ -109,3 +109,23 @@ def test_switching_the_product_redraws_the_treatment():
     assert "ug_protein" in units and units["cells/kg"] == "cells/kg (not allowed)"
     _, problems, by_input = trial_form.validate_draft(draft)
     assert "arms.1.treatment.dose_unit" in by_input and any("dose_unit" in p for p in problems)
+
+
+def test_a_multi_arm_design_with_an_arm_dropping_look_survives_the_form():
+    """The spending select always posts a value; a three-arm design refuses alpha spending, so the
+    default left there is read as unset (the browser could not run such a design before), while a
+    spending the user chose still reaches the schema and is refused with its reason."""
+    design = load_trial(EXAMPLES["act_aki_dose_ranging.yaml"])
+    draft = design.model_dump(mode="json", exclude_unset=True)
+    draft["interim"] = {"information": [0.5], "futility_z": 0.0}
+    items = posted(trial_form.build_form(draft))
+    assert ("interim.spending", "obrien_fleming") in items  # what the browser posts
+    back, problems, _ = trial_form.validate_draft(trial_form.draft_from_form(items))
+    assert problems == [] and back.interim.futility_z == 0.0 and back.interim.information == (0.5,)
+    chosen = [(k, "pocock" if k == "interim.spending" else v) for k, v in items]
+    back, problems, _ = trial_form.validate_draft(trial_form.draft_from_form(chosen))
+    assert back is None and len(problems) == 1 and "interim.spending" in problems[0] and "spend no alpha" in problems[0]
+    two_arm = load_trial(EXAMPLES["act_aki.yaml"]).model_dump(mode="json", exclude_unset=True)
+    two_arm["interim"] = {"information": [0.5]}
+    kept = trial_form.draft_from_form(posted(trial_form.build_form(two_arm)))
+    assert kept["interim"]["spending"] == "obrien_fleming"  # two arms: the select's value is the design's

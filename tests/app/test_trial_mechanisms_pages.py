@@ -30,6 +30,8 @@ def test_virtual_trial_page_equals_run_trial(page, tmp_path):
     design["virtual_patients"] = 250
     for arm in design["arms"]:
         arm["n"] = 4
+    # a look at half the patients with beta-spending futility boundaries: the form must keep them
+    design["interim"] = {"information": [0.5], "futility_beta": {"beta": 0.2}}
     small = tmp_path / "act_aki_small.yaml"
     small.write_text(yaml.safe_dump(design, sort_keys=False))
 
@@ -64,9 +66,48 @@ def test_virtual_trial_page_equals_run_trial(page, tmp_path):
     # MAKE30 per arm as the JSON gives it (a 30-day design: no MAKE90 row)
     make30 = {c.get_attribute("data-arm"): float(c.inner_text()) for c in page.locator(".trial-make30").all()}
     assert make30 == expected["make30"] and page.locator(".trial-make90").count() == 0
+    gs = expected["group_sequential"]  # the group-sequential row, with the futility boundary it spent beta on
+    assert float(page.inner_text("#trial-gs-power")) == gs["power"]
+    assert float(page.inner_text("#trial-gs-futility")) == gs["futility_stop_share"]
+    assert [float(z) for z in page.inner_text("#trial-gs-futility-z").split(",")] == gs["futility_boundaries_z"]
     assert json.loads(download(page, "#dl-trial-json")) == json.loads(json.dumps(expected))
     # the design it ran is the edited one
     assert edited.model_dump() == load_trial(_write(tmp_path / "back.yaml", download(page, "#dl-trial-yaml"))).model_dump()
+
+
+def test_a_dose_ranging_trial_page_shows_run_trials_arm_dropping_and_mcp_mod(page, tmp_path):
+    """Three arms with a futility look that drops arms and MCP-Mod's contrast test: the rows the
+    page adds for them hold run_trial's numbers on the same design and seed."""
+    from nephrosim.trials import run_trial, trial_from_dict
+
+    design = yaml.safe_load((EXAMPLE.parent / "act_aki_dose_ranging.yaml").read_text())
+    design["virtual_patients"] = 250
+    for arm in design["arms"]:
+        arm["n"] = 6
+    design["interim"] = {"information": [0.5], "futility_z": 0}
+    small = _write(tmp_path / "dose_ranging_small.yaml", yaml.safe_dump(design, sort_keys=False).encode())
+
+    page.goto("/trials")
+    page.set_input_files("#trial-file", str(small))
+    page.click("#trial-load")
+    assert "loaded dose_ranging_small.yaml" in page.inner_text("#trial-message")
+    page.fill("#trial-replicates", "6")
+    page.fill("#trial-seed", "3")
+    page.click("#trial-run")
+    page.wait_for_url(re.compile(r"/runs/[0-9a-f]+$"))
+    expected = run_trial(trial_from_dict(design), replicates=6, seed=3).to_dict()  # while the app computes
+    wait_done(page, timeout=120_000)
+
+    drop = expected["arm_dropping"]
+    assert float(page.inner_text("#trial-drop-power")) == drop["power"]
+    shown = {c.get_attribute("data-arm"): float(c.inner_text()) for c in page.locator(".trial-dropped").all()}
+    assert shown == drop["dropped_share"] and set(shown) == {"AC607 2e6/kg", "AC607 1e7/kg"}
+    assert float(page.inner_text("#trial-drop-n")) == drop["expected_total_n"] < drop["planned_total_n"]
+    mcp = expected["mcp_mod"]
+    assert float(page.inner_text("#trial-mcp-power")) == mcp["power"]
+    by_shape = {c.get_attribute("data-shape"): float(c.inner_text()) for c in page.locator(".trial-mcp-shape").all()}
+    assert by_shape == mcp["significant_by_shape"] and len(by_shape) == 3
+    assert json.loads(download(page, "#dl-trial-json")) == json.loads(json.dumps(expected))
 
 
 def test_a_trial_built_in_the_form_is_checked_saved_and_kept(page):
