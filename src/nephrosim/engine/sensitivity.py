@@ -465,6 +465,15 @@ class SensitivitySimulator:
     outputs : ids of the quantities returned (species, rules or parameters).
     parameters : ids of the parameters θ to differentiate by (may be empty).
     options : integrator settings; sensitivities are under the same error control.
+
+    Absolute tolerances are one per state, never one scalar: libRoadRunner (2.x) multiplies a
+    *scalar* ``absolute_tolerance`` by each state's current value whenever CVODE is
+    (re)initialised — at the start and after every event — so a state that is tiny but not 0 at
+    a dose event (a sensitivity of 10⁻²⁷ just after an MSC bolus) was solved to 10⁻³⁶ and CVODE
+    crept on in 10⁻⁹-h steps: the gradient of a treated arm never finished (docs/calibration.md,
+    "MSC potency"). A state ``x`` gets ``atol × scale(x)`` (its ``nephrosim:solver`` scale, as
+    :class:`~nephrosim.engine.simulator.Simulator` uses), and its sensitivity ``∂x/∂θ`` gets
+    ``atol × scale(x) / |θ|``: the error that the same absolute error on ``θ · ∂x/∂θ`` allows.
     """
 
     def __init__(self, sbml: str, outputs: Sequence[str], parameters: Sequence[str],
@@ -489,11 +498,38 @@ class SensitivitySimulator:
                     self._sens_cols.append((len(sel), j, k))
                     sel.append(sid)
         self._rr.timeCourseSelections = sel
+        from nephrosim.engine.sbml import tolerance_scales
+
+        scales = tolerance_scales(sbml)
+        self._state_scale: dict[str, float] = {}  # every state of the augmented model → its scale
+        self._sensitivity_of: dict[str, tuple[str, str]] = {}  # sensitivity state → (state, θ)
+        prefixes = [(f"__{par}", par) for par in self.parameters]
+        for sid in self._rr.model.getFloatingSpeciesIds():
+            self._state_scale[sid] = float(scales.get(sid, 1.0))
+            if sid.startswith("sens__"):
+                var, par = next((sid[len("sens__"):-len(suffix)], par) for suffix, par in prefixes
+                                if sid.endswith(suffix))
+                self._sensitivity_of[sid] = (var, par)
+                self._state_scale[sid] = float(scales.get(var, 1.0))
         integ = self._rr.getIntegrator()
         integ.setValue("relative_tolerance", options.rtol)
-        integ.setValue("absolute_tolerance", options.atol)
         integ.setValue("maximum_num_steps", options.max_steps)
         integ.setValue("stiff", True)
+        self._atol_scales = self._tolerances({})
+
+    def _tolerances(self, values: dict[str, float]) -> np.ndarray:
+        """Set one absolute tolerance per state (see the class notes) for the parameter values
+        ``values`` (the model's own where not given); returns them divided by ``atol``, in the
+        integrator's order, for :func:`integrate_with_retry`'s retries."""
+        rr, atol = self._rr, self.options.atol
+        integ = rr.getIntegrator()
+        for sid, scale in self._state_scale.items():
+            if sid in self._sensitivity_of:
+                par = self._sensitivity_of[sid][1]
+                theta = abs(float(values[par] if par in values else rr.getValue(par)))
+                scale = scale / theta if theta > 0 else scale
+            integ.setIndividualTolerance(sid, atol * scale)
+        return np.asarray(integ.getValue("absolute_tolerance"), dtype=float) / atol
 
     def _simulate(self, grid: np.ndarray):
         rr = self._rr
@@ -515,8 +551,11 @@ class SensitivitySimulator:
         grid = times if times[0] == 0.0 else np.concatenate(([0.0], times))
         if values:
             set_parameters(rr, list(values), list(values.values()))
+            if any(self._sensitivity_of[s][1] in values for s in self._sensitivity_of):
+                self._atol_scales = self._tolerances(values)
         with quiet_solver():
-            data, note, error = integrate_with_retry(rr, self.options, lambda: self._simulate(grid))
+            data, note, error = integrate_with_retry(rr, self.options, lambda: self._simulate(grid),
+                                                     atol_scales=self._atol_scales)
         if data is None:
             return y, dy * np.nan, TrajectoryStatus("solver_failure", error)
         if grid is not times:
