@@ -113,8 +113,9 @@ def test_switching_the_product_redraws_the_treatment():
 
 def test_a_multi_arm_design_with_an_arm_dropping_look_survives_the_form():
     """The spending select always posts a value; a three-arm design refuses alpha spending, so the
-    default left there is read as unset (the browser could not run such a design before), while a
-    spending the user chose still reaches the schema and is refused with its reason."""
+    schema judges the setting by value: the default left there passes (the browser could not run such a
+    design before), and so does a full dump of the design, while a spending the user chose is refused
+    with its reason."""
     design = load_trial(EXAMPLES["act_aki_dose_ranging.yaml"])
     draft = design.model_dump(mode="json", exclude_unset=True)
     draft["interim"] = {"information": [0.5], "futility_z": 0.0}
@@ -122,6 +123,7 @@ def test_a_multi_arm_design_with_an_arm_dropping_look_survives_the_form():
     assert ("interim.spending", "obrien_fleming") in items  # what the browser posts
     back, problems, _ = trial_form.validate_draft(trial_form.draft_from_form(items))
     assert problems == [] and back.interim.futility_z == 0.0 and back.interim.information == (0.5,)
+    assert trial_from_dict(back.model_dump(mode="json")).model_dump() == back.model_dump()
     chosen = [(k, "pocock" if k == "interim.spending" else v) for k, v in items]
     back, problems, _ = trial_form.validate_draft(trial_form.draft_from_form(chosen))
     assert back is None and len(problems) == 1 and "interim.spending" in problems[0] and "spend no alpha" in problems[0]

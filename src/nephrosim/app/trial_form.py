@@ -25,7 +25,7 @@ from pydantic import BaseModel, ValidationError
 from nephrosim.app.forms import (Group, Input, _clean, _dose_unit_help, _first_line, _keep_unknown_choice,
                                  _without_none, model_inputs, nested_form)
 from nephrosim.inputs import format_validation_error
-from nephrosim.trials.design import Interim, TrialArm, TrialDesign, TrialError
+from nephrosim.trials.design import TrialArm, TrialDesign, TrialError
 
 #: Fields a treatment of a trial arm does not show: the dose time is the arm's ``timing``.
 _SKIP_IN_TREATMENT = ("time_h",)
@@ -218,21 +218,8 @@ def _clean_member(value, tag: str, members: dict, nullable: bool):
 
 def draft_from_form(items) -> dict:
     """A draft design from the posted ``(name, value)`` pairs of the trial form
-    (:func:`nephrosim.app.forms.nested_form`, then each field's text read by its schema type).
-
-    The interim look's spending select always posts a value, so a design of three or more arms
-    (whose looks only drop arms and which refuses an alpha-spending setting) would be refused for
-    a setting nobody chose: the default left in the select (O'Brien–Fleming, no gamma) is read as
-    unset there. Any other choice still reaches the schema and is refused with its reason.
-    """
-    draft = _clean_tree(TrialDesign, nested_form(items))
-    interim, arms = draft.get("interim"), draft.get("arms")
-    if isinstance(interim, dict) and isinstance(arms, list) and len(arms) > 2:
-        if interim.get("spending") == Interim.model_fields["spending"].default:
-            interim.pop("spending")
-        if interim.get("gamma") is None:
-            interim.pop("gamma", None)
-    return draft
+    (:func:`nephrosim.app.forms.nested_form`, then each field's text read by its schema type)."""
+    return _clean_tree(TrialDesign, nested_form(items))
 
 
 def action_target(draft: dict, action: str) -> tuple[str, Any, Any]:

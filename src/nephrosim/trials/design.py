@@ -412,9 +412,13 @@ class TrialDesign(StrictModel):
                     "futility_z (arm dropping; no early efficacy stop): give interim.futility_z (e.g. 0: drop an "
                     "arm whose effect points the wrong way)" + ("; futility_beta is for two-arm trials"
                                                                if interim.futility_beta is not None else ""))
-            chosen = {"spending", "gamma"} & interim.model_fields_set
+            # judged by value, not by which fields were given: a full model_dump of a valid design (and the
+            # web form, whose select always posts one) carries the default spending and must validate again
+            default = Interim.model_fields["spending"].default
+            chosen = [k for k, off in (("spending", interim.spending != default), ("gamma", interim.gamma is not None))
+                      if off]
             if chosen:
-                raise ValueError(f"interim.{sorted(chosen)[0]}: with {len(names)} arms the looks only drop arms for "
+                raise ValueError(f"interim.{chosen[0]}: with {len(names)} arms the looks only drop arms for "
                                  "futility and spend no alpha (the final analysis is the multiplicity-adjusted test "
                                  "of every arm); drop the alpha-spending settings")
         if self.trend is not None and self.trend.scores is not None:
