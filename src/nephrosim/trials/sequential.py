@@ -40,6 +40,7 @@ and the futility boundaries against gsDesign's own published output (its test sn
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from typing import Literal, Sequence
 
 import numpy as np
@@ -202,17 +203,28 @@ def boundaries(information: Sequence[float], alpha: float, kind: Spending = "obr
     """A group-sequential design's boundaries: the efficacy boundaries at every look (two-sided |z|), the
     futility boundaries at the interim looks (signed z: ``futility_z`` at each, or those of
     :func:`futility_boundaries` for ``futility_beta = (beta, spending, gamma)``; None without a rule) and,
-    with ``futility_beta``, the drift the design is planned for."""
-    t = _fractions(information)
+    with ``futility_beta``, the drift the design is planned for. Cached (read-only arrays): the design
+    search asks for the same boundaries for every candidate, and beta-spending ones take ~1.5 s."""
+    if futility_z is not None and futility_beta is not None:
+        raise ValueError("give futility_z or futility_beta, not both")
+    return _boundaries(tuple(float(x) for x in _fractions(information)), float(alpha), kind, gamma, futility_z,
+                       None if futility_beta is None else tuple(futility_beta))
+
+
+@lru_cache(maxsize=32)
+def _boundaries(t: tuple[float, ...], alpha: float, kind: Spending, gamma: float | None, futility_z: float | None,
+                futility_beta: tuple[float, Spending, float | None] | None):
     efficacy = efficacy_boundaries(t, alpha, kind, gamma)
+    lower, drift = None, None
     if futility_beta is not None:
-        if futility_z is not None:
-            raise ValueError("give futility_z or futility_beta, not both")
         lower, drift = futility_boundaries(t, efficacy, *futility_beta)
-        return efficacy, lower[:-1], drift
-    if futility_z is not None:
-        return efficacy, np.full(t.size - 1, float(futility_z)), None
-    return efficacy, None, None
+        lower = lower[:-1]
+    elif futility_z is not None:
+        lower = np.full(len(t) - 1, float(futility_z))
+    for a in (efficacy, lower):
+        if a is not None:
+            a.flags.writeable = False  # shared by every caller of the cache
+    return efficacy, lower, drift
 
 
 def z_of_p(p: np.ndarray) -> np.ndarray:
