@@ -18,7 +18,7 @@ def test_exported_sbml_reproduces_simulate(arm, tmp_path):
     ours = simulate(scenario)
     path = tmp_path / "model.xml"
     path.write_text(export_sbml(scenario, arm))
-    with compiling():  # the engine's JIT guard (engine/jit_placement.py); the numbers are libRoadRunner's own
+    with compiling():  # the engine's JIT settings (engine/jit_placement.py); the numbers are libRoadRunner's own
         rr = roadrunner.RoadRunner(str(path))
     rr.integrator.relative_tolerance = 1e-6
     # the document declares each state's tolerance scale (cells of a dose ~10^5); a user

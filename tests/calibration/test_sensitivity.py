@@ -55,7 +55,7 @@ def test_model_with_dose_events():
 
     from nephrosim.engine.jit_placement import compiling
 
-    with compiling():  # the engine's JIT guard; the model is libRoadRunner's own
+    with compiling():  # the engine's JIT settings; the model is libRoadRunner's own
         rr = roadrunner.RoadRunner(program.sbml)
     assert rr.model.getNumEvents() >= 2
     species = [s for s in rr.model.getFloatingSpeciesIds()

@@ -79,7 +79,7 @@ def test_the_exported_sbml_carries_the_offset_as_a_live_parameter():
     scenario = _scenario("mouse", "jaffe")
     program = compile_arm(scenario, "vehicle")
     sbml = export_sbml(scenario)
-    with compiling():  # the engine's JIT guard (engine/jit_placement.py); the numbers are libRoadRunner's own
+    with compiling():  # the engine's JIT settings (engine/jit_placement.py); the numbers are libRoadRunner's own
         rr = roadrunner.RoadRunner(sbml)
     assert rr[OFFSET] == ParameterTable.default().record(OFFSET, "mouse").value
     rr.timeCourseSelections = ["time", "serum_creatinine_mg_dl", "serum_creatinine_jaffe_mg_dl"]

@@ -239,7 +239,7 @@ def pypesto_objective(yaml_path: str | Path, rtol: float = 1e-9, atol: float = 1
     importer = PetabImporter(problem, simulator_type="roadrunner")
     from nephrosim.engine.jit_placement import compiling
 
-    with compiling():  # pyPESTO compiles the model with libRoadRunner here: the engine's JIT guard
+    with compiling():  # pyPESTO compiles the model with libRoadRunner here: the engine's JIT settings
         pproblem = importer.create_problem()
     obj = pproblem.objective
     options = SolverOptions(relative_tolerance=rtol, absolute_tolerance=atol, maximum_num_steps=100000)

@@ -1,141 +1,77 @@
-"""Keep the sections libRoadRunner compiles for one model within 32-bit reach of each other.
+"""Compile libRoadRunner models that stay valid wherever the JIT places their sections.
 
-Why. libRoadRunner (2.10, LLVM 13) compiles a model for the small code model: the machine code reaches
-the model's constants and its global-offset table through 32-bit PC-relative offsets, so code and data
-must lie within 2 GiB of each other. Its JIT's memory manager maps each kind of section (code, read-only
-data, writable data) separately, and the first mapping of each carries no placement hint, so Linux puts
-each in the highest free hole of the process's address range that fits it. In a long-lived process whose
-mappings span more than 2 GiB with holes (a pytest worker that had run half the suite: 2.4 GiB mapped over
-a 2.6 GiB range, with 13 malloc arenas of 64 MiB and ~250 numpy-sized holes), a one-page data section can
-land in a small hole near the top while the code, too large for it, lands 2 GiB lower. The relocation is
-then silently truncated (release builds do not assert) and the process dies with a segmentation fault
-in RoadRunner's constructor: CI exit 139 in ``test_default_config`` (2026-12-07) and in a two-worker local
-run. ``tests/engine/test_jit_placement.py`` builds such a layout on purpose: a bare RoadRunner dies there,
-one loaded through :func:`sections_together` runs and gives the reference result. The upstream issues:
-sys-bio/roadrunner#1091 (a large code model for the JIT) and llvm/llvm-project#65641.
+Why. libRoadRunner 2.x compiles each model with LLVM 13. For an x86-64 JIT, LLVM uses the large code
+model, in which the machine code reaches its constants and the functions it calls through 64-bit
+addresses, so code and data may lie anywhere. One construct was left out (llvm/llvm-project#62894): a
+``switch`` lowered to a *jump table* keeps, in the read-only data section, one 32-bit difference between
+each case's code and the table. The JIT's memory manager maps code and read-only data separately,
+wherever the kernel finds room. In a long-lived process whose mappings span more than 2 GiB with holes (a
+pytest worker after half the suite; the web app's workers; a long calibration) a model's read-only data
+can land in a small hole more than 2 GiB from its code. The differences are then silently truncated, and
+the first switch the model runs jumps into nowhere: a segmentation fault in RoadRunner's constructor
+(CI exit 139, 2026-12-07, twice in the constructor of a 6 MiB sensitivity model; a CI core dump of
+session 14 showed a jump table 3.2 GiB above its code).
 
-What. For the duration of one compilation, every hole smaller than :data:`HOLE_LIMIT` between the
-process's mappings (the kernel's ``[vvar]``/``[vdso]`` included, which recent kernels put among the
-libraries) is covered by an inaccessible reservation (``PROT_NONE``, ``MAP_NORESERVE``: address space
-only, no memory), so the first free range from the top that fits any section is one range, and the
-kernel places all of the model's sections in it, next to each other. The reservations are released as
-soon as the model is loaded. What the guard cannot cover is a hole that opens *during* the compilation
-(memory another thread frees then; :func:`compiling` pauses the cyclic GC and serializes compilations to
-keep this process's own frees out of that window); that risk remains. Cost: one read of
-``/proc/self/maps`` and one ``mmap``/``munmap`` pair per hole (a few ms, against ~0.5 s for the
-compilation).
+What. Before the process's first compilation, :func:`compiling` sets LLVM's ``-min-jump-table-entries``
+option to its maximum through the LLVM C API that libRoadRunner's library exports
+(``LLVMParseCommandLineOptions``; LLVM's options are process-wide). LLVM then lowers every switch to
+compares and branches, so no 32-bit reference between a model's sections remains. Measured on the mouse
+IRI + MSC arm: the same trajectories to the last bit, load and run times unchanged within noise (0.24–0.30 s
+load, 9–13 ms per run, either way). ``tests/engine/test_jit_placement.py`` builds the failing layout on
+purpose — a model's data must go 3 GiB above its code — where a bare RoadRunner dies and one compiled
+after :func:`compiling` runs and gives a clean process's trajectory.
 
-Linux only (``/proc/self/maps``, ``MAP_FIXED_NOREPLACE`` from kernel 4.17; an older kernel that ignores
-the flag gets its stray mapping released and that hole left open). On other systems this is a no-op and
-the upstream limitation stands.
+History. Sessions 14–18 instead covered the address space's small holes for the length of each
+compilation, so that all of a model's sections went into one free range. That left a hole that opened
+*during* the compilation (memory another thread frees meanwhile, since libRoadRunner releases the GIL),
+and CI still crashed in 2 of 4 runs of 2026-12-07. The guard is gone: with no jump tables the placement
+no longer matters.
+
+LLVM reports an unknown option only to a null stream (the C API gives no status): a libRoadRunner built
+on another LLVM that renamed the option would go unprotected silently, which is why the test runs the
+failing layout and not only this code. libRoadRunner also keeps every compiled object in a process-wide
+cache with no Python API to clear it, so a long-lived process grows by each distinct model it compiles.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
-import gc
 import os
-import sys
 import threading
 from typing import Iterator
 
-#: Holes at least this large are left open: the highest of them (in practice the free range right below
-#: the libraries, arenas and arrays at the top of the address space) receives all of a model's sections
-#: together. Smaller holes are covered, however large (a first limit of 64 MiB left open the 64 MiB–1 GiB
-#: holes a long pytest worker has; the sensitivity model's code is 6.1 MiB).
-HOLE_LIMIT = 4 << 30
-
-_PROT_NONE = 0x0
-_MAP_PRIVATE = 0x02
-_MAP_ANONYMOUS = 0x20
-_MAP_NORESERVE = 0x4000
-_MAP_FIXED_NOREPLACE = 0x100000
-
-_libc = None
-
-
-def _c_library():
-    global _libc
-    if _libc is None:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.mmap.restype = ctypes.c_void_p
-        libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int,
-                              ctypes.c_long]
-        libc.munmap.restype = ctypes.c_int
-        libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
-        _libc = libc
-    return _libc
-
-
-def holes(maps_text: str, limit: int = HOLE_LIMIT) -> list[tuple[int, int]]:
-    """The holes ``(start, size)`` smaller than ``limit`` between the mappings listed in ``maps_text``
-    (the format of ``/proc/self/maps``) below the main thread's stack.
-
-    Every mapping counts as occupied, the kernel's own too: recent kernels put ``[vvar]`` and ``[vdso]``
-    among the libraries at the top of the mmap area, and the small holes beside them are exactly where
-    a one-page section (the global-offset table) would otherwise go. The stack and what lies above it
-    (its growth gap, the vsyscall page) are left alone."""
-    ranges, stack = [], None
-    for line in maps_text.splitlines():
-        fields = line.split()
-        if not fields:
-            continue
-        start, end = (int(x, 16) for x in fields[0].split("-"))
-        if len(fields) > 5 and fields[5] == "[stack]":
-            stack = start
-        ranges.append((start, end))
-    ranges.sort()
-    if stack is not None:
-        ranges = [r for r in ranges if r[1] <= stack]
-    return [(end, nxt - end) for (_, end), (nxt, _) in zip(ranges, ranges[1:]) if 0 < nxt - end < limit]
-
-
-@contextlib.contextmanager
-def sections_together() -> Iterator[int]:
-    """Cover the address space's small holes while a model is compiled (see the module text); yields the
-    number of holes covered (0 where the guard does not apply)."""
-    if not sys.platform.startswith("linux"):
-        yield 0
-        return
-    try:
-        with open("/proc/self/maps", encoding="ascii") as f:
-            maps_text = f.read()
-    except OSError:  # no procfs (a restricted container): the guard cannot see the holes
-        yield 0
-        return
-    libc = _c_library()
-    failed = ctypes.c_void_p(-1).value
-    flags = _MAP_PRIVATE | _MAP_ANONYMOUS | _MAP_NORESERVE | _MAP_FIXED_NOREPLACE
-    covered: list[tuple[int, int]] = []
-    try:
-        for start, size in holes(maps_text):
-            got = libc.mmap(start, size, _PROT_NONE, flags, -1, 0)
-            if got is None or got == failed:
-                continue  # the hole was taken since /proc/self/maps was read
-            if got != start:  # a kernel without MAP_FIXED_NOREPLACE treated the address as a hint
-                libc.munmap(got, size)
-                continue
-            covered.append((start, size))
-        yield len(covered)
-    finally:
-        for start, size in covered:
-            libc.munmap(start, size)
-
+#: LLVM options set once per process before the first compilation (see the module text).
+LLVM_OPTIONS = ("-min-jump-table-entries=4294967295",)
 
 _LOADING = threading.Lock()
-_GC_PAUSED = False  # compiling() has paused the cyclic GC (process-wide) and not yet resumed it
+_LLVM_CONFIGURED = False
+
+
+def configure_llvm() -> None:
+    """Set :data:`LLVM_OPTIONS` in the LLVM inside libRoadRunner, once per process (a second parse of
+    the same option is an error in LLVM 13). Call it before the process's first compilation: objects
+    compiled before keep their jump tables. :func:`compiling` calls it."""
+    global _LLVM_CONFIGURED
+    if _LLVM_CONFIGURED:
+        return
+    from roadrunner import _roadrunner as extension
+
+    library = ctypes.CDLL(extension.__file__)
+    parse = library.LLVMParseCommandLineOptions
+    parse.restype = None
+    parse.argtypes = [ctypes.c_int, ctypes.POINTER(ctypes.c_char_p), ctypes.c_char_p]
+    argv = [b"nephrosim", *(option.encode("ascii") for option in LLVM_OPTIONS)]
+    parse(len(argv), (ctypes.c_char_p * len(argv))(*argv), b"")
+    _LLVM_CONFIGURED = True
 
 
 def _after_fork_in_child() -> None:
-    """A child forked while another thread of the parent was compiling inherits the held lock and the
-    paused collector, and that thread does not exist in the child: start the child with a free lock and
-    the collector as it was (ensembles fork their worker processes)."""
-    global _LOADING, _GC_PAUSED
+    """A child forked while another thread of the parent was compiling inherits the held lock, and that
+    thread does not exist in the child: start the child with a free lock (ensembles fork their worker
+    processes). The LLVM options are inherited with the library's memory."""
+    global _LOADING
     _LOADING = threading.Lock()
-    if _GC_PAUSED:
-        _GC_PAUSED = False
-        gc.enable()
 
 
 if hasattr(os, "register_at_fork"):
@@ -145,21 +81,9 @@ if hasattr(os, "register_at_fork"):
 @contextlib.contextmanager
 def compiling() -> Iterator[None]:
     """Wrap every construction of a libRoadRunner model in the process (the engine's, and the bare ones
-    the tests and pyPESTO make as references): one compilation at a time (libRoadRunner's JIT settings
-    are global, and another thread's compilation would move the address space under the guard), Python's
-    cyclic garbage collector paused (a collection there frees earlier models, and the holes their
-    sections leave are just the size of a new model's data sections: a CI core dump, session 14), and
-    :func:`sections_together`. libRoadRunner releases the GIL while it compiles, so memory another
-    thread frees meanwhile can still open a hole: that residual risk stays."""
-    global _GC_PAUSED
+    the tests and pyPESTO make as references): LLVM configured without jump tables
+    (:func:`configure_llvm`) and one compilation at a time (libRoadRunner's JIT settings, which
+    :func:`nephrosim.engine.simulator.fast_compile` changes for the length of a load, are global)."""
     with _LOADING:
-        collecting = gc.isenabled()
-        gc.disable()
-        _GC_PAUSED = collecting
-        try:
-            with sections_together():
-                yield
-        finally:
-            _GC_PAUSED = False
-            if collecting:
-                gc.enable()
+        configure_llvm()
+        yield

@@ -263,8 +263,8 @@ def fast_compile(rr_mod) -> Iterator[None]:
 def load_model(rr_mod, sbml: str):
     """A RoadRunner instance of ``sbml``: compiled afresh (:func:`own_compilation`), by LLJIT at
     optimisation level 0 (:func:`fast_compile`), inside :func:`nephrosim.engine.jit_placement.compiling`
-    (one compilation at a time, the cyclic GC paused, the compiled sections kept within reach of each
-    other: without it a long-lived process can die in this call with a segmentation fault)."""
+    (one compilation at a time, LLVM set to emit no jump tables: with them a long-lived process could die
+    in this call with a segmentation fault)."""
     from nephrosim.engine.jit_placement import compiling
 
     with compiling(), fast_compile(rr_mod):
