@@ -76,8 +76,8 @@ def test_virtual_trial_page_equals_run_trial(page, tmp_path):
 
 
 def test_a_dose_ranging_trial_page_shows_run_trials_arm_dropping_and_mcp_mod(page, tmp_path):
-    """Three arms with a futility look that drops arms and MCP-Mod's contrast test: the rows the
-    page adds for them hold run_trial's numbers on the same design and seed."""
+    """Three arms with a futility look that drops arms and MCP-Mod's contrast test and target dose: the
+    rows the page adds for them hold run_trial's numbers on the same design and seed."""
     from nephrosim.trials import run_trial, trial_from_dict
 
     design = yaml.safe_load((EXAMPLE.parent / "act_aki_dose_ranging.yaml").read_text())
@@ -107,6 +107,12 @@ def test_a_dose_ranging_trial_page_shows_run_trials_arm_dropping_and_mcp_mod(pag
     assert float(page.inner_text("#trial-mcp-power")) == mcp["power"]
     by_shape = {c.get_attribute("data-shape"): float(c.inner_text()) for c in page.locator(".trial-mcp-shape").all()}
     assert by_shape == mcp["significant_by_shape"] and len(by_shape) == 3
+    fit = mcp["modelling"]  # the example asks for the target dose of a 0.5 mg/dL·day reduction
+    assert page.inner_text("#trial-mcp-td") == ("none" if fit["target_dose"] is None
+                                                else f"{fit['target_dose']['median']:.4g}")
+    assert float(page.inner_text("#trial-mcp-td-share")) == fit["target_dose_estimated"]
+    selected = {c.get_attribute("data-shape"): float(c.inner_text()) for c in page.locator(".trial-mcp-selected").all()}
+    assert selected == fit["selected_by_shape"] and len(selected) == 3
     assert json.loads(download(page, "#dl-trial-json")) == json.loads(json.dumps(expected))
 
 

@@ -10,11 +10,12 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+import statsmodels.api as sm
 import statsmodels.formula.api as smf
 
 from nephrosim.trials import TrialError, trial_from_dict
-from nephrosim.trials.mcpmod import contrast_correlation, contrast_statistics, critical_value, model_means, \
-    optimal_contrasts
+from nephrosim.trials.mcpmod import contrast_correlation, contrast_statistics, critical_value, fit_dose_response, \
+    model_means, model_step, optimal_contrasts, predict, target_dose
 from nephrosim.trials.run import _replicate_task
 
 from .conftest import synthetic_pool
@@ -113,3 +114,152 @@ def test_bad_mcp_mod_settings_name_the_field():
         with pytest.raises(TrialError, match="mcp_mod") as err:
             trial_from_dict({**base, "mcp_mod": bad})
         assert words in str(err.value), (words, str(err.value))
+
+
+# --- the modelling step ------------------------------------------------------------------------------------
+
+FOUR = np.array([0.0, 1.0e6, 3.0e6, 1.0e7])
+#: (shape, coefficients, nonlinear parameter) of a true curve on FOUR
+TRUE = (("linear", (1.0, 3.0e-7), None), ("emax", (1.0, 4.0), 2.0e6), ("exponential", (1.0, 0.8), 4.0e6),
+        ("quadratic", (1.0, 9.0e-7, -6.0e-14), None))
+
+
+def _curve(shape, coef, theta, d):
+    return predict({"shape": shape, "coef": np.asarray(coef, float), "theta": theta}, d)
+
+
+def test_each_model_recovers_a_noise_free_curve_and_its_target_dose_is_the_root_of_the_curve():
+    from scipy.optimize import brentq
+
+    n = np.array([25, 25, 25, 25])
+    for shape, coef, theta in TRUE:
+        means = _curve(shape, coef, theta, FOUR)
+        fit = fit_dose_response(shape, FOUR, means, n, within_ss=40.0)
+        np.testing.assert_allclose(predict(fit, FOUR), means, rtol=1e-7, err_msg=shape)
+        assert fit["rss"] == pytest.approx(40.0, rel=1e-9), shape  # only the within-arm part is left
+        if theta is not None:
+            assert fit["theta"] == pytest.approx(theta, rel=1e-5), shape
+        effect = 1.5
+        root = brentq(lambda d: (_curve(shape, coef, theta, d) - _curve(shape, coef, theta, 0.0))[0] - effect,
+                      1.0, 5.5e6)  # every true curve passes 1.5 between 1 and 5.5e6
+        assert target_dose(fit, effect, FOUR.max()) == pytest.approx(root, rel=1e-5), shape
+
+
+def test_a_target_dose_the_fitted_curve_does_not_reach_within_the_doses_is_nan():
+    umbrella = {"shape": "quadratic", "coef": np.array([1.0, 9.0e-7, -6.0e-14]), "theta": None}
+    peak = 9.0e-7 ** 2 / (4 * 6.0e-14)  # the umbrella's largest gain over placebo, 3.375
+    assert math.isnan(target_dose(umbrella, peak * 1.01, 1.0e7))
+    assert target_dose(umbrella, 3.0, 1.0e7) == pytest.approx(
+        (9.0e-7 - math.sqrt(9.0e-7 ** 2 - 4 * 6.0e-14 * 3.0)) / (2 * 6.0e-14), rel=1e-12)  # the smaller root
+    emax = {"shape": "emax", "coef": np.array([1.0, 4.0]), "theta": 2.0e6}
+    assert math.isnan(target_dose(emax, 4.0, 1.0e7))  # Emax itself is never reached
+    assert math.isnan(target_dose(emax, 3.9, 1.0e7))  # reached at 7.8e7, beyond the largest dose
+    harm = {"shape": "linear", "coef": np.array([1.0, -1.0e-7]), "theta": None}
+    assert math.isnan(target_dose(harm, 0.5, 1.0e7))
+    with pytest.raises(ValueError, match="must be > 0"):
+        target_dose(emax, 0.0, 1.0e7)
+
+
+def test_fits_equal_scipy_curve_fit_and_statsmodels_ols_on_every_patient():
+    from scipy.optimize import curve_fit
+
+    rng = np.random.default_rng(3)
+    n = np.array([20, 31, 24, 27])
+    d_all = np.repeat(FOUR, n)
+    for shape, coef, theta in TRUE:
+        y = _curve(shape, coef, theta, d_all) + rng.normal(0.0, 1.2, d_all.size)
+        arms = np.split(y, np.cumsum(n)[:-1])
+        means = np.array([a.mean() for a in arms])
+        within = float(sum(((a - a.mean()) ** 2).sum() for a in arms))
+        fit = fit_dose_response(shape, FOUR, means, n, within)
+        if shape in ("linear", "quadratic"):
+            x = np.column_stack([d_all, d_all ** 2])[:, : 1 if shape == "linear" else 2] / 1e6
+            ols = sm.OLS(y, sm.add_constant(x)).fit()
+            np.testing.assert_allclose(predict(fit, FOUR), ols.predict(sm.add_constant(
+                np.column_stack([FOUR, FOUR ** 2])[:, : x.shape[1]] / 1e6, has_constant="add")), rtol=1e-9)
+            assert fit["rss"] == pytest.approx(ols.ssr, rel=1e-9)
+            # R's AIC (DoseFinding's) counts the error variance as a parameter; statsmodels' does not
+            assert fit["aic"] == pytest.approx(ols.aic + 2.0, rel=1e-10)
+        else:
+            def f(d, e0, e1, th):
+                return _curve(shape, (e0, e1), th, d)
+
+            lo, hi = {"emax": (0.001, 1.5), "exponential": (0.1, 2.0)}[shape]
+            ref, _ = curve_fit(f, d_all, y, p0=(coef[0], coef[1], theta), bounds=([-np.inf, -np.inf, lo * 1e7],
+                                                                                     [np.inf, np.inf, hi * 1e7]),
+                               x_scale=(1.0, 1.0, 1e6), xtol=1e-14, ftol=1e-14)
+            ref_ss = float(np.sum((y - f(d_all, *ref)) ** 2))
+            assert fit["rss"] <= ref_ss * (1 + 1e-9), shape  # at least as good as scipy's fit
+            assert fit["rss"] == pytest.approx(ref_ss, rel=1e-6), shape
+            assert fit["theta"] == pytest.approx(ref[2], rel=1e-3), shape
+
+
+def test_aic_selects_the_generating_shape_when_the_arms_are_large():
+    rng = np.random.default_rng(11)
+    n = 200
+    hits = 0
+    for _ in range(40):
+        samples = [rng.normal(m, 1.0, n) for m in _curve("emax", (1.0, 4.0), 1.0e6, FOUR)]
+        shape, dose = model_step(samples, FOUR, ("linear", "emax"), (True, True), 2.0)
+        hits += shape == 2
+        if shape == 2:
+            assert dose == pytest.approx(1.0e6, rel=0.3)  # the true target dose: 2·1e6/(4 − 2)
+    assert hits >= 38
+    assert model_step(samples, FOUR, ("linear", "emax"), (False, False), 2.0)[0] == 0  # nothing significant
+    assert model_step(samples, FOUR, ("linear", "emax"), (True, False), 2.0)[0] == 1  # only the linear fitted
+
+
+def test_a_replicate_target_dose_is_the_model_step_on_its_own_patients():
+    rng = np.random.default_rng(21)
+    arms = (synthetic_pool(300, 12.0, rng), synthetic_pool(300, 8.0, rng), synthetic_pool(300, 6.0, rng))
+    for o, shift in zip(arms, (0.0, 3.0, 5.0)):
+        o.scr_auc[:] = rng.normal(10.0 - shift, 2.0, 300)  # a falling AUC with the dose: a benefit
+    c, q = optimal_contrasts(_means(), (30, 30, 30)), 2.2
+    shapes = tuple(s for s, *_ in SHAPES)
+    seed = 7
+    reps = _replicate_task((seed, 0, 6, (30, 30, 30), arms, (0.1, 30.0), None, None, c, (q, DOSES, shapes, 2.5)))
+    estimated = 0
+    for r, rep in enumerate(reps):
+        idx = np.split(np.random.default_rng([seed, 2, r]).permutation(300)[:90], [30, 60])
+        drop = np.random.default_rng([seed, 6, r])
+        kept = []
+        for _ in range(3):
+            lost = drop.random(30) < 0.1
+            drop.random(30)  # the loss times
+            kept.append(~lost)
+        samples = [-o.scr_auc[i][k] for o, i, k in zip(arms, idx, kept)]
+        t = contrast_statistics(samples, c)
+        shape, dose = model_step(samples, DOSES, shapes, t >= q, 2.5)
+        assert rep["mod_shape"] == shape
+        assert rep["mod_target_dose"] == pytest.approx(dose, rel=1e-12, nan_ok=True)
+        estimated += math.isfinite(dose)
+    assert estimated >= 3  # the check compared estimated target doses, not only NaNs
+
+
+def test_the_modelling_summary_reads_the_replicates():
+    from nephrosim.trials.run import modelling_summary
+
+    base = {"arms": [{"name": "placebo", "n": 20},
+                     {"name": "low", "n": 20, "treatment": {"product": "msc", "dose": 2.0e6, "dose_unit": "cells/kg",
+                                                            "route": "intra_arterial_aorta"},
+                      "timing": {"relative_to": "diagnosis", "delay_h": 6}},
+                     {"name": "high", "n": 20, "treatment": {"product": "msc", "dose": 1.0e7, "dose_unit": "cells/kg",
+                                                             "route": "intra_arterial_aorta"},
+                      "timing": {"relative_to": "diagnosis", "delay_h": 6}}],
+            "mcp_mod": {"doses": list(DOSES), "shapes": [{"shape": "linear"}, {"shape": "emax", "ed50": 2.0e6}],
+                        "target_effect": 1.0}}
+    design = trial_from_dict(base)
+    assert design.mcp_modelling()[1:] == (DOSES, ("linear", "emax"), 1.0)
+    reps = []
+    for shape, dose, low, high in ((0, math.nan, 0.5, 1.0), (1, 4.0e6, 1.0, 2.0), (2, 2.0e6, 1.5, 3.0),
+                                   (2, math.nan, 0.0, 0.5)):
+        reps.append({"mod_shape": shape, "mod_target_dose": dose, "arm1:auc_control": 6.0,
+                     "arm1:auc_treatment": 6.0 - low, "arm2:auc_control": 6.0, "arm2:auc_treatment": 6.0 - high})
+    out = modelling_summary(design, reps)
+    assert out["selected_by_shape"] == {"linear": 0.25, "emax ED50 2e+06": 0.5}
+    assert out["target_dose_estimated"] == 0.5
+    assert out["target_dose"]["median"] == pytest.approx(3.0e6)
+    assert out["not_reached_when_significant"] == pytest.approx(1 / 3, abs=1e-4)
+    assert out["mean_auc_reduction_by_arm"] == {"low": 0.75, "high": 1.625}
+    with pytest.raises(TrialError, match="mcp_mod.target_effect"):
+        trial_from_dict({**base, "mcp_mod": {**base["mcp_mod"], "target_effect": 0}})

@@ -354,6 +354,11 @@ class McpMod(StrictModel):
     shapes: tuple[CandidateShape, ...] = Field(min_length=1, max_length=6, description=(
         "candidate dose-response shapes, e.g. [{shape: linear}, {shape: emax, ed50: 2.0e+6}, "
         "{shape: quadratic, delta: -1.0e-7}]"))
+    target_effect: float | None = Field(None, gt=0.0, description=(
+        "Δ, the clinically relevant SCr AUC reduction over placebo (mg/dL·day): given, every trial whose "
+        "contrast test is significant runs MCP-Mod's modelling step (fit the significant shapes, select by "
+        "AIC) and estimates the target dose, the smallest dose whose fitted reduction reaches Δ; "
+        "None = the contrast test only"))
 
     @model_validator(mode="after")
     def _doses(self):
@@ -471,6 +476,15 @@ class TrialDesign(StrictModel):
 
         return planned_test(self.mcp_mod.doses, tuple((m.shape, m.ed50, m.delta) for m in self.mcp_mod.shapes),
                             tuple(a.n for a in self.arms), self.alpha / 2)
+
+    def mcp_modelling(self) -> tuple[float, tuple[float, ...], tuple[str, ...], float] | None:
+        """What MCP-Mod's modelling step needs in each replicate: (the critical value, the doses, the shape
+        names in the contrasts' order, the target effect Δ); ``None`` without ``mcp_mod.target_effect``."""
+        if self.mcp_mod is None or self.mcp_mod.target_effect is None:
+            return None
+        _, critical = self.mcp_contrasts()
+        return (critical, self.mcp_mod.doses, tuple(m.shape for m in self.mcp_mod.shapes),
+                self.mcp_mod.target_effect)
 
     @property
     def trend_scores(self) -> tuple[float, ...] | None:

@@ -2,8 +2,8 @@
 
 MCP-Mod (Bretz, Pinheiro & Branson 2005, Biometrics 61:738–748; qualified by the EMA in 2014) first
 tests for a dose–response signal with one contrast per candidate dose–response shape, controlling the
-family-wise error over the shapes, then models the dose response. This module is the first step
-(MCP), on a continuous endpoint with normal errors:
+family-wise error over the shapes, then models the dose response. Both steps are here, on a continuous
+endpoint with normal errors. The first (MCP):
 
 * each candidate shape ``f_m`` gives standardized means ``μ_m = f_m(d)`` at the arms' doses (the
   shapes of the R package DoseFinding: ``linear`` d, ``emax`` d / (ED50 + d), ``exponential``
@@ -17,13 +17,25 @@ family-wise error over the shapes, then models the dose response. This module is
   ``max_m T_m`` reaches the critical value ``q`` with ``P(max_m T_m ≥ q) = alpha`` (one-sided),
   from scipy's multivariate t distribution.
 
+The second (Mod; Pinheiro, Bornkamp, Glimm & Bretz 2014, Stat Med 33:1646–1661), run on a trial
+whose contrast test is significant: each shape whose own contrast reached the critical value is fitted
+as DoseFinding's full model (``E0 + Emax·d/(ED50 + d)``, ``E0 + E1·(exp(d/δ) − 1)``, ``E0 + b·d``,
+``E0 + b1·d + b2·d²``) by least squares, the nonlinear parameter within DoseFinding's default bounds;
+the fit with the smallest AIC is selected, and its *target dose* is the smallest dose whose fitted
+effect over placebo reaches a clinically relevant Δ (NaN when the fit does not reach Δ within the
+doses studied). With as many arms as a model has parameters the fit is exact (three arms and the
+three-parameter models), and AIC then prefers the model with fewer parameters or, between equals, the
+first listed.
+
 ``tests/trials/test_mcpmod.py`` checks the contrasts against their closed form and against random
 contrasts, a single contrast's statistic against statsmodels' OLS contrast t-test, and the critical
-value and the type-I error on simulated data.
+value and the type-I error on simulated data; and the Mod step's fits against scipy's ``curve_fit`` on
+every patient, its AIC against statsmodels' OLS, and each target dose against a root of the fitted curve.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from functools import lru_cache
 
@@ -119,3 +131,123 @@ def planned_test(doses: tuple[float, ...], shapes: tuple[tuple[str, float | None
     contrasts = optimal_contrasts(means, n)
     contrasts.flags.writeable = False  # shared by every caller of the cache
     return contrasts, critical_value(contrast_correlation(contrasts, n), sum(n) - len(n), alpha)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The modelling step (Mod): fit the significant shapes, pick one by AIC, estimate the target dose.
+# ---------------------------------------------------------------------------------------------------------
+
+#: DoseFinding's default bounds of the nonlinear parameter, as multiples of the largest dose (``defBnds``):
+#: the emax model's ED50 in [0.001, 1.5] × max dose, the exponential model's δ in [0.1, 2] × max dose.
+NONLINEAR_BOUNDS = {"emax": (0.001, 1.5), "exponential": (0.1, 2.0)}
+#: Grid points over the nonlinear parameter's bounds (log-spaced) before the bounded refinement.
+GRID = 60
+
+
+def _basis(shape: str, doses: np.ndarray, theta: float | None) -> np.ndarray:
+    """The design matrix of the linear parameters of a dose–response model at ``doses`` (``theta`` the
+    nonlinear parameter): ``E0 + b·g(d; θ)`` for linear, emax and exponential, ``E0 + b1 d + b2 d²`` for
+    quadratic (DoseFinding's full models)."""
+    one = np.ones_like(doses)
+    if shape == "linear":
+        return np.column_stack([one, doses])
+    if shape == "emax":
+        return np.column_stack([one, doses / (theta + doses)])
+    if shape == "exponential":
+        return np.column_stack([one, np.expm1(doses / theta)])
+    if shape == "quadratic":
+        return np.column_stack([one, doses, doses ** 2])
+    raise ValueError(f"dose-response shape {shape!r}: use one of {', '.join(SHAPES)}")
+
+
+def _weighted_fit(shape: str, doses: np.ndarray, means: np.ndarray, n: np.ndarray, theta: float | None):
+    """Weighted least squares of the arm means (weights: the arm sizes) for a fixed nonlinear parameter:
+    (linear coefficients, Σ n_i (ȳ_i − f(d_i))²). The same estimate as least squares on every patient,
+    whose residual sum adds the within-arm sum of squares, which does not depend on the model."""
+    x = _basis(shape, doses, theta)
+    w = np.sqrt(n)
+    coef, *_ = np.linalg.lstsq(x * w[:, None], means * w, rcond=None)
+    resid = means - x @ coef
+    return coef, float(np.sum(n * resid ** 2))
+
+
+def fit_dose_response(shape: str, doses: Sequence[float], means: Sequence[float], n: Sequence[int],
+                      within_ss: float) -> dict:
+    """Least-squares fit of one dose–response model to arm means (normal errors, one variance).
+
+    ``means``: each arm's mean response, ``n``: its size, ``within_ss``: the within-arm sum of squares
+    of every patient (Σ_i Σ_j (y_ij − ȳ_i)²). The nonlinear parameter of emax (ED50) and exponential (δ)
+    is profiled: the linear parameters are solved exactly for each value, on a log grid over DoseFinding's
+    default bounds, then refined by scipy's bounded scalar search around the best grid point. Returns the
+    shape, ``coef`` (E0 and the slope terms), ``theta`` (the nonlinear parameter or None), the residual
+    sum of squares of every patient and the AIC, ``N log(2π RSS/N) + N + 2(p + 1)`` with ``p`` the
+    model's parameters and one for the variance (as R's ``AIC`` of a least-squares fit)."""
+    from scipy.optimize import minimize_scalar
+
+    d, y, w = (np.asarray(v, dtype=float) for v in (doses, means, n))
+    theta = None
+    if shape in NONLINEAR_BOUNDS:
+        lo, hi = (f * d.max() for f in NONLINEAR_BOUNDS[shape])
+        grid = np.geomspace(lo, hi, GRID)
+        ss = np.array([_weighted_fit(shape, d, y, w, g)[1] for g in grid])
+        best = int(np.argmin(ss))
+        left, right = np.log(grid[max(best - 1, 0)]), np.log(grid[min(best + 1, GRID - 1)])
+        found = minimize_scalar(lambda u: _weighted_fit(shape, d, y, w, float(np.exp(u)))[1],
+                                bounds=(left, right), method="bounded", options={"xatol": 1e-10})
+        theta = float(np.exp(found.x)) if found.fun <= ss[best] else float(grid[best])
+    coef, between_ss = _weighted_fit(shape, d, y, w, theta)
+    total = float(within_ss) + between_ss
+    big_n = float(w.sum())
+    parameters = (2 if shape == "linear" else 3) + 1
+    aic = big_n * math.log(2 * math.pi * max(total, 1e-300) / big_n) + big_n + 2 * parameters
+    return {"shape": shape, "coef": coef, "theta": theta, "rss": total, "aic": aic}
+
+
+def predict(fit: dict, doses) -> np.ndarray:
+    """The fitted model's mean response at ``doses``."""
+    d = np.atleast_1d(np.asarray(doses, dtype=float))
+    return _basis(fit["shape"], d, fit["theta"]) @ fit["coef"]
+
+
+def target_dose(fit: dict, effect: float, max_dose: float) -> float:
+    """The smallest dose in (0, ``max_dose``] whose fitted effect over placebo, f(d) − f(0), reaches
+    ``effect`` (> 0); NaN when the fitted curve does not reach it in that range (DoseFinding's ``TD`` of a
+    fitted model, continuous type). Closed forms: linear Δ/b, emax Δ·ED50/(Emax − Δ), exponential
+    δ·log(1 + Δ/E1), quadratic the smallest positive root of b2 d² + b1 d − Δ."""
+    if not effect > 0:
+        raise ValueError("the target effect must be > 0 (a benefit on the fitted scale)")
+    shape, coef, theta = fit["shape"], fit["coef"], fit["theta"]
+    dose = math.nan
+    if shape == "linear" and coef[1] > 0:
+        dose = effect / coef[1]
+    elif shape == "emax" and coef[1] > effect:
+        dose = effect * theta / (coef[1] - effect)
+    elif shape == "exponential" and coef[1] > 0:
+        dose = theta * math.log1p(effect / coef[1])
+    elif shape == "quadratic":
+        b1, b2 = coef[1], coef[2]
+        if abs(b2) < 1e-300:
+            dose = effect / b1 if b1 > 0 else math.nan
+        else:
+            disc = b1 * b1 + 4 * b2 * effect
+            if disc >= 0:
+                roots = [r for r in ((-b1 - math.sqrt(disc)) / (2 * b2), (-b1 + math.sqrt(disc)) / (2 * b2)) if r > 0]
+                dose = min(roots) if roots else math.nan
+    return float(dose) if 0 < dose <= max_dose else math.nan
+
+
+def model_step(samples: Sequence[np.ndarray], doses: Sequence[float], shapes: Sequence[str],
+               significant: Sequence[bool], effect: float) -> tuple[int, float]:
+    """MCP-Mod's second step on one trial: fit the shapes whose contrast was significant (``shapes``:
+    the shape names, in the contrasts' order), select the one with the smallest AIC and estimate its
+    target dose for ``effect``. Returns (the selected shape's 1-based index, 0 when none was significant
+    or no arm has data; the target dose, NaN when none is estimated or the fit does not reach it)."""
+    sizes = np.array([s.size for s in samples], dtype=float)
+    if not any(significant) or np.any(sizes < 1):
+        return 0, math.nan
+    means = np.array([s.mean() for s in samples])
+    within = float(sum(((s - s.mean()) ** 2).sum() for s in samples))
+    fits = [(fit_dose_response(shape, doses, means, sizes, within), m)
+            for m, (shape, hit) in enumerate(zip(shapes, significant), 1) if hit]
+    best, index = min(fits, key=lambda pair: pair[0]["aic"])
+    return index, target_dose(best, effect, max(doses))

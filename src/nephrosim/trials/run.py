@@ -40,7 +40,7 @@ from nephrosim.trials.checkpoint import open_trial_folder
 from nephrosim.trials.design import TrialDesign
 from nephrosim.trials.endpoints import PatientOutcomes, entry_times, outcomes
 from nephrosim.trials.execute import collect, open_executor
-from nephrosim.trials.mcpmod import contrast_statistics
+from nephrosim.trials.mcpmod import contrast_statistics, model_step
 from nephrosim.trials.population import CHUNK_PATIENTS, VirtualPopulation, build_population, chunks_of, \
     population_scenario, simulate_groups
 
@@ -151,7 +151,7 @@ def censor_at_loss(days: np.ndarray, event: np.ndarray, lost: np.ndarray, when: 
 def _replicate_task(task) -> list[dict]:
     """Replicates ``[start, stop)`` of one design (a task for any executor).
 
-    ``task = (seed, start, stop, sizes, outcomes[, dropout[, looks[, trend[, mcp]]]])``: the arms' sizes and their pool
+    ``task = (seed, start, stop, sizes, outcomes[, dropout[, looks[, trend[, mcp[, modelling]]]]])``: the arms' sizes and their pool
     outcomes (:class:`~nephrosim.trials.endpoints.PatientOutcomes`), control first; ``dropout`` =
     ``(probability, horizon_days)`` of loss to follow-up (:class:`~nephrosim.trials.design.Dropout`),
     drawn from its own stream ``default_rng([seed, 6, r])`` so that no other draw moves; ``looks`` =
@@ -161,7 +161,10 @@ def _replicate_task(task) -> list[dict]:
     ``(primary, scores)`` of a test for trend across every arm (:func:`~nephrosim.trials.analysis.trend_test`),
     adding ``p_trend`` and ``z_trend`` (no prefix: one test per trial) on the patients each arm keeps; ``mcp`` =
     the MCP-Mod contrasts (shape × arm, :mod:`nephrosim.trials.mcpmod`), adding ``mcp_t_<m>``: each contrast's
-    statistic on −SCr AUC of the patients each arm keeps.
+    statistic on −SCr AUC of the patients each arm keeps; ``modelling`` = ``(critical value, doses, shapes,
+    target effect)`` of MCP-Mod's second step (:meth:`~nephrosim.trials.design.TrialDesign.mcp_modelling`),
+    adding ``mod_shape`` (the 1-based index of the shape AIC selects among the significant ones, 0 when none
+    is) and ``mod_target_dose`` (its estimated target dose, NaN when none) (:func:`~nephrosim.trials.mcpmod.model_step`).
     Replicate ``r`` draws its patients and its death events from ``default_rng([seed, 2, r])``, so a
     replicate's result depends only on the seed and ``r``: one permutation of the pool gives each arm
     its ``n`` distinct patients (the control first, then the arms in order), then each death and binary
@@ -175,6 +178,7 @@ def _replicate_task(task) -> list[dict]:
     primary, looks = rest[1] if len(rest) > 1 and rest[1] is not None else (None, ())
     trend = rest[2] if len(rest) > 2 else None
     mcp = rest[3] if len(rest) > 3 else None
+    modelling = rest[4] if len(rest) > 4 else None
     pool_size = arms[0].size
     reps = []
     for r in range(start, stop):
@@ -229,9 +233,15 @@ def _replicate_task(task) -> list[dict]:
                 endpoint, scores, times=times, auc=[o.scr_auc[i][m] for o, i, m in zip(arms, idx, kept)],
                 events=events.get({"make30": "make"}.get(endpoint, endpoint)))
         if mcp is not None:  # MCP-Mod contrasts on -AUC (a lower SCr AUC is the benefit)
-            for m, value in enumerate(contrast_statistics([-o.scr_auc[i][k] for o, i, k in zip(arms, idx, kept)], mcp),
-                                      1):
+            samples = [-o.scr_auc[i][k] for o, i, k in zip(arms, idx, kept)]
+            statistics = contrast_statistics(samples, mcp)
+            for m, value in enumerate(statistics, 1):
                 rep[f"mcp_t_{m}"] = float(value)
+            if modelling is not None:
+                critical, doses, shapes, effect = modelling
+                significant = np.isfinite(statistics) & (statistics >= critical)
+                shape, dose = model_step(samples, doses, shapes, significant, effect)
+                rep["mod_shape"], rep["mod_target_dose"] = int(shape), float(dose)
         reps.append(rep)
     return reps
 
@@ -447,7 +457,7 @@ def run_trial(design: TrialDesign, replicates: int = 200, seed: int = 0, *, sche
         trend = None if design.trend is None else (design.endpoints.primary, design.trend_scores)
         mcp = design.mcp_contrasts()
         tasks = [(seed, s, e, sizes, tuple(arm_out[a.name] for a in design.arms), dropout, looks, trend,
-                  None if mcp is None else mcp[0]) for s, e in bounds]
+                  None if mcp is None else mcp[0], design.mcp_modelling()) for s, e in bounds]
         rep_store = folder.replicate_store(bounds) if folder else None
         stage = _Stage(report, "replicates", len(tasks), rep_store.done() if rep_store else 0)
         if rep_store is None:
@@ -532,6 +542,40 @@ def mcp_summary(design: TrialDesign, reps: list[dict]) -> dict:
         "t_median": {label: (round(float(np.nanmedian(t[:, m])), 4) if np.isfinite(t[:, m]).any() else None)
                      for m, label in enumerate(labels)},
         "not_testable": int((~testable).sum()),
+        **({} if design.mcp_mod.target_effect is None else {"modelling": modelling_summary(design, reps)}),
+    }
+
+
+def modelling_summary(design: TrialDesign, reps: list[dict]) -> dict:
+    """MCP-Mod's second step over the replicates (:func:`nephrosim.trials.mcpmod.model_step`): the share of
+    all replicates in which AIC selects each shape (a replicate whose contrast test is not significant
+    selects none), the share with an estimated target dose, its median and 2.5/97.5 % quantiles over
+    those replicates, the share of significant replicates whose fitted curve does not reach Δ within the
+    doses studied, and — to read Δ against — each arm's mean SCr AUC reduction from the control over
+    the replicates."""
+    labels = [m.label for m in design.mcp_mod.shapes]
+    shape = np.array([r["mod_shape"] for r in reps], int)
+    dose = np.array([r["mod_target_dose"] for r in reps], float)
+    estimated = np.isfinite(dose)
+    names = [a.name for a in design.arms]
+
+    def reduction(k: int) -> float:
+        if len(names) == 2:
+            control, treated = "auc_control", "auc_treatment"
+        else:
+            control, treated = comparison_column(k, "auc_control"), comparison_column(k, "auc_treatment")
+        return round(float(np.nanmean([r[control] - r[treated] for r in reps])), 4)
+
+    return {
+        "target_effect_mg_dl_day": design.mcp_mod.target_effect,
+        "selection": "AIC among the shapes whose contrast is significant (DoseFinding's full models)",
+        "selected_by_shape": {label: round(float(np.mean(shape == m)), 4) for m, label in enumerate(labels, 1)},
+        "target_dose_estimated": round(float(estimated.mean()), 4),
+        "target_dose": ({"median": float(np.median(dose[estimated])), "lo": float(np.quantile(dose[estimated], 0.025)),
+                         "hi": float(np.quantile(dose[estimated], 0.975))} if estimated.any() else None),
+        "not_reached_when_significant": (round(float(np.mean(~estimated[shape > 0])), 4) if (shape > 0).any()
+                                         else None),
+        "mean_auc_reduction_by_arm": {names[k]: reduction(k) for k in range(1, len(names))},
     }
 
 
