@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import weakref
 from typing import Callable, Iterator, Sequence
 
 import numpy as np
@@ -52,8 +53,12 @@ def open_executor(scheduler: str | None = None, workers: int = 1, security=None)
 
 
 # --- tasks --------------------------------------------------------------------------------
-#: Parameter ids set on each cached simulator in this process (see :func:`simulate_patients`).
-_TOUCHED: dict[int, set[str]] = {}
+#: Parameter ids set on each cached simulator in this process (see :func:`simulate_patients`), keyed by
+#: the simulator itself, weakly, so that the set goes with it. Keyed by ``id(sim)`` (before session 19),
+#: the set of a simulator evicted from the compiled-arm cache passed to the next one allocated at its
+#: address: a design search with more than 16 arms then restored an MSC dose parameter on an EV arm and
+#: died with ``KeyError: 'msc1_dose_1_cells'``.
+_TOUCHED: "weakref.WeakKeyDictionary[object, set[str]]" = weakref.WeakKeyDictionary()
 
 
 def simulate_patients(task) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -95,7 +100,7 @@ def simulate_patients(task) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     # A compiled arm is shared by every caller in this process and keeps the last value set
     # for each parameter: restore the nominal value of any parameter an earlier task set
     # (e.g. an uncertainty draw) and this one does not.
-    touched = _TOUCHED.setdefault(id(sim), set())
+    touched = _TOUCHED.setdefault(sim, set())
     restore = sorted(touched - set(names) - set(resolved))
     if restore:
         nominal = np.array([program.parameter_values[k] for k in restore], dtype=float)
