@@ -290,3 +290,42 @@ def test_interim_looks_in_the_search_are_the_trials_group_sequential_reading(end
     assert res["power"] == gs["power"] and res["early_stop_share"] == gs["early_stop_share"]
     assert res["futility_stop_share"] == gs["futility_stop_share"]
     assert res["expected_n_per_arm"] == gs["expected_n_per_arm"][0]
+
+
+def test_uncertainty_draws_centre_on_the_models_values_and_keep_the_log_uniform_choice():
+    """prior: range (default) draws each parameter around the table's value within its range (the draws of
+    simulate --uncertainty); prior: log_uniform is the old choice. Both read the same uniforms, so each
+    draw is the same quantile under either prior."""
+    from scipy.stats import kstest, truncnorm
+
+    from nephrosim.biology.parameters import ParameterTable
+    from nephrosim.trials.search import uncertainty_draws
+
+    names = ["ev_kidney_ec50_reference_doses", "msc_embolism_half_max_cells_per_kg"]
+    table = ParameterTable.default()
+    def many(spec):  # more draws than a search allows (200), to test the law
+        return spec.model_copy(update={"uncertainty": spec.uncertainty.model_copy(update={"draws": 4000})})
+
+    spec = search_from_dict({"base": BASE, "uncertainty": {"parameters": names, "draws": 200}})
+    assert spec.uncertainty.prior == "range"
+    got, draws, ranges = uncertainty_draws(many(spec), seed=5)
+    flat = search_from_dict({"base": BASE, "uncertainty": {"parameters": names, "draws": 200, "prior": "log_uniform"}})
+    _, uniform, _ = uncertainty_draws(many(flat), seed=5)
+    assert np.array_equal(uncertainty_draws(spec, seed=5)[1], draws[:200])  # a draw depends on the seed and its index
+    assert got == names and [r["parameter"] for r in ranges] == names
+    for j, name in enumerate(names):
+        rec = table.record(name, "human")
+        lo, hi, nominal = np.log(rec.lower), np.log(rec.upper), np.log(rec.value)
+        x = np.log(draws[:, j])
+        assert lo <= x.min() and x.max() <= hi
+        assert np.median(x) == pytest.approx(nominal, abs=0.08)  # the model's value (~4 SE), not the midpoint
+        below, above = x[x < nominal], x[x >= nominal]  # each side: a half-normal of SD = its width / 1.96
+        for side, width, sign in ((below, nominal - lo, -1), (above, hi - nominal, 1)):
+            law = truncnorm(0, 1.96, loc=0.0, scale=width / 1.96)
+            assert kstest(sign * (side - nominal), law.cdf).pvalue > 1e-3
+        u = np.log(uniform[:, j])
+        assert abs((lo + hi) / 2 - nominal) > 0.5  # these two rows' values lie far from their range's midpoint
+        assert abs(np.median(u) - (lo + hi) / 2) < 0.1  # log-uniform: the geometric midpoint
+        assert np.array_equal(np.argsort(x, kind="stable"), np.argsort(u, kind="stable"))  # the same quantiles
+    with pytest.raises(SearchError, match="uncertainty.prior"):
+        search_from_dict({"base": BASE, "uncertainty": {"parameters": names, "prior": "uniform"}})

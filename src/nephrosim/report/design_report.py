@@ -131,7 +131,10 @@ def trial_design_report(result, spec, base, spec_path=None, *, argv: Sequence[st
             "the model draws.",
             lead, *s.get("notes", ())),
             tables=(Table("eligible pool per entry rule", ("entry", "pool patients"), pools),
-                    *((Table("uncertain therapy parameters (drawn log-uniformly within the table's range)",
+                    *((Table("uncertain therapy parameters (drawn log-uniformly within the table's range)"
+                             if s.get("uncertainty_prior") == "log_uniform" else
+                             "uncertain therapy parameters (drawn within the table's range, around the nominal: "
+                             "median at the nominal, each bound 1.96 log-SDs away)",
                              ("parameter", "nominal", "lower", "upper", "unit", "provenance"), params),)
                       if params else ()))),
         Section("Ranked designs", tables=(Table.from_frame(ranked, "designs ranked by P(success)"),),

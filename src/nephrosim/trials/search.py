@@ -16,8 +16,13 @@ before the diagnosis that randomizes the patient) is listed as skipped, with the
 
 **Model uncertainty.** ``uncertainty.parameters`` names therapy parameters (the MSC/EV
 kinetics and potency, which do not act in the untreated arm); each of ``uncertainty.draws``
-draws sets them log-uniformly within the parameter table's [lower, upper] range (the
-table gives each range its provenance). Every draw simulates the eligible patients once
+draws sets them within the parameter table's [lower, upper] range (the table gives each range
+its provenance): by default (``prior: range``) around the table's value — the split
+log-normal of ``simulate --uncertainty``, median at the value the nominal model uses, each bound
+1.96 log-SDs away, truncated there — or (``prior: log_uniform``, the only choice before session
+19) every value of the range equally likely, which centres the draws on the range's geometric
+midpoint wherever the model's value lies. Both read the same uniforms (``default_rng([seed, 4])``),
+so a draw is the same quantile under either prior. Every draw simulates the eligible patients once
 more under each treatment; the untreated arm is the same in every draw.
 
 **What is reported per design** (over draws × replicates; replicate ``r`` draws the same
@@ -109,10 +114,13 @@ class Candidates(StrictModel):
 
 
 class Uncertainty(StrictModel):
-    """Therapy parameters drawn log-uniformly within the parameter table's [lower, upper]."""
+    """Therapy parameters drawn within the parameter table's [lower, upper] (see the module text)."""
 
     parameters: tuple[Annotated[str, Field(min_length=1, max_length=100)], ...] = Field(max_length=20)
     draws: int = Field(3, ge=1, le=200, description="parameter draws (each re-simulates every treatment)")
+    prior: Literal["range", "log_uniform"] = Field("range", description=(
+        "range: around the table's value within its range (median at the model's value; the draws of "
+        "simulate --uncertainty); log_uniform: every value of the range equally likely"))
 
     @field_validator("parameters")
     @classmethod
@@ -263,10 +271,14 @@ def uncertainty_draws(spec: DesignSearch, seed: int) -> tuple[list[str], np.ndar
                                  "parameter table to draw from; choose a parameter that has one")
         ranges.append({"parameter": name, "nominal": rec.value, "lower": rec.lower, "upper": rec.upper,
                        "unit": rec.unit, "provenance": rec.provenance})
-    rng = np.random.default_rng([seed, 4])
-    lo = np.log([r["lower"] for r in ranges])
-    hi = np.log([r["upper"] for r in ranges])
-    return names, np.exp(lo + (hi - lo) * rng.random((spec.uncertainty.draws, len(names)))), ranges
+    u = np.random.default_rng([seed, 4]).random((spec.uncertainty.draws, len(names)))
+    lower, upper = (np.array([r[k] for r in ranges]) for k in ("lower", "upper"))
+    if spec.uncertainty.prior == "log_uniform":
+        return names, np.exp(np.log(lower) + (np.log(upper) - np.log(lower)) * u), ranges
+    from nephrosim.run.ensemble.priors import range_quantiles
+
+    nominal = np.clip([r["nominal"] for r in ranges], lower, upper)
+    return names, range_quantiles(u, nominal, lower, upper), ranges
 
 
 def _check_therapy_parameters(names: list[str], treatments) -> dict[int, list[int]]:
@@ -641,6 +653,7 @@ def run_search(spec: DesignSearch, base: TrialDesign, out: str | Path, seed: int
     summary = {
         "search": spec.name, "seed": int(seed), "replicates_per_draw": spec.replicates, "draws": int(n_draws),
         "uncertain_parameters": ranges,
+        "uncertainty_prior": None if spec.uncertainty is None else spec.uncertainty.prior,
         "designs": int(ok.sum()), "skipped": int((~ok).sum()), "pool_limit": spec.pool_limit,
         "population": {"plausible_patients": pop.plausible, "accepted_patients": pop.size},
         "eligible_pool": {_describe_inclusion(inclusions[i]): int(p[0].size) for i, p in pools.items()},

@@ -228,6 +228,17 @@ def draw(priors: list[Prior], start: int, stop: int, seed: int) -> np.ndarray:
     return rows
 
 
+def range_quantiles(u, nominal, lower, upper) -> np.ndarray:
+    """The ``range`` prior's quantiles at uniforms ``u`` (one column per parameter; positive
+    ``nominal``, ``lower`` and ``upper``): the split log-normal of :func:`priors_from_table`
+    (median at the nominal, each bound :data:`RANGE_Z` log-SDs away, truncated there), for a
+    caller that draws its own uniforms (the trial design search)."""
+    u = np.atleast_2d(np.asarray(u, dtype=float))
+    width = u.shape[1]
+    nominal, lower, upper = (np.broadcast_to(np.asarray(v, dtype=float), (width,)) for v in (nominal, lower, upper))
+    return _split_draws(u, np.ones(width, bool), nominal, RANGE_Z, lower, upper)
+
+
 def _split_draws(u, log_scale, median, z_bound, lower, upper) -> np.ndarray:
     """Split (log-)normal draws from uniforms ``u`` (one column per parameter).
 
