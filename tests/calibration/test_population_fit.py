@@ -190,3 +190,19 @@ def test_held_out_act_aki_placebo_dialysis_lies_in_the_trials_interval(shipped_p
     all-comers), applied to the trial's entry rule: nothing in it was set from ACT-AKI."""
     check = shipped_population[3]["act_aki_placebo_dialysis"]
     assert check["reported_ci95"][0] <= check["simulated"] <= check["reported_ci95"][1], check
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "held-out known miss: of the accepted virtual patients with peak KDIGO stage 2-3 (32 of 498), 94 % reverse "
+    "within 7 days of the AKI onset, 6 % later and none never, against 63.8 / 9.7 / 26.5 % in Kellum 2017 "
+    "(general ICU, not cardiac surgery; its no-reversal group includes deaths); no relapse against 37.3 %: the "
+    "model has one insult, so nothing injures the kidney again after it reverses"))
+def test_held_out_kellum_2017_recovery_phenotypes_of_severe_aki(shipped_population):
+    """Held out: Kellum 2017's phenotypes of KDIGO stage 2-3 AKI (calibration.population.KELLUM_2017), each share
+    within a factor 2 on the accepted virtual patients with peak stage 2-3."""
+    check = shipped_population[3]["recovery_phenotypes_kellum_2017"]
+    assert check["patients"] >= 20, check  # enough severe AKI to read shares from
+    shares = check["simulated"]
+    three = ("no reversal", "late reversal (after day 7)", "early reversal (within 7 days)")
+    assert sum(shares[k] for k in three) == pytest.approx(1.0)
+    assert check["met"], check

@@ -274,15 +274,23 @@ def kdigo(times_h: np.ndarray, scr: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     in7 = times_h <= KDIGO_WINDOW_H + 1e-9
     t, s = times_h[in7], scr[:, in7]
     base = scr[:, :1]
-    lag = int(round(48.0 / (t[1] - t[0])))
-    rolling_min = np.stack([s[:, max(0, j - lag): j + 1].min(axis=1) for j in range(t.size)], axis=1)
-    reference = np.maximum(rolling_min, base)
-    crit = ((s - reference) >= 0.3 - 1e-12) | (s >= 1.5 * base)
+    crit = stage1_criteria(t, s)
     aki = crit.any(axis=1)
     onset = np.where(aki, t[np.argmax(crit, axis=1)], np.nan)
     ratio = s.max(axis=1) / base[:, 0]
     stage = np.where(~aki, 0, np.where((ratio >= 3.0) | (s.max(axis=1) >= 4.0), 3, np.where(ratio >= 2.0, 2, 1)))
     return stage.astype(int), onset
+
+
+def stage1_criteria(times_h: np.ndarray, scr: np.ndarray) -> np.ndarray:
+    """Whether KDIGO's SCr criteria for (at least) stage 1 hold at each output time, per row of ``scr``:
+    a rise ≥ 0.3 mg/dL over the lowest value of the 48 h before (never measured from below the
+    pre-operative value, see :func:`kdigo`), or SCr ≥ 1.5 × the pre-operative (time-0) value."""
+    base = scr[:, :1]
+    lag = int(round(48.0 / (times_h[1] - times_h[0])))
+    rolling_min = np.stack([scr[:, max(0, j - lag): j + 1].min(axis=1) for j in range(times_h.size)], axis=1)
+    reference = np.maximum(rolling_min, base)
+    return ((scr - reference) >= 0.3 - 1e-12) | (scr >= 1.5 * base)
 
 
 def categories(stage: np.ndarray, onset: np.ndarray) -> np.ndarray:
