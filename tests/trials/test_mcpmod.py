@@ -81,7 +81,7 @@ def test_a_replicate_statistic_is_the_contrast_on_its_own_patients():
     arms = (synthetic_pool(300, 12.0, rng), synthetic_pool(300, 8.0, rng), synthetic_pool(300, 6.0, rng))
     c = optimal_contrasts(_means(), (30, 30, 30))
     seed = 7
-    reps = _replicate_task((seed, 0, 4, (30, 30, 30), arms, (0.1, 30.0), None, None, c))
+    reps = _replicate_task((seed, 0, 4, (30, 30, 30), arms, (0.1, 30.0), None, None, ("scr_auc", c)))
     for r, rep in enumerate(reps):
         idx = np.split(np.random.default_rng([seed, 2, r]).permutation(300)[:90], [30, 60])
         drop = np.random.default_rng([seed, 6, r])
@@ -217,7 +217,8 @@ def test_a_replicate_target_dose_is_the_model_step_on_its_own_patients():
     c, q = optimal_contrasts(_means(), (30, 30, 30)), 2.2
     shapes = tuple(s for s, *_ in SHAPES)
     seed = 7
-    reps = _replicate_task((seed, 0, 6, (30, 30, 30), arms, (0.1, 30.0), None, None, c, (q, DOSES, shapes, 2.5)))
+    reps = _replicate_task((seed, 0, 6, (30, 30, 30), arms, (0.1, 30.0), None, None, ("scr_auc", c),
+                            (q, DOSES, shapes, 2.5)))
     estimated = 0
     for r, rep in enumerate(reps):
         idx = np.split(np.random.default_rng([seed, 2, r]).permutation(300)[:90], [30, 60])
@@ -260,6 +261,128 @@ def test_the_modelling_summary_reads_the_replicates():
     assert out["target_dose_estimated"] == 0.5
     assert out["target_dose"]["median"] == pytest.approx(3.0e6)
     assert out["not_reached_when_significant"] == pytest.approx(1 / 3, abs=1e-4)
-    assert out["mean_auc_reduction_by_arm"] == {"low": 0.75, "high": 1.625}
+    assert out["effect_by_arm"] == {"low": 0.75, "high": 1.625} and out["target_effect"] == 1.0
     with pytest.raises(TrialError, match="mcp_mod.target_effect"):
         trial_from_dict({**base, "mcp_mod": {**base["mcp_mod"], "target_effect": 0}})
+
+
+# --- the generalized contrast test on time to recovery ----------------------------------------------------
+
+def test_placebo_adjusted_contrasts_beat_any_other_and_the_normal_critical_value_keeps_alpha():
+    from nephrosim.trials.mcpmod import placebo_adjusted_contrasts, planned_log_hr_covariance, planned_test
+
+    n = (68, 50, 80)
+    S = planned_log_hr_covariance(n)
+    np.testing.assert_allclose(S, [[1 / 68 + 1 / 50, 1 / 68], [1 / 68, 1 / 68 + 1 / 80]])
+    mu = _means()[:, 1:] - _means()[:, :1]
+    c = placebo_adjusted_contrasts(mu, S)
+    others = np.random.default_rng(0).standard_normal((20_000, 2))
+    for m in range(len(SHAPES)):
+        def noncentrality(x):
+            return (x @ mu[m]) / np.sqrt(np.einsum("...i,ij,...j->...", x, S, x))
+
+        assert noncentrality(c[m]) >= noncentrality(others).max() - 1e-12
+    contrasts, q = planned_test(DOSES, SHAPES, n, 0.025, "recovery")
+    np.testing.assert_allclose(contrasts, c)
+    # the critical value keeps alpha for estimates ~ N(0, S): the large-sample law of the log hazard ratios
+    beta = np.random.default_rng(9).multivariate_normal(np.zeros(2), S, 400_000)
+    t = (beta @ c.T) / np.sqrt(np.einsum("mi,ij,mj->m", c, S, c))
+    share = float((t.max(axis=1) >= q).mean())
+    assert abs(share - 0.025) <= 4 * math.sqrt(0.025 * 0.975 / 400_000), share
+
+
+def test_log_hazard_ratios_equal_statsmodels_phreg():
+    from statsmodels.duration.hazard_regression import PHReg
+
+    from nephrosim.trials.mcpmod import log_hazard_ratios
+
+    rng = np.random.default_rng(5)
+    times, events = [], []
+    for rate, size in ((0.08, 40), (0.11, 35), (0.16, 45)):  # recovery sooner with the dose
+        t = np.round(rng.exponential(1 / rate, size), 0) + 1  # whole days: ties, as with daily samples
+        times.append(np.minimum(t, 30.0))
+        events.append(t < 30.0)
+    beta, cov = log_hazard_ratios(times, events)
+    arm = np.repeat([0, 1, 2], [t.size for t in times])
+    exog = np.column_stack([arm == 1, arm == 2]).astype(float)
+    ref = PHReg(np.concatenate(times), exog, status=np.concatenate(events).astype(int), ties="efron").fit()
+    np.testing.assert_allclose(beta, ref.params, rtol=1e-5)
+    np.testing.assert_allclose(cov, ref.cov_params(), rtol=1e-4)
+    assert beta[1] > beta[0] > 0
+    nan_beta, _ = log_hazard_ratios([times[0], times[1], times[2]], [events[0], np.zeros(35, bool), events[2]])
+    assert np.isnan(nan_beta).all()  # an arm without a recovery: no estimate, not a crash
+
+
+def test_a_replicate_recovery_statistic_is_the_contrast_of_its_own_cox_fit():
+    from nephrosim.trials.mcpmod import estimate_statistics, log_hazard_ratios, model_step_estimates, planned_test
+    from nephrosim.trials.run import censor_at_loss, losses
+
+    rng = np.random.default_rng(21)
+    arms = (synthetic_pool(300, 12.0, rng), synthetic_pool(300, 8.0, rng), synthetic_pool(300, 6.0, rng))
+    c, q = planned_test(DOSES, SHAPES, (30, 30, 30), 0.025, "recovery")
+    seed = 7
+    shapes = tuple(shape for shape, *_ in SHAPES)
+    reps = _replicate_task((seed, 0, 5, (30, 30, 30), arms, (0.1, 30.0), None, None, ("recovery", c),
+                            (q, DOSES, shapes, 0.2)))
+    estimated = 0
+    for r, rep in enumerate(reps):
+        idx = np.split(np.random.default_rng([seed, 2, r]).permutation(300)[:90], [30, 60])
+        times = [(o.recovery(r)[0][i], o.recovery(r)[1][i]) for o, i in zip(arms, idx)]
+        for j, (lost, when) in enumerate(losses(seed, r, [30, 30, 30], 0.1, 30.0)):
+            times[j] = censor_at_loss(*times[j], lost, when)
+        log_hr = log_hazard_ratios([d for d, _ in times], [e for _, e in times])
+        expected = estimate_statistics(*log_hr, c)
+        assert [rep[f"mcp_t_{m}"] for m in (1, 2, 3)] == pytest.approx(list(expected), rel=1e-10)
+        shape, dose = model_step_estimates(*log_hr, DOSES, shapes, expected >= q, 0.2)
+        assert rep["mod_shape"] == shape and rep["mod_target_dose"] == pytest.approx(dose, rel=1e-10, nan_ok=True)
+        estimated += math.isfinite(dose)
+    assert estimated >= 2  # target doses were compared, not only NaNs
+    # a faster recovery with the dose: the rising (linear, emax) contrasts are positive in most trials
+    assert np.mean([rep["mcp_t_1"] > 0 for rep in reps]) >= 0.8
+
+
+def test_a_recovery_mcp_mod_takes_its_target_effect_on_the_log_hazard_ratio_scale():
+    base = {"arms": [{"name": "placebo", "n": 20},
+                     {"name": "low", "n": 20, "treatment": {"product": "msc", "dose": 2.0e6, "dose_unit": "cells/kg",
+                                                            "route": "intra_arterial_aorta"},
+                      "timing": {"relative_to": "diagnosis", "delay_h": 6}},
+                     {"name": "high", "n": 20, "treatment": {"product": "msc", "dose": 1.0e7, "dose_unit": "cells/kg",
+                                                             "route": "intra_arterial_aorta"},
+                      "timing": {"relative_to": "diagnosis", "delay_h": 6}}]}
+    good = {"doses": list(DOSES), "shapes": [{"shape": "linear"}, {"shape": "emax", "ed50": 2.0e6}],
+            "endpoint": "recovery"}
+    design = trial_from_dict({**base, "mcp_mod": good})
+    contrasts, _ = design.mcp_contrasts()
+    assert contrasts.shape == (2, 2)  # shape x treated arm
+    with_target = trial_from_dict({**base, "mcp_mod": {**good, "target_effect": 0.223}})
+    assert with_target.mcp_modelling()[1:] == (DOSES, ("linear", "emax"), 0.223)
+    with pytest.raises(TrialError, match="mcp_mod.endpoint"):
+        trial_from_dict({**base, "mcp_mod": {**good, "endpoint": "make30"}})
+
+
+def test_placebo_adjusted_fits_recover_their_curve_and_equal_statsmodels_gls():
+    from scipy.optimize import brentq
+
+    from nephrosim.trials.mcpmod import fit_placebo_adjusted
+
+    cov = np.array([[0.05, 0.02, 0.02], [0.02, 0.06, 0.02], [0.02, 0.02, 0.04]])  # a shared control
+    for shape, coef, theta in TRUE:
+        curve = _curve(shape, coef, theta, FOUR)
+        effects = curve[1:] - curve[0]
+        fit = fit_placebo_adjusted(shape, FOUR, effects, cov)
+        got = predict(fit, FOUR)
+        np.testing.assert_allclose(got[1:] - got[0], effects, rtol=1e-7, atol=1e-9, err_msg=shape)
+        assert fit["gls"] == pytest.approx(0.0, abs=1e-12)
+        root = brentq(lambda d: (_curve(shape, coef, theta, d) - _curve(shape, coef, theta, 0.0))[0] - 1.5, 1.0, 5.5e6)
+        assert target_dose(fit, 1.5, FOUR.max()) == pytest.approx(root, rel=1e-5), shape
+    rng = np.random.default_rng(2)
+    y = rng.multivariate_normal(np.array([0.3, 0.5, 0.6]), cov)
+    for shape, columns in (("linear", [FOUR[1:]]), ("quadratic", [FOUR[1:], FOUR[1:] ** 2])):
+        x = np.column_stack(columns) / 1e6
+        ref = sm.GLS(y, x, sigma=cov).fit()
+        fit = fit_placebo_adjusted(shape, FOUR, y, cov)
+        got = predict(fit, FOUR)
+        np.testing.assert_allclose(got[1:] - got[0], ref.fittedvalues, rtol=1e-9)
+        resid = y - ref.fittedvalues
+        assert fit["gls"] == pytest.approx(float(resid @ np.linalg.solve(cov, resid)), rel=1e-9)
+        assert fit["aic"] == pytest.approx(fit["gls"] + 2 * x.shape[1])

@@ -142,18 +142,19 @@ def _print(out: dict) -> None:
                        f"expected n {d['expected_n_per_arm'][arm]:g}")
     if "mcp_mod" in out:
         m = out["mcp_mod"]
-        typer.echo(f"  MCP-Mod contrast test on SCr AUC (max T >= {m['critical_value']:.3f}, one-sided alpha "
+        on = "time to recovery (log hazard ratios)" if m["endpoint"].startswith("time to recovery") else "SCr AUC"
+        typer.echo(f"  MCP-Mod contrast test on {on} (max T >= {m['critical_value']:.3f}, one-sided alpha "
                    f"{m['alpha_one_sided']:g}): power {m['power']:.3f}; significant by shape "
                    + "; ".join(f"{shape} {v:.3f}" for shape, v in m["significant_by_shape"].items()))
         if "modelling" in m:
             f = m["modelling"]
             td = f["target_dose"]
-            typer.echo(f"  MCP-Mod target dose for an SCr AUC reduction of {f['target_effect_mg_dl_day']:g} mg/dL·day: "
+            typer.echo(f"  MCP-Mod target dose for an effect of {f['target_effect']:g} ({f['scale']}): "
                        + (f"median {td['median']:.4g} ({td['lo']:.4g}-{td['hi']:.4g}) in the "
                           f"{f['target_dose_estimated']:.3f} of replicates that estimate one" if td
                           else "estimated in no replicate")
                        + "; selected by AIC " + "; ".join(f"{shape} {v:.3f}" for shape, v in f["selected_by_shape"].items())
-                       + "; mean reduction " + ", ".join(f"{arm} {v:g}" for arm, v in f["mean_auc_reduction_by_arm"].items()))
+                       + "; effect by arm " + ", ".join(f"{arm} {v:g}" for arm, v in f["effect_by_arm"].items()))
     if "trend" in out:
         t = out["trend"]
         typer.echo(f"  trend across the arms ({t['test']}; scores "

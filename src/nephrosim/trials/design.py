@@ -343,21 +343,27 @@ class CandidateShape(StrictModel):
 
 
 class McpMod(StrictModel):
-    """The multiple contrast test of MCP-Mod on SCr AUC (Bretz, Pinheiro & Branson 2005): one optimal
-    contrast per candidate shape over the arms' doses, the largest contrast statistic against the
-    multivariate t critical value at one-sided ``alpha / 2`` (:mod:`nephrosim.trials.mcpmod`). A lower
-    AUC is the benefit, so the contrasts test −AUC: a significant contrast says the benefit rises with
-    the dose along that shape. Not part of the many-to-one family, and not adjusted with it."""
+    """The multiple contrast test of MCP-Mod (Bretz, Pinheiro & Branson 2005): one optimal contrast per
+    candidate shape over the arms' doses, the largest contrast statistic against its critical value at
+    one-sided ``alpha / 2`` (:mod:`nephrosim.trials.mcpmod`). On SCr AUC the contrasts test the arms'
+    mean −AUC (a lower AUC is the benefit; multivariate t); on time to recovery they test the treated
+    arms' Cox log hazard ratios of recovery against the control (generalized MCP-Mod, Pinheiro et al.
+    2014; multivariate normal). A significant contrast says the benefit rises with the dose along that
+    shape. Not part of the many-to-one family, and not adjusted with it."""
 
     doses: tuple[float, ...] = Field(min_length=2, description=(
         "each arm's dose, control first (0 for placebo), in one unit (e.g. cells/kg)"))
     shapes: tuple[CandidateShape, ...] = Field(min_length=1, max_length=6, description=(
         "candidate dose-response shapes, e.g. [{shape: linear}, {shape: emax, ed50: 2.0e+6}, "
         "{shape: quadratic, delta: -1.0e-7}]"))
+    endpoint: Literal["scr_auc", "recovery"] = Field("scr_auc", description=(
+        "scr_auc: contrasts of the arms' mean SCr AUC; recovery: contrasts of the treated arms' log hazard "
+        "ratios of recovery against the control (one Cox model per trial), whatever the primary endpoint"))
     target_effect: float | None = Field(None, gt=0.0, description=(
-        "Δ, the clinically relevant SCr AUC reduction over placebo (mg/dL·day): given, every trial whose "
-        "contrast test is significant runs MCP-Mod's modelling step (fit the significant shapes, select by "
-        "AIC) and estimates the target dose, the smallest dose whose fitted reduction reaches Δ; "
+        "Δ, the clinically relevant effect over placebo — on scr_auc an SCr AUC reduction (mg/dL·day), on "
+        "recovery a log hazard ratio of recovery (e.g. 0.223 = log 1.25): given, every trial whose contrast "
+        "test is significant runs MCP-Mod's modelling step (fit the significant shapes, select by AIC, or "
+        "gAIC on recovery) and estimates the target dose, the smallest dose whose fitted effect reaches Δ; "
         "None = the contrast test only"))
 
     @model_validator(mode="after")
@@ -435,15 +441,19 @@ class TrialDesign(StrictModel):
                 raise ValueError("trend.scores: every arm has the same score, so there is no order to test; "
                                  "give the arms different scores (e.g. their doses)")
         if self.mcp_mod is not None:
-            from nephrosim.trials.mcpmod import model_means, optimal_contrasts
+            from nephrosim.trials.mcpmod import model_means, optimal_contrasts, placebo_adjusted_contrasts, \
+                planned_log_hr_covariance
 
             if len(self.mcp_mod.doses) != len(names):
                 raise ValueError(f"mcp_mod.doses: {len(self.mcp_mod.doses)} doses for {len(names)} arms; give one per "
                                  f"arm, control first ({', '.join(names)})")
             for k, shape in enumerate(self.mcp_mod.shapes):
                 try:
-                    optimal_contrasts(model_means(shape.shape, self.mcp_mod.doses, shape.ed50, shape.delta),
-                                      [a.n for a in self.arms])
+                    means = model_means(shape.shape, self.mcp_mod.doses, shape.ed50, shape.delta)
+                    if self.mcp_mod.endpoint == "recovery":
+                        placebo_adjusted_contrasts(means[1:] - means[0], planned_log_hr_covariance([a.n for a in self.arms]))
+                    else:
+                        optimal_contrasts(means, [a.n for a in self.arms])
                 except ValueError as exc:
                     raise ValueError(f"mcp_mod.shapes.{k} ({shape.label}): {exc}") from None
         twice = sorted({n for n in names if names.count(n) > 1})
@@ -468,14 +478,14 @@ class TrialDesign(StrictModel):
         return self.arms[0]
 
     def mcp_contrasts(self) -> tuple[np.ndarray, float] | None:
-        """The MCP-Mod contrasts (shape × arm) for the planned arm sizes and their critical value at
-        one-sided ``alpha / 2`` (``None`` without ``mcp_mod``)."""
+        """The MCP-Mod contrasts (shape × arm on SCr AUC, shape × treated arm on recovery) for the planned
+        arm sizes and their critical value at one-sided ``alpha / 2`` (``None`` without ``mcp_mod``)."""
         if self.mcp_mod is None:
             return None
         from nephrosim.trials.mcpmod import planned_test
 
         return planned_test(self.mcp_mod.doses, tuple((m.shape, m.ed50, m.delta) for m in self.mcp_mod.shapes),
-                            tuple(a.n for a in self.arms), self.alpha / 2)
+                            tuple(a.n for a in self.arms), self.alpha / 2, self.mcp_mod.endpoint)
 
     def mcp_modelling(self) -> tuple[float, tuple[float, ...], tuple[str, ...], float] | None:
         """What MCP-Mod's modelling step needs in each replicate: (the critical value, the doses, the shape

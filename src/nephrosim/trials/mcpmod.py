@@ -36,6 +36,7 @@ every patient, its AIC against statsmodels' OLS, and each target dose against a 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from functools import lru_cache
 
@@ -87,19 +88,28 @@ def contrast_correlation(contrasts: np.ndarray, n: Sequence[int]) -> np.ndarray:
     return cov / np.outer(sd, sd)
 
 
-def critical_value(correlation: np.ndarray, df: int, alpha: float) -> float:
-    """``q`` with ``P(max_m T_m ≥ q) = alpha`` for multivariate t statistics (one-sided)."""
+def critical_value(correlation: np.ndarray, df: int | None, alpha: float) -> float:
+    """``q`` with ``P(max_m T_m ≥ q) = alpha`` for multivariate t statistics (one-sided); ``df=None``: for
+    multivariate normal ones (the generalized test on estimates with their covariance)."""
     from scipy.optimize import brentq
-    from scipy.stats import multivariate_t
+    from scipy.stats import multivariate_normal, multivariate_t, norm
     from scipy.stats import t as student
 
     r = np.asarray(correlation, dtype=float)
     if r.shape[0] == 1:
-        return float(student.isf(alpha, df))
+        return float(norm.isf(alpha) if df is None else student.isf(alpha, df))
     # k arms give at most k - 1 independent contrasts, so with as many shapes as arms the correlation is
     # singular, and scipy's integration of a singular law is wrong (P(max T < 2) = 0.889 instead of 0.945 on
     # 400,000 draws, 3 arms and 3 shapes). A ridge of 1e-9 makes it regular and moves nothing else.
     r = (r + RIDGE * np.eye(r.shape[0])) / (1.0 + RIDGE)
+    if df is None:
+        gauss = multivariate_normal(mean=np.zeros(r.shape[0]), cov=r, maxpts=50_000 * r.shape[0], abseps=1e-7,
+                                    releps=1e-7)
+
+        def excess(q):
+            return 1.0 - gauss.cdf(np.full(r.shape[0], q), rng=np.random.default_rng(0)) - alpha
+
+        return float(brentq(excess, 0.0, 10.0, xtol=1e-5))
     law = multivariate_t(loc=np.zeros(r.shape[0]), shape=r, df=df)
 
     def excess(q):
@@ -123,14 +133,85 @@ def contrast_statistics(samples: Sequence[np.ndarray], contrasts: np.ndarray) ->
 
 @lru_cache(maxsize=16)
 def planned_test(doses: tuple[float, ...], shapes: tuple[tuple[str, float | None, float | None], ...],
-                 n: tuple[int, ...], alpha: float) -> tuple[np.ndarray, float]:
-    """The contrasts (shape × arm) of ``shapes`` (``(shape, ed50, delta)`` each) for the planned arm sizes
-    ``n`` and their critical value at one-sided ``alpha`` (``N − k`` degrees of freedom). Cached: a trial
-    asks for it when it builds its tasks and again when it summarises (the critical value takes ~2 s)."""
+                 n: tuple[int, ...], alpha: float, endpoint: str = "scr_auc") -> tuple[np.ndarray, float]:
+    """The contrasts of ``shapes`` (``(shape, ed50, delta)`` each) for the planned arm sizes ``n`` and their
+    critical value at one-sided ``alpha``. ``scr_auc``: shape × arm, on the arms' means (``N − k`` degrees
+    of freedom); ``recovery``: shape × treated arm, on the placebo-adjusted log hazard ratios
+    (:func:`placebo_adjusted_contrasts`, multivariate normal). Cached: a trial asks for it when it builds
+    its tasks and again when it summarises (the critical value takes ~2 s)."""
     means = np.vstack([model_means(shape, doses, ed50, delta) for shape, ed50, delta in shapes])
+    if endpoint == "recovery":
+        covariance = planned_log_hr_covariance(n)
+        contrasts = placebo_adjusted_contrasts(means[:, 1:] - means[:, :1], covariance)
+        cov = contrasts @ covariance @ contrasts.T
+        sd = np.sqrt(np.diag(cov))
+        contrasts.flags.writeable = False
+        return contrasts, critical_value(cov / np.outer(sd, sd), None, alpha)
     contrasts = optimal_contrasts(means, n)
     contrasts.flags.writeable = False  # shared by every caller of the cache
     return contrasts, critical_value(contrast_correlation(contrasts, n), sum(n) - len(n), alpha)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The generalized contrast test (Pinheiro, Bornkamp, Glimm & Bretz 2014) on time to recovery
+# ---------------------------------------------------------------------------------------------------------
+
+def planned_log_hr_covariance(n: Sequence[int]) -> np.ndarray:
+    """The planned covariance of the treated arms' log hazard ratios against the control, up to a factor:
+    ``1/n_0`` everywhere (the shared control) plus ``1/n_k`` on the diagonal — the large-sample
+    ``1/E_0 + 1/E_k`` and ``1/E_0`` of Cox estimates with events ``E`` in proportion to the arm sizes
+    (equal recovery shares). Only its shape matters: the contrasts are scaled to unit length and the
+    critical value reads the correlation."""
+    n = np.asarray(n, dtype=float)
+    return np.full((n.size - 1, n.size - 1), 1.0 / n[0]) + np.diag(1.0 / n[1:])
+
+
+def placebo_adjusted_contrasts(effects: np.ndarray, covariance: np.ndarray) -> np.ndarray:
+    """One unit-length optimal contrast per row of ``effects[model, treated arm]`` (a shape's effect at each
+    treated dose over its value at placebo) for placebo-adjusted estimates with ``covariance``:
+    ``c ∝ S⁻¹ μ``, which maximizes ``c'μ / √(c'Sc)`` (Cauchy–Schwarz; no zero-sum constraint, since the
+    estimates are already differences from placebo; DoseFinding's ``placAdj = TRUE``)."""
+    mu = np.atleast_2d(np.asarray(effects, dtype=float))
+    c = np.linalg.solve(np.asarray(covariance, dtype=float), mu.T).T
+    norm = np.linalg.norm(c, axis=1)
+    if np.any(norm <= 1e-12 * np.maximum(np.abs(mu).max(axis=1), 1e-300)) or np.any(np.abs(mu).max(axis=1) == 0):
+        raise ValueError("a candidate shape has no effect at the treated doses, so it has no contrast; give "
+                         "distinct doses or another shape")
+    return c / norm[:, None]
+
+
+def log_hazard_ratios(times: Sequence[np.ndarray], events: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Each treated arm's log hazard ratio of recovery against the control (the first arm) and their
+    covariance, from one Cox model with an indicator per treated arm (lifelines ``CoxPHFitter``, Efron
+    ties). Positive: recovery comes sooner than on the control. NaN when the model cannot be fitted
+    (an arm without recoveries)."""
+    import pandas as pd
+    from lifelines import CoxPHFitter
+    from lifelines.exceptions import ConvergenceError
+
+    k = len(times)
+    nan = (np.full(k - 1, np.nan), np.full((k - 1, k - 1), np.nan))
+    if any(np.size(t) == 0 or not np.any(e) for t, e in zip(times, events)):
+        return nan
+    arm = np.concatenate([np.full(np.size(t), j) for j, t in enumerate(times)])
+    frame = pd.DataFrame({"T": np.concatenate(times), "E": np.concatenate(events).astype(int),
+                          **{f"arm{j}": (arm == j).astype(float) for j in range(1, k)}})
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fit = CoxPHFitter().fit(frame, duration_col="T", event_col="E")
+    except ConvergenceError:
+        return nan
+    names = [f"arm{j}" for j in range(1, k)]
+    return fit.params_[names].to_numpy(float), fit.variance_matrix_.loc[names, names].to_numpy(float)
+
+
+def estimate_statistics(estimates: np.ndarray, covariance: np.ndarray, contrasts: np.ndarray) -> np.ndarray:
+    """``T_m = c_m'β̂ / √(c_m' V̂ c_m)`` of each contrast on one trial's estimates and their covariance."""
+    if not np.all(np.isfinite(estimates)) or not np.all(np.isfinite(covariance)):
+        return np.full(contrasts.shape[0], np.nan)
+    se = np.sqrt(np.einsum("mi,ij,mj->m", contrasts, covariance, contrasts))
+    return (contrasts @ estimates) / se
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -248,6 +329,59 @@ def model_step(samples: Sequence[np.ndarray], doses: Sequence[float], shapes: Se
     means = np.array([s.mean() for s in samples])
     within = float(sum(((s - s.mean()) ** 2).sum() for s in samples))
     fits = [(fit_dose_response(shape, doses, means, sizes, within), m)
+            for m, (shape, hit) in enumerate(zip(shapes, significant), 1) if hit]
+    best, index = min(fits, key=lambda pair: pair[0]["aic"])
+    return index, target_dose(best, effect, max(doses))
+
+
+
+def fit_placebo_adjusted(shape: str, doses: Sequence[float], estimates: Sequence[float],
+                         covariance: np.ndarray) -> dict:
+    """Generalized least-squares fit of a shape's effect over the control, ``f(d) − f(d_0)``, to
+    placebo-adjusted estimates at the treated doses (``doses[1:]``; ``doses[0]`` is the control's) with
+    their ``covariance`` — the modelling step of generalized MCP-Mod (Pinheiro et al. 2014; DoseFinding's
+    ``fitMod`` with ``placAdj = TRUE``). The nonlinear parameter is profiled as in :func:`fit_dose_response`.
+    Returns the fit in :func:`fit_dose_response`'s form (``coef[0]`` = 0: no intercept on this scale),
+    with ``gls`` the weighted residual ``(β̂ − f)' S⁻¹ (β̂ − f)`` and ``aic`` DoseFinding's gAIC, ``gls + 2p``
+    (``p`` the model's parameters: 1 for linear, 2 for the others)."""
+    from scipy.optimize import minimize_scalar
+
+    d = np.asarray(doses, dtype=float)
+    y = np.asarray(estimates, dtype=float)
+    root = np.linalg.cholesky(np.asarray(covariance, dtype=float))  # S = L L': whiten by L⁻¹
+    white_y = np.linalg.solve(root, y)
+
+    def solve(theta):
+        full = _basis(shape, d, theta)[:, 1:]
+        white_x = np.linalg.solve(root, full[1:] - full[:1])
+        coef = np.linalg.lstsq(white_x, white_y, rcond=None)[0]  # on the whitened design: d and d² scale apart
+        resid = white_y - white_x @ coef
+        return coef, float(resid @ resid)
+
+    theta = None
+    if shape in NONLINEAR_BOUNDS:
+        lo, hi = (f * d.max() for f in NONLINEAR_BOUNDS[shape])
+        grid = np.geomspace(lo, hi, GRID)
+        ss = np.array([solve(g)[1] for g in grid])
+        best = int(np.argmin(ss))
+        left, right = np.log(grid[max(best - 1, 0)]), np.log(grid[min(best + 1, GRID - 1)])
+        found = minimize_scalar(lambda u: solve(float(np.exp(u)))[1], bounds=(left, right), method="bounded",
+                                options={"xatol": 1e-10})
+        theta = float(np.exp(found.x)) if found.fun <= ss[best] else float(grid[best])
+    coef, gls = solve(theta)
+    parameters = 1 if shape == "linear" else 2
+    return {"shape": shape, "coef": np.concatenate([[0.0], coef]), "theta": theta, "gls": gls,
+            "aic": gls + 2 * parameters}
+
+
+def model_step_estimates(estimates: np.ndarray, covariance: np.ndarray, doses: Sequence[float],
+                         shapes: Sequence[str], significant: Sequence[bool], effect: float) -> tuple[int, float]:
+    """:func:`model_step` for placebo-adjusted estimates (the log hazard ratios of recovery): fit the
+    significant shapes by :func:`fit_placebo_adjusted`, select the smallest gAIC, estimate its target dose
+    for ``effect`` on the estimates' scale. (0, NaN) when nothing is significant or there is no estimate."""
+    if not any(significant) or not np.all(np.isfinite(estimates)) or not np.all(np.isfinite(covariance)):
+        return 0, math.nan
+    fits = [(fit_placebo_adjusted(shape, doses, estimates, covariance), m)
             for m, (shape, hit) in enumerate(zip(shapes, significant), 1) if hit]
     best, index = min(fits, key=lambda pair: pair[0]["aic"])
     return index, target_dose(best, effect, max(doses))

@@ -40,7 +40,8 @@ from nephrosim.trials.checkpoint import open_trial_folder
 from nephrosim.trials.design import TrialDesign
 from nephrosim.trials.endpoints import PatientOutcomes, entry_times, outcomes
 from nephrosim.trials.execute import collect, open_executor
-from nephrosim.trials.mcpmod import contrast_statistics, model_step
+from nephrosim.trials.mcpmod import contrast_statistics, estimate_statistics, log_hazard_ratios, model_step, \
+    model_step_estimates
 from nephrosim.trials.population import CHUNK_PATIENTS, VirtualPopulation, build_population, chunks_of, \
     population_scenario, simulate_groups
 
@@ -160,11 +161,13 @@ def _replicate_task(task) -> list[dict]:
     ``favours_interim_<k>``: whether the treated arm does better there (for a futility rule); ``trend`` =
     ``(primary, scores)`` of a test for trend across every arm (:func:`~nephrosim.trials.analysis.trend_test`),
     adding ``p_trend`` and ``z_trend`` (no prefix: one test per trial) on the patients each arm keeps; ``mcp`` =
-    the MCP-Mod contrasts (shape × arm, :mod:`nephrosim.trials.mcpmod`), adding ``mcp_t_<m>``: each contrast's
-    statistic on −SCr AUC of the patients each arm keeps; ``modelling`` = ``(critical value, doses, shapes,
-    target effect)`` of MCP-Mod's second step (:meth:`~nephrosim.trials.design.TrialDesign.mcp_modelling`),
+    ``(endpoint, contrasts)`` of MCP-Mod (:mod:`nephrosim.trials.mcpmod`), adding ``mcp_t_<m>``: each contrast's
+    statistic on −SCr AUC of the patients each arm keeps (``scr_auc``: shape × arm) or on the treated arms'
+    Cox log hazard ratios of recovery, with the patients lost censored (``recovery``: shape × treated arm);
+    ``modelling`` = ``(critical value, doses, shapes, target effect)`` of MCP-Mod's second step
+    (:meth:`~nephrosim.trials.design.TrialDesign.mcp_modelling`, :func:`~nephrosim.trials.mcpmod.model_step`),
     adding ``mod_shape`` (the 1-based index of the shape AIC selects among the significant ones, 0 when none
-    is) and ``mod_target_dose`` (its estimated target dose, NaN when none) (:func:`~nephrosim.trials.mcpmod.model_step`).
+    is) and ``mod_target_dose`` (its estimated target dose, NaN when none).
     Replicate ``r`` draws its patients and its death events from ``default_rng([seed, 2, r])``, so a
     replicate's result depends only on the seed and ``r``: one permutation of the pool gives each arm
     its ``n`` distinct patients (the control first, then the arms in order), then each death and binary
@@ -232,15 +235,23 @@ def _replicate_task(task) -> list[dict]:
             rep["z_trend"], rep["p_trend"] = trend_test(
                 endpoint, scores, times=times, auc=[o.scr_auc[i][m] for o, i, m in zip(arms, idx, kept)],
                 events=events.get({"make30": "make"}.get(endpoint, endpoint)))
-        if mcp is not None:  # MCP-Mod contrasts on -AUC (a lower SCr AUC is the benefit)
-            samples = [-o.scr_auc[i][k] for o, i, k in zip(arms, idx, kept)]
-            statistics = contrast_statistics(samples, mcp)
+        if mcp is not None:
+            mcp_endpoint, contrasts = mcp
+            samples = [-o.scr_auc[i][k] for o, i, k in zip(arms, idx, kept)]  # a lower SCr AUC is the benefit
+            if mcp_endpoint == "recovery":  # generalized MCP-Mod on the log hazard ratios of recovery
+                log_hr = log_hazard_ratios([d for d, _ in times], [e for _, e in times])
+                statistics = estimate_statistics(*log_hr, contrasts)
+            else:
+                statistics = contrast_statistics(samples, contrasts)
             for m, value in enumerate(statistics, 1):
                 rep[f"mcp_t_{m}"] = float(value)
             if modelling is not None:
                 critical, doses, shapes, effect = modelling
                 significant = np.isfinite(statistics) & (statistics >= critical)
-                shape, dose = model_step(samples, doses, shapes, significant, effect)
+                if mcp_endpoint == "recovery":
+                    shape, dose = model_step_estimates(*log_hr, doses, shapes, significant, effect)
+                else:
+                    shape, dose = model_step(samples, doses, shapes, significant, effect)
                 rep["mod_shape"], rep["mod_target_dose"] = int(shape), float(dose)
         reps.append(rep)
     return reps
@@ -456,8 +467,9 @@ def run_trial(design: TrialDesign, replicates: int = 200, seed: int = 0, *, sche
         looks = None if design.interim is None else (design.endpoints.primary, design.interim.information)
         trend = None if design.trend is None else (design.endpoints.primary, design.trend_scores)
         mcp = design.mcp_contrasts()
-        tasks = [(seed, s, e, sizes, tuple(arm_out[a.name] for a in design.arms), dropout, looks, trend,
-                  None if mcp is None else mcp[0], design.mcp_modelling()) for s, e in bounds]
+        mcp_task = None if mcp is None else (design.mcp_mod.endpoint, mcp[0])
+        tasks = [(seed, s, e, sizes, tuple(arm_out[a.name] for a in design.arms), dropout, looks, trend, mcp_task,
+                  design.mcp_modelling()) for s, e in bounds]
         rep_store = folder.replicate_store(bounds) if folder else None
         stage = _Stage(report, "replicates", len(tasks), rep_store.done() if rep_store else 0)
         if rep_store is None:
@@ -529,8 +541,11 @@ def mcp_summary(design: TrialDesign, reps: list[dict]) -> dict:
     filled = np.where(np.isfinite(t), t, -np.inf)
     best = np.where(testable, filled.argmax(axis=1), -1)
     significant = testable & (filled.max(axis=1) >= q)
+    recovery = design.mcp_mod.endpoint == "recovery"
     return {
-        "endpoint": "SCr AUC (the contrasts test -AUC: positive = lower AUC with the dose)",
+        "endpoint": ("time to recovery (generalized MCP-Mod: the contrasts test the treated arms' Cox log hazard "
+                     "ratios of recovery against the control; positive = recovery sooner with the dose)" if recovery
+                     else "SCr AUC (the contrasts test -AUC: positive = lower AUC with the dose)"),
         "doses": dict(zip([a.name for a in design.arms], design.mcp_mod.doses)),
         "shapes": labels,
         "contrasts": {label: [round(float(c), 4) for c in row] for label, row in zip(labels, contrasts)},
@@ -547,35 +562,43 @@ def mcp_summary(design: TrialDesign, reps: list[dict]) -> dict:
 
 
 def modelling_summary(design: TrialDesign, reps: list[dict]) -> dict:
-    """MCP-Mod's second step over the replicates (:func:`nephrosim.trials.mcpmod.model_step`): the share of
-    all replicates in which AIC selects each shape (a replicate whose contrast test is not significant
-    selects none), the share with an estimated target dose, its median and 2.5/97.5 % quantiles over
-    those replicates, the share of significant replicates whose fitted curve does not reach Δ within the
-    doses studied, and — to read Δ against — each arm's mean SCr AUC reduction from the control over
-    the replicates."""
+    """MCP-Mod's second step over the replicates (:func:`nephrosim.trials.mcpmod.model_step`, or
+    :func:`~nephrosim.trials.mcpmod.model_step_estimates` on recovery): the share of all replicates in which
+    (g)AIC selects each shape (a replicate whose contrast test is not significant selects none), the share
+    with an estimated target dose, its median and 2.5/97.5 % quantiles over those replicates, the share of
+    significant replicates whose fitted curve does not reach Δ within the doses studied, and — to read Δ
+    against — each treated arm's effect over the replicates: the mean SCr AUC reduction from the control
+    (``scr_auc``), or the median log hazard ratio of recovery against it (``recovery``)."""
     labels = [m.label for m in design.mcp_mod.shapes]
     shape = np.array([r["mod_shape"] for r in reps], int)
     dose = np.array([r["mod_target_dose"] for r in reps], float)
     estimated = np.isfinite(dose)
     names = [a.name for a in design.arms]
+    recovery = design.mcp_mod.endpoint == "recovery"
 
-    def reduction(k: int) -> float:
-        if len(names) == 2:
-            control, treated = "auc_control", "auc_treatment"
-        else:
-            control, treated = comparison_column(k, "auc_control"), comparison_column(k, "auc_treatment")
-        return round(float(np.nanmean([r[control] - r[treated] for r in reps])), 4)
+    def column(k: int, key: str) -> str:
+        return key if len(names) == 2 else comparison_column(k, key)
+
+    def effect(k: int) -> float:
+        if recovery:
+            with np.errstate(divide="ignore"):
+                return round(float(np.nanmedian(np.log([r[column(k, "hr")] for r in reps]))), 4)
+        return round(float(np.nanmean([r[column(k, "auc_control")] - r[column(k, "auc_treatment")] for r in reps])), 4)
 
     return {
-        "target_effect_mg_dl_day": design.mcp_mod.target_effect,
-        "selection": "AIC among the shapes whose contrast is significant (DoseFinding's full models)",
+        "target_effect": design.mcp_mod.target_effect,
+        "scale": ("log hazard ratio of recovery against the control (positive: sooner)" if recovery
+                  else "SCr AUC reduction from the control, mg/dL·day"),
+        "selection": ("gAIC among the shapes whose contrast is significant (placebo-adjusted models, generalized "
+                      "least squares)" if recovery else
+                      "AIC among the shapes whose contrast is significant (DoseFinding's full models)"),
         "selected_by_shape": {label: round(float(np.mean(shape == m)), 4) for m, label in enumerate(labels, 1)},
         "target_dose_estimated": round(float(estimated.mean()), 4),
         "target_dose": ({"median": float(np.median(dose[estimated])), "lo": float(np.quantile(dose[estimated], 0.025)),
                          "hi": float(np.quantile(dose[estimated], 0.975))} if estimated.any() else None),
         "not_reached_when_significant": (round(float(np.mean(~estimated[shape > 0])), 4) if (shape > 0).any()
                                          else None),
-        "mean_auc_reduction_by_arm": {names[k]: reduction(k) for k in range(1, len(names))},
+        "effect_by_arm": {names[k]: effect(k) for k in range(1, len(names))},
     }
 
 
