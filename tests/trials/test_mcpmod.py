@@ -28,6 +28,29 @@ def _means(doses=DOSES):
     return np.vstack([model_means(s, doses, ed50, delta) for s, ed50, delta in SHAPES])
 
 
+def _kept_samples(arms, seed: int, r: int) -> list[np.ndarray]:
+    """Replicate ``r``'s −SCr AUC per arm of 30 drawn from pools of 300, recomputed from its documented
+    draws: the patients from ``default_rng([seed, 2, r])``, loss to follow-up (10 %) from ``[seed, 6, r]``."""
+    idx = np.split(np.random.default_rng([seed, 2, r]).permutation(300)[:90], [30, 60])
+    drop = np.random.default_rng([seed, 6, r])
+    kept = []
+    for _ in range(3):
+        lost = drop.random(30) < 0.1
+        drop.random(30)  # the loss times
+        kept.append(~lost)
+    return [-o.scr_auc[i][k] for o, i, k in zip(arms, idx, kept)]
+
+
+#: Placebo and two MSC doses of 20 patients (a design to validate, never simulated here).
+THREE_ARMS = {"arms": [{"name": "placebo", "n": 20},
+                       {"name": "low", "n": 20, "treatment": {"product": "msc", "dose": 2.0e6, "dose_unit": "cells/kg",
+                                                              "route": "intra_arterial_aorta"},
+                        "timing": {"relative_to": "diagnosis", "delay_h": 6}},
+                       {"name": "high", "n": 20, "treatment": {"product": "msc", "dose": 1.0e7, "dose_unit": "cells/kg",
+                                                               "route": "intra_arterial_aorta"},
+                        "timing": {"relative_to": "diagnosis", "delay_h": 6}}]}
+
+
 def test_contrasts_have_their_closed_form_and_beat_any_other_contrast():
     # equal arms, a linear shape over equally spaced doses: (-1, 0, 1) / sqrt(2)
     c = optimal_contrasts(model_means("linear", (0, 1, 2)), (20, 20, 20))
@@ -83,26 +106,13 @@ def test_a_replicate_statistic_is_the_contrast_on_its_own_patients():
     seed = 7
     reps = _replicate_task((seed, 0, 4, (30, 30, 30), arms, (0.1, 30.0), None, None, ("scr_auc", c)))
     for r, rep in enumerate(reps):
-        idx = np.split(np.random.default_rng([seed, 2, r]).permutation(300)[:90], [30, 60])
-        drop = np.random.default_rng([seed, 6, r])
-        kept = []
-        for _ in range(3):
-            lost = drop.random(30) < 0.1
-            drop.random(30)  # the loss times
-            kept.append(~lost)
-        samples = [-o.scr_auc[i][k] for o, i, k in zip(arms, idx, kept)]
+        samples = _kept_samples(arms, seed, r)
         expected = contrast_statistics(samples, c)
         assert [rep[f"mcp_t_{m}"] for m in (1, 2, 3)] == pytest.approx(list(expected), rel=1e-12)
 
 
 def test_bad_mcp_mod_settings_name_the_field():
-    base = {"arms": [{"name": "placebo", "n": 20},
-                     {"name": "low", "n": 20, "treatment": {"product": "msc", "dose": 2.0e6, "dose_unit": "cells/kg",
-                                                            "route": "intra_arterial_aorta"},
-                      "timing": {"relative_to": "diagnosis", "delay_h": 6}},
-                     {"name": "high", "n": 20, "treatment": {"product": "msc", "dose": 1.0e7, "dose_unit": "cells/kg",
-                                                             "route": "intra_arterial_aorta"},
-                      "timing": {"relative_to": "diagnosis", "delay_h": 6}}]}
+    base = THREE_ARMS
     good = {"doses": list(DOSES), "shapes": [{"shape": "linear"}, {"shape": "emax", "ed50": 2.0e6}]}
     assert trial_from_dict({**base, "mcp_mod": good}).mcp_mod.shapes[1].label == "emax ED50 2e+06"
     for bad, words in (({**good, "doses": [0, 1]}, "mcp_mod.doses: 2 doses for 3 arms"),
@@ -221,14 +231,7 @@ def test_a_replicate_target_dose_is_the_model_step_on_its_own_patients():
                             (q, DOSES, shapes, 2.5)))
     estimated = 0
     for r, rep in enumerate(reps):
-        idx = np.split(np.random.default_rng([seed, 2, r]).permutation(300)[:90], [30, 60])
-        drop = np.random.default_rng([seed, 6, r])
-        kept = []
-        for _ in range(3):
-            lost = drop.random(30) < 0.1
-            drop.random(30)  # the loss times
-            kept.append(~lost)
-        samples = [-o.scr_auc[i][k] for o, i, k in zip(arms, idx, kept)]
+        samples = _kept_samples(arms, seed, r)
         t = contrast_statistics(samples, c)
         shape, dose = model_step(samples, DOSES, shapes, t >= q, 2.5)
         assert rep["mod_shape"] == shape
@@ -240,13 +243,7 @@ def test_a_replicate_target_dose_is_the_model_step_on_its_own_patients():
 def test_the_modelling_summary_reads_the_replicates():
     from nephrosim.trials.run import modelling_summary
 
-    base = {"arms": [{"name": "placebo", "n": 20},
-                     {"name": "low", "n": 20, "treatment": {"product": "msc", "dose": 2.0e6, "dose_unit": "cells/kg",
-                                                            "route": "intra_arterial_aorta"},
-                      "timing": {"relative_to": "diagnosis", "delay_h": 6}},
-                     {"name": "high", "n": 20, "treatment": {"product": "msc", "dose": 1.0e7, "dose_unit": "cells/kg",
-                                                             "route": "intra_arterial_aorta"},
-                      "timing": {"relative_to": "diagnosis", "delay_h": 6}}],
+    base = {**THREE_ARMS,
             "mcp_mod": {"doses": list(DOSES), "shapes": [{"shape": "linear"}, {"shape": "emax", "ed50": 2.0e6}],
                         "target_effect": 1.0}}
     design = trial_from_dict(base)
@@ -342,13 +339,7 @@ def test_a_replicate_recovery_statistic_is_the_contrast_of_its_own_cox_fit():
 
 
 def test_a_recovery_mcp_mod_takes_its_target_effect_on_the_log_hazard_ratio_scale():
-    base = {"arms": [{"name": "placebo", "n": 20},
-                     {"name": "low", "n": 20, "treatment": {"product": "msc", "dose": 2.0e6, "dose_unit": "cells/kg",
-                                                            "route": "intra_arterial_aorta"},
-                      "timing": {"relative_to": "diagnosis", "delay_h": 6}},
-                     {"name": "high", "n": 20, "treatment": {"product": "msc", "dose": 1.0e7, "dose_unit": "cells/kg",
-                                                             "route": "intra_arterial_aorta"},
-                      "timing": {"relative_to": "diagnosis", "delay_h": 6}}]}
+    base = THREE_ARMS
     good = {"doses": list(DOSES), "shapes": [{"shape": "linear"}, {"shape": "emax", "ed50": 2.0e6}],
             "endpoint": "recovery"}
     design = trial_from_dict({**base, "mcp_mod": good})
