@@ -168,3 +168,23 @@ def test_a_child_forked_during_a_load_starts_with_a_free_lock():
             os._exit(0 if jit_placement._LOADING.acquire(timeout=5) else 1)
         _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_a_library_without_llvms_c_api_is_named_not_passed_over(monkeypatch):
+    """A libRoadRunner build that does not export LLVMParseCommandLineOptions keeps its jump tables: the
+    process says so once (a RuntimeWarning naming the risk) and still compiles."""
+    from nephrosim.engine import jit_placement
+
+    class Bare:  # a loaded library without the symbol
+        pass
+
+    monkeypatch.setattr(jit_placement, "_LLVM_CONFIGURED", False)
+    monkeypatch.setattr(jit_placement.ctypes, "CDLL", lambda path: Bare())
+    with pytest.warns(RuntimeWarning, match="jump tables"):
+        jit_placement.configure_llvm()
+    assert jit_placement._LLVM_CONFIGURED
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        jit_placement.configure_llvm()  # once per process: no second warning

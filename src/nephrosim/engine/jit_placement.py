@@ -39,6 +39,7 @@ import contextlib
 import ctypes
 import os
 import threading
+import warnings
 from typing import Iterator
 
 #: LLVM options set once per process before the first compilation (see the module text).
@@ -58,7 +59,13 @@ def configure_llvm() -> None:
     from roadrunner import _roadrunner as extension
 
     library = ctypes.CDLL(extension.__file__)
-    parse = library.LLVMParseCommandLineOptions
+    parse = getattr(library, "LLVMParseCommandLineOptions", None)
+    if parse is None:  # a build that does not export LLVM's C API (only the Linux wheel was checked)
+        warnings.warn("libRoadRunner's library does not export LLVMParseCommandLineOptions, so its models keep "
+                      "their jump tables: a long-lived process can die with a segmentation fault when one is "
+                      "compiled (docs/reliability.md §8)", RuntimeWarning, stacklevel=3)
+        _LLVM_CONFIGURED = True
+        return
     parse.restype = None
     parse.argtypes = [ctypes.c_int, ctypes.POINTER(ctypes.c_char_p), ctypes.c_char_p]
     argv = [b"nephrosim", *(option.encode("ascii") for option in LLVM_OPTIONS)]
