@@ -27,10 +27,16 @@ doses studied). With as many arms as a model has parameters the fit is exact (th
 three-parameter models), and AIC then prefers the model with fewer parameters or, between equals, the
 first listed.
 
+On time to recovery (generalized MCP-Mod, the same paper) the contrasts act on the treated arms' Cox
+log hazard ratios of recovery against the control, ``c ∝ S⁻¹μ`` for placebo-adjusted estimates with
+a planned covariance ``S`` (multivariate normal critical value), and the modelling step fits the shapes'
+placebo-adjusted forms by generalized least squares and selects by gAIC.
+
 ``tests/trials/test_mcpmod.py`` checks the contrasts against their closed form and against random
 contrasts, a single contrast's statistic against statsmodels' OLS contrast t-test, and the critical
 value and the type-I error on simulated data; and the Mod step's fits against scipy's ``curve_fit`` on
-every patient, its AIC against statsmodels' OLS, and each target dose against a root of the fitted curve.
+every patient, its AIC against statsmodels' OLS, and each target dose against a root of the fitted curve;
+the log hazard ratios against statsmodels' ``PHReg`` and the placebo-adjusted fits against its ``GLS``.
 """
 
 from __future__ import annotations
@@ -102,19 +108,20 @@ def critical_value(correlation: np.ndarray, df: int | None, alpha: float) -> flo
     # singular, and scipy's integration of a singular law is wrong (P(max T < 2) = 0.889 instead of 0.945 on
     # 400,000 draws, 3 arms and 3 shapes). A ridge of 1e-9 makes it regular and moves nothing else.
     r = (r + RIDGE * np.eye(r.shape[0])) / (1.0 + RIDGE)
+    points = 50_000 * r.shape[0]
     if df is None:
-        gauss = multivariate_normal(mean=np.zeros(r.shape[0]), cov=r, maxpts=50_000 * r.shape[0], abseps=1e-7,
-                                    releps=1e-7)
+        law = multivariate_normal(mean=np.zeros(r.shape[0]), cov=r, maxpts=points, abseps=1e-7, releps=1e-7)
 
-        def excess(q):
-            return 1.0 - gauss.cdf(np.full(r.shape[0], q), rng=np.random.default_rng(0)) - alpha
+        def cdf(x):
+            return law.cdf(x, rng=np.random.default_rng(0))
+    else:
+        law = multivariate_t(loc=np.zeros(r.shape[0]), shape=r, df=df)
 
-        return float(brentq(excess, 0.0, 10.0, xtol=1e-5))
-    law = multivariate_t(loc=np.zeros(r.shape[0]), shape=r, df=df)
+        def cdf(x):
+            return law.cdf(x, maxpts=points, random_state=np.random.default_rng(0))
 
     def excess(q):
-        return 1.0 - law.cdf(np.full(r.shape[0], q), maxpts=50_000 * r.shape[0],
-                             random_state=np.random.default_rng(0)) - alpha
+        return 1.0 - cdf(np.full(r.shape[0], q)) - alpha
 
     return float(brentq(excess, 0.0, 10.0, xtol=1e-5))
 
@@ -252,6 +259,32 @@ def _weighted_fit(shape: str, doses: np.ndarray, means: np.ndarray, n: np.ndarra
     return coef, float(np.sum(n * resid ** 2))
 
 
+def _profiled(shape: str, doses: np.ndarray, solve) -> tuple[float | None, tuple[np.ndarray, float]]:
+    """The nonlinear parameter θ (None for linear and quadratic) minimizing ``solve(θ)``'s residual, and
+    ``solve(θ)`` there: a log grid over DoseFinding's default bounds, then scipy's bounded scalar search
+    between the best grid point's neighbours (kept only if it does better). ``solve(θ)`` returns
+    ``(linear coefficients, residual)`` with the linear parameters solved exactly for that θ."""
+    from scipy.optimize import minimize_scalar
+
+    if shape not in NONLINEAR_BOUNDS:
+        return None, solve(None)
+    lo, hi = (f * doses.max() for f in NONLINEAR_BOUNDS[shape])
+    grid = np.geomspace(lo, hi, GRID)
+    ss = np.array([solve(g)[1] for g in grid])
+    best = int(np.argmin(ss))
+    left, right = np.log(grid[max(best - 1, 0)]), np.log(grid[min(best + 1, GRID - 1)])
+    found = minimize_scalar(lambda u: solve(float(np.exp(u)))[1], bounds=(left, right), method="bounded",
+                            options={"xatol": 1e-10})
+    theta = float(np.exp(found.x)) if found.fun <= ss[best] else float(grid[best])
+    return theta, solve(theta)
+
+
+def _select(fits: list[tuple[dict, int]], effect: float, doses: Sequence[float]) -> tuple[int, float]:
+    """The (1-based index, target dose) of the fit with the smallest (g)AIC."""
+    best, index = min(fits, key=lambda pair: pair[0]["aic"])
+    return index, target_dose(best, effect, max(doses))
+
+
 def fit_dose_response(shape: str, doses: Sequence[float], means: Sequence[float], n: Sequence[int],
                       within_ss: float) -> dict:
     """Least-squares fit of one dose–response model to arm means (normal errors, one variance).
@@ -263,20 +296,8 @@ def fit_dose_response(shape: str, doses: Sequence[float], means: Sequence[float]
     shape, ``coef`` (E0 and the slope terms), ``theta`` (the nonlinear parameter or None), the residual
     sum of squares of every patient and the AIC, ``N log(2π RSS/N) + N + 2(p + 1)`` with ``p`` the
     model's parameters and one for the variance (as R's ``AIC`` of a least-squares fit)."""
-    from scipy.optimize import minimize_scalar
-
     d, y, w = (np.asarray(v, dtype=float) for v in (doses, means, n))
-    theta = None
-    if shape in NONLINEAR_BOUNDS:
-        lo, hi = (f * d.max() for f in NONLINEAR_BOUNDS[shape])
-        grid = np.geomspace(lo, hi, GRID)
-        ss = np.array([_weighted_fit(shape, d, y, w, g)[1] for g in grid])
-        best = int(np.argmin(ss))
-        left, right = np.log(grid[max(best - 1, 0)]), np.log(grid[min(best + 1, GRID - 1)])
-        found = minimize_scalar(lambda u: _weighted_fit(shape, d, y, w, float(np.exp(u)))[1],
-                                bounds=(left, right), method="bounded", options={"xatol": 1e-10})
-        theta = float(np.exp(found.x)) if found.fun <= ss[best] else float(grid[best])
-    coef, between_ss = _weighted_fit(shape, d, y, w, theta)
+    theta, (coef, between_ss) = _profiled(shape, d, lambda t: _weighted_fit(shape, d, y, w, t))
     total = float(within_ss) + between_ss
     big_n = float(w.sum())
     parameters = (2 if shape == "linear" else 3) + 1
@@ -328,11 +349,8 @@ def model_step(samples: Sequence[np.ndarray], doses: Sequence[float], shapes: Se
         return 0, math.nan
     means = np.array([s.mean() for s in samples])
     within = float(sum(((s - s.mean()) ** 2).sum() for s in samples))
-    fits = [(fit_dose_response(shape, doses, means, sizes, within), m)
-            for m, (shape, hit) in enumerate(zip(shapes, significant), 1) if hit]
-    best, index = min(fits, key=lambda pair: pair[0]["aic"])
-    return index, target_dose(best, effect, max(doses))
-
+    return _select([(fit_dose_response(shape, doses, means, sizes, within), m)
+                    for m, (shape, hit) in enumerate(zip(shapes, significant), 1) if hit], effect, doses)
 
 
 def fit_placebo_adjusted(shape: str, doses: Sequence[float], estimates: Sequence[float],
@@ -344,8 +362,6 @@ def fit_placebo_adjusted(shape: str, doses: Sequence[float], estimates: Sequence
     Returns the fit in :func:`fit_dose_response`'s form (``coef[0]`` = 0: no intercept on this scale),
     with ``gls`` the weighted residual ``(β̂ − f)' S⁻¹ (β̂ − f)`` and ``aic`` DoseFinding's gAIC, ``gls + 2p``
     (``p`` the model's parameters: 1 for linear, 2 for the others)."""
-    from scipy.optimize import minimize_scalar
-
     d = np.asarray(doses, dtype=float)
     y = np.asarray(estimates, dtype=float)
     root = np.linalg.cholesky(np.asarray(covariance, dtype=float))  # S = L L': whiten by L⁻¹
@@ -358,17 +374,7 @@ def fit_placebo_adjusted(shape: str, doses: Sequence[float], estimates: Sequence
         resid = white_y - white_x @ coef
         return coef, float(resid @ resid)
 
-    theta = None
-    if shape in NONLINEAR_BOUNDS:
-        lo, hi = (f * d.max() for f in NONLINEAR_BOUNDS[shape])
-        grid = np.geomspace(lo, hi, GRID)
-        ss = np.array([solve(g)[1] for g in grid])
-        best = int(np.argmin(ss))
-        left, right = np.log(grid[max(best - 1, 0)]), np.log(grid[min(best + 1, GRID - 1)])
-        found = minimize_scalar(lambda u: solve(float(np.exp(u)))[1], bounds=(left, right), method="bounded",
-                                options={"xatol": 1e-10})
-        theta = float(np.exp(found.x)) if found.fun <= ss[best] else float(grid[best])
-    coef, gls = solve(theta)
+    theta, (coef, gls) = _profiled(shape, d, solve)
     parameters = 1 if shape == "linear" else 2
     return {"shape": shape, "coef": np.concatenate([[0.0], coef]), "theta": theta, "gls": gls,
             "aic": gls + 2 * parameters}
@@ -381,7 +387,5 @@ def model_step_estimates(estimates: np.ndarray, covariance: np.ndarray, doses: S
     for ``effect`` on the estimates' scale. (0, NaN) when nothing is significant or there is no estimate."""
     if not any(significant) or not np.all(np.isfinite(estimates)) or not np.all(np.isfinite(covariance)):
         return 0, math.nan
-    fits = [(fit_placebo_adjusted(shape, doses, estimates, covariance), m)
-            for m, (shape, hit) in enumerate(zip(shapes, significant), 1) if hit]
-    best, index = min(fits, key=lambda pair: pair[0]["aic"])
-    return index, target_dose(best, effect, max(doses))
+    return _select([(fit_placebo_adjusted(shape, doses, estimates, covariance), m)
+                    for m, (shape, hit) in enumerate(zip(shapes, significant), 1) if hit], effect, doses)
