@@ -59,3 +59,31 @@ def test_chunk_patients_reaches_the_run_and_a_bad_value_names_the_option(app, sm
     assert a == b
     res = CliRunner().invoke(app, ["trial", str(small_yaml), "--chunk-patients", "0", "--json"])
     assert res.exit_code == 2 and "chunk_patients" in res.output
+
+
+def test_a_recovery_mcp_mod_reads_as_such_in_the_json_and_the_text(app, tmp_path):
+    """MCP-Mod on time to recovery with a target effect, end to end through the CLI: the JSON names what the
+    contrasts act on and the scale of the target effect; the text says the same. The per-replicate numbers
+    are checked against their recomputation in tests/trials/test_mcpmod.py."""
+    import yaml
+
+    from .conftest import SMALL
+
+    design = yaml.safe_load(SMALL)
+    high = {**design["arms"][1], "name": "msc_high",
+            "treatment": {**design["arms"][1]["treatment"], "dose": 1.0e7}}
+    design["arms"].append(high)
+    design["mcp_mod"] = {"doses": [0, 2.0e6, 1.0e7], "shapes": [{"shape": "linear"}, {"shape": "emax", "ed50": 2.0e6}],
+                         "endpoint": "recovery", "target_effect": 0.223}
+    path = tmp_path / "mcp.yaml"
+    path.write_text(yaml.safe_dump(design))
+    out = json.loads(_run(app, path, "--replicates", "8", "--seed", "3", "--json").stdout)["mcp_mod"]
+    assert out["contrasts_on"] == "recovery" and out["endpoint"].startswith("time to recovery")
+    assert all(len(c) == 2 for c in out["contrasts"].values())  # shape x treated arm
+    fit = out["modelling"]
+    assert fit["target_effect"] == 0.223 and fit["scale"].startswith("log hazard ratio")
+    assert set(fit["effect_by_arm"]) == {"msc", "msc_high"}
+    assert 0.0 <= fit["target_dose_estimated"] <= out["power"] <= 1.0  # estimated only in significant trials
+    text = _run(app, path, "--replicates", "2", "--seed", "3").stdout
+    assert "MCP-Mod contrast test on time to recovery (log hazard ratios)" in text
+    assert "MCP-Mod target dose for an effect of 0.223 (log hazard ratio of recovery" in text

@@ -142,7 +142,7 @@ def _print(out: dict) -> None:
                        f"expected n {d['expected_n_per_arm'][arm]:g}")
     if "mcp_mod" in out:
         m = out["mcp_mod"]
-        on = "time to recovery (log hazard ratios)" if m["endpoint"].startswith("time to recovery") else "SCr AUC"
+        on = "time to recovery (log hazard ratios)" if m["contrasts_on"] == "recovery" else "SCr AUC"
         typer.echo(f"  MCP-Mod contrast test on {on} (max T >= {m['critical_value']:.3f}, one-sided alpha "
                    f"{m['alpha_one_sided']:g}): power {m['power']:.3f}; significant by shape "
                    + "; ".join(f"{shape} {v:.3f}" for shape, v in m["significant_by_shape"].items()))
@@ -153,7 +153,7 @@ def _print(out: dict) -> None:
                        + (f"median {td['median']:.4g} ({td['lo']:.4g}-{td['hi']:.4g}) in the "
                           f"{f['target_dose_estimated']:.3f} of replicates that estimate one" if td
                           else "estimated in no replicate")
-                       + "; selected by AIC " + "; ".join(f"{shape} {v:.3f}" for shape, v in f["selected_by_shape"].items())
+                       + "; selected " + "; ".join(f"{shape} {v:.3f}" for shape, v in f["selected_by_shape"].items())
                        + "; effect by arm " + ", ".join(f"{arm} {v:g}" for arm, v in f["effect_by_arm"].items()))
     if "trend" in out:
         t = out["trend"]

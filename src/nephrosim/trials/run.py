@@ -468,8 +468,9 @@ def run_trial(design: TrialDesign, replicates: int = 200, seed: int = 0, *, sche
         trend = None if design.trend is None else (design.endpoints.primary, design.trend_scores)
         mcp = design.mcp_contrasts()
         mcp_task = None if mcp is None else (design.mcp_mod.endpoint, mcp[0])
+        modelling = design.mcp_modelling()
         tasks = [(seed, s, e, sizes, tuple(arm_out[a.name] for a in design.arms), dropout, looks, trend, mcp_task,
-                  design.mcp_modelling()) for s, e in bounds]
+                  modelling) for s, e in bounds]
         rep_store = folder.replicate_store(bounds) if folder else None
         stage = _Stage(report, "replicates", len(tasks), rep_store.done() if rep_store else 0)
         if rep_store is None:
@@ -546,6 +547,7 @@ def mcp_summary(design: TrialDesign, reps: list[dict]) -> dict:
         "endpoint": ("time to recovery (generalized MCP-Mod: the contrasts test the treated arms' Cox log hazard "
                      "ratios of recovery against the control; positive = recovery sooner with the dose)" if recovery
                      else "SCr AUC (the contrasts test -AUC: positive = lower AUC with the dose)"),
+        "contrasts_on": design.mcp_mod.endpoint,
         "doses": dict(zip([a.name for a in design.arms], design.mcp_mod.doses)),
         "shapes": labels,
         "contrasts": {label: [round(float(c), 4) for c in row] for label, row in zip(labels, contrasts)},
