@@ -105,6 +105,7 @@ def test_a_dose_ranging_trial_page_shows_run_trials_arm_dropping_and_mcp_mod(pag
     assert float(page.inner_text("#trial-drop-n")) == drop["expected_total_n"] < drop["planned_total_n"]
     mcp = expected["mcp_mod"]
     assert float(page.inner_text("#trial-mcp-power")) == mcp["power"]
+    assert page.inner_text("#trial-mcp-rule") == mcp["rule"]
     by_shape = {c.get_attribute("data-shape"): float(c.inner_text()) for c in page.locator(".trial-mcp-shape").all()}
     assert by_shape == mcp["significant_by_shape"] and len(by_shape) == 3
     fit = mcp["modelling"]  # the example asks for the target dose of a 0.5 mg/dL·day reduction

@@ -321,6 +321,9 @@ def test_a_replicate_recovery_statistic_is_the_contrast_of_its_own_cox_fit():
     shapes = tuple(shape for shape, *_ in SHAPES)
     reps = _replicate_task((seed, 0, 5, (30, 30, 30), arms, (0.1, 30.0), None, None, ("recovery", c),
                             (q, DOSES, shapes, 0.2)))
+    effects = _means()[:, 1:] - _means()[:, :1]
+    own = _replicate_task((seed, 0, 5, (30, 30, 30), arms, (0.1, 30.0), None, None,
+                           ("recovery", c, effects, 0.025), (q, DOSES, shapes, 0.2)))
     estimated = 0
     for r, rep in enumerate(reps):
         idx = np.split(np.random.default_rng([seed, 2, r]).permutation(300)[:90], [30, 60])
@@ -333,6 +336,17 @@ def test_a_replicate_recovery_statistic_is_the_contrast_of_its_own_cox_fit():
         shape, dose = model_step_estimates(*log_hr, DOSES, shapes, expected >= q, 0.2)
         assert rep["mod_shape"] == shape and rep["mod_target_dose"] == pytest.approx(dose, rel=1e-10, nan_ok=True)
         estimated += math.isfinite(dose)
+        # with the trial's own covariance: its own contrasts c ∝ V̂⁻¹μ, and significance by adjusted p
+        beta, cov = log_hr
+        c_own = np.linalg.solve(cov, effects.T).T
+        c_own /= np.linalg.norm(c_own, axis=1)[:, None]
+        t_own = (c_own @ beta) / np.sqrt(np.einsum("mi,ij,mj->m", c_own, cov, c_own))
+        assert [own[r][f"mcp_t_{m}"] for m in (1, 2, 3)] == pytest.approx(list(t_own), rel=1e-10)
+        p_own = np.array([own[r][f"mcp_p_{m}"] for m in (1, 2, 3)])
+        assert np.all(np.diff(p_own[np.argsort(t_own)]) <= 1e-4)  # a larger statistic, a smaller adjusted p
+        shape, dose = model_step_estimates(*log_hr, DOSES, shapes, p_own <= 0.025, 0.2)
+        assert own[r]["mod_shape"] == shape
+        assert own[r]["mod_target_dose"] == pytest.approx(dose, rel=1e-10, nan_ok=True)
     assert estimated >= 2  # target doses were compared, not only NaNs
     # a faster recovery with the dose: the rising (linear, emax) contrasts are positive in most trials
     assert np.mean([rep["mcp_t_1"] > 0 for rep in reps]) >= 0.8
@@ -377,3 +391,65 @@ def test_placebo_adjusted_fits_recover_their_curve_and_equal_statsmodels_gls():
         resid = y - ref.fittedvalues
         assert fit["gls"] == pytest.approx(float(resid @ np.linalg.solve(cov, resid)), rel=1e-9)
         assert fit["aic"] == pytest.approx(fit["gls"] + 2 * x.shape[1])
+
+
+def test_adjusted_p_values_equal_monte_carlo_and_decide_as_the_critical_value():
+    """The adjusted p of each contrast is P(max Z ≥ T_m) under N(0, R): checked against 10⁶ draws of max Z,
+    and p ≤ alpha decides exactly as T_m ≥ the critical value of the same R (away from the boundary)."""
+    from nephrosim.trials.mcpmod import adjusted_p_values, placebo_adjusted_contrasts
+
+    cov = np.array([[0.09, 0.03], [0.03, 0.05]])  # unequal event counts: not the planned shape
+    c = placebo_adjusted_contrasts(_means()[:, 1:] - _means()[:, :1], cov)
+    s = c @ cov @ c.T
+    r = s / np.sqrt(np.outer(np.diag(s), np.diag(s)))
+    t = np.array([1.2, 2.1, 2.6])
+    p = adjusted_p_values(t, r, 0.025)
+    z = np.random.default_rng(3).multivariate_normal(np.zeros(3), r, 1_000_000).max(axis=1)
+    for m in range(3):
+        share = float((z >= t[m]).mean())
+        assert abs(p[m] - share) <= 4 * math.sqrt(share * (1 - share) / 1e6) + 1e-3, (m, p[m], share)
+    q = critical_value(r, None, 0.025)
+    for value in (q - 0.02, q + 0.02, q - 0.3, q + 0.5):
+        assert (adjusted_p_values(np.array([value, -1.0, 0.0]), r, 0.025)[0] <= 0.025) == (value >= q)
+    assert np.isnan(adjusted_p_values(np.array([np.nan, 1.0, 2.0]), r, 0.025)[0])
+
+
+def test_the_generalized_test_uses_the_trials_own_covariance_and_keeps_alpha():
+    """DoseFinding's MCTtest(S = vCov, type = "general") on one trial: the contrasts are optimal for the trial's
+    covariance, not the planned one; on estimates ~ N(0, V) the test rejects at one-sided alpha (the same
+    decision as the max statistic against the critical value of V's contrasts, which is then checked on
+    400,000 draws)."""
+    from nephrosim.trials.mcpmod import generalized_test, placebo_adjusted_contrasts, planned_log_hr_covariance
+
+    effects = _means()[:, 1:] - _means()[:, :1]
+    v = np.array([[0.09, 0.03], [0.03, 0.05]])
+    planned = placebo_adjusted_contrasts(effects, planned_log_hr_covariance((30, 30, 30)))
+    own = placebo_adjusted_contrasts(effects, v)
+    assert np.abs(own - planned).max() > 0.05  # the two contrasts differ for this covariance
+    beta = np.array([0.35, 0.52])
+    t, p = generalized_test(beta, v, effects, 0.025)
+    np.testing.assert_allclose(t, (own @ beta) / np.sqrt(np.einsum("mi,ij,mj->m", own, v, own)), rtol=1e-12)
+    s = own @ v @ own.T
+    r = s / np.sqrt(np.outer(np.diag(s), np.diag(s)))
+    q = critical_value(r, None, 0.025)
+    draws = np.random.default_rng(11).multivariate_normal(np.zeros(2), v, 400_000)
+    stats = (draws @ own.T) / np.sqrt(np.diag(s))
+    share = float((stats.max(axis=1) >= q).mean())
+    assert abs(share - 0.025) <= 4 * math.sqrt(0.025 * 0.975 / 400_000), share
+    for b in draws[:60] * 2.2:  # trials around the boundary: the per-trial decision is the critical value's
+        tb, pb = generalized_test(b, v, effects, 0.025)
+        if np.all(np.abs(tb - q) > 1e-3):
+            assert (pb.min() <= 0.025) == (tb.max() >= q)
+    nan_t, nan_p = generalized_test(np.array([np.nan, 0.1]), v, effects, 0.025)
+    assert np.isnan(nan_t).all() and np.isnan(nan_p).all()  # a failed Cox fit: not testable, not a crash
+
+
+def test_covariance_is_a_recovery_setting():
+    base = THREE_ARMS
+    good = {"doses": list(DOSES), "shapes": [{"shape": "linear"}, {"shape": "emax", "ed50": 2.0e6}]}
+    with pytest.raises(TrialError, match="mcp_mod.covariance: 'planned' applies to endpoint recovery"):
+        trial_from_dict({**base, "mcp_mod": {**good, "covariance": "planned"}})
+    design = trial_from_dict({**base, "mcp_mod": {**good, "endpoint": "recovery"}})
+    assert design.mcp_mod.estimated_covariance and len(design.mcp_task()) == 4
+    planned = trial_from_dict({**base, "mcp_mod": {**good, "endpoint": "recovery", "covariance": "planned"}})
+    assert not planned.mcp_mod.estimated_covariance and len(planned.mcp_task()) == 2

@@ -339,8 +339,9 @@ def test_cli_prints_each_comparison_with_its_adjusted_power(app, tmp_path):
     mcp = out["mcp_mod"]
     assert mcp["shapes"] == ["linear", "emax ED50 2e+06"] and 0 <= mcp["power"] <= 1
     assert sum(mcp["significant_by_shape"].values()) == pytest.approx(mcp["power"], abs=1e-3)
-    assert (f"MCP-Mod contrast test on SCr AUC (max T >= {mcp['critical_value']:.3f}, one-sided alpha 0.025): "
-            f"power {mcp['power']:.3f}") in printed
+    assert mcp["covariance"] == "pooled within-arm variance" and mcp["critical_value"] > 1.96
+    assert mcp["rule"] == f"largest contrast statistic >= {mcp['critical_value']:.4g}, the critical value of the planned contrasts"
+    assert f"MCP-Mod contrast test on SCr AUC ({mcp['rule']}): power {mcp['power']:.3f}" in printed
     drop = out["arm_dropping"]
     assert set(drop["dropped_share"]) == {"msc", "msc_high"} and drop["planned_total_n"] == 24
     assert (f"arm dropping at 0.5 of the patients (signed z < 0): power {drop['power']:.3f} "

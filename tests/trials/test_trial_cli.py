@@ -79,11 +79,13 @@ def test_a_recovery_mcp_mod_reads_as_such_in_the_json_and_the_text(app, tmp_path
     path.write_text(yaml.safe_dump(design))
     out = json.loads(_run(app, path, "--replicates", "8", "--seed", "3", "--json").stdout)["mcp_mod"]
     assert out["contrasts_on"] == "recovery" and out["endpoint"].startswith("time to recovery")
+    assert out["covariance"] == "estimated" and out["critical_value"] is None  # each trial's own (the default)
+    assert out["rule"].startswith("smallest multiplicity-adjusted p <= 0.025")
     assert all(len(c) == 2 for c in out["contrasts"].values())  # shape x treated arm
     fit = out["modelling"]
     assert fit["target_effect"] == 0.223 and fit["scale"].startswith("log hazard ratio")
     assert set(fit["effect_by_arm"]) == {"msc", "msc_high"}
     assert 0.0 <= fit["target_dose_estimated"] <= out["power"] <= 1.0  # estimated only in significant trials
     text = _run(app, path, "--replicates", "2", "--seed", "3").stdout
-    assert "MCP-Mod contrast test on time to recovery (log hazard ratios)" in text
+    assert "MCP-Mod contrast test on time to recovery (log hazard ratios) (smallest multiplicity-adjusted p" in text
     assert "MCP-Mod target dose for an effect of 0.223 (log hazard ratio of recovery" in text

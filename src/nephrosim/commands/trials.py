@@ -143,8 +143,7 @@ def _print(out: dict) -> None:
     if "mcp_mod" in out:
         m = out["mcp_mod"]
         on = "time to recovery (log hazard ratios)" if m["contrasts_on"] == "recovery" else "SCr AUC"
-        typer.echo(f"  MCP-Mod contrast test on {on} (max T >= {m['critical_value']:.3f}, one-sided alpha "
-                   f"{m['alpha_one_sided']:g}): power {m['power']:.3f}; significant by shape "
+        typer.echo(f"  MCP-Mod contrast test on {on} ({m['rule']}): power {m['power']:.3f}; significant by shape "
                    + "; ".join(f"{shape} {v:.3f}" for shape, v in m["significant_by_shape"].items()))
         if "modelling" in m:
             f = m["modelling"]

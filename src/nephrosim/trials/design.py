@@ -359,6 +359,11 @@ class McpMod(StrictModel):
     endpoint: Literal["scr_auc", "recovery"] = Field("scr_auc", description=(
         "scr_auc: contrasts of the arms' mean SCr AUC; recovery: contrasts of the treated arms' log hazard "
         "ratios of recovery against the control (one Cox model per trial), whatever the primary endpoint"))
+    covariance: Literal["estimated", "planned"] | None = Field(None, description=(
+        "recovery only — estimated (the default there): each trial's own Cox covariance sets its contrasts and "
+        "its multiplicity-adjusted p-values, as DoseFinding's MCTtest(S = vCov, type = 'general') does; "
+        "planned: contrasts and one critical value from the planned covariance (events in proportion to the arm "
+        "sizes) for every trial. SCr AUC uses the pooled within-arm variance and takes neither"))
     target_effect: float | None = Field(None, gt=0.0, description=(
         "Δ, the clinically relevant effect over placebo — on scr_auc an SCr AUC reduction (mg/dL·day), on "
         "recovery a log hazard ratio of recovery (e.g. 0.223 = log 1.25): given, every trial whose contrast "
@@ -370,7 +375,16 @@ class McpMod(StrictModel):
     def _doses(self):
         if any(d < 0 for d in self.doses):
             raise ValueError("doses must be >= 0 (0 for placebo)")
+        if self.covariance is not None and self.endpoint != "recovery":
+            raise ValueError(f"mcp_mod.covariance: {self.covariance!r} applies to endpoint recovery (the Cox "
+                             "estimates' covariance); on scr_auc the test uses the pooled within-arm variance, so "
+                             "drop covariance or set endpoint: recovery")
         return self
+
+    @property
+    def estimated_covariance(self) -> bool:
+        """Whether each trial's own covariance sets its contrasts and adjusted p-values (recovery)."""
+        return self.endpoint == "recovery" and self.covariance != "planned"
 
 
 class TrialDesign(StrictModel):
@@ -486,6 +500,21 @@ class TrialDesign(StrictModel):
 
         return planned_test(self.mcp_mod.doses, tuple((m.shape, m.ed50, m.delta) for m in self.mcp_mod.shapes),
                             tuple(a.n for a in self.arms), self.alpha / 2, self.mcp_mod.endpoint)
+
+    def mcp_task(self) -> tuple | None:
+        """What each replicate's contrast test needs: ``(endpoint, planned contrasts)``, or with an estimated
+        covariance ``("recovery", planned contrasts, effects[shape, treated arm], one-sided alpha)`` — the
+        shapes' effects over placebo, from which each trial builds its own contrasts
+        (:func:`~nephrosim.trials.mcpmod.generalized_test`). ``None`` without ``mcp_mod``."""
+        if self.mcp_mod is None:
+            return None
+        from nephrosim.trials.mcpmod import model_means
+
+        contrasts, _ = self.mcp_contrasts()
+        if not self.mcp_mod.estimated_covariance:
+            return (self.mcp_mod.endpoint, contrasts)
+        means = np.vstack([model_means(m.shape, self.mcp_mod.doses, m.ed50, m.delta) for m in self.mcp_mod.shapes])
+        return ("recovery", contrasts, means[:, 1:] - means[:, :1], self.alpha / 2)
 
     def mcp_modelling(self) -> tuple[float, tuple[float, ...], tuple[str, ...], float] | None:
         """What MCP-Mod's modelling step needs in each replicate: (the critical value, the doses, the shape

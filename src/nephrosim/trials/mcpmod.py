@@ -29,14 +29,19 @@ first listed.
 
 On time to recovery (generalized MCP-Mod, the same paper) the contrasts act on the treated arms' Cox
 log hazard ratios of recovery against the control, ``c ∝ S⁻¹μ`` for placebo-adjusted estimates with
-a planned covariance ``S`` (multivariate normal critical value), and the modelling step fits the shapes'
-placebo-adjusted forms by generalized least squares and selects by gAIC.
+covariance ``S``, and the statistics are multivariate normal. By default ``S`` is each trial's own
+estimated covariance, which sets its contrasts and its multiplicity-adjusted p-values, as DoseFinding's
+``MCTtest(..., S = vCov, type = "general")`` does on one trial (:func:`generalized_test`); the planned
+covariance (events in proportion to the arm sizes) with one critical value for every trial is kept as
+``covariance: planned``. The modelling step fits the shapes' placebo-adjusted forms by generalized least
+squares and selects by gAIC.
 
 ``tests/trials/test_mcpmod.py`` checks the contrasts against their closed form and against random
 contrasts, a single contrast's statistic against statsmodels' OLS contrast t-test, and the critical
 value and the type-I error on simulated data; and the Mod step's fits against scipy's ``curve_fit`` on
 every patient, its AIC against statsmodels' OLS, and each target dose against a root of the fitted curve;
-the log hazard ratios against statsmodels' ``PHReg`` and the placebo-adjusted fits against its ``GLS``.
+the log hazard ratios against statsmodels' ``PHReg`` and the placebo-adjusted fits against its ``GLS``;
+the adjusted p-values against Monte Carlo draws of ``max Z`` and their decisions against the critical value.
 """
 
 from __future__ import annotations
@@ -211,6 +216,54 @@ def log_hazard_ratios(times: Sequence[np.ndarray], events: Sequence[np.ndarray])
         return nan
     names = [f"arm{j}" for j in range(1, k)]
     return fit.params_[names].to_numpy(float), fit.variance_matrix_.loc[names, names].to_numpy(float)
+
+
+#: Absolute error of the multivariate normal integral behind an adjusted p-value: fine where the decision can
+#: turn on it (a contrast whose unadjusted p is below alpha), coarse where it cannot (DoseFinding, through
+#: mvtnorm's GenzBretz, uses 1e-3 throughout).
+P_ABSEPS_FINE, P_ABSEPS_COARSE = 1e-5, 1e-3
+
+
+def adjusted_p_values(statistics: np.ndarray, correlation: np.ndarray, alpha: float) -> np.ndarray:
+    """Each contrast's multiplicity-adjusted one-sided p-value ``P(max_l Z_l ≥ T_m)`` with ``Z ~ N(0, R)``
+    (DoseFinding's adjusted p-values of ``MCTtest``). A contrast is significant at one-sided ``alpha`` when
+    its adjusted p is at most ``alpha`` — the same as ``T_m ≥ q`` with :func:`critical_value` for ``R``.
+    The integral is accurate to :data:`P_ABSEPS_FINE` where the unadjusted p is below ``alpha`` and to
+    :data:`P_ABSEPS_COARSE` elsewhere (the adjusted p is then above ``alpha`` whatever its digits). NaN
+    statistics give NaN."""
+    from scipy.stats import multivariate_normal, norm
+
+    t = np.asarray(statistics, dtype=float)
+    out = np.full(t.shape, np.nan)
+    if t.size == 1:
+        out[:] = norm.sf(t)
+        return out
+    r = np.asarray(correlation, dtype=float)
+    r = (r + RIDGE * np.eye(r.shape[0])) / (1.0 + RIDGE)  # a singular R (see critical_value)
+    for m in np.flatnonzero(np.isfinite(t)):
+        fine = norm.sf(t[m]) < alpha
+        law = multivariate_normal(mean=np.zeros(t.size), cov=r, maxpts=50_000 * t.size, releps=0.0,
+                                  abseps=P_ABSEPS_FINE if fine else P_ABSEPS_COARSE)
+        out[m] = min(1.0, max(0.0, 1.0 - law.cdf(np.full(t.size, t[m]), rng=np.random.default_rng(0))))
+    return out
+
+
+def generalized_test(estimates: np.ndarray, covariance: np.ndarray, effects: np.ndarray,
+                     alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    """One trial's generalized multiple contrast test with the trial's own covariance — what DoseFinding's
+    ``MCTtest(dose, estimates, S = covariance, type = "general", placAdj = TRUE, models)`` does: the contrasts
+    optimal for ``V̂`` (``c ∝ V̂⁻¹μ``, :func:`placebo_adjusted_contrasts`), ``T_m = c_m'β̂ / √(c_m'V̂c_m)``, and
+    their adjusted p-values under ``N(0, R̂)``, ``R̂`` the correlation of the contrasts under ``V̂``
+    (:func:`adjusted_p_values`). ``effects[shape, treated arm]``: each shape's effect over placebo at the
+    treated doses. Returns ``(statistics, adjusted p)``; NaN when the Cox model could not be fitted."""
+    k = np.atleast_2d(effects).shape[0]
+    if not np.all(np.isfinite(estimates)) or not np.all(np.isfinite(covariance)):
+        return np.full(k, np.nan), np.full(k, np.nan)
+    contrasts = placebo_adjusted_contrasts(effects, covariance)
+    cov = contrasts @ covariance @ contrasts.T
+    sd = np.sqrt(np.diag(cov))
+    statistics = (contrasts @ estimates) / sd
+    return statistics, adjusted_p_values(statistics, cov / np.outer(sd, sd), alpha)
 
 
 def estimate_statistics(estimates: np.ndarray, covariance: np.ndarray, contrasts: np.ndarray) -> np.ndarray:

@@ -40,8 +40,8 @@ from nephrosim.trials.checkpoint import open_trial_folder
 from nephrosim.trials.design import TrialDesign
 from nephrosim.trials.endpoints import PatientOutcomes, entry_times, outcomes
 from nephrosim.trials.execute import collect, open_executor
-from nephrosim.trials.mcpmod import contrast_statistics, estimate_statistics, log_hazard_ratios, model_step, \
-    model_step_estimates
+from nephrosim.trials.mcpmod import contrast_statistics, estimate_statistics, generalized_test, log_hazard_ratios, \
+    model_step, model_step_estimates
 from nephrosim.trials.population import CHUNK_PATIENTS, VirtualPopulation, build_population, chunks_of, \
     population_scenario, simulate_groups
 
@@ -161,12 +161,16 @@ def _replicate_task(task) -> list[dict]:
     ``favours_interim_<k>``: whether the treated arm does better there (for a futility rule); ``trend`` =
     ``(primary, scores)`` of a test for trend across every arm (:func:`~nephrosim.trials.analysis.trend_test`),
     adding ``p_trend`` and ``z_trend`` (no prefix: one test per trial) on the patients each arm keeps; ``mcp`` =
-    ``(endpoint, contrasts)`` of MCP-Mod (:mod:`nephrosim.trials.mcpmod`), adding ``mcp_t_<m>``: each contrast's
+    ``(endpoint, contrasts[, effects, one-sided alpha])`` of MCP-Mod (:mod:`nephrosim.trials.mcpmod`,
+    :meth:`~nephrosim.trials.design.TrialDesign.mcp_task`), adding ``mcp_t_<m>``: each contrast's
     statistic on −SCr AUC of the patients each arm keeps (``scr_auc``: shape × arm) or on the treated arms'
     Cox log hazard ratios of recovery, with the patients lost censored (``recovery``: shape × treated arm);
+    given the shapes' ``effects``, the contrasts are the trial's own (its estimated covariance) and
+    ``mcp_p_<m>`` adds each one's multiplicity-adjusted p (:func:`~nephrosim.trials.mcpmod.generalized_test`);
     ``modelling`` = ``(critical value, doses, shapes, target effect)`` of MCP-Mod's second step
     (:meth:`~nephrosim.trials.design.TrialDesign.mcp_modelling`, :func:`~nephrosim.trials.mcpmod.model_step`),
-    adding ``mod_shape`` (the 1-based index of the shape AIC selects among the significant ones, 0 when none
+    adding ``mod_shape`` (the 1-based index of the shape AIC selects among the significant ones — adjusted
+    p at most alpha with the trial's own covariance, else a statistic at the critical value —, 0 when none
     is) and ``mod_target_dose`` (its estimated target dose, NaN when none).
     Replicate ``r`` draws its patients and its death events from ``default_rng([seed, 2, r])``, so a
     replicate's result depends only on the seed and ``r``: one permutation of the pool gives each arm
@@ -236,18 +240,26 @@ def _replicate_task(task) -> list[dict]:
                 endpoint, scores, times=times, auc=[o.scr_auc[i][m] for o, i, m in zip(arms, idx, kept)],
                 events=events.get({"make30": "make"}.get(endpoint, endpoint)))
         if mcp is not None:
-            mcp_endpoint, contrasts = mcp
+            mcp_endpoint, contrasts, *own = mcp
             samples = [-o.scr_auc[i][k] for o, i, k in zip(arms, idx, kept)]  # a lower SCr AUC is the benefit
+            adjusted = None
             if mcp_endpoint == "recovery":  # generalized MCP-Mod on the log hazard ratios of recovery
                 log_hr = log_hazard_ratios([d for d, _ in times], [e for _, e in times])
-                statistics = estimate_statistics(*log_hr, contrasts)
+                if own:  # the trial's own covariance sets its contrasts and adjusted p-values
+                    effects, one_sided = own
+                    statistics, adjusted = generalized_test(*log_hr, effects, one_sided)
+                    for m, value in enumerate(adjusted, 1):
+                        rep[f"mcp_p_{m}"] = float(value)
+                else:
+                    statistics = estimate_statistics(*log_hr, contrasts)
             else:
                 statistics = contrast_statistics(samples, contrasts)
             for m, value in enumerate(statistics, 1):
                 rep[f"mcp_t_{m}"] = float(value)
             if modelling is not None:
                 critical, doses, shapes, effect = modelling
-                significant = np.isfinite(statistics) & (statistics >= critical)
+                significant = (np.nan_to_num(adjusted, nan=1.0) <= own[1] if adjusted is not None
+                               else np.isfinite(statistics) & (statistics >= critical))
                 if mcp_endpoint == "recovery":
                     shape, dose = model_step_estimates(*log_hr, doses, shapes, significant, effect)
                 else:
@@ -466,8 +478,7 @@ def run_trial(design: TrialDesign, replicates: int = 200, seed: int = 0, *, sche
         dropout = (design.endpoints.dropout.probability, design.endpoints.horizon_days)
         looks = None if design.interim is None else (design.endpoints.primary, design.interim.information)
         trend = None if design.trend is None else (design.endpoints.primary, design.trend_scores)
-        mcp = design.mcp_contrasts()
-        mcp_task = None if mcp is None else (design.mcp_mod.endpoint, mcp[0])
+        mcp_task = design.mcp_task()
         modelling = design.mcp_modelling()
         tasks = [(seed, s, e, sizes, tuple(arm_out[a.name] for a in design.arms), dropout, looks, trend, mcp_task,
                   modelling) for s, e in bounds]
@@ -532,17 +543,29 @@ def arm_dropping_summary(design: TrialDesign, reps: list[dict]) -> dict:
 
 
 def mcp_summary(design: TrialDesign, reps: list[dict]) -> dict:
-    """The MCP-Mod reading of the replicates: the share whose largest contrast statistic reaches the
-    critical value (``power``), the share in which each shape gives that largest significant statistic,
-    and each statistic's median (:mod:`nephrosim.trials.mcpmod`)."""
+    """The MCP-Mod reading of the replicates: the share whose contrast test is significant (``power``: the
+    largest statistic reaches the critical value of the planned contrasts, or — with each trial's own
+    covariance — the smallest multiplicity-adjusted p is at most one-sided alpha), the share in which each
+    shape gives that largest significant statistic, and each statistic's median (:mod:`nephrosim.trials.mcpmod`).
+    ``contrasts`` and ``critical_value`` are the planned ones (``critical_value`` is None when each trial uses
+    its own)."""
     contrasts, q = design.mcp_contrasts()
     labels = [m.label for m in design.mcp_mod.shapes]
     t = np.array([[r[f"mcp_t_{m}"] for m in range(1, len(labels) + 1)] for r in reps], float)
     testable = np.isfinite(t).all(axis=1)
     filled = np.where(np.isfinite(t), t, -np.inf)
     best = np.where(testable, filled.argmax(axis=1), -1)
-    significant = testable & (filled.max(axis=1) >= q)
     recovery = design.mcp_mod.endpoint == "recovery"
+    alpha = design.alpha / 2
+    own = design.mcp_mod.estimated_covariance
+    if own:  # each trial's own contrasts: the largest statistic has the smallest adjusted p
+        p = np.array([[r[f"mcp_p_{m}"] for m in range(1, len(labels) + 1)] for r in reps], float)
+        significant = testable & (np.nan_to_num(p, nan=1.0).min(axis=1) <= alpha)
+        rule = (f"smallest multiplicity-adjusted p <= {alpha:g}, each trial's contrasts and p-values from its own "
+                "Cox covariance (DoseFinding's MCTtest)")
+    else:
+        significant = testable & (filled.max(axis=1) >= q)
+        rule = f"largest contrast statistic >= {q:.4g}, the critical value of the planned contrasts"
     return {
         "endpoint": ("time to recovery (generalized MCP-Mod: the contrasts test the treated arms' Cox log hazard "
                      "ratios of recovery against the control; positive = recovery sooner with the dose)" if recovery
@@ -551,8 +574,10 @@ def mcp_summary(design: TrialDesign, reps: list[dict]) -> dict:
         "doses": dict(zip([a.name for a in design.arms], design.mcp_mod.doses)),
         "shapes": labels,
         "contrasts": {label: [round(float(c), 4) for c in row] for label, row in zip(labels, contrasts)},
-        "critical_value": round(q, 4),
-        "alpha_one_sided": design.alpha / 2,
+        "covariance": "estimated" if own else ("planned" if recovery else "pooled within-arm variance"),
+        "rule": rule,
+        "critical_value": None if own else round(q, 4),
+        "alpha_one_sided": alpha,
         "power": round(float(significant.mean()), 4),
         "significant_by_shape": {label: round(float(np.mean(significant & (best == m))), 4)
                                  for m, label in enumerate(labels)},
