@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 from nephrosim.errors import UserInputError
 from nephrosim.trials.design import Interim
 from nephrosim.trials.endpoints import PatientOutcomes
-from nephrosim.trials.search import SearchError, _logrank_p, design_power, load_search, pareto_front, run_search, \
-    search_from_dict
+from nephrosim.trials.search import SearchError, _logrank_p, design_power, load_search, multi_arm_power, \
+    pareto_front, run_search, search_from_dict
 
 HORIZON = 30.0
 
@@ -94,6 +94,12 @@ BASE = {"name": "small", "virtual_patients": 800,
     ({"base": BASE, "candidates": {"treatment": [{"product": "msc", "dose": 1e6, "route": "nose"}]}},
      ["candidates.treatment.0", "route"]),
     ({"base": BASE, "replicates": 5}, ["replicates"]),
+    ({"base": BASE, "candidates": {"multi_arm": [[0]]}}, ["candidates.multi_arm", "two or more"]),
+    ({"base": BASE, "candidates": {"treatment": [None, None], "multi_arm": [[1, 1]]}},
+     ["candidates.multi_arm", "twice"]),
+    ({"base": BASE, "candidates": {"treatment": [None, None], "multi_arm": [[0, 2]]}},
+     ["candidates.multi_arm.0: position 2", "lists 2"]),
+    ({"base": BASE, "candidates": {"multi_arm": [[-1, 0]]}}, ["candidates.multi_arm.0.0"]),
     ({"base": BASE, "uncertainty": {"parameters": [], "draws": 2}}, ["uncertainty.parameters"]),
     ({"base": BASE, "candidates": {"n_per_arm": list(range(2, 22)), "endpoint": ["recovery", "scr_auc"],
                                    "timing": [{"delay_h": d} for d in range(20)],
@@ -141,6 +147,7 @@ SEARCH = {"name": "small search", "base": BASE,
                          "endpoint": ["recovery", "scr_auc"]},
           "uncertainty": {"parameters": ["paracrine_ec50_cell_h_per_kg"], "draws": 2},
           "replicates": 100, "pool_limit": 30}
+SEARCH["candidates"]["multi_arm"] = [[0, 1]]  # placebo (zero effect) and MSC as two treated arms
 
 
 @pytest.fixture(scope="module")
@@ -168,10 +175,20 @@ def test_resume_computes_only_the_rest_and_the_zero_effect_design_is_null(resume
     summary, out = resumed
     assert summary["computed_this_run"]["conditions"] == 1  # the other draw was kept from the interrupted run
     assert summary["uncertain_parameters"][0]["provenance"] in ("source", "derived", "fitted", "assumed")
-    assert len(summary["table"]) == 8
+    assert len(summary["table"]) == 12
     assert out.exists() and not out.with_name("designs.csv.parts").exists()
     table = pd.read_csv(out)
-    assert len(table) == 8 and (table["skipped"].isna() | (table["skipped"] == "")).all()
+    runnable = table["skipped"].isna() | (table["skipped"] == "")
+    assert len(table) == 12 and runnable.sum() == 10
+    # a three-arm trial of 15 per arm needs 45 of the 30 eligible patients: skipped, saying so
+    assert (table.loc[~runnable, "total_n"] == 45).all() and table.loc[~runnable, "skipped"].str.contains("30").all()
+    multi = table[runnable & (table["treated_arms"] == 2)]
+    assert len(multi) == 2 and (multi["total_n"] == 24).all() and (multi["multiplicity"] == "holm").all()
+    for _, r in multi.iterrows():
+        assert r["treatment"].startswith("placebo (zero effect) + msc")
+        assert r["power_all"] <= r["p_success"] <= r["power"]
+        assert json.loads(r["true_effect_by_arm"])[0] == 0  # the placebo arm
+    table = table[table["treated_arms"] == 1]
     placebo = table[table["treatment"].str.startswith("placebo")]
     assert (placebo["true_effect_median"] == 0).all()
     for _, r in placebo.iterrows():  # 100 replicates each: alpha within a generous MC interval
@@ -329,3 +346,48 @@ def test_uncertainty_draws_centre_on_the_models_values_and_keep_the_log_uniform_
         assert np.array_equal(np.argsort(x, kind="stable"), np.argsort(u, kind="stable"))  # the same quantiles
     with pytest.raises(SearchError, match="uncertainty.prior"):
         search_from_dict({"base": BASE, "uncertainty": {"parameters": names, "prior": "uniform"}})
+
+
+@pytest.mark.parametrize("endpoint, column", [("recovery", "p_logrank"), ("scr_auc", "p_auc")])
+def test_a_multi_arm_design_is_the_trials_adjusted_reading(endpoint, column):
+    """Three arms (control, an effective and an ineffective one) with loss to follow-up: the search's
+    replicate r is `nephrosim trial`'s replicate r, so its disjunctive power, success and all-arms success
+    equal the trial's per-comparison p-values adjusted with statsmodels' Holm, replicate by replicate."""
+    from statsmodels.stats.multitest import multipletests
+
+    from nephrosim.trials.analysis import comparison_column
+    from nephrosim.trials.run import _replicate_task
+
+    from .conftest import synthetic_pool
+
+    rng = np.random.default_rng(10)
+    control, good, none = synthetic_pool(400, 12.0, rng), synthetic_pool(400, 6.0, rng), synthetic_pool(400, 12.0, rng)
+    n, reps, seed = 30, 80, 13
+    trial = _replicate_task((seed, 0, reps, (n, n, n), (control, good, none), (0.2, HORIZON)))
+    p = np.array([[r[comparison_column(a, column)] for a in (1, 2)] for r in trial])
+    reject = np.array([multipletests(row, alpha=0.05, method="holm")[0] for row in p])
+    res = multi_arm_power(control, [[good, none]], n, endpoint, reps, seed=seed, alpha=0.05, minimal_effect=0.1,
+                          multiplicity="holm", dropout=(0.2, HORIZON))
+    assert res["power"] == round(float(reject.any(axis=1).mean()), 4)
+    if endpoint == "recovery":  # (the synthetic pools' SCr AUCs carry no effect)
+        assert res["power"] > 0.3  # the effective arm is found in part of the trials
+        assert res["power_all"] <= res["p_success"] <= res["power"]
+    assert res["trials"] == reps and len(json.loads(res["true_effect_by_arm"])) == 2
+
+
+@pytest.mark.parametrize("multiplicity, exact", [("dunnett", True), ("holm", False), ("bonferroni", False)])
+def test_a_multi_arm_design_without_effect_keeps_the_family_wise_error(multiplicity, exact):
+    """Every arm carries each patient's control outcome: at least one rejection in alpha of the trials with
+    Dunnett (exact for the comparisons' shared control), at most alpha with Holm and Bonferroni."""
+    rng = np.random.default_rng(12)
+    pool = _exponential_pool(6000, 12.0, rng)
+    reps = 1500
+    res = multi_arm_power(pool, [[pool, pool, pool]], 30, "scr_auc", reps, seed=3, alpha=0.05, minimal_effect=0.1,
+                          multiplicity=multiplicity)
+    se = math.sqrt(0.05 * 0.95 / reps)
+    assert res["power"] <= 0.05 + 3.5 * se, res
+    if exact:
+        assert res["power"] >= 0.05 - 3.5 * se, res
+    assert res["p_correct"] == pytest.approx(1 - res["p_success"])  # no arm helps: every claim is wrong
+    with pytest.raises(UserInputError, match="6000 patients, fewer than the 8000 one trial of 4 arms needs"):
+        multi_arm_power(pool, [[pool, pool, pool]], 2000, "scr_auc", 10, seed=3, alpha=0.05, minimal_effect=0.1)

@@ -1,8 +1,8 @@
 """The design search's form (``nephrosim trial-design``), generated from its schema as the trial form is.
 
 A design search (:class:`~nephrosim.trials.search.DesignSearch`) varies the treated arm of a two-arm
-base trial: every combination of its candidate entry rules, timings, treatments, arm sizes and
-endpoints is one design, and each design's power is computed over replicate trials (and over draws of
+base trial: every combination of its candidate entry rules, timings, treatments (or multi-arm sets of
+them, ``candidates.multi_arm``, a JSON list of position lists), arm sizes and endpoints is one design, and each design's power is computed over replicate trials (and over draws of
 uncertain therapy parameters). On the app's *Design search* page the base trial is the one in the
 trial form (the session's trial draft), so a design is built once and searched around; this module
 draws the rest of the spec with :mod:`nephrosim.app.trial_form`'s schema walk — lists of entry rules

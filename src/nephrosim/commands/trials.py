@@ -209,15 +209,17 @@ def trial_design(
     s = result.summary
     typer.echo(f"{s['search']}: {s['designs']} designs ({s['skipped']} skipped), {s['draws']} model draw(s) x "
                f"{s['replicates_per_draw']} replicates, seed {s['seed']}; table: {s['output']}")
+    prior = {"range": "around the model's value within", "log_uniform": "log-uniform on"}
     for u in s["uncertain_parameters"]:
-        typer.echo(f"  uncertain: {u['parameter']} log-uniform {u['lower']:g}-{u['upper']:g} {u['unit']} "
-                   f"(nominal {u['nominal']:g}, {u['provenance']})")
+        typer.echo(f"  uncertain: {u['parameter']} {prior[s['uncertainty_prior']]} {u['lower']:g}-{u['upper']:g} "
+                   f"{u['unit']} (nominal {u['nominal']:g}, {u['provenance']})")
     ok = table[table["skipped"] == ""].head(top)
     typer.echo("  rank  power [95% MC]        success  correct  effect  n/arm  endpoint  timing | treatment | entry")
     for rank, r in enumerate(ok.itertuples(), 1):
         typer.echo(f"  {rank:>4}  {r.power:.3f} [{r.power_lo:.3f}-{r.power_hi:.3f}]  {r.p_success:.3f}    "
                    f"{r.p_correct:.3f}    {r.true_effect_median:+.2f}   {r.n_per_arm:>5}  {r.endpoint:<8}  "
-                   f"{r.timing} | {r.treatment} | {r.inclusion}{'  *pareto' if r.pareto else ''}")
+                   f"{r.timing} | {r.treatment}{f' ({r.multiplicity})' if r.treated_arms > 1 else ''} | "
+                   f"{r.inclusion}{'  *pareto' if r.pareto else ''}")
     skipped = table[table["skipped"] != ""]
     if len(skipped):
         typer.echo(f"  skipped {len(skipped)}: e.g. {skipped.iloc[0]['skipped'][:200]}")

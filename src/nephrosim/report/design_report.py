@@ -30,7 +30,8 @@ DESIGN_COLUMNS = (
     ("p_success", "P(success)"), ("p_success_lo", "P(success) 95 % lo"), ("p_success_hi", "P(success) 95 % hi"),
     ("favouring_share", "favouring treatment, share of significant"),
     ("p_correct", "P(correct decision)"),
-    ("n_per_arm", "n per arm"), ("total_n", "total n"),
+    ("n_per_arm", "n per arm"), ("total_n", "total n"), ("treated_arms", "treated arms"),
+    ("multiplicity", "multiplicity (multi-arm)"),
     ("treatment", "product, dose, route"), ("timing", "timing"), ("endpoint", "endpoint"),
     ("inclusion", "entry"),
     ("true_effect_median", "true effect (relative reduction), median over draws"), ("true_effect_min", "true effect, min"),
@@ -46,6 +47,7 @@ def ranked_designs(table):
     power = ok["power"].to_numpy(float)
     ok["favouring_share"] = np.divide(ok["p_success"].to_numpy(float), power, out=np.full(power.shape, np.nan),
                                       where=power > 0)
+    ok["multiplicity"] = ok["multiplicity"].fillna("")  # two-arm designs: none
     frame = ok[[c for c, _ in DESIGN_COLUMNS]].copy()
     frame["pareto"] = frame["pareto"].map(lambda x: "yes" if bool(x) else "")
     frame.columns = [h for _, h in DESIGN_COLUMNS]

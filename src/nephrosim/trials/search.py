@@ -9,7 +9,10 @@ choice, the candidates to compare:
 * ``treatment`` — product, dose, route (``null`` = a second placebo arm: a zero-effect control);
 * ``n_per_arm`` — sample size;
 * ``endpoint`` — ``recovery`` (time to recovery, log-rank), ``scr_auc`` (Mann–Whitney) or
-  ``make30`` (major adverse kidney events by 30 days, Fisher's exact test).
+  ``make30`` (major adverse kidney events by 30 days, Fisher's exact test);
+* ``multi_arm`` — designs with several treated arms: each entry lists positions in ``treatment``,
+  one treated arm each against one control, the comparisons adjusted with the base trial's
+  ``multiplicity`` (:func:`multi_arm_power`); they are crossed with the other lists.
 
 Every combination is a candidate design; a combination the trial schema refuses (a dose
 before the diagnosis that randomizes the patient) is listed as skipped, with the reason.
@@ -41,6 +44,11 @@ are compared on the same virtual trials):
   ``minimal_effect``, and not claiming it otherwise;
 * ``true_effect`` — that pool-level relative reduction (median, min, max over draws);
 * ``pareto`` — not dominated in (``p_success`` higher, total n lower).
+
+A multi-arm design (``treated_arms`` > 1) reads ``power`` as at least one arm rejected after the
+adjustment (the family-wise error under no effect), ``p_success`` as at least one arm rejected and
+favouring treatment, ``p_correct`` as every arm's claim right, and adds ``power_all`` (every arm
+rejected and favouring) and ``true_effect_by_arm``.
 
 Tests: log-rank by ``statsmodels.duration.survfunc.survdiff`` (the same statistic as the
 lifelines log-rank ``nephrosim trial`` uses, 80× faster); Mann–Whitney by ``scipy.stats``.
@@ -103,8 +111,25 @@ class Candidates(StrictModel):
     endpoint: tuple[Literal["recovery", "scr_auc", "make30", "make90"], ...] | None = Field(
         None, max_length=4, description="primary endpoints (make90 needs the base trial's horizon_days: 90); "
                                         "default: the base trial's")
+    multi_arm: tuple[tuple[Annotated[int, Field(ge=0)], ...], ...] | None = Field(
+        None, max_length=20, description=(
+            "multi-arm designs: each entry lists two or more positions in `treatment` (0 = the first), one treated "
+            "arm each, all against one control and tested with the base trial's multiplicity adjustment; e.g. "
+            "[[0, 1]] adds a three-arm design with the first two treatments (crossed with inclusion, timing, "
+            "n_per_arm and endpoint like the rest)"))
 
-    @field_validator("inclusion", "timing", "treatment", "n_per_arm", "endpoint")
+    @field_validator("multi_arm")
+    @classmethod
+    def _sets(cls, v):
+        for k, arm_set in enumerate(v or ()):
+            if len(arm_set) < 2:
+                raise ValueError(f"entry {k} lists {len(arm_set)} treatment(s); a multi-arm design needs two or more "
+                                 "(a single treatment is already a two-arm candidate)")
+            if len(set(arm_set)) != len(arm_set):
+                raise ValueError(f"entry {k} lists a treatment twice; list each position once")
+        return v
+
+    @field_validator("inclusion", "timing", "treatment", "n_per_arm", "endpoint", "multi_arm")
     @classmethod
     def _not_empty(cls, v, info):
         if v is not None and len(v) == 0:
@@ -160,8 +185,14 @@ class DesignSearch(StrictModel):
     @model_validator(mode="after")
     def _not_too_many(self):
         c = self.candidates
-        count = 1
-        for values in (c.inclusion, c.timing, c.treatment, c.n_per_arm, c.endpoint):
+        n_treatments = len(c.treatment or (None,))
+        for k, arm_set in enumerate(c.multi_arm or ()):
+            bad = [j for j in arm_set if j >= n_treatments]
+            if bad:
+                raise ValueError(f"candidates.multi_arm.{k}: position {bad[0]} is not in candidates.treatment, which "
+                                 f"lists {n_treatments} (positions 0-{n_treatments - 1}); list the treatments first")
+        count = n_treatments + len(c.multi_arm or ())
+        for values in (c.inclusion, c.timing, c.n_per_arm, c.endpoint):
             count *= len(values or (None,))
         if count > MAX_DESIGNS:
             raise ValueError(f"the candidates make {count:,} designs, above {MAX_DESIGNS:,}; shorten the lists")
@@ -193,7 +224,8 @@ def load_search(path: str | Path) -> tuple[DesignSearch, TrialDesign]:
 def _not_two_arms(base: TrialDesign) -> str:
     return (f"{len(base.arms)} arms ({', '.join(a.name for a in base.arms)}): the design search varies the one "
             "treated arm of a two-arm base design (its candidates list the treatments to compare); keep the control "
-            "and one treated arm in the base, or run the multi-arm design with `nephrosim trial`")
+            "and one treated arm in the base and list multi-arm designs under candidates.multi_arm, or run the "
+            "multi-arm design with `nephrosim trial`")
 
 
 # --- candidate designs --------------------------------------------------------------------
@@ -208,10 +240,22 @@ class Candidate:
     endpoint: str
     design: TrialDesign | None
     skipped: str = ""
+    #: a multi-arm design's treatments (positions in the candidate list, one treated arm each; ``treatment``
+    #: is then -1); empty for a two-arm design
+    arm_set: tuple[int, ...] = ()
 
     @property
     def condition(self) -> tuple[int, int, int]:
         return (self.inclusion, self.timing, self.treatment)
+
+    @property
+    def treatments(self) -> tuple[int, ...]:
+        """The treated arms' positions in the candidate list, in arm order."""
+        return self.arm_set or (self.treatment,)
+
+    @property
+    def total_n(self) -> int:
+        return (len(self.treatments) + 1) * self.n_per_arm
 
 
 def _lists(spec: DesignSearch, base: TrialDesign):
@@ -247,6 +291,29 @@ def candidates(spec: DesignSearch, base: TrialDesign) -> list[Candidate]:
             design, why = None, ("endpoint recovery with inclusion kind all: patients randomized at surgery mostly "
                                  "never have AKI, so time to recovery is not defined for them; use scr_auc")
         out.append(Candidate(i, t, k, n, ep, design, why))
+    for (i, inc), (t, tim), arm_set, n, ep in itertools.product(
+            enumerate(inclusions), enumerate(timings), spec.candidates.multi_arm or (), sizes, endpoints):
+        data = base.model_dump(mode="json")
+        data.update(inclusion=inc.model_dump(mode="json"), pool_limit=spec.pool_limit, interim=None)
+        data["endpoints"]["primary"] = ep
+        data["arms"] = [{**ctl.model_dump(mode="json"), "n": n}] + [
+            {"name": f"{trt.name if treatments[j] is not None else ctl.name}_{j + 1}", "n": n,
+             "treatment": None if treatments[j] is None else treatments[j].model_dump(mode="json", exclude={"time_h"}),
+             "timing": tim.model_dump(mode="json")} for j in arm_set]
+        why = ""
+        if base.interim is not None:
+            design, why = None, ("multi-arm candidates with interim looks: `nephrosim trial` drops arms at them, "
+                                 "which the search does not model yet; remove interim from the base design to "
+                                 "compare multi-arm designs")
+        else:
+            try:
+                design = trial_from_dict(data, "candidate")
+            except TrialError as exc:
+                design, why = None, " ".join(str(exc).split())
+        if design is not None and inc.kind == "all" and ep == "recovery":
+            design, why = None, ("endpoint recovery with inclusion kind all: patients randomized at surgery mostly "
+                                 "never have AKI, so time to recovery is not defined for them; use scr_auc")
+        out.append(Candidate(i, t, -1, n, ep, design, why, tuple(arm_set)))
     return out
 
 
@@ -341,29 +408,38 @@ def _replicate_data(endpoint: str, control: PatientOutcomes, treated: PatientOut
                     seed: int, loss) -> tuple:
     """Replicate ``r``'s per-patient data of the endpoint for control and treated, in randomization order:
     ``(values_c, values_t, flags_c, flags_t)`` — times to recovery and recovery events (censored at loss),
-    or SCr AUCs / MAKE events with the not-lost masks."""
-    n = ic.size
-    kept = (np.ones(n, bool), np.ones(n, bool)) if loss is None else (~loss[0][0], ~loss[1][0])
+    or SCr AUCs / MAKE events with the not-lost masks (:func:`_replicate_arms` with two arms)."""
+    (values_c, flags_c), (values_t, flags_t) = _replicate_arms(endpoint, [control, treated], [ic, it], r, seed, loss)
+    return values_c, values_t, flags_c, flags_t
+
+
+def _replicate_arms(endpoint: str, arms: list[PatientOutcomes], idx: list[np.ndarray], r: int, seed: int,
+                    loss) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Replicate ``r``'s per-patient data of the endpoint in each arm (control first), in randomization order:
+    ``(values, flags)`` per arm — times to recovery and recovery events (censored at loss), or SCr AUCs /
+    MAKE events with the not-lost masks. ``loss``: each arm's ``(lost, when)`` (:func:`losses`) or None."""
+    kept = [np.ones(i.size, bool) for i in idx] if loss is None else [~lost for lost, _ in loss]
     if endpoint == "recovery":
-        (days_c, rec_c), (days_t, rec_t) = control.recovery(r), treated.recovery(r)
-        (days_c, rec_c), (days_t, rec_t) = (days_c[ic], rec_c[ic]), (days_t[it], rec_t[it])
-        if loss is not None:
-            (lost_c, when_c), (lost_t, when_t) = loss
-            days_c, rec_c = censor_at_loss(days_c, rec_c, lost_c, when_c)
-            days_t, rec_t = censor_at_loss(days_t, rec_t, lost_t, when_t)
-        return days_c, days_t, rec_c, rec_t
+        out = []
+        for j, (o, i) in enumerate(zip(arms, idx)):
+            days, rec = o.recovery(r)
+            days, rec = days[i], rec[i]
+            if loss is not None:
+                days, rec = censor_at_loss(days, rec, *loss[j])
+            out.append((days, rec))
+        return out
     if endpoint in ("make30", "make90"):
         # the events nephrosim trial's replicate r draws (run._replicate_task): its stream
         # default_rng([seed, 2, r]) after the permutation and the two death draws of each arm, then
         # binary_events in its order; every model draw k reads the same uniforms (common random numbers)
         rng = np.random.default_rng([seed, 2, r])
-        rng.permutation(control.size)
-        for _ in range(2):  # death (model survival), then death by stage: control, then treated
-            rng.random(n), rng.random(n)
-        events = binary_events(rng, [control.rows(ic), treated.rows(it)])
-        control_events, treated_events = events["make" if endpoint == "make30" else "make90"]
-        return control_events, treated_events, *kept
-    return control.scr_auc[ic], treated.scr_auc[it], *kept
+        rng.permutation(arms[0].size)
+        for _ in range(2):  # death (model survival), then death by stage: arm by arm, control first
+            for i in idx:
+                rng.random(i.size)
+        events = binary_events(rng, [o.rows(i) for o, i in zip(arms, idx)])
+        return list(zip(events["make" if endpoint == "make30" else "make90"], kept))
+    return [(o.scr_auc[i], k) for o, i, k in zip(arms, idx, kept)]
 
 
 def _test(endpoint: str, data: tuple, m: int) -> tuple[float, bool]:
@@ -400,8 +476,6 @@ def design_power(control: PatientOutcomes, treated_by_draw: list[PatientOutcomes
     group-sequential ones, and ``expected_n_per_arm`` / ``early_stop_share`` (and ``futility_stop_share``)
     are added.
     """
-    from statsmodels.stats.proportion import proportion_confint
-
     from nephrosim.trials.sequential import z_of_p
 
     pool = control.size
@@ -443,24 +517,9 @@ def design_power(control: PatientOutcomes, treated_by_draw: list[PatientOutcomes
             fav[k] += claim
             correct[k] += claim == beneficial
     trials = replicates * draws
-
-    def with_interval(per_draw):
-        """The share over draws × replicates and its 95 % interval: the wider of the replicates'
-        Clopper–Pearson interval and a t interval over the draws' shares (the draws are a sample of the
-        parameters' uncertainty; with few draws their spread, not the replicates, sets the error)."""
-        count = int(per_draw.sum())
-        lo, hi = proportion_confint(count, trials, alpha=0.05, method="beta")
-        if draws > 1:
-            from scipy.stats import t as student
-
-            shares = per_draw / replicates
-            half = float(student.ppf(0.975, draws - 1) * shares.std(ddof=1) / np.sqrt(draws))
-            lo, hi = min(lo, count / trials - half), max(hi, count / trials + half)
-        return round(count / trials, 4), round(max(float(lo), 0.0), 4), round(min(float(hi), 1.0), 4)
-
     out = {}
     for key, count in (("power", sig), ("p_success", fav), ("p_correct", correct)):
-        out[key], out[f"{key}_lo"], out[f"{key}_hi"] = with_interval(count)
+        out[key], out[f"{key}_lo"], out[f"{key}_hi"] = _share_with_interval(count, replicates)
     if interim is not None:
         out.update(expected_n_per_arm=round(used / (replicates * draws), 2),
                    early_stop_share=round(early / (replicates * draws), 4))
@@ -470,6 +529,83 @@ def design_power(control: PatientOutcomes, treated_by_draw: list[PatientOutcomes
     out.update(true_effect_median=round(float(np.median(e)), 4), true_effect_min=round(float(e.min()), 4),
                true_effect_max=round(float(e.max()), 4), trials=trials)
     return out
+
+
+def multi_arm_power(control: PatientOutcomes, treated_by_draw: list[list[PatientOutcomes]], n_per_arm: int,
+                    endpoint: str, replicates: int, seed: int, alpha: float, minimal_effect: float,
+                    multiplicity: str = "holm", dropout: tuple[float, float] = (0.0, 0.0)) -> dict:
+    """Power, success and correct-decision probabilities of a design with several treated arms, each compared
+    with one control, over draws × replicates — the reading of ``nephrosim trial`` on a multi-arm design.
+
+    ``treated_by_draw[k][a]``: treated arm ``a``'s outcomes under model draw ``k`` (the same pool patients as
+    ``control``, row by row). Replicate ``r`` randomizes ``n_per_arm`` distinct pool patients to each arm,
+    control first, with ``default_rng([seed, 2, r])`` (``nephrosim trial``'s replicate ``r``), and loses
+    patients as it does (``dropout``). Each arm's two-sided p against the control (:func:`_test`) is adjusted
+    for multiplicity over the arms (:func:`nephrosim.trials.analysis.adjusted_rejections`: ``holm``,
+    ``bonferroni``, ``dunnett`` or ``dunnett_stepdown``). Reported:
+
+    * ``power``: at least one arm rejected (the disjunctive power; under no effect, the family-wise error);
+    * ``p_success``: at least one arm rejected *and* favouring treatment;
+    * ``p_correct``: every arm's claim of benefit (rejected and favouring) matches whether its true effect in
+      the draw reaches ``minimal_effect``;
+    * ``power_all``: every arm rejected and favouring (the conjunctive success);
+    * ``true_effect_*``: over draws and arms; ``true_effect_by_arm``: each arm's median over draws.
+    Intervals as in :func:`design_power`."""
+    from nephrosim.trials.analysis import adjusted_rejections
+
+    arms = len(treated_by_draw[0])
+    pool = control.size
+    if (arms + 1) * n_per_arm > pool:
+        raise UserInputError(f"n_per_arm={n_per_arm}: the eligible pool has {pool} patients, fewer than the "
+                             f"{(arms + 1) * n_per_arm} one trial of {arms + 1} arms needs; raise pool_limit or "
+                             "virtual_patients")
+    sizes = (n_per_arm,) * (arms + 1)
+    picks = [np.split(np.random.default_rng([seed, 2, r]).permutation(pool)[:(arms + 1) * n_per_arm],
+                      np.cumsum(sizes)[:-1]) for r in range(replicates)]
+    lost = [None if dropout[0] <= 0 else losses(seed, r, sizes, *dropout) for r in range(replicates)]
+    draws = len(treated_by_draw)
+    sig, fav, correct, every = (np.zeros(draws, int) for _ in range(4))
+    effects = np.array([[true_effect(control, t, endpoint) for t in treated] for treated in treated_by_draw])
+    for k, treated in enumerate(treated_by_draw):
+        beneficial = effects[k] >= minimal_effect
+        p, favours = np.ones((arms, replicates)), np.zeros((arms, replicates), bool)
+        for r, idx in enumerate(picks):
+            data = _replicate_arms(endpoint, [control, *treated], idx, r, seed, lost[r])
+            for a in range(arms):
+                (values_c, flags_c), (values_t, flags_t) = data[0], data[a + 1]
+                p[a, r], favours[a, r] = _test(endpoint, (values_c, values_t, flags_c, flags_t), n_per_arm)
+        reject = adjusted_rejections(p, alpha, multiplicity, n_per_arm, [n_per_arm] * arms)
+        claim = reject & favours
+        sig[k] = int(reject.any(axis=0).sum())
+        fav[k] = int(claim.any(axis=0).sum())
+        every[k] = int(claim.all(axis=0).sum())
+        correct[k] = int((claim == beneficial[:, None]).all(axis=0).sum())
+    out = {}
+    for key, count in (("power", sig), ("p_success", fav), ("p_correct", correct), ("power_all", every)):
+        out[key], out[f"{key}_lo"], out[f"{key}_hi"] = _share_with_interval(count, replicates)
+    out.update(true_effect_median=round(float(np.median(effects)), 4), true_effect_min=round(float(effects.min()), 4),
+               true_effect_max=round(float(effects.max()), 4), trials=replicates * draws,
+               true_effect_by_arm=json.dumps([round(float(v), 4) for v in np.median(effects, axis=0)]))
+    return out
+
+
+def _share_with_interval(per_draw: np.ndarray, replicates: int) -> tuple[float, float, float]:
+    """The share over draws × replicates and its 95 % interval: the wider of the replicates'
+    Clopper–Pearson interval and a t interval over the draws' shares (the draws are a sample of the
+    parameters' uncertainty; with few draws their spread, not the replicates, sets the error)."""
+    from statsmodels.stats.proportion import proportion_confint
+
+    draws = len(per_draw)
+    trials = replicates * draws
+    count = int(np.sum(per_draw))
+    lo, hi = proportion_confint(count, trials, alpha=0.05, method="beta")
+    if draws > 1:
+        from scipy.stats import t as student
+
+        shares = np.asarray(per_draw) / replicates
+        half = float(student.ppf(0.975, draws - 1) * shares.std(ddof=1) / np.sqrt(draws))
+        lo, hi = min(lo, count / trials - half), max(hi, count / trials + half)
+    return round(count / trials, 4), round(max(float(lo), 0.0), 4), round(min(float(hi), 1.0), 4)
 
 
 def pareto_front(power: np.ndarray, total_n: np.ndarray) -> np.ndarray:
@@ -556,6 +692,8 @@ def run_search(spec: DesignSearch, base: TrialDesign, out: str | Path, seed: int
             return parts / f"condition-{cond[0]:02d}-{cond[1]:02d}-{cond[2]:02d}-draw{k:03d}.npz"
 
         def design_file(c):
+            if c.arm_set:
+                return parts / f"design-{_digest([c.inclusion, c.timing, list(c.arm_set), c.n_per_arm, c.endpoint])}.json"
             return parts / f"design-{_digest([c.condition, c.n_per_arm, c.endpoint])}.json"
 
         report = progress if callable(progress) else (lambda done, total, stage: None)
@@ -573,15 +711,16 @@ def run_search(spec: DesignSearch, base: TrialDesign, out: str | Path, seed: int
             control = outcomes(pop.times_h, pop.scr[pool], pop.survival[pool], entry, pop.scr[pool, 0], base.endpoints,
                                np.random.default_rng([seed, 5, 1, i + 1]), realizations=spec.replicates)
             pools[i] = (pool, entry, control)
-        cands = [c if c.design is None or 2 * c.n_per_arm <= pools[c.inclusion][0].size else
+        cands = [c if c.design is None or c.total_n <= pools[c.inclusion][0].size else
                  Candidate(c.inclusion, c.timing, c.treatment, c.n_per_arm, c.endpoint, None,
                            f"the eligible pool has {pools[c.inclusion][0].size} patients, fewer than the "
-                           f"{2 * c.n_per_arm} one trial needs: raise pool_limit or the base virtual_patients")
+                           f"{c.total_n} one trial needs: raise pool_limit or the base virtual_patients", c.arm_set)
                  for c in cands]
         runnable = [c for c in cands if c.design is not None]
         if not runnable:
             raise UserInputError(f"no candidate design can run; first reason: {cands[0].skipped}")
-        conditions = sorted({c.condition for c in runnable if treatments[c.treatment] is not None})
+        conditions = sorted({(c.inclusion, c.timing, j) for c in runnable for j in c.treatments
+                             if treatments[j] is not None})
         todo_conditions = [(cond, k) for cond in conditions for k in range(n_draws) if not cond_file(cond, k).exists()]
         todo_designs = [c for c in runnable if not design_file(c).exists()]
         total = len(conditions) * n_draws + len(runnable)
@@ -610,18 +749,27 @@ def run_search(spec: DesignSearch, base: TrialDesign, out: str | Path, seed: int
                 report(done, total, "conditions")
             for c in todo_designs:
                 control_all = pools[c.inclusion][2]
-                if treatments[c.treatment] is None:
-                    treated_by_draw, usable = [control_all], np.ones(control_all.size, bool)
-                else:
-                    loaded = [_load_outcomes(cond_file(c.condition, k)) for k in range(n_draws)]
-                    usable = np.all([u for _, u in loaded], axis=0)
-                    treated_by_draw = [o for o, _ in loaded]
+                usable = np.ones(control_all.size, bool)
+                by_arm = []  # [arm][draw]
+                for j in c.treatments:
+                    if treatments[j] is None:
+                        by_arm.append([control_all] * (n_draws if c.arm_set else 1))
+                        continue
+                    loaded = [_load_outcomes(cond_file((c.inclusion, c.timing, j), k)) for k in range(n_draws)]
+                    usable &= np.all([u for _, u in loaded], axis=0)
+                    by_arm.append([o for o, _ in loaded])
                 rows = np.nonzero(usable)[0]
-                res = design_power(_subset(control_all, rows), [_subset(o, rows) for o in treated_by_draw],
-                                   c.n_per_arm, c.endpoint, spec.replicates, seed, c.design.alpha,
-                                   getattr(spec.minimal_effect, c.endpoint),
-                                   dropout=(c.design.endpoints.dropout.probability, c.design.endpoints.horizon_days),
-                                   interim=c.design.interim)
+                dropout = (c.design.endpoints.dropout.probability, c.design.endpoints.horizon_days)
+                if c.arm_set:
+                    res = multi_arm_power(_subset(control_all, rows),
+                                          [[_subset(arm[k], rows) for arm in by_arm] for k in range(n_draws)],
+                                          c.n_per_arm, c.endpoint, spec.replicates, seed, c.design.alpha,
+                                          getattr(spec.minimal_effect, c.endpoint), c.design.multiplicity, dropout)
+                else:
+                    res = design_power(_subset(control_all, rows), [_subset(o, rows) for o in by_arm[0]],
+                                       c.n_per_arm, c.endpoint, spec.replicates, seed, c.design.alpha,
+                                       getattr(spec.minimal_effect, c.endpoint), dropout=dropout,
+                                       interim=c.design.interim)
                 res["failed_simulations"] = int((~usable).sum())
                 res["pool"] = int(rows.size)
                 write_text_atomic(design_file(c), json.dumps(res))
@@ -633,11 +781,14 @@ def run_search(spec: DesignSearch, base: TrialDesign, out: str | Path, seed: int
 
     rows = []
     for c in cands:
-        inc, tim, treat = inclusions[c.inclusion], timings[c.timing], treatments[c.treatment]
+        inc, tim = inclusions[c.inclusion], timings[c.timing]
+        treats = [treatments[j] for j in c.treatments]
         row = {"inclusion": _describe_inclusion(inc),
-               "timing": "none (placebo)" if treat is None else f"{tim.delay_h:g} h after {tim.relative_to}",
-               "treatment": _describe_treatment(treat), "n_per_arm": c.n_per_arm, "total_n": 2 * c.n_per_arm,
-               "endpoint": c.endpoint, "skipped": c.skipped}
+               "timing": ("none (placebo)" if all(t is None for t in treats)
+                          else f"{tim.delay_h:g} h after {tim.relative_to}"),
+               "treatment": " + ".join(_describe_treatment(t) for t in treats), "treated_arms": len(treats),
+               "multiplicity": base.multiplicity if c.arm_set else "", "n_per_arm": c.n_per_arm,
+               "total_n": c.total_n, "endpoint": c.endpoint, "skipped": c.skipped}
         if c.design is not None:
             row.update(results[design_file(c)])
         rows.append(row)
