@@ -391,3 +391,34 @@ def test_a_multi_arm_design_without_effect_keeps_the_family_wise_error(multiplic
     assert res["p_correct"] == pytest.approx(1 - res["p_success"])  # no arm helps: every claim is wrong
     with pytest.raises(UserInputError, match="6000 patients, fewer than the 8000 one trial of 4 arms needs"):
         multi_arm_power(pool, [[pool, pool, pool]], 2000, "scr_auc", 10, seed=3, alpha=0.05, minimal_effect=0.1)
+
+
+@pytest.mark.parametrize("endpoint, column", [("recovery", "p_logrank"), ("scr_auc", "p_auc")])
+def test_a_multi_arm_design_drops_arms_as_the_trial_does(endpoint, column):
+    """With a look at half the patients and futility_z 0, the search's multi-arm power, arms dropped and
+    expected n equal nephrosim.trials.sequential.arm_dropping on `nephrosim trial`'s replicates."""
+    from nephrosim.trials.analysis import comparison_column
+    from nephrosim.trials.run import _replicate_task
+    from nephrosim.trials.sequential import arm_dropping
+
+    from .conftest import synthetic_pool
+
+    rng = np.random.default_rng(14)
+    control, good, none = synthetic_pool(400, 12.0, rng), synthetic_pool(400, 6.0, rng), synthetic_pool(400, 12.0, rng)
+    n, reps, seed, looks = 30, 80, 15, (0.5,)
+    trial = _replicate_task((seed, 0, reps, (n, n, n), (control, good, none), (0.2, HORIZON), (endpoint, looks)))
+    p_final = np.array([[r[comparison_column(a, column)] for r in trial] for a in (1, 2)])
+    p_looks = np.array([[[r[comparison_column(a, "p_interim_1")]] for r in trial] for a in (1, 2)])
+    favours = np.array([[[r[comparison_column(a, "favours_interim_1")]] for r in trial] for a in (1, 2)])
+    expected = arm_dropping(p_final, p_looks, favours, looks, (n, n, n), 0.05, "holm", 0.0)
+    res = multi_arm_power(control, [[good, none]], n, endpoint, reps, seed=seed, alpha=0.05, minimal_effect=0.1,
+                          multiplicity="holm", dropout=(0.2, HORIZON),
+                          interim=Interim(information=looks, futility_z=0.0))
+    assert res["power"] == expected["power"]
+    assert json.loads(res["dropped_share"]) == expected["dropped_share"]
+    assert res["stopped_for_futility_share"] == expected["stopped_for_futility_share"]
+    assert res["expected_total_n"] == pytest.approx(expected["expected_total_n"], abs=0.01)
+    assert max(expected["dropped_share"]) > 0.1  # the rule acted
+    with pytest.raises(UserInputError, match="interim.futility_z"):
+        multi_arm_power(control, [[good, none]], n, endpoint, 5, seed=seed, alpha=0.05, minimal_effect=0.1,
+                        interim=Interim(information=looks))

@@ -48,7 +48,9 @@ are compared on the same virtual trials):
 A multi-arm design (``treated_arms`` > 1) reads ``power`` as at least one arm rejected after the
 adjustment (the family-wise error under no effect), ``p_success`` as at least one arm rejected and
 favouring treatment, ``p_correct`` as every arm's claim right, and adds ``power_all`` (every arm
-rejected and favouring) and ``true_effect_by_arm``.
+rejected and favouring) and ``true_effect_by_arm``. With interim looks in the base (``futility_z``, as a
+multi-arm trial requires) its arms are dropped for futility as ``nephrosim trial`` drops them, adding
+``dropped_share``, ``stopped_for_futility_share`` and ``expected_total_n``.
 
 Tests: log-rank by ``statsmodels.duration.survfunc.survdiff`` (the same statistic as the
 lifelines log-rank ``nephrosim trial`` uses, 80× faster); Mann–Whitney by ``scipy.stats``.
@@ -294,22 +296,16 @@ def candidates(spec: DesignSearch, base: TrialDesign) -> list[Candidate]:
     for (i, inc), (t, tim), arm_set, n, ep in itertools.product(
             enumerate(inclusions), enumerate(timings), spec.candidates.multi_arm or (), sizes, endpoints):
         data = base.model_dump(mode="json")
-        data.update(inclusion=inc.model_dump(mode="json"), pool_limit=spec.pool_limit, interim=None)
+        data.update(inclusion=inc.model_dump(mode="json"), pool_limit=spec.pool_limit)
         data["endpoints"]["primary"] = ep
         data["arms"] = [{**ctl.model_dump(mode="json"), "n": n}] + [
             {"name": f"{trt.name if treatments[j] is not None else ctl.name}_{j + 1}", "n": n,
              "treatment": None if treatments[j] is None else treatments[j].model_dump(mode="json", exclude={"time_h"}),
              "timing": tim.model_dump(mode="json")} for j in arm_set]
-        why = ""
-        if base.interim is not None:
-            design, why = None, ("multi-arm candidates with interim looks: `nephrosim trial` drops arms at them, "
-                                 "which the search does not model yet; remove interim from the base design to "
-                                 "compare multi-arm designs")
-        else:
-            try:
-                design = trial_from_dict(data, "candidate")
-            except TrialError as exc:
-                design, why = None, " ".join(str(exc).split())
+        try:
+            design, why = trial_from_dict(data, "candidate"), ""
+        except TrialError as exc:  # e.g. interim looks without futility_z: a multi-arm trial only drops arms
+            design, why = None, " ".join(str(exc).split())
         if design is not None and inc.kind == "all" and ep == "recovery":
             design, why = None, ("endpoint recovery with inclusion kind all: patients randomized at surgery mostly "
                                  "never have AKI, so time to recovery is not defined for them; use scr_auc")
@@ -533,7 +529,8 @@ def design_power(control: PatientOutcomes, treated_by_draw: list[PatientOutcomes
 
 def multi_arm_power(control: PatientOutcomes, treated_by_draw: list[list[PatientOutcomes]], n_per_arm: int,
                     endpoint: str, replicates: int, seed: int, alpha: float, minimal_effect: float,
-                    multiplicity: str = "holm", dropout: tuple[float, float] = (0.0, 0.0)) -> dict:
+                    multiplicity: str = "holm", dropout: tuple[float, float] = (0.0, 0.0),
+                    interim: Interim | None = None) -> dict:
     """Power, success and correct-decision probabilities of a design with several treated arms, each compared
     with one control, over draws × replicates — the reading of ``nephrosim trial`` on a multi-arm design.
 
@@ -550,8 +547,16 @@ def multi_arm_power(control: PatientOutcomes, treated_by_draw: list[list[Patient
       the draw reaches ``minimal_effect``;
     * ``power_all``: every arm rejected and favouring (the conjunctive success);
     * ``true_effect_*``: over draws and arms; ``true_effect_by_arm``: each arm's median over draws.
-    Intervals as in :func:`design_power`."""
+    Intervals as in :func:`design_power`.
+
+    ``interim`` (with ``futility_z``, as a multi-arm trial design requires): at each look an arm whose signed
+    z against the control on its first patients is below ``futility_z`` is dropped — it enrolls no more and is
+    never rejected — and the final analysis adjusts over every planned arm, a dropped arm's p set to 1
+    (:func:`nephrosim.trials.sequential.arm_dropping`, the reading of ``nephrosim trial``); then
+    ``dropped_share`` (per arm), ``stopped_for_futility_share`` (every arm dropped) and ``expected_total_n``
+    are added."""
     from nephrosim.trials.analysis import adjusted_rejections
+    from nephrosim.trials.sequential import dropped_arms, patients_used
 
     arms = len(treated_by_draw[0])
     pool = control.size
@@ -564,16 +569,31 @@ def multi_arm_power(control: PatientOutcomes, treated_by_draw: list[list[Patient
                       np.cumsum(sizes)[:-1]) for r in range(replicates)]
     lost = [None if dropout[0] <= 0 else losses(seed, r, sizes, *dropout) for r in range(replicates)]
     draws = len(treated_by_draw)
+    looks = () if interim is None else tuple(math.ceil(f * n_per_arm) for f in interim.information)
+    if interim is not None and interim.futility_z is None:
+        raise UserInputError("interim: a multi-arm design drops arms at its looks for futility only; give "
+                             "interim.futility_z")
     sig, fav, correct, every = (np.zeros(draws, int) for _ in range(4))
+    dropped_count, all_out, used = np.zeros(arms), 0, np.zeros(arms + 1)
     effects = np.array([[true_effect(control, t, endpoint) for t in treated] for treated in treated_by_draw])
     for k, treated in enumerate(treated_by_draw):
         beneficial = effects[k] >= minimal_effect
         p, favours = np.ones((arms, replicates)), np.zeros((arms, replicates), bool)
+        p_looks, favours_looks = np.ones((arms, replicates, len(looks))), np.zeros((arms, replicates, len(looks)), bool)
         for r, idx in enumerate(picks):
             data = _replicate_arms(endpoint, [control, *treated], idx, r, seed, lost[r])
             for a in range(arms):
                 (values_c, flags_c), (values_t, flags_t) = data[0], data[a + 1]
-                p[a, r], favours[a, r] = _test(endpoint, (values_c, values_t, flags_c, flags_t), n_per_arm)
+                pair = (values_c, values_t, flags_c, flags_t)
+                p[a, r], favours[a, r] = _test(endpoint, pair, n_per_arm)
+                for j, m in enumerate(looks):
+                    p_looks[a, r, j], favours_looks[a, r, j] = _test(endpoint, pair, m)
+        if looks:
+            dropped, dropped_at = dropped_arms(p_looks, favours_looks, interim.futility_z)
+            p = np.where(dropped, 1.0, p)  # a dropped arm is never rejected
+            dropped_count += dropped.sum(axis=1)
+            all_out += int(dropped.all(axis=0).sum())
+            used += np.asarray(patients_used(dropped_at, interim.information, sizes)) * replicates
         reject = adjusted_rejections(p, alpha, multiplicity, n_per_arm, [n_per_arm] * arms)
         claim = reject & favours
         sig[k] = int(reject.any(axis=0).sum())
@@ -586,6 +606,11 @@ def multi_arm_power(control: PatientOutcomes, treated_by_draw: list[list[Patient
     out.update(true_effect_median=round(float(np.median(effects)), 4), true_effect_min=round(float(effects.min()), 4),
                true_effect_max=round(float(effects.max()), 4), trials=replicates * draws,
                true_effect_by_arm=json.dumps([round(float(v), 4) for v in np.median(effects, axis=0)]))
+    if looks:
+        trials = replicates * draws
+        out.update(dropped_share=json.dumps([round(float(v / trials), 4) for v in dropped_count]),
+                   stopped_for_futility_share=round(all_out / trials, 4),
+                   expected_total_n=round(float(used.sum() / trials), 2))
     return out
 
 
@@ -764,7 +789,8 @@ def run_search(spec: DesignSearch, base: TrialDesign, out: str | Path, seed: int
                     res = multi_arm_power(_subset(control_all, rows),
                                           [[_subset(arm[k], rows) for arm in by_arm] for k in range(n_draws)],
                                           c.n_per_arm, c.endpoint, spec.replicates, seed, c.design.alpha,
-                                          getattr(spec.minimal_effect, c.endpoint), c.design.multiplicity, dropout)
+                                          getattr(spec.minimal_effect, c.endpoint), c.design.multiplicity, dropout,
+                                          c.design.interim)
                 else:
                     res = design_power(_subset(control_all, rows), [_subset(o, rows) for o in by_arm[0]],
                                        c.n_per_arm, c.endpoint, spec.replicates, seed, c.design.alpha,

@@ -305,6 +305,38 @@ def sequential_summary(p_looks: np.ndarray, information: Sequence[float], n_per_
     return out
 
 
+def dropped_arms(p_looks: np.ndarray, favours_looks: np.ndarray, futility_z: float) -> tuple[np.ndarray, np.ndarray]:
+    """Which treated arms a futility rule drops: ``p_looks[arm, replicate, look]`` and ``favours_looks`` as in
+    :func:`arm_dropping`; an arm still enrolling whose signed z is below ``futility_z`` at a look is dropped
+    there. Returns ``dropped[arm, replicate]`` and ``dropped_at[arm, replicate]`` (the look's index; the
+    number of looks when never dropped). A NaN test drops nothing."""
+    p_looks = np.asarray(p_looks, dtype=float)
+    arms, replicates, looks = p_looks.shape
+    z = z_of_p(p_looks)
+    signed = np.where(np.asarray(favours_looks, dtype=bool), z, -z)
+    with np.errstate(invalid="ignore"):
+        below = signed < futility_z  # NaN (no test) drops nothing
+    dropped = np.zeros((arms, replicates), dtype=bool)
+    dropped_at = np.full((arms, replicates), looks)
+    for j in range(looks):
+        now = ~dropped & below[:, :, j]
+        dropped_at[now] = j
+        dropped |= now
+    return dropped, dropped_at
+
+
+def patients_used(dropped_at: np.ndarray, information: Sequence[float], n_per_arm: Sequence[int]) -> list[float]:
+    """Expected patients per arm (control first) of a trial that drops arms at ``dropped_at`` (from
+    :func:`dropped_arms`, at looks ``information``): a dropped arm enrolls its look's share of its planned
+    patients; the control stops with the last treated arm when every arm is dropped."""
+    t = np.asarray(information, dtype=float)
+    share_used = np.r_[t, 1.0][dropped_at]  # each treated arm's share of its planned patients
+    everyone_out = (dropped_at < t.size).all(axis=0)
+    control_share = np.where(everyone_out, share_used.max(axis=0), 1.0)  # the last arm's look, when all drop
+    return [float(np.mean(np.ceil(control_share * n_per_arm[0])))] + [
+        float(np.mean(np.ceil(share_used[k] * n_per_arm[k + 1]))) for k in range(dropped_at.shape[0])]
+
+
 def arm_dropping(p_final: np.ndarray, p_looks: np.ndarray, favours_looks: np.ndarray, information: Sequence[float],
                  n_per_arm: Sequence[int], alpha: float, multiplicity: str, futility_z: float) -> dict:
     """Power and sample size of a multi-arm trial that drops treated arms for futility at interim looks.
@@ -333,23 +365,11 @@ def arm_dropping(p_final: np.ndarray, p_looks: np.ndarray, favours_looks: np.nda
         raise ValueError(f"p_looks has shape {p_looks.shape}; expected {(arms, replicates, t.size)} "
                          "(treated arm, replicate, interim look)")
     sizes = tuple(int(n) for n in n_per_arm)
-    z = z_of_p(p_looks)
-    signed = np.where(np.asarray(favours_looks, dtype=bool), z, -z)
-    with np.errstate(invalid="ignore"):
-        below = signed < futility_z  # NaN (no test) drops nothing
-    dropped = np.zeros((arms, replicates), dtype=bool)
-    dropped_at = np.full((arms, replicates), t.size)  # the look an arm was dropped at; t.size = never
-    for j in range(t.size):
-        now = ~dropped & below[:, :, j]
-        dropped_at[now] = j
-        dropped |= now
-    share_used = np.r_[t, 1.0][dropped_at]  # each treated arm's share of its planned patients
+    dropped, dropped_at = dropped_arms(p_looks, favours_looks, futility_z)
     everyone_out = dropped.all(axis=0)
-    control_share = np.where(everyone_out, share_used.max(axis=0), 1.0)  # the last arm's look, when all drop
     kept = adjusted_rejections(np.where(dropped, 1.0, p_final), alpha, multiplicity, sizes[0], sizes[1:])
     plain = adjusted_rejections(p_final, alpha, multiplicity, sizes[0], sizes[1:])
-    used = [np.mean(np.ceil(control_share * sizes[0]))] + [np.mean(np.ceil(share_used[k] * sizes[k + 1]))
-                                                           for k in range(arms)]
+    used = patients_used(dropped_at, t, sizes)
     return {
         "information": [round(float(x), 4) for x in (*t, 1.0)],
         "futility_z": float(futility_z),
