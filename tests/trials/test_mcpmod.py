@@ -362,7 +362,7 @@ def test_a_recovery_mcp_mod_takes_its_target_effect_on_the_log_hazard_ratio_scal
     with_target = trial_from_dict({**base, "mcp_mod": {**good, "target_effect": 0.223}})
     assert with_target.mcp_modelling()[1:] == (DOSES, ("linear", "emax"), 0.223)
     with pytest.raises(TrialError, match="mcp_mod.endpoint"):
-        trial_from_dict({**base, "mcp_mod": {**good, "endpoint": "make30"}})
+        trial_from_dict({**base, "mcp_mod": {**good, "endpoint": "death"}})
 
 
 def test_placebo_adjusted_fits_recover_their_curve_and_equal_statsmodels_gls():
@@ -447,9 +447,67 @@ def test_the_generalized_test_uses_the_trials_own_covariance_and_keeps_alpha():
 def test_covariance_is_a_recovery_setting():
     base = THREE_ARMS
     good = {"doses": list(DOSES), "shapes": [{"shape": "linear"}, {"shape": "emax", "ed50": 2.0e6}]}
-    with pytest.raises(TrialError, match="mcp_mod.covariance: 'planned' applies to endpoint recovery"):
+    with pytest.raises(TrialError, match="mcp_mod.covariance: 'planned' applies to the estimate endpoints"):
         trial_from_dict({**base, "mcp_mod": {**good, "covariance": "planned"}})
     design = trial_from_dict({**base, "mcp_mod": {**good, "endpoint": "recovery"}})
     assert design.mcp_mod.estimated_covariance and len(design.mcp_task()) == 4
     planned = trial_from_dict({**base, "mcp_mod": {**good, "endpoint": "recovery", "covariance": "planned"}})
     assert not planned.mcp_mod.estimated_covariance and len(planned.mcp_task()) == 2
+
+
+def test_log_odds_ratios_equal_statsmodels_logit():
+    """The saturated logistic model's estimates in closed form equal statsmodels' Logit fit (params and
+    covariance), sign flipped so that fewer events is positive; an arm without an event gives NaN."""
+    from nephrosim.trials.mcpmod import log_odds_ratios
+
+    rng = np.random.default_rng(17)
+    events = [rng.random(60) < 0.35, rng.random(55) < 0.25, rng.random(70) < 0.15]
+    est, cov = log_odds_ratios(events)
+    arm = np.repeat([0, 1, 2], [e.size for e in events])
+    exog = sm.add_constant(np.column_stack([arm == 1, arm == 2]).astype(float))
+    fit = sm.Logit(np.concatenate(events).astype(float), exog).fit(disp=0)
+    np.testing.assert_allclose(est, -fit.params[1:], rtol=1e-6)
+    np.testing.assert_allclose(cov, fit.cov_params()[1:, 1:], rtol=1e-5)
+    assert est[1] > est[0] > 0  # fewer events with the dose: positive, larger at the higher dose
+    nan_est, nan_cov = log_odds_ratios([events[0], np.zeros(55, bool), events[2]])
+    assert np.isnan(nan_est).all() and np.isnan(nan_cov).all()
+
+
+def test_a_replicate_make_statistic_is_the_contrast_of_its_own_log_odds_ratios():
+    """MCP-Mod on MAKE30: a replicate's statistics and adjusted p-values are generalized_test on the log odds
+    ratios of the MAKE30 events that replicate drew (recomputed with the search's documented copy of the
+    trial's event stream), and its modelling step is model_step_estimates on them."""
+    from nephrosim.trials.mcpmod import generalized_test, log_odds_ratios, model_step_estimates, planned_test
+    from nephrosim.trials.search import _replicate_arms
+
+    rng = np.random.default_rng(23)
+    arms = (synthetic_pool(300, 12.0, rng), synthetic_pool(300, 8.0, rng), synthetic_pool(300, 6.0, rng))
+    for o, risk in zip(arms, (0.5, 0.3, 0.15)):  # MAKE30 risk falling with the dose (all of it dialysis)
+        o.death_by_stage[:], o.persistent_dysfunction[:], o.dialysis[:] = 0.0, False, risk
+        assert np.allclose(o.make30, risk)
+    c, q = planned_test(DOSES, SHAPES, (40, 40, 40), 0.025, "make30")
+    effects = _means()[:, 1:] - _means()[:, :1]
+    shapes = tuple(shape for shape, *_ in SHAPES)
+    seed = 4
+    reps = _replicate_task((seed, 0, 6, (40, 40, 40), arms, None, None, None, ("make30", c, effects, 0.025),
+                            (q, DOSES, shapes, 0.3)))
+    significant_somewhere = 0
+    for r, rep in enumerate(reps):
+        idx = np.split(np.random.default_rng([seed, 2, r]).permutation(300)[:120], [40, 80])
+        events = [e for e, _ in _replicate_arms("make30", list(arms), idx, r, seed, None)]
+        est = log_odds_ratios(events)
+        t, p = generalized_test(*est, effects, 0.025)
+        assert [rep[f"mcp_t_{m}"] for m in (1, 2, 3)] == pytest.approx(list(t), rel=1e-10)
+        assert [rep[f"mcp_p_{m}"] for m in (1, 2, 3)] == pytest.approx(list(p), rel=1e-10)
+        shape, dose = model_step_estimates(*est, DOSES, shapes, p <= 0.025, 0.3)
+        assert rep["mod_shape"] == shape and rep["mod_target_dose"] == pytest.approx(dose, rel=1e-10, nan_ok=True)
+        significant_somewhere += shape > 0
+    assert significant_somewhere >= 1  # the modelling step ran, not only NaNs
+
+
+def test_make_mcp_mod_settings_name_the_field():
+    good = {"doses": list(DOSES), "shapes": [{"shape": "linear"}, {"shape": "emax", "ed50": 2.0e6}]}
+    design = trial_from_dict({**THREE_ARMS, "mcp_mod": {**good, "endpoint": "make30", "target_effect": 0.405}})
+    assert design.mcp_mod.on_estimates and design.mcp_task()[0] == "make30"
+    with pytest.raises(TrialError, match="mcp_mod.endpoint make90 reads MAKE at day 90 but endpoints.horizon_days is 30"):
+        trial_from_dict({**THREE_ARMS, "mcp_mod": {**good, "endpoint": "make90"}})

@@ -142,7 +142,8 @@ def _print(out: dict) -> None:
                        f"expected n {d['expected_n_per_arm'][arm]:g}")
     if "mcp_mod" in out:
         m = out["mcp_mod"]
-        on = "time to recovery (log hazard ratios)" if m["contrasts_on"] == "recovery" else "SCr AUC"
+        on = {"recovery": "time to recovery (log hazard ratios)", "scr_auc": "SCr AUC"}.get(
+            m["contrasts_on"], f"{m['contrasts_on'].upper()} (log odds ratios)")
         typer.echo(f"  MCP-Mod contrast test on {on} ({m['rule']}): power {m['power']:.3f}; significant by shape "
                    + "; ".join(f"{shape} {v:.3f}" for shape, v in m["significant_by_shape"].items()))
         if "modelling" in m:

@@ -356,35 +356,46 @@ class McpMod(StrictModel):
     shapes: tuple[CandidateShape, ...] = Field(min_length=1, max_length=6, description=(
         "candidate dose-response shapes, e.g. [{shape: linear}, {shape: emax, ed50: 2.0e+6}, "
         "{shape: quadratic, delta: -1.0e-7}]"))
-    endpoint: Literal["scr_auc", "recovery"] = Field("scr_auc", description=(
+    endpoint: Literal["scr_auc", "recovery", "make30", "make90"] = Field("scr_auc", description=(
         "scr_auc: contrasts of the arms' mean SCr AUC; recovery: contrasts of the treated arms' log hazard "
-        "ratios of recovery against the control (one Cox model per trial), whatever the primary endpoint"))
+        "ratios of recovery against the control (one Cox model per trial); make30 / make90: contrasts of the "
+        "treated arms' log odds ratios of MAKE against the control, sign flipped so that fewer events is "
+        "positive (the saturated logistic model) — whatever the primary endpoint (make90 needs "
+        "horizon_days: 90)"))
     covariance: Literal["estimated", "planned"] | None = Field(None, description=(
-        "recovery only — estimated (the default there): each trial's own Cox covariance sets its contrasts and "
-        "its multiplicity-adjusted p-values, as DoseFinding's MCTtest(S = vCov, type = 'general') does; "
-        "planned: contrasts and one critical value from the planned covariance (events in proportion to the arm "
-        "sizes) for every trial. SCr AUC uses the pooled within-arm variance and takes neither"))
+        "recovery, make30 and make90 only — estimated (the default there): each trial's own covariance of its "
+        "estimates sets its contrasts and its multiplicity-adjusted p-values, as DoseFinding's "
+        "MCTtest(S = vCov, type = 'general') does; planned: contrasts and one critical value from the planned "
+        "covariance (events in proportion to the arm sizes; for MAKE, equal event risks) for every trial. SCr "
+        "AUC uses the pooled within-arm variance and takes neither"))
     target_effect: float | None = Field(None, gt=0.0, description=(
         "Δ, the clinically relevant effect over placebo — on scr_auc an SCr AUC reduction (mg/dL·day), on "
-        "recovery a log hazard ratio of recovery (e.g. 0.223 = log 1.25): given, every trial whose contrast "
-        "test is significant runs MCP-Mod's modelling step (fit the significant shapes, select by AIC, or "
-        "gAIC on recovery) and estimates the target dose, the smallest dose whose fitted effect reaches Δ; "
-        "None = the contrast test only"))
+        "recovery a log hazard ratio of recovery (e.g. 0.223 = log 1.25), on make30/make90 a log odds ratio "
+        "of avoiding MAKE (e.g. 0.405 = odds of MAKE 1.5-fold lower): given, every trial whose contrast test "
+        "is significant runs MCP-Mod's modelling step (fit the significant shapes, select by AIC, or gAIC on "
+        "the estimate endpoints) and estimates the target dose, the smallest dose whose fitted effect reaches "
+        "Δ; None = the contrast test only"))
 
     @model_validator(mode="after")
     def _doses(self):
         if any(d < 0 for d in self.doses):
             raise ValueError("doses must be >= 0 (0 for placebo)")
-        if self.covariance is not None and self.endpoint != "recovery":
-            raise ValueError(f"mcp_mod.covariance: {self.covariance!r} applies to endpoint recovery (the Cox "
-                             "estimates' covariance); on scr_auc the test uses the pooled within-arm variance, so "
-                             "drop covariance or set endpoint: recovery")
+        if self.covariance is not None and self.endpoint == "scr_auc":
+            raise ValueError(f"mcp_mod.covariance: {self.covariance!r} applies to the estimate endpoints (recovery, "
+                             "make30, make90: the covariance of each trial's estimates); on scr_auc the test uses "
+                             "the pooled within-arm variance, so drop covariance or set another endpoint")
         return self
 
     @property
+    def on_estimates(self) -> bool:
+        """Whether the contrasts act on per-trial estimates against the control (generalized MCP-Mod: log hazard
+        ratios of recovery, log odds ratios of MAKE) rather than on the arms' means (SCr AUC)."""
+        return self.endpoint != "scr_auc"
+
+    @property
     def estimated_covariance(self) -> bool:
-        """Whether each trial's own covariance sets its contrasts and adjusted p-values (recovery)."""
-        return self.endpoint == "recovery" and self.covariance != "planned"
+        """Whether each trial's own covariance sets its contrasts and adjusted p-values (the estimate endpoints)."""
+        return self.on_estimates and self.covariance != "planned"
 
 
 class TrialDesign(StrictModel):
@@ -458,13 +469,16 @@ class TrialDesign(StrictModel):
             from nephrosim.trials.mcpmod import model_means, optimal_contrasts, placebo_adjusted_contrasts, \
                 planned_log_hr_covariance
 
+            if self.mcp_mod.endpoint == "make90" and self.endpoints.horizon_days < 90.0:
+                raise ValueError(f"mcp_mod.endpoint make90 reads MAKE at day 90 but endpoints.horizon_days is "
+                                 f"{self.endpoints.horizon_days:g}; set horizon_days: 90 or use make30")
             if len(self.mcp_mod.doses) != len(names):
                 raise ValueError(f"mcp_mod.doses: {len(self.mcp_mod.doses)} doses for {len(names)} arms; give one per "
                                  f"arm, control first ({', '.join(names)})")
             for k, shape in enumerate(self.mcp_mod.shapes):
                 try:
                     means = model_means(shape.shape, self.mcp_mod.doses, shape.ed50, shape.delta)
-                    if self.mcp_mod.endpoint == "recovery":
+                    if self.mcp_mod.on_estimates:
                         placebo_adjusted_contrasts(means[1:] - means[0], planned_log_hr_covariance([a.n for a in self.arms]))
                     else:
                         optimal_contrasts(means, [a.n for a in self.arms])
@@ -503,7 +517,7 @@ class TrialDesign(StrictModel):
 
     def mcp_task(self) -> tuple | None:
         """What each replicate's contrast test needs: ``(endpoint, planned contrasts)``, or with an estimated
-        covariance ``("recovery", planned contrasts, effects[shape, treated arm], one-sided alpha)`` — the
+        covariance ``(endpoint, planned contrasts, effects[shape, treated arm], one-sided alpha)`` — the
         shapes' effects over placebo, from which each trial builds its own contrasts
         (:func:`~nephrosim.trials.mcpmod.generalized_test`). ``None`` without ``mcp_mod``."""
         if self.mcp_mod is None:
@@ -514,7 +528,7 @@ class TrialDesign(StrictModel):
         if not self.mcp_mod.estimated_covariance:
             return (self.mcp_mod.endpoint, contrasts)
         means = np.vstack([model_means(m.shape, self.mcp_mod.doses, m.ed50, m.delta) for m in self.mcp_mod.shapes])
-        return ("recovery", contrasts, means[:, 1:] - means[:, :1], self.alpha / 2)
+        return (self.mcp_mod.endpoint, contrasts, means[:, 1:] - means[:, :1], self.alpha / 2)
 
     def mcp_modelling(self) -> tuple[float, tuple[float, ...], tuple[str, ...], float] | None:
         """What MCP-Mod's modelling step needs in each replicate: (the critical value, the doses, the shape

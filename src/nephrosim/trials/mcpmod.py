@@ -34,7 +34,9 @@ estimated covariance, which sets its contrasts and its multiplicity-adjusted p-v
 ``MCTtest(..., S = vCov, type = "general")`` does on one trial (:func:`generalized_test`); the planned
 covariance (events in proportion to the arm sizes) with one critical value for every trial is kept as
 ``covariance: planned``. The modelling step fits the shapes' placebo-adjusted forms by generalized least
-squares and selects by gAIC.
+squares and selects by gAIC. On MAKE30 / MAKE90 the same test acts on the treated arms' log odds ratios of
+an event against the control, sign flipped so that fewer events is positive (:func:`log_odds_ratios`, the
+saturated logistic model; the binary example of generalized MCP-Mod in Pinheiro et al. 2014).
 
 ``tests/trials/test_mcpmod.py`` checks the contrasts against their closed form and against random
 contrasts, a single contrast's statistic against statsmodels' OLS contrast t-test, and the critical
@@ -148,11 +150,12 @@ def planned_test(doses: tuple[float, ...], shapes: tuple[tuple[str, float | None
                  n: tuple[int, ...], alpha: float, endpoint: str = "scr_auc") -> tuple[np.ndarray, float]:
     """The contrasts of ``shapes`` (``(shape, ed50, delta)`` each) for the planned arm sizes ``n`` and their
     critical value at one-sided ``alpha``. ``scr_auc``: shape × arm, on the arms' means (``N − k`` degrees
-    of freedom); ``recovery``: shape × treated arm, on the placebo-adjusted log hazard ratios
+    of freedom); ``recovery`` (``make30``, ``make90``): shape × treated arm, on the placebo-adjusted log hazard
+    ratios (log odds ratios) with the planned covariance of :func:`planned_log_hr_covariance`
     (:func:`placebo_adjusted_contrasts`, multivariate normal). Cached: a trial asks for it when it builds
     its tasks and again when it summarises (the critical value takes ~2 s)."""
     means = np.vstack([model_means(shape, doses, ed50, delta) for shape, ed50, delta in shapes])
-    if endpoint == "recovery":
+    if endpoint != "scr_auc":  # recovery, make30, make90: placebo-adjusted estimates
         covariance = planned_log_hr_covariance(n)
         contrasts = placebo_adjusted_contrasts(means[:, 1:] - means[:, :1], covariance)
         cov = contrasts @ covariance @ contrasts.T
@@ -264,6 +267,23 @@ def generalized_test(estimates: np.ndarray, covariance: np.ndarray, effects: np.
     sd = np.sqrt(np.diag(cov))
     statistics = (contrasts @ estimates) / sd
     return statistics, adjusted_p_values(statistics, cov / np.outer(sd, sd), alpha)
+
+
+def log_odds_ratios(events: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Each treated arm's log odds ratio of an event against the control (the first arm), **sign flipped** so
+    that fewer events is positive (the direction of benefit, as a sooner recovery is on the log hazard ratio
+    scale), and their covariance — the maximum-likelihood estimates of the saturated logistic model (an
+    intercept and one indicator per treated arm) and their inverse information, in closed form: each arm's
+    logit of its event share, variance ``1/x + 1/(n − x)`` (``x`` events of ``n``), the control's variance
+    shared by every pair. NaN when an arm has no event or only events (the estimate is infinite)."""
+    k = len(events)
+    counts = np.array([np.sum(e) for e in events], dtype=float)
+    sizes = np.array([np.size(e) for e in events], dtype=float)
+    if np.any(counts <= 0) or np.any(counts >= sizes):
+        return np.full(k - 1, np.nan), np.full((k - 1, k - 1), np.nan)
+    logit = np.log(counts / (sizes - counts))
+    var = 1.0 / counts + 1.0 / (sizes - counts)
+    return logit[0] - logit[1:], np.full((k - 1, k - 1), var[0]) + np.diag(var[1:])
 
 
 def estimate_statistics(estimates: np.ndarray, covariance: np.ndarray, contrasts: np.ndarray) -> np.ndarray:

@@ -41,7 +41,7 @@ from nephrosim.trials.design import TrialDesign
 from nephrosim.trials.endpoints import PatientOutcomes, entry_times, outcomes
 from nephrosim.trials.execute import collect, open_executor
 from nephrosim.trials.mcpmod import contrast_statistics, estimate_statistics, generalized_test, log_hazard_ratios, \
-    model_step, model_step_estimates
+    log_odds_ratios, model_step, model_step_estimates
 from nephrosim.trials.population import CHUNK_PATIENTS, VirtualPopulation, build_population, chunks_of, \
     population_scenario, simulate_groups
 
@@ -164,7 +164,9 @@ def _replicate_task(task) -> list[dict]:
     ``(endpoint, contrasts[, effects, one-sided alpha])`` of MCP-Mod (:mod:`nephrosim.trials.mcpmod`,
     :meth:`~nephrosim.trials.design.TrialDesign.mcp_task`), adding ``mcp_t_<m>``: each contrast's
     statistic on −SCr AUC of the patients each arm keeps (``scr_auc``: shape × arm) or on the treated arms'
-    Cox log hazard ratios of recovery, with the patients lost censored (``recovery``: shape × treated arm);
+    Cox log hazard ratios of recovery, with the patients lost censored (``recovery``: shape × treated arm), or
+    on their log odds ratios of MAKE30 / MAKE90, sign flipped, on the patients each arm keeps (``make30``,
+    ``make90``: :func:`~nephrosim.trials.mcpmod.log_odds_ratios`);
     given the shapes' ``effects``, the contrasts are the trial's own (its estimated covariance) and
     ``mcp_p_<m>`` adds each one's multiplicity-adjusted p (:func:`~nephrosim.trials.mcpmod.generalized_test`);
     ``modelling`` = ``(critical value, doses, shapes, target effect)`` of MCP-Mod's second step
@@ -243,15 +245,17 @@ def _replicate_task(task) -> list[dict]:
             mcp_endpoint, contrasts, *own = mcp
             samples = [-o.scr_auc[i][k] for o, i, k in zip(arms, idx, kept)]  # a lower SCr AUC is the benefit
             adjusted = None
-            if mcp_endpoint == "recovery":  # generalized MCP-Mod on the log hazard ratios of recovery
-                log_hr = log_hazard_ratios([d for d, _ in times], [e for _, e in times])
+            if mcp_endpoint != "scr_auc":  # generalized MCP-Mod on estimates against the control
+                estimates = (log_hazard_ratios([d for d, _ in times], [e for _, e in times])
+                             if mcp_endpoint == "recovery" else
+                             log_odds_ratios(events["make" if mcp_endpoint == "make30" else "make90"]))
                 if own:  # the trial's own covariance sets its contrasts and adjusted p-values
                     effects, one_sided = own
-                    statistics, adjusted = generalized_test(*log_hr, effects, one_sided)
+                    statistics, adjusted = generalized_test(*estimates, effects, one_sided)
                     for m, value in enumerate(adjusted, 1):
                         rep[f"mcp_p_{m}"] = float(value)
                 else:
-                    statistics = estimate_statistics(*log_hr, contrasts)
+                    statistics = estimate_statistics(*estimates, contrasts)
             else:
                 statistics = contrast_statistics(samples, contrasts)
             for m, value in enumerate(statistics, 1):
@@ -260,8 +264,8 @@ def _replicate_task(task) -> list[dict]:
                 critical, doses, shapes, effect = modelling
                 significant = (np.nan_to_num(adjusted, nan=1.0) <= own[1] if adjusted is not None
                                else np.isfinite(statistics) & (statistics >= critical))
-                if mcp_endpoint == "recovery":
-                    shape, dose = model_step_estimates(*log_hr, doses, shapes, significant, effect)
+                if mcp_endpoint != "scr_auc":
+                    shape, dose = model_step_estimates(*estimates, doses, shapes, significant, effect)
                 else:
                     shape, dose = model_step(samples, doses, shapes, significant, effect)
                 rep["mod_shape"], rep["mod_target_dose"] = int(shape), float(dose)
@@ -555,26 +559,29 @@ def mcp_summary(design: TrialDesign, reps: list[dict]) -> dict:
     testable = np.isfinite(t).all(axis=1)
     filled = np.where(np.isfinite(t), t, -np.inf)
     best = np.where(testable, filled.argmax(axis=1), -1)
-    recovery = design.mcp_mod.endpoint == "recovery"
+    on = design.mcp_mod.endpoint
     alpha = design.alpha / 2
     own = design.mcp_mod.estimated_covariance
     if own:  # each trial's own contrasts: the largest statistic has the smallest adjusted p
         p = np.array([[r[f"mcp_p_{m}"] for m in range(1, len(labels) + 1)] for r in reps], float)
         significant = testable & (np.nan_to_num(p, nan=1.0).min(axis=1) <= alpha)
         rule = (f"smallest multiplicity-adjusted p <= {alpha:g}, each trial's contrasts and p-values from its own "
-                "Cox covariance (DoseFinding's MCTtest)")
+                f"{'Cox' if on == 'recovery' else 'logistic'} covariance (DoseFinding's MCTtest)")
     else:
         significant = testable & (filled.max(axis=1) >= q)
         rule = f"largest contrast statistic >= {q:.4g}, the critical value of the planned contrasts"
     return {
-        "endpoint": ("time to recovery (generalized MCP-Mod: the contrasts test the treated arms' Cox log hazard "
-                     "ratios of recovery against the control; positive = recovery sooner with the dose)" if recovery
-                     else "SCr AUC (the contrasts test -AUC: positive = lower AUC with the dose)"),
+        "endpoint": {
+            "recovery": "time to recovery (generalized MCP-Mod: the contrasts test the treated arms' Cox log hazard "
+                        "ratios of recovery against the control; positive = recovery sooner with the dose)",
+            "scr_auc": "SCr AUC (the contrasts test -AUC: positive = lower AUC with the dose)"}.get(
+                on, f"{on.upper()} (generalized MCP-Mod: the contrasts test the treated arms' log odds ratios of "
+                    f"{on.upper()} against the control, sign flipped: positive = fewer events with the dose)"),
         "contrasts_on": design.mcp_mod.endpoint,
         "doses": dict(zip([a.name for a in design.arms], design.mcp_mod.doses)),
         "shapes": labels,
         "contrasts": {label: [round(float(c), 4) for c in row] for label, row in zip(labels, contrasts)},
-        "covariance": "estimated" if own else ("planned" if recovery else "pooled within-arm variance"),
+        "covariance": "estimated" if own else ("planned" if on != "scr_auc" else "pooled within-arm variance"),
         "rule": rule,
         "critical_value": None if own else round(q, 4),
         "alpha_one_sided": alpha,
@@ -595,29 +602,36 @@ def modelling_summary(design: TrialDesign, reps: list[dict]) -> dict:
     with an estimated target dose, its median and 2.5/97.5 % quantiles over those replicates, the share of
     significant replicates whose fitted curve does not reach Δ within the doses studied, and — to read Δ
     against — each treated arm's effect over the replicates: the mean SCr AUC reduction from the control
-    (``scr_auc``), or the median log hazard ratio of recovery against it (``recovery``)."""
+    (``scr_auc``), the median log hazard ratio of recovery against it (``recovery``), or the median log odds
+    ratio of avoiding MAKE (``make30``, ``make90``: logit of the control's event share minus the arm's)."""
     labels = [m.label for m in design.mcp_mod.shapes]
     shape = np.array([r["mod_shape"] for r in reps], int)
     dose = np.array([r["mod_target_dose"] for r in reps], float)
     estimated = np.isfinite(dose)
     names = [a.name for a in design.arms]
-    recovery = design.mcp_mod.endpoint == "recovery"
+    on = design.mcp_mod.endpoint
 
     def column(k: int, key: str) -> str:
         return key if len(names) == 2 else comparison_column(k, key)
 
     def effect(k: int) -> float:
-        if recovery:
-            with np.errstate(divide="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if on == "recovery":
                 return round(float(np.nanmedian(np.log([r[column(k, "hr")] for r in reps]))), 4)
+            if on in ("make30", "make90"):
+                key = "make" if on == "make30" else "make90"
+                c, t = (np.array([r[column(k, f"{key}_{side}")] for r in reps], float)
+                        for side in ("control", "treatment"))
+                return round(float(np.nanmedian(np.log(c / (1 - c)) - np.log(t / (1 - t)))), 4)
         return round(float(np.nanmean([r[column(k, "auc_control")] - r[column(k, "auc_treatment")] for r in reps])), 4)
 
     return {
         "target_effect": design.mcp_mod.target_effect,
-        "scale": ("log hazard ratio of recovery against the control (positive: sooner)" if recovery
-                  else "SCr AUC reduction from the control, mg/dL·day"),
+        "scale": {"recovery": "log hazard ratio of recovery against the control (positive: sooner)",
+                  "scr_auc": "SCr AUC reduction from the control, mg/dL·day"}.get(
+                      on, f"log odds ratio of {on.upper()}, control over arm (positive: fewer events)"),
         "selection": ("gAIC among the shapes whose contrast is significant (placebo-adjusted models, generalized "
-                      "least squares)" if recovery else
+                      "least squares)" if on != "scr_auc" else
                       "AIC among the shapes whose contrast is significant (DoseFinding's full models)"),
         "selected_by_shape": {label: round(float(np.mean(shape == m)), 4) for m, label in enumerate(labels, 1)},
         "target_dose_estimated": round(float(estimated.mean()), 4),
