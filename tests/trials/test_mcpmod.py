@@ -247,7 +247,7 @@ def test_the_modelling_summary_reads_the_replicates():
             "mcp_mod": {"doses": list(DOSES), "shapes": [{"shape": "linear"}, {"shape": "emax", "ed50": 2.0e6}],
                         "target_effect": 1.0}}
     design = trial_from_dict(base)
-    assert design.mcp_modelling()[1:] == (DOSES, ("linear", "emax"), 1.0)
+    assert design.mcp_modelling()[1:] == (DOSES, ("linear", "emax"), 1.0, False)
     reps = []
     for shape, dose, low, high in ((0, math.nan, 0.5, 1.0), (1, 4.0e6, 1.0, 2.0), (2, 2.0e6, 1.5, 3.0),
                                    (2, math.nan, 0.0, 0.5)):
@@ -360,7 +360,7 @@ def test_a_recovery_mcp_mod_takes_its_target_effect_on_the_log_hazard_ratio_scal
     contrasts, _ = design.mcp_contrasts()
     assert contrasts.shape == (2, 2)  # shape x treated arm
     with_target = trial_from_dict({**base, "mcp_mod": {**good, "target_effect": 0.223}})
-    assert with_target.mcp_modelling()[1:] == (DOSES, ("linear", "emax"), 0.223)
+    assert with_target.mcp_modelling()[1:] == (DOSES, ("linear", "emax"), 0.223, False)
     with pytest.raises(TrialError, match="mcp_mod.endpoint"):
         trial_from_dict({**base, "mcp_mod": {**good, "endpoint": "death"}})
 
@@ -511,3 +511,32 @@ def test_make_mcp_mod_settings_name_the_field():
     assert design.mcp_mod.on_estimates and design.mcp_task()[0] == "make30"
     with pytest.raises(TrialError, match="mcp_mod.endpoint make90 reads MAKE at day 90 but endpoints.horizon_days is 30"):
         trial_from_dict({**THREE_ARMS, "mcp_mod": {**good, "endpoint": "make90"}})
+
+
+def test_model_averaging_is_dosefindings_ave_aic():
+    """selection: ave_aic — the target dose is Σ w_m TD_m with w_m = exp(−AIC_m/2) / Σ exp(−AIC_l/2) over the
+    significant shapes (DoseFinding's MCPMod(selModel = "aveAIC"): doseEst %*% selMod), NaN when a shape's fit
+    does not reach Δ; the index is the shape with the largest weight. Checked on 4 arms, the weights computed
+    here from the AICs (unshifted), against the module's (shifted by the mean AIC)."""
+    doses = (0.0, 2.0e6, 5.0e6, 1.0e7)
+    rng = np.random.default_rng(31)
+    true = 1.2 * np.array(doses) / (3.0e6 + np.array(doses))  # an emax curve
+    samples = [m + rng.standard_normal(40) for m in true]
+    shapes = ("linear", "emax", "quadratic")
+    means = np.array([x.mean() for x in samples])
+    within = float(sum(((x - x.mean()) ** 2).sum() for x in samples))
+    fits = [fit_dose_response(sh, doses, means, np.full(4, 40.0), within) for sh in shapes]
+    aic = np.array([f["aic"] for f in fits])
+    w = np.exp(-aic / 2) / np.exp(-aic / 2).sum()
+    tds = np.array([target_dose(f, 0.3, max(doses)) for f in fits])
+    assert np.isfinite(tds).all()
+    index, dose = model_step(samples, doses, shapes, [True, True, True], 0.3, average=True)
+    assert dose == pytest.approx(float(w @ tds), rel=1e-12) and index == int(np.argmax(w)) + 1
+    best, single = model_step(samples, doses, shapes, [True, True, True], 0.3)
+    assert best == int(np.argmin(aic)) + 1 and single == pytest.approx(tds[best - 1], rel=1e-12)
+    # a shape whose fit does not reach Δ makes the average NaN, as DoseFinding's NA does
+    assert math.isnan(model_step(samples, doses, shapes, [True, True, True], 5.0, average=True)[1])
+    # on one trial's replicate: the flag reaches the modelling step
+    design = trial_from_dict({**THREE_ARMS, "mcp_mod": {"doses": list(DOSES), "shapes": [{"shape": "linear"}],
+                                                        "target_effect": 1.0, "selection": "ave_aic"}})
+    assert design.mcp_modelling()[4] is True

@@ -376,6 +376,11 @@ class McpMod(StrictModel):
         "the estimate endpoints) and estimates the target dose, the smallest dose whose fitted effect reaches "
         "Δ; None = the contrast test only"))
 
+    selection: Literal["aic", "ave_aic"] = Field("aic", description=(
+        "the modelling step: aic selects the significant shape with the smallest (g)AIC and takes its target "
+        "dose; ave_aic averages the significant shapes' target doses with weights exp(-AIC/2) (DoseFinding's "
+        "selModel 'AIC' / 'aveAIC'; the average is NaN when any shape's fit does not reach target_effect)"))
+
     @model_validator(mode="after")
     def _doses(self):
         if any(d < 0 for d in self.doses):
@@ -530,14 +535,15 @@ class TrialDesign(StrictModel):
         means = np.vstack([model_means(m.shape, self.mcp_mod.doses, m.ed50, m.delta) for m in self.mcp_mod.shapes])
         return (self.mcp_mod.endpoint, contrasts, means[:, 1:] - means[:, :1], self.alpha / 2)
 
-    def mcp_modelling(self) -> tuple[float, tuple[float, ...], tuple[str, ...], float] | None:
+    def mcp_modelling(self) -> tuple[float, tuple[float, ...], tuple[str, ...], float, bool] | None:
         """What MCP-Mod's modelling step needs in each replicate: (the critical value, the doses, the shape
-        names in the contrasts' order, the target effect Δ); ``None`` without ``mcp_mod.target_effect``."""
+        names in the contrasts' order, the target effect Δ, whether to average by AIC weights); ``None``
+        without ``mcp_mod.target_effect``."""
         if self.mcp_mod is None or self.mcp_mod.target_effect is None:
             return None
         _, critical = self.mcp_contrasts()
         return (critical, self.mcp_mod.doses, tuple(m.shape for m in self.mcp_mod.shapes),
-                self.mcp_mod.target_effect)
+                self.mcp_mod.target_effect, self.mcp_mod.selection == "ave_aic")
 
     @property
     def trend_scores(self) -> tuple[float, ...] | None:

@@ -21,7 +21,8 @@ The second (Mod; Pinheiro, Bornkamp, Glimm & Bretz 2014, Stat Med 33:1646–1661
 whose contrast test is significant: each shape whose own contrast reached the critical value is fitted
 as DoseFinding's full model (``E0 + Emax·d/(ED50 + d)``, ``E0 + E1·(exp(d/δ) − 1)``, ``E0 + b·d``,
 ``E0 + b1·d + b2·d²``) by least squares, the nonlinear parameter within DoseFinding's default bounds;
-the fit with the smallest AIC is selected, and its *target dose* is the smallest dose whose fitted
+the fit with the smallest AIC is selected (or, with ``selection: ave_aic``, the fits are averaged with
+DoseFinding's AIC weights), and its *target dose* is the smallest dose whose fitted
 effect over placebo reaches a clinically relevant Δ (NaN when the fit does not reach Δ within the
 doses studied). With as many arms as a model has parameters the fit is exact (three arms and the
 three-parameter models), and AIC then prefers the model with fewer parameters or, between equals, the
@@ -352,10 +353,25 @@ def _profiled(shape: str, doses: np.ndarray, solve) -> tuple[float | None, tuple
     return theta, solve(theta)
 
 
-def _select(fits: list[tuple[dict, int]], effect: float, doses: Sequence[float]) -> tuple[int, float]:
-    """The (1-based index, target dose) of the fit with the smallest (g)AIC."""
-    best, index = min(fits, key=lambda pair: pair[0]["aic"])
-    return index, target_dose(best, effect, max(doses))
+def _select(fits: list[tuple[dict, int]], effect: float, doses: Sequence[float],
+            average: bool = False) -> tuple[int, float]:
+    """The (1-based index, target dose) of the fit with the smallest (g)AIC; with ``average``, DoseFinding's
+    ``selModel = "aveAIC"`` instead: weights ``w_m ∝ exp(−AIC_m / 2)`` (Buckland, Burnham & Augustin 1997),
+    the target dose the weighted mean of the fits' target doses (NaN when any fit does not reach Δ, as
+    DoseFinding's ``doseEst %*% selMod`` gives NA), and the index that of the largest weight."""
+    if not average:
+        best, index = min(fits, key=lambda pair: pair[0]["aic"])
+        return index, target_dose(best, effect, max(doses))
+    weights = model_weights([fit for fit, _ in fits])
+    tds = np.array([target_dose(fit, effect, max(doses)) for fit, _ in fits])
+    return fits[int(np.argmax(weights))][1], float(weights @ tds)
+
+
+def model_weights(fits: Sequence[dict]) -> np.ndarray:
+    """DoseFinding's AIC weights of ``fits``: ``exp(−(AIC_m − mean AIC) / 2)``, normalized to sum to 1."""
+    aic = np.array([fit["aic"] for fit in fits], dtype=float)
+    w = np.exp(-0.5 * (aic - aic.mean()))
+    return w / w.sum()
 
 
 def fit_dose_response(shape: str, doses: Sequence[float], means: Sequence[float], n: Sequence[int],
@@ -412,18 +428,19 @@ def target_dose(fit: dict, effect: float, max_dose: float) -> float:
 
 
 def model_step(samples: Sequence[np.ndarray], doses: Sequence[float], shapes: Sequence[str],
-               significant: Sequence[bool], effect: float) -> tuple[int, float]:
+               significant: Sequence[bool], effect: float, average: bool = False) -> tuple[int, float]:
     """MCP-Mod's second step on one trial: fit the shapes whose contrast was significant (``shapes``:
     the shape names, in the contrasts' order), select the one with the smallest AIC and estimate its
-    target dose for ``effect``. Returns (the selected shape's 1-based index, 0 when none was significant
-    or no arm has data; the target dose, NaN when none is estimated or the fit does not reach it)."""
+    target dose for ``effect`` (with ``average``: the AIC-weighted mean of the fits' target doses,
+    :func:`_select`). Returns (the selected — or most weighted — shape's 1-based index, 0 when none was
+    significant or no arm has data; the target dose, NaN when none is estimated or a fit does not reach it)."""
     sizes = np.array([s.size for s in samples], dtype=float)
     if not any(significant) or np.any(sizes < 1):
         return 0, math.nan
     means = np.array([s.mean() for s in samples])
     within = float(sum(((s - s.mean()) ** 2).sum() for s in samples))
     return _select([(fit_dose_response(shape, doses, means, sizes, within), m)
-                    for m, (shape, hit) in enumerate(zip(shapes, significant), 1) if hit], effect, doses)
+                    for m, (shape, hit) in enumerate(zip(shapes, significant), 1) if hit], effect, doses, average)
 
 
 def fit_placebo_adjusted(shape: str, doses: Sequence[float], estimates: Sequence[float],
@@ -454,11 +471,13 @@ def fit_placebo_adjusted(shape: str, doses: Sequence[float], estimates: Sequence
 
 
 def model_step_estimates(estimates: np.ndarray, covariance: np.ndarray, doses: Sequence[float],
-                         shapes: Sequence[str], significant: Sequence[bool], effect: float) -> tuple[int, float]:
-    """:func:`model_step` for placebo-adjusted estimates (the log hazard ratios of recovery): fit the
-    significant shapes by :func:`fit_placebo_adjusted`, select the smallest gAIC, estimate its target dose
-    for ``effect`` on the estimates' scale. (0, NaN) when nothing is significant or there is no estimate."""
+                         shapes: Sequence[str], significant: Sequence[bool], effect: float,
+                         average: bool = False) -> tuple[int, float]:
+    """:func:`model_step` for placebo-adjusted estimates (log hazard ratios of recovery, log odds ratios of
+    MAKE): fit the significant shapes by :func:`fit_placebo_adjusted`, select the smallest gAIC (or average
+    by gAIC weights), estimate the target dose for ``effect`` on the estimates' scale. (0, NaN) when nothing
+    is significant or there is no estimate."""
     if not any(significant) or not np.all(np.isfinite(estimates)) or not np.all(np.isfinite(covariance)):
         return 0, math.nan
     return _select([(fit_placebo_adjusted(shape, doses, estimates, covariance), m)
-                    for m, (shape, hit) in enumerate(zip(shapes, significant), 1) if hit], effect, doses)
+                    for m, (shape, hit) in enumerate(zip(shapes, significant), 1) if hit], effect, doses, average)

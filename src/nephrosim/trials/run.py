@@ -169,9 +169,10 @@ def _replicate_task(task) -> list[dict]:
     ``make90``: :func:`~nephrosim.trials.mcpmod.log_odds_ratios`);
     given the shapes' ``effects``, the contrasts are the trial's own (its estimated covariance) and
     ``mcp_p_<m>`` adds each one's multiplicity-adjusted p (:func:`~nephrosim.trials.mcpmod.generalized_test`);
-    ``modelling`` = ``(critical value, doses, shapes, target effect)`` of MCP-Mod's second step
+    ``modelling`` = ``(critical value, doses, shapes, target effect[, average])`` of MCP-Mod's second step
     (:meth:`~nephrosim.trials.design.TrialDesign.mcp_modelling`, :func:`~nephrosim.trials.mcpmod.model_step`),
-    adding ``mod_shape`` (the 1-based index of the shape AIC selects among the significant ones — adjusted
+    adding ``mod_shape`` (the 1-based index of the shape AIC selects — or weighs most, when averaging — among
+    the significant ones — adjusted
     p at most alpha with the trial's own covariance, else a statistic at the critical value —, 0 when none
     is) and ``mod_target_dose`` (its estimated target dose, NaN when none).
     Replicate ``r`` draws its patients and its death events from ``default_rng([seed, 2, r])``, so a
@@ -261,13 +262,14 @@ def _replicate_task(task) -> list[dict]:
             for m, value in enumerate(statistics, 1):
                 rep[f"mcp_t_{m}"] = float(value)
             if modelling is not None:
-                critical, doses, shapes, effect = modelling
+                critical, doses, shapes, effect, *averaging = modelling
+                average = bool(averaging and averaging[0])
                 significant = (np.nan_to_num(adjusted, nan=1.0) <= own[1] if adjusted is not None
                                else np.isfinite(statistics) & (statistics >= critical))
                 if mcp_endpoint != "scr_auc":
-                    shape, dose = model_step_estimates(*estimates, doses, shapes, significant, effect)
+                    shape, dose = model_step_estimates(*estimates, doses, shapes, significant, effect, average)
                 else:
-                    shape, dose = model_step(samples, doses, shapes, significant, effect)
+                    shape, dose = model_step(samples, doses, shapes, significant, effect, average)
                 rep["mod_shape"], rep["mod_target_dose"] = int(shape), float(dose)
         reps.append(rep)
     return reps
@@ -630,9 +632,13 @@ def modelling_summary(design: TrialDesign, reps: list[dict]) -> dict:
         "scale": {"recovery": "log hazard ratio of recovery against the control (positive: sooner)",
                   "scr_auc": "SCr AUC reduction from the control, mg/dL·day"}.get(
                       on, f"log odds ratio of {on.upper()}, control over arm (positive: fewer events)"),
-        "selection": ("gAIC among the shapes whose contrast is significant (placebo-adjusted models, generalized "
-                      "least squares)" if on != "scr_auc" else
-                      "AIC among the shapes whose contrast is significant (DoseFinding's full models)"),
+        "selection": (("gAIC" if on != "scr_auc" else "AIC")
+                      + (" weights (exp(-AIC/2); the target dose is the weighted mean of the shapes' target doses, "
+                         "and selected_by_shape counts the shape with the largest weight)"
+                         if design.mcp_mod.selection == "ave_aic" else "")
+                      + " among the shapes whose contrast is significant "
+                      + ("(placebo-adjusted models, generalized least squares)" if on != "scr_auc"
+                         else "(DoseFinding's full models)")),
         "selected_by_shape": {label: round(float(np.mean(shape == m)), 4) for m, label in enumerate(labels, 1)},
         "target_dose_estimated": round(float(estimated.mean()), 4),
         "target_dose": ({"median": float(np.median(dose[estimated])), "lo": float(np.quantile(dose[estimated], 0.025)),
