@@ -275,6 +275,28 @@ def test_identical_treated_arms_give_identical_per_arm_outcomes(tmp_path):
     assert drop["expected_n_per_arm"] == {name: v / 20 for name, v in n_used.items()}
     assert drop["power_without_dropping"] == out["power"] and drop["power"] <= out["power"]
     assert "group_sequential" not in out
+    # the same replicates read with beta-spending boundaries (the rule moves no draw): an arm is dropped when
+    # its signed z at the look is below the boundary of a comparison planned at alpha/2 for power 0.8
+    from scipy.stats import norm
+
+    from nephrosim.trials.run import arm_dropping_summary
+    from nephrosim.trials.sequential import arm_futility_boundaries
+
+    beta_design = trial_from_dict({**design, "interim": {"information": [0.5], "futility_beta": {"beta": 0.2}}})
+    bound = arm_futility_boundaries((0.5, 1.0), 0.05, 2, 0.2)[0][0]
+    assert -1.5 < bound < 1.5
+    beta_drop = arm_dropping_summary(beta_design, result.replicates)
+    rejected, dropped = [], {1: 0, 2: 0}
+    for r in result.replicates:
+        z = {k: norm.isf(r[f"arm{k}:p_interim_1"] / 2) * (1 if r[f"arm{k}:favours_interim_1"] else -1) for k in (1, 2)}
+        gone = {k: z[k] < bound for k in (1, 2)}
+        p = [1.0 if gone[k] else r[f"arm{k}:p_logrank"] for k in (1, 2)]
+        rejected.append(multipletests(p, alpha=0.05, method="holm")[0].any())
+        for k in (1, 2):
+            dropped[k] += gone[k]
+    assert beta_drop["power"] == pytest.approx(np.mean(rejected), abs=1e-4)
+    assert beta_drop["dropped_share"] == {"msc": dropped[1] / 20, "msc_again": dropped[2] / 20}
+    assert beta_drop["futility_z"] == [round(bound, 4)] and beta_drop["futility_beta"] == 0.2
     # every pool patient is simulated under each arm: the same treatment gives the same course; the
     # arms' summaries still differ, because each replicate randomizes different patients to them
     np.testing.assert_array_equal(result.arm_outcomes["msc"].scr_auc, result.arm_outcomes["msc_again"].scr_auc)

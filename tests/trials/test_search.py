@@ -419,6 +419,13 @@ def test_a_multi_arm_design_drops_arms_as_the_trial_does(endpoint, column):
     assert res["stopped_for_futility_share"] == expected["stopped_for_futility_share"]
     assert res["expected_total_n"] == pytest.approx(expected["expected_total_n"], abs=0.01)
     assert max(expected["dropped_share"]) > 0.1  # the rule acted
-    with pytest.raises(UserInputError, match="interim.futility_z"):
+    # beta-spending boundaries (a comparison planned at alpha/2 for power 0.8): the same reading
+    beta_interim = Interim(information=looks, futility_beta={"beta": 0.2})
+    bounds = beta_interim.arm_futility(0.05, 2)
+    expected = arm_dropping(p_final, p_looks, favours, looks, (n, n, n), 0.05, "holm", bounds)
+    res = multi_arm_power(control, [[good, none]], n, endpoint, reps, seed=seed, alpha=0.05, minimal_effect=0.1,
+                          multiplicity="holm", dropout=(0.2, HORIZON), interim=beta_interim)
+    assert res["power"] == expected["power"] and json.loads(res["dropped_share"]) == expected["dropped_share"]
+    with pytest.raises(UserInputError, match="interim.futility_z or interim.futility_beta"):
         multi_arm_power(control, [[good, none]], n, endpoint, 5, seed=seed, alpha=0.05, minimal_effect=0.1,
                         interim=Interim(information=looks))

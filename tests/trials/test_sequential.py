@@ -21,8 +21,8 @@ from nephrosim.trials import TrialError, trial_from_dict
 from nephrosim.trials.run import _replicate_task
 
 from .conftest import synthetic_pool
-from nephrosim.trials.sequential import efficacy_boundaries, futility_boundaries, sequential_summary, spent, \
-    spent_alpha
+from nephrosim.trials.sequential import arm_dropping, efficacy_boundaries, futility_boundaries, sequential_summary, \
+    spent, spent_alpha
 
 HORIZON = 30.0
 
@@ -239,10 +239,11 @@ def test_bad_interim_settings_name_the_field():
     with pytest.raises(TrialError, match="spending"):
         trial_from_dict({**base, "interim": {"information": [0.5], "spending": "haybittle"}})
     three = {"arms": [*base["arms"], {**base["arms"][1], "name": "msc2"}], "interim": {"information": [0.5]}}
-    with pytest.raises(TrialError, match="drops the treated arms whose signed z is below futility_z"):
+    with pytest.raises(TrialError, match="drops the treated arms whose signed z is below a futility boundary.*"
+                                         "futility_z.*futility_beta"):
         trial_from_dict(three)
-    with pytest.raises(TrialError, match="futility_beta is for two-arm trials"):
-        trial_from_dict({**three, "interim": {"information": [0.5], "futility_beta": {"beta": 0.2}}})
+    beta_three = trial_from_dict({**three, "interim": {"information": [0.5], "futility_beta": {"beta": 0.2}}})
+    assert beta_three.interim.arm_futility(0.05, 2).shape == (1,)
     with pytest.raises(TrialError, match="interim.spending: with 3 arms the looks only drop arms"):
         trial_from_dict({**three, "interim": {"information": [0.5], "futility_z": 0, "spending": "pocock"}})
     assert trial_from_dict({**three, "interim": {"information": [0.5], "futility_z": 0}}).interim.futility_z == 0
@@ -304,3 +305,41 @@ def test_a_trial_with_an_interim_look_reports_its_group_sequential_reading(capsy
     assert (f"non-binding futility spending beta 0.2 (hwang_shih_decani; planned for a final z of "
             f"{gs['design_drift_z']:.3f}) at 0.5: z < {gs['futility_boundaries_z'][0]:.3f}: stopped for futility "
             f"{gs['futility_stop_share']:.3f}") in printed
+
+
+def test_arm_dropping_boundaries_spend_beta_on_brownian_motion():
+    """Multi-arm beta-spending futility (arm_futility_boundaries): one comparison's signed statistic on
+    Brownian motion with the planned drift. Below the boundary at look k in the share of paths the spending
+    function spends there; dropped or below the final Bonferroni critical value (one-sided alpha/(2·arms))
+    in beta of them overall; and at the final look the boundaries' design has power 1 − beta. Under no drift
+    the same boundaries drop most arms early."""
+    from nephrosim.trials.sequential import arm_futility_boundaries
+
+    t = np.array([1 / 3, 2 / 3, 1.0])
+    arms, alpha, beta = 3, 0.05, 0.2
+    lower, drift = arm_futility_boundaries(t, alpha, arms, beta, "hwang_shih_decani", -2.0)
+    assert lower.shape == (2,) and np.all(np.diff(lower) > 0)
+    rng = np.random.default_rng(19)
+    n = 200_000
+    w = np.cumsum(rng.standard_normal((n, 3)) * np.sqrt(np.diff(np.r_[0.0, t])), axis=1)
+    z = (w + drift * t) / np.sqrt(t)
+    below = z[:, :2] < lower
+    first = np.where(below.any(axis=1), below.argmax(axis=1), 2)
+    shares = [float(np.mean(below.any(axis=1) & (first == k))) for k in range(2)]
+    steps = np.diff(np.r_[0.0, spent(t, beta, "hwang_shih_decani", -2.0)])
+    for k in range(2):
+        assert abs(shares[k] - steps[k]) <= 4 * math.sqrt(steps[k] * (1 - steps[k]) / n) + 1e-4, (k, shares, steps)
+    final = norm.isf(alpha / (2 * arms))
+    missed = float(np.mean(below.any(axis=1) | (z[:, 2] < final)))
+    assert abs(missed - beta) <= 4 * math.sqrt(beta * (1 - beta) / n) + 1e-4
+    null = w / np.sqrt(t)
+    assert float(np.mean((null[:, :2] < lower).any(axis=1))) > 0.5
+    # arm_dropping reads one boundary per look the same way as a scalar repeated
+    p_looks = 2 * norm.sf(np.abs(z[:200, :2]))[None].repeat(2, axis=0)
+    favours = (z[:200, :2] > 0)[None].repeat(2, axis=0)
+    p_final = 2 * norm.sf(np.abs(z[:200, 2]))[None].repeat(2, axis=0)
+    per_look = arm_dropping(p_final, p_looks, favours, t[:2], (50, 50, 50), alpha, "holm", lower)
+    same = arm_dropping(p_final, p_looks, favours, t[:2], (50, 50, 50), alpha, "holm", float(lower[0]))
+    flat = arm_dropping(p_final, p_looks, favours, t[:2], (50, 50, 50), alpha, "holm", [float(lower[0])] * 2)
+    assert flat == {**same, "futility_z": [round(float(lower[0]), 4)] * 2}
+    assert per_look["futility_z"] == [round(float(x), 4) for x in lower]

@@ -133,7 +133,9 @@ def _print(out: dict) -> None:
     if "arm_dropping" in out:
         d = out["arm_dropping"]
         looks = ", ".join(f"{t:g}" for t in d["information"][:-1])
-        typer.echo(f"  arm dropping at {looks} of the patients (signed z < {d['futility_z']:g}): power {d['power']:.3f} "
+        rule = (f"signed z < {d['futility_z']:g}" if not isinstance(d["futility_z"], list) else
+                f"signed z < {', '.join(f'{z:g}' for z in d['futility_z'])}, spending beta {d['futility_beta']:g}")
+        typer.echo(f"  arm dropping at {looks} of the patients ({rule}): power {d['power']:.3f} "
                    f"({d['power_without_dropping']:.3f} without dropping); all treated arms dropped "
                    f"{d['stopped_for_futility_share']:.3f}; expected total n {d['expected_total_n']:g} of "
                    f"{d['planned_total_n']}")

@@ -209,7 +209,8 @@ class Interim(StrictModel):
     With more than two arms the looks drop arms instead (:func:`nephrosim.trials.sequential.arm_dropping`,
     a multi-arm multi-stage design in the manner of Royston, Parmar & Qian 2003, Stat Med 22:2239–2256,
     with futility stops only): a treated arm whose signed z against the control is below ``futility_z``
-    at a look stops enrolling; nothing stops for efficacy, and the final analysis is the
+    at a look (or below the look's beta-spending boundary with ``futility_beta``,
+    :meth:`arm_futility`) stops enrolling; nothing stops for efficacy, and the final analysis is the
     multiplicity-adjusted test of every arm, a dropped arm never rejected."""
 
     information: tuple[float, ...] = Field(min_length=1, max_length=4, description=(
@@ -251,6 +252,21 @@ class Interim(StrictModel):
 
         return boundaries((*self.information, 1.0), alpha, self.spending, self.spending_gamma, self.futility_z,
                           self.futility_rule)
+
+    def arm_futility(self, alpha: float, arms: int) -> np.ndarray | None:
+        """The signed-z boundaries below which a multi-arm trial drops a treated arm at each interim look:
+        ``futility_z`` at every look, or with ``futility_beta`` those of
+        :func:`nephrosim.trials.sequential.arm_futility_boundaries` (each comparison planned at the Bonferroni
+        level ``alpha / arms`` with power ``1 − beta``, no efficacy stop); None without a futility rule."""
+        if self.futility_z is not None:
+            return np.full(len(self.information), float(self.futility_z))
+        if self.futility_beta is None:
+            return None
+        from nephrosim.trials.sequential import arm_futility_boundaries
+
+        f = self.futility_beta
+        return arm_futility_boundaries((*self.information, 1.0), alpha, arms, f.beta, f.spending,
+                                       f.spending_gamma)[0]
 
     @property
     def futility_rule(self) -> tuple[float, str, float | None] | None:
@@ -447,12 +463,12 @@ class TrialDesign(StrictModel):
         names = [a.name for a in self.arms]
         if self.interim is not None and len(names) > 2:
             interim = self.interim
-            if interim.futility_z is None:
+            if interim.futility_z is None and interim.futility_beta is None:
                 raise ValueError(
                     f"interim: with {len(names)} arms an interim look drops the treated arms whose signed z is below "
-                    "futility_z (arm dropping; no early efficacy stop): give interim.futility_z (e.g. 0: drop an "
-                    "arm whose effect points the wrong way)" + ("; futility_beta is for two-arm trials"
-                                                               if interim.futility_beta is not None else ""))
+                    "a futility boundary (arm dropping; no early efficacy stop): give interim.futility_z (e.g. 0: "
+                    "drop an arm whose effect points the wrong way) or interim.futility_beta (boundaries that spend "
+                    "a type-II error, e.g. {beta: 0.2})")
             # judged by value, not by which fields were given: a full model_dump of a valid design (and the
             # web form, whose select always posts one) carries the default spending and must validate again
             default = Interim.model_fields["spending"].default

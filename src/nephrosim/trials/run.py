@@ -526,7 +526,8 @@ def group_sequential(design: TrialDesign, reps: list[dict]) -> dict:
 def arm_dropping_summary(design: TrialDesign, reps: list[dict]) -> dict:
     """The arm-dropping reading of a trial of three or more arms (:func:`nephrosim.trials.sequential.arm_dropping`):
     each treated arm's primary p at each interim look and on every patient, the arms below
-    ``interim.futility_z`` at a look dropped. Per-arm entries are keyed by arm name."""
+    ``interim.futility_z`` (or the beta-spending boundaries of ``interim.futility_beta``) at a look dropped.
+    Per-arm entries are keyed by arm name."""
     from nephrosim.trials.analysis import comparison_replicates, primary_p
     from nephrosim.trials.sequential import arm_dropping
 
@@ -538,8 +539,13 @@ def arm_dropping_summary(design: TrialDesign, reps: list[dict]) -> dict:
     p_looks = np.stack([np.column_stack([[r[f"p_interim_{j}"] for r in part] for j in looks]) for part in parts])
     favours = np.stack([np.column_stack([[bool(r[f"favours_interim_{j}"]) for r in part] for j in looks])
                         for part in parts])
+    bounds = design.interim.arm_futility(design.alpha, len(names) - 1)
     out = arm_dropping(p_final, p_looks, favours, design.interim.information, [a.n for a in design.arms],
-                       design.alpha, design.multiplicity, design.interim.futility_z)
+                       design.alpha, design.multiplicity,
+                       design.interim.futility_z if design.interim.futility_z is not None else bounds)
+    if design.interim.futility_beta is not None:
+        f = design.interim.futility_beta
+        out.update(futility_beta=f.beta, futility_spending=f.spending)
     treated = names[1:]
     for key in ("power_adjusted", "dropped_share", "dropped_at_look"):
         out[key] = dict(zip(treated, out[key]))

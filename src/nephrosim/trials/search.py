@@ -570,9 +570,10 @@ def multi_arm_power(control: PatientOutcomes, treated_by_draw: list[list[Patient
     lost = [None if dropout[0] <= 0 else losses(seed, r, sizes, *dropout) for r in range(replicates)]
     draws = len(treated_by_draw)
     looks = () if interim is None else tuple(math.ceil(f * n_per_arm) for f in interim.information)
-    if interim is not None and interim.futility_z is None:
+    futility = None if interim is None else interim.arm_futility(alpha, arms)
+    if interim is not None and futility is None:
         raise UserInputError("interim: a multi-arm design drops arms at its looks for futility only; give "
-                             "interim.futility_z")
+                             "interim.futility_z or interim.futility_beta")
     sig, fav, correct, every = (np.zeros(draws, int) for _ in range(4))
     dropped_count, all_out, used = np.zeros(arms), 0, np.zeros(arms + 1)
     effects = np.array([[true_effect(control, t, endpoint) for t in treated] for treated in treated_by_draw])
@@ -589,7 +590,7 @@ def multi_arm_power(control: PatientOutcomes, treated_by_draw: list[list[Patient
                 for j, m in enumerate(looks):
                     p_looks[a, r, j], favours_looks[a, r, j] = _test(endpoint, pair, m)
         if looks:
-            dropped, dropped_at = dropped_arms(p_looks, favours_looks, interim.futility_z)
+            dropped, dropped_at = dropped_arms(p_looks, favours_looks, futility)
             p = np.where(dropped, 1.0, p)  # a dropped arm is never rejected
             dropped_count += dropped.sum(axis=1)
             all_out += int(dropped.all(axis=0).sum())

@@ -227,6 +227,41 @@ def _boundaries(t: tuple[float, ...], alpha: float, kind: Spending, gamma: float
     return efficacy, lower, drift
 
 
+#: The efficacy "boundary" at an interim look of a design that stops only for futility there: a z no trial
+#: reaches (P(Z > 8) ≈ 6e-16), finite so that the recursive integration keeps a finite grid.
+NO_EFFICACY_STOP_Z = 8.0
+
+
+def arm_futility_boundaries(information: Sequence[float], alpha: float, arms: int, beta: float,
+                            kind: Spending = "hwang_shih_decani", gamma: float | None = None) -> tuple[np.ndarray, float]:
+    """Beta-spending futility boundaries for dropping treated arms of a multi-arm trial at interim looks (cached).
+
+    Each comparison with the control is planned as a two-arm design that stops only for futility at the
+    looks (no efficacy stop: :data:`NO_EFFICACY_STOP_Z`) and is tested at the end at the two-sided
+    Bonferroni level ``alpha / arms`` (one-sided ``alpha / (2 arms)``), with power ``1 − beta`` at the drift
+    the spending solves for (:func:`futility_boundaries`). Returns the interim looks' boundaries (signed z)
+    and that drift. The boundaries are non-binding: the final analysis adjusts over every planned arm
+    whatever the looks did, so the family-wise error does not depend on them (:func:`arm_dropping`)."""
+    if arms < 1:
+        raise ValueError(f"arms {arms}: give the number of treated arms (>= 1)")
+    if kind == "hwang_shih_decani" and gamma is None:
+        gamma = -2.0  # gsDesign's default for the beta spending (FutilitySpending's)
+    return _arm_boundaries(tuple(float(x) for x in _fractions(information)), float(alpha), int(arms), float(beta),
+                           kind, gamma)
+
+
+@lru_cache(maxsize=32)
+def _arm_boundaries(t: tuple[float, ...], alpha: float, arms: int, beta: float, kind: Spending,
+                    gamma: float | None) -> tuple[np.ndarray, float]:
+    from scipy.stats import norm
+
+    efficacy = np.r_[np.full(len(t) - 1, NO_EFFICACY_STOP_Z), norm.isf(alpha / (2 * arms))]
+    lower, drift = futility_boundaries(t, efficacy, beta, kind, gamma)
+    lower = lower[:-1]
+    lower.flags.writeable = False  # shared by every caller of the cache
+    return lower, drift
+
+
 def z_of_p(p: np.ndarray) -> np.ndarray:
     """The |z| of a two-sided p-value (NaN stays NaN: no test, no crossing)."""
     from scipy.stats import norm
@@ -305,17 +340,20 @@ def sequential_summary(p_looks: np.ndarray, information: Sequence[float], n_per_
     return out
 
 
-def dropped_arms(p_looks: np.ndarray, favours_looks: np.ndarray, futility_z: float) -> tuple[np.ndarray, np.ndarray]:
+def dropped_arms(p_looks: np.ndarray, favours_looks: np.ndarray,
+                 futility: float | Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
     """Which treated arms a futility rule drops: ``p_looks[arm, replicate, look]`` and ``favours_looks`` as in
-    :func:`arm_dropping`; an arm still enrolling whose signed z is below ``futility_z`` at a look is dropped
-    there. Returns ``dropped[arm, replicate]`` and ``dropped_at[arm, replicate]`` (the look's index; the
-    number of looks when never dropped). A NaN test drops nothing."""
+    :func:`arm_dropping`; an arm still enrolling whose signed z is below the look's ``futility`` boundary (one
+    z for every look, or one per look) is dropped there. Returns ``dropped[arm, replicate]`` and
+    ``dropped_at[arm, replicate]`` (the look's index; the number of looks when never dropped). A NaN test
+    drops nothing."""
     p_looks = np.asarray(p_looks, dtype=float)
     arms, replicates, looks = p_looks.shape
     z = z_of_p(p_looks)
     signed = np.where(np.asarray(favours_looks, dtype=bool), z, -z)
+    bound = np.broadcast_to(np.asarray(futility, dtype=float), (looks,))
     with np.errstate(invalid="ignore"):
-        below = signed < futility_z  # NaN (no test) drops nothing
+        below = signed < bound[None, None, :]  # NaN (no test) drops nothing
     dropped = np.zeros((arms, replicates), dtype=bool)
     dropped_at = np.full((arms, replicates), looks)
     for j in range(looks):
@@ -338,7 +376,8 @@ def patients_used(dropped_at: np.ndarray, information: Sequence[float], n_per_ar
 
 
 def arm_dropping(p_final: np.ndarray, p_looks: np.ndarray, favours_looks: np.ndarray, information: Sequence[float],
-                 n_per_arm: Sequence[int], alpha: float, multiplicity: str, futility_z: float) -> dict:
+                 n_per_arm: Sequence[int], alpha: float, multiplicity: str,
+                 futility_z: float | Sequence[float]) -> dict:
     """Power and sample size of a multi-arm trial that drops treated arms for futility at interim looks.
 
     ``p_final[arm, replicate]``: each treated arm's primary two-sided p against the control on every
@@ -346,7 +385,8 @@ def arm_dropping(p_final: np.ndarray, p_looks: np.ndarray, favours_looks: np.nda
     (positive favours treatment) on the first patients at each interim look; ``information``: the interim
     looks' patient shares (without the final 1); ``n_per_arm``: the planned sizes, control first.
 
-    At each look, a treated arm still enrolling whose signed z is below ``futility_z`` is dropped: it
+    At each look, a treated arm still enrolling whose signed z is below ``futility_z`` (one z, or one per
+    look: :func:`arm_futility_boundaries`) is dropped: it
     enrolls no more and is never rejected. When every treated arm has been dropped the control stops too
     (the trial stops for futility). Nothing stops for efficacy. The final analysis adjusts the treated
     arms' p-values for multiplicity over *every* arm planned (:func:`~nephrosim.trials.analysis.adjusted_rejections`),
@@ -372,7 +412,8 @@ def arm_dropping(p_final: np.ndarray, p_looks: np.ndarray, favours_looks: np.nda
     used = patients_used(dropped_at, t, sizes)
     return {
         "information": [round(float(x), 4) for x in (*t, 1.0)],
-        "futility_z": float(futility_z),
+        "futility_z": (float(futility_z) if np.ndim(futility_z) == 0
+                       else [round(float(z), 4) for z in futility_z]),
         "power": round(float(kept.any(axis=0).mean()), 4),
         "power_without_dropping": round(float(plain.any(axis=0).mean()), 4),
         "power_adjusted": [round(float(kept[k].mean()), 4) for k in range(arms)],
