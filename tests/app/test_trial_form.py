@@ -94,7 +94,7 @@ def test_a_refused_value_is_named_beside_its_input_and_in_the_problems():
     # of the design
     three = trial_form.apply_action(trial_form.apply_action(trial_form.DEFAULT_TRIAL, "add:arms"), "add:interim")
     _, problems, _ = trial_form.validate_draft(three)
-    assert any("drops the treated arms whose signed z is below futility_z" in p for p in problems), problems
+    assert any("drops the treated arms whose signed z is below a futility" in p for p in problems), problems
 
 
 def test_switching_the_product_redraws_the_treatment():

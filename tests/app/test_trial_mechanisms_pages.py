@@ -85,6 +85,7 @@ def test_a_dose_ranging_trial_page_shows_run_trials_arm_dropping_and_mcp_mod(pag
     for arm in design["arms"]:
         arm["n"] = 6
     design["interim"] = {"information": [0.5], "futility_z": 0}
+    design["accrual"] = {"patients_per_month": 3}  # calendar time: 18 patients over 6 months
     small = _write(tmp_path / "dose_ranging_small.yaml", yaml.safe_dump(design, sort_keys=False).encode())
 
     page.goto("/trials")
@@ -100,6 +101,8 @@ def test_a_dose_ranging_trial_page_shows_run_trials_arm_dropping_and_mcp_mod(pag
 
     drop = expected["arm_dropping"]
     assert float(page.inner_text("#trial-drop-power")) == drop["power"]
+    assert float(page.inner_text("#trial-duration")) == expected["accrual"]["planned_duration_months"]
+    assert float(page.inner_text("#trial-expected-duration")) == drop["expected_duration_months"]
     shown = {c.get_attribute("data-arm"): float(c.inner_text()) for c in page.locator(".trial-dropped").all()}
     assert shown == drop["dropped_share"] and set(shown) == {"AC607 2e6/kg", "AC607 1e7/kg"}
     assert float(page.inner_text("#trial-drop-n")) == drop["expected_total_n"] < drop["planned_total_n"]

@@ -299,6 +299,18 @@ def test_interim_looks_in_the_search_are_the_trials_group_sequential_reading(end
     assert res["power"] == gs["power"] and res["early_stop_share"] == gs["early_stop_share"]
     assert res["futility_stop_share"] == gs["futility_stop_share"] > 0
     assert res["expected_n_per_arm"] == gs["expected_n_per_arm"][0]
+    # in calendar time: 20 patients a month; the same stops, read as durations and patients enrolled (by the
+    # look, 29 of each arm's 40 are randomized while the first 20 complete follow-up: the overrun)
+    from nephrosim.trials.design import Accrual
+
+    accrual = Accrual(patients_per_month=20.0)
+    calendar = accrual.calendar((n, n), (*looks, 1.0), HORIZON)[:2]
+    gs = sequential_summary(p, (*looks, 1.0), (n, n), 0.05, "obrien_fleming", favours, 0.5, calendar=calendar)
+    res = design_power(control, [treated], n, endpoint, reps, seed=seed, alpha=0.05, minimal_effect=0.1,
+                       dropout=(0.2, HORIZON), interim=Interim(information=looks, futility_z=0.5), accrual=accrual)
+    assert res["expected_duration_months"] == gs["expected_duration_months"] < gs["look_months"][-1]
+    assert res["expected_enrolled_per_arm"] == gs["expected_enrolled_per_arm"][0] > gs["expected_n_per_arm"][0]
+    assert res["planned_duration_months"] == gs["look_months"][-1] == round(80 / 20.0 + HORIZON / (365.25 / 12), 2)
     # with beta-spending futility boundaries (gsDesign's defaults: Hwang-Shih-DeCani, gamma -2)
     gs = sequential_summary(p, (*looks, 1.0), (n, n), 0.05, "obrien_fleming", favours,
                             futility_beta=(0.2, "hwang_shih_decani", -2.0))
@@ -426,6 +438,16 @@ def test_a_multi_arm_design_drops_arms_as_the_trial_does(endpoint, column):
     res = multi_arm_power(control, [[good, none]], n, endpoint, reps, seed=seed, alpha=0.05, minimal_effect=0.1,
                           multiplicity="holm", dropout=(0.2, HORIZON), interim=beta_interim)
     assert res["power"] == expected["power"] and json.loads(res["dropped_share"]) == expected["dropped_share"]
+    # in calendar time (3 patients a month): the trial's own calendar reading of the same drops
+    from nephrosim.trials.design import Accrual
+
+    accrual = Accrual(patients_per_month=3.0)
+    calendar = accrual.calendar((n, n, n), (*looks, 1.0), HORIZON)[:2]
+    expected = arm_dropping(p_final, p_looks, favours, looks, (n, n, n), 0.05, "holm", bounds, calendar)
+    res = multi_arm_power(control, [[good, none]], n, endpoint, reps, seed=seed, alpha=0.05, minimal_effect=0.1,
+                          multiplicity="holm", dropout=(0.2, HORIZON), interim=beta_interim, accrual=accrual)
+    assert res["expected_duration_months"] == expected["expected_duration_months"]
+    assert res["planned_duration_months"] == expected["look_months"][-1]
     with pytest.raises(UserInputError, match="interim.futility_z or interim.futility_beta"):
         multi_arm_power(control, [[good, none]], n, endpoint, 5, seed=seed, alpha=0.05, minimal_effect=0.1,
                         interim=Interim(information=looks))

@@ -298,6 +298,24 @@ def test_a_trial_with_an_interim_look_reports_its_group_sequential_reading(capsy
     assert gs == sequential_summary(p, (0.5, 1.0), (20, 20), 0.05, "obrien_fleming", favours,
                                     futility_beta=(0.2, "hwang_shih_decani", -2.0))
     assert len(gs["futility_boundaries_z"]) == 1 and gs["futility_boundaries_z"][0] < gs["boundaries_z"][0]
+    # in calendar time (accrual moves no draw): 40 patients at 4 a month enrol over 10 months; the look at half
+    # the patients is made when the 10th of each arm (entered at month 5) has had 30 days of follow-up
+    from nephrosim.trials.run import accrual_summary, group_sequential
+
+    timed = trial_from_dict({**data, "interim": {"information": [0.5], "futility_z": 0.0},
+                             "accrual": {"patients_per_month": 4}})
+    g = group_sequential(timed, ruled.replicates)
+    follow = 30 / (365.25 / 12)
+    assert g["look_months"] == [round(5 + follow, 2), round(10 + follow, 2)]
+    early = ruled.summary["group_sequential"]["early_stop_share"]
+    assert g["expected_duration_months"] == pytest.approx(early * (5 + follow) + (1 - early) * (10 + follow), abs=0.01)
+    # by month 5.99, 11 of each arm's 20 are enrolled (patient j enters at j/20 of 10 months): a stop keeps them
+    assert g["expected_enrolled_per_arm"] == [pytest.approx(early * 11 + (1 - early) * 20, abs=0.01)] * 2
+    assert g["expected_enrolled_per_arm"][0] >= g["expected_n_per_arm"][0]
+    assert {k: v for k, v in g.items() if k not in ("look_months", "expected_duration_months",
+                                                     "expected_enrolled_per_arm")} == ruled.summary["group_sequential"]
+    assert accrual_summary(timed) == {"patients_per_month": 4.0, "enrolment_months": 10.0, "follow_up_days": 30.0,
+                                      "planned_duration_months": round(10 + follow, 2)}
     from nephrosim.commands.trials import _print
 
     _print(spent_rule.to_dict())  # what nephrosim trial prints
@@ -343,3 +361,30 @@ def test_arm_dropping_boundaries_spend_beta_on_brownian_motion():
     flat = arm_dropping(p_final, p_looks, favours, t[:2], (50, 50, 50), alpha, "holm", [float(lower[0])] * 2)
     assert flat == {**same, "futility_z": [round(float(lower[0]), 4)] * 2}
     assert per_look["futility_z"] == [round(float(x), 4) for x in lower]
+
+
+def test_accrual_calendar_by_hand_and_bad_input():
+    """Accrual.calendar on unequal arms: 68 + 67 patients at 4.5 a month enrol over 30 months; the look at
+    half the patients waits for the 34th of each arm (34/67 of the period for the smaller arm) plus 90 days;
+    arm dropping adds its arms' enrolment at the look they were dropped at."""
+    from nephrosim.trials.design import Accrual
+
+    months, enrolled, period = Accrual(patients_per_month=4.5).calendar((68, 67), (0.5, 1.0), 90.0)
+    follow = 90 / (365.25 / 12)
+    assert period == 30.0
+    assert months == pytest.approx([34 / 67 * 30 + follow, 30 + follow])
+    assert enrolled.tolist() == [[math.floor(68 * months[0] / 30), math.floor(67 * months[0] / 30)], [68, 67]]
+    with pytest.raises(TrialError, match="accrual.patients_per_month"):
+        trial_from_dict({"arms": [{"name": "placebo", "n": 20}, {"name": "placebo_2", "n": 20}],
+                         "accrual": {"patients_per_month": 0}})
+    # arm dropping: arm 1 dropped at the look in replicate 0, both in replicate 1, none in replicate 2
+    p_looks = np.array([[[0.02], [0.02], [0.5]], [[0.5], [0.02], [0.5]]])
+    favours = np.array([[[False], [False], [True]], [[True], [False], [True]]])
+    p_final = np.full((2, 3), 0.5)
+    cal = (np.array([6.0, 12.0]), np.array([[11, 11, 11], [20, 20, 20]], float))
+    d = arm_dropping(p_final, p_looks, favours, (0.5,), (20, 20, 20), 0.05, "holm", 0.0, cal)
+    assert d["expected_duration_months"] == pytest.approx((12 + 6 + 12) / 3, abs=0.01)
+    assert d["expected_enrolled_per_arm"] == [pytest.approx((20 + 11 + 20) / 3, abs=0.01),
+                                              pytest.approx((11 + 11 + 20) / 3, abs=0.01),
+                                              pytest.approx((20 + 11 + 20) / 3, abs=0.01)]
+    assert d["look_months"] == [6.0, 12.0]

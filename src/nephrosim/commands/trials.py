@@ -113,6 +113,19 @@ def _print(out: dict) -> None:
             rd = c["make90_risk_difference"]
             typer.echo(f"    {arm} - control: risk difference median {rd['median']} (2.5-97.5 %: {rd['lo']}-"
                        f"{rd['hi']}); power {c['make90_power']:.3f} (Fisher)")
+    if "accrual" in out:
+        a = out["accrual"]
+        typer.echo(f"  accrual {a['patients_per_month']:g} patients/month: enrolment {a['enrolment_months']:g} months, "
+                   f"follow-up {a['follow_up_days']:g} days, planned duration {a['planned_duration_months']:g} months")
+    for key in ("group_sequential", "arm_dropping"):
+        if "look_months" in out.get(key, {}):
+            t = out[key]
+            enrolled = t["expected_enrolled_per_arm"]
+            enrolled = enrolled.values() if isinstance(enrolled, dict) else enrolled
+            typer.echo(f"  in calendar time ({key.replace('_', ' ')}): looks at months "
+                       + ", ".join(f"{m:g}" for m in t["look_months"][:-1])
+                       + f"; expected duration {t['expected_duration_months']:g} months; expected patients enrolled "
+                       + ", ".join(f"{n:g}" for n in enrolled) + " (a stop keeps the patients already enrolled)")
     if "group_sequential" in out:
         g = out["group_sequential"]
         looks = ", ".join(f"{t:g}: |z| >= {c:.3f} (p < {p:.4g})"

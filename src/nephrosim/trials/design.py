@@ -153,6 +153,33 @@ class Dropout(StrictModel):
     probability: float = Field(0.0, ge=0.0, le=0.5, description="share of randomized patients lost to follow-up")
 
 
+class Accrual(StrictModel):
+    """Enrolment in calendar time: ``patients_per_month`` randomized at a constant rate, each arm's patients
+    spread evenly over the enrolment period (uniform accrual, the planning assumption of gsDesign's
+    ``gsSurv`` and of most sample-size tools; **assumed**, to be set from the trial being planned: the
+    evidence store has no enrolment period for ACT-AKI). It moves no simulated number: it says how
+    long the trial runs, when an interim look can be made (when its patients have completed follow-up) and
+    how many patients are already enrolled by then (the *overrun* a stop cannot take back)."""
+
+    patients_per_month: float = Field(gt=0.0, le=10_000.0, description=(
+        "randomized patients per month over all arms (e.g. 4: 135 patients in about 34 months)"))
+
+    def calendar(self, n_per_arm, information, follow_up_days: float) -> tuple[np.ndarray, np.ndarray, float]:
+        """``(months[look], enrolled[look, arm], enrolment months)`` for looks at patient shares
+        ``information`` (the final 1 included): look ``k`` is made when the first ``information[k]`` of each
+        arm's patients have completed ``follow_up_days``, and by then ``enrolled[k, a]`` of arm ``a``'s
+        patients are randomized (at most ``n_per_arm[a]``). Patient ``j`` (1-based) of arm ``a`` enters at
+        ``j / n_a`` of the enrolment period ``N / patients_per_month``."""
+        n = np.asarray(n_per_arm, dtype=float)
+        t = np.asarray(information, dtype=float)
+        period = float(n.sum() / self.patients_per_month)
+        follow = float(follow_up_days) / (365.25 / 12.0)
+        last_entry = np.max(np.ceil(t[:, None] * n[None, :] - 1e-9) / n[None, :], axis=1) * period
+        months = last_entry + follow
+        enrolled = np.minimum(n[None, :], np.floor(n[None, :] * months[:, None] / period + 1e-9))
+        return months, enrolled, period
+
+
 SPENDING_CHOICES = "obrien_fleming (strict early), pocock (about equal nominal levels) or hwang_shih_decani (with gamma)"
 
 
@@ -439,6 +466,9 @@ class TrialDesign(StrictModel):
     interim: Interim | None = Field(None, description=(
         "interim looks at the primary endpoint: group-sequential efficacy (and futility) stops in two-arm trials; "
         "with more arms, dropping the treated arms below futility_z; None = one analysis"))
+    accrual: Accrual | None = Field(None, description=(
+        "enrolment in calendar time (patients_per_month): adds the trial's duration, and with interim looks the "
+        "time of each look and the patients enrolled by then; None = no calendar time"))
     trend: Trend | None = Field(None, description=(
         "a test for trend of the primary endpoint across the arms (dose-ranging designs); None = none"))
     mcp_mod: McpMod | None = Field(None, description=(

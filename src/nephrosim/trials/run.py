@@ -520,7 +520,25 @@ def group_sequential(design: TrialDesign, reps: list[dict]) -> dict:
                                for k in range(1, len(looks) + 1)] + [np.zeros(len(reps), bool)])
     interim = design.interim
     return sequential_summary(p, (*looks, 1.0), [a.n for a in design.arms], design.alpha, interim.spending,
-                              favours, interim.futility_z, interim.spending_gamma, interim.futility_rule)
+                              favours, interim.futility_z, interim.spending_gamma, interim.futility_rule,
+                              _calendar(design))
+
+
+def _calendar(design: TrialDesign) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(months[look], enrolled[look, arm])`` of the design's looks and final analysis under its accrual."""
+    if design.accrual is None:
+        return None
+    looks = (*design.interim.information, 1.0) if design.interim is not None else (1.0,)
+    months, enrolled, _ = design.accrual.calendar([a.n for a in design.arms], looks, design.endpoints.horizon_days)
+    return months, enrolled
+
+
+def accrual_summary(design: TrialDesign) -> dict:
+    """The trial in calendar time (:class:`~nephrosim.trials.design.Accrual`): enrolment period, follow-up and
+    the planned duration (the last patient's follow-up completed)."""
+    months, _, period = design.accrual.calendar([a.n for a in design.arms], (1.0,), design.endpoints.horizon_days)
+    return {"patients_per_month": design.accrual.patients_per_month, "enrolment_months": round(period, 2),
+            "follow_up_days": design.endpoints.horizon_days, "planned_duration_months": round(float(months[-1]), 2)}
 
 
 def arm_dropping_summary(design: TrialDesign, reps: list[dict]) -> dict:
@@ -542,7 +560,8 @@ def arm_dropping_summary(design: TrialDesign, reps: list[dict]) -> dict:
     bounds = design.interim.arm_futility(design.alpha, len(names) - 1)
     out = arm_dropping(p_final, p_looks, favours, design.interim.information, [a.n for a in design.arms],
                        design.alpha, design.multiplicity,
-                       design.interim.futility_z if design.interim.futility_z is not None else bounds)
+                       design.interim.futility_z if design.interim.futility_z is not None else bounds,
+                       _calendar(design))
     if design.interim.futility_beta is not None:
         f = design.interim.futility_beta
         out.update(futility_beta=f.beta, futility_spending=f.spending)
@@ -550,6 +569,8 @@ def arm_dropping_summary(design: TrialDesign, reps: list[dict]) -> dict:
     for key in ("power_adjusted", "dropped_share", "dropped_at_look"):
         out[key] = dict(zip(treated, out[key]))
     out["expected_n_per_arm"] = dict(zip(names, out["expected_n_per_arm"]))
+    if "expected_enrolled_per_arm" in out:
+        out["expected_enrolled_per_arm"] = dict(zip(names, out["expected_enrolled_per_arm"]))
     out["multiplicity"] = design.multiplicity
     return out
 
@@ -678,6 +699,8 @@ def _summary(design: TrialDesign, reps: list[dict], pop: VirtualPopulation, pool
         summary["arm_dropping"] = arm_dropping_summary(design, reps)
     elif design.interim is not None:
         summary["group_sequential"] = group_sequential(design, reps)
+    if design.accrual is not None:
+        summary["accrual"] = accrual_summary(design)
     if design.trend is not None:
         summary["trend"] = trend_summary(design, reps)
     if design.mcp_mod is not None:

@@ -81,8 +81,8 @@ from nephrosim.io import atomic_path, check_writable, write_frame, write_text_at
 from nephrosim.progress import ProgressBar
 from nephrosim.scenarios.products import EV, MSC, ConditionedMedium
 from nephrosim.trials.analysis import binary_events, fisher_p
-from nephrosim.trials.design import Inclusion, Interim, Timing, TrialDesign, TrialError, follow_up_grid, load_trial, \
-    trial_from_dict
+from nephrosim.trials.design import Accrual, Inclusion, Interim, Timing, TrialDesign, TrialError, follow_up_grid, \
+    load_trial, trial_from_dict
 from nephrosim.trials.endpoints import PatientOutcomes, outcomes
 from nephrosim.trials.execute import open_executor
 from nephrosim.trials.population import build_population, compiled_parameters, population_scenario, \
@@ -455,7 +455,7 @@ def _test(endpoint: str, data: tuple, m: int) -> tuple[float, bool]:
 def design_power(control: PatientOutcomes, treated_by_draw: list[PatientOutcomes], n_per_arm: int, endpoint: str,
                  replicates: int, seed: int, alpha: float, minimal_effect: float,
                  dropout: tuple[float, float] = (0.0, 0.0),
-                 interim: Interim | None = None) -> dict:
+                 interim: Interim | None = None, accrual: Accrual | None = None) -> dict:
     """Power, success and correct-decision probabilities of one design over draws × replicates.
 
     ``control`` and each ``treated_by_draw[k]`` hold the same pool patients (row ``i`` is one
@@ -470,7 +470,9 @@ def design_power(control: PatientOutcomes, treated_by_draw: list[PatientOutcomes
     ``futility_beta``), at an interim look whose signed z (negative when the effect points against
     treatment) is below the look's futility boundary, claiming nothing; power and success are then the
     group-sequential ones, and ``expected_n_per_arm`` / ``early_stop_share`` (and ``futility_stop_share``)
-    are added.
+    are added. ``accrual`` (:class:`~nephrosim.trials.design.Accrual`, follow-up ``dropout[1]`` days) adds
+    ``planned_duration_months`` and, with interim looks, ``expected_duration_months`` and
+    ``expected_enrolled_per_arm`` (a stop keeps the patients enrolled by its look).
     """
     from nephrosim.trials.sequential import z_of_p
 
@@ -486,6 +488,7 @@ def design_power(control: PatientOutcomes, treated_by_draw: list[PatientOutcomes
     draws = len(treated_by_draw)
     sig, fav, correct = np.zeros(draws, int), np.zeros(draws, int), np.zeros(draws, int)  # counts per draw
     used, early, futile = 0, 0, 0  # patients per arm analysed; trials stopped at a look, and for futility
+    ended = np.zeros(len(looks) + 1, int)  # trials ended at each look (the final analysis last)
     effects = []
     for k, treated in enumerate(treated_by_draw):
         effect = true_effect(control, treated, endpoint)
@@ -500,14 +503,17 @@ def design_power(control: PatientOutcomes, treated_by_draw: list[PatientOutcomes
                 z = z_of_p(p)
                 if z >= bounds[j]:
                     stopped, significant, used, early = True, True, used + m, early + 1
+                    ended[j] += 1
                     break
                 if futility is not None and (z if favours else -z) < futility[j]:
                     stopped, significant, used, early, futile = True, False, used + m, early + 1, futile + 1
+                    ended[j] += 1
                     break
             if not stopped:
                 p, favours = _test(endpoint, data, n_per_arm)
                 significant = p < alpha if bounds is None else bool(z_of_p(p) >= bounds[-1])
                 used += n_per_arm
+                ended[-1] += 1
             claim = significant and favours
             sig[k] += significant
             fav[k] += claim
@@ -521,6 +527,14 @@ def design_power(control: PatientOutcomes, treated_by_draw: list[PatientOutcomes
                    early_stop_share=round(early / (replicates * draws), 4))
         if futility is not None:
             out["futility_stop_share"] = round(futile / (replicates * draws), 4)
+    if accrual is not None:
+        info = (*interim.information, 1.0) if interim is not None else (1.0,)
+        months, enrolled, _ = accrual.calendar((n_per_arm, n_per_arm), info, dropout[1])
+        out["planned_duration_months"] = round(float(months[-1]), 2)
+        if interim is not None:
+            share = ended / ended.sum()
+            out["expected_duration_months"] = round(float(share @ months), 2)
+            out["expected_enrolled_per_arm"] = round(float(share @ enrolled[:, 0]), 2)
     e = np.asarray(effects)
     out.update(true_effect_median=round(float(np.median(e)), 4), true_effect_min=round(float(e.min()), 4),
                true_effect_max=round(float(e.max()), 4), trials=trials)
@@ -530,7 +544,7 @@ def design_power(control: PatientOutcomes, treated_by_draw: list[PatientOutcomes
 def multi_arm_power(control: PatientOutcomes, treated_by_draw: list[list[PatientOutcomes]], n_per_arm: int,
                     endpoint: str, replicates: int, seed: int, alpha: float, minimal_effect: float,
                     multiplicity: str = "holm", dropout: tuple[float, float] = (0.0, 0.0),
-                    interim: Interim | None = None) -> dict:
+                    interim: Interim | None = None, accrual: Accrual | None = None) -> dict:
     """Power, success and correct-decision probabilities of a design with several treated arms, each compared
     with one control, over draws × replicates — the reading of ``nephrosim trial`` on a multi-arm design.
 
@@ -554,9 +568,10 @@ def multi_arm_power(control: PatientOutcomes, treated_by_draw: list[list[Patient
     never rejected — and the final analysis adjusts over every planned arm, a dropped arm's p set to 1
     (:func:`nephrosim.trials.sequential.arm_dropping`, the reading of ``nephrosim trial``); then
     ``dropped_share`` (per arm), ``stopped_for_futility_share`` (every arm dropped) and ``expected_total_n``
-    are added."""
+    are added. ``accrual`` adds ``planned_duration_months`` and, with looks, ``expected_duration_months``
+    (:func:`nephrosim.trials.sequential.dropping_calendar`)."""
     from nephrosim.trials.analysis import adjusted_rejections
-    from nephrosim.trials.sequential import dropped_arms, patients_used
+    from nephrosim.trials.sequential import dropped_arms, dropping_calendar, patients_used
 
     arms = len(treated_by_draw[0])
     pool = control.size
@@ -575,7 +590,11 @@ def multi_arm_power(control: PatientOutcomes, treated_by_draw: list[list[Patient
         raise UserInputError("interim: a multi-arm design drops arms at its looks for futility only; give "
                              "interim.futility_z or interim.futility_beta")
     sig, fav, correct, every = (np.zeros(draws, int) for _ in range(4))
-    dropped_count, all_out, used = np.zeros(arms), 0, np.zeros(arms + 1)
+    dropped_count, all_out, used, months_total = np.zeros(arms), 0, np.zeros(arms + 1), 0.0
+    calendar = None
+    if accrual is not None:
+        months, enrolled, _ = accrual.calendar(sizes, (*interim.information, 1.0) if interim else (1.0,), dropout[1])
+        calendar = (months, enrolled)
     effects = np.array([[true_effect(control, t, endpoint) for t in treated] for treated in treated_by_draw])
     for k, treated in enumerate(treated_by_draw):
         beneficial = effects[k] >= minimal_effect
@@ -595,6 +614,8 @@ def multi_arm_power(control: PatientOutcomes, treated_by_draw: list[list[Patient
             dropped_count += dropped.sum(axis=1)
             all_out += int(dropped.all(axis=0).sum())
             used += np.asarray(patients_used(dropped_at, interim.information, sizes)) * replicates
+            if calendar is not None:
+                months_total += float(dropping_calendar(calendar, dropped_at)[0].sum())
         reject = adjusted_rejections(p, alpha, multiplicity, n_per_arm, [n_per_arm] * arms)
         claim = reject & favours
         sig[k] = int(reject.any(axis=0).sum())
@@ -612,6 +633,10 @@ def multi_arm_power(control: PatientOutcomes, treated_by_draw: list[list[Patient
         out.update(dropped_share=json.dumps([round(float(v / trials), 4) for v in dropped_count]),
                    stopped_for_futility_share=round(all_out / trials, 4),
                    expected_total_n=round(float(used.sum() / trials), 2))
+        if calendar is not None:
+            out["expected_duration_months"] = round(months_total / trials, 2)
+    if calendar is not None:
+        out["planned_duration_months"] = round(float(calendar[0][-1]), 2)
     return out
 
 
@@ -791,12 +816,12 @@ def run_search(spec: DesignSearch, base: TrialDesign, out: str | Path, seed: int
                                           [[_subset(arm[k], rows) for arm in by_arm] for k in range(n_draws)],
                                           c.n_per_arm, c.endpoint, spec.replicates, seed, c.design.alpha,
                                           getattr(spec.minimal_effect, c.endpoint), c.design.multiplicity, dropout,
-                                          c.design.interim)
+                                          c.design.interim, c.design.accrual)
                 else:
                     res = design_power(_subset(control_all, rows), [_subset(o, rows) for o in by_arm[0]],
                                        c.n_per_arm, c.endpoint, spec.replicates, seed, c.design.alpha,
                                        getattr(spec.minimal_effect, c.endpoint), dropout=dropout,
-                                       interim=c.design.interim)
+                                       interim=c.design.interim, accrual=c.design.accrual)
                 res["failed_simulations"] = int((~usable).sum())
                 res["pool"] = int(rows.size)
                 write_text_atomic(design_file(c), json.dumps(res))

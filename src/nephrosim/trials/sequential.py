@@ -272,7 +272,8 @@ def z_of_p(p: np.ndarray) -> np.ndarray:
 def sequential_summary(p_looks: np.ndarray, information: Sequence[float], n_per_arm: Sequence[int], alpha: float,
                        kind: Spending, favours_looks: np.ndarray | None = None,
                        futility_z: float | None = None, gamma: float | None = None,
-                       futility_beta: tuple[float, Spending, float | None] | None = None) -> dict:
+                       futility_beta: tuple[float, Spending, float | None] | None = None,
+                       calendar: tuple[np.ndarray, np.ndarray] | None = None) -> dict:
     """Power, stopping and sample size of a group-sequential trial over its replicates.
 
     ``p_looks[replicate, look]``: the primary test's two-sided p at each look (the last on every
@@ -288,6 +289,11 @@ def sequential_summary(p_looks: np.ndarray, information: Sequence[float], n_per_
     the look's futility boundary; it then rejects nothing. The summary adds ``futility_stop_share``,
     ``stopped_for_futility_at_look`` and ``power_without_futility`` (the same replicates with the rule
     ignored); with ``futility_beta`` also the boundaries and the planned drift.
+
+    ``calendar = (months[look], enrolled[look, arm])`` (:meth:`~nephrosim.trials.design.Accrual.calendar`)
+    adds when each look is made (``look_months``), the mean calendar time at which the trials end
+    (``expected_duration_months``) and the patients randomized by then (``expected_enrolled_per_arm``: a
+    stop at a look cannot take back the patients enrolled while the look's patients completed follow-up).
     """
     t = np.asarray(information, dtype=float)
     bounds, lower, drift = boundaries(t, alpha, kind, gamma, futility_z, futility_beta)
@@ -337,6 +343,11 @@ def sequential_summary(p_looks: np.ndarray, information: Sequence[float], n_per_
         out["stopped_for_futility_at_look"] = [round(float(np.mean(futile_at & (first == k))), 4)
                                                for k in range(t.size - 1)]
         out["power_without_futility"] = round(float(crossed.any(axis=1).mean()), 4)
+    if calendar is not None:
+        months, enrolled = (np.asarray(x, dtype=float) for x in calendar)
+        out["look_months"] = [round(float(m), 2) for m in months]
+        out["expected_duration_months"] = round(float(months[first].mean()), 2)
+        out["expected_enrolled_per_arm"] = [round(float(enrolled[first, a].mean()), 2) for a in range(enrolled.shape[1])]
     return out
 
 
@@ -375,15 +386,33 @@ def patients_used(dropped_at: np.ndarray, information: Sequence[float], n_per_ar
         float(np.mean(np.ceil(share_used[k] * n_per_arm[k + 1]))) for k in range(dropped_at.shape[0])]
 
 
+def dropping_calendar(calendar: tuple[np.ndarray, np.ndarray], dropped_at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each replicate's duration (months) and each arm's patients enrolled (``[arm, replicate]``, control
+    first) of a multi-arm trial that drops arms at ``dropped_at`` (:func:`dropped_arms`), in the calendar
+    ``(months[look], enrolled[look, arm])`` of :meth:`~nephrosim.trials.design.Accrual.calendar` (the final
+    look last): a dropped arm stops enrolling at its look, and when every arm is dropped the trial (and the
+    control) ends at the last drop."""
+    months, enrolled = (np.asarray(x, dtype=float) for x in calendar)
+    arms = dropped_at.shape[0]
+    everyone_out = (dropped_at < months.size - 1).all(axis=0)
+    last = dropped_at.max(axis=0)  # the last treated arm's end (months.size - 1: kept to the final analysis)
+    duration = np.where(everyone_out, months[last], months[-1])
+    control = np.where(everyone_out, enrolled[last, 0], enrolled[-1, 0])
+    return duration, np.vstack([control] + [enrolled[dropped_at[k], k + 1] for k in range(arms)])
+
+
 def arm_dropping(p_final: np.ndarray, p_looks: np.ndarray, favours_looks: np.ndarray, information: Sequence[float],
                  n_per_arm: Sequence[int], alpha: float, multiplicity: str,
-                 futility_z: float | Sequence[float]) -> dict:
+                 futility_z: float | Sequence[float], calendar: tuple[np.ndarray, np.ndarray] | None = None) -> dict:
     """Power and sample size of a multi-arm trial that drops treated arms for futility at interim looks.
 
     ``p_final[arm, replicate]``: each treated arm's primary two-sided p against the control on every
     patient; ``p_looks[arm, replicate, look]`` and ``favours_looks[...]``: the same test and its direction
     (positive favours treatment) on the first patients at each interim look; ``information``: the interim
     looks' patient shares (without the final 1); ``n_per_arm``: the planned sizes, control first.
+
+    ``calendar`` (as in :func:`sequential_summary`) adds the looks' times, the expected duration (the last
+    arm's drop when every arm is dropped) and the patients enrolled by each arm's end.
 
     At each look, a treated arm still enrolling whose signed z is below ``futility_z`` (one z, or one per
     look: :func:`arm_futility_boundaries`) is dropped: it
@@ -410,7 +439,14 @@ def arm_dropping(p_final: np.ndarray, p_looks: np.ndarray, favours_looks: np.nda
     kept = adjusted_rejections(np.where(dropped, 1.0, p_final), alpha, multiplicity, sizes[0], sizes[1:])
     plain = adjusted_rejections(p_final, alpha, multiplicity, sizes[0], sizes[1:])
     used = patients_used(dropped_at, t, sizes)
-    return {
+    timed = {}
+    if calendar is not None:  # (months[look], enrolled[look, arm]), the final look last
+        duration, enrolled = dropping_calendar(calendar, dropped_at)
+        timed = {"look_months": [round(float(m), 2) for m in calendar[0]],
+                 "expected_duration_months": round(float(duration.mean()), 2),
+                 "expected_enrolled_per_arm": [round(float(e), 2) for e in enrolled.mean(axis=1)]}
+        timed["expected_total_enrolled"] = round(float(sum(timed["expected_enrolled_per_arm"])), 2)
+    return {**timed, 
         "information": [round(float(x), 4) for x in (*t, 1.0)],
         "futility_z": (float(futility_z) if np.ndim(futility_z) == 0
                        else [round(float(z), 4) for z in futility_z]),
