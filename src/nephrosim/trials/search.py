@@ -48,8 +48,9 @@ are compared on the same virtual trials):
 A multi-arm design (``treated_arms`` > 1) reads ``power`` as at least one arm rejected after the
 adjustment (the family-wise error under no effect), ``p_success`` as at least one arm rejected and
 favouring treatment, ``p_correct`` as every arm's claim right, and adds ``power_all`` (every arm
-rejected and favouring) and ``true_effect_by_arm``. With interim looks in the base (``futility_z``, as a
-multi-arm trial requires) its arms are dropped for futility as ``nephrosim trial`` drops them, adding
+rejected and favouring) and ``true_effect_by_arm``. With interim looks in the base (``futility_z`` or
+``futility_beta``, as a multi-arm trial requires) its arms are dropped for futility as ``nephrosim trial``
+drops them, adding
 ``dropped_share``, ``stopped_for_futility_share`` and ``expected_total_n``.
 
 Tests: log-rank by ``statsmodels.duration.survfunc.survdiff`` (the same statistic as the
@@ -563,9 +564,10 @@ def multi_arm_power(control: PatientOutcomes, treated_by_draw: list[list[Patient
     * ``true_effect_*``: over draws and arms; ``true_effect_by_arm``: each arm's median over draws.
     Intervals as in :func:`design_power`.
 
-    ``interim`` (with ``futility_z``, as a multi-arm trial design requires): at each look an arm whose signed
-    z against the control on its first patients is below ``futility_z`` is dropped — it enrolls no more and is
-    never rejected — and the final analysis adjusts over every planned arm, a dropped arm's p set to 1
+    ``interim`` (with ``futility_z`` or ``futility_beta``, as a multi-arm trial design requires): at each look
+    an arm whose signed z against the control on its first patients is below the look's boundary
+    (:meth:`~nephrosim.trials.design.Interim.arm_futility`) is dropped — it enrolls no more and is never
+    rejected — and the final analysis adjusts over every planned arm, a dropped arm's p set to 1
     (:func:`nephrosim.trials.sequential.arm_dropping`, the reading of ``nephrosim trial``); then
     ``dropped_share`` (per arm), ``stopped_for_futility_share`` (every arm dropped) and ``expected_total_n``
     are added. ``accrual`` adds ``planned_duration_months`` and, with looks, ``expected_duration_months``
