@@ -88,6 +88,19 @@ def test_interrupted_trial_resumes_bit_identical_to_an_uninterrupted_run(tmp_pat
     assert resumed.replicates == full.replicates
     assert json.loads((folder / "summary.json").read_text()) == json.loads(json.dumps(full.to_dict(), default=str))
 
+    # a rerun of the finished folder reads every chunk back, the replicate trials from their Parquet
+    # partitions: the same records, value for value and type for type, and DuckDB reads the partitions
+    import duckdb
+
+    again = run_trial(design, **RUN, out=folder)
+    assert again.replicates == full.replicates
+    assert [{k: type(v) for k, v in r.items()} for r in again.replicates] == \
+        [{k: type(v) for k, v in r.items()} for r in full.replicates]
+    parts = sorted((folder / "chunks").glob("replicates-*.parquet"))
+    assert parts and not list((folder / "chunks").glob("replicates-*.json"))
+    rows = duckdb.sql(f"select hr from read_parquet('{folder / 'chunks'}/replicates-*.parquet')").fetchall()
+    assert sorted(r[0] for r in rows) == sorted(r["hr"] for r in full.replicates)
+
 
 def test_a_changed_spec_seed_or_chunk_size_is_refused_naming_the_field(tmp_path, app):
     folder = tmp_path / "run"

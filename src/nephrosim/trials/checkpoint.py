@@ -9,7 +9,10 @@ Layout of ``DIR``:
   (:func:`nephrosim.io.atomic_path`: complete or absent): ``population-NNNNNN.npz`` (the
   untreated simulation of plausible patients ``N × chunk`` onwards: SCr, survival, ok flag),
   ``armK-NNNNNN.npz`` (arm ``K``'s eligible patients under its treatment) and
-  ``replicates-SSSSSS-EEEEEE.json`` (the statistics of replicate trials ``S`` to ``E − 1``).
+  ``replicates-SSSSSS-EEEEEE.parquet`` (the statistics of replicate trials ``S`` to ``E − 1``, one
+  row each: the results stream to Parquet partitions as they finish, readable with
+  ``pandas.read_parquet(DIR / "chunks")`` filtered to those names, or DuckDB's
+  ``read_parquet('DIR/chunks/replicates-*.parquet')``).
 * ``summary.json`` (what ``--json`` prints) and ``replicates.csv`` (one row per replicate
   trial), written when the run finishes.
 
@@ -46,7 +49,8 @@ REPLICATES = "replicates.csv"
 #: Files and folders of a trial folder (the only ones ``overwrite`` removes).
 OWN = (MANIFEST, CHUNKS, SUMMARY, REPLICATES, LOCK)
 WHAT = "nephrosim trial"
-FORMAT = 1
+#: 2 since session 20: replicate chunks are Parquet partitions (format 1 held JSON)
+FORMAT = 2
 
 
 def spec_digest(spec: dict) -> str:
@@ -78,12 +82,13 @@ def _short(value) -> str:
 
 
 class ChunkStore:
-    """Finished tasks of one stage, one file each: ``chunks/<key>.npz`` (a tuple of arrays) or
-    ``chunks/<key>.json`` (JSON data)."""
+    """Finished tasks of one stage, one file each: ``chunks/<key>.npz`` (a tuple of arrays),
+    ``chunks/<key>.json`` (JSON data) or ``chunks/<key>.parquet`` (a list of flat records of one schema,
+    one row each: replicate trials)."""
 
     def __init__(self, folder: Path, keys: Sequence[str], kind: str):
-        if kind not in ("npz", "json"):
-            raise ValueError(f"kind {kind!r}: npz or json")
+        if kind not in ("npz", "json", "parquet"):
+            raise ValueError(f"kind {kind!r}: npz, json or parquet")
         self.folder, self.keys, self.kind = Path(folder), list(keys), kind
 
     def path(self, i: int) -> Path:
@@ -96,12 +101,19 @@ class ChunkStore:
     def load(self, i: int):
         if self.kind == "json":
             return json.loads(self.path(i).read_text(encoding="utf-8"))
+        if self.kind == "parquet":
+            return _records(self.path(i))
         with np.load(self.path(i)) as z:
             return tuple(z[f"a{k}"].copy() for k in range(len(z.files)))
 
     def save(self, i: int, result) -> None:
         if self.kind == "json":
             write_text_atomic(self.path(i), json.dumps(result))
+            return
+        if self.kind == "parquet":
+            import pandas as pd
+
+            write_frame(pd.DataFrame.from_records(result), self.path(i))
             return
         with atomic_path(self.path(i)) as tmp, open(tmp, "wb") as fh:
             np.savez(fh, **{f"a{k}": np.asarray(a) for k, a in enumerate(result)})
@@ -138,8 +150,9 @@ class TrialFolder:
         return ChunkStore(self.chunks, [f"{prefix}-{i:06d}" for i in range(count)], kind)
 
     def replicate_store(self, bounds: Sequence[tuple[int, int]]) -> ChunkStore:
-        """The chunks of replicate trials, named by their range (reused when the count changes)."""
-        return ChunkStore(self.chunks, [f"replicates-{s:06d}-{e:06d}" for s, e in bounds], "json")
+        """The chunks of replicate trials (Parquet partitions), named by their range (reused when the
+        count changes)."""
+        return ChunkStore(self.chunks, [f"replicates-{s:06d}-{e:06d}" for s, e in bounds], "parquet")
 
     def write_results(self, summary: dict, replicates: list[dict]) -> tuple[Path, Path]:
         """``summary.json`` and ``replicates.csv``, atomically."""
@@ -148,6 +161,17 @@ class TrialFolder:
         write_text_atomic(self.root / SUMMARY, json.dumps(summary, allow_nan=False, default=str, indent=1))
         write_frame(pd.DataFrame(replicates), self.root / REPLICATES)
         return self.root / SUMMARY, self.root / REPLICATES
+
+
+def _records(path: Path) -> list[dict]:
+    """A Parquet partition's rows as the records that were written: Python scalars (``bool``, ``int``,
+    ``float``: float64 round-trips exactly, NaN included), so a resumed run's replicates equal an
+    uninterrupted run's to the bit."""
+    import pandas as pd
+
+    frame = pd.read_parquet(path)
+    return [{k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+            for row in frame.to_dict(orient="records")]
 
 
 def manifest_for(spec: dict, seed: int, chunk_patients: int) -> dict:
