@@ -113,6 +113,12 @@ def _print(out: dict) -> None:
             rd = c["make90_risk_difference"]
             typer.echo(f"    {arm} - control: risk difference median {rd['median']} (2.5-97.5 %: {rd['lo']}-"
                        f"{rd['hi']}); power {c['make90_power']:.3f} (Fisher)")
+    for cov, sub in out.get("subgroups", {}).items():
+        first, second = sub["subgroups"]
+        for arm, r in sub["by_arm"].items():
+            typer.echo(f"  subgroup {first} vs {second} ({arm}; pool {sub['pool_patients'][first]} / "
+                       f"{sub['pool_patients'][second]}): HR of recovery median {r[first]['median']} vs "
+                       f"{r[second]['median']}; interaction test power {r['interaction_power']:.3f}")
     if "accrual" in out:
         a = out["accrual"]
         typer.echo(f"  accrual {a['patients_per_month']:g} patients/month: enrolment {a['enrolment_months']:g} months, "

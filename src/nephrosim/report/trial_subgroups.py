@@ -51,73 +51,15 @@ bounded by :data:`MAX_SUBGROUP_ROWS` patient-draws: the draws used are
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
-from typing import Literal, Mapping
+from typing import Mapping
 
 import numpy as np
+
+from nephrosim.trials.subgroups import AKICS, SUBGROUP_CUTS, SubgroupCut  # noqa: F401  (the trial's own cuts)
 
 #: Patient × noise-draw pairs the subgroup analysis fits at most (fewer draws, then a seeded random
 #: subset of patients above it): bounds the report's cost (module docstring). A method setting, not biology.
 MAX_SUBGROUP_ROWS = 3000
-
-AKICS = "AKICS score, Palomba 2007 (Kidney Int 72:624, PMID 17622275)"
-
-
-@dataclass(frozen=True)
-class SubgroupCut:
-    """How one baseline covariate is split into two subgroups.
-
-    ``rule``: ``"<"`` / ``">"`` a clinical threshold (the first subgroup is ``value < threshold``
-    or ``value > threshold``); ``"median"`` the analysed patients' median (first subgroup
-    ``value ≥ median``); ``"bool"`` a yes/no covariate (first subgroup: yes).
-    """
-
-    covariate: str
-    name: str
-    unit: str
-    rule: Literal["<", ">", "median", "bool"]
-    threshold: float | None
-    source: str
-    labels: tuple[str, str] | None = None  # for "bool": (yes, no)
-
-    def split(self, values: np.ndarray) -> tuple[np.ndarray, tuple[str, str], str]:
-        """``(in the first subgroup, (first label, second label), the cut in words)``."""
-        v = np.asarray(values)
-        unit = f" {self.unit}" if self.unit else ""
-        if self.rule == "bool":
-            yes, no = self.labels or (self.name, f"not {self.name}")
-            return v.astype(bool), (yes, no), self.source
-        v = v.astype(float)
-        if self.rule == "median":
-            m = float(np.median(v)) if v.size else float("nan")
-            return v >= m, (f"{self.name} ≥ {m:.3g}{unit}", f"{self.name} < {m:.3g}{unit}"), \
-                f"pool median {m:.3g}{unit}; {self.source}"
-        t = float(self.threshold)
-        if self.rule == "<":
-            return v < t, (f"{self.name} < {t:g}", f"{self.name} ≥ {t:g}"), f"< {t:g}{unit}: {self.source}"
-        return v > t, (f"{self.name} > {t:g}{unit}", f"{self.name} ≤ {t:g}{unit}"), f"> {t:g}{unit}: {self.source}"
-
-
-#: One cut per baseline covariate of the virtual population.
-SUBGROUP_CUTS: tuple[SubgroupCut, ...] = (
-    SubgroupCut("baseline_egfr", "eGFR", "mL/min/1.73 m²", "<", 60.0,
-                "KDIGO CKD threshold (G3a starts below 60), the usual pre-specified split of cardiac-surgery AKI "
-                "trials"),
-    SubgroupCut("age_years", "age", "y", ">", 65.0,
-                f"'age greater than 65', {AKICS}; recorded only: the model has no age (a null check)"),
-    SubgroupCut("male", "sex", "", "bool", None,
-                "male vs female; recorded only: the model describes males (a null check)", ("male", "female")),
-    SubgroupCut("bypass_min", "bypass", "min", ">", 120.0, f"'cardiopulmonary bypass time above 2 h', {AKICS}"),
-    SubgroupCut("weight_kg", "weight", "kg", "median", None, "no clinical cut in the evidence"),
-    SubgroupCut("severity", "injury severity factor", "", "median", None,
-                "model factor on cpb_stress_max, not measurable at entry"),
-    SubgroupCut("susceptibility", "bypass susceptibility factor", "", "median", None,
-                "model factor on cpb_t50_min, not measurable at entry"),
-    SubgroupCut("repair", "repair factor", "", "median", None,
-                "model factor on k_tub_recovery and k_tub_redif, not measurable at entry"),
-    SubgroupCut("fluid", "fluid load factor", "", "median", None,
-                "model factor on cpb_fluid_excess (haemodilution), not measurable at entry"),
-)
 
 COLUMNS = ("covariate", "subgroup", "cut", "patients", "events", "hr", "hr_lo", "hr_hi", "interaction_p")
 

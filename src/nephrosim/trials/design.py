@@ -469,6 +469,11 @@ class TrialDesign(StrictModel):
     accrual: Accrual | None = Field(None, description=(
         "enrolment in calendar time (patients_per_month): adds the trial's duration, and with interim looks the "
         "time of each look and the patients enrolled by then; None = no calendar time"))
+    subgroups: tuple[str, ...] = Field((), max_length=9, description=(
+        "pre-specified subgroups analysed in every replicate trial (hazard ratio of recovery within each, and "
+        "the interaction test), by baseline covariate: baseline_egfr (< 60), age_years (> 65), male, "
+        "bypass_min (> 120), weight_kg, severity, susceptibility, repair or fluid (the pool's median); "
+        "nephrosim.trials.subgroups"))
     trend: Trend | None = Field(None, description=(
         "a test for trend of the primary endpoint across the arms (dose-ranging designs); None = none"))
     mcp_mod: McpMod | None = Field(None, description=(
@@ -535,6 +540,16 @@ class TrialDesign(StrictModel):
                         optimal_contrasts(means, [a.n for a in self.arms])
                 except ValueError as exc:
                     raise ValueError(f"mcp_mod.shapes.{k} ({shape.label}): {exc}") from None
+        if self.subgroups:
+            from nephrosim.trials.subgroups import SUBGROUP_CUTS
+
+            known = [c.covariate for c in SUBGROUP_CUTS]
+            bad = [c for c in self.subgroups if c not in known]
+            if bad:
+                raise ValueError(f"subgroups: {bad[0]!r} is not a baseline covariate of the virtual population; "
+                                 f"use {', '.join(known)}")
+            if len(set(self.subgroups)) != len(self.subgroups):
+                raise ValueError("subgroups: a covariate is listed twice; list each once")
         twice = sorted({n for n in names if names.count(n) > 1})
         if twice:
             raise ValueError(f"arm names must differ; {', '.join(map(repr, twice))} is given more than once")

@@ -35,7 +35,7 @@ import numpy as np
 from nephrosim.errors import UserInputError
 from nephrosim.progress import ProgressBar
 from nephrosim.trials.analysis import analyse_replicate, auc_test, binary_events, compare_binary, comparison_column, \
-    fisher_p, share, summarise_trial, trend_test
+    fisher_p, quantiles, share, summarise_trial, trend_test
 from nephrosim.trials.checkpoint import open_trial_folder
 from nephrosim.trials.design import TrialDesign
 from nephrosim.trials.endpoints import PatientOutcomes, entry_times, outcomes
@@ -44,6 +44,7 @@ from nephrosim.trials.mcpmod import contrast_statistics, estimate_statistics, ge
     log_odds_ratios, model_step, model_step_estimates
 from nephrosim.trials.population import CHUNK_PATIENTS, VirtualPopulation, build_population, chunks_of, \
     population_scenario, simulate_groups
+from nephrosim.trials.subgroups import subgroup_cut, subgroup_fits
 
 MAX_REPLICATES = 100_000
 MAX_SEED = 2**63 - 1
@@ -169,6 +170,9 @@ def _replicate_task(task) -> list[dict]:
     ``make90``: :func:`~nephrosim.trials.mcpmod.log_odds_ratios`);
     given the shapes' ``effects``, the contrasts are the trial's own (its estimated covariance) and
     ``mcp_p_<m>`` adds each one's multiplicity-adjusted p (:func:`~nephrosim.trials.mcpmod.generalized_test`);
+    ``subgroups`` = ``(covariates, member[pool patient, covariate])`` of the pre-specified subgroups
+    (:mod:`nephrosim.trials.subgroups`) adds, per comparison and covariate, ``sub_<covariate>_hr_first``,
+    ``…_hr_second`` (Cox hazard ratios of recovery within each subgroup) and ``…_p_interaction``;
     ``modelling`` = ``(critical value, doses, shapes, target effect[, average])`` of MCP-Mod's second step
     (:meth:`~nephrosim.trials.design.TrialDesign.mcp_modelling`, :func:`~nephrosim.trials.mcpmod.model_step`),
     adding ``mod_shape`` (the 1-based index of the shape AIC selects — or weighs most, when averaging — among
@@ -189,6 +193,7 @@ def _replicate_task(task) -> list[dict]:
     trend = rest[2] if len(rest) > 2 else None
     mcp = rest[3] if len(rest) > 3 else None
     modelling = rest[4] if len(rest) > 4 else None
+    subgroups = rest[5] if len(rest) > 5 else None
     pool_size = arms[0].size
     reps = []
     for r in range(start, stop):
@@ -232,6 +237,11 @@ def _replicate_task(task) -> list[dict]:
                 rep[f"p_interim_{look}"], rep[f"favours_interim_{look}"] = interim_p(
                     primary, first, times[0], times[k], kc, kt, oc.scr_auc[ic], ot.scr_auc[it],
                     {n: (e[0], e[k]) for n, e in every_event.items()})
+            if subgroups is not None:  # pre-specified subgroups: within-subgroup HRs and the interaction p
+                covariates, member = subgroups  # member[pool patient, subgroup]: in the first subgroup
+                for g, cov in enumerate(covariates):
+                    rep[f"sub_{cov}_hr_first"], rep[f"sub_{cov}_hr_second"], rep[f"sub_{cov}_p_interaction"] = \
+                        subgroup_fits(days_c, rec_c, days_t, rec_t, member[ic, g], member[it, g])
             compared[k] = rep
         if len(arms) == 2:
             rep = compared[1]
@@ -486,8 +496,13 @@ def run_trial(design: TrialDesign, replicates: int = 200, seed: int = 0, *, sche
         trend = None if design.trend is None else (design.endpoints.primary, design.trend_scores)
         mcp_task = design.mcp_task()
         modelling = design.mcp_modelling()
+        subgroups = None
+        if design.subgroups:
+            member = np.column_stack([subgroup_cut(cov).split(pop.covariates[cov][pool])[0]
+                                      for cov in design.subgroups])
+            subgroups = (tuple(design.subgroups), member)
         tasks = [(seed, s, e, sizes, tuple(arm_out[a.name] for a in design.arms), dropout, looks, trend, mcp_task,
-                  modelling) for s, e in bounds]
+                  modelling, subgroups) for s, e in bounds]
         rep_store = folder.replicate_store(bounds) if folder else None
         stage = _Stage(report, "replicates", len(tasks), rep_store.done() if rep_store else 0)
         if rep_store is None:
@@ -572,6 +587,32 @@ def arm_dropping_summary(design: TrialDesign, reps: list[dict]) -> dict:
     if "expected_enrolled_per_arm" in out:
         out["expected_enrolled_per_arm"] = dict(zip(names, out["expected_enrolled_per_arm"]))
     out["multiplicity"] = design.multiplicity
+    return out
+
+
+def subgroups_summary(design: TrialDesign, reps: list[dict], pop: VirtualPopulation, pool: np.ndarray) -> dict:
+    """The pre-specified subgroups over the replicates (:mod:`nephrosim.trials.subgroups`), per covariate and
+    treated arm: each subgroup's label and patients in the pool, its hazard ratio of recovery (median and
+    2.5/97.5 % quantiles over replicates), and the interaction test's power (the share of replicates with
+    p < alpha; for a covariate the model does not use, its false-positive rate)."""
+    names = [a.name for a in design.arms]
+    out = {}
+    for cov in design.subgroups:
+        cut = subgroup_cut(cov)
+        member, labels, text = cut.split(pop.covariates[cov][pool])
+        per_arm = {}
+        for k in range(1, len(names)):
+            def col(key, k=k):
+                name = f"sub_{cov}_{key}"
+                return np.array([r[name if len(names) == 2 else comparison_column(k, name)] for r in reps], float)
+            p = col("p_interaction")
+            per_arm[names[k]] = {
+                labels[0]: quantiles(col("hr_first")), labels[1]: quantiles(col("hr_second")),
+                "interaction_power": round(float(np.mean(np.nan_to_num(p, nan=1.0) < design.alpha)), 4),
+                "not_testable": int((~np.isfinite(p)).sum())}
+        out[cov] = {"cut": text, "subgroups": list(labels),
+                    "pool_patients": {labels[0]: int(member.sum()), labels[1]: int((~member).sum())},
+                    "by_arm": per_arm}
     return out
 
 
@@ -701,6 +742,8 @@ def _summary(design: TrialDesign, reps: list[dict], pop: VirtualPopulation, pool
         summary["group_sequential"] = group_sequential(design, reps)
     if design.accrual is not None:
         summary["accrual"] = accrual_summary(design)
+    if design.subgroups:
+        summary["subgroups"] = subgroups_summary(design, reps, pop, pool)
     if design.trend is not None:
         summary["trend"] = trend_summary(design, reps)
     if design.mcp_mod is not None:
