@@ -86,6 +86,7 @@ def test_a_dose_ranging_trial_page_shows_run_trials_arm_dropping_and_mcp_mod(pag
         arm["n"] = 6
     design["interim"] = {"information": [0.5], "futility_z": 0}
     design["accrual"] = {"patients_per_month": 3}  # calendar time: 18 patients over 6 months
+    design["subgroups"] = ["baseline_egfr"]
     small = _write(tmp_path / "dose_ranging_small.yaml", yaml.safe_dump(design, sort_keys=False).encode())
 
     page.goto("/trials")
@@ -103,6 +104,14 @@ def test_a_dose_ranging_trial_page_shows_run_trials_arm_dropping_and_mcp_mod(pag
     assert float(page.inner_text("#trial-drop-power")) == drop["power"]
     assert float(page.inner_text("#trial-duration")) == expected["accrual"]["planned_duration_months"]
     assert float(page.inner_text("#trial-expected-duration")) == drop["expected_duration_months"]
+    sub = expected["subgroups"]["baseline_egfr"]
+    rows = page.locator(".trial-subgroup")
+    assert rows.count() == 2  # one per treated arm
+    for row in rows.all():
+        r = sub["by_arm"][row.get_attribute("data-arm")]
+        assert float(row.locator(".trial-subgroup-power").inner_text()) == r["interaction_power"]
+        shown = {c.get_attribute("data-subgroup"): c.inner_text() for c in row.locator(".trial-subgroup-hr").all()}
+        assert shown == {label: str(r[label]["median"]) for label in sub["subgroups"]}
     shown = {c.get_attribute("data-arm"): float(c.inner_text()) for c in page.locator(".trial-dropped").all()}
     assert shown == drop["dropped_share"] and set(shown) == {"AC607 2e6/kg", "AC607 1e7/kg"}
     assert float(page.inner_text("#trial-drop-n")) == drop["expected_total_n"] < drop["planned_total_n"]
