@@ -22,9 +22,11 @@ SEARCH = {
     "candidates": {"treatment": [None, {"product": "msc", "dose": 2.0e6, "dose_unit": "cells/kg",
                                         "route": "intra_arterial_aorta"}],
                    "timing": [{"relative_to": "surgery", "delay_h": 48}, {"relative_to": "surgery", "delay_h": 0}],
-                   "n_per_arm": [8, 15], "endpoint": ["recovery", "scr_auc"]},
+                   "n_per_arm": [8, 15], "endpoint": ["recovery", "scr_auc"],
+                   "multi_arm": [[0, 1]]},  # a three-arm design (placebo as a treated arm, and MSC)
     "replicates": 40, "pool_limit": 30,
 }
+SEARCH["base"]["accrual"] = {"patients_per_month": 10}  # calendar time: each design's planned duration
 
 #: report heading -> the command's table column (written here, not taken from the report module)
 NUMBERS = {"power": "power", "power 95 % lo": "power_lo", "power 95 % hi": "power_hi", "P(success)": "p_success",
@@ -32,6 +34,8 @@ NUMBERS = {"power": "power", "power 95 % lo": "power_lo", "power 95 % hi": "powe
            "P(correct decision)": "p_correct", "n per arm": "n_per_arm", "total n": "total_n",
            "true effect (relative reduction), median over draws": "true_effect_median",
            "trials (draws × replicates)": "trials"}
+OPTIONAL = {"treated arms": "treated_arms", "P(every treated arm succeeds), multi-arm": "power_all",
+            "planned duration, months": "planned_duration_months"}
 TEXTS = {"product, dose, route": "treatment", "timing": "timing", "endpoint": "endpoint", "entry": "inclusion"}
 
 
@@ -109,11 +113,14 @@ def test_ranked_table_holds_the_commands_numbers_in_its_order(run):
             assert _close(row[heading], file_row[key]), (heading, "file")
         for heading, key in TEXTS.items():
             assert row[heading] == expected[key] == file_row[key]
+        for heading, key in OPTIONAL.items():  # columns of multi-arm designs and of a base accrual
+            assert _close(row[heading], expected[key]), (heading, row[heading], expected[key])
         favouring = expected["p_success"] / expected["power"] if expected["power"] > 0 else float("nan")
         assert _close(row["favouring treatment, share of significant"], favouring)
         assert (row["Pareto"] == "yes") == bool(expected["pareto"])
     success = [float(x) for x in shown["P(success)"]]
     assert success == sorted(success, reverse=True)
+    assert set(shown["treated arms"]) == {"1", "2"}  # both kinds of design ran and are ranked together
 
 
 def test_skipped_designs_and_the_search_context_are_reported(run):

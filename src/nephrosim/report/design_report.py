@@ -40,17 +40,27 @@ DESIGN_COLUMNS = (
 )
 
 
+#: Columns a search adds only with multi-arm designs or a base accrual: shown when the table has them.
+OPTIONAL_COLUMNS = (
+    ("power_all", "P(every treated arm succeeds), multi-arm"),
+    ("planned_duration_months", "planned duration, months"),
+    ("expected_duration_months", "expected duration with the looks, months"),
+)
+
+
 def ranked_designs(table):
-    """The ranked, runnable designs with :data:`DESIGN_COLUMNS` (the command's order and numbers)."""
+    """The ranked, runnable designs with :data:`DESIGN_COLUMNS` (the command's order and numbers) and those
+    of :data:`OPTIONAL_COLUMNS` the table has."""
     ok = table[table["skipped"].fillna("") == ""].reset_index(drop=True).copy()
     ok.insert(0, "rank", np.arange(1, len(ok) + 1))
     power = ok["power"].to_numpy(float)
     ok["favouring_share"] = np.divide(ok["p_success"].to_numpy(float), power, out=np.full(power.shape, np.nan),
                                       where=power > 0)
     ok["multiplicity"] = ok["multiplicity"].fillna("")  # two-arm designs: none
-    frame = ok[[c for c, _ in DESIGN_COLUMNS]].copy()
+    columns = DESIGN_COLUMNS + tuple((c, h) for c, h in OPTIONAL_COLUMNS if c in ok.columns)
+    frame = ok[[c for c, _ in columns]].copy()
     frame["pareto"] = frame["pareto"].map(lambda x: "yes" if bool(x) else "")
-    frame.columns = [h for _, h in DESIGN_COLUMNS]
+    frame.columns = [h for _, h in columns]
     return frame
 
 
