@@ -359,16 +359,19 @@ class CandidateShape(StrictModel):
     """A candidate dose–response shape of the MCP-Mod contrast test (:mod:`nephrosim.trials.mcpmod`;
     DoseFinding's standardized shapes)."""
 
-    shape: Literal["linear", "emax", "exponential", "quadratic"] = Field(description=(
-        "linear: d; emax: d / (ed50 + d); exponential: exp(d / delta) - 1; quadratic: d + delta d² "
-        "(delta < 0: an umbrella, the benefit falling again at high doses)"))
-    ed50: float | None = Field(None, gt=0.0, description="emax only: the dose with half the maximal effect")
+    shape: Literal["linear", "emax", "sig_emax", "exponential", "quadratic"] = Field(description=(
+        "linear: d; emax: d / (ed50 + d); sig_emax: d^hill / (ed50^hill + d^hill) (DoseFinding's sigEmax); "
+        "exponential: exp(d / delta) - 1; quadratic: d + delta d² (delta < 0: an umbrella, the benefit "
+        "falling again at high doses)"))
+    ed50: float | None = Field(None, gt=0.0, description="emax and sig_emax: the dose with half the maximal effect")
     delta: float | None = Field(None, description="exponential (> 0: its dose scale) or quadratic (!= 0) only")
+    hill: float | None = Field(None, gt=0.0, description="sig_emax only: the Hill exponent (steepness)")
 
     @model_validator(mode="after")
     def _parameters(self):
-        needs = {"emax": {"ed50"}, "exponential": {"delta"}, "quadratic": {"delta"}}.get(self.shape, set())
-        given = {k for k in ("ed50", "delta") if getattr(self, k) is not None}
+        needs = {"emax": {"ed50"}, "sig_emax": {"ed50", "hill"}, "exponential": {"delta"},
+                 "quadratic": {"delta"}}.get(self.shape, set())
+        given = {k for k in ("ed50", "delta", "hill") if getattr(self, k) is not None}
         if given - needs:
             raise ValueError(f"{sorted(given - needs)[0]} is not a parameter of the {self.shape} shape; drop it")
         if needs - given:
@@ -382,7 +385,7 @@ class CandidateShape(StrictModel):
     @property
     def label(self) -> str:
         extra = f" ED50 {self.ed50:g}" if self.ed50 is not None else f" delta {self.delta:g}" if self.delta else ""
-        return self.shape + extra
+        return self.shape + extra + (f" h {self.hill:g}" if self.hill is not None else "")
 
 
 class McpMod(StrictModel):
@@ -533,7 +536,7 @@ class TrialDesign(StrictModel):
                                  f"arm, control first ({', '.join(names)})")
             for k, shape in enumerate(self.mcp_mod.shapes):
                 try:
-                    means = model_means(shape.shape, self.mcp_mod.doses, shape.ed50, shape.delta)
+                    means = model_means(shape.shape, self.mcp_mod.doses, shape.ed50, shape.delta, shape.hill)
                     if self.mcp_mod.on_estimates:
                         placebo_adjusted_contrasts(means[1:] - means[0], planned_log_hr_covariance([a.n for a in self.arms]))
                     else:
@@ -578,7 +581,8 @@ class TrialDesign(StrictModel):
             return None
         from nephrosim.trials.mcpmod import planned_test
 
-        return planned_test(self.mcp_mod.doses, tuple((m.shape, m.ed50, m.delta) for m in self.mcp_mod.shapes),
+        return planned_test(self.mcp_mod.doses,
+                            tuple((m.shape, m.ed50, m.delta, m.hill) for m in self.mcp_mod.shapes),
                             tuple(a.n for a in self.arms), self.alpha / 2, self.mcp_mod.endpoint)
 
     def mcp_task(self) -> tuple | None:
@@ -593,7 +597,8 @@ class TrialDesign(StrictModel):
         contrasts, _ = self.mcp_contrasts()
         if not self.mcp_mod.estimated_covariance:
             return (self.mcp_mod.endpoint, contrasts)
-        means = np.vstack([model_means(m.shape, self.mcp_mod.doses, m.ed50, m.delta) for m in self.mcp_mod.shapes])
+        means = np.vstack([model_means(m.shape, self.mcp_mod.doses, m.ed50, m.delta, m.hill)
+                           for m in self.mcp_mod.shapes])
         return (self.mcp_mod.endpoint, contrasts, means[:, 1:] - means[:, :1], self.alpha / 2)
 
     def mcp_modelling(self) -> tuple[float, tuple[float, ...], tuple[str, ...], float, bool] | None:

@@ -6,8 +6,9 @@ family-wise error over the shapes, then models the dose response. Both steps are
 endpoint with normal errors. The first (MCP):
 
 * each candidate shape ``f_m`` gives standardized means ``μ_m = f_m(d)`` at the arms' doses (the
-  shapes of the R package DoseFinding: ``linear`` d, ``emax`` d / (ED50 + d), ``exponential``
-  exp(d / δ) − 1, ``quadratic`` d + δ d², an umbrella for δ < 0);
+  shapes of the R package DoseFinding: ``linear`` d, ``emax`` d / (ED50 + d), ``sig_emax`` (its
+  ``sigEmax``) dʰ / (ED50ʰ + dʰ), ``exponential`` exp(d / δ) − 1, ``quadratic`` d + δ d², an umbrella for
+  δ < 0);
 * its optimal contrast maximizes the non-centrality of the contrast test under that shape:
   ``c_m ∝ S⁻¹ (μ_m − (μ_mᵀ S⁻¹ 1)/(1ᵀ S⁻¹ 1) · 1)`` with ``S = diag(1/n_i)``, i.e.
   ``c_mi ∝ n_i (μ_mi − μ̄_m)`` with the n-weighted mean ``μ̄_m``, scaled to unit length;
@@ -19,8 +20,9 @@ endpoint with normal errors. The first (MCP):
 
 The second (Mod; Pinheiro, Bornkamp, Glimm & Bretz 2014, Stat Med 33:1646–1661), run on a trial
 whose contrast test is significant: each shape whose own contrast reached the critical value is fitted
-as DoseFinding's full model (``E0 + Emax·d/(ED50 + d)``, ``E0 + E1·(exp(d/δ) − 1)``, ``E0 + b·d``,
-``E0 + b1·d + b2·d²``) by least squares, the nonlinear parameter within DoseFinding's default bounds;
+as DoseFinding's full model (``E0 + Emax·d/(ED50 + d)``, ``E0 + Emax·dʰ/(ED50ʰ + dʰ)``,
+``E0 + E1·(exp(d/δ) − 1)``, ``E0 + b·d``, ``E0 + b1·d + b2·d²``) by least squares, the nonlinear
+parameters within DoseFinding's default bounds;
 the fit with the smallest AIC is selected (or, with ``selection: ave_aic``, the fits are averaged with
 DoseFinding's AIC weights), and its *target dose* is the smallest dose whose fitted
 effect over placebo reaches a clinically relevant Δ (NaN when the fit does not reach Δ within the
@@ -56,12 +58,13 @@ from functools import lru_cache
 
 import numpy as np
 
-SHAPES = ("linear", "emax", "exponential", "quadratic")
+SHAPES = ("linear", "emax", "sig_emax", "exponential", "quadratic")
 #: Added to the diagonal of a contrast correlation before integrating (see :func:`critical_value`).
 RIDGE = 1e-9
 
 
-def model_means(shape: str, doses: Sequence[float], ed50: float | None = None, delta: float | None = None) -> np.ndarray:
+def model_means(shape: str, doses: Sequence[float], ed50: float | None = None, delta: float | None = None,
+                hill: float | None = None) -> np.ndarray:
     """The standardized means of a candidate shape at ``doses`` (DoseFinding's parameterization)."""
     d = np.asarray(doses, dtype=float)
     if shape == "linear":
@@ -70,6 +73,10 @@ def model_means(shape: str, doses: Sequence[float], ed50: float | None = None, d
         if ed50 is None or ed50 <= 0:
             raise ValueError("the emax shape needs ed50 > 0 (the dose with half the maximal effect)")
         return d / (ed50 + d)
+    if shape == "sig_emax":
+        if ed50 is None or ed50 <= 0 or hill is None or hill <= 0:
+            raise ValueError("the sig_emax shape needs ed50 > 0 and hill > 0 (the Hill exponent)")
+        return d ** hill / (ed50 ** hill + d ** hill)
     if shape == "exponential":
         if delta is None or delta <= 0:
             raise ValueError("the exponential shape needs delta > 0 (its dose scale)")
@@ -155,7 +162,7 @@ def planned_test(doses: tuple[float, ...], shapes: tuple[tuple[str, float | None
     ratios (log odds ratios) with the planned covariance of :func:`planned_log_hr_covariance`
     (:func:`placebo_adjusted_contrasts`, multivariate normal). Cached: a trial asks for it when it builds
     its tasks and again when it summarises (the critical value takes ~2 s)."""
-    means = np.vstack([model_means(shape, doses, ed50, delta) for shape, ed50, delta in shapes])
+    means = np.vstack([model_means(shape, doses, ed50, delta, *hill) for shape, ed50, delta, *hill in shapes])
     if endpoint != "scr_auc":  # recovery, make30, make90: placebo-adjusted estimates
         covariance = planned_log_hr_covariance(n)
         contrasts = placebo_adjusted_contrasts(means[:, 1:] - means[:, :1], covariance)
@@ -302,6 +309,10 @@ def estimate_statistics(estimates: np.ndarray, covariance: np.ndarray, contrasts
 #: DoseFinding's default bounds of the nonlinear parameter, as multiples of the largest dose (``defBnds``):
 #: the emax model's ED50 in [0.001, 1.5] × max dose, the exponential model's δ in [0.1, 2] × max dose.
 NONLINEAR_BOUNDS = {"emax": (0.001, 1.5), "exponential": (0.1, 2.0)}
+#: The sigmoid Emax model's two (``defBnds``): ED50 in [0.001, 1.5] × max dose, the Hill exponent in [0.5, 10].
+SIG_EMAX_BOUNDS = ((0.001, 1.5), (0.5, 10.0))
+#: Hill-exponent grid points (log-spaced) of the sigmoid Emax profile, crossed with :data:`GRID` ED50 points.
+HILL_GRID = 25
 #: Grid points over the nonlinear parameter's bounds (log-spaced) before the bounded refinement.
 GRID = 60
 
@@ -315,6 +326,9 @@ def _basis(shape: str, doses: np.ndarray, theta: float | None) -> np.ndarray:
         return np.column_stack([one, doses])
     if shape == "emax":
         return np.column_stack([one, doses / (theta + doses)])
+    if shape == "sig_emax":
+        ed50, hill = theta
+        return np.column_stack([one, doses ** hill / (ed50 ** hill + doses ** hill)])
     if shape == "exponential":
         return np.column_stack([one, np.expm1(doses / theta)])
     if shape == "quadratic":
@@ -340,6 +354,8 @@ def _profiled(shape: str, doses: np.ndarray, solve) -> tuple[float | None, tuple
     ``(linear coefficients, residual)`` with the linear parameters solved exactly for that θ."""
     from scipy.optimize import minimize_scalar
 
+    if shape == "sig_emax":
+        return _profiled_2d(doses, solve)
     if shape not in NONLINEAR_BOUNDS:
         return None, solve(None)
     lo, hi = (f * doses.max() for f in NONLINEAR_BOUNDS[shape])
@@ -350,6 +366,25 @@ def _profiled(shape: str, doses: np.ndarray, solve) -> tuple[float | None, tuple
     found = minimize_scalar(lambda u: solve(float(np.exp(u)))[1], bounds=(left, right), method="bounded",
                             options={"xatol": 1e-10})
     theta = float(np.exp(found.x)) if found.fun <= ss[best] else float(grid[best])
+    return theta, solve(theta)
+
+
+def _profiled_2d(doses: np.ndarray, solve) -> tuple[tuple[float, float], tuple[np.ndarray, float]]:
+    """:func:`_profiled` for the sigmoid Emax model's (ED50, Hill exponent): a log grid over DoseFinding's
+    default bounds (:data:`GRID` × :data:`HILL_GRID`), then scipy's bounded L-BFGS-B from the best grid
+    point on the log scale (kept only if it does better; DoseFinding uses ``nlminb`` after its grid)."""
+    from scipy.optimize import minimize
+
+    (e_lo, e_hi), (h_lo, h_hi) = SIG_EMAX_BOUNDS
+    ed50s = np.geomspace(e_lo * doses.max(), e_hi * doses.max(), GRID)
+    hills = np.geomspace(h_lo, h_hi, HILL_GRID)
+    ss = np.array([[solve((e, h))[1] for h in hills] for e in ed50s])
+    i, j = np.unravel_index(int(np.argmin(ss)), ss.shape)
+    bounds = [(np.log(ed50s[0]), np.log(ed50s[-1])), (np.log(hills[0]), np.log(hills[-1]))]
+    found = minimize(lambda u: solve((float(np.exp(u[0])), float(np.exp(u[1]))))[1],
+                     x0=[np.log(ed50s[i]), np.log(hills[j])], method="L-BFGS-B", bounds=bounds)
+    theta = ((float(np.exp(found.x[0])), float(np.exp(found.x[1]))) if found.fun <= ss[i, j]
+             else (float(ed50s[i]), float(hills[j])))
     return theta, solve(theta)
 
 
@@ -389,7 +424,7 @@ def fit_dose_response(shape: str, doses: Sequence[float], means: Sequence[float]
     theta, (coef, between_ss) = _profiled(shape, d, lambda t: _weighted_fit(shape, d, y, w, t))
     total = float(within_ss) + between_ss
     big_n = float(w.sum())
-    parameters = (2 if shape == "linear" else 3) + 1
+    parameters = {"linear": 2, "sig_emax": 4}.get(shape, 3) + 1
     aic = big_n * math.log(2 * math.pi * max(total, 1e-300) / big_n) + big_n + 2 * parameters
     return {"shape": shape, "coef": coef, "theta": theta, "rss": total, "aic": aic}
 
@@ -403,8 +438,9 @@ def predict(fit: dict, doses) -> np.ndarray:
 def target_dose(fit: dict, effect: float, max_dose: float) -> float:
     """The smallest dose in (0, ``max_dose``] whose fitted effect over placebo, f(d) − f(0), reaches
     ``effect`` (> 0); NaN when the fitted curve does not reach it in that range (DoseFinding's ``TD`` of a
-    fitted model, continuous type). Closed forms: linear Δ/b, emax Δ·ED50/(Emax − Δ), exponential
-    δ·log(1 + Δ/E1), quadratic the smallest positive root of b2 d² + b1 d − Δ."""
+    fitted model, continuous type). Closed forms: linear Δ/b, emax Δ·ED50/(Emax − Δ), sigmoid Emax
+    ED50·(Δ/(Emax − Δ))^(1/h), exponential δ·log(1 + Δ/E1), quadratic the smallest positive root of
+    b2 d² + b1 d − Δ."""
     if not effect > 0:
         raise ValueError("the target effect must be > 0 (a benefit on the fitted scale)")
     shape, coef, theta = fit["shape"], fit["coef"], fit["theta"]
@@ -413,6 +449,9 @@ def target_dose(fit: dict, effect: float, max_dose: float) -> float:
         dose = effect / coef[1]
     elif shape == "emax" and coef[1] > effect:
         dose = effect * theta / (coef[1] - effect)
+    elif shape == "sig_emax" and coef[1] > effect:
+        ed50, hill = theta
+        dose = ed50 * (effect / (coef[1] - effect)) ** (1.0 / hill)
     elif shape == "exponential" and coef[1] > 0:
         dose = theta * math.log1p(effect / coef[1])
     elif shape == "quadratic":
@@ -451,7 +490,7 @@ def fit_placebo_adjusted(shape: str, doses: Sequence[float], estimates: Sequence
     ``fitMod`` with ``placAdj = TRUE``). The nonlinear parameter is profiled as in :func:`fit_dose_response`.
     Returns the fit in :func:`fit_dose_response`'s form (``coef[0]`` = 0: no intercept on this scale),
     with ``gls`` the weighted residual ``(β̂ − f)' S⁻¹ (β̂ − f)`` and ``aic`` DoseFinding's gAIC, ``gls + 2p``
-    (``p`` the model's parameters: 1 for linear, 2 for the others)."""
+    (``p`` the model's parameters: 1 for linear, 3 for sigmoid Emax, 2 for the others)."""
     d = np.asarray(doses, dtype=float)
     y = np.asarray(estimates, dtype=float)
     root = np.linalg.cholesky(np.asarray(covariance, dtype=float))  # S = L L': whiten by L⁻¹
@@ -465,7 +504,7 @@ def fit_placebo_adjusted(shape: str, doses: Sequence[float], estimates: Sequence
         return coef, float(resid @ resid)
 
     theta, (coef, gls) = _profiled(shape, d, solve)
-    parameters = 1 if shape == "linear" else 2
+    parameters = {"linear": 1, "sig_emax": 3}.get(shape, 2)
     return {"shape": shape, "coef": np.concatenate([[0.0], coef]), "theta": theta, "gls": gls,
             "aic": gls + 2 * parameters}
 
