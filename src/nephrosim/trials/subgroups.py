@@ -7,7 +7,8 @@ subgroup reading of each replicate trial (issue 16).
 on that trial's own patients, as a trial's pre-specified subgroup analysis would:
 
 * the hazard ratio of recovery (treatment vs control) within each of the two subgroups — a Cox model
-  on the subgroup's patients (lifelines, Efron ties), with the patients lost to follow-up censored;
+  on the subgroup's patients (statsmodels ``PHReg``, Efron ties), with the patients lost to follow-up
+  censored;
 * the interaction test — one Cox model on all of the trial's patients with ``treated``, the subgroup
   indicator and their product; the Wald p of the product term.
 
@@ -96,34 +97,33 @@ def subgroup_cut(covariate: str) -> SubgroupCut:
 
 def subgroup_fits(times_c, events_c, times_t, events_t, in_c, in_t) -> tuple[float, float, float]:
     """One replicate's subgroup reading of one comparison: ``(HR in the first subgroup, HR in the second,
-    interaction p)`` — Cox models (lifelines, Efron ties) on the patients' times to recovery and events,
-    ``in_c``/``in_t`` their membership of the first subgroup. NaN where a model cannot be fitted (a
-    subgroup without a recovery in an arm, or no patient in it)."""
-    import pandas as pd
-    from lifelines import CoxPHFitter
-    from lifelines.exceptions import ConvergenceError
+    interaction p)`` — Cox models (statsmodels ``PHReg``, Efron ties: half the time of lifelines'
+    ``CoxPHFitter`` here, 45 against 83 ms for the three fits of 135 patients) on the patients' times to
+    recovery and events, ``in_c``/``in_t`` their membership of the first subgroup; the interaction p is the
+    Wald p of the treatment × subgroup product. NaN where a model cannot be fitted (an arm without a
+    recovery in the subgroup, or no patient in it)."""
+    from statsmodels.duration.hazard_regression import PHReg
 
-    frame = pd.DataFrame({"T": np.r_[times_c, times_t], "E": np.r_[events_c, events_t].astype(int),
-                          "treated": np.r_[np.zeros(len(times_c)), np.ones(len(times_t))],
-                          "sub": np.r_[in_c, in_t].astype(float)})
-    frame["treated_x_sub"] = frame["treated"] * frame["sub"]
+    time = np.r_[times_c, times_t].astype(float)
+    event = np.r_[events_c, events_t].astype(int)
+    treated = np.r_[np.zeros(len(times_c)), np.ones(len(times_t))]
+    sub = np.r_[in_c, in_t].astype(float)
 
-    def fit(data, columns):
-        if data.loc[data["treated"] > 0, "E"].sum() == 0 or data.loc[data["treated"] == 0, "E"].sum() == 0:
+    def fit(keep, exog):
+        if not (event[keep & (treated > 0)].any() and event[keep & (treated == 0)].any()):
             return None  # an arm without a recovery: no finite hazard ratio
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                return CoxPHFitter().fit(data[["T", "E", *columns]], duration_col="T", event_col="E")
-        except ConvergenceError:
-            return None
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            result = PHReg(time[keep], exog, status=event[keep], ties="efron").fit()
+        return result if np.all(np.isfinite(result.params)) and np.all(np.isfinite(result.bse)) else None
 
     out = []
     for level in (1.0, 0.0):
-        part = frame[frame["sub"] == level]
-        model = fit(part, ["treated"]) if len(part) else None
-        out.append(float(np.exp(model.params_["treated"])) if model is not None else float("nan"))
-    both = frame["sub"].nunique() == 2
-    model = fit(frame, ["treated", "sub", "treated_x_sub"]) if both else None
-    out.append(float(model.summary.loc["treated_x_sub", "p"]) if model is not None else float("nan"))
+        keep = sub == level
+        model = fit(keep, treated[keep, None]) if keep.any() else None
+        out.append(float(np.exp(model.params[0])) if model is not None else float("nan"))
+    everyone = np.ones(time.size, bool)
+    model = (fit(everyone, np.column_stack([treated, sub, treated * sub]))
+             if 0 < sub.sum() < sub.size else None)
+    out.append(float(model.pvalues[2]) if model is not None else float("nan"))
     return out[0], out[1], out[2]
