@@ -175,10 +175,9 @@ def _replicate_task(task) -> list[dict]:
     ``…_hr_second`` (Cox hazard ratios of recovery within each subgroup) and ``…_p_interaction``;
     ``modelling`` = ``(critical value, doses, shapes, target effect[, average])`` of MCP-Mod's second step
     (:meth:`~nephrosim.trials.design.TrialDesign.mcp_modelling`, :func:`~nephrosim.trials.mcpmod.model_step`),
-    adding ``mod_shape`` (the 1-based index of the shape AIC selects — or weighs most, when averaging — among
-    the significant ones — adjusted
-    p at most alpha with the trial's own covariance, else a statistic at the critical value —, 0 when none
-    is) and ``mod_target_dose`` (its estimated target dose, NaN when none).
+    adding ``mod_shape`` (the 1-based index of the shape AIC selects, or weighs most when averaging, among
+    the significant ones: adjusted p at most alpha with the trial's own covariance, else a statistic at the
+    critical value; 0 when none is) and ``mod_target_dose`` (its estimated target dose, NaN when none).
     Replicate ``r`` draws its patients and its death events from ``default_rng([seed, 2, r])``, so a
     replicate's result depends only on the seed and ``r``: one permutation of the pool gives each arm
     its ``n`` distinct patients (the control first, then the arms in order), then each death and binary
