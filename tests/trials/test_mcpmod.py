@@ -603,3 +603,12 @@ def test_sig_emax_settings_name_the_field():
         trial_from_dict({**THREE_ARMS, "mcp_mod": {**good, "shapes": [{"shape": "sig_emax", "ed50": 2.0e6}]}})
     with pytest.raises(TrialError, match="hill is not a parameter of the emax shape"):
         trial_from_dict({**THREE_ARMS, "mcp_mod": {**good, "shapes": [{"shape": "emax", "ed50": 2.0e6, "hill": 2}]}})
+
+
+def test_model_weights_do_not_overflow_when_the_aics_are_far_apart():
+    from nephrosim.trials.mcpmod import model_weights
+
+    w = model_weights([{"aic": -3000.0}, {"aic": 0.0}, {"aic": 10.0}])
+    assert np.isfinite(w).all() and w[0] == pytest.approx(1.0) and w.sum() == pytest.approx(1.0)
+    w = model_weights([{"aic": 10.0}, {"aic": 12.0}])
+    assert w[0] / w[1] == pytest.approx(math.exp(1.0))  # exp(-AIC/2) ratios, whatever the shift

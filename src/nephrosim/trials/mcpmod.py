@@ -266,7 +266,8 @@ def generalized_test(estimates: np.ndarray, covariance: np.ndarray, effects: np.
     optimal for ``V̂`` (``c ∝ V̂⁻¹μ``, :func:`placebo_adjusted_contrasts`), ``T_m = c_m'β̂ / √(c_m'V̂c_m)``, and
     their adjusted p-values under ``N(0, R̂)``, ``R̂`` the correlation of the contrasts under ``V̂``
     (:func:`adjusted_p_values`). ``effects[shape, treated arm]``: each shape's effect over placebo at the
-    treated doses. Returns ``(statistics, adjusted p)``; NaN when the Cox model could not be fitted."""
+    treated doses. Returns ``(statistics, adjusted p)``; NaN when the estimates could not be formed (a Cox
+    model that did not fit, an arm without an event)."""
     k = np.atleast_2d(effects).shape[0]
     if not np.all(np.isfinite(estimates)) or not np.all(np.isfinite(covariance)):
         return np.full(k, np.nan), np.full(k, np.nan)
@@ -403,9 +404,11 @@ def _select(fits: list[tuple[dict, int]], effect: float, doses: Sequence[float],
 
 
 def model_weights(fits: Sequence[dict]) -> np.ndarray:
-    """DoseFinding's AIC weights of ``fits``: ``exp(−(AIC_m − mean AIC) / 2)``, normalized to sum to 1."""
+    """DoseFinding's AIC weights of ``fits``, ``exp(−AIC_m / 2)`` normalized to sum to 1 (shifted by the
+    smallest AIC before exponentiating, which the normalization cancels: DoseFinding's shift by the mean
+    AIC can overflow when the AICs are far apart)."""
     aic = np.array([fit["aic"] for fit in fits], dtype=float)
-    w = np.exp(-0.5 * (aic - aic.mean()))
+    w = np.exp(-0.5 * (aic - aic.min()))
     return w / w.sum()
 
 
