@@ -14,7 +14,7 @@ from nephrosim.errors import UserInputError
 from nephrosim.trials.design import Interim
 from nephrosim.trials.endpoints import PatientOutcomes
 from nephrosim.trials.search import SearchError, _logrank_p, design_power, load_search, multi_arm_power, \
-    pareto_front, run_search, search_from_dict
+    pareto_front, run_search, sample_sizes, search_from_dict
 
 HORIZON = 30.0
 
@@ -174,6 +174,10 @@ def resumed(tmp_path_factory):
 def test_resume_computes_only_the_rest_and_the_zero_effect_design_is_null(resumed):
     summary, out = resumed
     assert summary["computed_this_run"]["conditions"] == 1  # the other draw was kept from the interrupted run
+    # one sample-size answer per design (inclusion, timing, treatment, endpoint), within the candidate sizes
+    assert len(summary["sample_size"]) == 6 and summary["target_success"] == 0.8
+    assert all(8 <= e["n_per_arm"] <= 15 if e["reached"] else e["at_n_per_arm"] in (8, 15)
+               for e in summary["sample_size"])
     assert summary["uncertain_parameters"][0]["provenance"] in ("source", "derived", "fitted", "assumed")
     assert len(summary["table"]) == 12
     assert out.exists() and not out.with_name("designs.csv.parts").exists()
@@ -451,3 +455,21 @@ def test_a_multi_arm_design_drops_arms_as_the_trial_does(endpoint, column):
     with pytest.raises(UserInputError, match="interim.futility_z or interim.futility_beta"):
         multi_arm_power(control, [[good, none]], n, endpoint, 5, seed=seed, alpha=0.05, minimal_effect=0.1,
                         interim=Interim(information=looks))
+
+
+def test_sample_sizes_interpolate_between_the_candidates():
+    """Per design, the patients per arm where P(success) first reaches the target, linearly between the two
+    candidate sizes around it; reached at the smallest size; or never, with the best seen."""
+    rows = []
+    for treatment, curve in (("A", {34: 0.5, 68: 0.7, 100: 0.9}), ("B", {34: 0.85, 68: 0.95, 100: 0.97}),
+                             ("C", {34: 0.1, 68: 0.3, 100: 0.25})):
+        for n, p in curve.items():
+            rows.append({"inclusion": "rise", "timing": "6 h", "treatment": treatment, "endpoint": "recovery",
+                         "n_per_arm": n, "p_success": p, "treated_arms": 1, "skipped": ""})
+    rows.append({**rows[0], "n_per_arm": 150, "p_success": 1.0, "skipped": "pool too small"})  # ignored
+    out = sample_sizes(pd.DataFrame(rows), 0.8)
+    assert [e["treatment"] for e in out] == ["B", "A", "C"]
+    b, a, c = out
+    assert b["n_per_arm"] == 34 and b["interpolated"] is False
+    assert a["n_per_arm"] == math.ceil(68 + (0.8 - 0.7) / (0.9 - 0.7) * (100 - 68)) == 84 and a["interpolated"]
+    assert c["n_per_arm"] is None and not c["reached"] and c["best_p_success"] == 0.3 and c["at_n_per_arm"] == 68

@@ -242,6 +242,13 @@ def trial_design(
                    f"{r.p_correct:.3f}    {r.true_effect_median:+.2f}   {r.n_per_arm:>5}  {r.endpoint:<8}  "
                    f"{r.timing} | {r.treatment}{f' ({r.multiplicity})' if r.treated_arms > 1 else ''} | "
                    f"{r.inclusion}{'  *pareto' if r.pareto else ''}")
+    sizes = s.get("sample_size", [])
+    if sizes:
+        typer.echo(f"  patients per arm for P(success) >= {s['target_success']:g} (interpolated between the candidates):")
+        for e in sizes[:top]:
+            what = (f"{e['n_per_arm']}" if e["reached"] else
+                    f"not reached (best {e['best_p_success']:.3f} at {e['at_n_per_arm']})")
+            typer.echo(f"    {what:>32}  {e['endpoint']:<8}  {e['timing']} | {e['treatment']} | {e['inclusion']}")
     skipped = table[table["skipped"] != ""]
     if len(skipped):
         typer.echo(f"  skipped {len(skipped)}: e.g. {skipped.iloc[0]['skipped'][:200]}")

@@ -45,6 +45,10 @@ are compared on the same virtual trials):
 * ``true_effect`` — that pool-level relative reduction (median, min, max over draws);
 * ``pareto`` — not dominated in (``p_success`` higher, total n lower).
 
+The summary's ``sample_size`` answers "how many patients": per design, the patients per arm at which
+P(success) reaches ``target_success`` (0.8 by default), interpolated between the ``n_per_arm``
+candidates (:func:`sample_sizes`), or the best P(success) seen when no candidate size reaches it.
+
 A multi-arm design (``treated_arms`` > 1) reads ``power`` as at least one arm rejected after the
 adjustment (the family-wise error under no effect), ``p_success`` as at least one arm rejected and
 favouring treatment, ``p_correct`` as every arm's claim right, and adds ``power_all`` (every arm
@@ -182,6 +186,9 @@ class DesignSearch(StrictModel):
     uncertainty: Uncertainty | None = Field(None, description="model uncertainty; none = the nominal model only")
     replicates: int = Field(200, ge=10, le=MAX_REPLICATES, description="replicate trials per design and draw")
     minimal_effect: MinimalEffect = Field(default_factory=MinimalEffect)
+    target_success: float = Field(0.8, gt=0.0, lt=1.0, description=(
+        "the P(success) a design should reach: the summary's sample_size gives, per design, the patients per arm "
+        "that reach it, interpolated between the n_per_arm candidates"))
     pool_limit: int | None = Field(400, ge=10, le=200_000,
                                    description="eligible patients simulated per condition (seeded subset); null = all")
 
@@ -661,6 +668,40 @@ def _share_with_interval(per_draw: np.ndarray, replicates: int) -> tuple[float, 
     return round(count / trials, 4), round(max(float(lo), 0.0), 4), round(min(float(hi), 1.0), 4)
 
 
+#: The columns that make one design apart from its size: the sample-size answer varies n_per_arm within them.
+FAMILY = ("inclusion", "timing", "treatment", "endpoint")
+
+
+def sample_sizes(table, target: float) -> list[dict]:
+    """Per design (the runnable rows sharing :data:`FAMILY`), the patients per arm that reach P(success)
+    ``target``: the smallest candidate size whose P(success) reaches it, linearly interpolated from the
+    size before it (P(success) against n per arm, the two bracketing candidates; ``interpolated`` False when
+    the smallest candidate already reaches it). ``None`` when no candidate size reaches it, with the best
+    P(success) seen and its size. Monte-Carlo noise can make P(success) dip between sizes; the first
+    crossing counts. Sorted by the size needed (those that never reach it last)."""
+    out = []
+    ok = table[table["skipped"].fillna("") == ""]
+    for key, rows in ok.groupby(list(FAMILY), sort=False):
+        rows = rows.sort_values("n_per_arm")
+        n, p = rows["n_per_arm"].to_numpy(float), rows["p_success"].to_numpy(float)
+        entry = dict(zip(FAMILY, key))
+        entry["treated_arms"] = int(rows["treated_arms"].iloc[0]) if "treated_arms" in rows else 1
+        hit = np.flatnonzero(p >= target)
+        if hit.size == 0:
+            best = int(np.argmax(p))
+            entry.update(n_per_arm=None, reached=False, best_p_success=float(p[best]),
+                         at_n_per_arm=int(n[best]))
+        elif hit[0] == 0:
+            entry.update(n_per_arm=int(n[0]), reached=True, interpolated=False)
+        else:
+            k = hit[0]
+            frac = (target - p[k - 1]) / (p[k] - p[k - 1])
+            entry.update(n_per_arm=int(math.ceil(n[k - 1] + frac * (n[k] - n[k - 1]) - 1e-9)), reached=True,
+                         interpolated=True)
+        out.append(entry)
+    return sorted(out, key=lambda e: (e["n_per_arm"] is None, e["n_per_arm"] or 0))
+
+
 def pareto_front(power: np.ndarray, total_n: np.ndarray) -> np.ndarray:
     """True where no other design has power ≥ and n ≤, one of them strictly."""
     p, n = np.asarray(power, float), np.asarray(total_n, float)
@@ -863,6 +904,8 @@ def run_search(spec: DesignSearch, base: TrialDesign, out: str | Path, seed: int
         "population": {"plausible_patients": pop.plausible, "accepted_patients": pop.size},
         "eligible_pool": {_describe_inclusion(inclusions[i]): int(p[0].size) for i, p in pools.items()},
         "minimal_effect": spec.minimal_effect.model_dump(),
+        "target_success": spec.target_success,
+        "sample_size": sample_sizes(table, spec.target_success),
         "output": str(out),
         "computed_this_run": dict(computed),
         "notes": ["Monte-Carlo intervals are 95 % Clopper-Pearson over draws x replicates; replicates resample "
