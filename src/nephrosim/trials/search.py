@@ -678,7 +678,7 @@ def sample_sizes(table, target: float) -> list[dict]:
     size before it (P(success) against n per arm, the two bracketing candidates; ``interpolated`` False when
     the smallest candidate already reaches it). ``None`` when no candidate size reaches it, with the best
     P(success) seen and its size. Monte-Carlo noise can make P(success) dip between sizes; the first
-    crossing counts. Sorted by the size needed (those that never reach it last)."""
+    crossing counts. Sorted by the size needed, then those that never reach it by their best P(success)."""
     out = []
     ok = table[table["skipped"].fillna("") == ""]
     for key, rows in ok.groupby(list(FAMILY), sort=False):
@@ -699,7 +699,7 @@ def sample_sizes(table, target: float) -> list[dict]:
             entry.update(n_per_arm=int(math.ceil(n[k - 1] + frac * (n[k] - n[k - 1]) - 1e-9)), reached=True,
                          interpolated=True)
         out.append(entry)
-    return sorted(out, key=lambda e: (e["n_per_arm"] is None, e["n_per_arm"] or 0))
+    return sorted(out, key=lambda e: (0, e["n_per_arm"]) if e["reached"] else (1, -e["best_p_success"]))
 
 
 def pareto_front(power: np.ndarray, total_n: np.ndarray) -> np.ndarray:
