@@ -63,6 +63,11 @@ def test_a_search_around_the_trial_form_design_equals_run_search(page, tmp_path)
     assert [json.loads(r.get_attribute("data-p-success")) for r in rows] == table["p_success"].tolist()
     assert [int(r.get_attribute("data-n")) for r in rows] == table["n_per_arm"].tolist()
     assert [r.get_attribute("data-pareto") == "1" for r in rows] == table["pareto"].tolist()
+    sizes = page.locator("tr.sample-size-row").all()  # the sample-size answer, one row per design
+    assert len(sizes) == len(expected.summary["sample_size"]) == 2
+    for row, e in zip(sizes, expected.summary["sample_size"]):
+        assert row.get_attribute("data-n") == (str(e["n_per_arm"]) if e["reached"] else "")
+        assert row.get_attribute("data-best") == ("" if e["reached"] else str(e["best_p_success"]))
     body = json.loads(download(page, "#dl-designs-json"))
     assert body["table"] == json.loads(expected.table.to_json(orient="records"))
     assert {k: v for k, v in body.items() if k not in ("table", "output")} == json.loads(json.dumps(
