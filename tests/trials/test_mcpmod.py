@@ -612,3 +612,46 @@ def test_model_weights_do_not_overflow_when_the_aics_are_far_apart():
     assert np.isfinite(w).all() and w[0] == pytest.approx(1.0) and w.sum() == pytest.approx(1.0)
     w = model_weights([{"aic": 10.0}, {"aic": 12.0}])
     assert w[0] / w[1] == pytest.approx(math.exp(1.0))  # exp(-AIC/2) ratios, whatever the shift
+
+
+def test_beta_model_fits_beat_scipy_and_its_target_dose_is_the_rising_root():
+    """DoseFinding's betaMod (beta): standardized means with the dose scale 1.2 × the largest dose (peak 1 at
+    scal·δ1/(δ1 + δ2)); on five arms drawn from an umbrella, the profiled fit (grid then L-BFGS-B over δ1,
+    δ2) is at least as good as scipy's curve_fit on every patient, its AIC counts four parameters and the
+    variance, and its target dose is the first root of the fitted effect (brentq on the fitted curve)."""
+    from scipy.optimize import brentq, curve_fit
+
+    from nephrosim.trials.mcpmod import beta_curve
+
+    doses = (0.0, 1.0e6, 2.0e6, 4.0e6, 1.0e7)
+    scal = 1.2e7
+    means0 = model_means("beta", doses, delta1=1.0, delta2=2.0)
+    np.testing.assert_allclose(means0, beta_curve(doses, 1.0, 2.0, scal))
+    assert beta_curve(scal / 3, 1.0, 2.0, scal) == pytest.approx(1.0)  # its mode and maximum
+
+    def curve(d, e0, emax, d1, d2):
+        return e0 + emax * beta_curve(d, d1, d2, scal)
+
+    rng = np.random.default_rng(43)
+    truth = curve(np.array(doses), 0.0, 1.2, 0.8, 1.6)
+    samples = [m + 0.4 * rng.standard_normal(30) for m in truth]
+    means = np.array([x.mean() for x in samples])
+    within = float(sum(((x - x.mean()) ** 2).sum() for x in samples))
+    fit = fit_dose_response("beta", doses, means, np.full(5, 30.0), within)
+    d_all, y_all = np.repeat(doses, 30), np.concatenate(samples)
+    ref, _ = curve_fit(curve, d_all, y_all, p0=[0.0, 1.2, 0.8, 1.6], bounds=([-np.inf, -np.inf, 0.05, 0.05],
+                                                                          [np.inf, np.inf, 4.0, 4.0]))
+    assert fit["rss"] <= float(np.sum((y_all - curve(d_all, *ref)) ** 2)) * (1 + 1e-9)
+    assert fit["aic"] == pytest.approx(150 * math.log(2 * math.pi * fit["rss"] / 150) + 150 + 2 * 5)
+    td = target_dose(fit, 0.5, max(doses))
+    grid = np.linspace(1.0, max(doses), 20001)
+    rise = predict(fit, grid) - predict(fit, [0.0])[0]
+    first = grid[np.argmax(rise >= 0.5)]
+    root = brentq(lambda d: predict(fit, [d])[0] - predict(fit, [0.0])[0] - 0.5, grid[0], first)
+    assert td == pytest.approx(root, rel=1e-7)
+    assert math.isnan(target_dose(fit, 10.0, max(doses)))  # beyond the fitted maximum: not reached
+    design = trial_from_dict({**THREE_ARMS, "mcp_mod": {"doses": list(DOSES), "shapes": [
+        {"shape": "beta", "delta1": 1.0, "delta2": 2.0}]}})
+    assert design.mcp_mod.shapes[0].label == "beta delta1 1 delta2 2" and design.mcp_contrasts()[0].shape == (1, 3)
+    with pytest.raises(TrialError, match="the beta shape needs delta2"):
+        trial_from_dict({**THREE_ARMS, "mcp_mod": {"doses": list(DOSES), "shapes": [{"shape": "beta", "delta1": 1}]}})

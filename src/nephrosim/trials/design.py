@@ -359,19 +359,22 @@ class CandidateShape(StrictModel):
     """A candidate dose–response shape of the MCP-Mod contrast test (:mod:`nephrosim.trials.mcpmod`;
     DoseFinding's standardized shapes)."""
 
-    shape: Literal["linear", "emax", "sig_emax", "exponential", "quadratic"] = Field(description=(
+    shape: Literal["linear", "emax", "sig_emax", "exponential", "quadratic", "beta"] = Field(description=(
         "linear: d; emax: d / (ed50 + d); sig_emax: d^hill / (ed50^hill + d^hill) (DoseFinding's sigEmax); "
         "exponential: exp(d / delta) - 1; quadratic: d + delta d² (delta < 0: an umbrella, the benefit "
-        "falling again at high doses)"))
+        "falling again at high doses); beta: DoseFinding's betaMod with delta1, delta2 and its dose scale "
+        "1.2 x the largest dose (an umbrella that never falls below placebo)"))
     ed50: float | None = Field(None, gt=0.0, description="emax and sig_emax: the dose with half the maximal effect")
     delta: float | None = Field(None, description="exponential (> 0: its dose scale) or quadratic (!= 0) only")
     hill: float | None = Field(None, gt=0.0, description="sig_emax only: the Hill exponent (steepness)")
+    delta1: float | None = Field(None, gt=0.0, description="beta only: its first shape parameter")
+    delta2: float | None = Field(None, gt=0.0, description="beta only: its second shape parameter")
 
     @model_validator(mode="after")
     def _parameters(self):
         needs = {"emax": {"ed50"}, "sig_emax": {"ed50", "hill"}, "exponential": {"delta"},
-                 "quadratic": {"delta"}}.get(self.shape, set())
-        given = {k for k in ("ed50", "delta", "hill") if getattr(self, k) is not None}
+                 "quadratic": {"delta"}, "beta": {"delta1", "delta2"}}.get(self.shape, set())
+        given = {k for k in ("ed50", "delta", "hill", "delta1", "delta2") if getattr(self, k) is not None}
         if given - needs:
             raise ValueError(f"{sorted(given - needs)[0]} is not a parameter of the {self.shape} shape; drop it")
         if needs - given:
@@ -385,7 +388,9 @@ class CandidateShape(StrictModel):
     @property
     def label(self) -> str:
         extra = f" ED50 {self.ed50:g}" if self.ed50 is not None else f" delta {self.delta:g}" if self.delta else ""
-        return self.shape + extra + (f" h {self.hill:g}" if self.hill is not None else "")
+        extra += f" h {self.hill:g}" if self.hill is not None else ""
+        extra += f" delta1 {self.delta1:g} delta2 {self.delta2:g}" if self.delta1 is not None else ""
+        return self.shape + extra
 
 
 class McpMod(StrictModel):
@@ -536,7 +541,8 @@ class TrialDesign(StrictModel):
                                  f"arm, control first ({', '.join(names)})")
             for k, shape in enumerate(self.mcp_mod.shapes):
                 try:
-                    means = model_means(shape.shape, self.mcp_mod.doses, shape.ed50, shape.delta, shape.hill)
+                    means = model_means(shape.shape, self.mcp_mod.doses, shape.ed50, shape.delta, shape.hill,
+                                        shape.delta1, shape.delta2)
                     if self.mcp_mod.on_estimates:
                         placebo_adjusted_contrasts(means[1:] - means[0], planned_log_hr_covariance([a.n for a in self.arms]))
                     else:
@@ -582,7 +588,7 @@ class TrialDesign(StrictModel):
         from nephrosim.trials.mcpmod import planned_test
 
         return planned_test(self.mcp_mod.doses,
-                            tuple((m.shape, m.ed50, m.delta, m.hill) for m in self.mcp_mod.shapes),
+                            tuple((m.shape, m.ed50, m.delta, m.hill, m.delta1, m.delta2) for m in self.mcp_mod.shapes),
                             tuple(a.n for a in self.arms), self.alpha / 2, self.mcp_mod.endpoint)
 
     def mcp_task(self) -> tuple | None:
@@ -597,7 +603,7 @@ class TrialDesign(StrictModel):
         contrasts, _ = self.mcp_contrasts()
         if not self.mcp_mod.estimated_covariance:
             return (self.mcp_mod.endpoint, contrasts)
-        means = np.vstack([model_means(m.shape, self.mcp_mod.doses, m.ed50, m.delta, m.hill)
+        means = np.vstack([model_means(m.shape, self.mcp_mod.doses, m.ed50, m.delta, m.hill, m.delta1, m.delta2)
                            for m in self.mcp_mod.shapes])
         return (self.mcp_mod.endpoint, contrasts, means[:, 1:] - means[:, :1], self.alpha / 2)
 

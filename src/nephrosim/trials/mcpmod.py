@@ -8,7 +8,8 @@ endpoint with normal errors. The first (MCP):
 * each candidate shape ``f_m`` gives standardized means ``μ_m = f_m(d)`` at the arms' doses (the
   shapes of the R package DoseFinding: ``linear`` d, ``emax`` d / (ED50 + d), ``sig_emax`` (its
   ``sigEmax``) dʰ / (ED50ʰ + dʰ), ``exponential`` exp(d / δ) − 1, ``quadratic`` d + δ d², an umbrella for
-  δ < 0);
+  δ < 0, and ``beta`` (its ``betaMod``) B(δ1, δ2)(d/s)^δ1(1 − d/s)^δ2 with s = 1.2 × the largest dose, an
+  umbrella that never falls below placebo);
 * its optimal contrast maximizes the non-centrality of the contrast test under that shape:
   ``c_m ∝ S⁻¹ (μ_m − (μ_mᵀ S⁻¹ 1)/(1ᵀ S⁻¹ 1) · 1)`` with ``S = diag(1/n_i)``, i.e.
   ``c_mi ∝ n_i (μ_mi − μ̄_m)`` with the n-weighted mean ``μ̄_m``, scaled to unit length;
@@ -58,13 +59,23 @@ from functools import lru_cache
 
 import numpy as np
 
-SHAPES = ("linear", "emax", "sig_emax", "exponential", "quadratic")
+SHAPES = ("linear", "emax", "sig_emax", "exponential", "quadratic", "beta")
+#: The beta model's dose scale as a multiple of the largest dose (DoseFinding's default ``scal``).
+BETA_SCALE = 1.2
+
+
+def beta_curve(doses, delta1: float, delta2: float, scal: float) -> np.ndarray:
+    """DoseFinding's standardized beta shape ``B(δ1, δ2) (d/scal)^δ1 (1 − d/scal)^δ2`` with
+    ``B = (δ1 + δ2)^(δ1 + δ2) / (δ1^δ1 δ2^δ2)``: 0 at d = 0, its maximum 1 at d = scal·δ1/(δ1 + δ2)."""
+    d = np.asarray(doses, dtype=float) / scal
+    b = (delta1 + delta2) ** (delta1 + delta2) / (delta1 ** delta1 * delta2 ** delta2)
+    return b * d ** delta1 * (1.0 - d) ** delta2
 #: Added to the diagonal of a contrast correlation before integrating (see :func:`critical_value`).
 RIDGE = 1e-9
 
 
 def model_means(shape: str, doses: Sequence[float], ed50: float | None = None, delta: float | None = None,
-                hill: float | None = None) -> np.ndarray:
+                hill: float | None = None, delta1: float | None = None, delta2: float | None = None) -> np.ndarray:
     """The standardized means of a candidate shape at ``doses`` (DoseFinding's parameterization)."""
     d = np.asarray(doses, dtype=float)
     if shape == "linear":
@@ -77,6 +88,10 @@ def model_means(shape: str, doses: Sequence[float], ed50: float | None = None, d
         if ed50 is None or ed50 <= 0 or hill is None or hill <= 0:
             raise ValueError("the sig_emax shape needs ed50 > 0 and hill > 0 (the Hill exponent)")
         return d ** hill / (ed50 ** hill + d ** hill)
+    if shape == "beta":
+        if delta1 is None or delta1 <= 0 or delta2 is None or delta2 <= 0:
+            raise ValueError("the beta shape needs delta1 > 0 and delta2 > 0")
+        return beta_curve(d, delta1, delta2, BETA_SCALE * d.max())
     if shape == "exponential":
         if delta is None or delta <= 0:
             raise ValueError("the exponential shape needs delta > 0 (its dose scale)")
@@ -162,7 +177,7 @@ def planned_test(doses: tuple[float, ...], shapes: tuple[tuple[str, float | None
     ratios (log odds ratios) with the planned covariance of :func:`planned_log_hr_covariance`
     (:func:`placebo_adjusted_contrasts`, multivariate normal). Cached: a trial asks for it when it builds
     its tasks and again when it summarises (the critical value takes ~2 s)."""
-    means = np.vstack([model_means(shape, doses, ed50, delta, *hill) for shape, ed50, delta, *hill in shapes])
+    means = np.vstack([model_means(shape, doses, ed50, delta, *more) for shape, ed50, delta, *more in shapes])
     if endpoint != "scr_auc":  # recovery, make30, make90: placebo-adjusted estimates
         covariance = planned_log_hr_covariance(n)
         contrasts = placebo_adjusted_contrasts(means[:, 1:] - means[:, :1], covariance)
@@ -314,6 +329,8 @@ NONLINEAR_BOUNDS = {"emax": (0.001, 1.5), "exponential": (0.1, 2.0)}
 SIG_EMAX_BOUNDS = ((0.001, 1.5), (0.5, 10.0))
 #: Hill-exponent grid points (log-spaced) of the sigmoid Emax profile, crossed with :data:`GRID` ED50 points.
 HILL_GRID = 25
+#: The beta model's δ1 and δ2 (``defBnds``: both in [0.05, 4]), each on a log grid of :data:`HILL_GRID` points.
+BETA_BOUNDS = ((0.05, 4.0), (0.05, 4.0))
 #: Grid points over the nonlinear parameter's bounds (log-spaced) before the bounded refinement.
 GRID = 60
 
@@ -330,6 +347,9 @@ def _basis(shape: str, doses: np.ndarray, theta: float | None) -> np.ndarray:
     if shape == "sig_emax":
         ed50, hill = theta
         return np.column_stack([one, doses ** hill / (ed50 ** hill + doses ** hill)])
+    if shape == "beta":
+        delta1, delta2, scal = theta
+        return np.column_stack([one, beta_curve(doses, delta1, delta2, scal)])
     if shape == "exponential":
         return np.column_stack([one, np.expm1(doses / theta)])
     if shape == "quadratic":
@@ -357,6 +377,10 @@ def _profiled(shape: str, doses: np.ndarray, solve) -> tuple[float | None, tuple
 
     if shape == "sig_emax":
         return _profiled_2d(doses, solve)
+    if shape == "beta":
+        scal = BETA_SCALE * doses.max()
+        (d1, d2), fit = _profiled_2d(doses, lambda t: solve((t[0], t[1], scal)), BETA_BOUNDS, absolute=True)
+        return (d1, d2, scal), fit
     if shape not in NONLINEAR_BOUNDS:
         return None, solve(None)
     lo, hi = (f * doses.max() for f in NONLINEAR_BOUNDS[shape])
@@ -370,14 +394,18 @@ def _profiled(shape: str, doses: np.ndarray, solve) -> tuple[float | None, tuple
     return theta, solve(theta)
 
 
-def _profiled_2d(doses: np.ndarray, solve) -> tuple[tuple[float, float], tuple[np.ndarray, float]]:
-    """:func:`_profiled` for the sigmoid Emax model's (ED50, Hill exponent): a log grid over DoseFinding's
-    default bounds (:data:`GRID` × :data:`HILL_GRID`), then scipy's bounded L-BFGS-B from the best grid
-    point on the log scale (kept only if it does better; DoseFinding uses ``nlminb`` after its grid)."""
+def _profiled_2d(doses: np.ndarray, solve, bounds2=SIG_EMAX_BOUNDS,
+                 absolute: bool = False) -> tuple[tuple[float, float], tuple[np.ndarray, float]]:
+    """:func:`_profiled` for two nonlinear parameters — the sigmoid Emax model's (ED50, Hill exponent), or with
+    ``absolute`` the beta model's (δ1, δ2), whose bounds are not multiples of the largest dose: a log grid over
+    DoseFinding's default bounds (:data:`GRID` × :data:`HILL_GRID`, or :data:`HILL_GRID` squared), then
+    scipy's bounded L-BFGS-B from the best grid point on the log scale (kept only if it does better;
+    DoseFinding uses ``nlminb`` after its grid)."""
     from scipy.optimize import minimize
 
-    (e_lo, e_hi), (h_lo, h_hi) = SIG_EMAX_BOUNDS
-    ed50s = np.geomspace(e_lo * doses.max(), e_hi * doses.max(), GRID)
+    (e_lo, e_hi), (h_lo, h_hi) = bounds2
+    scale = 1.0 if absolute else doses.max()
+    ed50s = np.geomspace(e_lo * scale, e_hi * scale, HILL_GRID if absolute else GRID)
     hills = np.geomspace(h_lo, h_hi, HILL_GRID)
     ss = np.array([[solve((e, h))[1] for h in hills] for e in ed50s])
     i, j = np.unravel_index(int(np.argmin(ss)), ss.shape)
@@ -427,7 +455,7 @@ def fit_dose_response(shape: str, doses: Sequence[float], means: Sequence[float]
     theta, (coef, between_ss) = _profiled(shape, d, lambda t: _weighted_fit(shape, d, y, w, t))
     total = float(within_ss) + between_ss
     big_n = float(w.sum())
-    parameters = {"linear": 2, "sig_emax": 4}.get(shape, 3) + 1
+    parameters = {"linear": 2, "sig_emax": 4, "beta": 4}.get(shape, 3) + 1
     aic = big_n * math.log(2 * math.pi * max(total, 1e-300) / big_n) + big_n + 2 * parameters
     return {"shape": shape, "coef": coef, "theta": theta, "rss": total, "aic": aic}
 
@@ -443,7 +471,7 @@ def target_dose(fit: dict, effect: float, max_dose: float) -> float:
     ``effect`` (> 0); NaN when the fitted curve does not reach it in that range (DoseFinding's ``TD`` of a
     fitted model, continuous type). Closed forms: linear Δ/b, emax Δ·ED50/(Emax − Δ), sigmoid Emax
     ED50·(Δ/(Emax − Δ))^(1/h), exponential δ·log(1 + Δ/E1), quadratic the smallest positive root of
-    b2 d² + b1 d − Δ."""
+    b2 d² + b1 d − Δ; the beta model's rising root by ``brentq`` below its mode."""
     if not effect > 0:
         raise ValueError("the target effect must be > 0 (a benefit on the fitted scale)")
     shape, coef, theta = fit["shape"], fit["coef"], fit["theta"]
@@ -455,6 +483,15 @@ def target_dose(fit: dict, effect: float, max_dose: float) -> float:
     elif shape == "sig_emax" and coef[1] > effect:
         ed50, hill = theta
         dose = ed50 * (effect / (coef[1] - effect)) ** (1.0 / hill)
+    elif shape == "beta" and coef[1] > effect:  # rises to Emax at its mode, then falls: the rising root
+        from scipy.optimize import brentq
+
+        delta1, delta2, scal = theta
+        mode = scal * delta1 / (delta1 + delta2)
+        top = min(mode, max_dose)
+        if coef[1] * beta_curve(top, delta1, delta2, scal) >= effect:
+            dose = brentq(lambda x: coef[1] * beta_curve(x, delta1, delta2, scal) - effect, 0.0, top, xtol=1e-12,
+                          rtol=1e-12)
     elif shape == "exponential" and coef[1] > 0:
         dose = theta * math.log1p(effect / coef[1])
     elif shape == "quadratic":
@@ -507,7 +544,7 @@ def fit_placebo_adjusted(shape: str, doses: Sequence[float], estimates: Sequence
         return coef, float(resid @ resid)
 
     theta, (coef, gls) = _profiled(shape, d, solve)
-    parameters = {"linear": 1, "sig_emax": 3}.get(shape, 2)
+    parameters = {"linear": 1, "sig_emax": 3, "beta": 3}.get(shape, 2)
     return {"shape": shape, "coef": np.concatenate([[0.0], coef]), "theta": theta, "gls": gls,
             "aic": gls + 2 * parameters}
 
