@@ -542,6 +542,16 @@ def test_model_averaging_is_dosefindings_ave_aic():
     assert design.mcp_modelling()[4] is True
 
 
+def _fit_arms_of(shape, doses, truth, rng):
+    """Arms of 30 patients drawn around ``truth`` (SD 0.4), and ``shape`` fitted to their means: (the fit, every
+    patient's dose, every patient's response)."""
+    samples = [m + 0.4 * rng.standard_normal(30) for m in truth]
+    means = np.array([x.mean() for x in samples])
+    within = float(sum(((x - x.mean()) ** 2).sum() for x in samples))
+    fit = fit_dose_response(shape, doses, means, np.full(len(doses), 30.0), within)
+    return fit, np.repeat(doses, 30), np.concatenate(samples)
+
+
 def test_sigmoid_emax_fits_beat_scipy_and_its_target_dose_is_the_root_of_the_curve():
     """DoseFinding's sigEmax shape (sig_emax): its standardized means in closed form; on five arms drawn from
     a steep curve, the profiled least-squares fit (grid then L-BFGS-B over ED50 and the Hill exponent) is
@@ -561,12 +571,7 @@ def test_sigmoid_emax_fits_beat_scipy_and_its_target_dose_is_the_root_of_the_cur
 
     rng = np.random.default_rng(37)
     truth = curve(np.array(doses), 0.0, 1.5, 2.5e6, 4.0)
-    samples = [m + 0.4 * rng.standard_normal(30) for m in truth]
-    means = np.array([x.mean() for x in samples])
-    within = float(sum(((x - x.mean()) ** 2).sum() for x in samples))
-    fit = fit_dose_response("sig_emax", doses, means, np.full(5, 30.0), within)
-    d_all = np.repeat(doses, 30)
-    y_all = np.concatenate(samples)
+    fit, d_all, y_all = _fit_arms_of("sig_emax", doses, truth, rng)
     ref, _ = curve_fit(curve, d_all, y_all, p0=[0.0, 1.5, 2.5e6, 4.0],
                        bounds=([-np.inf, -np.inf, 0.001 * 1e7, 0.5], [np.inf, np.inf, 1.5e7, 10.0]))
     ref_rss = float(np.sum((y_all - curve(d_all, *ref)) ** 2))
@@ -634,11 +639,7 @@ def test_beta_model_fits_beat_scipy_and_its_target_dose_is_the_rising_root():
 
     rng = np.random.default_rng(43)
     truth = curve(np.array(doses), 0.0, 1.2, 0.8, 1.6)
-    samples = [m + 0.4 * rng.standard_normal(30) for m in truth]
-    means = np.array([x.mean() for x in samples])
-    within = float(sum(((x - x.mean()) ** 2).sum() for x in samples))
-    fit = fit_dose_response("beta", doses, means, np.full(5, 30.0), within)
-    d_all, y_all = np.repeat(doses, 30), np.concatenate(samples)
+    fit, d_all, y_all = _fit_arms_of("beta", doses, truth, rng)
     ref, _ = curve_fit(curve, d_all, y_all, p0=[0.0, 1.2, 0.8, 1.6], bounds=([-np.inf, -np.inf, 0.05, 0.05],
                                                                           [np.inf, np.inf, 4.0, 4.0]))
     assert fit["rss"] <= float(np.sum((y_all - curve(d_all, *ref)) ** 2)) * (1 + 1e-9)
