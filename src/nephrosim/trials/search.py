@@ -460,6 +460,21 @@ def _test(endpoint: str, data: tuple, m: int) -> tuple[float, bool]:
     return p, bool(values_t.mean() < values_c.mean())
 
 
+def _randomized(pool: int, arms: int, n_per_arm: int, replicates: int, seed: int, dropout: tuple[float, float]):
+    """``nephrosim trial``'s replicate trials of ``arms`` arms of ``n_per_arm`` (control first) from a pool of
+    ``pool`` patients: each replicate's patient indices per arm (``default_rng([seed, 2, r])``'s permutation)
+    and its losses to follow-up (:func:`~nephrosim.trials.run.losses`; None without dropout)."""
+    total = arms * n_per_arm
+    if total > pool:
+        raise UserInputError(f"n_per_arm={n_per_arm}: the eligible pool has {pool} patients, fewer than the "
+                             f"{total} one trial of {arms} arms needs; raise pool_limit or virtual_patients")
+    sizes = (n_per_arm,) * arms
+    picks = [np.split(np.random.default_rng([seed, 2, r]).permutation(pool)[:total], np.cumsum(sizes)[:-1])
+             for r in range(replicates)]
+    lost = [None if dropout[0] <= 0 else losses(seed, r, sizes, *dropout) for r in range(replicates)]
+    return picks, lost
+
+
 def design_power(control: PatientOutcomes, treated_by_draw: list[PatientOutcomes], n_per_arm: int, endpoint: str,
                  replicates: int, seed: int, alpha: float, minimal_effect: float,
                  dropout: tuple[float, float] = (0.0, 0.0),
@@ -484,13 +499,7 @@ def design_power(control: PatientOutcomes, treated_by_draw: list[PatientOutcomes
     """
     from nephrosim.trials.sequential import z_of_p
 
-    pool = control.size
-    if 2 * n_per_arm > pool:
-        raise UserInputError(f"n_per_arm={n_per_arm}: the eligible pool has {pool} patients, fewer than the "
-                             f"{2 * n_per_arm} one trial needs; raise pool_limit or virtual_patients")
-    picks = [np.random.default_rng([seed, 2, r]).permutation(pool)[:2 * n_per_arm] for r in range(replicates)]
-    lost = [None if dropout[0] <= 0 else losses(seed, r, (n_per_arm, n_per_arm), *dropout)
-            for r in range(replicates)]  # the losses of nephrosim trial's replicate r
+    picks, lost = _randomized(control.size, 2, n_per_arm, replicates, seed, dropout)
     looks = () if interim is None else tuple(math.ceil(f * n_per_arm) for f in interim.information)
     bounds, futility, _ = (None, None, None) if interim is None else interim.boundaries(alpha)
     draws = len(treated_by_draw)
@@ -502,9 +511,8 @@ def design_power(control: PatientOutcomes, treated_by_draw: list[PatientOutcomes
         effect = true_effect(control, treated, endpoint)
         effects.append(effect)
         beneficial = effect >= minimal_effect
-        for r, pick in enumerate(picks):
-            data = _replicate_data(endpoint, control, treated, pick[:n_per_arm], pick[n_per_arm:], r, seed,
-                                   lost[r])
+        for r, (ic, it) in enumerate(picks):
+            data = _replicate_data(endpoint, control, treated, ic, it, r, seed, lost[r])
             stopped = False
             for j, m in enumerate(looks):
                 p, favours = _test(endpoint, data, m)
@@ -583,15 +591,8 @@ def multi_arm_power(control: PatientOutcomes, treated_by_draw: list[list[Patient
     from nephrosim.trials.sequential import dropped_arms, dropping_calendar, patients_used
 
     arms = len(treated_by_draw[0])
-    pool = control.size
-    if (arms + 1) * n_per_arm > pool:
-        raise UserInputError(f"n_per_arm={n_per_arm}: the eligible pool has {pool} patients, fewer than the "
-                             f"{(arms + 1) * n_per_arm} one trial of {arms + 1} arms needs; raise pool_limit or "
-                             "virtual_patients")
     sizes = (n_per_arm,) * (arms + 1)
-    picks = [np.split(np.random.default_rng([seed, 2, r]).permutation(pool)[:(arms + 1) * n_per_arm],
-                      np.cumsum(sizes)[:-1]) for r in range(replicates)]
-    lost = [None if dropout[0] <= 0 else losses(seed, r, sizes, *dropout) for r in range(replicates)]
+    picks, lost = _randomized(control.size, arms + 1, n_per_arm, replicates, seed, dropout)
     draws = len(treated_by_draw)
     looks = () if interim is None else tuple(math.ceil(f * n_per_arm) for f in interim.information)
     futility = None if interim is None else interim.arm_futility(alpha, arms)
